@@ -1,0 +1,204 @@
+"""Batch campaigns: every row for every requested variant, past the bad rows.
+
+Rows are rendered in worker processes, each of which compiles the templates
+once. A bad row is reported with its number and every problem, and the
+campaign goes on; manifest.json lists every file written with its sha256.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from .errors import InputError, Problem
+from .render import Renderer, write_atomic, write_documents
+from .request import parse_request, read_data_file
+from .resources import Resources
+from .schemas import check
+from .variants import load_variants, select
+
+CSV_FIELDS = {
+    "denomination", "siret", "typologie", "population", "adresse", "code_postal", "ville",
+    "representant", "email", "finess", "medico_social", "montant_maximum",
+}
+TRUE = {"1", "oui", "true", "vrai", "x", "yes"}
+
+
+@dataclass(frozen=True)
+class Row:
+    number: int  # the line in a CSV (header is line 1), the entry in a YAML list
+    data: dict
+
+
+@dataclass(frozen=True)
+class Campaign:
+    source: Path
+    name: str
+    date: dt.date | None
+    rows: tuple[Row, ...]
+
+
+@dataclass(frozen=True)
+class RowFailure:
+    number: int
+    label: str
+    problems: tuple[Problem, ...]
+
+    def as_dict(self) -> dict:
+        errors = [{"path": p.path, "message": p.message} for p in self.problems]
+        return {"row": self.number, "label": self.label, "errors": errors}
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    outputs: tuple[dict, ...]
+    failures: tuple[RowFailure, ...]
+    manifest: Path
+
+
+def _number(text: str):
+    """'250 000,50' or '250000.5' as a number; anything else stays text for the schema to refuse."""
+    cleaned = text.replace("\u00a0", "").replace(" ", "").replace(",", ".")
+    try:
+        return int(cleaned) if cleaned.isdigit() else float(cleaned)
+    except ValueError:
+        return text
+
+
+def csv_row(record: dict[str, str]) -> dict:
+    """A CSV line (one signatory acting on its own account) as beneficiary data."""
+    record = {k.strip().lower(): (v or "").strip() for k, v in record.items() if k}
+    sig = {k: v for k, v in record.items() if k in CSV_FIELDS and v}
+    if "population" in sig:
+        sig["population"] = _number(sig["population"])
+    if "medico_social" in sig:
+        sig["medico_social"] = sig["medico_social"].lower() in TRUE
+    per_variant = {
+        k.removeprefix("montant_maximum_"): _number(v)
+        for k, v in record.items()
+        if k.startswith("montant_maximum_") and v
+    }
+    if per_variant:
+        sig["montant_maximum"] = per_variant
+    elif "montant_maximum" in sig:
+        sig["montant_maximum"] = _number(sig["montant_maximum"])
+    return {"signataire": sig, "mode": record.get("mode") or "compte_propre"}
+
+
+def _read_csv(path: Path) -> list[Row]:
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("cp1252")  # Excel's "CSV (séparateur : point-virgule)"
+    dialect = csv.Sniffer().sniff(text.split("\n", 1)[0], delimiters=";,\t")
+    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
+    rows = []
+    for record in reader:
+        if any((v or "").strip() for v in record.values()):
+            rows.append(Row(reader.line_num, csv_row(record)))
+    return rows
+
+
+def load_campaign(path: Path, resources: Resources) -> Campaign:
+    if path.suffix.lower() == ".csv":
+        try:
+            return Campaign(path, path.stem, None, tuple(_read_csv(path)))
+        except (OSError, csv.Error, UnicodeDecodeError) as exc:
+            raise InputError(str(path), [Problem("", f"CSV illisible : {exc}")]) from exc
+    data = read_data_file(path)
+    problems = check(resources.schema("campaign"), data)
+    if problems:
+        raise InputError(str(path), problems)
+    meta = data.get("campagne", {})
+    date = dt.date.fromisoformat(meta["date"]) if "date" in meta else None
+    rows = tuple(Row(i + 1, entry) for i, entry in enumerate(data["signataires"]))
+    return Campaign(path, meta.get("nom", path.stem), date, rows)
+
+
+@lru_cache(maxsize=4)
+def _renderer(root: str, variant_ids: tuple[str, ...]) -> tuple[Renderer, Resources]:
+    """One compiled renderer per worker process, built on its first task."""
+    resources = Resources(Path(root))
+    variants = select(load_variants(resources), list(variant_ids))
+    return Renderer.build(resources, variants), resources
+
+
+def _label(row: Row) -> str:
+    sig = row.data.get("signataire") if isinstance(row.data, dict) else None
+    if isinstance(sig, dict):
+        return f"{sig.get('denomination', '?')} ({sig.get('siret', '?')})"
+    return "?"
+
+
+def render_rows(root: str, variant_ids: tuple[str, ...], rows: list[Row], out: str, on: dt.date):
+    """Worker task: render and write a chunk of rows; return entries and failures."""
+    renderer, resources = _renderer(root, variant_ids)
+    schema = resources.schema("beneficiary")
+    entries, failures = [], []
+    for row in rows:
+        try:
+            request = parse_request(row.data, f"ligne {row.number}", renderer.regions, schema)
+            docs = renderer.package(request, on)
+        except InputError as exc:
+            failures.append(RowFailure(row.number, _label(row), exc.problems))
+            continue
+        write_documents(Path(out), docs)
+        entries += [d.manifest_entry() for d in docs]
+    return entries, failures
+
+
+def _chunks(rows: tuple[Row, ...], size: int) -> Iterator[list[Row]]:
+    for i in range(0, len(rows), size):
+        yield list(rows[i : i + size])
+
+
+def run_campaign(
+    campaign: Campaign,
+    variant_ids: list[str],
+    out: Path,
+    resources: Resources,
+    jobs: int = 2,
+    on: dt.date | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> BatchResult:
+    """Render the whole campaign; `progress(n)` is called as rows complete."""
+    select(load_variants(resources), variant_ids)  # unknown ids fail before any work
+    on = on or campaign.date or dt.date.today()
+    args = (str(resources.root), tuple(variant_ids))
+    entries, failures = [], []
+    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = [
+            (len(chunk), pool.submit(render_rows, *args, chunk, str(out), on))
+            for chunk in _chunks(campaign.rows, 8)
+        ]
+        for size, future in futures:
+            chunk_entries, chunk_failures = future.result()
+            entries += chunk_entries
+            failures += chunk_failures
+            if progress:
+                progress(size)
+    return _finish(campaign, variant_ids, out, on, entries, failures)
+
+
+def _finish(campaign, variant_ids, out, on, entries, failures) -> BatchResult:
+    outputs = tuple(sorted(entries, key=lambda e: e["path"]))
+    manifest = {
+        "campaign": campaign.name,
+        "source": campaign.source.name,
+        "date": on.isoformat(),
+        "variants": list(variant_ids),
+        "rows": len(campaign.rows),
+        "outputs": list(outputs),
+        "rejected": [f.as_dict() for f in failures],
+    }
+    path = out / "manifest.json"
+    write_atomic(path, json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8") + b"\n")
+    return BatchResult(outputs, tuple(failures), path)

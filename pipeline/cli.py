@@ -1,0 +1,162 @@
+"""The `csac` command: a thin layer that parses arguments and calls the library."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from .campaign import load_campaign, run_campaign
+from .errors import CsacError, ExitCode, InputError
+from .render import Renderer, write_documents
+from .request import parse_request, read_data_file
+from .resources import Resources
+from .variants import load_variants, select
+
+app = typer.Typer(
+    help="csac — conventions de service d'achat centralisé du Resah.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="markdown",
+)
+out = Console()
+err = Console(stderr=True)
+
+DateOpt = Annotated[
+    dt.datetime | None,
+    typer.Option("--date", formats=["%Y-%m-%d"], help="Date of the campaign (bulletin year, 31 October rule). Default: today."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of a table.")]
+
+
+def _variant_ids(names: list[str]) -> list[str] | None:
+    return None if not names or names == ["all"] else names
+
+
+@app.command("variants")
+def variants_cmd(as_json: JsonOpt = False) -> None:
+    """List the convention variants and their tariffs.
+
+    Example: `csac variants` or `csac variants --json`
+    """
+    variants = load_variants(Resources.default())
+    if as_json:
+        data = [
+            {
+                "id": v.id,
+                "framework_agreement": v.framework_agreement,
+                "lot": v.lot,
+                "summary": v.summary,
+                "modes": list(v.modes),
+                "tariff": [{"label": r.label, "typology": r.typology, "amount": r.amount_text} for r in v.tariff.rows],
+                "supplementary_contribution": str(v.supplementary_contribution) if v.supplementary_contribution else None,
+            }
+            for v in variants.values()
+        ]
+        out.print_json(json.dumps(data, ensure_ascii=False))
+        return
+    for v in variants.values():
+        table = Table(title=f"{v.id} — {v.label} — {v.summary}", title_justify="left")
+        table.add_column("typologie")
+        table.add_column("libellé du tarif")
+        table.add_column("contribution annuelle", justify="right")
+        for row in v.tariff.rows:
+            table.add_row(row.typology, row.label, row.amount_text)
+        extra = v.supplementary_contribution
+        table.caption = f"modes : {', '.join(v.modes)}" + (f" — contribution complémentaire : {extra} €" if extra else "")
+        out.print(table)
+
+
+@app.command("render")
+def render_cmd(
+    variants: Annotated[list[str], typer.Argument(help="Variant ids, or `all`.")],
+    beneficiary: Annotated[Path, typer.Option("--beneficiary", "-b", help="Signatory file (YAML or JSON).")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("outbox"),
+    date: DateOpt = None,
+    bulletin: Annotated[bool, typer.Option(help="Also render the membership bulletin.")] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Render the conventions, annexes and bulletin for one signatory.
+
+    Example: `csac render 2021-045-lot2 --beneficiary examples/beneficiaire.yaml --out outbox/`
+
+    Example: `csac render all -b examples/beneficiaire.yaml -o outbox/demo --date 2024-03-01`
+    """
+    resources = Resources.default()
+    chosen = select(load_variants(resources), _variant_ids(variants))
+    renderer = Renderer.build(resources, chosen)
+    data = read_data_file(beneficiary)
+    request = parse_request(data, str(beneficiary), renderer.regions, resources.schema("beneficiary"))
+    on = (date or dt.datetime.now()).date()
+    docs = renderer.package(request, on, with_bulletin=bulletin)
+    write_documents(out_dir, docs)
+    if as_json:
+        out.print_json(json.dumps([d.manifest_entry() for d in docs], ensure_ascii=False))
+        return
+    table = Table(title=f"{request.signatory.entity.denomination} → {request.region.name} ({request.region.mailbox})")
+    for col in ("document", "variante", "fichier", "sha256"):
+        table.add_column(col)
+    for d in docs:
+        table.add_row(d.kind, d.variant or "—", str(out_dir / d.relpath), d.sha256[:12])
+    out.print(table)
+
+
+@app.command("render-batch")
+def render_batch_cmd(
+    campaign_file: Annotated[Path, typer.Argument(metavar="CAMPAIGN", help="Campaign file: .csv (one signatory per line) or .yaml.")],
+    variants: Annotated[str, typer.Option("--variants", help="Comma-separated variant ids, or `all`.")] = "all",
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder (manifest.json goes there).")] = Path("outbox"),
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes.")] = os.cpu_count() or 2,
+    date: DateOpt = None,
+) -> None:
+    """Render a whole campaign, going on past bad rows, and write manifest.json.
+
+    Example: `csac render-batch examples/campagne.csv --variants 2021-045-lot2,2021-063-002 --out outbox/campagne`
+    """
+    resources = Resources.default()
+    ids = [v.id for v in select(load_variants(resources), _variant_ids(variants.split(",")))]
+    campaign = load_campaign(campaign_file, resources)
+    on = date.date() if date else None
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err) as progress:
+        task = progress.add_task("signataires", total=len(campaign.rows))
+        result = run_campaign(campaign, ids, out_dir, resources, jobs, on, lambda n: progress.advance(task, n))
+    out.print(f"{len(result.outputs)} fichier(s) écrit(s) ; manifeste : {result.manifest}")
+    for failure in result.failures:
+        err.print(f"[red]ligne {failure.number}[/red] {failure.label} :")
+        for problem in failure.problems:
+            err.print(f"    - {problem}")
+    if result.failures:
+        err.print(f"[red]{len(result.failures)} ligne(s) refusée(s) sur {len(campaign.rows)}[/red] — corrigez-les et relancez.")
+        raise typer.Exit(ExitCode.input_file)
+
+
+def main() -> None:
+    """Entry point: typed errors become a French message and an exit code."""
+    try:
+        app(standalone_mode=False)
+    except CsacError as exc:
+        err.print(f"[red]erreur[/red] : {exc}", highlight=False)
+        if isinstance(exc, InputError):
+            err.print("Rien n'a été écrit. Corrigez le fichier et relancez.")
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("interrompu")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors carry their own exit code
+        code = getattr(exc, "exit_code", None)
+        if code is None:
+            raise
+        if hasattr(exc, "show"):
+            exc.show()
+        sys.exit(code)

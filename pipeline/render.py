@@ -1,0 +1,109 @@
+"""Render a signatory's package: conventions, annexes and the bulletin.
+
+Everything is rendered in memory first and written only when every document
+of the package succeeded, each file through a temporary name and an atomic
+rename: a failure never leaves half a package behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .annex import render_annex
+from .context import bulletin_context, signatory_context, variant_context
+from .ooxml import CompiledDocx, compile_docx
+from .regions import RegionBook, load_regions
+from .request import Request, check_variants
+from .resources import Resources
+from .tariff import MembershipTariff, load_membership
+from .variants import Variant
+
+
+@dataclass(frozen=True)
+class Document:
+    """One rendered file, not yet written."""
+
+    kind: str  # convention, annex or bulletin
+    variant: str | None
+    siret: str
+    relpath: str
+    data: bytes
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+    def manifest_entry(self) -> dict:
+        return {
+            "kind": self.kind,
+            "variant": self.variant,
+            "siret": self.siret,
+            "path": self.relpath,
+            "sha256": self.sha256,
+            "bytes": len(self.data),
+        }
+
+
+@dataclass(frozen=True)
+class Renderer:
+    """Templates compiled once per variant; render() is then cheap."""
+
+    variants: tuple[Variant, ...]
+    regions: RegionBook
+    membership: MembershipTariff
+    conventions: dict[str, CompiledDocx]
+    bulletin: CompiledDocx
+
+    @classmethod
+    def build(cls, resources: Resources, variants: list[Variant]) -> Renderer:
+        regions = load_regions(resources.regions_file)
+        conventions = {
+            v.id: compile_docx(resources.convention_template, variant_context(v, regions), ("s",))
+            for v in variants
+        }
+        bulletin = compile_docx(
+            resources.bulletin_template,
+            {"regions": variant_context(variants[0], regions)["regions"]},
+            ("b",),
+        )
+        return cls(tuple(variants), regions, load_membership(resources.membership_file), conventions, bulletin)
+
+    def package(self, request: Request, on: dt.date, with_bulletin: bool = True) -> list[Document]:
+        """Every document for one signatory; InputError if a variant refuses it."""
+        check_variants(request, list(self.variants))
+        siret = request.signatory.entity.siret
+        docs = []
+        for v in self.variants:
+            convention = self.conventions[v.id].render(signatory_context(v, request))
+            docs.append(Document("convention", v.id, siret, f"{siret}/CSAC_{v.id}_{siret}.docx", convention))
+            annex = render_annex(v, request)
+            docs.append(Document("annex", v.id, siret, f"{siret}/Annexe_Vos-besoins_{v.id}_{siret}.xlsx", annex))
+        if with_bulletin:
+            bulletin = self.bulletin.render(bulletin_context(request, self.membership, on))
+            docs.append(Document("bulletin", None, siret, f"{siret}/Bulletin_adhesion_{on.year}_{siret}.docx", bulletin))
+        return docs
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write through a temporary file in the same folder, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_documents(out: Path, docs: list[Document]) -> None:
+    for doc in docs:
+        write_atomic(out / doc.relpath, doc.data)

@@ -1,0 +1,235 @@
+"""Beneficiary input: who signs, in which mode, for whom, and for how much.
+
+A request is checked in two passes that both report every problem at once:
+the schema (shape of the file), then the domain (SIRET check digits with La
+Poste's exception, positive amounts, a postal code that maps to a region, and,
+per variant, a typology and a mode that the variant's tariff knows).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import yaml
+from stdnum.exceptions import ValidationError as StdnumError
+from stdnum.fr import siret as siret_number
+
+from .errors import InputError, Problem
+from .money import euros
+from .regions import Region, RegionBook
+from .schemas import check
+from .tariff import GROUPEMENT, Contribution, Tariff
+from .variants import Variant
+
+ALL_VARIANTS = "*"
+MODES = {"compte_propre": "compte propre", "mandat": "mandat", "groupement": "groupement"}
+
+
+@dataclass(frozen=True)
+class Entity:
+    denomination: str
+    siret: str
+    typologie: str
+    adresse: str
+    code_postal: str
+    ville: str
+    population: int | None = None
+    maximums: tuple[tuple[str, Decimal], ...] = ()
+
+    @property
+    def siret_display(self) -> str:
+        s = self.siret
+        return f"{s[:3]} {s[3:6]} {s[6:9]} {s[9:]}"
+
+    @property
+    def siren(self) -> str:
+        return self.siret[:9]
+
+    def maximum_for(self, variant_id: str) -> Decimal | None:
+        found = dict(self.maximums)
+        return found.get(variant_id, found.get(ALL_VARIANTS))
+
+
+@dataclass(frozen=True)
+class Contact:
+    civilite: str = ""
+    nom: str = ""
+    prenom: str = ""
+    fonction: str = ""
+    email: str = ""
+    telephone: str = ""
+
+
+@dataclass(frozen=True)
+class Signatory:
+    entity: Entity
+    representant: str | None = None
+    medico_social: bool = False
+    finess: str | None = None
+    email: str | None = None
+    contact: Contact = Contact()
+
+
+@dataclass(frozen=True)
+class Request:
+    signatory: Signatory
+    mode: str
+    beneficiaries: tuple[Entity, ...]
+    region: Region
+    source: str
+
+
+def one_line(value) -> str:
+    """Free text on one line: newlines or tabs in a name must not break a document."""
+    return " ".join(str(value).split())
+
+
+def _entity(d: dict) -> Entity:
+    amounts = d.get("montant_maximum")
+    if isinstance(amounts, dict):
+        maximums = tuple((k, euros(v)) for k, v in amounts.items())
+    else:
+        maximums = ((ALL_VARIANTS, euros(amounts)),) if amounts is not None else ()
+    return Entity(
+        denomination=one_line(d["denomination"]),
+        siret="".join(d["siret"].split()),
+        typologie=d["typologie"].strip(),
+        adresse=one_line(d["adresse"]),
+        code_postal=d["code_postal"].strip(),
+        ville=one_line(d["ville"]),
+        population=d.get("population"),
+        maximums=maximums,
+    )
+
+
+def _signatory(d: dict) -> Signatory:
+    contact = {k: one_line(v) for k, v in d.get("contact", {}).items()}
+    rep = d.get("representant")
+    return Signatory(
+        entity=_entity(d),
+        representant=one_line(rep) if rep else None,
+        medico_social=bool(d.get("medico_social", False)),
+        finess=d.get("finess"),
+        email=d.get("email"),
+        contact=Contact(**contact),
+    )
+
+
+def _siret_problem(path: str, value: str) -> Problem | None:
+    try:
+        siret_number.validate(value)
+    except StdnumError:
+        return Problem(path, f"SIRET {value} invalide (clé de contrôle) — recopiez-le depuis l'avis de situation INSEE")
+    return None
+
+
+def _entity_problems(path: str, e: Entity, regions: RegionBook) -> list[Problem]:
+    problems = [p for p in [_siret_problem(f"{path}.siret", e.siret)] if p]
+    for variant_id, amount in e.maximums:
+        where = f"{path}.montant_maximum" + ("" if variant_id == ALL_VARIANTS else f".{variant_id}")
+        if amount <= 0:
+            problems.append(Problem(where, f"montant {amount} € : un montant maximum doit être positif"))
+    if regions.for_postal_code(e.code_postal) is None:
+        problems.append(Problem(f"{path}.code_postal", f"code postal {e.code_postal} : aucune région Resah ne le couvre — vérifiez-le"))
+    return problems
+
+
+def _mode_problems(mode: str, sig: Signatory, bens: tuple[Entity, ...], explicit: bool) -> list[Problem]:
+    if mode == "compte_propre":
+        if len(bens) != 1:
+            return [Problem("beneficiaires", "en compte propre, l'annexe ne compte qu'un bénéficiaire : le signataire")]
+        if explicit and bens[0].siren != sig.entity.siren:
+            return [Problem("beneficiaires[1].siret", "en compte propre, le bénéficiaire est le signataire lui-même (même SIREN)")]
+        if not bens[0].maximums:
+            return [Problem("signataire.montant_maximum", "champ obligatoire manquant : montant_maximum — ajoutez-le")]
+    elif not bens:
+        return [Problem("beneficiaires", f"en {MODES[mode]}, listez au moins un bénéficiaire")]
+    elif mode == GROUPEMENT and len(bens) < 2:
+        return [Problem("beneficiaires", "un groupement de commandes compte au moins 2 bénéficiaires")]
+    return []
+
+
+def parse_request(data, source: str, regions: RegionBook, schema: Path) -> Request:
+    """A validated request, or InputError listing every problem found."""
+    problems = check(schema, data)
+    if problems:
+        raise InputError(source, problems)
+    sig = _signatory(data["signataire"])
+    explicit = "beneficiaires" in data
+    bens = tuple(map(_entity, data.get("beneficiaires", ()))) or (
+        (sig.entity,) if data["mode"] == "compte_propre" else ()
+    )
+    problems = _entity_problems("signataire", sig.entity, regions)
+    for i, ben in enumerate(bens if explicit else ()):
+        problems += _entity_problems(f"beneficiaires[{i + 1}]", ben, regions)
+    problems += _mode_problems(data["mode"], sig, bens, explicit)
+    if problems:
+        raise InputError(source, problems)
+    region = regions.for_postal_code(sig.entity.code_postal)
+    return Request(sig, data["mode"], bens, region, source)
+
+
+def read_data_file(path: Path):
+    """YAML or JSON, decided by the extension; unreadable files are InputErrors."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        return json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+        raise InputError(str(path), [Problem("", f"fichier illisible : {exc}")]) from exc
+
+
+def _row_problem(tariff: Tariff, variant: Variant, path: str, e: Entity) -> Problem | None:
+    if e.typologie == "commune" and e.population is None:
+        return Problem(f"{path}.population", "population requise pour une commune (le tarif dépend du nombre d'habitants)")
+    if tariff.row_for(e.typologie, e.population) is None:
+        known = ", ".join(sorted(tariff.typologies - {GROUPEMENT}))
+        return Problem(f"{path}.typologie", f"typologie {e.typologie!r} inconnue du tarif de {variant.id} ; typologies prévues : {known}")
+    return None
+
+
+def variant_problems(request: Request, variant: Variant) -> list[Problem]:
+    """What stops this request from being rendered for this variant."""
+    if request.mode not in variant.modes:
+        allowed = ", ".join(MODES[m] for m in variant.modes)
+        return [Problem("mode", f"le mode {MODES[request.mode]} n'est pas prévu par {variant.id} (modes : {allowed})")]
+    problems = []
+    if request.mode == GROUPEMENT:
+        if variant.tariff.row_for_group(len(request.beneficiaries)) is None:
+            problems.append(Problem("beneficiaires", f"aucune tranche de groupement pour {len(request.beneficiaries)} bénéficiaire(s)"))
+    else:
+        paths = ("signataire",) if request.mode == "compte_propre" else None
+        for i, ben in enumerate(request.beneficiaries):
+            path = paths[0] if paths else f"beneficiaires[{i + 1}]"
+            problems += [p for p in [_row_problem(variant.tariff, variant, path, ben)] if p]
+    for i, ben in enumerate(request.beneficiaries):
+        if ben.maximum_for(variant.id) is None:
+            path = "signataire" if request.mode == "compte_propre" else f"beneficiaires[{i + 1}]"
+            problems.append(Problem(f"{path}.montant_maximum", f"montant maximum absent pour {variant.id}"))
+    return problems
+
+
+def check_variants(request: Request, variants: list[Variant]) -> None:
+    problems = [p for v in variants for p in variant_problems(request, v)]
+    if problems:
+        raise InputError(request.source, problems)
+
+
+def beneficiary_due(variant: Variant, mode: str, ben: Entity) -> Contribution | None:
+    """One beneficiary's share; a groupement pays one amount for all, so None."""
+    if mode == GROUPEMENT:
+        return None
+    return Contribution.of_row(variant.tariff.row_for(ben.typologie, ben.population))
+
+
+def contribution_due(variant: Variant, request: Request) -> Contribution:
+    """The signatory's annual contribution, from the variant's tariff."""
+    if request.mode == GROUPEMENT:
+        n = len(request.beneficiaries)
+        return Contribution.of_row(variant.tariff.row_for_group(n))
+    parts = [beneficiary_due(variant, request.mode, b) for b in request.beneficiaries]
+    if len(parts) == 1:
+        return parts[0]
+    return Contribution.total(parts, f"{len(parts)} bénéficiaires")

@@ -1,0 +1,47 @@
+"""Where the data files live, resolved once and passed around explicitly."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Resources:
+    """The read-only inputs of csac: templates, variants, regions, schemas."""
+
+    root: Path
+
+    @classmethod
+    def default(cls) -> Resources:
+        return cls(Path(os.environ.get("CSAC_HOME", ROOT)))
+
+    @property
+    def templates(self) -> Path:
+        return self.root / "templates" / "csac"
+
+    @property
+    def variants_dir(self) -> Path:
+        return self.templates / "variants"
+
+    @property
+    def regions_file(self) -> Path:
+        return self.templates / "regions.yaml"
+
+    @property
+    def membership_file(self) -> Path:
+        return self.templates / "membership.yaml"
+
+    @property
+    def convention_template(self) -> Path:
+        return self.templates / "convention.docx"
+
+    @property
+    def bulletin_template(self) -> Path:
+        return self.templates / "bulletin.docx"
+
+    def schema(self, name: str) -> Path:
+        return self.root / "schemas" / f"{name}.schema.json"

@@ -1,0 +1,154 @@
+"""Contribution tariffs: which row of a variant's table applies, and how much.
+
+The amounts are data (the variant YAML, membership.yaml); this module only
+holds the matching logic, so rendering and intake compute the same figure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import yaml
+
+from .errors import ConfigError
+from .money import euros, format_eur
+
+GROUPEMENT = "groupement"
+OTHER = "autre"
+COMMUNE = "commune"
+
+
+@dataclass(frozen=True)
+class Range:
+    min: int | None = None
+    max: int | None = None
+
+    def __contains__(self, n: int) -> bool:
+        return (self.min is None or n >= self.min) and (self.max is None or n <= self.max)
+
+
+@dataclass(frozen=True)
+class TariffRow:
+    label: str
+    typology: str
+    amount: Decimal | None
+    quote: str | None = None
+    population: Range | None = None
+    members: Range | None = None
+
+    @property
+    def amount_text(self) -> str:
+        return format_eur(self.amount) if self.amount is not None else self.quote or ""
+
+
+@dataclass(frozen=True)
+class Tariff:
+    header: tuple[str, str]
+    rows: tuple[TariffRow, ...]
+    caption: str | None = None
+    column_note: str | None = None
+
+    @property
+    def typologies(self) -> frozenset[str]:
+        return frozenset(r.typology for r in self.rows)
+
+    def row_for(self, typology: str, population: int | None = None) -> TariffRow | None:
+        """The row for one body; a commune outside every bracket is 'Autres'."""
+        candidates = [r for r in self.rows if r.typology == typology]
+        if typology == COMMUNE and population is not None:
+            candidates = [r for r in candidates if r.population is None or population in r.population]
+            if not candidates:
+                return self.row_for(OTHER)
+        return candidates[0] if candidates else None
+
+    def row_for_group(self, members: int) -> TariffRow | None:
+        return next(
+            (r for r in self.rows if r.typology == GROUPEMENT and r.members and members in r.members),
+            None,
+        )
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """What a signatory owes per year; amount None means 'sur devis'."""
+
+    amount: Decimal | None
+    basis: str
+    quote: str | None = None
+
+    @property
+    def text(self) -> str:
+        return format_eur(self.amount) if self.amount is not None else (self.quote or "Sur devis")
+
+    @classmethod
+    def of_row(cls, row: TariffRow) -> Contribution:
+        return cls(row.amount, row.label, row.quote)
+
+    @classmethod
+    def total(cls, parts: list[Contribution], basis: str) -> Contribution:
+        if any(p.amount is None for p in parts):
+            quote = next(p.quote for p in parts if p.amount is None)
+            return cls(None, basis, quote)
+        return cls(sum((p.amount for p in parts), Decimal("0.00")), basis)
+
+
+def tariff_from_data(data: dict) -> Tariff:
+    def rng(d):
+        return Range(d.get("min"), d.get("max")) if d else None
+
+    rows = tuple(
+        TariffRow(
+            label=r["label"],
+            typology=r["typology"],
+            amount=euros(r["amount"]) if "amount" in r else None,
+            quote=r.get("quote"),
+            population=rng(r.get("population")),
+            members=rng(r.get("members")),
+        )
+        for r in data["rows"]
+    )
+    return Tariff(tuple(data["header"]), rows, data.get("caption"), data.get("column_note"))
+
+
+@dataclass(frozen=True)
+class MembershipFee:
+    """The bulletin's figure: which civil year is billed and how much."""
+
+    year: int
+    amount: Decimal
+    after_cutoff: bool
+    cutoff: dt.date
+
+    @property
+    def billed_year(self) -> int:
+        return self.year + 1 if self.after_cutoff else self.year
+
+
+@dataclass(frozen=True)
+class MembershipTariff:
+    medico_social: Decimal
+    other: Decimal
+    cutoff_month: int
+    cutoff_day: int
+
+    def fee(self, medico_social: bool, on: dt.date) -> MembershipFee:
+        """After 31 October nothing is due for the year, but next year's order is."""
+        cutoff = dt.date(on.year, self.cutoff_month, self.cutoff_day)
+        amount = self.medico_social if medico_social else self.other
+        return MembershipFee(on.year, amount, on > cutoff, cutoff)
+
+
+def load_membership(path: Path) -> MembershipTariff:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return MembershipTariff(
+            euros(data["fees"]["medico_social"]),
+            euros(data["fees"]["autre"]),
+            int(data["cutoff"]["month"]),
+            int(data["cutoff"]["day"]),
+        )
+    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{path} : fichier d'adhésion invalide ({exc})") from exc

@@ -1,0 +1,44 @@
+"""Repair the damage that PDF text extraction does to Resah documents.
+
+Word exports Calibri ligatures that extract as private or odd code points
+("Ɵ" for "ti", "Ʃ" for "tt"), bullets as U+F0A7, and some lines come out
+letter-spaced ("A u v e r g n e"). Every reader goes through `normalise`, so
+the repair lives in one place.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+LIGATURES = {
+    "\u019f": "ti",  # Ɵ
+    "\U0010019f": "ti",
+    "\u01a9": "tt",  # Ʃ
+    "\U001001a9": "tt",
+    "\uf0a7": "•",
+}
+_LIGATURE_RE = re.compile("|".join(map(re.escape, LIGATURES)))
+_SPACES_RE = re.compile(r"[ \t\u00a0\u202f]+")
+
+
+def _unspace_line(line: str) -> str:
+    """Join a letter-spaced line; words are separated by runs of 2+ spaces."""
+    tokens = line.split()
+    if len(tokens) < 4 or sum(len(t) <= 2 for t in tokens) < 0.7 * len(tokens):
+        return line
+    words = re.split(r"\s{2,}", line.strip())
+    return " ".join(w.replace(" ", "") for w in words)
+
+
+def normalise(text: str) -> str:
+    """Repaired, NFC text with ligatures expanded and spacing collapsed."""
+    text = _LIGATURE_RE.sub(lambda m: LIGATURES[m.group(0)], text)
+    text = unicodedata.normalize("NFKC", text)
+    lines = (_unspace_line(line) for line in text.splitlines())
+    return "\n".join(_SPACES_RE.sub(" ", line).strip() for line in lines)
+
+
+def squash(text: str) -> str:
+    """Whitespace-free, case-folded form, for comparing texts to the letter."""
+    return "".join(normalise(text).casefold().split())
