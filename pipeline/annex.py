@@ -60,23 +60,37 @@ def _table(ws, variant: Variant, request: Request) -> None:
         cell.alignment = Alignment(wrap_text=True, vertical="top")
     for ben in request.beneficiaries:
         due = beneficiary_due(variant, request.mode, ben)
-        ws.append([
-            ben.denomination, ben.siret, ben.adresse, ben.code_postal, ben.ville,
-            _typology_label(variant, ben), ben.maximum_for(variant.id),
-            (due.amount if due.amount is not None else due.text) if due else "—",
-        ])
+        ws.append(
+            [
+                ben.denomination,
+                ben.siret,
+                ben.adresse,
+                ben.code_postal,
+                ben.ville,
+                _typology_label(variant, ben),
+                ben.maximum_for(variant.id),
+                (due.amount if due.amount is not None else due.text) if due else "—",
+            ]
+        )
     total = contribution_due(variant, request)
-    ws.append([
-        "Total", "", "", "", "", total.basis,
-        sum(b.maximum_for(variant.id) for b in request.beneficiaries),
-        total.amount if total.amount is not None else total.text,
-    ])
+    ws.append(
+        [
+            "Total",
+            "",
+            "",
+            "",
+            "",
+            total.basis,
+            sum(b.maximum_for(variant.id) for b in request.beneficiaries),
+            total.amount if total.amount is not None else total.text,
+        ]
+    )
     for cell in ws[ws.max_row]:
         cell.font = Font(bold=True)
 
 
 def _layout(ws) -> None:
-    for col, width in zip("ABCDEFGH", (42, 17, 36, 11, 22, 40, 20, 20)):
+    for col, width in zip("ABCDEFGH", (42, 17, 36, 11, 22, 40, 20, 20), strict=True):
         ws.column_dimensions[col].width = width
     for row in ws.iter_rows(min_row=7, min_col=7, max_col=8):
         for cell in row:

@@ -25,8 +25,18 @@ from .schemas import check
 from .variants import load_variants, select
 
 CSV_FIELDS = {
-    "denomination", "siret", "typologie", "population", "adresse", "code_postal", "ville",
-    "representant", "email", "finess", "medico_social", "montant_maximum",
+    "denomination",
+    "siret",
+    "typologie",
+    "population",
+    "adresse",
+    "code_postal",
+    "ville",
+    "representant",
+    "email",
+    "finess",
+    "medico_social",
+    "montant_maximum",
 }
 TRUE = {"1", "oui", "true", "vrai", "x", "yes"}
 
@@ -145,7 +155,8 @@ def render_rows(root: str, variant_ids: tuple[str, ...], rows: list[Row], out: s
     entries, failures = [], []
     for row in rows:
         try:
-            request = parse_request(row.data, f"ligne {row.number}", renderer.regions, schema)
+            source = f"ligne {row.number}"
+            request = parse_request(row.data, source, renderer.regions, schema, renderer.variants)
             docs = renderer.package(request, on)
         except InputError as exc:
             failures.append(RowFailure(row.number, _label(row), exc.problems))
@@ -155,7 +166,23 @@ def render_rows(root: str, variant_ids: tuple[str, ...], rows: list[Row], out: s
     return entries, failures
 
 
-def _chunks(rows: tuple[Row, ...], size: int) -> Iterator[list[Row]]:
+def _duplicates(rows: tuple[Row, ...]) -> tuple[list[Row], list[RowFailure]]:
+    """A second row for the same SIRET would overwrite the first one's files."""
+    first: dict[str, int] = {}
+    kept, failures = [], []
+    for row in rows:
+        sig = row.data.get("signataire") if isinstance(row.data, dict) else None
+        siret = "".join(str(sig.get("siret", "")).split()) if isinstance(sig, dict) else ""
+        if siret and siret in first:
+            message = f"SIRET {siret} déjà présent ligne {first[siret]} : fusionnez les deux lignes"
+            failures.append(RowFailure(row.number, _label(row), (Problem("signataire.siret", message),)))
+            continue
+        first.setdefault(siret, row.number)
+        kept.append(row)
+    return kept, failures
+
+
+def _chunks(rows: list[Row], size: int) -> Iterator[list[Row]]:
     for i in range(0, len(rows), size):
         yield list(rows[i : i + size])
 
@@ -173,11 +200,13 @@ def run_campaign(
     select(load_variants(resources), variant_ids)  # unknown ids fail before any work
     on = on or campaign.date or dt.date.today()
     args = (str(resources.root), tuple(variant_ids))
-    entries, failures = [], []
+    rows, failures = _duplicates(campaign.rows)
+    entries = []
+    if progress and failures:
+        progress(len(failures))
     with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = [
-            (len(chunk), pool.submit(render_rows, *args, chunk, str(out), on))
-            for chunk in _chunks(campaign.rows, 8)
+            (len(chunk), pool.submit(render_rows, *args, chunk, str(out), on)) for chunk in _chunks(rows, 8)
         ]
         for size, future in futures:
             chunk_entries, chunk_failures = future.result()
@@ -190,6 +219,7 @@ def run_campaign(
 
 def _finish(campaign, variant_ids, out, on, entries, failures) -> BatchResult:
     outputs = tuple(sorted(entries, key=lambda e: e["path"]))
+    failures = sorted(failures, key=lambda f: f.number)
     manifest = {
         "campaign": campaign.name,
         "source": campaign.source.name,

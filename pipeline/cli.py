@@ -28,11 +28,15 @@ app = typer.Typer(
     rich_markup_mode="markdown",
 )
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 DateOpt = Annotated[
     dt.datetime | None,
-    typer.Option("--date", formats=["%Y-%m-%d"], help="Date of the campaign (bulletin year, 31 October rule). Default: today."),
+    typer.Option(
+        "--date",
+        formats=["%Y-%m-%d"],
+        help="Date of the campaign (bulletin year, 31 October rule). Default: today.",
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of a table.")]
 
@@ -56,8 +60,12 @@ def variants_cmd(as_json: JsonOpt = False) -> None:
                 "lot": v.lot,
                 "summary": v.summary,
                 "modes": list(v.modes),
-                "tariff": [{"label": r.label, "typology": r.typology, "amount": r.amount_text} for r in v.tariff.rows],
-                "supplementary_contribution": str(v.supplementary_contribution) if v.supplementary_contribution else None,
+                "tariff": [
+                    {"label": r.label, "typology": r.typology, "amount": r.amount_text} for r in v.tariff.rows
+                ],
+                "supplementary_contribution": str(v.supplementary_contribution)
+                if v.supplementary_contribution
+                else None,
             }
             for v in variants.values()
         ]
@@ -71,7 +79,9 @@ def variants_cmd(as_json: JsonOpt = False) -> None:
         for row in v.tariff.rows:
             table.add_row(row.typology, row.label, row.amount_text)
         extra = v.supplementary_contribution
-        table.caption = f"modes : {', '.join(v.modes)}" + (f" — contribution complémentaire : {extra} €" if extra else "")
+        table.caption = f"modes : {', '.join(v.modes)}" + (
+            f" — contribution complémentaire : {extra} €" if extra else ""
+        )
         out.print(table)
 
 
@@ -94,14 +104,16 @@ def render_cmd(
     chosen = select(load_variants(resources), _variant_ids(variants))
     renderer = Renderer.build(resources, chosen)
     data = read_data_file(beneficiary)
-    request = parse_request(data, str(beneficiary), renderer.regions, resources.schema("beneficiary"))
+    request = parse_request(data, str(beneficiary), renderer.regions, resources.schema("beneficiary"), chosen)
     on = (date or dt.datetime.now()).date()
     docs = renderer.package(request, on, with_bulletin=bulletin)
     write_documents(out_dir, docs)
     if as_json:
         out.print_json(json.dumps([d.manifest_entry() for d in docs], ensure_ascii=False))
         return
-    table = Table(title=f"{request.signatory.entity.denomination} → {request.region.name} ({request.region.mailbox})")
+    table = Table(
+        title=f"{request.signatory.entity.denomination} → {request.region.name} ({request.region.mailbox})"
+    )
     for col in ("document", "variante", "fichier", "sha256"):
         table.add_column(col)
     for d in docs:
@@ -111,9 +123,16 @@ def render_cmd(
 
 @app.command("render-batch")
 def render_batch_cmd(
-    campaign_file: Annotated[Path, typer.Argument(metavar="CAMPAIGN", help="Campaign file: .csv (one signatory per line) or .yaml.")],
-    variants: Annotated[str, typer.Option("--variants", help="Comma-separated variant ids, or `all`.")] = "all",
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder (manifest.json goes there).")] = Path("outbox"),
+    campaign_file: Annotated[
+        Path,
+        typer.Argument(metavar="CAMPAIGN", help="Campaign file: .csv (one signatory per line) or .yaml."),
+    ],
+    variants: Annotated[
+        str, typer.Option("--variants", help="Comma-separated variant ids, or `all`.")
+    ] = "all",
+    out_dir: Annotated[
+        Path, typer.Option("--out", "-o", help="Output folder (manifest.json goes there).")
+    ] = Path("outbox"),
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes.")] = os.cpu_count() or 2,
     date: DateOpt = None,
 ) -> None:
@@ -128,35 +147,35 @@ def render_batch_cmd(
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err) as progress:
         task = progress.add_task("signataires", total=len(campaign.rows))
-        result = run_campaign(campaign, ids, out_dir, resources, jobs, on, lambda n: progress.advance(task, n))
+        result = run_campaign(
+            campaign, ids, out_dir, resources, jobs, on, lambda n: progress.advance(task, n)
+        )
     out.print(f"{len(result.outputs)} fichier(s) écrit(s) ; manifeste : {result.manifest}")
     for failure in result.failures:
         err.print(f"[red]ligne {failure.number}[/red] {failure.label} :")
         for problem in failure.problems:
             err.print(f"    - {problem}")
     if result.failures:
-        err.print(f"[red]{len(result.failures)} ligne(s) refusée(s) sur {len(campaign.rows)}[/red] — corrigez-les et relancez.")
+        err.print(
+            f"[red]{len(result.failures)} ligne(s) refusée(s) sur {len(campaign.rows)}[/red] — corrigez-les et relancez."
+        )
         raise typer.Exit(ExitCode.input_file)
 
 
 def main() -> None:
     """Entry point: typed errors become a French message and an exit code."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # click returns typer.Exit codes here
     except CsacError as exc:
         err.print(f"[red]erreur[/red] : {exc}", highlight=False)
         if isinstance(exc, InputError):
             err.print("Rien n'a été écrit. Corrigez le fichier et relancez.")
         sys.exit(exc.exit_code)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
+    except typer.TyperException as exc:  # usage errors: typer prints them and says how
+        show = getattr(exc, "show", None)
+        show() if show else err.print(str(exc))
+        sys.exit(getattr(exc, "exit_code", ExitCode.bad_args))
     except (typer.Abort, KeyboardInterrupt):
         err.print("interrompu")
         sys.exit(130)
-    except Exception as exc:  # click usage errors carry their own exit code
-        code = getattr(exc, "exit_code", None)
-        if code is None:
-            raise
-        if hasattr(exc, "show"):
-            exc.show()
-        sys.exit(code)
+    sys.exit(code if isinstance(code, int) else ExitCode.ok)

@@ -71,7 +71,9 @@ class Renderer:
             {"regions": variant_context(variants[0], regions)["regions"]},
             ("b",),
         )
-        return cls(tuple(variants), regions, load_membership(resources.membership_file), conventions, bulletin)
+        return cls(
+            tuple(variants), regions, load_membership(resources.membership_file), conventions, bulletin
+        )
 
     def package(self, request: Request, on: dt.date, with_bulletin: bool = True) -> list[Document]:
         """Every document for one signatory; InputError if a variant refuses it."""
@@ -82,10 +84,16 @@ class Renderer:
             convention = self.conventions[v.id].render(signatory_context(v, request))
             docs.append(Document("convention", v.id, siret, f"{siret}/CSAC_{v.id}_{siret}.docx", convention))
             annex = render_annex(v, request)
-            docs.append(Document("annex", v.id, siret, f"{siret}/Annexe_Vos-besoins_{v.id}_{siret}.xlsx", annex))
+            docs.append(
+                Document("annex", v.id, siret, f"{siret}/Annexe_Vos-besoins_{v.id}_{siret}.xlsx", annex)
+            )
         if with_bulletin:
             bulletin = self.bulletin.render(bulletin_context(request, self.membership, on))
-            docs.append(Document("bulletin", None, siret, f"{siret}/Bulletin_adhesion_{on.year}_{siret}.docx", bulletin))
+            docs.append(
+                Document(
+                    "bulletin", None, siret, f"{siret}/Bulletin_adhesion_{on.year}_{siret}.docx", bulletin
+                )
+            )
         return docs
 
 

@@ -122,7 +122,9 @@ def _siret_problem(path: str, value: str) -> Problem | None:
     try:
         siret_number.validate(value)
     except StdnumError:
-        return Problem(path, f"SIRET {value} invalide (clé de contrôle) — recopiez-le depuis l'avis de situation INSEE")
+        return Problem(
+            path, f"SIRET {value} invalide (clé de contrôle) — recopiez-le depuis l'avis de situation INSEE"
+        )
     return None
 
 
@@ -133,18 +135,36 @@ def _entity_problems(path: str, e: Entity, regions: RegionBook) -> list[Problem]
         if amount <= 0:
             problems.append(Problem(where, f"montant {amount} € : un montant maximum doit être positif"))
     if regions.for_postal_code(e.code_postal) is None:
-        problems.append(Problem(f"{path}.code_postal", f"code postal {e.code_postal} : aucune région Resah ne le couvre — vérifiez-le"))
+        problems.append(
+            Problem(
+                f"{path}.code_postal",
+                f"code postal {e.code_postal} : aucune région Resah ne le couvre — vérifiez-le",
+            )
+        )
     return problems
 
 
 def _mode_problems(mode: str, sig: Signatory, bens: tuple[Entity, ...], explicit: bool) -> list[Problem]:
     if mode == "compte_propre":
         if len(bens) != 1:
-            return [Problem("beneficiaires", "en compte propre, l'annexe ne compte qu'un bénéficiaire : le signataire")]
+            return [
+                Problem(
+                    "beneficiaires", "en compte propre, l'annexe ne compte qu'un bénéficiaire : le signataire"
+                )
+            ]
         if explicit and bens[0].siren != sig.entity.siren:
-            return [Problem("beneficiaires[1].siret", "en compte propre, le bénéficiaire est le signataire lui-même (même SIREN)")]
+            return [
+                Problem(
+                    "beneficiaires[1].siret",
+                    "en compte propre, le bénéficiaire est le signataire lui-même (même SIREN)",
+                )
+            ]
         if not bens[0].maximums:
-            return [Problem("signataire.montant_maximum", "champ obligatoire manquant : montant_maximum — ajoutez-le")]
+            return [
+                Problem(
+                    "signataire.montant_maximum", "champ obligatoire manquant : montant_maximum — ajoutez-le"
+                )
+            ]
     elif not bens:
         return [Problem("beneficiaires", f"en {MODES[mode]}, listez au moins un bénéficiaire")]
     elif mode == GROUPEMENT and len(bens) < 2:
@@ -152,8 +172,12 @@ def _mode_problems(mode: str, sig: Signatory, bens: tuple[Entity, ...], explicit
     return []
 
 
-def parse_request(data, source: str, regions: RegionBook, schema: Path) -> Request:
-    """A validated request, or InputError listing every problem found."""
+def parse_request(data, source: str, regions: RegionBook, schema: Path, variants=()) -> Request:
+    """A validated request, or InputError listing every problem found.
+
+    With `variants`, what each variant's tariff and modes refuse is listed too,
+    so a person fixes the file once.
+    """
     problems = check(schema, data)
     if problems:
         raise InputError(source, problems)
@@ -165,11 +189,15 @@ def parse_request(data, source: str, regions: RegionBook, schema: Path) -> Reque
     problems = _entity_problems("signataire", sig.entity, regions)
     for i, ben in enumerate(bens if explicit else ()):
         problems += _entity_problems(f"beneficiaires[{i + 1}]", ben, regions)
-    problems += _mode_problems(data["mode"], sig, bens, explicit)
+    mode_problems = _mode_problems(data["mode"], sig, bens, explicit)
+    region = regions.for_postal_code(sig.entity.code_postal) or regions.triage
+    request = Request(sig, data["mode"], bens, region, source)
+    if not mode_problems:
+        problems += [p for v in variants for p in variant_problems(request, v)]
+    problems += mode_problems
     if problems:
         raise InputError(source, problems)
-    region = regions.for_postal_code(sig.entity.code_postal)
-    return Request(sig, data["mode"], bens, region, source)
+    return request
 
 
 def read_data_file(path: Path):
@@ -183,10 +211,16 @@ def read_data_file(path: Path):
 
 def _row_problem(tariff: Tariff, variant: Variant, path: str, e: Entity) -> Problem | None:
     if e.typologie == "commune" and e.population is None:
-        return Problem(f"{path}.population", "population requise pour une commune (le tarif dépend du nombre d'habitants)")
+        return Problem(
+            f"{path}.population",
+            "population requise pour une commune (le tarif dépend du nombre d'habitants)",
+        )
     if tariff.row_for(e.typologie, e.population) is None:
         known = ", ".join(sorted(tariff.typologies - {GROUPEMENT}))
-        return Problem(f"{path}.typologie", f"typologie {e.typologie!r} inconnue du tarif de {variant.id} ; typologies prévues : {known}")
+        return Problem(
+            f"{path}.typologie",
+            f"typologie {e.typologie!r} inconnue du tarif de {variant.id} ; typologies prévues : {known}",
+        )
     return None
 
 
@@ -194,11 +228,20 @@ def variant_problems(request: Request, variant: Variant) -> list[Problem]:
     """What stops this request from being rendered for this variant."""
     if request.mode not in variant.modes:
         allowed = ", ".join(MODES[m] for m in variant.modes)
-        return [Problem("mode", f"le mode {MODES[request.mode]} n'est pas prévu par {variant.id} (modes : {allowed})")]
+        return [
+            Problem(
+                "mode", f"le mode {MODES[request.mode]} n'est pas prévu par {variant.id} (modes : {allowed})"
+            )
+        ]
     problems = []
     if request.mode == GROUPEMENT:
         if variant.tariff.row_for_group(len(request.beneficiaries)) is None:
-            problems.append(Problem("beneficiaires", f"aucune tranche de groupement pour {len(request.beneficiaries)} bénéficiaire(s)"))
+            problems.append(
+                Problem(
+                    "beneficiaires",
+                    f"aucune tranche de groupement pour {len(request.beneficiaries)} bénéficiaire(s)",
+                )
+            )
     else:
         paths = ("signataire",) if request.mode == "compte_propre" else None
         for i, ben in enumerate(request.beneficiaries):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import jsonschema
@@ -12,7 +12,7 @@ from jsonschema.exceptions import ValidationError
 from .errors import ConfigError, Problem
 
 
-@lru_cache(maxsize=None)
+@cache
 def validator(path: Path) -> jsonschema.Draft202012Validator:
     try:
         schema = json.loads(path.read_text(encoding="utf-8"))

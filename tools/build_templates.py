@@ -78,7 +78,13 @@ def _styles(doc):
 
 def _field(paragraph, instr: str, placeholder: str):
     """A Word field (PAGE, NUMPAGES) that Word and LibreOffice compute."""
-    for kind, text in (("begin", None), ("instr", instr), ("separate", None), ("text", placeholder), ("end", None)):
+    for kind, text in (
+        ("begin", None),
+        ("instr", instr),
+        ("separate", None),
+        ("text", placeholder),
+        ("end", None),
+    ):
         run = paragraph.add_run()
         if kind == "instr":
             el = OxmlElement("w:instrText")
@@ -137,7 +143,7 @@ def _loop(doc, head: str, body: str, style: str = "Normal"):
 
 def _row(table, *cells: str, bold: bool = False):
     row = table.add_row()
-    for cell, text in zip(row.cells, cells):
+    for cell, text in zip(row.cells, cells, strict=True):
         para = cell.paragraphs[0]
         para.style = table.part.document.styles["CSAC Cellule"]
         para.add_run(text).bold = bold
@@ -243,38 +249,63 @@ def build_bulletin(path: Path):
     _footer(doc, "Bulletin d’adhésion {{ b.year }} à la centrale d’achat du Resah – {{ b.name }}")
     _p(doc, "BULLETIN D’ADHESION {{ b.year }} A LA CENTRALE D’ACHAT", "CSAC Titre")
     _p(doc, "Informations relatives à l’établissement", "CSAC Article")
-    _info_table(doc, [
-        ("Nom de l’établissement", "{{ b.name }}"),
-        ("Adresse de l’établissement", "{{ b.address }} – {{ b.postal_code }} {{ b.city }}"),
-        ("N° SIREN", "{{ b.siren }}"),
-        ("N° SIRET", "{{ b.siret }}"),
-        ("N° FINESS", "{{ b.finess }}"),
-    ])
+    _info_table(
+        doc,
+        [
+            ("Nom de l’établissement", "{{ b.name }}"),
+            ("Adresse de l’établissement", "{{ b.address }} – {{ b.postal_code }} {{ b.city }}"),
+            ("N° SIREN", "{{ b.siren }}"),
+            ("N° SIRET", "{{ b.siret }}"),
+            ("N° FINESS", "{{ b.finess }}"),
+        ],
+    )
     _p(doc, "Informations relatives à l’interlocuteur unique pour le Resah", "CSAC Article")
-    _info_table(doc, [
-        ("Civilité", "{{ b.contact_civilite }}"),
-        ("Nom", "{{ b.contact_nom }}"),
-        ("Prénom", "{{ b.contact_prenom }}"),
-        ("Fonction", "{{ b.contact_fonction }}"),
-        ("E-mail", "{{ b.contact_email }}"),
-        ("Téléphone", "{{ b.contact_telephone }}"),
-    ])
+    _info_table(
+        doc,
+        [
+            ("Civilité", "{{ b.contact_civilite }}"),
+            ("Nom", "{{ b.contact_nom }}"),
+            ("Prénom", "{{ b.contact_prenom }}"),
+            ("Fonction", "{{ b.contact_fonction }}"),
+            ("E-mail", "{{ b.contact_email }}"),
+            ("Téléphone", "{{ b.contact_telephone }}"),
+        ],
+    )
     _p(doc, "")
-    _p(doc, "Je soussigné, {{ b.signer }}, souhaite adhérer à la centrale d’achat du GIP Resah pour un montant de 300 euros (établissements médico-sociaux) 600 euros (autres organismes) nets de taxe pour l’année civile {{ b.year }}, afin de pouvoir bénéficier, le cas échéant, de ses marchés. Un titre de recettes est envoyé dès la signature de la présente convention. Les suivants seront envoyés au premier trimestre des années civiles suivantes.")
-    _p(doc, "Cette adhésion sera renouvelée tacitement chaque année. En cas de décision de non-renouvellement, il convient d’en informer le Resah par un courrier recommandé avec accusé de réception. A défaut de réception de ce courrier avant le 31 octobre de l’année en cours, l’adhésion sera automatiquement renouvelée.")
+    _p(
+        doc,
+        "Je soussigné, {{ b.signer }}, souhaite adhérer à la centrale d’achat du GIP Resah pour un montant de 300 euros (établissements médico-sociaux) 600 euros (autres organismes) nets de taxe pour l’année civile {{ b.year }}, afin de pouvoir bénéficier, le cas échéant, de ses marchés. Un titre de recettes est envoyé dès la signature de la présente convention. Les suivants seront envoyés au premier trimestre des années civiles suivantes.",
+    )
+    _p(
+        doc,
+        "Cette adhésion sera renouvelée tacitement chaque année. En cas de décision de non-renouvellement, il convient d’en informer le Resah par un courrier recommandé avec accusé de réception. A défaut de réception de ce courrier avant le 31 octobre de l’année en cours, l’adhésion sera automatiquement renouvelée.",
+    )
     _p(doc, "Fait à …………………………………., le ...................... ,", "CSAC Partie")
-    _p(doc, "Nota bene : Aucune contribution financière n’est due au titre de l’adhésion pour l’année {{ b.year }} pour tout bulletin reçu après le 31 octobre {{ b.year }}. Un bon de commande relatif à l’adhésion pour l’année {{ b.next_year }} doit néanmoins être transmis au Resah.", "CSAC Encadre")
+    _p(
+        doc,
+        "Nota bene : Aucune contribution financière n’est due au titre de l’adhésion pour l’année {{ b.year }} pour tout bulletin reçu après le 31 octobre {{ b.year }}. Un bon de commande relatif à l’adhésion pour l’année {{ b.next_year }} doit néanmoins être transmis au Resah.",
+        "CSAC Encadre",
+    )
     _p(doc, "Merci de cocher la catégorie de votre établissement :", "CSAC Partie")
     _p(doc, "{{ b.box_medico_social }} Établissement du secteur médico-social")
     _p(doc, "{{ b.box_other }} Autre organisme")
     _p(doc, "Montant de l’adhésion : {{ b.fee_line }}", "CSAC Contribution")
-    _p(doc, "Merci de joindre le bon de commande relatif à l’engagement financier issu du bulletin d’adhésion ou d’inscrire ci-dessous les informations nécessaires à la facturation sur CHORUS PRO (pour les établissements soumis à la comptabilité publique et à la facturation électronique) :")
+    _p(
+        doc,
+        "Merci de joindre le bon de commande relatif à l’engagement financier issu du bulletin d’adhésion ou d’inscrire ci-dessous les informations nécessaires à la facturation sur CHORUS PRO (pour les établissements soumis à la comptabilité publique et à la facturation électronique) :",
+    )
     _p(doc, "Numéro d’Engagement juridique (EJ) : …………………………..")
     _p(doc, "Code service : …………………………..")
     _p(doc, "Le Bulletin est à retourner complété par courriel à l’adresse de votre région :", "CSAC Partie")
     _mailboxes(doc, "Votre région : {{ b.region_name }} — {{ b.region_mailbox }}")
     for line in BULLETIN_ANNEXES.read_text(encoding="utf-8").strip().split("\n\n"):
-        style = "CSAC Article" if line.startswith("Annexe") else "CSAC Puce" if line.startswith("- ") else "Normal"
+        style = (
+            "CSAC Article"
+            if line.startswith("Annexe")
+            else "CSAC Puce"
+            if line.startswith("- ")
+            else "Normal"
+        )
         doc.add_paragraph(" ".join(line.split()), style=style)
     doc.save(path)
 

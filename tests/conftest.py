@@ -1,0 +1,102 @@
+"""Shared fixtures: the real data files, a compiled renderer, sample inputs."""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from docx import Document
+
+from pipeline.regions import load_regions
+from pipeline.render import Renderer
+from pipeline.request import parse_request
+from pipeline.resources import Resources
+from pipeline.variants import load_variants
+
+FIXTURES = Path(__file__).parent / "fixtures"
+W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+VARIANT_IDS = ["2021-045-lot2", "2021-045-lot4", "2021-047-001", "2021-063-002"]
+
+BETHUNE = {
+    "signataire": {
+        "denomination": "Communauté d’Agglomération de Béthune-Bruay, Artois-Lys Romane",
+        "siret": "200 072 460 00013",
+        "typologie": "communaute_agglomeration",
+        "adresse": "100 avenue de Londres, CS 40548",
+        "code_postal": "62411",
+        "ville": "BETHUNE CEDEX",
+        "montant_maximum": 250000,
+    },
+    "mode": "compte_propre",
+}
+
+
+@pytest.fixture(scope="session")
+def resources() -> Resources:
+    return Resources.default()
+
+
+@pytest.fixture(scope="session")
+def variants(resources):
+    return load_variants(resources)
+
+
+@pytest.fixture(scope="session")
+def regions(resources):
+    return load_regions(resources.regions_file)
+
+
+@pytest.fixture(scope="session")
+def renderer(resources, variants) -> Renderer:
+    return Renderer.build(resources, list(variants.values()))
+
+
+@pytest.fixture
+def bethune() -> dict:
+    return copy.deepcopy(BETHUNE)
+
+
+@pytest.fixture
+def parse(resources, regions, variants):
+    """Parse beneficiary data the way the CLI does, against every variant."""
+
+    def _parse(data, chosen=None):
+        chosen = [variants[i] for i in (chosen or VARIANT_IDS)]
+        return parse_request(data, "test", regions, resources.schema("beneficiary"), chosen)
+
+    return _parse
+
+
+def docx_text(source) -> str:
+    """Every text run of the body, tables included, in document order."""
+    body = Document(source).element.body
+    return "\n".join(t.text or "" for t in body.iter(f"{W}t"))
+
+
+def run_csac(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """The real `csac` command in a subprocess."""
+    env = os.environ | {"COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="session")
+def soffice() -> str:
+    """LibreOffice, required in CI (.ci/run installs it), skipped loudly elsewhere."""
+    path = shutil.which("soffice") or shutil.which("libreoffice")
+    if path:
+        return path
+    if os.environ.get("CI"):
+        pytest.fail("LibreOffice is missing in CI: .ci/run should have installed libreoffice-writer-nogui")
+    pytest.skip("LibreOffice (soffice) absent: apt-get install -y libreoffice-writer-nogui to run this check")
