@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .errors import InputError, Problem
-from .render import Renderer, write_atomic, write_documents
+from .render import KINDS, Renderer, write_atomic, write_documents
 from .request import parse_request, read_data_file
 from .resources import Resources
 from .schemas import check
@@ -148,7 +148,7 @@ def _label(row: Row) -> str:
     return "?"
 
 
-def render_rows(root: str, variant_ids: tuple[str, ...], rows: list[Row], out: str, on: dt.date):
+def render_rows(root: str, variant_ids: tuple[str, ...], rows: list[Row], out: str, on: dt.date, kinds=KINDS):
     """Worker task: render and write a chunk of rows; return entries and failures."""
     renderer, resources = _renderer(root, variant_ids)
     schema = resources.schema("beneficiary")
@@ -157,7 +157,7 @@ def render_rows(root: str, variant_ids: tuple[str, ...], rows: list[Row], out: s
         try:
             source = f"ligne {row.number}"
             request = parse_request(row.data, source, renderer.regions, schema, renderer.variants)
-            docs = renderer.package(request, on)
+            docs = renderer.package(request, on, kinds)
         except InputError as exc:
             failures.append(RowFailure(row.number, _label(row), exc.problems))
             continue
@@ -195,6 +195,7 @@ def run_campaign(
     jobs: int = 2,
     on: dt.date | None = None,
     progress: Callable[[int], None] | None = None,
+    kinds: tuple[str, ...] = KINDS,
 ) -> BatchResult:
     """Render the whole campaign; `progress(n)` is called as rows complete."""
     select(load_variants(resources), variant_ids)  # unknown ids fail before any work
@@ -206,7 +207,8 @@ def run_campaign(
         progress(len(failures))
     with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = [
-            (len(chunk), pool.submit(render_rows, *args, chunk, str(out), on)) for chunk in _chunks(rows, 8)
+            (len(chunk), pool.submit(render_rows, *args, chunk, str(out), on, kinds))
+            for chunk in _chunks(rows, 8)
         ]
         for size, future in futures:
             chunk_entries, chunk_failures = future.result()

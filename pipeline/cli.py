@@ -16,7 +16,7 @@ from rich.table import Table
 
 from .campaign import load_campaign, run_campaign
 from .errors import CsacError, ExitCode, InputError
-from .render import Renderer, write_documents
+from .render import KINDS, Renderer, write_documents
 from .request import parse_request, read_data_file
 from .resources import Resources
 from .variants import load_variants, select
@@ -106,7 +106,8 @@ def render_cmd(
     data = read_data_file(beneficiary)
     request = parse_request(data, str(beneficiary), renderer.regions, resources.schema("beneficiary"), chosen)
     on = (date or dt.datetime.now()).date()
-    docs = renderer.package(request, on, with_bulletin=bulletin)
+    kinds = KINDS if bulletin else ("convention", "annex")
+    docs = renderer.package(request, on, kinds)
     write_documents(out_dir, docs)
     if as_json:
         out.print_json(json.dumps([d.manifest_entry() for d in docs], ensure_ascii=False))
@@ -135,6 +136,9 @@ def render_batch_cmd(
     ] = Path("outbox"),
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes.")] = os.cpu_count() or 2,
     date: DateOpt = None,
+    documents: Annotated[
+        str, typer.Option("--documents", help="Comma-separated kinds to render: convention, annex, bulletin.")
+    ] = ",".join(KINDS),
 ) -> None:
     """Render a whole campaign, going on past bad rows, and write manifest.json.
 
@@ -142,6 +146,9 @@ def render_batch_cmd(
     """
     resources = Resources.default()
     ids = [v.id for v in select(load_variants(resources), _variant_ids(variants.split(",")))]
+    kinds = tuple(k.strip() for k in documents.split(","))
+    if not kinds or set(kinds) - set(KINDS):
+        raise typer.BadParameter(f"--documents : choisissez parmi {', '.join(KINDS)}")
     campaign = load_campaign(campaign_file, resources)
     on = date.date() if date else None
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())

@@ -10,14 +10,16 @@ input always gives the same bytes.
 from __future__ import annotations
 
 import io
+import struct
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from docxtpl import DocxTemplate
 from jinja2 import Environment, StrictUndefined, Template
 
-FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # zip's epoch: no clock in the output
 MARK_OPEN, MARK_CLOSE = "[[csac:", "]]"
 _XML_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 
@@ -27,14 +29,79 @@ def xml_text(value) -> str:
     return str(value).translate(_XML_TEXT)
 
 
+@dataclass(frozen=True)
+class Packed:
+    """A zip member deflated once, ready to be written any number of times."""
+
+    name: bytes
+    crc: int
+    size: int
+    deflated: bytes
+
+
+def pack(name: str, data: bytes) -> Packed:
+    compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
+    deflated = compressor.compress(data) + compressor.flush()
+    return Packed(name.encode("utf-8"), zlib.crc32(data), len(data), deflated)
+
+
+# The same header fields zipfile writes for a deflated member (version 2.0, unix).
+_LOCAL = struct.Struct("<4s2B4HL2L2H")
+_CENTRAL = struct.Struct("<4s4B4HL2L5H2L")
+_END = struct.Struct("<4s4H2LH")
+_DOS_DATE = (FIXED_TIME[0] - 1980) << 9 | FIXED_TIME[1] << 5 | FIXED_TIME[2]
+_MODE = 0o600 << 16  # deposits and conventions hold personal data: owner only
+
+
+def write_zip(members: list[Packed]) -> bytes:
+    """The bytes zipfile would write for these members, without re-deflating."""
+    out, central = bytearray(), bytearray()
+    for m in members:
+        flags = 0 if m.name.isascii() else 0x800
+        offset = len(out)
+        out += _LOCAL.pack(
+            b"PK\x03\x04", 20, 0, flags, 8, 0, _DOS_DATE, m.crc, len(m.deflated), m.size, len(m.name), 0
+        )
+        out += m.name + m.deflated
+        central += _CENTRAL.pack(
+            b"PK\x01\x02",
+            20,
+            3,
+            20,
+            0,
+            flags,
+            8,
+            0,
+            _DOS_DATE,
+            m.crc,
+            len(m.deflated),
+            m.size,
+            len(m.name),
+            0,
+            0,
+            0,
+            0,
+            _MODE,
+            offset,
+        )
+        central += m.name
+    end = _END.pack(b"PK\x05\x06", 0, 0, len(members), len(members), len(central), len(out), 0)
+    return bytes(out + central + end)
+
+
 def zip_bytes(members: list[tuple[str, bytes]]) -> bytes:
     """A zip of the members in order, timestamps fixed, deflated."""
+    return write_zip([pack(name, data) for name, data in members])
+
+
+def zip_bytes_stdlib(members: list[tuple[str, bytes]]) -> bytes:
+    """The same zip through zipfile: the reference write_zip is tested against."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, data in members:
             info = zipfile.ZipInfo(name, FIXED_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o600 << 16
+            info.external_attr = _MODE
             zf.writestr(info, data)
     return buf.getvalue()
 
@@ -81,14 +148,14 @@ def _marker_env() -> Environment:
 class CompiledDocx:
     """A docx template with its static content already rendered."""
 
-    parts: tuple[tuple[str, bytes | Template], ...]
+    parts: tuple[tuple[str, Packed | Template], ...]
 
     def render(self, context: dict) -> bytes:
         members = [
-            (name, part.render(context).encode("utf-8") if isinstance(part, Template) else part)
+            pack(name, part.render(context).encode("utf-8")) if isinstance(part, Template) else part
             for name, part in self.parts
         ]
-        return zip_bytes(members)
+        return write_zip(members)
 
 
 def compile_docx(template: Path, static: dict, deferred: tuple[str, ...]) -> CompiledDocx:
@@ -103,7 +170,7 @@ def compile_docx(template: Path, static: dict, deferred: tuple[str, ...]) -> Com
         if MARK_OPEN.encode() in data:
             parts.append((name, env.from_string(data.decode("utf-8"))))
         else:
-            parts.append((name, data))
+            parts.append((name, pack(name, data)))
     return CompiledDocx(tuple(parts))
 
 

@@ -23,6 +23,8 @@ from .resources import Resources
 from .tariff import MembershipTariff, load_membership
 from .variants import Variant
 
+KINDS = ("convention", "annex", "bulletin")
+
 
 @dataclass(frozen=True)
 class Document:
@@ -75,25 +77,23 @@ class Renderer:
             tuple(variants), regions, load_membership(resources.membership_file), conventions, bulletin
         )
 
-    def package(self, request: Request, on: dt.date, with_bulletin: bool = True) -> list[Document]:
-        """Every document for one signatory; InputError if a variant refuses it."""
+    def package(self, request: Request, on: dt.date, kinds: tuple[str, ...] = KINDS) -> list[Document]:
+        """The documents of one signatory, of the kinds asked; InputError if a variant refuses it."""
         check_variants(request, list(self.variants))
         siret = request.signatory.entity.siret
         docs = []
         for v in self.variants:
-            convention = self.conventions[v.id].render(signatory_context(v, request))
-            docs.append(Document("convention", v.id, siret, f"{siret}/CSAC_{v.id}_{siret}.docx", convention))
-            annex = render_annex(v, request)
-            docs.append(
-                Document("annex", v.id, siret, f"{siret}/Annexe_Vos-besoins_{v.id}_{siret}.xlsx", annex)
-            )
-        if with_bulletin:
-            bulletin = self.bulletin.render(bulletin_context(request, self.membership, on))
-            docs.append(
-                Document(
-                    "bulletin", None, siret, f"{siret}/Bulletin_adhesion_{on.year}_{siret}.docx", bulletin
-                )
-            )
+            if "convention" in kinds:
+                data = self.conventions[v.id].render(signatory_context(v, request))
+                docs.append(Document("convention", v.id, siret, f"{siret}/CSAC_{v.id}_{siret}.docx", data))
+            if "annex" in kinds:
+                data = render_annex(v, request)
+                path = f"{siret}/Annexe_Vos-besoins_{v.id}_{siret}.xlsx"
+                docs.append(Document("annex", v.id, siret, path, data))
+        if "bulletin" in kinds:
+            data = self.bulletin.render(bulletin_context(request, self.membership, on))
+            path = f"{siret}/Bulletin_adhesion_{on.year}_{siret}.docx"
+            docs.append(Document("bulletin", None, siret, path, data))
         return docs
 
 

@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 
 from pipeline.annex import render_annex
 from pipeline.context import signatory_context, variant_context
-from pipeline.ooxml import read_members, render_docx_naive
+from pipeline.ooxml import read_members, render_docx_naive, zip_bytes, zip_bytes_stdlib
 from pipeline.textnorm import squash
 from tests.conftest import FIXTURES, VARIANT_IDS, W, docx_text
 
@@ -167,3 +167,11 @@ def test_rendered_docx_open_with_python_docx(parse, renderer, bethune):
     for doc in renderer.package(parse(bethune), DAY):
         if doc.relpath.endswith(".docx"):
             assert Document(io.BytesIO(doc.data)).element.body.find(f"{W}p") is not None
+
+
+def test_the_hand_written_zip_is_byte_for_byte_what_zipfile_writes(resources):
+    members = read_members(resources.convention_template.read_bytes()) + [("word/média é.xml", b"<x/>" * 300)]
+    ours = zip_bytes(members)
+    assert ours == zip_bytes_stdlib(members)
+    with zipfile.ZipFile(io.BytesIO(ours)) as zf:
+        assert zf.testzip() is None and [i.filename for i in zf.infolist()][-1] == "word/média é.xml"

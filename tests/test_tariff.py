@@ -125,7 +125,7 @@ def test_a_mandate_owes_the_sum_of_its_beneficiaries(parse, variants, bethune):
 @pytest.mark.parametrize("variant_id", list(SEED))
 def test_the_rendered_convention_states_the_contribution_due(parse, renderer, bethune, variant_id):
     request = parse(_own_account(bethune, "region", None), [variant_id])
-    docs = renderer.package(request, dt.date(2024, 3, 1), with_bulletin=False)
+    docs = renderer.package(request, dt.date(2024, 3, 1), ("convention",))
     convention = next(d for d in docs if d.kind == "convention" and d.variant == variant_id)
     amount = {
         "2021-045-lot2": "1 750,00",
