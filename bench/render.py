@@ -13,9 +13,9 @@ Run: .venv/bin/python bench/render.py [--signatories 1000] [--sample 100]
 from __future__ import annotations
 
 import argparse
-import os
 import csv
 import datetime as dt
+import os
 import platform
 import random
 import shutil
