@@ -116,7 +116,7 @@ def render_cmd(
         title=f"{request.signatory.entity.denomination} → {request.region.name} ({request.region.mailbox})"
     )
     for col in ("document", "variante", "fichier", "sha256"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for d in docs:
         table.add_row(d.kind, d.variant or "—", str(out_dir / d.relpath), d.sha256[:12])
     out.print(table)
