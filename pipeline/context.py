@@ -36,8 +36,12 @@ def variant_context(variant: Variant, regions: RegionBook) -> dict:
                 "rows": [{"label": r.label, "amount_text": r.amount_text} for r in tariff.rows],
             },
         },
-        "regions": [{"label": r.label, "mailbox": r.mailbox} for r in regions.regions],
-    }
+    } | regions_context(regions)
+
+
+def regions_context(regions: RegionBook) -> dict:
+    """The mailbox list printed in every convention and bulletin."""
+    return {"regions": [{"label": r.label, "mailbox": r.mailbox} for r in regions.regions]}
 
 
 def signatory_context(variant: Variant, request: Request) -> dict:

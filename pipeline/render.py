@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .annex import render_annex
-from .context import bulletin_context, signatory_context, variant_context
+from .context import bulletin_context, regions_context, signatory_context, variant_context
 from .ooxml import CompiledDocx, compile_docx
 from .regions import RegionBook, load_regions
 from .request import Request, check_variants
@@ -68,11 +68,7 @@ class Renderer:
             v.id: compile_docx(resources.convention_template, variant_context(v, regions), ("s",))
             for v in variants
         }
-        bulletin = compile_docx(
-            resources.bulletin_template,
-            {"regions": variant_context(variants[0], regions)["regions"]},
-            ("b",),
-        )
+        bulletin = compile_docx(resources.bulletin_template, regions_context(regions), ("b",))
         return cls(
             tuple(variants), regions, load_membership(resources.membership_file), conventions, bulletin
         )

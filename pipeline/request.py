@@ -224,6 +224,11 @@ def _row_problem(tariff: Tariff, variant: Variant, path: str, e: Entity) -> Prob
     return None
 
 
+def _entity_path(request: Request, index: int) -> str:
+    """Where a beneficiary comes from: the signatory itself in compte propre."""
+    return "signataire" if request.mode == "compte_propre" else f"beneficiaires[{index + 1}]"
+
+
 def variant_problems(request: Request, variant: Variant) -> list[Problem]:
     """What stops this request from being rendered for this variant."""
     if request.mode not in variant.modes:
@@ -236,21 +241,21 @@ def variant_problems(request: Request, variant: Variant) -> list[Problem]:
     problems = []
     if request.mode == GROUPEMENT:
         if variant.tariff.row_for_group(len(request.beneficiaries)) is None:
+            count = len(request.beneficiaries)
             problems.append(
-                Problem(
-                    "beneficiaires",
-                    f"aucune tranche de groupement pour {len(request.beneficiaries)} bénéficiaire(s)",
-                )
+                Problem("beneficiaires", f"aucune tranche de groupement pour {count} bénéficiaire(s)")
             )
     else:
-        paths = ("signataire",) if request.mode == "compte_propre" else None
         for i, ben in enumerate(request.beneficiaries):
-            path = paths[0] if paths else f"beneficiaires[{i + 1}]"
-            problems += [p for p in [_row_problem(variant.tariff, variant, path, ben)] if p]
+            problem = _row_problem(variant.tariff, variant, _entity_path(request, i), ben)
+            problems += [problem] if problem else []
     for i, ben in enumerate(request.beneficiaries):
         if ben.maximum_for(variant.id) is None:
-            path = "signataire" if request.mode == "compte_propre" else f"beneficiaires[{i + 1}]"
-            problems.append(Problem(f"{path}.montant_maximum", f"montant maximum absent pour {variant.id}"))
+            problems.append(
+                Problem(
+                    f"{_entity_path(request, i)}.montant_maximum", f"montant maximum absent pour {variant.id}"
+                )
+            )
     return problems
 
 
