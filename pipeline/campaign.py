@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from . import register
 from .errors import InputError, Problem
 from .render import KINDS, Renderer, write_atomic, write_documents
 from .request import parse_request, read_data_file
@@ -148,7 +149,9 @@ def _label(row: Row) -> str:
     return "?"
 
 
-def render_rows(root: str, variant_ids: tuple[str, ...], rows: list[Row], out: str, on: dt.date, kinds=KINDS):
+def render_rows(
+    root, variant_ids, rows: list[Row], out: str, on: dt.date, kinds=KINDS, register_db: str | None = None
+):
     """Worker task: render and write a chunk of rows; return entries and failures."""
     renderer, resources = _renderer(root, variant_ids)
     schema = resources.schema("beneficiary")
@@ -162,6 +165,8 @@ def render_rows(root: str, variant_ids: tuple[str, ...], rows: list[Row], out: s
             failures.append(RowFailure(row.number, _label(row), exc.problems))
             continue
         write_documents(Path(out), docs)
+        if register_db:
+            register.record(Path(register_db), request, list(renderer.variants))
         entries += [d.manifest_entry() for d in docs]
     return entries, failures
 
@@ -196,6 +201,7 @@ def run_campaign(
     on: dt.date | None = None,
     progress: Callable[[int], None] | None = None,
     kinds: tuple[str, ...] = KINDS,
+    register_db: Path | None = None,
 ) -> BatchResult:
     """Render the whole campaign; `progress(n)` is called as rows complete."""
     select(load_variants(resources), variant_ids)  # unknown ids fail before any work
@@ -207,7 +213,10 @@ def run_campaign(
         progress(len(failures))
     with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = [
-            (len(chunk), pool.submit(render_rows, *args, chunk, str(out), on, kinds))
+            (
+                len(chunk),
+                pool.submit(render_rows, *args, chunk, str(out), on, kinds, register_db and str(register_db)),
+            )
             for chunk in _chunks(rows, 8)
         ]
         for size, future in futures:

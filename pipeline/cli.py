@@ -14,11 +14,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from . import register, sample
 from .campaign import load_campaign, run_campaign
 from .errors import CsacError, ExitCode, InputError
+from .intake import IntakeContext, take_in
+from .journal import Journal
 from .render import KINDS, Renderer, write_documents
 from .request import parse_request, read_data_file
-from .resources import Resources
+from .resources import Resources, Workspace
 from .variants import load_variants, select
 
 app = typer.Typer(
@@ -39,6 +42,12 @@ DateOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of a table.")]
+StateOpt = Annotated[
+    Path, typer.Option("--state", help="Folder of the journal and the register of signatories.")
+]
+OutboxOpt = Annotated[
+    Path, typer.Option("--outbox", help="Folder of the regional Maildirs and the quarantine.")
+]
 
 
 def _variant_ids(names: list[str]) -> list[str] | None:
@@ -93,6 +102,7 @@ def render_cmd(
     date: DateOpt = None,
     bulletin: Annotated[bool, typer.Option(help="Also render the membership bulletin.")] = True,
     as_json: JsonOpt = False,
+    state: StateOpt = Path("var"),
 ) -> None:
     """Render the conventions, annexes and bulletin for one signatory.
 
@@ -109,6 +119,7 @@ def render_cmd(
     kinds = KINDS if bulletin else ("convention", "annex")
     docs = renderer.package(request, on, kinds)
     write_documents(out_dir, docs)
+    register.record(Workspace(state=state).register, request, chosen)
     if as_json:
         out.print_json(json.dumps([d.manifest_entry() for d in docs], ensure_ascii=False))
         return
@@ -139,6 +150,7 @@ def render_batch_cmd(
     documents: Annotated[
         str, typer.Option("--documents", help="Comma-separated kinds to render: convention, annex, bulletin.")
     ] = ",".join(KINDS),
+    state: StateOpt = Path("var"),
 ) -> None:
     """Render a whole campaign, going on past bad rows, and write manifest.json.
 
@@ -167,6 +179,102 @@ def render_batch_cmd(
             f"[red]{len(result.failures)} ligne(s) refusée(s) sur {len(campaign.rows)}[/red] — corrigez-les et relancez."
         )
         raise typer.Exit(ExitCode.input_file)
+
+
+@app.command("intake")
+def intake_cmd(
+    path: Annotated[Path, typer.Argument(help="The deposited ZIP.", exists=True, dir_okay=False)],
+    form: Annotated[
+        Path | None,
+        typer.Option(
+            "--form", help="Deposit form (JSON or YAML). Default: NAME.json or NAME.yaml beside NAME.zip."
+        ),
+    ] = None,
+    outbox: OutboxOpt = Path("outbox"),
+    state: StateOpt = Path("var"),
+    as_json: JsonOpt = False,
+) -> None:
+    """Take in one deposit: check it, route it to its region, and print the verdict.
+
+    Exits 0 whatever the verdict; non-zero only when csac itself could not work.
+
+    Example: `csac intake inbox/depot.zip --json`
+    """
+    ctx = IntakeContext.build(Resources.default(), Workspace(outbox=outbox, state=state))
+    report = take_in(path, ctx, form)
+    if as_json:
+        out.print_json(json.dumps(report, ensure_ascii=False))
+        return
+    colour = {"complete": "green", "incomplete": "yellow", "rejected": "red"}[report["status"]]
+    out.print(f"[{colour}]{report['status']}[/{colour}] {report['deposit_id']} — {report['file']}")
+    out.print(
+        f"  variante : {report['variant']} — SIRET : {report['siret']} — région : {report['region']} ({report['mailbox']})"
+    )
+    for doc in report["documents"]:
+        out.print(f"  {doc['role']:<15} {doc['name']}")
+    for problem in report["problems"]:
+        out.print(f"  [{colour}]{problem['code']}[/{colour}] {problem['message']}")
+    out.print(f"  remis à : {', '.join(report['delivered_to']) or '—'}")
+
+
+@app.command("status")
+def status_cmd(
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many deposits, newest first.")] = 20,
+    state: StateOpt = Path("var"),
+    as_json: JsonOpt = False,
+) -> None:
+    """List the latest deposits and their verdicts, from the journal.
+
+    Example: `csac status` or `csac status --json -n 100`
+    """
+    rows = Journal(Workspace(state=state).journal).latest(limit)
+    if as_json:
+        out.print_json(json.dumps(rows, ensure_ascii=False))
+        return
+    table = Table(title="Derniers dépôts")
+    for col in ("dépôt", "reçu", "fichier", "état", "verdict", "variante", "région", "problèmes"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(
+            r["id"],
+            r["received_at"][:19],
+            r["file"],
+            r["state"],
+            r["status"] or "—",
+            r["variant"] or "—",
+            r["region"] or "—",
+            ", ".join(r["problems"]),
+        )
+    out.print(table)
+
+
+@app.command("sample-deposit")
+def sample_deposit_cmd(
+    beneficiary: Annotated[Path, typer.Option("--beneficiary", "-b", help="Signatory file (YAML or JSON).")],
+    variant: Annotated[str, typer.Option("--variant", help="Variant id.")] = "2021-045-lot2",
+    out_zip: Annotated[
+        Path, typer.Option("--out", "-o", help="The ZIP to write; its form goes beside it.")
+    ] = Path("inbox/depot-exemple.zip"),
+    email: Annotated[
+        str, typer.Option(help="Depositor's e-mail in the form.")
+    ] = "acheteur@collectivite.example",
+) -> None:
+    """Build a signed sample deposit (convention PDF signed with a throwaway certificate, annex, EJ).
+
+    Example: `csac sample-deposit -b examples/beneficiaire.yaml --variant 2021-045-lot2 -o inbox/depot.zip`
+    """
+    resources = Resources.default()
+    chosen = select(load_variants(resources), [variant])
+    renderer = Renderer.build(resources, chosen)
+    request = parse_request(
+        read_data_file(beneficiary),
+        str(beneficiary),
+        renderer.regions,
+        resources.schema("beneficiary"),
+        chosen,
+    )
+    paths = sample.write_deposit(renderer, request, chosen[0], out_zip, email)
+    out.print(f"dépôt d'exemple : {paths[0]} (formulaire : {paths[1]})")
 
 
 def main() -> None:

@@ -36,6 +36,10 @@ class Resources:
         return self.templates / "membership.yaml"
 
     @property
+    def problems_file(self) -> Path:
+        return self.templates / "problems.yaml"
+
+    @property
     def convention_template(self) -> Path:
         return self.templates / "convention.docx"
 
@@ -45,3 +49,32 @@ class Resources:
 
     def schema(self, name: str) -> Path:
         return self.root / "schemas" / f"{name}.schema.json"
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """The folders csac reads and writes at run time."""
+
+    inbox: Path = Path("inbox")
+    outbox: Path = Path("outbox")
+    state: Path = Path("var")
+
+    @property
+    def journal(self) -> Path:
+        return self.state / "journal.sqlite"
+
+    @property
+    def register(self) -> Path:
+        return self.state / "register.sqlite"
+
+    @property
+    def processing(self) -> Path:
+        return self.inbox / "processing"
+
+    @property
+    def done(self) -> Path:
+        return self.inbox / "done"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.outbox / "quarantine"

@@ -42,3 +42,16 @@ def normalise(text: str) -> str:
 def squash(text: str) -> str:
     """Whitespace-free, case-folded form, for comparing texts to the letter."""
     return "".join(normalise(text).casefold().split())
+
+
+def fold(text: str) -> str:
+    """For matching: no accents, case-folded, one kind of apostrophe, single spaces."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    bare = bare.replace("\u2019", "'").replace("\u2018", "'").casefold()
+    return " ".join(bare.split())
+
+
+def key(text: str) -> str:
+    """Letters and digits only: survives letter-spacing and line breaks."""
+    return "".join(c for c in fold(text) if c.isalnum())

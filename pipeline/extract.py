@@ -1,0 +1,142 @@
+"""Text of each document (PDF, DOCX, XLSX), repaired by the one normalisation.
+
+The kind is decided by the content's magic bytes, not the name: deposits
+arrive as scan001.pdf or doc.xlsx, and sometimes a file is not what its
+extension says. A document that cannot be read is kept with its error, so
+it is set aside rather than lost.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from dataclasses import dataclass
+
+import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
+from docx import Document as open_docx
+from openpyxl import load_workbook
+
+from .archive import Member, is_zip
+from .signature import NONE, SignatureCheck, check_pdf
+from .textnorm import normalise
+
+W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+MAX_PAGES = 200
+MAX_ROWS = 5000
+
+
+@dataclass(frozen=True)
+class Extracted:
+    name: str
+    kind: str  # pdf, docx, xlsx, image or other
+    text: str
+    rows: tuple[tuple[str, ...], ...] = ()
+    pages: int = 0
+    scanned_pages: int = 0
+    has_images: bool = False
+    signature: SignatureCheck = SignatureCheck(NONE)
+    error: str | None = None
+
+    @property
+    def scanned(self) -> bool:
+        return self.kind == "image" or (self.pages > 0 and self.scanned_pages == self.pages)
+
+
+def sniff(data: bytes) -> str:
+    if b"%PDF-" in data[:1024]:
+        return "pdf"
+    if is_zip(data):
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                names = set(zf.namelist())
+        except (zipfile.BadZipFile, ValueError):
+            return "other"
+        if "word/document.xml" in names:
+            return "docx"
+        if "xl/workbook.xml" in names:
+            return "xlsx"
+        return "other"
+    if (
+        data[:3] == b"\xff\xd8\xff"
+        or data[:8] == b"\x89PNG\r\n\x1a\n"
+        or data[:4] in (b"II*\x00", b"MM\x00*")
+    ):
+        return "image"
+    return "other"
+
+
+def _pdf(member: Member) -> Extracted:
+    doc = pdfium.PdfDocument(member.data)
+    try:
+        texts, scanned, images = [], 0, False
+        for index in range(min(len(doc), MAX_PAGES)):
+            page = doc[index]
+            text = page.get_textpage().get_text_range()
+            has_image = any(True for _ in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=2))
+            images = images or has_image
+            scanned += int(has_image and not text.strip())
+            texts.append(text)
+        pages = len(doc)
+    finally:
+        doc.close()
+    signature = check_pdf(member.data, images)
+    return Extracted(member.name, "pdf", normalise("\n".join(texts)), (), pages, scanned, images, signature)
+
+
+def _docx(member: Member) -> Extracted:
+    document = open_docx(io.BytesIO(member.data))
+    parts = [document.element.body] + [
+        part._element for section in document.sections for part in (section.header, section.footer)
+    ]
+    lines = ["".join(t.text or "" for t in p.iter(f"{W}t")) for part in parts for p in part.iter(f"{W}p")]
+    images = document.element.body.find(f".//{W}drawing") is not None
+    signature = (
+        SignatureCheck("unverified", detail="image dans le document Word : à vérifier")
+        if images
+        else SignatureCheck(NONE, detail="document Word non signé")
+    )
+    return Extracted(member.name, "docx", normalise("\n".join(lines)), (), 0, 0, images, signature)
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return normalise(str(value))
+
+
+def _xlsx(member: Member) -> Extracted:
+    workbook = load_workbook(io.BytesIO(member.data), read_only=True, data_only=True)
+    try:
+        rows = []
+        for sheet in workbook.worksheets:
+            for row in sheet.iter_rows(values_only=True):
+                cells = tuple(_cell(v) for v in row)
+                if any(cells):
+                    rows.append(cells)
+                if len(rows) >= MAX_ROWS:
+                    break
+    finally:
+        workbook.close()
+    text = "\n".join("\t".join(cells) for cells in rows)
+    return Extracted(member.name, "xlsx", text, tuple(rows))
+
+
+READERS = {"pdf": _pdf, "docx": _docx, "xlsx": _xlsx}
+
+
+def extract(member: Member) -> Extracted:
+    kind = sniff(member.data)
+    reader = READERS.get(kind)
+    if reader is None:
+        return Extracted(
+            member.name, kind, "", scanned_pages=int(kind == "image"), has_images=kind == "image"
+        )
+    try:
+        return reader(member)
+    except Exception as exc:  # a broken document is set aside, never fatal to the deposit
+        return Extracted(
+            member.name, "other", "", error=f"{kind.upper()} illisible : {type(exc).__name__}: {exc}"[:300]
+        )

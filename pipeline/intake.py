@@ -1,0 +1,212 @@
+"""Take in one deposit: read, classify, check, route, deliver, journal.
+
+`assess` is a plain function of the deposit's bytes and form; `take_in`
+adds the two side effects, delivery and the journal, in that order, so that
+a deposit is only marked done once its messages are in their Maildirs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from .archive import ArchiveRejected, Limits, read_archive
+from .classify import Classified, classify
+from .deliver import put, quarantine
+from .extract import extract
+from .facts import Facts, gather
+from .form import Form, read_form, sidecar_for
+from .journal import Journal
+from .money import format_eur
+from .notices import depositor_notice, region_message
+from .problems import Catalogue, Finding, load_catalogue
+from .regions import RegionBook, load_regions
+from .resources import Resources, Workspace
+from .routing import Route, route
+from .rules import (
+    Due,
+    amount,
+    contract,
+    expected_due,
+    form_checks,
+    known_variant,
+    presence,
+    signed,
+    siret_checks,
+)
+from .variants import Variant, load_variants
+
+
+@dataclass(frozen=True)
+class IntakeContext:
+    """What every intake reads, loaded once."""
+
+    resources: Resources
+    workspace: Workspace
+    variants: dict[str, Variant]
+    regions: RegionBook
+    catalogue: Catalogue
+    limits: Limits = Limits()
+
+    @classmethod
+    def build(cls, resources: Resources, workspace: Workspace, limits: Limits | None = None) -> IntakeContext:
+        return cls(
+            resources, workspace, load_variants(resources), load_regions(resources.regions_file),
+            load_catalogue(resources.problems_file), limits or Limits(),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Deposit:
+    name: str
+    data: bytes
+    form: Form | None
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+@dataclass(frozen=True)
+class Assessment:
+    status: str
+    findings: tuple[Finding, ...]
+    documents: tuple[Classified, ...] = ()
+    facts: Facts | None = None
+    route: Route | None = None
+    due: Due | None = None
+    ignored: tuple[str, ...] = ()
+
+
+def load_deposit(path: Path, form_path: Path | None, schema: Path, limits: Limits) -> Deposit:
+    """The dropped file and its form; an oversized file is read only as far as needed."""
+    with path.open("rb") as fh:
+        data = fh.read(limits.max_archive_bytes + 1)
+    form_path = form_path or sidecar_for(path)
+    return Deposit(path.name, data, read_form(form_path, schema) if form_path else None)
+
+
+def _read(deposit: Deposit, ctx: IntakeContext) -> tuple[list[Classified], tuple[str, ...]]:
+    archive = read_archive(deposit.data, ctx.limits)
+    return [classify(extract(m), ctx.variants) for m in archive.members], archive.ignored
+
+
+def assess(deposit: Deposit, ctx: IntakeContext) -> Assessment:
+    """Every finding about a deposit, and where it goes. Writes nothing."""
+    try:
+        docs, ignored = _read(deposit, ctx)
+    except ArchiveRejected as exc:
+        return Assessment("rejected", (ctx.catalogue.finding(exc.code, exc.reason),))
+    facts = gather(docs)
+    where = route(facts, deposit.form, ctx.workspace.register, ctx.regions)
+    due = expected_due(facts, where.registered, ctx.variants)
+    cat = ctx.catalogue
+    findings = [
+        *presence(docs, due, cat),
+        *known_variant(docs, facts, cat),
+        *signed(docs, facts, cat),
+        *siret_checks(facts, deposit.form, cat),
+        *contract(facts, deposit.form, ctx.variants, cat),
+        *amount(docs, facts, due, cat),
+        *form_checks(deposit.form, cat),
+    ]
+    if where.region is None:
+        findings.append(cat.finding("region_unknown"))
+    return Assessment(cat.verdict(findings), tuple(findings), tuple(docs), facts, where, due, tuple(ignored))
+
+
+def _note(doc: Classified) -> str | None:
+    if doc.doc.error:
+        return f"mis de côté : {doc.doc.error}"
+    if doc.role == "convention":
+        return f"{doc.variant or 'accord-cadre non reconnu'} ; {doc.doc.signature.detail}"
+    if doc.doc.scanned:
+        return "document scanné"
+    return None
+
+
+def report(deposit: Deposit, deposit_id: str, received_at: str, a: Assessment, ctx: IntakeContext) -> dict:
+    """The intake report (schemas/intake-report.schema.json)."""
+    facts, where, form = a.facts, a.route, deposit.form
+    region = (
+        where.region if where and where.region else (ctx.regions.triage if a.status != "rejected" else None)
+    )
+    return {
+        "deposit_id": deposit_id,
+        "status": a.status,
+        "variant": facts.variant if facts else None,
+        "siret": facts.siret if facts else None,
+        "region": region.name if region else None,
+        "mailbox": region.mailbox if region else None,
+        "documents": [
+            {"name": d.doc.name, "role": d.role, "kind": d.doc.kind, "note": _note(d)} for d in a.documents
+        ],
+        "problems": [f.as_dict() for f in a.findings],
+        "file": deposit.name,
+        "sha256": deposit.sha256,
+        "received_at": received_at,
+        "signatory": (facts.signatory if facts else None) or (form.get("raison_sociale") if form else None),
+        "signature": {
+            "status": facts.signature.status,
+            "detail": facts.signature.detail,
+            "signer": facts.signature.signer,
+        }
+        if facts and facts.signature
+        else None,
+        "contribution_due": (format_eur(a.due.amount) if a.due.amount is not None else "sur devis")
+        if a.due
+        else None,
+        "amount_paid": format_eur(facts.amount_paid) if facts and facts.amount_paid is not None else None,
+        "order_number": (facts.order_number if facts else None)
+        or (form.get("reference_commande") if form else None),
+        "code_service": form.get("code_service_chorus") if form else None,
+        "email": form.email if form else None,
+        "region_source": where.source if where else None,
+        "delivered_to": [],
+        "ignored": list(a.ignored),
+    }
+
+
+def _duplicate(
+    deposit: Deposit, deposit_id: str, received_at: str, original: dict, ctx: IntakeContext
+) -> dict:
+    finding = ctx.catalogue.finding(
+        "duplicate", f"{original['received_at'][:10]} (dépôt n° {original['id']})"
+    )
+    out = report(deposit, deposit_id, received_at, Assessment("rejected", (finding,)), ctx)
+    return out | {"variant": original["variant"], "siret": original["siret"]}
+
+
+def _deliver(source: Path, deposit: Deposit, out: dict, ctx: IntakeContext, journal: Journal) -> list[str]:
+    ws = ctx.workspace
+    if out["status"] == "rejected":
+        reason = "\n".join(f"{p['code']} : {p['message']}" for p in out["problems"])
+        folder = quarantine(ws.quarantine / out["deposit_id"], source, deposit.name, reason, out)
+        journal.event(out["deposit_id"], "quarantined", str(folder))
+        return [str(folder)]
+    delivered = []
+    for outgoing in (region_message(out, deposit.data), depositor_notice(out)):
+        if outgoing:
+            delivered.append(put(ws.outbox, outgoing))
+            journal.event(out["deposit_id"], "delivered", outgoing.message["To"])
+    return delivered
+
+
+def take_in(source: Path, ctx: IntakeContext, form_path: Path | None = None, name: str | None = None) -> dict:
+    """Process one deposit end to end and return its report."""
+    deposit = load_deposit(source, form_path, ctx.resources.schema("deposit-form"), ctx.limits)
+    if name:
+        deposit = Deposit(name, deposit.data, deposit.form)
+    journal = Journal(ctx.workspace.journal)
+    opened = journal.open(deposit.sha256, deposit.name)
+    if opened.duplicate_of:
+        out = _duplicate(deposit, opened.deposit_id, opened.received_at, opened.duplicate_of, ctx)
+        journal.finish(out)
+        return out
+    assessment = assess(deposit, ctx)
+    journal.event(opened.deposit_id, "assessed", assessment.status)
+    out = report(deposit, opened.deposit_id, opened.received_at, assessment, ctx)
+    out["delivered_to"] = _deliver(source, deposit, out, ctx, journal)
+    journal.finish(out)
+    return out

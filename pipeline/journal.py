@@ -1,0 +1,168 @@
+"""The journal: one row per dropped file, every state change with its time.
+
+SQLite in WAL mode, so that a watcher and `csac status` can read while
+another process writes. A deposit whose bytes were already taken in (same
+sha256, finished) is a duplicate; one that was claimed but never finished
+(a crash) is resumed under the same id, so its messages keep their ids.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS deposits (
+    id TEXT PRIMARY KEY,
+    sha256 TEXT NOT NULL,
+    file TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    state TEXT NOT NULL,
+    status TEXT,
+    variant TEXT,
+    siret TEXT,
+    region TEXT,
+    mailbox TEXT,
+    problems TEXT,
+    delivered_to TEXT,
+    report TEXT,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deposits_sha ON deposits (sha256);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    deposit_id TEXT NOT NULL REFERENCES deposits (id),
+    at TEXT NOT NULL,
+    state TEXT NOT NULL,
+    detail TEXT
+);
+"""
+FINAL = ("done",)
+
+
+def now() -> str:
+    return dt.datetime.now(dt.UTC).astimezone().isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class Opened:
+    deposit_id: str
+    received_at: str
+    duplicate_of: dict | None  # the finished deposit with the same bytes, if any
+
+
+class Journal:
+    """A handle on the journal file; each call is its own transaction."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(self._connect()) as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA busy_timeout=30000")
+        return conn
+
+    def open(self, sha256: str, file: str) -> Opened:
+        """A row for this file: resumed if it was left unfinished, else new."""
+        with closing(self._connect()) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                rows = conn.execute(
+                    "SELECT * FROM deposits WHERE sha256 = ? ORDER BY received_at", (sha256,)
+                ).fetchall()
+                unfinished = next((r for r in rows if r["state"] not in FINAL and r["file"] == file), None)
+                if unfinished:
+                    conn.execute("COMMIT")
+                    return Opened(unfinished["id"], unfinished["received_at"], None)
+                original = next((dict(r) for r in rows if r["state"] in FINAL), None)
+                deposit_id, at = self._new_id(conn, sha256), now()
+                conn.execute(
+                    "INSERT INTO deposits (id, sha256, file, received_at, state, updated_at) VALUES (?, ?, ?, ?, 'received', ?)",
+                    (deposit_id, sha256, file, at, at),
+                )
+                conn.execute(
+                    "INSERT INTO events (deposit_id, at, state, detail) VALUES (?, ?, 'received', ?)",
+                    (deposit_id, at, file),
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return Opened(deposit_id, at, original)
+
+    @staticmethod
+    def _new_id(conn, sha256: str) -> str:
+        base = f"{dt.datetime.now():%Y%m%d-%H%M%S}-{sha256[:8]}"
+        taken = {r[0] for r in conn.execute("SELECT id FROM deposits WHERE id LIKE ?", (base + "%",))}
+        return base if base not in taken else f"{base}-{len(taken) + 1}"
+
+    def event(self, deposit_id: str, state: str, detail: str = "") -> None:
+        with closing(self._connect()) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(
+                "INSERT INTO events (deposit_id, at, state, detail) VALUES (?, ?, ?, ?)",
+                (deposit_id, now(), state, detail),
+            )
+            conn.execute(
+                "UPDATE deposits SET state = ?, updated_at = ? WHERE id = ?", (state, now(), deposit_id)
+            )
+            conn.execute("COMMIT")
+
+    def finish(self, report: dict) -> None:
+        """The outcome, written once delivery is done: the deposit's last state."""
+        problems = json.dumps([p["code"] for p in report["problems"]])
+        with closing(self._connect()) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(
+                "UPDATE deposits SET state = 'done', status = ?, variant = ?, siret = ?, region = ?, mailbox = ?,"
+                " problems = ?, delivered_to = ?, report = ?, updated_at = ? WHERE id = ?",
+                (
+                    report["status"],
+                    report["variant"],
+                    report["siret"],
+                    report["region"],
+                    report["mailbox"],
+                    problems,
+                    json.dumps(report.get("delivered_to", [])),
+                    json.dumps(report, ensure_ascii=False),
+                    now(),
+                    report["deposit_id"],
+                ),
+            )
+            conn.execute(
+                "INSERT INTO events (deposit_id, at, state, detail) VALUES (?, ?, 'done', ?)",
+                (report["deposit_id"], now(), report["status"]),
+            )
+            conn.execute("COMMIT")
+
+    def latest(self, limit: int = 20) -> list[dict]:
+        with closing(self._connect()) as conn:
+            rows = conn.execute(
+                "SELECT id, file, received_at, state, status, variant, siret, region, mailbox, problems, delivered_to"
+                " FROM deposits ORDER BY received_at DESC, id DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [
+            dict(r)
+            | {
+                "problems": json.loads(r["problems"] or "[]"),
+                "delivered_to": json.loads(r["delivered_to"] or "[]"),
+            }
+            for r in rows
+        ]
+
+    def events(self, deposit_id: str) -> list[dict]:
+        with closing(self._connect()) as conn:
+            rows = conn.execute(
+                "SELECT at, state, detail FROM events WHERE deposit_id = ? ORDER BY seq", (deposit_id,)
+            )
+            return [dict(r) for r in rows]

@@ -1,0 +1,53 @@
+"""The problem catalogue: codes, French messages and the verdict they imply."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from .errors import ConfigError
+
+CODES = (
+    "archive_corrupt", "archive_unsafe", "convention_missing", "convention_unknown", "convention_unsigned",
+    "annex_missing", "purchase_order_missing", "siret_invalid", "siret_mismatch", "contract_mismatch",
+    "amount_mismatch", "region_unknown", "form_invalid", "duplicate",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A problem found in a deposit: its fixed code and the French sentence."""
+
+    code: str
+    message: str
+
+    def as_dict(self) -> dict:
+        return {"code": self.code, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    entries: dict
+
+    def finding(self, code: str, detail: str = "") -> Finding:
+        return Finding(code, self.entries[code]["message"].format(detail=detail))
+
+    def verdict(self, findings) -> str:
+        if any(self.entries[f.code]["verdict"] == "rejected" for f in findings):
+            return "rejected"
+        return "incomplete" if findings else "complete"
+
+
+def load_catalogue(path: Path) -> Catalogue:
+    try:
+        entries = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path} : illisible ({exc})") from exc
+    missing = [c for c in CODES if c not in entries or "message" not in entries[c]]
+    if missing or set(entries) - set(CODES):
+        raise ConfigError(
+            f"{path} : codes manquants ou inconnus : {missing or sorted(set(entries) - set(CODES))}"
+        )
+    return Catalogue(entries)

@@ -1,0 +1,91 @@
+"""The register of signatories that rendering already knows: SIRET → entity.
+
+`csac render` and `csac render-batch` record each signatory they render, with
+its region and the contribution due per variant, so that intake can route a
+deposit and check its amount with the very figures the convention printed.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import closing
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from .request import Request, contribution_due
+from .textnorm import fold
+from .variants import Variant
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS signatories (
+    siret TEXT PRIMARY KEY,
+    denomination TEXT NOT NULL,
+    folded_name TEXT NOT NULL,
+    region TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    dues TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS signatories_name ON signatories (folded_name);
+"""
+
+
+@dataclass(frozen=True)
+class Registered:
+    siret: str
+    denomination: str
+    region: str
+    mode: str
+    dues: dict  # variant id → Decimal, or None for "sur devis"
+
+    def due(self, variant_id: str) -> tuple[bool, Decimal | None]:
+        """(known, amount): the variant may not have been rendered for this signatory."""
+        if variant_id not in self.dues:
+            return False, None
+        value = self.dues[variant_id]
+        return True, Decimal(value) if value is not None else None
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=30)
+    conn.executescript(SCHEMA)
+    return conn
+
+
+def record(path: Path, request: Request, variants: list[Variant]) -> None:
+    """Remember a rendered signatory; dues of earlier variants are kept."""
+    entity = request.signatory.entity
+    with closing(_connect(path)) as conn, conn:
+        row = conn.execute("SELECT dues FROM signatories WHERE siret = ?", (entity.siret,)).fetchone()
+        dues = json.loads(row[0]) if row else {}
+        for v in variants:
+            amount = contribution_due(v, request).amount
+            dues[v.id] = str(amount) if amount is not None else None
+        conn.execute(
+            "INSERT OR REPLACE INTO signatories VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                entity.siret,
+                entity.denomination,
+                fold(entity.denomination),
+                request.region.id,
+                request.mode,
+                json.dumps(dues),
+            ),
+        )
+
+
+def _row(row) -> Registered | None:
+    return Registered(row[0], row[1], row[3], row[4], json.loads(row[5])) if row else None
+
+
+def lookup(path: Path, siret: str | None = None, name: str | None = None) -> Registered | None:
+    if not path.exists() or not (siret or name):
+        return None
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)) as conn:
+        if siret:
+            found = conn.execute("SELECT * FROM signatories WHERE siret = ?", (siret,)).fetchone()
+            if found or not name:
+                return _row(found)
+        return _row(conn.execute("SELECT * FROM signatories WHERE folded_name = ?", (fold(name),)).fetchone())

@@ -1,0 +1,176 @@
+"""Completeness rules: each rule in one place, each yielding the design's codes.
+
+A rule is a plain function of what was read; it returns findings whose
+French messages tell the depositor what to send.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+
+from stdnum.fr import siret as siret_number
+
+from .classify import ANNEX, CONVENTION, PURCHASE_ORDER, Classified
+from .facts import Facts
+from .form import Form
+from .money import format_eur
+from .problems import Catalogue, Finding
+from .register import Registered
+from .tariff import GROUPEMENT
+from .textnorm import fold, key
+from .variants import Variant
+
+MARKET_RE = re.compile(r"(20\d{2}-[a-z]?\d{3})(?:-(\d{3}))?(?:\D{0,12}lot\s*(?:n\s*[°o]\s*)?(\d{1,3}))?")
+
+
+@dataclass(frozen=True)
+class Due:
+    """The contribution the purchase order should carry, and where it comes from."""
+
+    amount: Decimal | None  # None: "sur devis", nothing to compare
+    basis: str
+
+
+def market(variant: Variant) -> tuple[str, int | None]:
+    """(procedure, lot): 2021-047-001 is lot 1 of procedure 2021-047, as the Resah numbers them."""
+    parts = variant.framework_agreement.split("-")
+    if len(parts) == 3:
+        return "-".join(parts[:2]), int(parts[2])
+    return variant.framework_agreement, variant.lot
+
+
+def markets_named(text: str) -> list[tuple[str, int | None]]:
+    found = []
+    for procedure, lot3, lot in MARKET_RE.findall(fold(text)):
+        number = lot3 or lot
+        found.append((procedure, int(number) if number else None))
+    return found
+
+
+def presence(docs: list[Classified], due: Due | None, cat: Catalogue) -> list[Finding]:
+    roles = {d.role for d in docs}
+    expected = (
+        f"montant attendu : {format_eur(due.amount)}"
+        if due and due.amount
+        else "contribution au titre de la convention"
+    )
+    return [
+        cat.finding(code, expected if code == "purchase_order_missing" else "")
+        for role, code in (
+            (CONVENTION, "convention_missing"),
+            (ANNEX, "annex_missing"),
+            (PURCHASE_ORDER, "purchase_order_missing"),
+        )
+        if role not in roles
+    ]
+
+
+def known_variant(docs: list[Classified], facts: Facts, cat: Catalogue) -> list[Finding]:
+    if not any(d.role == CONVENTION for d in docs) or facts.variant:
+        return []
+    detail = f"accord-cadre n° {facts.framework}" if facts.framework else "accord-cadre et lot illisibles"
+    return [cat.finding("convention_unknown", detail)]
+
+
+def signed(docs: list[Classified], facts: Facts, cat: Catalogue) -> list[Finding]:
+    if not any(d.role == CONVENTION for d in docs) or (facts.signature and facts.signature.signed):
+        return []
+    detail = facts.signature.detail if facts.signature else "aucune signature"
+    return [cat.finding("convention_unsigned", detail)]
+
+
+def siret_checks(facts: Facts, form: Form | None, cat: Catalogue) -> list[Finding]:
+    findings, invalid = [], []
+    for doc, number in facts.sirets:
+        if not siret_number.is_valid(number) and number not in invalid:
+            invalid.append(number)
+            findings.append(cat.finding("siret_invalid", f"{number} (dans « {doc} »)"))
+    if not facts.siret or facts.siret in invalid:
+        return findings
+    by_doc: dict[str, set[str]] = {}
+    for doc, number in facts.sirets:
+        if number not in invalid:
+            by_doc.setdefault(doc, set()).add(number)
+    mandate = len(facts.annex_rows) > 1
+    for doc, numbers in by_doc.items():
+        is_annex = any(r.siret in numbers for r in facts.annex_rows)
+        if facts.siret not in numbers and not (is_annex and mandate):
+            findings.append(
+                cat.finding(
+                    "siret_mismatch",
+                    f"SIRET {facts.siret} sur la convention, {', '.join(sorted(numbers))} dans « {doc} »",
+                )
+            )
+    form_siret = "".join((form.get("siret") or "").split()) if form else ""
+    if form_siret and form_siret != facts.siret:
+        findings.append(
+            cat.finding(
+                "siret_mismatch", f"SIRET {facts.siret} sur la convention, {form_siret} dans le formulaire"
+            )
+        )
+    return findings
+
+
+def contract(facts: Facts, form: Form | None, variants: dict[str, Variant], cat: Catalogue) -> list[Finding]:
+    number = form.get("numero_marche") if form else None
+    if not number or not facts.variant:
+        return []
+    procedure, lot = market(variants[facts.variant])
+    named = markets_named(number)
+    if any(p == procedure and (n is None or n == lot) for p, n in named):
+        return []
+    return [
+        cat.finding(
+            "contract_mismatch",
+            f"« {number} » pour une convention de l'accord-cadre {variants[facts.variant].label}",
+        )
+    ]
+
+
+def expected_due(facts: Facts, registered: Registered | None, variants: dict[str, Variant]) -> Due | None:
+    """From the register when rendering knew the signatory, else from the annex's typologies."""
+    if not facts.variant:
+        return None
+    if registered:
+        known, amount = registered.due(facts.variant)
+        if known:
+            return Due(amount, "registre des signataires")
+    tariff = variants[facts.variant].tariff
+    by_label = {key(r.label): r for r in tariff.rows}
+    if facts.annex_total_label and key(facts.annex_total_label) in by_label:
+        row = by_label[key(facts.annex_total_label)]
+        if row.typology == GROUPEMENT:
+            return Due(row.amount, f"annexe : {row.label}")
+    rows = [by_label.get(key(r.typology)) for r in facts.annex_rows]
+    if not rows or None in rows:
+        return None
+    if any(r.amount is None for r in rows):
+        return Due(None, "annexe : sur devis")
+    return Due(sum((r.amount for r in rows), Decimal("0")), "annexe : typologie des bénéficiaires")
+
+
+def amount(docs: list[Classified], facts: Facts, due: Due | None, cat: Catalogue) -> list[Finding]:
+    order = next((d for d in docs if d.role == PURCHASE_ORDER), None)
+    if order is None or due is None or due.amount is None or order.doc.scanned:
+        return []
+    if facts.amount_paid is None:
+        return [
+            cat.finding(
+                "amount_mismatch", f"aucun montant lisible ; contribution due : {format_eur(due.amount)}"
+            )
+        ]
+    if facts.amount_paid != due.amount:
+        return [
+            cat.finding(
+                "amount_mismatch", f"{format_eur(facts.amount_paid)} au lieu de {format_eur(due.amount)}"
+            )
+        ]
+    return []
+
+
+def form_checks(form: Form | None, cat: Catalogue) -> list[Finding]:
+    if form is None or not form.problems:
+        return []
+    return [cat.finding("form_invalid", " ; ".join(form.problems))]

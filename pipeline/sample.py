@@ -1,0 +1,205 @@
+"""Build a realistic signed deposit from a rendered package, for the demo.
+
+The convention's text is laid out as a PDF the way Word exports it (the
+"ti"/"tt" ligatures come out as Ɵ/Ʃ on extraction, as in real returns),
+then signed (PAdES) with a throwaway certificate made on the spot. The
+annex is the rendered workbook; the purchase order is a Chorus-style EJ.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import zipfile
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from asn1crypto import keys as asn1_keys
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+from docx import Document as open_docx
+from fpdf import FPDF
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.sign import signers
+from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+from .money import format_eur
+from .render import write_atomic
+from .request import contribution_due
+
+FONTS = (
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/truetype/liberation2/LiberationSans-Regular.ttf",
+)
+W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+LATIN1 = str.maketrans(
+    {
+        "’": "'",
+        "‘": "'",
+        "–": "-",
+        "—": "-",
+        "€": "EUR",
+        "œ": "oe",
+        "…": "...",
+        "☒": "[X]",
+        "☐": "[ ]",
+        "Ɵ": "ti",
+        "Ʃ": "tt",
+        "\u00a0": " ",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A throwaway signing certificate and its key (PKCS#8 DER)."""
+
+    certificate: bytes
+    key: bytes
+
+
+def throwaway_identity(name: str, organisation: str) -> Identity:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, name),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation[:64]),
+        ]
+    )
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    usage = x509.KeyUsage(True, True, False, False, False, False, False, False, False)
+    cert = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(start).not_valid_after(start + dt.timedelta(days=365))
+        .add_extension(usage, critical=True).sign(key, hashes.SHA256())
+    )  # fmt: skip
+    pkcs8 = key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return Identity(cert.public_bytes(serialization.Encoding.DER), pkcs8)
+
+
+def sign_pdf(pdf: bytes, identity: Identity, field: str = "Signature1") -> bytes:
+    """A PAdES signature in a new signature field, as an e-signature tool adds it."""
+    signer = signers.SimpleSigner(
+        signing_cert=asn1_x509.Certificate.load(identity.certificate),
+        signing_key=asn1_keys.PrivateKeyInfo.load(identity.key),
+        cert_registry=SimpleCertificateStore.from_certs([]),
+    )
+    out = io.BytesIO()
+    meta = signers.PdfSignatureMetadata(
+        field_name=field, reason="Signature de la convention", location="France"
+    )
+    signers.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)), meta, signer=signer, output=out)
+    return out.getvalue()
+
+
+def word_ligatures(text: str) -> str:
+    """What Calibri's ligatures become when a Word export is read back."""
+    return text.replace("tt", "\u01a9").replace("ti", "\u019f")
+
+
+def text_pdf(paragraphs: list[str], title: str = "") -> bytes:
+    pdf = FPDF(format="A4")
+    pdf.set_title(title)
+    pdf.set_creation_date(dt.datetime(2024, 3, 1, tzinfo=dt.UTC))
+    font = next((f for f in FONTS if Path(f).is_file()), None)
+    if font:
+        pdf.add_font("Body", fname=font)
+    pdf.set_font("Body" if font else "Helvetica", size=9)
+    pdf.set_auto_page_break(True, margin=15)
+    pdf.add_page()
+    for para in paragraphs:
+        text = para if font else para.translate(LATIN1).encode("latin-1", "replace").decode("latin-1")
+        pdf.multi_cell(0, 4.5, text, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(1)
+    return bytes(pdf.output())
+
+
+def docx_paragraphs(data: bytes) -> list[str]:
+    body = open_docx(io.BytesIO(data)).element.body
+    paras = ["".join(t.text or "" for t in p.iter(f"{W}t")) for p in body.iter(f"{W}p")]
+    return [p for p in paras if p.strip()]
+
+
+def convention_pdf(docx: bytes, damaged: bool = True) -> bytes:
+    paras = docx_paragraphs(docx)
+    return text_pdf([word_ligatures(p) for p in paras] if damaged else paras, "Convention")
+
+
+def purchase_order_pdf(
+    buyer: str, siret: str, address: str, postal_code: str, city: str, amount: Decimal, ej: str, market: str
+) -> bytes:
+    lines = [
+        "ENGAGEMENT JURIDIQUE — BON DE COMMANDE",
+        f"Numéro d'engagement juridique : {ej}",
+        f"Date : {dt.date(2024, 3, 1):%d/%m/%Y}",
+        f"Acheteur : {buyer}",
+        f"SIRET : {siret}",
+        f"{address}",
+        f"{postal_code} {city}",
+        "Fournisseur : GIP RESAH, SIRET 130 005 010 00025, 47 rue de Charonne 75011 Paris",
+        f"Objet : contribution annuelle au titre de la convention de service d'achat centralisé — accord-cadre {market}",
+        f"Montant HT : {format_eur(amount)}",
+        "TVA : non applicable",
+        f"Montant total : {format_eur(amount)}",
+    ]
+    return text_pdf(lines, "Engagement juridique")
+
+
+def zip_of(members: list[tuple[str, bytes]]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members:
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def form_for(
+    denomination: str, market: str, email: str, ej: str, code_service: str = "SERVICE-ACHATS"
+) -> str:
+    data = {
+        "raison_sociale": denomination,
+        "numero_marche": market,
+        "email": email,
+        "telephone": "0321617000",
+        "reference_commande": ej,
+        "code_service_chorus": code_service,
+        "message": "Convention signée, annexe et EJ ci-joints.",
+    }
+    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+
+
+def write_deposit(renderer, request, variant, out_zip: Path, email: str) -> tuple[Path, Path]:
+    """Render, sign and zip a deposit for one signatory and variant, with its form beside it."""
+    docs = {d.kind: d.data for d in renderer.package(request, dt.date.today(), ("convention", "annex"))}
+    entity = request.signatory.entity
+    identity = throwaway_identity(request.signatory.representant or "Représentant", entity.denomination)
+    due = contribution_due(variant, request).amount or Decimal("0")
+    ej = "1300012345"
+    market = variant.framework_agreement + (f" lot {variant.lot}" if variant.lot else "")
+    order = purchase_order_pdf(
+        entity.denomination,
+        entity.siret_display,
+        entity.adresse,
+        entity.code_postal,
+        entity.ville,
+        due,
+        ej,
+        market,
+    )
+    members = [
+        ("Dépôt CSAC/Convention signée.pdf", sign_pdf(convention_pdf(docs["convention"]), identity)),
+        ("Dépôt CSAC/Annexe - Vos besoins.xlsx", docs["annex"]),
+        (f"Dépôt CSAC/EJ {ej}.pdf", order),
+    ]
+    form_path = out_zip.with_suffix(".json")
+    write_atomic(form_path, form_for(entity.denomination, market, email, ej).encode("utf-8"))
+    write_atomic(out_zip, zip_of(members))
+    return out_zip, form_path
