@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -23,6 +26,7 @@ from .render import KINDS, Renderer, write_documents
 from .request import parse_request, read_data_file
 from .resources import Resources, Workspace
 from .variants import load_variants, select
+from .watch import Watcher, WatchSettings
 
 app = typer.Typer(
     help="csac — conventions de service d'achat centralisé du Resah.",
@@ -275,6 +279,61 @@ def sample_deposit_cmd(
     )
     paths = sample.write_deposit(renderer, request, chosen[0], out_zip, email)
     out.print(f"dépôt d'exemple : {paths[0]} (formulaire : {paths[1]})")
+
+
+class _JsonLines(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps(
+            {"at": self.formatTime(record), "level": record.levelname, "message": record.getMessage()},
+            ensure_ascii=False,
+        )
+
+
+def _logging(json_lines: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        _JsonLines() if json_lines else logging.Formatter("%(asctime)s %(levelname)s %(message)s")
+    )
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+
+
+@app.command("watch")
+def watch_cmd(
+    inbox: Annotated[Path, typer.Option("--inbox", help="Folder the clerks drop deposits into.")] = Path(
+        "inbox"
+    ),
+    outbox: OutboxOpt = Path("outbox"),
+    state: StateOpt = Path("var"),
+    poll: Annotated[
+        float | None,
+        typer.Option("--poll", help="Poll every SECONDS instead of file-system events (network shares)."),
+    ] = None,
+    settle: Annotated[
+        float, typer.Option("--settle", help="Seconds a file must stay unchanged before it is taken.")
+    ] = 0.5,
+    log_json: Annotated[bool, typer.Option("--log-json", help="Log one JSON object per line.")] = False,
+) -> None:
+    """Watch the inbox and take in every deposit dropped there, exactly once.
+
+    Ctrl-C finishes the deposit in hand and stops; a second Ctrl-C gives it back to the inbox.
+
+    Example: `csac watch --inbox inbox/ --outbox outbox/` or `csac watch --poll 2` on a network share
+    """
+    _logging(log_json)
+    ctx = IntakeContext.build(Resources.default(), Workspace(inbox, outbox, state))
+    stop = threading.Event()
+
+    def on_signal(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        logging.getLogger("csac.watch").info("arrêt demandé : fin du dépôt en cours")
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    settings = WatchSettings(settle=settle, poll=poll)
+    logging.getLogger("csac.watch").info("veille de %s (sortie : %s)", inbox, outbox)
+    Watcher(ctx, settings).run(stop)
 
 
 def main() -> None:

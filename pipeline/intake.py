@@ -193,13 +193,32 @@ def _deliver(source: Path, deposit: Deposit, out: dict, ctx: IntakeContext, jour
     return delivered
 
 
-def take_in(source: Path, ctx: IntakeContext, form_path: Path | None = None, name: str | None = None) -> dict:
-    """Process one deposit end to end and return its report."""
+def source_key(path: Path) -> str:
+    """One dropped file, across renames: device, inode and modification time."""
+    st = path.stat()
+    return f"{st.st_dev}:{st.st_ino}:{st.st_mtime_ns}"
+
+
+def take_in(
+    source: Path,
+    ctx: IntakeContext,
+    form_path: Path | None = None,
+    name: str | None = None,
+    claimed: bool = False,
+) -> dict:
+    """Process one deposit end to end and return its report.
+
+    `claimed` is the watcher's: the file was claimed from the inbox, and if
+    this very file was already taken in (a crash after the journal), its
+    report is returned again rather than a duplicate recorded.
+    """
     deposit = load_deposit(source, form_path, ctx.resources.schema("deposit-form"), ctx.limits)
     if name:
         deposit = Deposit(name, deposit.data, deposit.form)
     journal = Journal(ctx.workspace.journal)
-    opened = journal.open(deposit.sha256, deposit.name)
+    opened = journal.open(deposit.sha256, deposit.name, source_key(source) if claimed else None)
+    if opened.finished:
+        return opened.finished
     if opened.duplicate_of:
         out = _duplicate(deposit, opened.deposit_id, opened.received_at, opened.duplicate_of, ctx)
         journal.finish(out)

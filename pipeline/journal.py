@@ -20,6 +20,7 @@ CREATE TABLE IF NOT EXISTS deposits (
     id TEXT PRIMARY KEY,
     sha256 TEXT NOT NULL,
     file TEXT NOT NULL,
+    source TEXT,
     received_at TEXT NOT NULL,
     state TEXT NOT NULL,
     status TEXT,
@@ -52,7 +53,8 @@ def now() -> str:
 class Opened:
     deposit_id: str
     received_at: str
-    duplicate_of: dict | None  # the finished deposit with the same bytes, if any
+    duplicate_of: dict | None = None  # the finished deposit with the same bytes, if any
+    finished: dict | None = None  # this very file's report, when it was already taken in
 
 
 class Journal:
@@ -71,32 +73,43 @@ class Journal:
         conn.execute("PRAGMA busy_timeout=30000")
         return conn
 
-    def open(self, sha256: str, file: str) -> Opened:
-        """A row for this file: resumed if it was left unfinished, else new."""
+    def open(self, sha256: str, file: str, source: str | None = None) -> Opened:
+        """A row for this file: resumed if it was left unfinished, else new.
+
+        `source` identifies one dropped file (device, inode, mtime survive a
+        rename): the same file claimed again after a crash resumes its own row
+        instead of becoming a duplicate of itself.
+        """
         with closing(self._connect()) as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                rows = conn.execute(
-                    "SELECT * FROM deposits WHERE sha256 = ? ORDER BY received_at", (sha256,)
-                ).fetchall()
-                unfinished = next((r for r in rows if r["state"] not in FINAL and r["file"] == file), None)
-                if unfinished:
-                    conn.execute("COMMIT")
-                    return Opened(unfinished["id"], unfinished["received_at"], None)
-                original = next((dict(r) for r in rows if r["state"] in FINAL), None)
-                deposit_id, at = self._new_id(conn, sha256), now()
-                conn.execute(
-                    "INSERT INTO deposits (id, sha256, file, received_at, state, updated_at) VALUES (?, ?, ?, ?, 'received', ?)",
-                    (deposit_id, sha256, file, at, at),
-                )
-                conn.execute(
-                    "INSERT INTO events (deposit_id, at, state, detail) VALUES (?, ?, 'received', ?)",
-                    (deposit_id, at, file),
-                )
+                opened = self._open(conn, sha256, file, source)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+        return opened
+
+    def _open(self, conn, sha256: str, file: str, source: str | None) -> Opened:
+        rows = conn.execute(
+            "SELECT * FROM deposits WHERE sha256 = ? ORDER BY received_at", (sha256,)
+        ).fetchall()
+        same = next((r for r in rows if source and r["source"] == source), None)
+        if same and same["state"] in FINAL:
+            return Opened(same["id"], same["received_at"], finished=json.loads(same["report"]))
+        unfinished = same or next((r for r in rows if r["state"] not in FINAL and r["file"] == file), None)
+        if unfinished:
+            return Opened(unfinished["id"], unfinished["received_at"])
+        original = next((dict(r) for r in rows if r["state"] in FINAL), None)
+        deposit_id, at = self._new_id(conn, sha256), now()
+        conn.execute(
+            "INSERT INTO deposits (id, sha256, file, source, received_at, state, updated_at) VALUES (?, ?, ?, ?, ?, 'received', ?)",
+            (deposit_id, sha256, file, source, at, at),
+        )
+        conn.execute(
+            "INSERT INTO events (deposit_id, at, state, detail) VALUES (?, ?, 'received', ?)",
+            (deposit_id, at, file),
+        )
         return Opened(deposit_id, at, original)
 
     @staticmethod
