@@ -66,6 +66,7 @@ def put(outbox: Path, outgoing: Outgoing) -> str:
     wanted = outgoing.message["Message-ID"]
     if _has_message(box, wanted):
         return outgoing.message["To"]
+    box.parent.mkdir(parents=True, exist_ok=True)
     maildir = mailbox.Maildir(box, create=True)
     key = maildir.add(outgoing.message)
     os.chmod(box / "new" / key, FILE_MODE)

@@ -39,7 +39,7 @@ class SignatureCheck:
 
 
 def _validate(embedded) -> SignatureCheck:
-    status = validate_pdf_signature(embedded, ValidationContext(allow_fetching=False))
+    status = validate_pdf_signature(embedded, ValidationContext(trust_roots=[], allow_fetching=False))
     signer = status.signing_cert.subject.human_friendly if status.signing_cert else None
     if status.intact and status.valid:
         detail = "signature électronique intacte et valide" + (

@@ -100,3 +100,35 @@ def soffice() -> str:
     if os.environ.get("CI"):
         pytest.fail("LibreOffice is missing in CI: .ci/run should have installed libreoffice-writer-nogui")
     pytest.skip("LibreOffice (soffice) absent: apt-get install -y libreoffice-writer-nogui to run this check")
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    from pipeline.resources import Workspace
+
+    return Workspace(tmp_path / "inbox", tmp_path / "outbox", tmp_path / "var")
+
+
+@pytest.fixture
+def intake_ctx(resources, workspace):
+    from pipeline.intake import IntakeContext
+
+    return IntakeContext.build(resources, workspace)
+
+
+@pytest.fixture
+def drop(tmp_path):
+    """Write a deposit ZIP (and its form) where a clerk would put it."""
+
+    def _drop(data: bytes, name: str = "depot.zip", form: dict | None = None):
+        folder = tmp_path / "drops"
+        folder.mkdir(exist_ok=True)
+        path = folder / name
+        path.write_bytes(data)
+        if form is not None:
+            import json
+
+            path.with_suffix(".json").write_text(json.dumps(form, ensure_ascii=False), encoding="utf-8")
+        return path
+
+    return _drop

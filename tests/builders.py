@@ -1,0 +1,221 @@
+"""Real deposits, built the way they reach the Resah.
+
+Conventions are rendered by csac, laid out as PDF with Word's ligature damage
+and signed (PAdES) with a throwaway certificate; annexes are the rendered
+workbook or a PDF; purchase orders are Chorus-style EJ. ZIPs are written
+byte by byte when a test needs what zipfile will not write: cp850 names
+without the UTF-8 flag, a Unicode-path extra field, symlinks, encryption flags.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import struct
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from fpdf import FPDF
+from PIL import Image
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.sign.fields import SigFieldSpec, append_signature_field
+from stdnum import luhn
+
+from pipeline import sample
+from pipeline.request import parse_request
+
+IDENTITY = sample.throwaway_identity("Maire", "Commune")
+
+
+def make_siret(n: int) -> str:
+    siren = f"2{n:07d}"
+    siren += luhn.calc_check_digit(siren)
+    body = siren + "0001"
+    return body + luhn.calc_check_digit(body)
+
+
+def spaced(siret: str) -> str:
+    return f"{siret[:3]} {siret[3:6]} {siret[6:9]} {siret[9:]}"
+
+
+@dataclass
+class Entity:
+    name: str = "Commune de Test-sur-Mer"
+    siret: str = field(default_factory=lambda: make_siret(4242))
+    typology: str = "commune"
+    population: int = 60000
+    address: str = "1 place de la Mairie"
+    postal_code: str = "62000"
+    city: str = "ARRAS"
+
+    def data(self, mode: str = "compte_propre") -> dict:
+        sig = {
+            "denomination": self.name, "siret": spaced(self.siret), "typologie": self.typology,
+            "adresse": self.address, "code_postal": self.postal_code, "ville": self.city, "montant_maximum": 100000,
+        }  # fmt: skip
+        if self.typology == "commune":
+            sig["population"] = self.population
+        return {"signataire": sig, "mode": mode}
+
+
+def rendered(renderer, resources, entity: Entity, variant_id: str) -> dict:
+    variants = [v for v in renderer.variants if v.id == variant_id]
+    request = parse_request(
+        entity.data(), "test", renderer.regions, resources.schema("beneficiary"), variants
+    )
+    docs = [
+        d
+        for d in renderer.package(request, dt.date(2024, 3, 1), ("convention", "annex"))
+        if d.variant == variant_id
+    ]
+    return {d.kind: d.data for d in docs} | {"request": request}
+
+
+def convention_pdf(docx: bytes, signature: str = "valid", letter_spaced: bool = True) -> bytes:
+    """signature: valid, none, empty (an empty signature field) or tampered."""
+    paragraphs = [sample.word_ligatures(p) for p in sample.docx_paragraphs(docx)]
+    if letter_spaced:  # the mailbox list comes out letter-spaced, as in the seed
+        paragraphs = [
+            "  ".join(" ".join(w) for w in p.split(" ")) if "@resah.fr" in p else p for p in paragraphs
+        ]
+    pdf = sample.text_pdf(paragraphs, "Convention")
+    if signature == "empty":
+        out = io.BytesIO()
+        writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+        append_signature_field(writer, SigFieldSpec(sig_field_name="Signature1", box=(50, 50, 250, 100)))
+        writer.write(out)
+        return out.getvalue()
+    if signature in ("valid", "tampered"):
+        signed = sample.sign_pdf(pdf, IDENTITY)
+        if signature == "tampered":
+            index = signed.index(b"/Producer") if b"/Producer" in signed else len(signed) // 3
+            signed = signed[:index] + b"X" + signed[index + 1 :]
+        return signed
+    return pdf
+
+
+def scanned_pdf() -> bytes:
+    """A page that is only an image: a scanned, hand-signed convention."""
+    image = Image.new("L", (300, 400), 255)
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.image(io.BytesIO(buf.getvalue()), x=10, y=10, w=180)
+    return bytes(pdf.output())
+
+
+def annex_pdf(entity: Entity, typology_label: str) -> bytes:
+    lines = [
+        "Annexe « Vos besoins »",
+        "Dénomination | SIRET | Adresse | Typologie | Montant contractuel maximum",
+        f"{entity.name} | SIRET {spaced(entity.siret)} | {entity.address} {entity.postal_code} {entity.city} | {typology_label} | 100 000,00 €",
+    ]
+    return sample.text_pdf(lines, "Annexe")
+
+
+def order_pdf(
+    entity: Entity,
+    amount: Decimal,
+    ej: str = "1300012345",
+    market: str = "2021-045 lot 2",
+    siret: str | None = None,
+) -> bytes:
+    return sample.purchase_order_pdf(
+        entity.name,
+        spaced(siret or entity.siret),
+        entity.address,
+        entity.postal_code,
+        entity.city,
+        amount,
+        ej,
+        market,
+    )
+
+
+def form(entity: Entity, market: str = "2021-045 lot 2", **changes) -> dict:
+    data = {
+        "raison_sociale": entity.name, "numero_marche": market, "email": "achats@test-sur-mer.example",
+        "telephone": "0321000000", "reference_commande": "1300012345", "code_service_chorus": "SERVICE-ACHATS",
+    }  # fmt: skip
+    return data | changes
+
+
+def write_form(path, data: dict) -> None:
+    path.with_suffix(".json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+
+
+# -- ZIPs, byte by byte -----------------------------------------------------------------------
+
+
+@dataclass
+class Raw:
+    """One member as it will sit in the ZIP, headers included."""
+
+    name: bytes
+    data: bytes
+    flags: int = 0
+    extra: bytes = b""
+    external_attr: int = 0o644 << 16
+    method: int = 8
+    announced_size: int | None = None  # lie about the inflated size
+
+
+def unicode_path_extra(raw_name: bytes, real_name: str) -> bytes:
+    body = b"\x01" + struct.pack("<L", zlib.crc32(raw_name)) + real_name.encode("utf-8")
+    return struct.pack("<HH", 0x7075, len(body)) + body
+
+
+def raw_zip(members: list[Raw]) -> bytes:
+    out, central = bytearray(), bytearray()
+    for m in members:
+        if m.method == 8:
+            comp = zlib.compressobj(6, zlib.DEFLATED, -15)
+            payload = comp.compress(m.data) + comp.flush()
+        else:
+            payload = m.data
+        crc, size = zlib.crc32(m.data), m.announced_size if m.announced_size is not None else len(m.data)
+        offset = len(out)
+        out += struct.pack(
+            "<4s2B4HL2L2H",
+            b"PK\x03\x04",
+            20,
+            0,
+            m.flags,
+            m.method,
+            0,
+            33,
+            crc,
+            len(payload),
+            size,
+            len(m.name),
+            len(m.extra),
+        )
+        out += m.name + m.extra + payload
+        central += struct.pack(
+            "<4s4B4HL2L5H2L", b"PK\x01\x02", 20, 3, 20, 0, m.flags, m.method, 0, 33, crc, len(payload), size,
+            len(m.name), len(m.extra), 0, 0, 0, m.external_attr, offset,
+        )  # fmt: skip
+        central += m.name + m.extra
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(members), len(members), len(central), len(out), 0)
+    return bytes(out + central + end)
+
+
+def zip_of(members: list[tuple[str, bytes]]) -> bytes:
+    return sample.zip_of(members)
+
+
+def explorer_zip(members: list[tuple[str, bytes]]) -> bytes:
+    """As Windows Explorer (French) writes it: cp850 names, no UTF-8 flag."""
+    return raw_zip([Raw(name.encode("cp850"), data) for name, data in members])
+
+
+def stored_zip(members: list[tuple[str, bytes]]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+        for name, data in members:
+            zf.writestr(name, data)
+    return buf.getvalue()
