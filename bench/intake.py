@@ -1,0 +1,211 @@
+"""Benchmark: taking in 3-document deposits, and drop-to-delivered latency under `watch`.
+
+In the same run:
+  naive  — pdfplumber's extract_text on every page of every document (python-docx,
+           openpyxl for the others), then the same classification and rules;
+  csac   — `assess` (pypdfium2 text, pyHanko signature check, rules) and `take_in`
+           (the same plus Maildir delivery and the journal);
+  watch  — `csac watch` as a subprocess: time from a deposit appearing in the inbox
+           (atomic rename) to its message in the regional Maildir.
+
+Run: .venv/bin/python bench/intake.py [--deposits 30] [--latency 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pdfplumber
+from docx import Document as open_docx
+from openpyxl import load_workbook
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.render import machine, siret  # noqa: E402
+from pipeline import sample  # noqa: E402
+from pipeline.archive import read_archive  # noqa: E402
+from pipeline.classify import classify  # noqa: E402
+from pipeline.extract import Extracted, sniff  # noqa: E402
+from pipeline.facts import gather  # noqa: E402
+from pipeline.intake import Deposit, IntakeContext, assess, take_in  # noqa: E402
+from pipeline.render import Renderer  # noqa: E402
+from pipeline.request import parse_request  # noqa: E402
+from pipeline.resources import Resources, Workspace  # noqa: E402
+from pipeline.textnorm import normalise  # noqa: E402
+from pipeline.variants import load_variants  # noqa: E402
+
+POSTAL = [
+    ("62000", "ARRAS"),
+    ("20000", "AJACCIO"),
+    ("97133", "GUSTAVIA"),
+    ("97400", "SAINT-DENIS"),
+    ("75015", "PARIS"),
+]
+
+
+def deposits(resources, count: int) -> list[tuple[bytes, dict]]:
+    variant = load_variants(resources)["2021-045-lot2"]
+    renderer = Renderer.build(resources, [variant])
+    identity = sample.throwaway_identity("Maire", "Commune")
+    out = []
+    for i in range(count):
+        postal, city = POSTAL[i % len(POSTAL)]
+        data = {"signataire": {"denomination": f"Commune n° {i}", "siret": siret(i), "typologie": "communaute_communes",
+                               "adresse": f"{i} rue de la Mairie", "code_postal": postal, "ville": city, "montant_maximum": 50000},
+                "mode": "compte_propre"}  # fmt: skip
+        request = parse_request(data, "bench", renderer.regions, resources.schema("beneficiary"), [variant])
+        docs = {
+            d.kind: d.data for d in renderer.package(request, dt.date(2024, 3, 1), ("convention", "annex"))
+        }
+        e = request.signatory.entity
+        order = sample.purchase_order_pdf(
+            e.denomination,
+            e.siret_display,
+            e.adresse,
+            postal,
+            city,
+            Decimal("750"),
+            f"13000{i:05d}",
+            "2021-045 lot 2",
+        )
+        members = [("Convention signée.pdf", sample.sign_pdf(sample.convention_pdf(docs["convention"]), identity)),
+                   ("Annexe.xlsx", docs["annex"]), ("EJ.pdf", order)]  # fmt: skip
+        form = json.loads(
+            sample.form_for(e.denomination, "2021-045 lot 2", "achats@commune.example", f"13000{i:05d}")
+        )
+        out.append((sample.zip_of(members), form))
+    return out
+
+
+def naive_extract(member) -> Extracted:
+    kind = sniff(member.data)
+    if kind == "pdf":
+        with pdfplumber.open(io.BytesIO(member.data)) as pdf:
+            text = "\n".join(page.extract_text() or "" for page in pdf.pages)
+    elif kind == "docx":
+        text = "\n".join(p.text for p in open_docx(io.BytesIO(member.data)).paragraphs)
+    elif kind == "xlsx":
+        wb = load_workbook(io.BytesIO(member.data))
+        text = "\n".join(
+            "\t".join(str(c) for c in row if c is not None)
+            for ws in wb
+            for row in ws.iter_rows(values_only=True)
+        )
+    else:
+        text = ""
+    return Extracted(member.name, kind, normalise(text))
+
+
+def naive(data: bytes, ctx) -> None:
+    docs = [classify(naive_extract(m), ctx.variants) for m in read_archive(data).members]
+    gather(docs)
+
+
+def timed(fn, items) -> list[float]:
+    times = []
+    for item in items:
+        start = time.perf_counter()
+        fn(item)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def latency(work: Path, items: list[tuple[bytes, dict]]) -> list[float]:
+    inbox, outbox = work / "w-inbox", work / "w-outbox"
+    inbox.mkdir()
+    env = os.environ | {"CSAC_HOME": str(ROOT)}
+    args = [
+        sys.executable,
+        "-m",
+        "pipeline",
+        "watch",
+        "--inbox",
+        str(inbox),
+        "--outbox",
+        str(outbox),
+        "--state",
+        str(work / "w-var"),
+    ]
+    proc = subprocess.Popen(args, stderr=subprocess.DEVNULL, env=env)
+    try:
+        while not (inbox / "processing").exists():
+            time.sleep(0.05)
+        times = []
+        for i, (data, form) in enumerate(items):
+            (inbox / f"d{i}.json").write_text(json.dumps(form), encoding="utf-8")
+            staging = work / f"d{i}.zip"
+            staging.write_bytes(data)
+            before = delivered(outbox)
+            start = time.perf_counter()
+            os.rename(staging, inbox / f"d{i}.zip")
+            while delivered(outbox) == before:
+                time.sleep(0.005)
+            times.append(time.perf_counter() - start)
+        return times
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def delivered(outbox: Path) -> int:
+    return sum(len(os.listdir(p / "new")) for p in outbox.glob("*@resah.fr")) if outbox.exists() else 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--deposits", type=int, default=30)
+    parser.add_argument("--latency", type=int, default=20)
+    args = parser.parse_args()
+    resources = Resources.default()
+    work = Path(tempfile.mkdtemp(prefix="csac-bench-intake-"))
+    try:
+        items = deposits(resources, max(args.deposits, args.latency))
+        ctx = IntakeContext.build(resources, Workspace(work / "inbox", work / "outbox", work / "var"))
+        batch = items[: args.deposits]
+        t_naive = timed(lambda it: naive(it[0], ctx), batch)
+        t_assess = timed(lambda it: assess(Deposit("d.zip", it[0], None), ctx), batch)
+        paths = []
+        for i, (data, _) in enumerate(batch):
+            paths.append(work / f"t{i}.zip")
+            paths[-1].write_bytes(data)
+        t_take = timed(lambda p: take_in(p, ctx), paths)
+        t_watch = latency(work, items[: args.latency])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    med = {
+        k: statistics.median(v) * 1000
+        for k, v in (("naive", t_naive), ("assess", t_assess), ("take", t_take), ("watch", t_watch))
+    }
+    print(f"machine: {machine()}")
+    print(f"per 3-document deposit, median of {args.deposits}:")
+    print(f"  naive pdfplumber extraction : {med['naive']:7.1f} ms")
+    print(
+        f"  csac assess (no writes)     : {med['assess']:7.1f} ms   ({med['naive'] / med['assess']:.1f}x faster than naive)"
+    )
+    print(f"  csac take_in (+ delivery)   : {med['take']:7.1f} ms   (target < 250 ms)")
+    print(
+        f"drop-to-delivered under `csac watch` (settle 0.5 s), median of {args.latency}: {med['watch']:.0f} ms (target < 1000 ms)"
+    )
+    print(
+        f"  p90 : {sorted(t_watch)[int(len(t_watch) * 0.9) - 1] * 1000:.0f} ms   python {platform.python_version()}"
+    )
+
+
+if __name__ == "__main__":
+    main()
