@@ -19,11 +19,12 @@ from openpyxl import load_workbook
 
 from .archive import Member, is_zip
 from .signature import NONE, SignatureCheck, check_pdf
-from .textnorm import normalise
+from .textnorm import fold, normalise
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 MAX_PAGES = 200
 MAX_ROWS = 5000
+SIGNATURE_BLOCK = "pour le signataire"  # where a pasted signature image would sit
 
 
 @dataclass(frozen=True)
@@ -69,19 +70,32 @@ def sniff(data: bytes) -> str:
 def _pdf(member: Member) -> Extracted:
     doc = pdfium.PdfDocument(member.data)
     try:
-        texts, scanned, images = [], 0, False
+        texts, scanned, signature_image = [], 0, False
         for index in range(min(len(doc), MAX_PAGES)):
             page = doc[index]
             text = page.get_textpage().get_text_range()
             has_image = any(True for _ in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=2))
-            images = images or has_image
             scanned += int(has_image and not text.strip())
+            signature_image = signature_image or (has_image and SIGNATURE_BLOCK in fold(text))
             texts.append(text)
         pages = len(doc)
     finally:
         doc.close()
-    signature = check_pdf(member.data, images)
-    return Extracted(member.name, "pdf", normalise("\n".join(texts)), (), pages, scanned, images, signature)
+    # A logo is not a signature: only a scanned page or an image beside the signature block is.
+    unverifiable = scanned > 0 or signature_image
+    signature = check_pdf(member.data, unverifiable)
+    return Extracted(
+        member.name, "pdf", normalise("\n".join(texts)), (), pages, scanned, unverifiable, signature
+    )
+
+
+def _image_after_signature_block(body) -> bool:
+    seen_block = False
+    for para in body.iter(f"{W}p"):
+        seen_block = seen_block or SIGNATURE_BLOCK in fold("".join(t.text or "" for t in para.iter(f"{W}t")))
+        if seen_block and para.find(f".//{W}drawing") is not None:
+            return True
+    return False
 
 
 def _docx(member: Member) -> Extracted:
@@ -90,13 +104,15 @@ def _docx(member: Member) -> Extracted:
         part._element for section in document.sections for part in (section.header, section.footer)
     ]
     lines = ["".join(t.text or "" for t in p.iter(f"{W}t")) for part in parts for p in part.iter(f"{W}p")]
-    images = document.element.body.find(f".//{W}drawing") is not None
+    image = _image_after_signature_block(document.element.body)
     signature = (
-        SignatureCheck("unverified", detail="image dans le document Word : à vérifier")
-        if images
+        SignatureCheck(
+            "unverified", detail="image de signature dans le document Word : à vérifier visuellement"
+        )
+        if image
         else SignatureCheck(NONE, detail="document Word non signé")
     )
-    return Extracted(member.name, "docx", normalise("\n".join(lines)), (), 0, 0, images, signature)
+    return Extracted(member.name, "docx", normalise("\n".join(lines)), (), 0, 0, image, signature)
 
 
 def _cell(value) -> str:

@@ -19,7 +19,9 @@ RESAH_SIRET = "13000501000025"
 RESAH_LINE = re.compile(r"resah|charonne", re.I)
 SIRET_RE = re.compile(r"siret\W{0,12}((?:\d[ .\u00a0]?){13}\d)", re.I)
 BARE_SIRET_RE = re.compile(r"(?<!\d)(\d{3}[ .\u00a0]?\d{3}[ .\u00a0]?\d{3}[ .\u00a0]?\d{5})(?!\d)")
-POSTAL_RE = re.compile(r"(?<![\d.,])(\d{5})(?:\s+|\s*-\s*)(?=[^\W\d_])")
+POSTAL_RE = re.compile(r"(?<![\d.,])(\d{5})(?:\s+|\s*-\s*)(?=[A-ZÀ-Ý])")  # a city name follows, capitalised
+RESAH_WINDOW = 2  # lines after "Resah"/"Charonne" that still belong to the Resah's own address
+BARE_AMOUNT_RE = re.compile(r"(?<![\d,.])(\d{1,3}(?:[ .\u00a0\u202f]\d{3})+|\d+),(\d{2})(?![\d])")
 AMOUNT_RE = re.compile(
     r"(?<![\d,.])(\d{1,3}(?:[ .\u00a0\u202f]\d{3})+|\d+)(?:[,.](\d{2}))?\s*(?:€|eur\b|euros?\b)", re.I
 )
@@ -77,7 +79,8 @@ def order_amount(text: str) -> Decimal | None:
     found: list[tuple[bool, Decimal]] = []
     for line in text.splitlines():
         is_total = "total" in fold(line) or "montant" in fold(line)
-        for whole, cents in AMOUNT_RE.findall(line):
+        matches = AMOUNT_RE.findall(line) or (BARE_AMOUNT_RE.findall(line) if is_total else [])
+        for whole, cents in matches:
             amount = parse_amount(whole, cents)
             if amount is not None:
                 found.append((is_total, amount))
@@ -99,12 +102,15 @@ def order_number(text: str) -> str | None:
 
 
 def postal_codes(text: str) -> list[str]:
-    codes = []
+    """Postal codes of addresses, the Resah's own (47 rue de Charonne, 75011) left out."""
+    codes, resah_lines = [], 0
     for line in text.splitlines():
         if RESAH_LINE.search(line):
+            resah_lines = RESAH_WINDOW + 1
+        if resah_lines:
+            resah_lines -= 1
             continue
-        line = BARE_SIRET_RE.sub(" ", line)
-        codes += POSTAL_RE.findall(line)
+        codes += POSTAL_RE.findall(BARE_SIRET_RE.sub(" ", line))
     return codes
 
 

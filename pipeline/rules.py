@@ -18,7 +18,7 @@ from .form import Form
 from .money import format_eur
 from .problems import Catalogue, Finding
 from .register import Registered
-from .tariff import GROUPEMENT
+from .tariff import GROUPEMENT, infer_typology
 from .textnorm import fold, key
 from .variants import Variant
 
@@ -129,8 +129,19 @@ def contract(facts: Facts, form: Form | None, variants: dict[str, Variant], cat:
     ]
 
 
+def _row_for_text(tariff, text: str):
+    """The tariff row a label or a name designates: the exact label, else its typology."""
+    exact = {key(r.label): r for r in tariff.rows}.get(key(text))
+    if exact:
+        return exact
+    inferred = infer_typology(fold(text))
+    if inferred is None or (inferred[0] == "commune" and inferred[1] is None):
+        return None
+    return tariff.row_for(*inferred)
+
+
 def expected_due(facts: Facts, registered: Registered | None, variants: dict[str, Variant]) -> Due | None:
-    """From the register when rendering knew the signatory, else from the annex's typologies."""
+    """From the register when rendering knew the signatory, else from the annex, else from the name."""
     if not facts.variant:
         return None
     if registered:
@@ -138,17 +149,20 @@ def expected_due(facts: Facts, registered: Registered | None, variants: dict[str
         if known:
             return Due(amount, "registre des signataires")
     tariff = variants[facts.variant].tariff
-    by_label = {key(r.label): r for r in tariff.rows}
-    if facts.annex_total_label and key(facts.annex_total_label) in by_label:
-        row = by_label[key(facts.annex_total_label)]
-        if row.typology == GROUPEMENT:
-            return Due(row.amount, f"annexe : {row.label}")
-    rows = [by_label.get(key(r.typology)) for r in facts.annex_rows]
+    total = _row_for_text(tariff, facts.annex_total_label) if facts.annex_total_label else None
+    if total is not None and total.typology == GROUPEMENT:
+        return Due(total.amount, f"annexe : {total.label}")
+    rows = [_row_for_text(tariff, r.typology) for r in facts.annex_rows]
+    if not rows and facts.signatory:
+        rows = [_row_for_text(tariff, facts.signatory)]
     if not rows or None in rows:
         return None
     if any(r.amount is None for r in rows):
-        return Due(None, "annexe : sur devis")
-    return Due(sum((r.amount for r in rows), Decimal("0")), "annexe : typologie des bénéficiaires")
+        return Due(None, "sur devis")
+    basis = "annexe" if facts.annex_rows else "dénomination du signataire"
+    return Due(
+        sum((r.amount for r in rows), Decimal("0")), f"{basis} : {', '.join(sorted({r.label for r in rows}))}"
+    )
 
 
 def amount(docs: list[Classified], facts: Facts, due: Due | None, cat: Catalogue) -> list[Finding]:

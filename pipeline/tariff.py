@@ -7,6 +7,7 @@ holds the matching logic, so rendering and intake compute the same figure.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -19,6 +20,34 @@ from .money import euros, format_eur
 GROUPEMENT = "groupement"
 OTHER = "autre"
 COMMUNE = "commune"
+
+
+# How bodies name themselves, most specific first ("Communauté d'agglomération de la
+# Région de …" is an agglomeration), matched on folded text.
+TYPOLOGY_WORDS = (
+    (
+        "communaute_agglomeration",
+        ("communaute d'agglomeration", "communautes d'agglomeration", "agglomeration"),
+    ),
+    ("communaute_urbaine", ("communaute urbaine", "communautes urbaines")),
+    ("communaute_communes", ("communaute de communes", "communautes de communes", "communaute des communes")),
+    ("metropole", ("metropole",)),
+    ("region", ("region", "conseil regional")),
+    ("commune", ("commune", "ville de", "mairie")),
+)
+_POPULATION_RE = re.compile(r"(\d{1,3}(?:[ .\u00a0]\d{3})+|\d{4,})")
+
+
+def infer_typology(folded: str) -> tuple[str, int | None] | None:
+    """(typology, population) from a name or a tariff label, e.g. 'communes à partir de 50.000 habitants'."""
+    for typology, words in TYPOLOGY_WORDS:
+        if any(w in folded for w in words):
+            population = None
+            if typology == "commune":
+                found = _POPULATION_RE.search(folded)
+                population = int(re.sub(r"\D", "", found.group(1))) if found else None
+            return typology, population
+    return None
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 
 from fpdf import FPDF
 from PIL import Image
@@ -219,3 +220,27 @@ def stored_zip(members: list[tuple[str, bytes]]) -> bytes:
         for name, data in members:
             zf.writestr(name, data)
     return buf.getvalue()
+
+
+def _png(width: int = 120, height: int = 40) -> io.BytesIO:
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), (30, 60, 120)).save(buf, format="PNG")
+    buf.seek(0)
+    return buf
+
+
+def convention_with_images(docx: bytes, logo: bool = True, signature_image: bool = False) -> bytes:
+    """An unsigned Word export with the Resah logo on page 1, and maybe a pasted signature."""
+    pdf = FPDF(format="A4")
+    font = next(f for f in sample.FONTS if Path(f).is_file())
+    pdf.add_font("Body", fname=font)
+    pdf.set_font("Body", size=9)
+    pdf.add_page()
+    if logo:
+        pdf.image(_png(), x=10, y=8, w=40)
+        pdf.ln(20)
+    for para in sample.docx_paragraphs(docx):
+        pdf.multi_cell(0, 4.5, sample.word_ligatures(para), new_x="LMARGIN", new_y="NEXT")
+        if signature_image and para.startswith("Pour le signataire"):
+            pdf.image(_png(200, 80), w=50)
+    return bytes(pdf.output())

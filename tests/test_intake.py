@@ -103,6 +103,19 @@ def test_an_unsigned_convention_is_incomplete(intake_ctx, drop, parts, commune, 
     assert report["mailbox"] == "Hauts-de-France@resah.fr"  # still routed, with the problem listed
 
 
+def test_a_logo_does_not_make_an_unsigned_convention_signed(intake_ctx, drop, parts, commune):
+    unsigned = b.convention_with_images(parts["docx"], logo=True)
+    report = take_in(drop(deposit(parts, convention=unsigned), form=b.form(commune)), intake_ctx)
+    assert codes(report) == ["convention_unsigned"]
+
+
+def test_a_pasted_signature_image_is_unverified_for_a_person_to_check(intake_ctx, drop, parts, commune):
+    pasted = b.convention_with_images(parts["docx"], logo=True, signature_image=True)
+    report = take_in(drop(deposit(parts, convention=pasted), form=b.form(commune)), intake_ctx)
+    assert report["signature"]["status"] == "unverified" and report["status"] == "complete"
+    assert "à vérifier" in report["signature"]["detail"]
+
+
 def test_a_scanned_convention_is_unverified_not_unsigned(intake_ctx, drop, parts, commune):
     report = take_in(
         drop(
