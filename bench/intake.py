@@ -35,7 +35,7 @@ from openpyxl import load_workbook
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.render import machine, siret  # noqa: E402
+from bench.render import machine, siret, timed  # noqa: E402
 from pipeline import sample  # noqa: E402
 from pipeline.archive import read_archive  # noqa: E402
 from pipeline.classify import classify  # noqa: E402
@@ -113,15 +113,6 @@ def naive_extract(member) -> Extracted:
 def naive(data: bytes, ctx) -> None:
     docs = [classify(naive_extract(m), ctx.variants) for m in read_archive(data).members]
     gather(docs)
-
-
-def timed(fn, items) -> list[float]:
-    times = []
-    for item in items:
-        start = time.perf_counter()
-        fn(item)
-        times.append(time.perf_counter() - start)
-    return times
 
 
 def latency(work: Path, items: list[tuple[bytes, dict]]) -> list[float]:

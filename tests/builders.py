@@ -13,7 +13,6 @@ import datetime as dt
 import io
 import json
 import struct
-import zipfile
 import zlib
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -212,14 +211,6 @@ def zip_of(members: list[tuple[str, bytes]]) -> bytes:
 def explorer_zip(members: list[tuple[str, bytes]]) -> bytes:
     """As Windows Explorer (French) writes it: cp850 names, no UTF-8 flag."""
     return raw_zip([Raw(name.encode("cp850"), data) for name, data in members])
-
-
-def stored_zip(members: list[tuple[str, bytes]]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
-        for name, data in members:
-            zf.writestr(name, data)
-    return buf.getvalue()
 
 
 def _png(width: int = 120, height: int = 40) -> io.BytesIO:
