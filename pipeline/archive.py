@@ -30,6 +30,8 @@ class Limits:
     ratio_floor: int = 1024 * 1024
     max_depth: int = 3
     max_name_length: int = 255
+    max_xml_bytes: int = 16 * 1024 * 1024  # inside a .docx/.xlsx: the XML its reader will parse
+    max_pdf_stream_bytes: int = 32 * 1024 * 1024  # one decoded PDF content stream
 
 
 @dataclass(frozen=True)
@@ -131,21 +133,54 @@ def _check_name(name: str, info: zipfile.ZipInfo, limits: Limits) -> None:
         raise _unsafe(f"fichier chiffré (protégé par mot de passe) : {name}")
 
 
-def _inflate(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, budget: _Budget) -> bytes:
-    limits, out, size = budget.limits, io.BytesIO(), 0
+def _inflate(
+    zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, budget: _Budget, keep: bool = True
+) -> bytes:
+    """The member's bytes, counted chunk by chunk against the budget (kept only if asked).
+
+    When not kept, the first chunk is still returned: enough to look at an XML prolog.
+    """
+    limits, chunks, size = budget.limits, [], 0
     try:
         with zf.open(info) as fh:
             while chunk := fh.read(CHUNK):
+                if not keep and not chunks:
+                    chunks.append(chunk)
                 size += len(chunk)
                 budget.inflated += len(chunk)
                 if budget.inflated > limits.max_total_bytes:
                     raise _unsafe(f"plus de {limits.max_total_bytes // 2**20} Mo une fois décompressée")
                 if size > limits.ratio_floor and size > limits.max_ratio * max(info.compress_size, 1):
                     raise _unsafe(f"taux de compression anormal (bombe de décompression) : {name}")
-                out.write(chunk)
-    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, ValueError) as exc:
+                if keep:
+                    chunks.append(chunk)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, ValueError, OverflowError) as exc:
         raise _corrupt(f"fichier endommagé dans l'archive : {name} ({exc})") from exc
-    return out.getvalue()
+    return b"".join(chunks)
+
+
+def check_package(data: bytes, limits: Limits = Limits()) -> None:
+    """A .docx or .xlsx is a ZIP too: inflate each part once against the caps, keeping nothing.
+
+    Its reader would otherwise inflate a bomb in full; XML parts, which the
+    reader parses into a tree, get a tighter cap of their own.
+    """
+    budget, xml = _Budget(limits), 0
+    with _open(data, "le document") as zf:
+        infos = zf.infolist()
+        if len(infos) > limits.max_members:
+            raise _unsafe(f"document de plus de {limits.max_members} parties")
+        for info in infos:
+            if info.flag_bits & 0x1:
+                raise _unsafe(f"partie chiffrée : {info.filename}")
+            before = budget.inflated
+            head = _inflate(zf, info, info.filename, budget, keep=False)
+            if info.filename.endswith((".xml", ".rels")) and (b"<!DOCTYPE" in head or b"<!ENTITY" in head):
+                raise _unsafe(f"déclaration d'entités XML dans {info.filename} (attaque par expansion)")
+            if info.filename.endswith((".xml", ".rels")):
+                xml += budget.inflated - before
+                if xml > limits.max_xml_bytes:
+                    raise _unsafe(f"plus de {limits.max_xml_bytes // 2**20} Mo de XML dans le document")
 
 
 def is_zip(data: bytes) -> bool:

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from . import register
 from .errors import InputError, Problem
-from .render import KINDS, Renderer, write_atomic, write_documents
+from .render import Renderer, write_atomic, write_documents
 from .request import parse_request, read_data_file
-from .resources import Resources
+from .resources import KINDS, Resources
 from .schemas import check
 from .variants import load_variants, select
 

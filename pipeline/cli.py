@@ -17,16 +17,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from . import register, sample
-from .campaign import load_campaign, run_campaign
 from .errors import CsacError, ExitCode, InputError
-from .intake import IntakeContext, take_in
 from .journal import Journal
-from .render import KINDS, Renderer, write_documents
-from .request import parse_request, read_data_file
-from .resources import Resources, Workspace
+from .resources import KINDS, Resources, Workspace
 from .variants import load_variants, select
-from .watch import Watcher, WatchSettings
+
+# Each command imports the libraries it needs when it runs: `csac intake` and
+# `csac watch` must stay small in memory whatever a deposit holds, and need not
+# carry the rendering stack (docxtpl, fpdf2, Pillow).
 
 app = typer.Typer(
     help="csac — conventions de service d'achat centralisé du Resah.",
@@ -114,6 +112,10 @@ def render_cmd(
 
     Example: `csac render all -b examples/beneficiaire.yaml -o outbox/demo --date 2024-03-01`
     """
+    from . import register
+    from .render import Renderer, write_documents
+    from .request import parse_request, read_data_file
+
     resources = Resources.default()
     chosen = select(load_variants(resources), _variant_ids(variants))
     renderer = Renderer.build(resources, chosen)
@@ -160,6 +162,8 @@ def render_batch_cmd(
 
     Example: `csac render-batch examples/campagne.csv --variants 2021-045-lot2,2021-063-002 --out outbox/campagne`
     """
+    from .campaign import load_campaign, run_campaign
+
     resources = Resources.default()
     ids = [v.id for v in select(load_variants(resources), _variant_ids(variants.split(",")))]
     kinds = tuple(k.strip() for k in documents.split(","))
@@ -204,6 +208,8 @@ def intake_cmd(
 
     Example: `csac intake inbox/depot.zip --json`
     """
+    from .intake import IntakeContext, take_in
+
     ctx = IntakeContext.build(Resources.default(), Workspace(outbox=outbox, state=state))
     report = take_in(path, ctx, form)
     if as_json:
@@ -267,6 +273,10 @@ def sample_deposit_cmd(
 
     Example: `csac sample-deposit -b examples/beneficiaire.yaml --variant 2021-045-lot2 -o inbox/depot.zip`
     """
+    from . import sample
+    from .render import Renderer
+    from .request import parse_request, read_data_file
+
     resources = Resources.default()
     chosen = select(load_variants(resources), [variant])
     renderer = Renderer.build(resources, chosen)
@@ -319,6 +329,9 @@ def watch_cmd(
 
     Example: `csac watch --inbox inbox/ --outbox outbox/` or `csac watch --poll 2` on a network share
     """
+    from .intake import IntakeContext
+    from .watch import Watcher, WatchSettings
+
     _logging(log_json)
     ctx = IntakeContext.build(Resources.default(), Workspace(inbox, outbox, state))
     stop = threading.Event()

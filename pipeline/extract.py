@@ -17,7 +17,8 @@ import pypdfium2.raw as pdfium_c
 from docx import Document as open_docx
 from openpyxl import load_workbook
 
-from .archive import Member, is_zip
+from .archive import ArchiveRejected, Limits, Member, check_package, is_zip
+from .pdfguard import oversized_stream
 from .signature import NONE, SignatureCheck, check_pdf
 from .textnorm import fold, normalise
 
@@ -37,7 +38,8 @@ class Extracted:
     scanned_pages: int = 0
     has_images: bool = False
     signature: SignatureCheck = SignatureCheck(NONE)
-    error: str | None = None
+    error: str | None = None  # could not be read: set aside
+    unsafe: bool = False  # would have made its reader inflate a bomb
 
     @property
     def scanned(self) -> bool:
@@ -68,7 +70,7 @@ def sniff(data: bytes) -> str:
 
 
 def _pdf(member: Member) -> Extracted:
-    doc = pdfium.PdfDocument(member.data)
+    doc = pdfium.PdfDocument(bytes(member.data))
     try:
         texts, scanned, signature_image = [], 0, False
         for index in range(min(len(doc), MAX_PAGES)):
@@ -143,7 +145,15 @@ def _xlsx(member: Member) -> Extracted:
 READERS = {"pdf": _pdf, "docx": _docx, "xlsx": _xlsx}
 
 
-def extract(member: Member) -> Extracted:
+def _guard(kind: str, member: Member, limits: Limits) -> None:
+    """Refuse what would make a reader inflate a bomb, before the reader sees it."""
+    if kind in ("docx", "xlsx"):
+        check_package(member.data, limits)
+    elif kind == "pdf" and oversized_stream(member.data, limits.max_pdf_stream_bytes):
+        raise ArchiveRejected("archive_unsafe", "flux PDF démesuré une fois décompressé (bombe)")
+
+
+def extract(member: Member, limits: Limits = Limits()) -> Extracted:
     kind = sniff(member.data)
     reader = READERS.get(kind)
     if reader is None:
@@ -151,7 +161,10 @@ def extract(member: Member) -> Extracted:
             member.name, kind, "", scanned_pages=int(kind == "image"), has_images=kind == "image"
         )
     try:
+        _guard(kind, member, limits)
         return reader(member)
+    except ArchiveRejected as exc:
+        return Extracted(member.name, "other", "", error=f"document dangereux : {exc.reason}", unsafe=True)
     except Exception as exc:  # a broken document is set aside, never fatal to the deposit
         return Extracted(
             member.name, "other", "", error=f"{kind.upper()} illisible : {type(exc).__name__}: {exc}"[:300]

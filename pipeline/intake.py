@@ -32,6 +32,7 @@ from .rules import (
     form_checks,
     known_variant,
     presence,
+    readable,
     signed,
     siret_checks,
 )
@@ -89,7 +90,7 @@ def load_deposit(path: Path, form_path: Path | None, schema: Path, limits: Limit
 
 def _read(deposit: Deposit, ctx: IntakeContext) -> tuple[list[Classified], tuple[str, ...]]:
     archive = read_archive(deposit.data, ctx.limits)
-    return [classify(extract(m), ctx.variants) for m in archive.members], archive.ignored
+    return [classify(extract(m, ctx.limits), ctx.variants) for m in archive.members], archive.ignored
 
 
 def assess(deposit: Deposit, ctx: IntakeContext) -> Assessment:
@@ -98,11 +99,16 @@ def assess(deposit: Deposit, ctx: IntakeContext) -> Assessment:
         docs, ignored = _read(deposit, ctx)
     except ArchiveRejected as exc:
         return Assessment("rejected", (ctx.catalogue.finding(exc.code, exc.reason),))
+    dangerous = [d for d in docs if d.doc.unsafe]
+    if dangerous:
+        detail = "; ".join(f"« {d.doc.name} » : {d.doc.error}" for d in dangerous)
+        return Assessment("rejected", (ctx.catalogue.finding("archive_unsafe", detail),), tuple(docs))
     facts = gather(docs)
     where = route(facts, deposit.form, ctx.workspace.register, ctx.regions)
     due = expected_due(facts, where.registered, ctx.variants)
     cat = ctx.catalogue
     findings = [
+        *readable(docs, cat),
         *presence(docs, due, cat),
         *known_variant(docs, facts, cat),
         *signed(docs, facts, cat),

@@ -18,10 +18,11 @@ CODES = (
 
 @dataclass(frozen=True)
 class Finding:
-    """A problem found in a deposit: its fixed code and the French sentence."""
+    """A problem found in a deposit: its fixed code, the French sentence, its verdict."""
 
     code: str
     message: str
+    verdict: str = "incomplete"
 
     def as_dict(self) -> dict:
         return {"code": self.code, "message": self.message}
@@ -31,11 +32,14 @@ class Finding:
 class Catalogue:
     entries: dict
 
-    def finding(self, code: str, detail: str = "") -> Finding:
-        return Finding(code, self.entries[code]["message"].format(detail=detail))
+    def finding(self, code: str, detail: str = "", scope: str | None = None) -> Finding:
+        """The problem with its message; `scope` picks a variant of the code (e.g. "document")."""
+        entry = self.entries[code][scope] if scope else self.entries[code]
+        return Finding(code, entry["message"].format(detail=detail), entry["verdict"])
 
-    def verdict(self, findings) -> str:
-        if any(self.entries[f.code]["verdict"] == "rejected" for f in findings):
+    @staticmethod
+    def verdict(findings) -> str:
+        if any(f.verdict == "rejected" for f in findings):
             return "rejected"
         return "incomplete" if findings else "complete"
 

@@ -19,11 +19,9 @@ from .context import bulletin_context, regions_context, signatory_context, varia
 from .ooxml import CompiledDocx, compile_docx
 from .regions import RegionBook, load_regions
 from .request import Request, check_variants
-from .resources import Resources
+from .resources import KINDS, Resources
 from .tariff import MembershipTariff, load_membership
 from .variants import Variant
-
-KINDS = ("convention", "annex", "bulletin")
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+KINDS = ("convention", "annex", "bulletin")  # the documents rendered for a signatory
 
 
 @dataclass(frozen=True)

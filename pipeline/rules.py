@@ -184,6 +184,13 @@ def amount(docs: list[Classified], facts: Facts, due: Due | None, cat: Catalogue
     return []
 
 
+def readable(docs: list[Classified], cat: Catalogue) -> list[Finding]:
+    """A document that cannot be read is set aside; the depositor is asked to send it again."""
+    return [
+        cat.finding("archive_corrupt", f"« {d.doc.name} »", scope="document") for d in docs if d.doc.error
+    ]
+
+
 def form_checks(form: Form | None, cat: Catalogue) -> list[Finding]:
     if form is None or not form.problems:
         return []

@@ -13,6 +13,7 @@ import datetime as dt
 import io
 import json
 import struct
+import zipfile
 import zlib
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -162,6 +163,8 @@ class Raw:
     external_attr: int = 0o644 << 16
     method: int = 8
     announced_size: int | None = None  # lie about the inflated size
+    payload: bytes | None = None  # already deflated (bombs are built without holding them)
+    crc: int | None = None
 
 
 def unicode_path_extra(raw_name: bytes, real_name: str) -> bytes:
@@ -172,12 +175,15 @@ def unicode_path_extra(raw_name: bytes, real_name: str) -> bytes:
 def raw_zip(members: list[Raw]) -> bytes:
     out, central = bytearray(), bytearray()
     for m in members:
-        if m.method == 8:
+        if m.payload is not None:
+            payload = m.payload
+        elif m.method == 8:
             comp = zlib.compressobj(6, zlib.DEFLATED, -15)
             payload = comp.compress(m.data) + comp.flush()
         else:
             payload = m.data
-        crc, size = zlib.crc32(m.data), m.announced_size if m.announced_size is not None else len(m.data)
+        crc = m.crc if m.crc is not None else zlib.crc32(m.data)
+        size = m.announced_size if m.announced_size is not None else len(m.data)
         offset = len(out)
         out += struct.pack(
             "<4s2B4HL2L2H",
@@ -235,3 +241,105 @@ def convention_with_images(docx: bytes, logo: bool = True, signature_image: bool
         if signature_image and para.startswith("Pour le signataire"):
             pdf.image(_png(200, 80), w=50)
     return bytes(pdf.output())
+
+
+def deflated_zeros(size: int, raw: bool = True) -> tuple[bytes, int]:
+    """`size` zero bytes, deflated without ever holding them: (payload, crc32)."""
+    comp = zlib.compressobj(6, zlib.DEFLATED, -15 if raw else 15)
+    block, out, crc = b"\0" * (1 << 20), [], 0
+    for _ in range(size >> 20):
+        out.append(comp.compress(block))
+        crc = zlib.crc32(block, crc)
+    out.append(comp.flush())
+    return b"".join(out), crc
+
+
+def bomb_member(name: str, size: int) -> Raw:
+    payload, crc = deflated_zeros(size)
+    return Raw(name.encode(), b"", payload=payload, crc=crc, announced_size=size)
+
+
+def ooxml_bomb(kind: str, size: int) -> bytes:
+    """A .docx or .xlsx whose main XML part inflates to `size` bytes."""
+    part = "word/document.xml" if kind == "docx" else "xl/worksheets/sheet1.xml"
+    types = (
+        b'<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>'
+    )
+    marker = "word/document.xml" if kind == "docx" else "xl/workbook.xml"
+    members = [Raw(b"[Content_Types].xml", types), bomb_member(part, size)]
+    if kind == "xlsx":
+        members.insert(1, Raw(marker.encode(), b"<workbook/>"))
+    return raw_zip(members)
+
+
+LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY l1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY l2 "&l1;&l1;&l1;&l1;&l1;&l1;&l1;&l1;&l1;&l1;"><!ENTITY l3 "&l2;&l2;&l2;&l2;&l2;&l2;&l2;&l2;&l2;&l2;">
+<!ENTITY l4 "&l3;&l3;&l3;&l3;&l3;&l3;&l3;&l3;&l3;&l3;"><!ENTITY l5 "&l4;&l4;&l4;&l4;&l4;&l4;&l4;&l4;&l4;&l4;">
+<!ENTITY l6 "&l5;&l5;&l5;&l5;&l5;&l5;&l5;&l5;&l5;&l5;"><!ENTITY l7 "&l6;&l6;&l6;&l6;&l6;&l6;&l6;&l6;&l6;&l6;">
+<!ENTITY l8 "&l7;&l7;&l7;&l7;&l7;&l7;&l7;&l7;&l7;&l7;"><!ENTITY l9 "&l8;&l8;&l8;&l8;&l8;&l8;&l8;&l8;&l8;&l8;">]>
+"""
+
+
+def entity_bomb(kind: str) -> bytes:
+    """Billion laughs in the main part of a real .docx / .xlsx."""
+    import openpyxl
+    from docx import Document
+
+    buf = io.BytesIO()
+    if kind == "docx":
+        Document().save(buf)
+        part, root = (
+            "word/document.xml",
+            b'<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>&l9;</w:t></w:r></w:p></w:body></w:document>',
+        )
+    else:
+        openpyxl.Workbook().save(buf)
+        part, root = (
+            "xl/worksheets/sheet1.xml",
+            b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>&l9;</t></is></c></row></sheetData></worksheet>',
+        )
+    with zipfile.ZipFile(buf) as zin:
+        members = [(i.filename, zin.read(i)) for i in zin.infolist()]
+    return zip_of([(n, LAUGHS + root if n == part else d) for n, d in members])
+
+
+def pdf_of(objects: list[bytes]) -> bytes:
+    """A PDF from numbered objects (1 0 obj …), with a correct xref table."""
+    out, offsets = bytearray(b"%PDF-1.7\n"), []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return bytes(out)
+
+
+def pdf_stream_bomb(size: int) -> bytes:
+    """One page whose content stream inflates to `size` bytes."""
+    payload, _ = deflated_zeros(size, raw=False)
+    stream = (
+        f"<< /Length {len(payload)} /Filter /FlateDecode >>\nstream\n".encode() + payload + b"\nendstream"
+    )
+    return pdf_of(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>",
+            stream,
+        ]
+    )
+
+
+def pdf_cycle() -> bytes:
+    """A page tree whose node lists itself among its kids."""
+    return pdf_of(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [4 0 R] >> >>",
+            b"<< /Type /Pages /Kids [2 0 R 3 0 R] /Count 2 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
+            b"<< /FT /Sig /T (Signature1) /Kids [4 0 R] /Parent 4 0 R >>",
+        ]
+    )

@@ -297,4 +297,5 @@ def test_a_document_that_cannot_be_read_is_set_aside(intake_ctx, drop, parts, co
     report = take_in(drop(data, form=b.form(commune)), intake_ctx)
     broken = next(d for d in report["documents"] if d["name"] == "cassé.pdf")
     assert broken["role"] == "other" and broken["note"].startswith("mis de côté")
-    assert report["status"] == "complete"
+    assert report["status"] == "incomplete" and codes(report) == ["archive_corrupt"]
+    assert "« cassé.pdf »" in report["problems"][0]["message"] and report["mailbox"]  # still routed

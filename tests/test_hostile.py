@@ -1,0 +1,148 @@
+"""Hostile input: each case ends as a verdict, within bounded memory and time.
+
+Every input is built here and taken in by a real `csac intake` process;
+os.wait4 gives that process's own peak memory. Nothing may be written
+outside the work folder.
+"""
+
+import json
+import os
+import struct
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tests import builders as b
+
+PEAK_MB = 200
+SECONDS = 30
+REPO = Path(__file__).resolve().parent.parent
+GB = 1 << 30
+
+
+MEASURE = Path(__file__).with_name("measure.py")
+
+
+def intake(work: Path, data: bytes, name: str = "depot.zip"):
+    """(report, peak MB, seconds) of one `csac intake` process, measured by a small launcher."""
+    (work / "tmp").mkdir(parents=True, exist_ok=True)
+    path = work / name
+    path.write_bytes(data)
+    env = os.environ | {"TMPDIR": str(work / "tmp"), "HOME": str(work), "CSAC_HOME": str(REPO)}
+    args = [sys.executable, str(MEASURE), sys.executable, "-m", "pipeline", "intake", str(path), "--json",
+            "--outbox", str(work / "outbox"), "--state", str(work / "var")]  # fmt: skip
+    done = subprocess.run(args, cwd=work, env=env, capture_output=True, timeout=SECONDS * 2)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    measure = json.loads(done.stderr.decode().strip().splitlines()[-1])
+    return json.loads(done.stdout), measure["maxrss_kb"] / 1024, measure["seconds"]
+
+
+PDF = b"%PDF-1.4\n"
+
+
+def cases(renderer, resources):
+    entity = b.Entity()
+    docs = b.rendered(renderer, resources, entity, "2021-045-lot2")
+    good = {
+        "c.pdf": b.convention_pdf(docs["convention"]),
+        "a.xlsx": docs["annex"],
+        "o.pdf": b.order_pdf(entity, Decimal("1000")),
+    }
+
+    def with_doc(name, data):
+        return b.zip_of([*good.items(), (name, data)])
+
+    nested = b.zip_of([("c.pdf", PDF)])
+    for level in range(12):
+        nested = b.zip_of([(f"n{level}.zip", nested)])
+    valid = b.zip_of(list(good.items()))
+    corrupt_cd = bytearray(valid)
+    cd = valid.index(b"PK\x01\x02")
+    corrupt_cd[cd : cd + 40] = b"\xee" * 40
+    single = b.zip_of([("a.pdf", b"\0" * (1 << 20))])
+    start, end = single.index(b"PK\x01\x02"), single.index(b"PK\x05\x06")
+    entry = single[start:end]
+    central = b"".join(entry.replace(b"a.pdf", f"{i:05d}".encode()) for i in range(3000))
+    overlap = (
+        single[:start]
+        + central
+        + struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 3000, 3000, len(central), start, 0)
+    )
+    return {
+        "ratio bomb (1 GB of zeros)": b.raw_zip([b.bomb_member("bombe.pdf", GB)]),
+        "announced size lies": b.raw_zip(
+            [b.Raw(b"menteur.pdf", b"", payload=b.deflated_zeros(256 << 20)[0], announced_size=1000)]
+        ),
+        "overlapping entries (CPython #109858)": overlap,
+        "zips nested 12 deep": nested,
+        "dot-dot path": b.raw_zip([b.Raw(b"../../../../tmp/evil.pdf", PDF)]),
+        "absolute path": b.raw_zip([b.Raw(b"/tmp/evil.pdf", PDF)]),
+        "symlink member": b.raw_zip([b.Raw(b"lien", b"/etc/passwd", method=0, external_attr=0o120777 << 16)]),
+        "encrypted member": b.raw_zip([b.Raw(b"c.pdf", PDF, flags=0x1)]),
+        "20,000 members": b.zip_of([(f"f{i}.txt", b"x") for i in range(20_000)]),
+        "very long name": b.raw_zip([b.Raw(("x" * 5000 + ".pdf").encode(), PDF)]),
+        "corrupt central directory": bytes(corrupt_cd),
+        "truncated archive": valid[: len(valid) // 3],
+        "docx that is a zip bomb": with_doc("piège.docx", b.ooxml_bomb("docx", GB)),
+        "xlsx that is a zip bomb": with_doc("piège.xlsx", b.ooxml_bomb("xlsx", GB)),
+        "entity expansion in a docx": with_doc("rire.docx", b.entity_bomb("docx")),
+        "entity expansion in an xlsx": with_doc("rire.xlsx", b.entity_bomb("xlsx")),
+        "pdf with a huge compressed stream": with_doc("flux.pdf", b.pdf_stream_bomb(GB)),
+        "pdf with cyclic references": with_doc("cycle.pdf", b.pdf_cycle()),
+        "a pdf named .xlsx and an xlsx named .pdf": b.zip_of(
+            [("c.pdf", good["c.pdf"]), ("annexe.pdf", good["a.xlsx"]), ("ej.xlsx", good["o.pdf"])]
+        ),
+        "a pdf named .zip": good["c.pdf"],
+    }
+
+
+@pytest.fixture(scope="module")
+def hostile(renderer, resources):
+    return cases(renderer, resources)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "ratio bomb (1 GB of zeros)",
+        "announced size lies",
+        "overlapping entries (CPython #109858)",
+        "zips nested 12 deep",
+        "dot-dot path",
+        "absolute path",
+        "symlink member",
+        "encrypted member",
+        "20,000 members",
+        "very long name",
+        "corrupt central directory",
+        "truncated archive",
+        "docx that is a zip bomb",
+        "xlsx that is a zip bomb",
+        "entity expansion in a docx",
+        "entity expansion in an xlsx",
+        "pdf with a huge compressed stream",
+        "pdf with cyclic references",
+        "a pdf named .xlsx and an xlsx named .pdf",
+        "a pdf named .zip",
+    ],
+)
+def test_hostile_input_ends_as_a_verdict_within_bounds(tmp_path, hostile, case):
+    work = tmp_path / "work"
+    before = set(REPO.iterdir())
+    report, peak_mb, seconds = intake(work, hostile[case])
+    assert peak_mb < PEAK_MB, f"{case}: {peak_mb:.0f} MB"
+    assert seconds < SECONDS, f"{case}: {seconds:.1f} s"
+    set_aside = [d for d in report["documents"] if (d.get("note") or "").startswith("mis de côté")]
+    codes = [p["code"] for p in report["problems"]]
+    if report["status"] == "rejected":
+        assert codes and codes[0] in ("archive_unsafe", "archive_corrupt"), codes
+    elif case.startswith("a pdf named"):  # roles come from content: nothing hostile here
+        assert report["status"] == "complete", report
+    else:
+        assert report["status"] == "incomplete" and set_aside, report
+    assert set(REPO.iterdir()) == before
+    assert not (Path("/tmp") / "evil.pdf").exists()
+    print(f"{case}: {report['status']} {codes} {peak_mb:.0f} MB {seconds:.2f} s")
