@@ -321,6 +321,9 @@ def watch_cmd(
     settle: Annotated[
         float, typer.Option("--settle", help="Seconds a file must stay unchanged before it is taken.")
     ] = 0.5,
+    rescan: Annotated[
+        float, typer.Option("--rescan", help="Seconds between full rescans and retries of failed deliveries.")
+    ] = 10.0,
     log_json: Annotated[bool, typer.Option("--log-json", help="Log one JSON object per line.")] = False,
 ) -> None:
     """Watch the inbox and take in every deposit dropped there, exactly once.
@@ -344,7 +347,7 @@ def watch_cmd(
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    settings = WatchSettings(settle=settle, poll=poll)
+    settings = WatchSettings(settle=settle, poll=poll, rescan=rescan)
     logging.getLogger("csac.watch").info("veille de %s (sortie : %s)", inbox, outbox)
     Watcher(ctx, settings).run(stop)
 

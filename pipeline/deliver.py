@@ -78,7 +78,9 @@ def quarantine(folder: Path, source: Path, name: str, reason: str, report: dict)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     target = folder / Path(name).name
     if not target.exists():
-        shutil.copyfile(source, target)
+        partial = folder / f".{target.name}.part"
+        shutil.copyfile(source, partial)
+        os.replace(partial, target)
     (folder / "reason.txt").write_text(reason + "\n", encoding="utf-8")
     (folder / "report.json").write_text(
         json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"

@@ -53,5 +53,11 @@ class ConfigError(CsacError):
     exit_code = ExitCode.config_error
 
 
+class DeliveryError(CsacError):
+    """The outbox could not be written: the deposit stays claimed and is tried again."""
+
+    exit_code = ExitCode.file_access_error
+
+
 class UnknownVariantError(CsacError):
     exit_code = ExitCode.input_file

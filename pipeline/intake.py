@@ -14,6 +14,7 @@ from pathlib import Path
 from .archive import ArchiveRejected, Limits, read_archive
 from .classify import Classified, classify
 from .deliver import put, quarantine
+from .errors import DeliveryError
 from .extract import extract
 from .facts import Facts, gather
 from .form import Form, read_form, sidecar_for
@@ -232,6 +233,12 @@ def take_in(
     assessment = assess(deposit, ctx)
     journal.event(opened.deposit_id, "assessed", assessment.status)
     out = report(deposit, opened.deposit_id, opened.received_at, assessment, ctx)
-    out["delivered_to"] = _deliver(source, deposit, out, ctx, journal)
+    try:
+        out["delivered_to"] = _deliver(source, deposit, out, ctx, journal)
+    except OSError as exc:
+        journal.event(opened.deposit_id, "delivery_failed", f"{type(exc).__name__}: {exc.strerror or exc}")
+        raise DeliveryError(
+            f"dépôt {opened.deposit_id} : remise impossible dans {ctx.workspace.outbox} ({exc.strerror or exc})"
+        ) from exc
     journal.finish(out)
     return out

@@ -28,6 +28,7 @@ from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
 from .archive import is_zip
+from .errors import DeliveryError
 from .form import SIDECAR_SUFFIXES
 from .intake import IntakeContext, take_in
 
@@ -182,25 +183,30 @@ class Watcher:
         )
         return report
 
+    def _attempt(self, claimed: Path, form: Path | None) -> dict | None:
+        """Process a claimed deposit; on failure it stays claimed for the next rescan."""
+        try:
+            return self.process(claimed, form)
+        except DeliveryError as exc:
+            log.error("%s — il reste réservé et sera repris dans %.0f s", exc, self.settings.rescan)
+        except Exception as exc:
+            log.error(
+                "fichier %s : échec du traitement (%s: %s), il reste réservé et sera repris",
+                claimed.name,
+                type(exc).__name__,
+                exc,
+            )
+        return None
+
     def take(self, path: Path) -> dict | None:
         claim = self.claim(path)
-        if claim is None:
-            return None
-        try:
-            return self.process(*claim)
-        except Exception:
-            log.exception("dépôt %s : échec du traitement, il reste réservé et sera repris", path.name)
-            return None
+        return self._attempt(*claim) if claim else None
 
     def retry_mine(self) -> None:
         """Deposits left in our folder after a failure are tried again."""
         for path in sorted(self.mine.iterdir()):
             if path.name != LOCK and is_deposit_name(path.name):
-                try:
-                    form = _sidecar(path)
-                    self.process(path, form)
-                except Exception:
-                    log.exception("dépôt %s : nouvel échec, nouvel essai plus tard", path.name)
+                self._attempt(path, _sidecar(path))
 
     def run(self, stop: threading.Event, on_report=None) -> None:
         """Until `stop` is set; the deposit in hand is finished first."""
