@@ -1,0 +1,201 @@
+"""The crash soak: `csac watch` killed with SIGKILL while deposits keep arriving.
+
+Deposits arrive the ways they do in a shared folder: written at once,
+written slowly in chunks, written under a temporary name and renamed in,
+or with their form written after the ZIP. Meanwhile the watcher is killed
+at random moments and restarted. When everything has settled, every dropped
+file must have exactly one outcome and every routed deposit one message.
+"""
+
+from __future__ import annotations
+
+import email
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from pipeline.journal import Journal
+from tests import builders as b
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Drop:
+    name: str
+    data: bytes
+    form: dict | None
+    how: str  # direct, slow, rename or late-form
+
+
+@dataclass
+class SoakResult:
+    dropped: int
+    kills: int
+    outcomes: Counter = field(default_factory=Counter)
+    lost: list[str] = field(default_factory=list)
+    doubled: list[str] = field(default_factory=list)
+    unfinished: list[str] = field(default_factory=list)
+    left_in_processing: list[str] = field(default_factory=list)
+    messages_twice: list[str] = field(default_factory=list)
+    routed_without_message: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.lost or self.doubled or self.unfinished or self.left_in_processing
+                    or self.messages_twice or self.routed_without_message)  # fmt: skip
+
+
+def make_drops(renderer, resources, count: int, rng: random.Random) -> list[Drop]:
+    entity = b.Entity()
+    docs = b.rendered(renderer, resources, entity, "2021-045-lot2")
+    convention = b.convention_pdf(docs["convention"])
+    drops = []
+    for i in range(count):
+        kind = rng.choice(["complete", "complete", "incomplete", "hostile"])
+        order = b.order_pdf(entity, Decimal("1000"), ej=f"EJ-{i:05d}")
+        if kind == "complete":
+            data = b.zip_of([("c.pdf", convention), ("a.xlsx", docs["annex"]), ("o.pdf", order)])
+        elif kind == "incomplete":
+            data = b.zip_of([("c.pdf", convention), ("o.pdf", order)])
+        else:
+            data = rng.choice([
+                b.raw_zip([b.Raw(f"../evil{i}.pdf".encode(), b"x")]),
+                b.zip_of([("c.pdf", convention)])[: 5000 + i],
+                f"pas un zip n° {i}".encode(),
+            ])  # fmt: skip
+        form = b.form(entity, reference_commande=f"EJ-{i:05d}") if rng.random() < 0.5 else None
+        how = rng.choice(["direct", "slow", "rename", "late-form" if form else "direct"])
+        drops.append(Drop(f"depot-{i:04d}.zip", data, form, how))
+    return drops
+
+
+def _drop(inbox: Path, staging: Path, d: Drop, rng: random.Random) -> None:
+    target = inbox / d.name
+    if d.form and d.how != "late-form":
+        (inbox / d.name).with_suffix(".json").write_text(json.dumps(d.form), encoding="utf-8")
+    if d.how == "slow":
+        with target.open("wb") as fh:
+            step = max(1, len(d.data) // 6)
+            for pos in range(0, len(d.data), step):
+                fh.write(d.data[pos : pos + step])
+                fh.flush()
+                time.sleep(rng.uniform(0.05, 0.25))
+    elif d.how == "rename":
+        temp = staging / (d.name + ".part")
+        temp.write_bytes(d.data)
+        os.rename(temp, target)
+    else:
+        target.write_bytes(d.data)
+    if d.form and d.how == "late-form":
+        time.sleep(rng.uniform(0.0, 0.2))
+        target.with_suffix(".json").write_text(json.dumps(d.form), encoding="utf-8")
+
+
+class Watchers:
+    """The watcher process, killed and restarted on demand."""
+
+    def __init__(self, work: Path):
+        self.work = work
+        self.proc: subprocess.Popen | None = None
+        self.log = (work / "watch.log").open("a")
+
+    def start(self) -> None:
+        args = [sys.executable, "-m", "pipeline", "watch", "--inbox", str(self.work / "inbox"),
+                "--outbox", str(self.work / "outbox"), "--state", str(self.work / "var"), "--settle", "0.3", "--rescan", "1"]  # fmt: skip
+        self.proc = subprocess.Popen(args, stderr=self.log, env=os.environ | {"CSAC_HOME": str(ROOT)})
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def kill_while_working(self, rng: random.Random, patience: float = 5.0) -> None:
+        """Kill inside the critical window: once a deposit is claimed, at a random instant."""
+        processing, deadline = self.work / "inbox" / "processing", time.monotonic() + patience
+        while time.monotonic() < deadline:
+            if any(p.suffix == ".zip" for p in processing.glob("*/*")):
+                time.sleep(rng.uniform(0.0, 0.08))
+                break
+            time.sleep(0.002)
+        self.kill()
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(timeout=60)
+        self.log.close()
+
+
+def _settled(work: Path, names: set[str]) -> bool:
+    journal = work / "var" / "journal.sqlite"
+    if not journal.exists():
+        return False
+    done = {r["file"] for r in Journal(journal).latest(100_000) if r["state"] == "done"}
+    return names <= done and not any(p.suffix == ".zip" for p in (work / "inbox").iterdir())
+
+
+def soak(work: Path, drops: list[Drop], kills: int, seed: int, timeout: float = 600) -> SoakResult:
+    rng = random.Random(seed)
+    inbox, staging = work / "inbox", work / "staging"
+    inbox.mkdir(parents=True)
+    staging.mkdir()
+    watchers = Watchers(work)
+    watchers.start()
+    writer = threading.Thread(
+        target=lambda: [(_drop(inbox, staging, d, rng), time.sleep(rng.uniform(0, 0.15))) for d in drops]
+    )
+    writer.start()
+    for k in range(kills):  # half at random moments, half while a deposit is in hand
+        time.sleep(rng.uniform(0.3, 1.5))
+        if k % 2:
+            watchers.kill()
+        else:
+            watchers.kill_while_working(rng)
+        watchers.start()
+    writer.join()
+    names = {d.name for d in drops}
+    deadline = time.monotonic() + timeout
+    while not _settled(work, names) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)
+    watchers.stop()
+    return check(work, drops, kills)
+
+
+def _message_ids(outbox: Path) -> Counter:
+    ids: Counter = Counter()
+    for box in outbox.glob("*@*"):
+        for sub in ("new", "cur"):
+            for path in (box / sub).glob("*") if (box / sub).exists() else ():
+                with path.open("rb") as fh:
+                    ids[email.message_from_binary_file(fh)["Message-ID"]] += 1
+    return ids
+
+
+def check(work: Path, drops: list[Drop], kills: int) -> SoakResult:
+    result = SoakResult(len(drops), kills)
+    rows = Journal(work / "var" / "journal.sqlite").latest(100_000)
+    by_file = Counter(r["file"] for r in rows)
+    done_names = {p.name for p in (work / "inbox" / "done").iterdir()}
+    for d in drops:
+        if by_file[d.name] == 0 and d.name not in done_names:
+            result.lost.append(d.name)
+        elif by_file[d.name] > 1:
+            result.doubled.append(d.name)
+    result.unfinished = [r["file"] for r in rows if r["state"] != "done"]
+    result.outcomes = Counter(r["status"] for r in rows if r["state"] == "done")
+    result.left_in_processing = [str(p) for p in (work / "inbox" / "processing").rglob("*") if p.is_file()]
+    ids = _message_ids(work / "outbox")
+    result.messages_twice = [mid for mid, n in ids.items() if n > 1]
+    for r in rows:
+        if r["status"] in ("complete", "incomplete") and ids[f"<{r['id']}.region@csac.resah.fr>"] != 1:
+            result.routed_without_message.append(r["id"])
+    return result

@@ -1,0 +1,12 @@
+"""Crash soak, small: 40 deposits, the watcher SIGKILLed 3 times. bench/soak.py runs 200 and 10."""
+
+import random
+
+from tests.soaking import make_drops, soak
+
+
+def test_every_dropped_file_has_exactly_one_outcome_across_kills(tmp_path, renderer, resources):
+    drops = make_drops(renderer, resources, 40, random.Random(7))
+    result = soak(tmp_path, drops, kills=3, seed=7, timeout=300)
+    assert result.ok, result
+    assert sum(result.outcomes.values()) == 40
