@@ -201,8 +201,8 @@ def _open(data: bytes, label: str) -> zipfile.ZipFile:
         return zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as exc:
         raise _corrupt(f"{label} n'est pas une archive ZIP lisible ({exc})") from exc
-    except (ValueError, OSError, EOFError, struct.error) as exc:
-        raise _corrupt(f"{label} : répertoire de l'archive endommagé ({exc})") from exc
+    except Exception as exc:  # zipfile's own parsing: any failure means the directory is unreadable
+        raise _corrupt(f"{label} : répertoire de l'archive illisible ({type(exc).__name__}: {exc})") from exc
 
 
 def _walk(data: bytes, prefix: str, depth: int, budget: _Budget, found: list, ignored: list) -> None:
@@ -216,7 +216,7 @@ def _walk(data: bytes, prefix: str, depth: int, budget: _Budget, found: list, ig
             name = member_name(info)
             _check_name(name, info, budget.limits)
             full = prefix + name
-            if info.is_dir():
+            if not name or name.endswith("/"):
                 continue
             if _ignored(name):
                 ignored.append(full)
@@ -239,6 +239,10 @@ def read_archive(data: bytes, limits: Limits = Limits()) -> Archive:
     ignored: list[str] = []
     try:
         _walk(data, "", 0, _Budget(limits), found, ignored)
+    except ArchiveRejected:
+        raise
     except RecursionError as exc:
         raise _unsafe("archive imbriquée à l'infini") from exc
+    except Exception as exc:  # zipfile trips over malformed headers in ways of its own
+        raise _corrupt(f"structure de l'archive illisible ({type(exc).__name__})") from exc
     return Archive(tuple(found), tuple(ignored))

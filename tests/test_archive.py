@@ -138,6 +138,19 @@ def test_a_corrupt_member_is_corrupt_not_a_crash():
     assert rejected(bytes(data)).code == "archive_corrupt"
 
 
+def test_an_unsupported_zip_version_is_corrupt_not_a_crash():
+    """Found by atheris: zipfile raises NotImplementedError for version 25.5."""
+    data = bytearray(zip_of([("conv.pdf", PDF)]))
+    central = data.index(b"PK\x01\x02")
+    data[central + 6] = 255  # "version needed to extract" in the central directory
+    assert rejected(bytes(data)).code == "archive_corrupt"
+
+
+def test_an_empty_member_name_is_not_a_crash():
+    """Found by atheris: ZipInfo.is_dir() raises IndexError on an empty name."""
+    assert names(raw_zip([Raw(b"", PDF), Raw(b"conv.pdf", PDF)])) == ["conv.pdf"]
+
+
 def test_overlapping_entries_give_a_verdict_not_a_crash():
     """The CPython #109858 kind: many central entries pointing at one local entry."""
     single = zip_of([("a.pdf", b"\0" * 2**20)])
