@@ -293,10 +293,9 @@ def sample_deposit_cmd(
 
 class _JsonLines(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        return json.dumps(
-            {"at": self.formatTime(record), "level": record.levelname, "message": record.getMessage()},
-            ensure_ascii=False,
-        )
+        line = {"at": self.formatTime(record), "level": record.levelname, "message": record.getMessage()}
+        line |= {k: getattr(record, k) for k in ("deposit", "state") if hasattr(record, k)}
+        return json.dumps(line, ensure_ascii=False)
 
 
 def _logging(json_lines: bool) -> None:

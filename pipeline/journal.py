@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
@@ -43,6 +44,25 @@ CREATE TABLE IF NOT EXISTS events (
 );
 """
 FINAL = ("done",)
+log = logging.getLogger("csac.journal")
+
+
+def _log(deposit_id: str, state: str, detail: str = "") -> None:
+    """One line per state change, naming the deposit by id; never document text."""
+    log.info(
+        "dépôt %s : %s%s",
+        deposit_id,
+        state,
+        f" — {detail}" if detail else "",
+        extra={"deposit": deposit_id, "state": state},
+    )
+
+
+def _safe(state: str, detail: str) -> str:
+    """The depositor's address is personal data: logs say who, not where."""
+    if state == "delivered" and not detail.endswith("@resah.fr"):
+        return "avis au déposant"
+    return detail
 
 
 def now() -> str:
@@ -55,6 +75,7 @@ class Opened:
     received_at: str
     duplicate_of: dict | None = None  # the finished deposit with the same bytes, if any
     finished: dict | None = None  # this very file's report, when it was already taken in
+    created: bool = False
 
 
 class Journal:
@@ -88,6 +109,7 @@ class Journal:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+        _log(opened.deposit_id, "received" if opened.created else "resumed", file)
         return opened
 
     def _open(self, conn, sha256: str, file: str, source: str | None) -> Opened:
@@ -110,7 +132,7 @@ class Journal:
             "INSERT INTO events (deposit_id, at, state, detail) VALUES (?, ?, 'received', ?)",
             (deposit_id, at, file),
         )
-        return Opened(deposit_id, at, original)
+        return Opened(deposit_id, at, original, created=True)
 
     @staticmethod
     def _new_id(conn, sha256: str) -> str:
@@ -129,6 +151,7 @@ class Journal:
                 "UPDATE deposits SET state = ?, updated_at = ? WHERE id = ?", (state, now(), deposit_id)
             )
             conn.execute("COMMIT")
+        _log(deposit_id, state, _safe(state, detail))
 
     def finish(self, report: dict) -> None:
         """The outcome, written once delivery is done: the deposit's last state."""
@@ -156,6 +179,12 @@ class Journal:
                 (report["deposit_id"], now(), report["status"]),
             )
             conn.execute("COMMIT")
+        codes = ", ".join(p["code"] for p in report["problems"])
+        _log(
+            report["deposit_id"],
+            "done",
+            f"{report['status']} → {report['mailbox'] or 'quarantaine'}" + (f" [{codes}]" if codes else ""),
+        )
 
     def latest(self, limit: int = 20) -> list[dict]:
         with closing(self._connect()) as conn:

@@ -178,9 +178,6 @@ class Watcher:
         if form:
             os.replace(form, target.with_suffix(form.suffix))
         os.replace(claimed, target)
-        log.info(
-            "dépôt %s : %s -> %s", report["deposit_id"], report["status"], report["mailbox"] or "quarantaine"
-        )
         return report
 
     def _attempt(self, claimed: Path, form: Path | None) -> dict | None:

@@ -170,12 +170,19 @@ def test_two_watchers_on_one_inbox_take_each_deposit_once(tmp_path, watcher):
     first.stop(), second.stop()
 
 
-def test_ctrl_c_stops_cleanly_and_logs_one_line_per_deposit(tmp_path, watcher, full_deposit):
+def test_ctrl_c_stops_cleanly_and_logs_one_json_line_per_state_change(tmp_path, watcher, full_deposit):
     watch = watcher("--log-json")
-    (tmp_path / "inbox" / "x.zip").write_bytes(full_deposit[0])
+    data, form = full_deposit
+    (tmp_path / "inbox" / "x.json").write_text(json.dumps(form), encoding="utf-8")
+    (tmp_path / "inbox" / "x.zip").write_bytes(data)
     wait_for(lambda: len(rows(tmp_path)) == 1, "the deposit")
     err = watch.stop()
     assert watch.proc.returncode == 0
     lines = [json.loads(line) for line in err.strip().splitlines()]
-    assert any("complete" in line["message"] for line in lines)
-    assert not any("Commune de Test" in line["message"] for line in lines)  # ids only, never document text
+    [deposit_id] = {line["deposit"] for line in lines if "deposit" in line}
+    states = [line["state"] for line in lines if line.get("deposit") == deposit_id]
+    assert states == ["received", "assessed", "delivered", "delivered", "done"]
+    text = err.casefold()
+    assert (
+        "commune de test" not in text and form["email"] not in text
+    )  # ids, never document text or addresses
