@@ -44,6 +44,7 @@ DateOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of a table.")]
+PRIVATE = 0o077  # deposits, journal and messages hold personal data (GDPR): owner only
 StateOpt = Annotated[
     Path, typer.Option("--state", help="Folder of the journal and the register of signatories.")
 ]
@@ -210,6 +211,7 @@ def intake_cmd(
     """
     from .intake import IntakeContext, take_in
 
+    os.umask(PRIVATE)
     ctx = IntakeContext.build(Resources.default(), Workspace(outbox=outbox, state=state))
     report = take_in(path, ctx, form)
     if as_json:
@@ -335,6 +337,7 @@ def watch_cmd(
     from .watch import Watcher, WatchSettings
 
     _logging(log_json)
+    os.umask(PRIVATE)
     ctx = IntakeContext.build(Resources.default(), Workspace(inbox, outbox, state))
     stop = threading.Event()
 

@@ -155,6 +155,22 @@ def test_intake_json_follows_the_report_schema_and_exits_0_when_rejected(tmp_pat
         assert report["status"] == status
 
 
+def test_the_journal_written_by_csac_intake_is_private(tmp_path, deposit_bytes):
+    (tmp_path / "ok.zip").write_bytes(deposit_bytes())
+    run_csac(
+        "intake",
+        str(tmp_path / "ok.zip"),
+        "--outbox",
+        str(tmp_path / "out"),
+        "--state",
+        str(tmp_path / "var"),
+    )
+    written = [p for p in (tmp_path / "var").rglob("*") if p.is_file()] + [
+        p for p in (tmp_path / "out").rglob("*")
+    ]
+    assert written and all(stat.S_IMODE(p.stat().st_mode) & 0o077 == 0 for p in written)
+
+
 def test_status_lists_the_latest_deposits_for_people_and_scripts(tmp_path, deposit_bytes):
     (tmp_path / "ok.zip").write_bytes(deposit_bytes())
     run_csac(
