@@ -88,3 +88,27 @@ def quarantine(folder: Path, source: Path, name: str, reason: str, report: dict)
     for path in folder.iterdir():
         os.chmod(path, FILE_MODE)
     return folder
+
+
+class Courier:
+    """Where messages go: the Maildirs (no server needed), or the SMTP relay's queue."""
+
+    def __init__(self, config):
+        from .mailqueue import MailQueue
+
+        self.config = config
+        self.queue = MailQueue(config.workspace.state) if config.relay else None
+        self.verb = "queued" if self.queue else "delivered"
+
+    def send(self, outgoing: Outgoing, deposit_id: str) -> str:
+        msg = outgoing.message
+        if self.queue is None:
+            return put(self.config.workspace.outbox, outgoing)
+        recipients = [msg["To"], *([msg["Cc"]] if msg["Cc"] else [])]
+        self.queue.enqueue(msg, deposit_id, outgoing.folder, recipients)
+        return msg["To"]
+
+    def flush(self) -> None:
+        """Try the relay now; what fails stays queued for the next flush."""
+        if self.queue is not None:
+            self.queue.flush(self.config)

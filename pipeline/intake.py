@@ -8,12 +8,13 @@ a deposit is only marked done once its messages are in their Maildirs.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .archive import ArchiveRejected, Limits, read_archive
 from .classify import Classified, classify
-from .deliver import put, quarantine
+from .config import Config
+from .deliver import Courier, quarantine
 from .errors import DeliveryError
 from .extract import extract
 from .facts import Facts, gather
@@ -50,12 +51,20 @@ class IntakeContext:
     regions: RegionBook
     catalogue: Catalogue
     limits: Limits = Limits()
+    config: Config = Config()
 
     @classmethod
-    def build(cls, resources: Resources, workspace: Workspace, limits: Limits | None = None) -> IntakeContext:
+    def build(
+        cls,
+        resources: Resources,
+        workspace: Workspace,
+        limits: Limits | None = None,
+        config: Config | None = None,
+    ) -> IntakeContext:
+        config = replace(config, workspace=workspace) if config else Config(workspace=workspace)
         return cls(
             resources, workspace, load_variants(resources), load_regions(resources.regions_file),
-            load_catalogue(resources.problems_file), limits or Limits(),
+            load_catalogue(resources.problems_file), limits or Limits(), config,
         )  # fmt: skip
 
 
@@ -192,11 +201,12 @@ def _deliver(source: Path, deposit: Deposit, out: dict, ctx: IntakeContext, jour
         folder = quarantine(ws.quarantine / out["deposit_id"], source, deposit.name, reason, out)
         journal.event(out["deposit_id"], "quarantined", str(folder))
         return [str(folder)]
-    delivered = []
+    delivered, courier = [], Courier(ctx.config)
     for outgoing in (region_message(out, deposit.data), depositor_notice(out)):
         if outgoing:
-            delivered.append(put(ws.outbox, outgoing))
-            journal.event(out["deposit_id"], "delivered", outgoing.message["To"])
+            delivered.append(courier.send(outgoing, out["deposit_id"]))
+            journal.event(out["deposit_id"], courier.verb, outgoing.message["To"])
+    courier.flush()
     return delivered
 
 

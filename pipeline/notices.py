@@ -125,4 +125,8 @@ def depositor_notice(report: dict) -> Outgoing | None:
     )
     if report.get("mailbox"):
         msg["Reply-To"] = report["mailbox"]
+        if (
+            report["status"] == "incomplete"
+        ):  # the region follows the regularisation up (seed: "par courriel à l'adresse de votre région")
+            msg["Cc"] = report["mailbox"]
     return Outgoing(DEPOSITORS, msg)

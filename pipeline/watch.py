@@ -28,6 +28,7 @@ from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
 from .archive import is_zip
+from .deliver import Courier
 from .errors import DeliveryError
 from .form import SIDECAR_SUFFIXES
 from .intake import IntakeContext, take_in
@@ -220,6 +221,7 @@ class Watcher:
                 if now - last_scan >= self.settings.rescan:
                     self.retry_mine()
                     self.recover()
+                    Courier(self.ctx.config).flush()
                     last_scan = now
                 for path in self.ready(state, now):
                     if stop.is_set():
