@@ -46,11 +46,28 @@ DateOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of a table.")]
 PRIVATE = 0o077  # deposits, journal and messages hold personal data (GDPR): owner only
 StateOpt = Annotated[
-    Path, typer.Option("--state", help="Folder of the journal and the register of signatories.")
+    Path | None, typer.Option("--state", help="Folder of the journal and the register of signatories.")
 ]
 OutboxOpt = Annotated[
-    Path, typer.Option("--outbox", help="Folder of the regional Maildirs and the quarantine.")
+    Path | None, typer.Option("--outbox", help="Folder of the regional Maildirs and the quarantine.")
 ]
+
+
+@app.callback()
+def _options(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Configuration file (default: ./csac.yaml if present).")
+    ] = None,
+) -> None:
+    ctx.obj = config
+
+
+def _config(ctx: typer.Context, inbox=None, outbox=None, state=None):
+    """The configuration, read once; folders given on the command line win."""
+    from .config import load_config
+
+    return load_config(ctx.obj, Resources.default()).with_paths(inbox, outbox, state)
 
 
 def _variant_ids(names: list[str]) -> list[str] | None:
@@ -192,6 +209,7 @@ def render_batch_cmd(
 
 @app.command("intake")
 def intake_cmd(
+    ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="The deposited ZIP.", exists=True, dir_okay=False)],
     form: Annotated[
         Path | None,
@@ -199,8 +217,8 @@ def intake_cmd(
             "--form", help="Deposit form (JSON or YAML). Default: NAME.json or NAME.yaml beside NAME.zip."
         ),
     ] = None,
-    outbox: OutboxOpt = Path("outbox"),
-    state: StateOpt = Path("var"),
+    outbox: OutboxOpt = None,
+    state: StateOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Take in one deposit: check it, route it to its region, and print the verdict.
@@ -212,8 +230,9 @@ def intake_cmd(
     from .intake import IntakeContext, take_in
 
     os.umask(PRIVATE)
-    ctx = IntakeContext.build(Resources.default(), Workspace(outbox=outbox, state=state))
-    report = take_in(path, ctx, form)
+    config = _config(ctx, outbox=outbox, state=state)
+    intake = IntakeContext.build(Resources.default(), config.workspace, config=config)
+    report = take_in(path, intake, form)
     if as_json:
         out.print_json(json.dumps(report, ensure_ascii=False))
         return
@@ -231,15 +250,22 @@ def intake_cmd(
 
 @app.command("status")
 def status_cmd(
+    ctx: typer.Context,
     limit: Annotated[int, typer.Option("--limit", "-n", help="How many deposits, newest first.")] = 20,
-    state: StateOpt = Path("var"),
+    state: StateOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List the latest deposits and their verdicts, from the journal.
 
     Example: `csac status` or `csac status --json -n 100`
     """
-    rows = Journal(Workspace(state=state).journal).latest(limit)
+    from .mailqueue import MailQueue
+
+    workspace = _config(ctx, state=state).workspace
+    rows = Journal(workspace.journal).latest(limit)
+    queue = MailQueue(workspace.state)
+    for row in rows:
+        row["messages"] = queue.for_deposit(row["id"])
     if as_json:
         out.print_json(json.dumps(rows, ensure_ascii=False))
         return
@@ -293,6 +319,71 @@ def sample_deposit_cmd(
     out.print(f"dépôt d'exemple : {paths[0]} (formulaire : {paths[1]})")
 
 
+config_app = typer.Typer(
+    help="Check the configuration (csac.yaml and the environment).", no_args_is_help=True
+)
+outbox_app = typer.Typer(
+    help="The outgoing mail queue, when an SMTP relay is configured.", no_args_is_help=True
+)
+app.add_typer(config_app, name="config")
+app.add_typer(outbox_app, name="outbox")
+
+
+@config_app.command("check")
+def config_check_cmd(
+    ctx: typer.Context,
+    connect: Annotated[
+        bool, typer.Option("--connect", help="Also connect to the SMTP relay (and log in).")
+    ] = False,
+) -> None:
+    """Validate the configuration against its schema; with --connect, try the relay.
+
+    Example: `csac --config csac.yaml config check --connect`
+    """
+    config = _config(ctx)
+    ws = config.workspace
+    out.print(f"configuration : {config.source}")
+    out.print(f"  dossiers : entrée {ws.inbox}, sortie {ws.outbox}, état {ws.state}")
+    out.print(
+        f"  relais SMTP : {config.relay.describe() if config.relay else 'aucun (Maildir dans le dossier de sortie)'}"
+    )
+    if config.redirect:
+        out.print(f"  [yellow]répétition : tous les messages vont à {config.redirect}[/yellow]")
+    if connect and config.relay:
+        from .mailqueue import check_relay
+
+        try:
+            out.print(f"  connexion : {check_relay(config.relay)}")
+        except Exception as exc:  # any failure to reach or greet the relay is reported as such
+            err.print(f"[red]connexion au relais impossible[/red] : {type(exc).__name__}: {exc}")
+            raise typer.Exit(ExitCode.file_access_error) from exc
+    out.print("[green]configuration valide[/green]")
+
+
+@outbox_app.command("flush")
+def outbox_flush_cmd(
+    ctx: typer.Context,
+    force: Annotated[
+        bool, typer.Option("--force", help="Also send messages still waiting out their backoff.")
+    ] = False,
+    state: StateOpt = None,
+) -> None:
+    """Send the queued messages through the relay now.
+
+    Example: `csac outbox flush` or `csac outbox flush --force` after a relay outage
+    """
+    from .mailqueue import MailQueue
+
+    config = _config(ctx, state=state)
+    if config.relay is None:
+        err.print("aucun relais SMTP configuré : les messages sont dans les Maildir du dossier de sortie")
+        raise typer.Exit(ExitCode.bad_args)
+    result = MailQueue(config.workspace.state).flush(config, force=force)
+    out.print(
+        f"envoyés : {len(result.sent)} ; en attente : {len(result.deferred)} ; refusés définitivement : {len(result.failed)}"
+    )
+
+
 class _JsonLines(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line = {"at": self.formatTime(record), "level": record.levelname, "message": record.getMessage()}
@@ -310,11 +401,12 @@ def _logging(json_lines: bool) -> None:
 
 @app.command("watch")
 def watch_cmd(
-    inbox: Annotated[Path, typer.Option("--inbox", help="Folder the clerks drop deposits into.")] = Path(
-        "inbox"
-    ),
-    outbox: OutboxOpt = Path("outbox"),
-    state: StateOpt = Path("var"),
+    ctx: typer.Context,
+    inbox: Annotated[
+        Path | None, typer.Option("--inbox", help="Folder the clerks drop deposits into.")
+    ] = None,
+    outbox: OutboxOpt = None,
+    state: StateOpt = None,
     poll: Annotated[
         float | None,
         typer.Option("--poll", help="Poll every SECONDS instead of file-system events (network shares)."),
@@ -338,7 +430,8 @@ def watch_cmd(
 
     _logging(log_json)
     os.umask(PRIVATE)
-    ctx = IntakeContext.build(Resources.default(), Workspace(inbox, outbox, state))
+    config = _config(ctx, inbox, outbox, state)
+    intake = IntakeContext.build(Resources.default(), config.workspace, config=config)
     stop = threading.Event()
 
     def on_signal(signum, frame):
@@ -350,8 +443,9 @@ def watch_cmd(
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     settings = WatchSettings(settle=settle, poll=poll, rescan=rescan)
-    logging.getLogger("csac.watch").info("veille de %s (sortie : %s)", inbox, outbox)
-    Watcher(ctx, settings).run(stop)
+    ws = config.workspace
+    logging.getLogger("csac.watch").info("veille de %s (sortie : %s)", ws.inbox, ws.outbox)
+    Watcher(intake, settings).run(stop)
 
 
 def main() -> None:

@@ -189,6 +189,7 @@ def transmit(smtp: smtplib.SMTP, sender: str, recipients: list[str], raw: bytes)
         .addresses[0]
         .addr_spec
     )
+    smtp.ehlo_or_helo_if_needed()
     code, resp = smtp.mail(envelope_from)
     if code != 250:
         raise smtplib.SMTPSenderRefused(code, resp, envelope_from)
