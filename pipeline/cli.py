@@ -384,6 +384,53 @@ def outbox_flush_cmd(
     )
 
 
+@app.command("digest")
+def digest_cmd(
+    ctx: typer.Context,
+    region: Annotated[str, typer.Option("--region", help="Region: its name, id or mailbox.")],
+    since: Annotated[dt.datetime, typer.Option("--since", formats=["%Y-%m-%d"], help="First day covered.")],
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Write digest-REGION-DATE.txt and .html here.")
+    ] = None,
+    send: Annotated[bool, typer.Option("--send", help="Send it to the region's mailbox.")] = False,
+    state: StateOpt = None,
+) -> None:
+    """A French summary for a regional team: deposits received, complete or not, dues, who it waits on.
+
+    Example: `csac digest --region Corse --since 2024-03-01 --send`
+    """
+    from . import digest
+    from .deliver import Courier
+    from .regions import load_regions
+    from .textnorm import fold
+
+    config = _config(ctx, state=state)
+    book = load_regions(Resources.default().regions_file)
+    found = next(
+        (
+            r
+            for r in book.regions
+            if fold(region) in (fold(r.name), fold(r.id), fold(r.mailbox), fold(r.label))
+        ),
+        None,
+    )
+    if found is None:
+        err.print(f"région inconnue : {region} — régions : {', '.join(r.name for r in book.regions)}")
+        raise typer.Exit(ExitCode.bad_args)
+    result = digest.build_digest(config.workspace.journal, found, since.date())
+    out.print(digest.text(result), highlight=False)
+    if out_dir:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        stem = out_dir / f"digest-{found.id}-{since:%Y-%m-%d}"
+        stem.with_suffix(".txt").write_text(digest.text(result) + "\n", encoding="utf-8")
+        stem.with_suffix(".html").write_text(digest.html_page(result), encoding="utf-8")
+    if send:
+        courier = Courier(config)
+        courier.send(digest.message(result, dt.date.today()), None)
+        courier.flush()
+        out.print(f"synthèse envoyée à {found.mailbox}")
+
+
 class _JsonLines(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line = {"at": self.formatTime(record), "level": record.levelname, "message": record.getMessage()}

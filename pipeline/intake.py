@@ -21,7 +21,7 @@ from .facts import Facts, gather
 from .form import Form, read_form, sidecar_for
 from .journal import Journal
 from .money import format_eur
-from .notices import depositor_notice, region_message
+from .notices import depositor_notice, quarantine_notice, region_message
 from .problems import Catalogue, Finding, load_catalogue
 from .regions import RegionBook, load_regions
 from .resources import Resources, Workspace
@@ -145,9 +145,7 @@ def _note(doc: Classified) -> str | None:
 def report(deposit: Deposit, deposit_id: str, received_at: str, a: Assessment, ctx: IntakeContext) -> dict:
     """The intake report (schemas/intake-report.schema.json)."""
     facts, where, form = a.facts, a.route, deposit.form
-    region = (
-        where.region if where and where.region else (ctx.regions.triage if a.status != "rejected" else None)
-    )
+    region = where.region if where and where.region else (triage(ctx) if a.status != "rejected" else None)
     return {
         "deposit_id": deposit_id,
         "status": a.status,
@@ -194,13 +192,28 @@ def _duplicate(
     return out | {"variant": original["variant"], "siret": original["siret"]}
 
 
+def triage(ctx: IntakeContext):
+    """The triage mailbox: the configuration's, else the regions file's."""
+    configured = ctx.config.triage
+    return replace(ctx.regions.triage, mailbox=configured) if configured else ctx.regions.triage
+
+
+def _quarantine(source: Path, deposit: Deposit, out: dict, ctx: IntakeContext, journal: Journal) -> list[str]:
+    reason = "\n".join(f"{p['code']} : {p['message']}" for p in out["problems"])
+    folder = quarantine(ctx.workspace.quarantine / out["deposit_id"], source, deposit.name, reason, out)
+    journal.event(out["deposit_id"], "quarantined", str(folder))
+    notice = quarantine_notice(out, ctx.config.quarantine, str(folder)) if ctx.config.quarantine else None
+    if notice:
+        courier = Courier(ctx.config)
+        courier.send(notice, out["deposit_id"])
+        journal.event(out["deposit_id"], courier.verb, notice.message["To"])
+        courier.flush()
+    return [str(folder)]
+
+
 def _deliver(source: Path, deposit: Deposit, out: dict, ctx: IntakeContext, journal: Journal) -> list[str]:
-    ws = ctx.workspace
     if out["status"] == "rejected":
-        reason = "\n".join(f"{p['code']} : {p['message']}" for p in out["problems"])
-        folder = quarantine(ws.quarantine / out["deposit_id"], source, deposit.name, reason, out)
-        journal.event(out["deposit_id"], "quarantined", str(folder))
-        return [str(folder)]
+        return _quarantine(source, deposit, out, ctx, journal)
     delivered, courier = [], Courier(ctx.config)
     for outgoing in (region_message(out, deposit.data), depositor_notice(out)):
         if outgoing:

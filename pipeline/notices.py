@@ -130,3 +130,23 @@ def depositor_notice(report: dict) -> Outgoing | None:
         ):  # the region follows the regularisation up (seed: "par courriel à l'adresse de votre région")
             msg["Cc"] = report["mailbox"]
     return Outgoing(DEPOSITORS, msg)
+
+
+def quarantine_notice(report: dict, mailbox: str, folder: str) -> Outgoing:
+    """Tell the quarantine mailbox; the refused file itself stays in the quarantine folder."""
+    lines = [
+        f"Un dépôt a été refusé le {_when(report)} ({report['file']}, sha256 {report['sha256']}).",
+        "",
+        *[f"  - [{p['code']}] {p['message']}" for p in report["problems"]],
+        "",
+        f"Le fichier est conservé, intact, dans {folder} avec le motif du refus. Il n'est pas joint à ce message.",
+        "",
+        "— csac, Resah",
+    ]
+    subject = f"[CSAC] Dépôt refusé — {report['file']}"
+    return Outgoing(
+        mailbox,
+        new_message(
+            mailbox, subject, "\n".join(lines), report["deposit_id"], "quarantine", report["received_at"]
+        ),
+    )

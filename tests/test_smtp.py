@@ -234,3 +234,64 @@ def test_the_password_never_comes_from_the_file(tmp_path, resources):
         tmp_path / "c.yaml", resources, {"CSAC_SMTP_PASSWORD": "from-env", "CSAC_SMTP_PORT": "2525"}
     )
     assert config.relay.password == "from-env" and config.relay.port == 2525
+
+
+def test_every_region_gets_exactly_its_own_deposits(smtp, renderer, resources, workspace, drop):
+    config = relay_config(workspace, smtp.controller.port)
+    ctx = ctx_for(resources, workspace, config)
+    places = [("97133", "GUSTAVIA", "Collectivitesdoutre-mer@resah.fr"), ("20200", "BASTIA", "Corse@resah.fr"),
+              ("97400", "SAINT-DENIS", "LaReunion-Mayotte@resah.fr"), ("62000", "ARRAS", "Hauts-de-France@resah.fr")]  # fmt: skip
+    sent = {}
+    for i, (code, city, mailbox) in enumerate(places):
+        entity = b.Entity(siret=b.make_siret(900 + i), postal_code=code, city=city)
+        docs = b.rendered(renderer, resources, entity, "2021-045-lot2")
+        data = b.zip_of([("c.pdf", b.convention_pdf(docs["convention"])), ("a.xlsx", docs["annex"]),
+                         ("o.pdf", b.order_pdf(entity, Decimal("1000")))])  # fmt: skip
+        take_in(drop(data, f"d{i}.zip"), ctx)
+        sent[mailbox] = hashlib.sha256(data).hexdigest()
+    received = {}
+    for m in smtp.received:
+        [attachment] = list(m.iter_attachments())
+        received.setdefault(m["To"], []).append(hashlib.sha256(attachment.get_content()).hexdigest())
+    assert received == {mailbox: [digest] for mailbox, digest in sent.items()}
+
+
+def test_the_configured_triage_and_quarantine_mailboxes(smtp, resources, workspace, drop):
+    from dataclasses import replace
+
+    config = replace(
+        relay_config(workspace, smtp.controller.port), triage="tri@resah.fr", quarantine="securite@resah.fr"
+    )
+    ctx = ctx_for(resources, workspace, config)
+    take_in(drop(b.zip_of([("note.txt", b"rien")]), "vide.zip"), ctx)
+    take_in(drop(b.raw_zip([b.Raw(b"../evil.pdf", b"x")]), "evil.zip"), ctx)
+    assert sorted(m["To"] for m in smtp.received) == ["securite@resah.fr", "tri@resah.fr"]
+    [alert] = [m for m in smtp.received if m["To"] == "securite@resah.fr"]
+    assert "archive_unsafe" in alert.get_body(("plain",)).get_content() and not list(alert.iter_attachments())
+
+
+def test_a_digest_for_a_region_is_written_and_sent(
+    smtp, resources, workspace, drop, deposit, entity, tmp_path
+):
+    ctx = ctx_for(resources, workspace, relay_config(workspace, smtp.controller.port))
+    take_in(drop(deposit(), "a.zip", form=b.form(entity)), ctx)
+    take_in(drop(deposit(Decimal("10")), "b.zip"), ctx)
+    smtp.received.clear()
+    (tmp_path / "csac.yaml").write_text(
+        f"paths: {{state: {workspace.state}}}\nsmtp: {{host: 127.0.0.1, port: {smtp.controller.port}, security: none, sender: csac@resah.fr}}\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run([sys.executable, "-m", "pipeline", "--config", str(tmp_path / "csac.yaml"), "digest", "--region", "Corse",
+                           "--since", "2020-01-01", "--out", str(tmp_path / "dg"), "--send"], capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    [msg] = smtp.received
+    assert msg["To"] == "Corse@resah.fr" and msg["Subject"].startswith("[CSAC] Synthèse des dépôts — Corse")
+    plain = msg.get_body(("plain",)).get_content()
+    assert "Dépôts reçus : 2 (complets : 1, incomplets : 1)" in plain
+    assert (
+        "Contributions dues : 2\u00a0000,00\u00a0€ ; montants des bons de commande : 1\u00a0010,00\u00a0€"
+        in plain
+    )
+    assert "en attente du déposant (amount_mismatch)" in plain and "en attente de l'équipe régionale" in plain
+    assert "<table>" in msg.get_body(("html",)).get_content()
+    assert (tmp_path / "dg" / "digest-corse-2020-01-01.html").exists()
