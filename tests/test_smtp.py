@@ -295,3 +295,15 @@ def test_a_digest_for_a_region_is_written_and_sent(
     assert "en attente du déposant (amount_mismatch)" in plain and "en attente de l'équipe régionale" in plain
     assert "<table>" in msg.get_body(("html",)).get_content()
     assert (tmp_path / "dg" / "digest-corse-2020-01-01.html").exists()
+
+
+def test_the_example_configuration_is_valid(resources):
+    from pathlib import Path
+
+    from pipeline.config import load_config
+
+    config = load_config(
+        Path(__file__).parent.parent / "examples" / "csac.yaml", resources, {"CSAC_SMTP_PASSWORD": "x"}
+    )
+    assert config.relay.security == "starttls" and config.quarantine == "securite@resah.fr"
+    assert config.retry.delay(1) == 60 and config.retry.delay(10) == 3600
