@@ -270,9 +270,22 @@ def status_cmd(
         out.print_json(json.dumps(rows, ensure_ascii=False))
         return
     table = Table(title="Derniers dépôts")
-    for col in ("dépôt", "reçu", "fichier", "état", "verdict", "variante", "région", "problèmes"):
+    for col in (
+        "dépôt",
+        "reçu",
+        "fichier",
+        "état",
+        "verdict",
+        "variante",
+        "région",
+        "problèmes",
+        "courriels",
+    ):
         table.add_column(col, overflow="fold")
     for r in rows:
+        mails = ", ".join(
+            f"{m['state']}" + (f" ({m['answer']})" if m["state"] == "failed" else "") for m in r["messages"]
+        )
         table.add_row(
             r["id"],
             r["received_at"][:19],
@@ -282,6 +295,7 @@ def status_cmd(
             r["variant"] or "—",
             r["region"] or "—",
             ", ".join(r["problems"]),
+            mails or "—",
         )
     out.print(table)
 

@@ -307,3 +307,28 @@ def test_the_example_configuration_is_valid(resources):
     )
     assert config.relay.security == "starttls" and config.quarantine == "securite@resah.fr"
     assert config.retry.delay(1) == 60 and config.retry.delay(10) == 3600
+
+
+def test_csac_watch_routes_by_mail_through_the_relay(smtp, deposit, entity, tmp_path):
+    from tests.test_watch import wait_for
+
+    (tmp_path / "csac.yaml").write_text(
+        f"paths: {{inbox: {tmp_path}/inbox, outbox: {tmp_path}/outbox, state: {tmp_path}/var}}\n"
+        f"smtp: {{host: 127.0.0.1, port: {smtp.controller.port}, security: none, sender: csac@resah.fr}}\n",
+        encoding="utf-8",
+    )
+    watch = subprocess.Popen([sys.executable, "-m", "pipeline", "--config", str(tmp_path / "csac.yaml"), "watch", "--settle", "0.2"],
+                             stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        wait_for(lambda: (tmp_path / "inbox" / "processing").is_dir(), "watcher start")
+        (tmp_path / "inbox" / "d.json").write_text(json.dumps(b.form(entity)), encoding="utf-8")
+        (tmp_path / "inbox" / "d.zip").write_bytes(deposit())
+        wait_for(lambda: len(smtp.received) == 2, "the region's message and the notice")
+    finally:
+        watch.send_signal(signal.SIGINT)
+        watch.communicate(timeout=30)
+    assert sorted(m["To"] for m in smtp.received) == ["Corse@resah.fr", "achats@test-sur-mer.example"]
+    assert not (tmp_path / "outbox" / "Corse@resah.fr").exists()  # by mail, not into a Maildir
+    table = subprocess.run([sys.executable, "-m", "pipeline", "--config", str(tmp_path / "csac.yaml"), "status"],
+                           capture_output=True, text=True, env=os.environ | {"COLUMNS": "250"}).stdout  # fmt: skip
+    assert "sent, sent" in table
