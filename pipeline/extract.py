@@ -36,7 +36,6 @@ class Extracted:
     rows: tuple[tuple[str, ...], ...] = ()
     pages: int = 0
     scanned_pages: int = 0
-    has_images: bool = False
     signature: SignatureCheck = SignatureCheck(NONE)
     error: str | None = None  # could not be read: set aside
     unsafe: bool = False  # would have made its reader inflate a bomb
@@ -86,9 +85,7 @@ def _pdf(member: Member) -> Extracted:
     # A logo is not a signature: only a scanned page or an image beside the signature block is.
     unverifiable = scanned > 0 or signature_image
     signature = check_pdf(member.data, unverifiable)
-    return Extracted(
-        member.name, "pdf", normalise("\n".join(texts)), (), pages, scanned, unverifiable, signature
-    )
+    return Extracted(member.name, "pdf", normalise("\n".join(texts)), (), pages, scanned, signature)
 
 
 def _image_after_signature_block(body) -> bool:
@@ -114,7 +111,7 @@ def _docx(member: Member) -> Extracted:
         if image
         else SignatureCheck(NONE, detail="document Word non signé")
     )
-    return Extracted(member.name, "docx", normalise("\n".join(lines)), (), 0, 0, image, signature)
+    return Extracted(member.name, "docx", normalise("\n".join(lines)), (), 0, 0, signature)
 
 
 def _cell(value) -> str:
@@ -157,9 +154,7 @@ def extract(member: Member, limits: Limits = Limits()) -> Extracted:
     kind = sniff(member.data)
     reader = READERS.get(kind)
     if reader is None:
-        return Extracted(
-            member.name, kind, "", scanned_pages=int(kind == "image"), has_images=kind == "image"
-        )
+        return Extracted(member.name, kind, "", scanned_pages=int(kind == "image"))
     try:
         _guard(kind, member, limits)
         return reader(member)

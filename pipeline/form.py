@@ -31,11 +31,6 @@ class Form:
     def email(self) -> str | None:
         return self.get("email") if not any(p.startswith("email") for p in self.problems) else None
 
-    @property
-    def invoice_by_mail(self) -> bool:
-        """The portal's code service field takes an e-mail address for invoices by mail."""
-        return "@" in (self.get("code_service_chorus") or "")
-
 
 def sidecar_for(deposit: Path) -> Path | None:
     """NAME.json or NAME.yaml beside NAME.zip."""

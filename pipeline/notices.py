@@ -24,11 +24,16 @@ def _when(report: dict) -> str:
     return dt.datetime.fromisoformat(report["received_at"]).strftime("%d/%m/%Y à %H:%M")
 
 
+def _invoice_by_mail(report: dict) -> bool:
+    """The portal's "code service Chorus" field takes an e-mail address for invoices by mail."""
+    return "@" in (report.get("code_service") or "")
+
+
 def _invoice_line(report: dict) -> str:
     code = report.get("code_service")
     if not code:
         return "Code service Chorus : non renseigné"
-    if "@" in code:
+    if _invoice_by_mail(report):
         return f"Facturation : titre de recettes à envoyer par courriel à {code} (pas de dépôt Chorus)"
     return f"Code service Chorus : {code}"
 
@@ -89,7 +94,7 @@ def notice(report: dict) -> str:
             "",
             "Vous pouvez déposer à nouveau l'ensemble des documents dans l'espace de dépôt des adhésions.",
         ]
-    if report.get("code_service") and "@" in report["code_service"]:
+    if _invoice_by_mail(report):
         body += [
             "",
             f"Le titre de recettes vous sera adressé par courriel à {report['code_service']}, comme demandé dans le formulaire.",
