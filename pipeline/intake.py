@@ -8,6 +8,7 @@ a deposit is only marked done once its messages are in their Maildirs.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from .facts import Facts, gather
 from .form import Form, read_form, sidecar_for
 from .journal import Journal
 from .money import format_eur
-from .notices import depositor_notice, quarantine_notice, region_message
+from .notices import depositor_notice, duplicate_notice, french_date, quarantine_notice, region_message
 from .problems import Catalogue, Finding, load_catalogue
 from .regions import RegionBook, load_regions
 from .resources import Resources, Workspace
@@ -77,6 +78,16 @@ class Deposit:
     @property
     def sha256(self) -> str:
         return hashlib.sha256(self.data).hexdigest()
+
+    @property
+    def form_sha256(self) -> str:
+        """What the form says, whatever its file name or layout: a corrected form is a new submission."""
+        if self.form is None:
+            return ""
+        said = json.dumps(
+            [self.form.data, self.form.problems], sort_keys=True, ensure_ascii=False, default=str
+        )
+        return hashlib.sha256(said.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -186,10 +197,22 @@ def _duplicate(
     deposit: Deposit, deposit_id: str, received_at: str, original: dict, ctx: IntakeContext
 ) -> dict:
     finding = ctx.catalogue.finding(
-        "duplicate", f"{original['received_at'][:10]} (dépôt n° {original['id']})"
+        "duplicate", f"{french_date(original['received_at'])} (dépôt n° {original['id']})"
     )
     out = report(deposit, deposit_id, received_at, Assessment("rejected", (finding,)), ctx)
     return out | {"variant": original["variant"], "siret": original["siret"]}
+
+
+def _tell_duplicate(out: dict, original: dict, ctx: IntakeContext, journal: Journal) -> list[str]:
+    """The depositor learns in one line that this was already received, and under which number."""
+    outgoing = duplicate_notice(out, original)
+    if outgoing is None:
+        return []
+    courier = Courier(ctx.config)
+    delivered = courier.send(outgoing, out["deposit_id"])
+    journal.event(out["deposit_id"], courier.verb, outgoing.message["To"])
+    courier.flush()
+    return [delivered]
 
 
 def triage(ctx: IntakeContext):
@@ -246,11 +269,14 @@ def take_in(
     if name:
         deposit = Deposit(name, deposit.data, deposit.form)
     journal = Journal(ctx.workspace.journal)
-    opened = journal.open(deposit.sha256, deposit.name, source_key(source) if claimed else None)
+    opened = journal.open(
+        deposit.sha256, deposit.name, source_key(source) if claimed else None, deposit.form_sha256
+    )
     if opened.finished:
         return opened.finished
     if opened.duplicate_of:
         out = _duplicate(deposit, opened.deposit_id, opened.received_at, opened.duplicate_of, ctx)
+        out["delivered_to"] = _tell_duplicate(out, opened.duplicate_of, ctx, journal)
         journal.finish(out)
         return out
     assessment = assess(deposit, ctx)

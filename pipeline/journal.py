@@ -1,13 +1,16 @@
 """The journal: one row per dropped file, every state change with its time.
 
 SQLite in WAL mode, so that a watcher and `csac status` can read while
-another process writes. A deposit whose bytes were already taken in (same
-sha256, finished) is a duplicate; one that was claimed but never finished
-(a crash) is resumed under the same id, so its messages keep their ids.
+another process writes. A submission is the ZIP and its form: the same ZIP
+sent again with a corrected form is a new submission, judged on its new
+form; the same ZIP with the same form, already finished, is a duplicate. A
+deposit that was claimed but never finished (a crash) is resumed under the
+same id, so its messages keep their ids.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -20,6 +23,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS deposits (
     id TEXT PRIMARY KEY,
     sha256 TEXT NOT NULL,
+    form_sha256 TEXT NOT NULL DEFAULT '',
     file TEXT NOT NULL,
     source TEXT,
     received_at TEXT NOT NULL,
@@ -44,6 +48,7 @@ CREATE TABLE IF NOT EXISTS events (
 );
 """
 FINAL = ("done",)
+ADDED_COLUMNS = {"form_sha256": "TEXT NOT NULL DEFAULT ''"}  # columns a journal of an earlier version lacks
 log = logging.getLogger("csac.journal")
 
 
@@ -69,11 +74,20 @@ def now() -> str:
     return dt.datetime.now(dt.UTC).astimezone().isoformat(timespec="seconds")
 
 
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    """A journal written by an earlier csac gains the columns it lacks; its rows are kept."""
+    present = {row[1] for row in conn.execute("PRAGMA table_info(deposits)")}
+    for name, decl in ADDED_COLUMNS.items():
+        if name not in present:
+            with contextlib.suppress(sqlite3.OperationalError):  # another process added it first
+                conn.execute(f"ALTER TABLE deposits ADD COLUMN {name} {decl}")
+
+
 @dataclass(frozen=True)
 class Opened:
     deposit_id: str
     received_at: str
-    duplicate_of: dict | None = None  # the finished deposit with the same bytes, if any
+    duplicate_of: dict | None = None  # the finished deposit with the same ZIP and form, if any
     finished: dict | None = None  # this very file's report, when it was already taken in
     created: bool = False
 
@@ -87,6 +101,7 @@ class Journal:
         with closing(self._connect()) as conn:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(SCHEMA)
+            _add_missing_columns(conn)
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
@@ -94,8 +109,8 @@ class Journal:
         conn.execute("PRAGMA busy_timeout=30000")
         return conn
 
-    def open(self, sha256: str, file: str, source: str | None = None) -> Opened:
-        """A row for this file: resumed if it was left unfinished, else new.
+    def open(self, sha256: str, file: str, source: str | None = None, form_sha256: str = "") -> Opened:
+        """A row for this submission (ZIP and form): resumed if it was left unfinished, else new.
 
         `source` identifies one dropped file (device, inode, mtime survive a
         rename): the same file claimed again after a crash resumes its own row
@@ -104,7 +119,7 @@ class Journal:
         with closing(self._connect()) as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                opened = self._open(conn, sha256, file, source)
+                opened = self._open(conn, sha256, file, source, form_sha256)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -112,9 +127,10 @@ class Journal:
         _log(opened.deposit_id, "received" if opened.created else "resumed", file)
         return opened
 
-    def _open(self, conn, sha256: str, file: str, source: str | None) -> Opened:
+    def _open(self, conn, sha256: str, file: str, source: str | None, form_sha256: str) -> Opened:
         rows = conn.execute(
-            "SELECT * FROM deposits WHERE sha256 = ? ORDER BY received_at", (sha256,)
+            "SELECT * FROM deposits WHERE sha256 = ? AND form_sha256 = ? ORDER BY received_at",
+            (sha256, form_sha256),
         ).fetchall()
         same = next((r for r in rows if source and r["source"] == source), None)
         if same and same["state"] in FINAL:
@@ -125,8 +141,9 @@ class Journal:
         original = next((dict(r) for r in rows if r["state"] in FINAL), None)
         deposit_id, at = self._new_id(conn, sha256), now()
         conn.execute(
-            "INSERT INTO deposits (id, sha256, file, source, received_at, state, updated_at) VALUES (?, ?, ?, ?, ?, 'received', ?)",
-            (deposit_id, sha256, file, source, at, at),
+            "INSERT INTO deposits (id, sha256, form_sha256, file, source, received_at, state, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, 'received', ?)",
+            (deposit_id, sha256, form_sha256, file, source, at, at),
         )
         conn.execute(
             "INSERT INTO events (deposit_id, at, state, detail) VALUES (?, ?, 'received', ?)",

@@ -24,6 +24,10 @@ def _when(report: dict) -> str:
     return dt.datetime.fromisoformat(report["received_at"]).strftime("%d/%m/%Y à %H:%M")
 
 
+def french_date(iso: str) -> str:
+    return dt.datetime.fromisoformat(iso).strftime("%d/%m/%Y")
+
+
 def _invoice_by_mail(report: dict) -> bool:
     """The portal's "code service Chorus" field takes an e-mail address for invoices by mail."""
     return "@" in (report.get("code_service") or "")
@@ -134,6 +138,24 @@ def depositor_notice(report: dict) -> Outgoing | None:
             report["status"] == "incomplete"
         ):  # the region follows the regularisation up (seed: "par courriel à l'adresse de votre région")
             msg["Cc"] = report["mailbox"]
+    return Outgoing(DEPOSITORS, msg)
+
+
+def duplicate_notice(report: dict, original: dict) -> Outgoing | None:
+    """One line for a depositor who sent the same ZIP and form again: already received, under which number."""
+    if not report.get("email"):
+        return None
+    line = (
+        f"Votre dépôt « {report['file']} » a déjà été reçu le {french_date(original['received_at'])} "
+        f"sous le n° {original['id']} : il n'est pas traité une seconde fois."
+    )
+    body = "\n".join(["Madame, Monsieur,", "", line, "", "Le Resah — centrale d'achat"])
+    subject = f"Resah — dépôt déjà reçu (n° {original['id']})"
+    msg = new_message(
+        report["email"], subject, body, report["deposit_id"], "duplicate", report["received_at"]
+    )
+    if original.get("mailbox"):
+        msg["Reply-To"] = original["mailbox"]
     return Outgoing(DEPOSITORS, msg)
 
 

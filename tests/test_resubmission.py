@@ -1,0 +1,131 @@
+"""A submission is the ZIP and its form: a corrected form is judged anew, a true duplicate is told."""
+
+import email
+import json
+import mailbox
+import sqlite3
+from decimal import Decimal
+from email import policy
+
+import pytest
+import yaml
+
+from pipeline.intake import take_in
+from pipeline.journal import Journal
+from tests import builders as b
+
+REGION = "Hauts-de-France@resah.fr"
+
+
+@pytest.fixture
+def commune():
+    return b.Entity()
+
+
+@pytest.fixture
+def zip_bytes(renderer, resources, commune):
+    docs = b.rendered(renderer, resources, commune, "2021-045-lot2")
+    return b.zip_of(
+        [
+            ("Convention.pdf", b.convention_pdf(docs["convention"])),
+            ("Annexe.xlsx", docs["annex"]),
+            ("EJ.pdf", b.order_pdf(commune, Decimal("1000"))),
+        ]
+    )
+
+
+def notices(outbox) -> list:
+    box = outbox / "depositors"
+    return [email.message_from_bytes(m.as_bytes(), policy=policy.default) for m in mailbox.Maildir(box)]
+
+
+def codes(report) -> list[str]:
+    return [p["code"] for p in report["problems"]]
+
+
+@pytest.mark.parametrize(
+    "wrong, corrected",
+    [
+        ({"numero_marche": "2021-063-002"}, {"numero_marche": "2021-045 lot 2"}),
+        ({"email": "pas-une-adresse"}, {"email": "achats@test-sur-mer.example"}),
+        ({"siret": b.make_siret(991)}, {}),
+    ],
+    ids=["numero_marche", "email", "siret"],
+)
+def test_the_same_zip_with_a_corrected_form_is_a_new_submission_judged_on_the_new_form(
+    intake_ctx, drop, zip_bytes, commune, wrong, corrected
+):
+    first = take_in(drop(zip_bytes, form=b.form(commune, **wrong)), intake_ctx)
+    second = take_in(drop(zip_bytes, form=b.form(commune, **corrected)), intake_ctx)
+    assert first["status"] == "incomplete"
+    assert (second["status"], codes(second)) == ("complete", [])
+    assert second["deposit_id"] != first["deposit_id"]
+
+
+def test_the_same_zip_and_the_same_form_is_a_duplicate_and_the_depositor_is_told_once(
+    intake_ctx, drop, zip_bytes, commune
+):
+    first = take_in(drop(zip_bytes, "depot.zip", form=b.form(commune)), intake_ctx)
+    again = take_in(drop(zip_bytes, "depot-renvoi.zip", form=b.form(commune)), intake_ctx)
+    assert again["status"] == "rejected" and codes(again) == ["duplicate"]
+    told = [m for m in notices(intake_ctx.workspace.outbox) if m["X-CSAC-Deposit-Id"] == again["deposit_id"]]
+    assert len(told) == 1
+    body = told[0].get_body(("plain",)).get_content()
+    assert f"n° {first['deposit_id']}" in body and "déjà été reçu" in body
+    assert f"n° {first['deposit_id']}" in told[0]["Subject"]
+    assert told[0]["To"] == "achats@test-sur-mer.example" and told[0]["Reply-To"] == REGION
+
+
+def test_a_duplicate_is_not_delivered_to_the_region_again(intake_ctx, drop, zip_bytes, commune):
+    take_in(drop(zip_bytes, form=b.form(commune)), intake_ctx)
+    take_in(drop(zip_bytes, "bis.zip", form=b.form(commune)), intake_ctx)
+    assert len(list(mailbox.Maildir(intake_ctx.workspace.outbox / REGION))) == 1
+
+
+@pytest.mark.parametrize("layout", ["reordered-json", "yaml", "indented-json"])
+def test_the_same_form_written_another_way_is_still_the_same_submission(
+    intake_ctx, drop, zip_bytes, commune, tmp_path, layout
+):
+    take_in(drop(zip_bytes, form=b.form(commune)), intake_ctx)
+    data = b.form(commune)
+    path = drop(zip_bytes, "renvoi.zip")
+    if layout == "yaml":
+        path.with_suffix(".yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    else:
+        ordered = dict(reversed(data.items())) if layout == "reordered-json" else data
+        indent = 4 if layout == "indented-json" else None
+        path.with_suffix(".json").write_text(json.dumps(ordered, indent=indent, ensure_ascii=False), "utf-8")
+    assert codes(take_in(path, intake_ctx)) == ["duplicate"]
+
+
+def test_a_duplicate_without_a_form_tells_nobody(intake_ctx, drop, zip_bytes):
+    take_in(drop(zip_bytes), intake_ctx)
+    again = take_in(drop(zip_bytes, "bis.zip"), intake_ctx)
+    assert codes(again) == ["duplicate"] and again["delivered_to"] == []
+    assert not (intake_ctx.workspace.outbox / "depositors").exists()
+
+
+OLD_SCHEMA = """
+CREATE TABLE deposits (id TEXT PRIMARY KEY, sha256 TEXT NOT NULL, file TEXT NOT NULL, source TEXT,
+    received_at TEXT NOT NULL, state TEXT NOT NULL, status TEXT, variant TEXT, siret TEXT, region TEXT,
+    mailbox TEXT, problems TEXT, delivered_to TEXT, report TEXT, updated_at TEXT NOT NULL);
+CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, deposit_id TEXT NOT NULL, at TEXT NOT NULL,
+    state TEXT NOT NULL, detail TEXT);
+"""
+
+
+def test_a_journal_of_the_previous_version_is_upgraded_and_keeps_its_deposits(intake_ctx, drop, zip_bytes):
+    path = intake_ctx.workspace.journal
+    path.parent.mkdir(parents=True)
+    with sqlite3.connect(path) as conn:
+        conn.executescript(OLD_SCHEMA)
+        conn.execute(
+            "INSERT INTO deposits VALUES ('20240301-000000-abcdef12', ?, 'ancien.zip', NULL,"
+            " '2024-03-01T10:00:00+01:00', 'done', 'complete', NULL, NULL, NULL, NULL, '[]', '[]', '{}',"
+            " '2024-03-01T10:00:00+01:00')",
+            ("0" * 64,),
+        )
+    report = take_in(drop(zip_bytes), intake_ctx)
+    ids = [r["id"] for r in Journal(path).latest()]
+    assert ids == [report["deposit_id"], "20240301-000000-abcdef12"]
+    assert codes(take_in(drop(zip_bytes, "bis.zip"), intake_ctx)) == ["duplicate"]
