@@ -183,6 +183,15 @@ def check_package(data: bytes, limits: Limits = Limits()) -> None:
                     raise _unsafe(f"plus de {limits.max_xml_bytes // 2**20} Mo de XML dans le document")
 
 
+def zip_of(members: list[tuple[str, bytes]]) -> bytes:
+    """A ZIP of documents held in memory: what csac forwards, and the demo's deposit."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members:
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
 def is_zip(data: bytes) -> bool:
     return data[:4] in (b"PK\x03\x04", b"PK\x05\x06")
 

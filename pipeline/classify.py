@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .active import EXECUTABLE
 from .extract import Extracted
 from .textnorm import fold, key
 from .variants import Variant
@@ -86,7 +87,7 @@ def _role_by_name(doc: Extracted) -> str:
 
 
 def classify(doc: Extracted, variants: dict[str, Variant]) -> Classified:
-    if doc.error:
+    if doc.error or EXECUTABLE in doc.active:  # a program named like a PDF is no convention
         return Classified(doc, OTHER)
     role = _role_by_content(doc)
     by_name = role is None

@@ -73,14 +73,26 @@ def put(outbox: Path, outgoing: Outgoing) -> str:
     return outgoing.message["To"]
 
 
-def quarantine(folder: Path, source: Path, name: str, reason: str, report: dict) -> Path:
-    """Keep a rejected deposit, untouched, with the reason it was refused."""
+def _keep(folder: Path, source: Path, name: str) -> Path:
+    """A copy of the deposited file, untouched, written whole or not at all."""
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     target = folder / Path(name).name
     if not target.exists():
         partial = folder / f".{target.name}.part"
         shutil.copyfile(source, partial)
+        os.chmod(partial, FILE_MODE)
         os.replace(partial, target)
+    return target
+
+
+def archive(folder: Path, source: Path, name: str) -> Path:
+    """Keep the original of a deposit whose files were not all forwarded, for audit."""
+    return _keep(folder, source, name)
+
+
+def quarantine(folder: Path, source: Path, name: str, reason: str, report: dict) -> Path:
+    """Keep a rejected deposit, untouched, with the reason it was refused."""
+    _keep(folder, source, name)
     (folder / "reason.txt").write_text(reason + "\n", encoding="utf-8")
     (folder / "report.json").write_text(
         json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"

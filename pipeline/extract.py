@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import io
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 from docx import Document as open_docx
 from openpyxl import load_workbook
 
+from . import active
 from .archive import ArchiveRejected, Limits, Member, check_package, is_zip
 from .pdfguard import oversized_stream
 from .signature import NONE, SignatureCheck, check_pdf
@@ -39,6 +40,8 @@ class Extracted:
     signature: SignatureCheck = SignatureCheck(NONE)
     error: str | None = None  # could not be read: set aside
     unsafe: bool = False  # would have made its reader inflate a bomb
+    active: tuple[str, ...] = ()  # active content found (active.py codes): flagged, programs never forwarded
+    data: bytes = field(default=b"", repr=False, compare=False)  # the bytes, for what is forwarded
 
     @property
     def scanned(self) -> bool:
@@ -150,8 +153,21 @@ def _guard(kind: str, member: Member, limits: Limits) -> None:
         raise ArchiveRejected("archive_unsafe", "flux PDF démesuré une fois décompressé (bombe)")
 
 
+def _active(kind: str, member: Member) -> tuple[str, ...]:
+    if active.is_executable(member.name, member.data):
+        return (active.EXECUTABLE,)
+    if kind == "pdf":
+        return active.in_pdf(member.data)
+    return active.in_ooxml(member.data) if kind in ("docx", "xlsx") else ()
+
+
 def extract(member: Member, limits: Limits = Limits()) -> Extracted:
+    """The document's text, and any active content it carries, whether or not it reads."""
     kind = sniff(member.data)
+    return replace(_read(member, limits, kind), active=_active(kind, member), data=member.data)
+
+
+def _read(member: Member, limits: Limits, kind: str) -> Extracted:
     reader = READERS.get(kind)
     if reader is None:
         return Extracted(member.name, kind, "", scanned_pages=int(kind == "image"))

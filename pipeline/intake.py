@@ -15,11 +15,12 @@ from pathlib import Path
 from .archive import ArchiveRejected, Limits, read_archive
 from .classify import Classified, classify
 from .config import Config
-from .deliver import Courier, quarantine
+from .deliver import Courier, archive, quarantine
 from .errors import DeliveryError
 from .extract import extract
 from .facts import Facts, gather
 from .form import Form, read_form, sidecar_for
+from .forward import Parcel, parcel
 from .journal import Journal
 from .money import format_eur
 from .notices import depositor_notice, duplicate_notice, french_date, quarantine_notice, region_message
@@ -99,6 +100,7 @@ class Assessment:
     route: Route | None = None
     due: Due | None = None
     ignored: tuple[str, ...] = ()
+    parcel: Parcel | None = None  # what the regional team receives
 
 
 def load_deposit(path: Path, form_path: Path | None, schema: Path, limits: Limits) -> Deposit:
@@ -140,7 +142,10 @@ def assess(deposit: Deposit, ctx: IntakeContext) -> Assessment:
     ]
     if where.region is None:
         findings.append(cat.finding("region_unknown"))
-    return Assessment(cat.verdict(findings), tuple(findings), tuple(docs), facts, where, due, tuple(ignored))
+    return Assessment(
+        cat.verdict(findings), tuple(findings), tuple(docs), facts, where, due, tuple(ignored),
+        parcel(deposit.name, deposit.data, tuple(docs), tuple(ignored)),
+    )  # fmt: skip
 
 
 def _note(doc: Classified) -> str | None:
@@ -165,7 +170,14 @@ def report(deposit: Deposit, deposit_id: str, received_at: str, a: Assessment, c
         "region": region.name if region else None,
         "mailbox": region.mailbox if region else None,
         "documents": [
-            {"name": d.doc.name, "role": d.role, "kind": d.doc.kind, "note": _note(d)} for d in a.documents
+            {
+                "name": d.doc.name,
+                "role": d.role,
+                "kind": d.doc.kind,
+                "note": _note(d),
+                "active_content": list(d.doc.active),
+            }
+            for d in a.documents
         ],
         "problems": [f.as_dict() for f in a.findings],
         "file": deposit.name,
@@ -190,6 +202,8 @@ def report(deposit: Deposit, deposit_id: str, received_at: str, a: Assessment, c
         "region_source": where.source if where else None,
         "delivered_to": [],
         "ignored": list(a.ignored),
+        "withheld": [{"name": h.name, "reason": h.reason} for h in a.parcel.held] if a.parcel else [],
+        "archived_to": None,
     }
 
 
@@ -234,11 +248,16 @@ def _quarantine(source: Path, deposit: Deposit, out: dict, ctx: IntakeContext, j
     return [str(folder)]
 
 
-def _deliver(source: Path, deposit: Deposit, out: dict, ctx: IntakeContext, journal: Journal) -> list[str]:
+def _deliver(
+    source: Path, deposit: Deposit, out: dict, sent: Parcel, ctx: IntakeContext, journal: Journal
+) -> list[str]:
     if out["status"] == "rejected":
         return _quarantine(source, deposit, out, ctx, journal)
+    if not sent.original:  # files were held back: the whole deposit is kept for audit
+        out["archived_to"] = str(archive(ctx.workspace.archive / out["deposit_id"], source, deposit.name))
+        journal.event(out["deposit_id"], "archived", out["archived_to"])
     delivered, courier = [], Courier(ctx.config)
-    for outgoing in (region_message(out, deposit.data), depositor_notice(out)):
+    for outgoing in (region_message(out, sent), depositor_notice(out)):
         if outgoing:
             delivered.append(courier.send(outgoing, out["deposit_id"]))
             journal.event(out["deposit_id"], courier.verb, outgoing.message["To"])
@@ -283,7 +302,8 @@ def take_in(
     journal.event(opened.deposit_id, "assessed", assessment.status)
     out = report(deposit, opened.deposit_id, opened.received_at, assessment, ctx)
     try:
-        out["delivered_to"] = _deliver(source, deposit, out, ctx, journal)
+        sent = assessment.parcel or Parcel(deposit.name, deposit.data)
+        out["delivered_to"] = _deliver(source, deposit, out, sent, ctx, journal)
     except OSError as exc:
         journal.event(opened.deposit_id, "delivery_failed", f"{type(exc).__name__}: {exc.strerror or exc}")
         raise DeliveryError(

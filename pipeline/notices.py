@@ -9,7 +9,9 @@ from __future__ import annotations
 import datetime as dt
 from email.message import EmailMessage
 
+from . import active
 from .deliver import DEPOSITORS, Outgoing, new_message
+from .forward import Parcel
 
 STATUS_FR = {"complete": "complet", "incomplete": "incomplet", "rejected": "refusé"}
 ROLE_FR = {
@@ -42,6 +44,21 @@ def _invoice_line(report: dict) -> str:
     return f"Code service Chorus : {code}"
 
 
+def _caution(report: dict) -> list[str]:
+    """Active content and held-back files, before anything else the team would open."""
+    lines = []
+    flagged = [d for d in report["documents"] if d.get("active_content")]
+    if flagged:
+        lines += ["", "Attention — contenu actif (à n'ouvrir qu'avec précaution) :"]
+        lines += [f"  - {d['name']} : {active.describe(d['active_content'])}" for d in flagged]
+    if report.get("withheld"):
+        lines += ["", "Fichiers retenus, non transmis avec ce message :"]
+        lines += [f"  - {h['name']} : {h['reason']}" for h in report["withheld"]]
+        if report.get("archived_to"):
+            lines += [f"  Le dépôt d'origine est conservé pour contrôle : {report['archived_to']}"]
+    return lines
+
+
 def summary(report: dict) -> str:
     lines = [
         "Bonjour,",
@@ -64,6 +81,7 @@ def summary(report: dict) -> str:
             for d in report["documents"]
         ],
     ]
+    lines += _caution(report)
     if report["problems"]:
         lines += ["", "À régulariser :", *[f"  - [{p['code']}] {p['message']}" for p in report["problems"]]]
     else:
@@ -72,7 +90,9 @@ def summary(report: dict) -> str:
         lines += ["", f"Le déposant ({report['email']}) a été prévenu."]
     lines += [
         "",
-        f"Dépôt n° {report['deposit_id']} — le fichier déposé est joint (sha256 {report['sha256']}).",
+        f"Dépôt n° {report['deposit_id']} — "
+        + ("seuls ses documents lus sont joints" if report.get("withheld") else "le fichier déposé est joint")
+        + f" (sha256 du dépôt : {report['sha256']}).",
         "",
         "— csac, Resah",
     ]
@@ -111,13 +131,16 @@ def notice(report: dict) -> str:
     return "\n".join(head + body + ["", contact, "", "Le Resah — centrale d'achat"])
 
 
-def region_message(report: dict, zip_bytes: bytes) -> Outgoing:
+def region_message(report: dict, sent: Parcel) -> Outgoing:
+    """The summary, with the deposit attached: as it came, or only its documents if files were held back."""
     subject = f"[CSAC] Dépôt {STATUS_FR[report['status']]} — {report.get('signatory') or report['file']} — {report.get('variant') or 'convention non reconnue'}"
     msg = new_message(
         report["mailbox"], subject, summary(report), report["deposit_id"], "region", report["received_at"]
     )
     msg["X-CSAC-Status"] = report["status"]
-    msg.add_attachment(zip_bytes, maintype="application", subtype="zip", filename=report["file"])
+    if any(d.get("active_content") for d in report["documents"]):
+        msg["X-CSAC-Active-Content"] = "yes"
+    msg.add_attachment(sent.data, maintype="application", subtype="zip", filename=sent.filename)
     return Outgoing(report["mailbox"], msg)
 
 

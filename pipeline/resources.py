@@ -79,3 +79,8 @@ class Workspace:
     @property
     def quarantine(self) -> Path:
         return self.outbox / "quarantine"
+
+    @property
+    def archive(self) -> Path:
+        """Originals of deposits whose files were not all forwarded (a program, an unread format)."""
+        return self.outbox / "archive"

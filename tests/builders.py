@@ -343,3 +343,21 @@ def pdf_cycle() -> bytes:
             b"<< /FT /Sig /T (Signature1) /Kids [4 0 R] /Parent 4 0 R >>",
         ]
     )
+
+
+def pdf_object_streams(count: int, inflated: int, closed: bool = True) -> bytes:
+    """A page, then `count` object streams (PDF 1.5) that each inflate to `inflated` bytes of names.
+
+    Unclosed streams (no `endstream`) make a naive reader take the rest of the file for each one.
+    """
+    names = b"/Type /Catalog /Producer (x) " * (min(inflated, 1 << 24) // 29 + 1)
+    payload = (
+        zlib.compress(names[:inflated], 9) if inflated < 1 << 24 else deflated_zeros(inflated, raw=False)[0]
+    )
+    stream = b"<< /Type /ObjStm /N 1 /First 4 /Length %d /Filter /FlateDecode >>\nstream\n" % len(payload)
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
+    ]
+    return pdf_of(objects + [stream + payload + (b"\nendstream" if closed else b"\n" + b"%" * 2048)] * count)

@@ -12,6 +12,7 @@ import jsonschema
 import pytest
 
 from pipeline.deliver import put
+from pipeline.forward import Parcel
 from pipeline.intake import take_in
 from pipeline.journal import Journal
 from pipeline.notices import region_message
@@ -121,7 +122,7 @@ def test_every_state_change_is_journalled_with_its_time(intake_ctx, drop, deposi
 
 def test_putting_the_same_message_twice_delivers_it_once(intake_ctx, drop, deposit_bytes, tmp_path):
     report = take_in(drop(deposit_bytes()), intake_ctx)
-    outgoing = region_message(report, b"zip")
+    outgoing = region_message(report, Parcel("depot.zip", b"zip"))
     put(tmp_path / "out", outgoing)
     put(tmp_path / "out", outgoing)
     assert len(messages(tmp_path / "out" / outgoing.folder)) == 1
