@@ -126,7 +126,7 @@ def contract(facts: Facts, form: Form | None, variants: dict[str, Variant], cat:
     return [
         cat.finding(
             "contract_mismatch",
-            f"{quoted(number)} pour une convention de l'accord-cadre {variants[facts.variant].label}",
+            f"{quoted(number)} ; convention : {variants[facts.variant].label}",
         )
     ]
 

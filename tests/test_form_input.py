@@ -9,6 +9,7 @@ raw, oversized or link-bearing text.
 import email
 import json
 import mailbox
+import os
 import time
 import unicodedata
 from decimal import Decimal
@@ -144,6 +145,7 @@ def test_a_control_character_in_a_header_bound_field_is_form_invalid_and_the_fie
 
 
 NAME_CONTROLS = {k: v for k, v in CONTROLS.items() if v != "\x00"}  # the only byte a file name cannot hold
+NAME_CONTROLS["a byte that is not UTF-8"] = os.fsdecode(b"\xe9")
 
 
 @pytest.mark.parametrize("control", NAME_CONTROLS.values(), ids=NAME_CONTROLS.keys())
