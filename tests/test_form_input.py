@@ -494,7 +494,9 @@ def test_the_watcher_takes_a_good_deposit_within_5_s_after_poison_forms(tmp_path
         (inbox / "bon.zip").write_bytes(complete)
         dropped = time.monotonic()
         wait_for(lambda: len(rows(tmp_path)) == poisoned + 1, "the good deposit")
-        assert time.monotonic() - dropped < 5
+        elapsed = time.monotonic() - dropped
+        assert elapsed < 5
+        print(f"the good deposit was taken in {elapsed:.2f} s after {poisoned} poison deposits")
         assert watch.proc.poll() is None
     finally:
         err = watch.stop()
