@@ -17,9 +17,12 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
 
+from .untrusted import one_line
+
 SENDER = "Resah — dépôts des conventions <csac@resah.fr>"
 DEPOSITORS = "depositors"
 FILE_MODE = 0o600
+HEADER_LIMIT = 256  # characters; an address is 254 at most
 
 
 @dataclass(frozen=True)
@@ -34,14 +37,26 @@ def message_id(deposit_id: str, kind: str) -> str:
     return f"<{deposit_id}.{kind}@csac.resah.fr>"
 
 
+def add_header(msg: EmailMessage, name: str, value: str) -> None:
+    """Every header goes through here: on one line, without control characters, capped.
+
+    Subjects carry names read from documents and forms: a CR/LF or U+2028 must
+    not add a header, and a 100,000-character word must not be folded (quadratic).
+    """
+    msg[name] = one_line(value, HEADER_LIMIT)
+
+
 def new_message(to: str, subject: str, body: str, deposit_id: str, kind: str, date: str) -> EmailMessage:
     msg = EmailMessage()
-    msg["From"] = SENDER
-    msg["To"] = to
-    msg["Subject"] = subject
-    msg["Date"] = format_datetime(dt.datetime.fromisoformat(date))
-    msg["Message-ID"] = message_id(deposit_id, kind)
-    msg["X-CSAC-Deposit-Id"] = deposit_id
+    for name, value in (
+        ("From", SENDER),
+        ("To", to),
+        ("Subject", subject),
+        ("Date", format_datetime(dt.datetime.fromisoformat(date))),
+        ("Message-ID", message_id(deposit_id, kind)),
+        ("X-CSAC-Deposit-Id", deposit_id),
+    ):
+        add_header(msg, name, value)
     msg.set_content(body)
     return msg
 

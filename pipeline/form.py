@@ -1,25 +1,43 @@
 """The deposit form ("Dépôt des conventions"), read from its sidecar file.
 
-A form that fails its schema does not stop the intake: its problems are
-reported as form_invalid, and the fields that are usable are still used.
+Anyone can write a form, so it is read within bounds. It may be 64 KB at
+most, and no more than that is ever read. YAML anchors and aliases are
+refused (the "billion laughs"). Deep nesting is refused: a form is a flat
+mapping of scalars. Every field has a maximum length in the schema. A form
+that fails does not stop the intake: its problems are reported as
+form_invalid. Only the fields that pass the schema are kept, so a field that
+fails is never used (headers, notices, routing).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import stat
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from .schemas import check
+from . import address
+from .schemas import check, field_path, shown
 
 SIDECAR_SUFFIXES = (".json", ".yaml", ".yml")
+MAX_BYTES = 64 * 1024
+MAX_DEPTH = 20  # deeper YAML is refused before it is built (PyYAML builds it recursively)
+ADDRESS_FIELDS = ("email", "code_service_chorus")  # kept in their ASCII form once checked
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+NESTED = "formulaire imbriqué trop profondément : il doit être une simple liste de champs « nom : valeur »"
+
+
+class FormRefused(Exception):
+    """The whole form is unusable; the message is French and says why."""
 
 
 @dataclass(frozen=True)
 class Form:
-    data: dict
+    data: dict  # the fields that passed the schema, and only those
     source: str
     problems: tuple[str, ...]  # French, one per invalid field
 
@@ -29,24 +47,116 @@ class Form:
 
     @property
     def email(self) -> str | None:
-        return self.get("email") if not any(p.startswith("email") for p in self.problems) else None
+        return self.get("email")
+
+
+def _key(name: str) -> str:
+    return unicodedata.normalize("NFC", name)
 
 
 def sidecar_for(deposit: Path) -> Path | None:
-    """NAME.json or NAME.yaml beside NAME.zip."""
-    for suffix in SIDECAR_SUFFIXES:
-        candidate = deposit.with_suffix(suffix)
-        if candidate.is_file():
-            return candidate
-    return None
+    """The form beside a deposit: same stem in NFC (a macOS NFD name pairs with an NFC one),
+    suffix .json, .yaml or .yml in any case. Never raises: an unreadable folder, a name too long
+    for the file system or a folder named like a form all mean "no form"."""
+    stem = _key(deposit.stem)
+    found = []
+    try:
+        with os.scandir(deposit.parent) as entries:
+            for entry in entries:
+                base, dot, suffix = entry.name.rpartition(".")
+                kind = f".{suffix.lower()}"
+                if dot and kind in SIDECAR_SUFFIXES and _key(base) == stem and _regular(entry):
+                    found.append(
+                        (SIDECAR_SUFFIXES.index(kind), entry.name != f"{deposit.stem}{kind}", entry.name)
+                    )
+    except (OSError, ValueError):
+        return None
+    return deposit.parent / min(found)[2] if found else None
+
+
+def _regular(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_file(follow_symlinks=False)
+    except OSError:
+        return False
+
+
+def _read_bytes(path: Path) -> bytes:
+    """At most MAX_BYTES + 1 bytes of a regular file (a FIFO or a device is refused, not waited on)."""
+    with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            raise FormRefused("le formulaire n'est pas un fichier ordinaire")
+        data = fh.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise FormRefused(
+            f"formulaire trop volumineux (plus de {MAX_BYTES // 1024} Ko) : "
+            "il ne doit contenir que les champs du formulaire de dépôt"
+        )
+    return data
+
+
+def _parse_yaml(text: str):
+    """Refuse anchors, aliases and deep nesting from the parse events, before anything is built."""
+    depth = 0
+    for event in yaml.parse(text, Loader=LOADER):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise FormRefused("les ancres et alias YAML (& et *) ne sont pas admis dans un formulaire")
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise FormRefused(NESTED)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+    return yaml.load(text, Loader=LOADER)  # LOADER is a safe loader
+
+
+def _parse(path: Path):
+    text = _read_bytes(path).decode("utf-8-sig")
+    return json.loads(text) if path.suffix.lower() == ".json" else _parse_yaml(text)
+
+
+def _unreadable(exc: BaseException) -> str:
+    """Why a form could not be read, in French."""
+    if isinstance(exc, FormRefused):
+        return str(exc)
+    if isinstance(exc, RecursionError) or "nesting" in str(getattr(exc, "problem", "")):
+        return NESTED
+    if isinstance(exc, UnicodeDecodeError):
+        return "formulaire illisible : enregistrez-le en UTF-8"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"formulaire JSON mal formé (ligne {exc.lineno}, colonne {exc.colno})"
+    mark = getattr(exc, "problem_mark", None)
+    if mark is not None:
+        return f"formulaire YAML mal formé (ligne {mark.line + 1}, colonne {mark.column + 1})"
+    if isinstance(exc, OSError):
+        return "le fichier du formulaire n'a pas pu être lu"
+    return "formulaire mal formé : une valeur n'a pas pu être lue"
 
 
 def read_form(path: Path, schema: Path) -> Form:
+    """The form at `path`, whatever it holds: its valid fields and its problems. Never raises."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
-        return Form({}, path.name, (f"formulaire illisible ({type(exc).__name__})",))
+        data = _parse(path)
+    except (OSError, ValueError, RecursionError, MemoryError, yaml.YAMLError, FormRefused) as exc:
+        return Form({}, path.name, (_unreadable(exc),))
     if not isinstance(data, dict):
-        return Form({}, path.name, ("le formulaire n'est pas une liste de champs",))
-    return Form(data, path.name, tuple(str(p) for p in check(schema, data)))
+        return Form({}, path.name, ("le formulaire doit être une liste de champs « nom : valeur »",))
+    return _validated(data, path.name, schema)
+
+
+def _validated(data: dict, source: str, schema: Path) -> Form:
+    """Keep the fields the schema accepts, addresses in their ASCII form; report the others."""
+    problems = [f"nom de champ non admis : {shown(str(k))}" for k in data if not isinstance(k, str)]
+    fields = {k: v for k, v in data.items() if isinstance(k, str)}
+    found = check(schema, fields)
+    failed = {p.path for p in found}
+    problems += [str(p) for p in found]
+    valid = {k: v for k, v in fields.items() if field_path([k]) not in failed}
+    for name in ADDRESS_FIELDS:
+        if "@" in str(valid.get(name, "")):
+            try:
+                valid[name] = address.check(valid[name])
+            except address.AddressError as exc:
+                problems.append(f"{name} : {exc}")
+                del valid[name]
+    return Form(valid, source, tuple(problems))

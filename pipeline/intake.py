@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -104,11 +105,16 @@ class Assessment:
 
 
 def load_deposit(path: Path, form_path: Path | None, schema: Path, limits: Limits) -> Deposit:
-    """The dropped file and its form; an oversized file is read only as far as needed."""
+    """The dropped file and its form; an oversized file is read only as far as needed.
+
+    Neither the form nor its lookup ever raises (pipeline/form.py). A name that is not
+    UTF-8 (bytes from another system) is kept readable, "\ufffd" for each bad byte.
+    """
     with path.open("rb") as fh:
         data = fh.read(limits.max_archive_bytes + 1)
     form_path = form_path or sidecar_for(path)
-    return Deposit(path.name, data, read_form(form_path, schema) if form_path else None)
+    name = os.fsencode(path.name).decode("utf-8", "replace")
+    return Deposit(name, data, read_form(form_path, schema) if form_path else None)
 
 
 def _read(deposit: Deposit, ctx: IntakeContext) -> tuple[list[Classified], tuple[str, ...]]:

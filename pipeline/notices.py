@@ -10,10 +10,13 @@ import datetime as dt
 from email.message import EmailMessage
 
 from . import active
-from .deliver import DEPOSITORS, Outgoing, new_message
+from .deliver import DEPOSITORS, Outgoing, add_header, new_message
 from .forward import Parcel
+from .untrusted import one_line, quoted
 
 STATUS_FR = {"complete": "complet", "incomplete": "incomplet", "rejected": "refusé"}
+NAME = 120  # characters of a file or document name shown
+LINE = 1000  # characters of one problem or note: messages are single sentences
 ROLE_FR = {
     "convention": "convention",
     "annex": "annexe « Vos besoins »",
@@ -30,6 +33,16 @@ def french_date(iso: str) -> str:
     return dt.datetime.fromisoformat(iso).strftime("%d/%m/%Y")
 
 
+def _problems(report: dict, codes: bool) -> list[str]:
+    """One line per problem; its details (names, what the form said) were quoted by the rules."""
+    return [
+        f"  - [{p['code']}] {one_line(p['message'], LINE)}"
+        if codes
+        else f"  - {one_line(p['message'], LINE)}"
+        for p in report["problems"]
+    ]
+
+
 def _invoice_by_mail(report: dict) -> bool:
     """The portal's "code service Chorus" field takes an e-mail address for invoices by mail."""
     return "@" in (report.get("code_service") or "")
@@ -41,7 +54,7 @@ def _invoice_line(report: dict) -> str:
         return "Code service Chorus : non renseigné"
     if _invoice_by_mail(report):
         return f"Facturation : titre de recettes à envoyer par courriel à {code} (pas de dépôt Chorus)"
-    return f"Code service Chorus : {code}"
+    return f"Code service Chorus : {one_line(code, 100)}"
 
 
 def _caution(report: dict) -> list[str]:
@@ -50,10 +63,12 @@ def _caution(report: dict) -> list[str]:
     flagged = [d for d in report["documents"] if d.get("active_content")]
     if flagged:
         lines += ["", "Attention — contenu actif (à n'ouvrir qu'avec précaution) :"]
-        lines += [f"  - {d['name']} : {active.describe(d['active_content'])}" for d in flagged]
+        lines += [
+            f"  - {one_line(d['name'], NAME)} : {active.describe(d['active_content'])}" for d in flagged
+        ]
     if report.get("withheld"):
         lines += ["", "Fichiers retenus, non transmis avec ce message :"]
-        lines += [f"  - {h['name']} : {h['reason']}" for h in report["withheld"]]
+        lines += [f"  - {one_line(h['name'], NAME)} : {h['reason']}" for h in report["withheld"]]
         if report.get("archived_to"):
             lines += [f"  Le dépôt d'origine est conservé pour contrôle : {report['archived_to']}"]
     return lines
@@ -63,27 +78,28 @@ def summary(report: dict) -> str:
     lines = [
         "Bonjour,",
         "",
-        f"Un dépôt de convention a été reçu le {_when(report)} ({report['file']}).",
+        f"Un dépôt de convention a été reçu le {_when(report)} ({one_line(report['file'], NAME)}).",
         f"Verdict : {STATUS_FR[report['status']].upper()}",
         "",
-        f"Signataire : {report.get('signatory') or 'non lu'}",
+        f"Signataire : {one_line(report.get('signatory') or 'non lu', 300)}",
         f"SIRET : {report.get('siret') or 'non lu'}",
         f"Convention : {report.get('variant') or 'non reconnue'}",
-        f"Signature : {(report.get('signature') or {}).get('detail', 'sans objet')}",
+        f"Signature : {one_line((report.get('signature') or {}).get('detail', 'sans objet'), LINE)}",
         f"Contribution due : {report.get('contribution_due') or 'non déterminée'} ; montant du bon de commande : {report.get('amount_paid') or 'non lu'}",
-        f"Référence de commande (EJ / bon de commande) : {report.get('order_number') or 'non lue'}",
+        f"Référence de commande (EJ / bon de commande) : {one_line(report.get('order_number') or 'non lue', 60)}",
         _invoice_line(report),
         f"Région : {report.get('region')} (déterminée par : {report.get('region_source') or 'aucune source'})",
         "",
         "Documents :",
         *[
-            f"  - {d['name']} : {ROLE_FR[d['role']]}" + (f" ({d['note']})" if d.get("note") else "")
+            f"  - {one_line(d['name'], NAME)} : {ROLE_FR[d['role']]}"
+            + (f" ({one_line(d['note'], LINE)})" if d.get("note") else "")
             for d in report["documents"]
         ],
     ]
     lines += _caution(report)
     if report["problems"]:
-        lines += ["", "À régulariser :", *[f"  - [{p['code']}] {p['message']}" for p in report["problems"]]]
+        lines += ["", "À régulariser :", *_problems(report, codes=True)]
     else:
         lines += ["", "Rien ne manque : le dépôt peut être traité."]
     if report.get("email"):
@@ -103,7 +119,7 @@ def notice(report: dict) -> str:
     head = [
         "Madame, Monsieur,",
         "",
-        f"Nous avons bien reçu votre dépôt du {_when(report)} ({report['file']}), enregistré sous le n° {report['deposit_id']}.",
+        f"Nous avons bien reçu votre dépôt du {_when(report)} (fichier {quoted(report['file'], NAME)}), enregistré sous le n° {report['deposit_id']}.",
         "",
     ]
     if report["status"] == "complete":
@@ -113,7 +129,7 @@ def notice(report: dict) -> str:
         ]
     else:
         body = ["Votre dossier ne peut pas encore être traité. Merci de nous faire parvenir :", ""]
-        body += [f"  - {p['message']}" for p in report["problems"]]
+        body += _problems(report, codes=False)
         body += [
             "",
             "Vous pouvez déposer à nouveau l'ensemble des documents dans l'espace de dépôt des adhésions.",
@@ -133,14 +149,17 @@ def notice(report: dict) -> str:
 
 def region_message(report: dict, sent: Parcel) -> Outgoing:
     """The summary, with the deposit attached: as it came, or only its documents if files were held back."""
-    subject = f"[CSAC] Dépôt {STATUS_FR[report['status']]} — {report.get('signatory') or report['file']} — {report.get('variant') or 'convention non reconnue'}"
+    who = one_line(report.get("signatory") or report["file"], 80)
+    subject = f"[CSAC] Dépôt {STATUS_FR[report['status']]} — {who} — {report.get('variant') or 'convention non reconnue'}"
     msg = new_message(
         report["mailbox"], subject, summary(report), report["deposit_id"], "region", report["received_at"]
     )
-    msg["X-CSAC-Status"] = report["status"]
+    add_header(msg, "X-CSAC-Status", report["status"])
     if any(d.get("active_content") for d in report["documents"]):
-        msg["X-CSAC-Active-Content"] = "yes"
-    msg.add_attachment(sent.data, maintype="application", subtype="zip", filename=sent.filename)
+        add_header(msg, "X-CSAC-Active-Content", "yes")
+    msg.add_attachment(
+        sent.data, maintype="application", subtype="zip", filename=one_line(sent.filename, NAME)
+    )
     return Outgoing(report["mailbox"], msg)
 
 
@@ -156,11 +175,11 @@ def depositor_notice(report: dict) -> Outgoing | None:
         report["email"], subject, notice(report), report["deposit_id"], "notice", report["received_at"]
     )
     if report.get("mailbox"):
-        msg["Reply-To"] = report["mailbox"]
+        add_header(msg, "Reply-To", report["mailbox"])
         if (
             report["status"] == "incomplete"
         ):  # the region follows the regularisation up (seed: "par courriel à l'adresse de votre région")
-            msg["Cc"] = report["mailbox"]
+            add_header(msg, "Cc", report["mailbox"])
     return Outgoing(DEPOSITORS, msg)
 
 
@@ -169,7 +188,7 @@ def duplicate_notice(report: dict, original: dict) -> Outgoing | None:
     if not report.get("email"):
         return None
     line = (
-        f"Votre dépôt « {report['file']} » a déjà été reçu le {french_date(original['received_at'])} "
+        f"Votre dépôt (fichier {quoted(report['file'], NAME)}) a déjà été reçu le {french_date(original['received_at'])} "
         f"sous le n° {original['id']} : il n'est pas traité une seconde fois."
     )
     body = "\n".join(["Madame, Monsieur,", "", line, "", "Le Resah — centrale d'achat"])
@@ -178,22 +197,22 @@ def duplicate_notice(report: dict, original: dict) -> Outgoing | None:
         report["email"], subject, body, report["deposit_id"], "duplicate", report["received_at"]
     )
     if original.get("mailbox"):
-        msg["Reply-To"] = original["mailbox"]
+        add_header(msg, "Reply-To", original["mailbox"])
     return Outgoing(DEPOSITORS, msg)
 
 
 def quarantine_notice(report: dict, mailbox: str, folder: str) -> Outgoing:
     """Tell the quarantine mailbox; the refused file itself stays in the quarantine folder."""
     lines = [
-        f"Un dépôt a été refusé le {_when(report)} ({report['file']}, sha256 {report['sha256']}).",
+        f"Un dépôt a été refusé le {_when(report)} ({one_line(report['file'], NAME)}, sha256 {report['sha256']}).",
         "",
-        *[f"  - [{p['code']}] {p['message']}" for p in report["problems"]],
+        *_problems(report, codes=True),
         "",
         f"Le fichier est conservé, intact, dans {folder} avec le motif du refus. Il n'est pas joint à ce message.",
         "",
         "— csac, Resah",
     ]
-    subject = f"[CSAC] Dépôt refusé — {report['file']}"
+    subject = f"[CSAC] Dépôt refusé — {one_line(report['file'], NAME)}"
     return Outgoing(
         mailbox,
         new_message(

@@ -20,8 +20,10 @@ from .problems import Catalogue, Finding
 from .register import Registered
 from .tariff import GROUPEMENT, infer_typology
 from .textnorm import fold, key
+from .untrusted import quoted
 from .variants import Variant
 
+FORM_PROBLEMS = 8  # listed in full; the rest are counted
 MARKET_RE = re.compile(r"(20\d{2}-[a-z]?\d{3})(?:-(\d{3}))?(?:\D{0,12}lot\s*(?:n\s*[°o]\s*)?(\d{1,3}))?")
 
 
@@ -124,7 +126,7 @@ def contract(facts: Facts, form: Form | None, variants: dict[str, Variant], cat:
     return [
         cat.finding(
             "contract_mismatch",
-            f"« {number} » pour une convention de l'accord-cadre {variants[facts.variant].label}",
+            f"{quoted(number)} ; convention : {variants[facts.variant].label}",
         )
     ]
 
@@ -192,6 +194,10 @@ def readable(docs: list[Classified], cat: Catalogue) -> list[Finding]:
 
 
 def form_checks(form: Form | None, cat: Catalogue) -> list[Finding]:
+    """One finding listing the form's problems; each quotes its value capped (pipeline/schemas.py)."""
     if form is None or not form.problems:
         return []
-    return [cat.finding("form_invalid", " ; ".join(form.problems))]
+    told = list(form.problems[:FORM_PROBLEMS])
+    if len(form.problems) > FORM_PROBLEMS:
+        told.append(f"et {len(form.problems) - FORM_PROBLEMS} autre(s) problème(s)")
+    return [cat.finding("form_invalid", " ; ".join(told))]

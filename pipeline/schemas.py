@@ -1,4 +1,8 @@
-"""JSON Schema validation with French messages located by field path."""
+"""JSON Schema validation with French messages located by field path.
+
+Messages quote the offending value capped and on one line (pipeline/untrusted.py):
+a 60 KB value, or one with line breaks, is never echoed back as it is.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,22 @@ from pathlib import Path
 import jsonschema
 from jsonschema.exceptions import ValidationError
 
+from . import address
 from .errors import ConfigError, Problem
+from .untrusted import FIELD_QUOTE, one_line, quoted
+
+RANK = {"required": 0, "type": 1, "not": 2, "maxLength": 3}  # the one problem told per field
+TYPE_FR = {"string": "un texte", "integer": "un nombre entier", "number": "un nombre", "boolean": "vrai ou faux",
+           "object": "une liste de champs", "array": "une liste", "null": "rien"}  # fmt: skip
+
+
+def _format_checker() -> jsonschema.FormatChecker:
+    """The draft's checks, except "email": one address, checked by email-validator."""
+    checker = jsonschema.FormatChecker(jsonschema.Draft202012Validator.FORMAT_CHECKER.checkers)
+    checker.checks("email", raises=address.AddressError)(
+        lambda value: not isinstance(value, str) or bool(address.check(value))
+    )
+    return checker
 
 
 @cache
@@ -18,44 +37,95 @@ def validator(path: Path) -> jsonschema.Draft202012Validator:
         schema = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ConfigError(f"{path} : schéma illisible ({exc})") from exc
-    return jsonschema.Draft202012Validator(
-        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
-    )
+    return jsonschema.Draft202012Validator(schema, format_checker=_format_checker())
 
 
 def field_path(parts) -> str:
+    """Where a problem is, as people read it; names from the input are put on one line and capped."""
     out = ""
     for part in parts:
-        out += f"[{part + 1}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        name = one_line(str(part), FIELD_QUOTE)
+        out += f"[{part + 1}]" if isinstance(part, int) else (f".{name}" if out else name)
     return out
+
+
+def shown(value) -> str:
+    """A value as people may see it: a scalar quoted and capped, a list or mapping only named."""
+    if isinstance(value, dict):
+        return "une liste de champs"
+    if isinstance(value, list | tuple | set):
+        return "une liste"
+    if value is None or isinstance(value, bool | int | float):
+        return quoted(json.dumps(value))
+    return quoted(str(value))
+
+
+def _wrong_type(value, spec) -> str:
+    kinds = [spec] if isinstance(spec, str) else spec
+    expected = TYPE_FR.get(kinds[0], kinds[0]) if len(kinds) == 1 else "une valeur simple (texte ou nombre)"
+    if value is None:
+        return "valeur vide : renseignez ce champ"
+    if isinstance(value, dict | list | tuple | set):
+        return f"{shown(value)} n'est pas admise ici : {expected} est attendu"
+    hint = " (mettez-la entre guillemets)" if kinds == ["string"] else ""
+    return f"valeur {shown(value)} de type incorrect : {expected} est attendu{hint}"
+
+
+def _length(error: ValidationError) -> str:
+    if "propertyNames" in error.schema_path:
+        return f"nom de champ trop long ({shown(error.instance)}, {error.validator_value} caractères au plus)"
+    return f"valeur trop longue ({len(error.instance)} caractères, {error.validator_value} au plus) : raccourcissez-la"
 
 
 def _message(error: ValidationError) -> str:
     v, value = error.validator, error.instance
     if v == "required":
         missing = [f for f in error.validator_value if f not in (value or {})]
+        if len(missing) > 1:
+            return f"champs obligatoires manquants : {', '.join(missing)} — ajoutez-les"
         return f"champ obligatoire manquant : {', '.join(missing)} — ajoutez-le"
     if v in ("additionalProperties", "unevaluatedProperties"):
-        return f"champ non prévu ({error.message.split('(')[-1].rstrip(')')}) — vérifiez l'orthographe"
+        extra = (
+            sorted(set(value) - set(error.schema.get("properties", {}))) if isinstance(value, dict) else []
+        )
+        return f"champ non prévu ({', '.join(shown(str(k)) for k in extra[:5])}) — vérifiez l'orthographe"
     if v in ("enum", "const"):
         allowed = error.validator_value if v == "enum" else [error.validator_value]
-        return f"valeur {value!r} non admise ; valeurs possibles : {', '.join(map(str, allowed))}"
+        return f"valeur {shown(value)} non admise ; valeurs possibles : {', '.join(map(str, allowed))}"
     if v == "type":
-        return f"valeur {value!r} de type incorrect (attendu : {error.validator_value})"
+        return _wrong_type(value, error.validator_value)
     if v == "pattern":
-        return f"valeur {value!r} mal formée"
+        return f"valeur {shown(value)} mal formée"
+    if v == "not" and isinstance(value, str):
+        return "retour à la ligne ou caractère invisible dans la valeur : écrivez-la sur une seule ligne"
+    if v == "format" and error.validator_value == "email":
+        return f"adresse électronique {shown(value)} non valide : {error.cause or 'adresse mal formée'}"
     if v == "format":
-        return f"valeur {value!r} n'est pas un(e) {error.validator_value} valide"
+        return f"valeur {shown(value)} n'est pas un(e) {error.validator_value} valide"
     if v in ("minimum", "exclusiveMinimum"):
-        return f"valeur {value!r} trop petite (minimum {error.validator_value})"
+        return f"valeur {shown(value)} trop petite (minimum {error.validator_value})"
+    if v in ("maximum", "exclusiveMaximum"):
+        return f"valeur {shown(value)} trop grande (maximum {error.validator_value})"
     if v in ("minItems", "minLength", "minProperties"):
         return "valeur vide : renseignez ce champ"
+    if v == "maxLength":
+        return _length(error)
+    if v in ("maxProperties", "maxItems"):
+        return f"trop d'éléments ({len(value)}, {error.validator_value} au plus)"
     if v == "oneOf" and error.context:
         return _message(min(error.context, key=lambda e: len(e.message)))
     return error.message
 
 
 def check(schema: Path, data) -> list[Problem]:
-    """Every schema violation of `data`, as problems sorted by field path."""
-    errors = sorted(validator(schema).iter_errors(data), key=lambda e: list(map(str, e.path)))
-    return [Problem(field_path(e.absolute_path), _message(e)) for e in errors]
+    """The first violation of each field of `data` (type, then characters, then length), by field path."""
+    first: dict[str, ValidationError] = {}
+    for error in validator(schema).iter_errors(data):
+        where = field_path(error.absolute_path)
+        if where not in first or _rank(error) < _rank(first[where]):
+            first[where] = error
+    return [Problem(where, _message(first[where])) for where in sorted(first)]
+
+
+def _rank(error: ValidationError) -> int:
+    return RANK.get(error.validator, len(RANK))

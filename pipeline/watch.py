@@ -30,7 +30,7 @@ from watchdog.observers.polling import PollingObserver
 from .archive import is_zip
 from .deliver import Courier
 from .errors import DeliveryError
-from .form import SIDECAR_SUFFIXES
+from .form import SIDECAR_SUFFIXES, sidecar_for
 from .intake import IntakeContext, take_in
 
 log = logging.getLogger("csac.watch")
@@ -75,7 +75,7 @@ def is_deposit_name(name: str) -> bool:
 
 
 def _sidecar(path: Path) -> Path | None:
-    return next((path.with_suffix(s) for s in SIDECAR_SUFFIXES if path.with_suffix(s).is_file()), None)
+    return sidecar_for(path)
 
 
 def _directory_reads(path: Path) -> bool:

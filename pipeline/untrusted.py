@@ -1,0 +1,35 @@
+"""Text from outside (forms, file names, documents), made safe to show to people.
+
+Anyone can write a deposit. A value shown in a header, a notice or a problem
+message is put on one line with no control characters and capped. So it
+cannot add a header, fake a paragraph in the Resah's own voice, or make
+header folding take quadratic time.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+BREAKS = ("Cc", "Zl", "Zp")  # tabs, CR/LF, NEL, U+2028/2029… become a space (no-break spaces stay)
+RUNS = re.compile(r" {2,}")
+LINK = re.compile(r"(?i)\b(?:[a-z][a-z0-9+.-]{1,15}://|www\.)\S*")
+FIELD_QUOTE = 60  # characters of a form's value quoted back to people
+
+
+def one_line(text: str, limit: int) -> str:
+    """`text` on one line, without control or invisible characters, cut to `limit` with "…"."""
+    out = []
+    for char in text[: limit * 4]:  # bounded work, whatever the input
+        category = unicodedata.category(char)
+        if category in BREAKS:
+            out.append(" ")
+        elif category[0] != "C":  # Cf (bidi overrides), Cs (lone surrogates), Co, Cn: dropped
+            out.append(char)
+    line = RUNS.sub(" ", "".join(out)).strip(" ")
+    return line if len(line) <= limit and len(text) <= limit * 4 else line[: limit - 1].rstrip() + "…"
+
+
+def quoted(text: str, limit: int = FIELD_QUOTE) -> str:
+    """What a depositor wrote, quoted as theirs: « … », links removed, capped."""
+    return f"« {one_line(LINK.sub('[lien retiré]', one_line(text, limit * 4)), limit)} »"
