@@ -42,6 +42,14 @@ CREATE TABLE IF NOT EXISTS events (
     state TEXT NOT NULL,
     detail TEXT
 );
+CREATE TABLE IF NOT EXISTS delivered (
+    folder TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    state TEXT NOT NULL,
+    name TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS delivered_once ON delivered (folder, message_id);
 """
 FINAL = ("done",)
 log = logging.getLogger("csac.journal")
@@ -208,3 +216,19 @@ class Journal:
                 "SELECT at, state, detail FROM events WHERE deposit_id = ? ORDER BY seq", (deposit_id,)
             )
             return [dict(r) for r in rows]
+
+    def delivery(self, folder: str, message_id: str) -> str | None:
+        """Where a message stands in one Maildir: None (never tried), 'putting' or 'delivered'."""
+        with closing(self._connect()) as conn:
+            row = conn.execute(
+                "SELECT state FROM delivered WHERE folder = ? AND message_id = ?", (folder, message_id)
+            ).fetchone()
+        return row["state"] if row else None
+
+    def mark_delivery(self, folder: str, message_id: str, state: str, name: str) -> None:
+        with closing(self._connect()) as conn:
+            conn.execute(
+                "INSERT INTO delivered (folder, message_id, state, name, at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (folder, message_id) DO UPDATE SET state = excluded.state, name = excluded.name, at = excluded.at",
+                (folder, message_id, state, name, now()),
+            )
