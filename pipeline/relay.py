@@ -11,12 +11,13 @@ end of the session looks like.
 
 from __future__ import annotations
 
+import copy
 import logging
 import smtplib
 import ssl
 import unicodedata
 from dataclasses import dataclass
-from email import message_from_bytes, policy
+from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 
@@ -48,6 +49,7 @@ class Envelope:
     sender: str
     recipients: tuple[str, ...]
     utf8: bool  # needs SMTPUTF8: a local part or a header in Unicode
+    eight_bit: bool  # a body part in 8-bit: BODY=8BITMIME when the relay offers it
 
 
 def shown(text: str, limit: int = 80) -> str:
@@ -92,8 +94,9 @@ def envelope(sender: str, recipients: list[str], raw: bytes) -> Envelope:
         raise Refused("aucun destinataire")
     sender_address, sender_utf8 = checked(sender)
     addresses = [checked(r) for r in recipients]
-    utf8 = sender_utf8 or any(u for _, u in addresses) or not raw.isascii()
-    return Envelope(sender_address, tuple(a for a, _ in addresses), utf8)
+    head, _, body = raw.partition(b"\r\n\r\n")
+    utf8 = sender_utf8 or any(u for _, u in addresses) or not head.isascii()
+    return Envelope(sender_address, tuple(a for a, _ in addresses), utf8, not body.isascii())
 
 
 def wire_bytes(message: EmailMessage) -> bytes:
@@ -101,12 +104,12 @@ def wire_bytes(message: EmailMessage) -> bytes:
     UTF-8 headers (for SMTPUTF8) only when a local part is in Unicode."""
     if all(a.addr_spec.isascii() for a in _addresses(message)):
         return message.as_bytes(policy=policy.SMTP)
-    copy = message_from_bytes(message.as_bytes(policy=policy.SMTPUTF8), policy=policy.default)
+    rewritten = copy.deepcopy(message)  # the caller's message is left as it was
     for header in ADDRESS_HEADERS:
-        if copy[header]:
-            copy.replace_header(header, [_idna(a) for a in copy[header].addresses])
-    ascii_only = all(a.username.isascii() for a in _addresses(copy))
-    return copy.as_bytes(policy=policy.SMTP if ascii_only else policy.SMTPUTF8)
+        if rewritten[header]:
+            rewritten.replace_header(header, [_idna(a) for a in rewritten[header].addresses])
+    ascii_only = all(a.username.isascii() for a in _addresses(rewritten))
+    return rewritten.as_bytes(policy=policy.SMTP if ascii_only else policy.SMTPUTF8)
 
 
 def _addresses(message) -> list[Address]:
@@ -200,7 +203,7 @@ def send(session: Session, env: Envelope, raw: bytes) -> str:
                 "le message ne peut pas être acheminé, corrigez l'adresse"
             )
         try:
-            code, resp = smtp.mail(env.sender, ["SMTPUTF8"] if env.utf8 else [])
+            code, resp = smtp.mail(env.sender, _options(smtp, env))
         except smtplib.SMTPServerDisconnected:
             if not session.reused:
                 raise
@@ -218,6 +221,13 @@ def send(session: Session, env: Envelope, raw: bytes) -> str:
         raise smtplib.SMTPResponseException(code, resp)
     session.reused = True
     return _text(code, resp)
+
+
+def _options(smtp: smtplib.SMTP, env: Envelope) -> list[str]:
+    options = ["SMTPUTF8"] if env.utf8 else []
+    if (env.utf8 or env.eight_bit) and smtp.has_extn("8bitmime"):
+        options.append("BODY=8BITMIME")
+    return options
 
 
 def judge(exc: Exception, session: Session) -> Outcome:

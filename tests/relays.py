@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import email
+import os
 import subprocess
 import sys
 import threading
@@ -118,7 +119,9 @@ def csac(config: Path, *args: str) -> list[str]:
 
 
 def run(config: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(csac(config, *args), capture_output=True, text=True, timeout=timeout)
+    """The real `csac` with this configuration; a terminal wide enough for status's table."""
+    env = os.environ | {"COLUMNS": "1000"}
+    return subprocess.run(csac(config, *args), capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def queue_messages(state: Path, count: int, to: str = "Corse@resah.fr", prefix: str = "m") -> list[str]:
