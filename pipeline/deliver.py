@@ -133,10 +133,8 @@ def put(outbox: Path, outgoing: Outgoing, journal: Journal | None = None) -> str
     mid = outgoing.message["Message-ID"] or make_msgid(domain="csac.resah.fr")
     name, key = file_name(mid), str(box.resolve())
     with _locked(box):
-        if journal and journal.delivery(key, mid) == "delivered":
+        if journal and journal.begin_delivery(key, mid, name):
             return outgoing.message["To"]
-        if journal:
-            journal.mark_delivery(key, mid, "putting", name)
         if not _present(box, name):
             _write(box, name, outgoing.message)
         if journal:

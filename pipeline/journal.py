@@ -225,10 +225,26 @@ class Journal:
             ).fetchone()
         return row["state"] if row else None
 
+    def begin_delivery(self, folder: str, message_id: str, name: str) -> bool:
+        """True if the message was delivered there already; else it is recorded as being put."""
+        with closing(self._connect()) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            row = conn.execute(
+                "SELECT state FROM delivered WHERE folder = ? AND message_id = ?", (folder, message_id)
+            ).fetchone()
+            if not (row and row["state"] == "delivered"):
+                self._mark(conn, folder, message_id, "putting", name)
+            conn.execute("COMMIT")
+        return bool(row and row["state"] == "delivered")
+
     def mark_delivery(self, folder: str, message_id: str, state: str, name: str) -> None:
         with closing(self._connect()) as conn:
-            conn.execute(
-                "INSERT INTO delivered (folder, message_id, state, name, at) VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT (folder, message_id) DO UPDATE SET state = excluded.state, name = excluded.name, at = excluded.at",
-                (folder, message_id, state, name, now()),
-            )
+            self._mark(conn, folder, message_id, state, name)
+
+    @staticmethod
+    def _mark(conn, folder: str, message_id: str, state: str, name: str) -> None:
+        conn.execute(
+            "INSERT INTO delivered (folder, message_id, state, name, at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (folder, message_id) DO UPDATE SET state = excluded.state, name = excluded.name, at = excluded.at",
+            (folder, message_id, state, name, now()),
+        )
