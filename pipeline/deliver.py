@@ -169,32 +169,39 @@ def envelope_recipients(msg: EmailMessage) -> list[str]:
 
 
 class Courier:
-    """Where messages go: the Maildirs (no server needed), or the SMTP relay's queue."""
+    """Where messages go: the Maildirs (no server needed), or the SMTP relay's queue.
+
+    Nothing is opened before it is needed, so that making a Courier (the
+    watcher does at every rescan) cannot fail.
+    """
 
     def __init__(self, config):
-        from .mailqueue import MailQueue
-
         self.config = config
-        self.queue = MailQueue(config.workspace.state) if config.relay else None
-        self.journal = None if self.queue else Journal(config.workspace.journal)
-        self.verb = "queued" if self.queue else "delivered"
+        self.verb = "queued" if config.relay else "delivered"
+        self._journal: Journal | None = None
 
     def send(self, outgoing: Outgoing, deposit_id: str) -> str:
         msg = outgoing.message
-        if self.queue is None:
-            return put(self.config.workspace.outbox, outgoing, self.journal)
-        self.queue.enqueue(msg, deposit_id, outgoing.folder, envelope_recipients(msg))
+        if self.config.relay is None:
+            self._journal = self._journal or Journal(self.config.workspace.journal)
+            return put(self.config.workspace.outbox, outgoing, self._journal)
+        self._queue().enqueue(msg, deposit_id, outgoing.folder, envelope_recipients(msg))
         return msg["To"]
 
     def flush(self) -> None:
         """Try the relay now; what fails stays queued for the next flush. Never raises: it is logged."""
-        if self.queue is None:
+        if self.config.relay is None:
             return
         try:
-            self.queue.flush(self.config)
+            self._queue().flush(self.config)
         except Exception as exc:  # the queue keeps the messages; the caller must go on
             log.exception(
-                "envoi des messages en file interrompu (%s: %s), nouvel essai plus tard",
+                "envoi des messages en file interrompu (%s : %s), nouvel essai plus tard",
                 type(exc).__name__,
                 exc,
             )
+
+    def _queue(self):
+        from .mailqueue import MailQueue
+
+        return MailQueue(self.config.workspace.state)

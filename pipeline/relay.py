@@ -38,6 +38,10 @@ class Unreachable(Exception):
     """No connection to the relay in this flush: the reason, in French."""
 
 
+class Misconfigured(Exception):
+    """csac's own settings stop the message: it waits, queued, until they are fixed."""
+
+
 @dataclass(frozen=True)
 class Outcome:
     state: str  # sent, queued (tried again later) or failed (final)
@@ -92,7 +96,10 @@ def envelope(sender: str, recipients: list[str], raw: bytes) -> Envelope:
     """MAIL FROM and RCPT TO for one message; Refused when an address cannot go at all."""
     if not recipients:
         raise Refused("aucun destinataire")
-    sender_address, sender_utf8 = checked(sender)
+    try:
+        sender_address, sender_utf8 = checked(sender)
+    except Refused as exc:  # the configuration's fault, not the message's: it waits for the fix
+        raise Misconfigured(f"expéditeur de la configuration (smtp.sender) : {exc}") from exc
     addresses = [checked(r) for r in recipients]
     head, _, body = raw.partition(b"\r\n\r\n")
     utf8 = sender_utf8 or any(u for _, u in addresses) or not head.isascii()
@@ -234,7 +241,7 @@ def judge(exc: Exception, session: Session) -> Outcome:
     """What a failure means for this one message, and for the connection."""
     if isinstance(exc, Refused):
         return Outcome("failed", str(exc))
-    if isinstance(exc, Unreachable):
+    if isinstance(exc, Unreachable | Misconfigured):
         return Outcome("queued", str(exc))
     if isinstance(exc, smtplib.SMTPResponseException):
         if exc.smtp_code == 421:  # the relay is closing this connection

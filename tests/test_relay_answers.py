@@ -10,6 +10,7 @@ other messages or the watcher.
 import json
 import signal
 import subprocess
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -212,3 +213,24 @@ def test_csac_watch_goes_on_after_a_depositor_address_the_relay_cannot_take(star
     finally:
         watch.send_signal(signal.SIGINT)
         watch.communicate(timeout=30)
+
+
+def test_a_sender_the_relay_cannot_take_keeps_the_messages_queued_with_the_reason(start_relay, tmp_path):
+    relay = start_relay()
+    config = replace(
+        relay_config(tmp_path, relay),
+        relay=replace(relay_config(tmp_path, relay).relay, sender="csac sans arobase"),
+    )
+    queue_messages(config.workspace.state, 1)
+    MailQueue(config.workspace.state).flush(config, force=True)
+    [row] = MailQueue(config.workspace.state).all()
+    assert row["state"] == "queued" and "smtp.sender" in row["answer"] and relay.accepted == []
+
+
+def test_a_flush_that_cannot_even_open_the_queue_logs_in_french_and_returns(tmp_path, caplog):
+    (tmp_path / "var").write_text("pas un dossier", encoding="utf-8")
+    config = Config(
+        Workspace(state=tmp_path / "var"), Relay("127.0.0.1", "csac@resah.fr", 9, "none", timeout=1)
+    )
+    Courier(config).flush()
+    assert any("nouvel essai plus tard" in r.getMessage() for r in caplog.records)
