@@ -51,6 +51,14 @@ CREATE INDEX IF NOT EXISTS messages_due ON messages (state, next_at);
 """
 ADDED_COLUMNS = {"owner": "TEXT", "lease_until": "REAL"}  # absent from journals written before claims
 LEASE_TIMEOUTS = 20  # a claim lasts this many relay timeouts (at least a minute)
+LOG_LINES = {
+    "sent": (logging.INFO, "message %(mid)s : accepté par le relais (%(answer)s)"),
+    "failed": (logging.ERROR, "message %(mid)s : refus définitif (%(answer)s)"),
+    "queued": (
+        logging.WARNING,
+        "message %(mid)s : échec temporaire (%(answer)s), nouvel essai dans %(wait).0f s",
+    ),
+}
 
 
 @dataclass
@@ -190,29 +198,20 @@ class MailQueue:
         self, mid: str, owner: str, attempts: int, outcome: Outcome, config: Config, result: Flush
     ) -> None:
         """The outcome of this attempt. `sent` is the truth whoever holds the row; the others only ours."""
-        mine = " WHERE message_id = ? AND owner = ? AND state = 'sending'"
         free = "owner = NULL, lease_until = NULL"
+        wait = config.retry.delay(attempts) if outcome.state == "queued" else 0.0
+        if outcome.state == "sent":
+            sql = f"UPDATE messages SET state = 'sent', answer = ?, sent_at = ?, {free} WHERE message_id = ?"
+            args = (outcome.answer, _now(), mid)
+        else:
+            sql = (f"UPDATE messages SET state = ?, answer = ?, next_at = ?, {free}"
+                   " WHERE message_id = ? AND owner = ? AND state = 'sending'")  # fmt: skip
+            args = (outcome.state, outcome.answer, time.time() + wait, mid, owner)
         with closing(self._connect()) as conn:
-            if outcome.state == "sent":
-                conn.execute(f"UPDATE messages SET state = 'sent', answer = ?, sent_at = ?, {free} WHERE message_id = ?",
-                             (outcome.answer, _now(), mid))  # fmt: skip
-                result.sent.append(mid)
-                log.info("message %s : accepté par le relais (%s)", mid, outcome.answer)
-            elif outcome.state == "failed":
-                conn.execute(
-                    f"UPDATE messages SET state = 'failed', answer = ?, {free}" + mine,
-                    (outcome.answer, mid, owner),
-                )
-                result.failed.append(mid)
-                log.error("message %s : refus définitif (%s)", mid, outcome.answer)
-            else:
-                wait = config.retry.delay(attempts)
-                conn.execute(f"UPDATE messages SET state = 'queued', answer = ?, next_at = ?, {free}" + mine,
-                             (outcome.answer, time.time() + wait, mid, owner))  # fmt: skip
-                result.deferred.append(mid)
-                log.warning(
-                    "message %s : échec temporaire (%s), nouvel essai dans %.0f s", mid, outcome.answer, wait
-                )
+            conn.execute(sql, args)
+        getattr(result, {"sent": "sent", "queued": "deferred", "failed": "failed"}[outcome.state]).append(mid)
+        level, text = LOG_LINES[outcome.state]
+        log.log(level, text, {"mid": mid, "answer": outcome.answer, "wait": wait})
 
 
 def _attempt(session: Session, row: sqlite3.Row, config: Config) -> Outcome:

@@ -88,7 +88,7 @@ def _valid(addr_spec: str):
     try:
         return validate_email(addr_spec, check_deliverability=False, globally_deliverable=False,
                               test_environment=True, allow_quoted_local=True)  # fmt: skip
-    except EmailNotValidError:
+    except (EmailNotValidError, ValueError):  # IDNA errors are ValueErrors too
         return None
 
 
@@ -165,6 +165,8 @@ class Session:
 
     def reset(self) -> None:
         """Forget a refused transaction before the next message."""
+        if self.smtp is None:
+            return
         try:
             self.smtp.rset()
         except Exception:  # a connection that cannot even reset is not used again
@@ -281,6 +283,9 @@ def _text(code: int, resp) -> str:
 
 def check_relay(relay: Relay) -> str:
     """Connect, greet and quit: what `csac config check --connect` reports."""
-    with connect(relay) as smtp:
-        code, resp = smtp.noop()
+    session = Session(relay)
+    try:
+        code, resp = session.open().noop()
+    finally:
+        session.close()  # a relay that answers QUIT badly still answered NOOP
     return f"{relay.describe()} : {code} {resp.decode(errors='replace')}"
