@@ -284,7 +284,9 @@ def status_cmd(
         table.add_column(col, overflow="fold")
     for r in rows:
         mails = ", ".join(
-            f"{m['state']}" + (f" ({m['answer']})" if m["state"] == "failed" else "") for m in r["messages"]
+            f"{m['state']}"
+            + (f" ({m['answer']})" if m["state"] in ("failed", "queued") and m["answer"] else "")
+            for m in r["messages"]
         )
         table.add_row(
             r["id"],

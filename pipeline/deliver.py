@@ -1,28 +1,41 @@
 """Delivery: a Maildir per regional mailbox, notices to depositors, quarantine.
 
 This and the journal are the only places that write. Messages carry a
-Message-ID derived from the deposit id, and a message already in its Maildir
-is not added twice: a delivery interrupted and run again is not doubled.
+Message-ID derived from the deposit id. A message is put in its Maildir at
+most once: the journal keeps the Message-IDs delivered to each Maildir, and
+the check and the put happen under that Maildir's lock, so that two intakes
+of one file, or a delivery interrupted and run again, never double it. A
+Maildir left half-made by a crash is completed before use.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
+import hashlib
+import io
 import json
-import mailbox
+import logging
 import os
+import re
 import shutil
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from email.generator import BytesGenerator
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
+from .journal import Journal
 from .untrusted import one_line
 
 SENDER = "Resah — dépôts des conventions <csac@resah.fr>"
 DEPOSITORS = "depositors"
 FILE_MODE = 0o600
 HEADER_LIMIT = 256  # characters; an address is 254 at most
+MAILDIR_PARTS = ("tmp", "new", "cur")
+LOCK_NAME = ".csac-lock"  # in the Maildir's root, beside tmp/new/cur: mail readers ignore it
+log = logging.getLogger("csac.mail")
 
 
 @dataclass(frozen=True)
@@ -61,30 +74,85 @@ def new_message(to: str, subject: str, body: str, deposit_id: str, kind: str, da
     return msg
 
 
-def _has_message(box: Path, wanted: str) -> bool:
-    """Whether a message with this Message-ID is already in the Maildir."""
-    for sub in ("new", "cur"):
-        folder = box / sub
-        if not folder.is_dir():
-            continue
-        for entry in os.scandir(folder):
-            with open(entry.path, "rb") as fh:
-                head = fh.read(4096)
-            if f"Message-ID: {wanted}".encode() in head:
-                return True
-    return False
+def ensure_maildir(box: Path) -> Path:
+    """Create the Maildir, or complete one left half-made by a crash: any of tmp/new/cur may be missing."""
+    box.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for part in MAILDIR_PARTS:
+        (box / part).mkdir(mode=0o700, exist_ok=True)
+    return box
 
 
-def put(outbox: Path, outgoing: Outgoing) -> str:
-    """Add the message to its Maildir (tmp → new, atomically) unless it is there already."""
-    box = outbox / outgoing.folder
-    wanted = outgoing.message["Message-ID"]
-    if _has_message(box, wanted):
-        return outgoing.message["To"]
-    box.parent.mkdir(parents=True, exist_ok=True)
-    maildir = mailbox.Maildir(box, create=True)
-    key = maildir.add(outgoing.message)
-    os.chmod(box / "new" / key, FILE_MODE)
+def file_name(message_id: str) -> str:
+    """The message's file name, the same on every attempt, so that a retry finds what a crash left."""
+    readable = re.sub(r"[^A-Za-z0-9.@_-]", "_", message_id.strip("<>"))[:80]
+    return f"{readable}.{hashlib.sha256(message_id.encode()).hexdigest()[:32]}"
+
+
+@contextmanager
+def _locked(box: Path):
+    """One writer per Maildir at a time, across processes: check and put are one step."""
+    fd = os.open(box / LOCK_NAME, os.O_CREAT | os.O_RDWR, FILE_MODE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _present(box: Path, name: str) -> bool:
+    """In new/, or moved to cur/ by a mail reader (which appends ":2,FLAGS"): listings, not file reads."""
+    return (box / "new" / name).exists() or any(e.name.startswith(name) for e in os.scandir(box / "cur"))
+
+
+def _serialised(message: EmailMessage) -> bytes:
+    """The bytes `mailbox.Maildir.add` wrote: unfolded headers, LF line ends."""
+    buffer = io.BytesIO()
+    BytesGenerator(buffer, mangle_from_=False, maxheaderlen=0).flatten(message)
+    return buffer.getvalue()
+
+
+def _write(box: Path, name: str, message: EmailMessage) -> None:
+    """tmp/ then a hard link into new/: the file appears whole or not at all, and never twice."""
+    temporary = box / "tmp" / name
+    temporary.unlink(missing_ok=True)  # left by a crash while writing
+    try:
+        with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE), "wb") as fh:
+            fh.write(_serialised(message))
+            fh.flush()
+            os.fsync(fh.fileno())
+        with suppress(FileExistsError):  # put by an earlier attempt: nothing to add
+            os.link(temporary, box / "new" / name)
+    finally:
+        temporary.unlink(missing_ok=True)
+    _sync_folder(box / "new")
+
+
+def _sync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def put(outbox: Path, outgoing: Outgoing, journal: Journal | None = None) -> str:
+    """Add the message to its Maildir once, whatever crashed or ran beside it.
+
+    Under the Maildir's lock: the journal says whether this Message-ID was
+    delivered there; if not, it is recorded as being put, written under a
+    name derived from the Message-ID (found again by name after a crash),
+    then recorded as delivered. Without a journal, the name alone decides.
+    """
+    box = ensure_maildir(outbox / outgoing.folder)
+    mid = outgoing.message["Message-ID"] or make_msgid(domain="csac.resah.fr")
+    name, key = file_name(mid), str(box.resolve())
+    with _locked(box):
+        if journal and journal.begin_delivery(key, mid, name):
+            return outgoing.message["To"]
+        if not _present(box, name):
+            _write(box, name, outgoing.message)
+        if journal:
+            journal.mark_delivery(key, mid, "delivered", name)
     return outgoing.message["To"]
 
 
@@ -93,7 +161,7 @@ def _keep(folder: Path, source: Path, name: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     target = folder / Path(name).name
     if not target.exists():
-        partial = folder / f".{target.name}.part"
+        partial = folder / f".copie-{os.getpid()}.part"  # short: the name itself may be 255 bytes
         shutil.copyfile(source, partial)
         os.chmod(partial, FILE_MODE)
         os.replace(partial, target)
@@ -117,25 +185,49 @@ def quarantine(folder: Path, source: Path, name: str, reason: str, report: dict)
     return folder
 
 
+def envelope_recipients(msg: EmailMessage) -> list[str]:
+    """Each address of To and Cc; a header that does not parse is kept whole, to be refused by the flush."""
+    found = []
+    for header in ("To", "Cc"):
+        if msg[header]:
+            found += [a.addr_spec for a in msg[header].addresses] or [str(msg[header])]
+    return found
+
+
 class Courier:
-    """Where messages go: the Maildirs (no server needed), or the SMTP relay's queue."""
+    """Where messages go: the Maildirs (no server needed), or the SMTP relay's queue.
+
+    Nothing is opened before it is needed, so that making a Courier (the
+    watcher does at every rescan) cannot fail.
+    """
 
     def __init__(self, config):
-        from .mailqueue import MailQueue
-
         self.config = config
-        self.queue = MailQueue(config.workspace.state) if config.relay else None
-        self.verb = "queued" if self.queue else "delivered"
+        self.verb = "queued" if config.relay else "delivered"
+        self._journal: Journal | None = None
 
     def send(self, outgoing: Outgoing, deposit_id: str) -> str:
         msg = outgoing.message
-        if self.queue is None:
-            return put(self.config.workspace.outbox, outgoing)
-        recipients = [msg["To"], *([msg["Cc"]] if msg["Cc"] else [])]
-        self.queue.enqueue(msg, deposit_id, outgoing.folder, recipients)
+        if self.config.relay is None:
+            self._journal = self._journal or Journal(self.config.workspace.journal)
+            return put(self.config.workspace.outbox, outgoing, self._journal)
+        self._queue().enqueue(msg, deposit_id, outgoing.folder, envelope_recipients(msg))
         return msg["To"]
 
     def flush(self) -> None:
-        """Try the relay now; what fails stays queued for the next flush."""
-        if self.queue is not None:
-            self.queue.flush(self.config)
+        """Try the relay now; what fails stays queued for the next flush. Never raises: it is logged."""
+        if self.config.relay is None:
+            return
+        try:
+            self._queue().flush(self.config)
+        except Exception as exc:  # the queue keeps the messages; the caller must go on
+            log.exception(
+                "envoi des messages en file interrompu (%s : %s), nouvel essai plus tard",
+                type(exc).__name__,
+                exc,
+            )
+
+    def _queue(self):
+        from .mailqueue import MailQueue
+
+        return MailQueue(self.config.workspace.state)

@@ -46,6 +46,14 @@ CREATE TABLE IF NOT EXISTS events (
     state TEXT NOT NULL,
     detail TEXT
 );
+CREATE TABLE IF NOT EXISTS delivered (
+    folder TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    state TEXT NOT NULL,
+    name TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS delivered_once ON delivered (folder, message_id);
 """
 FINAL = ("done",)
 ADDED_COLUMNS = {"form_sha256": "TEXT NOT NULL DEFAULT ''"}  # columns a journal of an earlier version lacks
@@ -225,3 +233,35 @@ class Journal:
                 "SELECT at, state, detail FROM events WHERE deposit_id = ? ORDER BY seq", (deposit_id,)
             )
             return [dict(r) for r in rows]
+
+    def delivery(self, folder: str, message_id: str) -> str | None:
+        """Where a message stands in one Maildir: None (never tried), 'putting' or 'delivered'."""
+        with closing(self._connect()) as conn:
+            row = conn.execute(
+                "SELECT state FROM delivered WHERE folder = ? AND message_id = ?", (folder, message_id)
+            ).fetchone()
+        return row["state"] if row else None
+
+    def begin_delivery(self, folder: str, message_id: str, name: str) -> bool:
+        """True if the message was delivered there already; else it is recorded as being put."""
+        with closing(self._connect()) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            row = conn.execute(
+                "SELECT state FROM delivered WHERE folder = ? AND message_id = ?", (folder, message_id)
+            ).fetchone()
+            if not (row and row["state"] == "delivered"):
+                self._mark(conn, folder, message_id, "putting", name)
+            conn.execute("COMMIT")
+        return bool(row and row["state"] == "delivered")
+
+    def mark_delivery(self, folder: str, message_id: str, state: str, name: str) -> None:
+        with closing(self._connect()) as conn:
+            self._mark(conn, folder, message_id, state, name)
+
+    @staticmethod
+    def _mark(conn, folder: str, message_id: str, state: str, name: str) -> None:
+        conn.execute(
+            "INSERT INTO delivered (folder, message_id, state, name, at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (folder, message_id) DO UPDATE SET state = excluded.state, name = excluded.name, at = excluded.at",
+            (folder, message_id, state, name, now()),
+        )

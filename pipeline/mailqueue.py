@@ -1,28 +1,35 @@
 """The outgoing mail queue: durable, retried with backoff, sent once per relay acceptance.
 
 A message is queued (its .eml written, then its row committed) before any
-attempt. A row moves to `sending` before the relay is asked and to `sent`
-with the relay's answer once it accepted: a crash in between leaves it in
-`sending`, and it is sent again with the same Message-ID, so that mailboxes
-can drop the copy. 4xx answers and connection failures wait with an
-exponential backoff that survives restarts; 5xx answers are final (`failed`).
+attempt. A sender claims a row before the relay is asked: one UPDATE from
+`queued` to `sending` with its own name and a lease, so that two flushes
+(two `csac outbox flush`, or one beside the watcher) never send it both.
+The row is `sent` with the relay's answer once it accepted. A sender that
+dies in between leaves it in `sending`: once its lease has run out, or at
+once when its process is gone from this machine, the row is claimed again
+and sent with the same Message-ID, so that mailboxes can drop the copy.
+4xx answers and connection failures wait with an exponential backoff that
+survives restarts; 5xx answers and addresses that cannot go are final
+(`failed`). A flush never raises: what goes wrong is logged and retried.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import smtplib
+import os
+import socket
 import sqlite3
-import ssl
 import time
-from contextlib import closing, suppress
+import uuid
+from contextlib import closing
 from dataclasses import dataclass, field
-from email import message_from_bytes, policy
 from pathlib import Path
 
-from .config import Config, Relay
+from .config import Config
+from .relay import Outcome, Session, check_relay, envelope, judge, send, wire_bytes
 
+__all__ = ["Flush", "MailQueue", "check_relay"]
 log = logging.getLogger("csac.mail")
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -36,10 +43,22 @@ CREATE TABLE IF NOT EXISTS messages (
     next_at REAL NOT NULL,
     answer TEXT,
     queued_at TEXT NOT NULL,
-    sent_at TEXT
+    sent_at TEXT,
+    owner TEXT,
+    lease_until REAL
 );
 CREATE INDEX IF NOT EXISTS messages_due ON messages (state, next_at);
 """
+ADDED_COLUMNS = {"owner": "TEXT", "lease_until": "REAL"}  # absent from journals written before claims
+LEASE_TIMEOUTS = 20  # a claim lasts this many relay timeouts (at least a minute)
+LOG_LINES = {
+    "sent": (logging.INFO, "message %(mid)s : accepté par le relais (%(answer)s)"),
+    "failed": (logging.ERROR, "message %(mid)s : refus définitif (%(answer)s)"),
+    "queued": (
+        logging.WARNING,
+        "message %(mid)s : échec temporaire (%(answer)s), nouvel essai dans %(wait).0f s",
+    ),
+}
 
 
 @dataclass
@@ -53,6 +72,30 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).astimezone().isoformat(timespec="seconds")
 
 
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _gone(owner: str | None) -> bool:
+    """Whether the sender that claimed a row is a process of this machine that no longer exists."""
+    host, _, rest = (owner or "").partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def _stale(row: sqlite3.Row, now: float) -> bool:
+    """A `sending` row whose sender crashed: lease run out (or none: an older csac), or process gone."""
+    return row["lease_until"] is None or row["lease_until"] < now or _gone(row["owner"])
+
+
 class MailQueue:
     def __init__(self, state: Path):
         self.db = state / "journal.sqlite"
@@ -60,6 +103,7 @@ class MailQueue:
         self.folder.mkdir(parents=True, exist_ok=True)
         with closing(self._connect()) as conn:
             conn.executescript(SCHEMA)
+            _migrate(conn)
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.db, timeout=30, isolation_level=None)
@@ -72,7 +116,7 @@ class MailQueue:
         path = self.folder / (mid.strip("<>").replace("/", "_") + ".eml")
         if not path.exists():
             partial = path.with_suffix(".part")
-            partial.write_bytes(message.as_bytes(policy=policy.SMTP))
+            partial.write_bytes(wire_bytes(message))
             partial.replace(path)
         with closing(self._connect()) as conn:
             cur = conn.execute(
@@ -83,16 +127,15 @@ class MailQueue:
             return cur.rowcount == 1
 
     def due(self, force: bool = False) -> list[sqlite3.Row]:
+        """Queued rows whose time has come, and `sending` rows left by a sender that crashed."""
+        now = time.time()
         with closing(self._connect()) as conn:
-            return conn.execute(
-                "SELECT * FROM messages WHERE state IN ('queued', 'sending') AND (? OR next_at <= ?) ORDER BY queued_at",
-                (force, time.time()),
+            rows = conn.execute(
+                "SELECT * FROM messages WHERE (state = 'queued' AND (? OR next_at <= ?)) OR state = 'sending'"
+                " ORDER BY queued_at",
+                (force, now),
             ).fetchall()
-
-    def _set(self, mid: str, **values) -> None:
-        cols = ", ".join(f"{k} = ?" for k in values)
-        with closing(self._connect()) as conn:
-            conn.execute(f"UPDATE messages SET {cols} WHERE message_id = ?", (*values.values(), mid))
+        return [r for r in rows if r["state"] == "queued" or _stale(r, now)]
 
     def for_deposit(self, deposit_id: str) -> list[dict]:
         with closing(self._connect()) as conn:
@@ -113,98 +156,88 @@ class MailQueue:
             ]
 
     def flush(self, config: Config, force: bool = False) -> Flush:
-        """Send what is due through the relay; what cannot go now waits its turn."""
-        result, rows = Flush(), self.due(force)
-        if not rows or config.relay is None:
+        """Send what is due through the relay; what cannot go now waits its turn. Never raises."""
+        result = Flush()
+        if config.relay is None:
             return result
         try:
-            smtp = connect(config.relay)
-        except (OSError, smtplib.SMTPException) as exc:
-            for row in rows:
-                self._defer(row, f"relais injoignable : {exc}", config, result)
-            return result
-        with smtp:
-            for row in rows:
-                self._send_one(smtp, row, config, result)
+            self._flush(config, force, result)
+        except Exception as exc:  # the rows stay queued or claimed with a lease: a later flush takes them
+            log.exception(
+                "envoi des messages interrompu (%s : %s), nouvel essai plus tard", type(exc).__name__, exc
+            )
         return result
 
-    def _send_one(self, smtp, row, config: Config, result: Flush) -> None:
-        mid = row["message_id"]
-        recipients = [config.redirect] if config.redirect else row["recipients"].split(",")
-        self._set(mid, state="sending", attempts=row["attempts"] + 1)
+    def _flush(self, config: Config, force: bool, result: Flush) -> None:
+        owner, session = _owner(), Session(config.relay)
+        lease = max(60.0, LEASE_TIMEOUTS * config.relay.timeout)
         try:
-            answer = transmit(smtp, config.relay.sender, recipients, Path(row["path"]).read_bytes())
-        except smtplib.SMTPResponseException as exc:
-            _reset(smtp)
-            text = f"{exc.smtp_code} {exc.smtp_error.decode(errors='replace') if isinstance(exc.smtp_error, bytes) else exc.smtp_error}"
-            if 500 <= exc.smtp_code < 600:
-                self._set(mid, state="failed", answer=text)
-                result.failed.append(mid)
-                log.error("message %s : refus définitif du relais (%s)", mid, text)
-            else:
-                self._defer(row, text, config, result)
-            return
-        except (OSError, smtplib.SMTPException) as exc:
-            self._defer(row, f"{type(exc).__name__}: {exc}", config, result)
-            return
-        self._set(mid, state="sent", answer=answer, sent_at=_now())
-        result.sent.append(mid)
-        log.info("message %s : accepté par le relais (%s)", mid, answer)
+            for row in self.due(force):
+                attempts = self._claim(row, owner, lease, force)
+                if attempts is not None:
+                    outcome = _attempt(session, row, config)
+                    self._record(row["message_id"], owner, attempts, outcome, config, result)
+        finally:
+            session.close()
 
-    def _defer(self, row, why: str, config: Config, result: Flush) -> None:
-        attempts = row["attempts"] + 1
-        wait = config.retry.delay(attempts)
-        self._set(
-            row["message_id"], state="queued", attempts=attempts, next_at=time.time() + wait, answer=why
-        )
-        result.deferred.append(row["message_id"])
-        log.warning(
-            "message %s : échec temporaire (%s), nouvel essai dans %.0f s", row["message_id"], why, wait
-        )
+    def _claim(self, row: sqlite3.Row, owner: str, lease: float, force: bool) -> int | None:
+        """Take the row for this flush alone: its attempt number, or None if another sender has it."""
+        now = time.time()
+        claim = "UPDATE messages SET state = 'sending', owner = ?, lease_until = ?, attempts = attempts + 1 WHERE message_id = ?"
+        if row["state"] == "queued":
+            sql, args = " AND state = 'queued' AND (? OR next_at <= ?)", (force, now)
+        else:  # a crashed sender's row: taken only from that very sender
+            sql, args = " AND state = 'sending' AND owner IS ?", (row["owner"],)
+        with closing(self._connect()) as conn:
+            found = conn.execute(
+                claim + sql + " RETURNING attempts", (owner, now + lease, row["message_id"], *args)
+            ).fetchall()
+        return found[0]["attempts"] if found else None
 
-
-def _reset(smtp) -> None:
-    """Forget a refused transaction before the next message."""
-    with suppress(OSError, smtplib.SMTPException):
-        smtp.rset()
-
-
-def connect(relay: Relay) -> smtplib.SMTP:
-    context = ssl.create_default_context()
-    if relay.security == "tls":
-        smtp = smtplib.SMTP_SSL(relay.host, relay.port, timeout=relay.timeout, context=context)
-    else:
-        smtp = smtplib.SMTP(relay.host, relay.port, timeout=relay.timeout)
-        if relay.security == "starttls":
-            smtp.starttls(context=context)
-    if relay.username:
-        smtp.login(relay.username, relay.password or "")
-    return smtp
+    def _record(
+        self, mid: str, owner: str, attempts: int, outcome: Outcome, config: Config, result: Flush
+    ) -> None:
+        """The outcome of this attempt. `sent` is the truth whoever holds the row; the others only ours."""
+        free = "owner = NULL, lease_until = NULL"
+        wait = config.retry.delay(attempts) if outcome.state == "queued" else 0.0
+        if outcome.state == "sent":
+            sql = f"UPDATE messages SET state = 'sent', answer = ?, sent_at = ?, {free} WHERE message_id = ?"
+            args = (outcome.answer, _now(), mid)
+        else:
+            sql = (f"UPDATE messages SET state = ?, answer = ?, next_at = ?, {free}"
+                   " WHERE message_id = ? AND owner = ? AND state = 'sending'")  # fmt: skip
+            args = (outcome.state, outcome.answer, time.time() + wait, mid, owner)
+        with closing(self._connect()) as conn:
+            conn.execute(sql, args)
+        getattr(result, {"sent": "sent", "queued": "deferred", "failed": "failed"}[outcome.state]).append(mid)
+        level, text = LOG_LINES[outcome.state]
+        log.log(level, text, {"mid": mid, "answer": outcome.answer, "wait": wait})
 
 
-def transmit(smtp: smtplib.SMTP, sender: str, recipients: list[str], raw: bytes) -> str:
-    """MAIL, RCPT, DATA; the relay's answer to DATA is its acceptance, recorded as such."""
-    envelope_from = (
-        message_from_bytes(b"From: " + sender.encode() + b"\r\n\r\n", policy=policy.SMTP)["From"]
-        .addresses[0]
-        .addr_spec
-    )
-    smtp.ehlo_or_helo_if_needed()
-    code, resp = smtp.mail(envelope_from)
-    if code != 250:
-        raise smtplib.SMTPSenderRefused(code, resp, envelope_from)
-    for rcpt in recipients:
-        code, resp = smtp.rcpt(rcpt)
-        if code not in (250, 251):
-            raise smtplib.SMTPResponseException(code, resp)
-    code, resp = smtp.data(raw)
-    if code != 250:
-        raise smtplib.SMTPResponseException(code, resp)
-    return f"{code} {resp.decode(errors='replace') if isinstance(resp, bytes) else resp}"
+def _attempt(session: Session, row: sqlite3.Row, config: Config) -> Outcome:
+    """One message, one try; whatever goes wrong concerns this message only."""
+    try:
+        raw = Path(row["path"]).read_bytes()
+    except FileNotFoundError:
+        return Outcome("failed", f"le fichier du message a disparu de la file ({row['path']})")
+    except OSError as exc:
+        return Outcome("queued", f"fichier du message illisible ({exc.strerror or exc})")
+    try:
+        recipients = [config.redirect] if config.redirect else row["recipients"].split(",")
+        return Outcome("sent", send(session, envelope(config.relay.sender, recipients, raw), raw))
+    except Exception as exc:
+        return judge(exc, session)
 
 
-def check_relay(relay: Relay) -> str:
-    """Connect, greet and quit: what `csac config check --connect` reports."""
-    with connect(relay) as smtp:
-        code, resp = smtp.noop()
-    return f"{relay.describe()} : {code} {resp.decode(errors='replace')}"
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Add the columns a journal of an older csac lacks (one transaction: two processes may start at once)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        have = {r["name"] for r in conn.execute("PRAGMA table_info(messages)")}
+        for name, kind in ADDED_COLUMNS.items():
+            if name not in have:
+                conn.execute(f"ALTER TABLE messages ADD COLUMN {name} {kind}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
