@@ -62,6 +62,11 @@ def summary(report: dict) -> str:
     ]
     if report["problems"]:
         lines += ["", "À régulariser :", *[f"  - [{p['code']}] {p['message']}" for p in report["problems"]]]
+    elif report.get("contribution_to_check"):  # csac could not be sure of the amount due: a person checks it
+        lines += [
+            "",
+            "Rien ne manque côté déposant ; le montant de la contribution est à vérifier avant traitement.",
+        ]
     else:
         lines += ["", "Rien ne manque : le dépôt peut être traité."]
     if report.get("email"):

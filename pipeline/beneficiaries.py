@@ -1,0 +1,71 @@
+"""The annex's table of beneficiaries, whatever its layout.
+
+The rendered workbook, a hand-made spreadsheet with its columns in another
+order, a PDF or Word table (one cell per line): a header with a SIRET column
+and an amount column, then the beneficiaries, each with its SIRET. A
+groupement marks its rows "coordonnateur" or "membre".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .textnorm import fold
+
+RESAH_SIRET = "13000501000025"
+SIRET_NUMBER_RE = re.compile(r"(?<!\d)(\d{3}[ .\u00a0]?\d{3}[ .\u00a0]?\d{3}[ .\u00a0]?\d{5})(?!\d)")
+MEMBER_RE = re.compile(r"(?<![a-z])(coordonnat(?:eur|rice)s?|membres?)(?![a-z])")
+HEADER_WINDOW = 6  # lines around "SIRET" where a table cut one cell per line keeps its other headers
+
+
+@dataclass(frozen=True)
+class TextTable:
+    """Beneficiaries read from lines of text: None for header when there is no table."""
+
+    header: int | None
+    sirets: tuple[str, ...]  # distinct, in order, the Resah's own left out
+    marked: bool  # lines marked coordonnateur / membre
+
+
+def compact(number: str) -> str:
+    return re.sub(r"\D", "", number)
+
+
+def sirets_in(line: str) -> list[str]:
+    return [s for s in (compact(m) for m in SIRET_NUMBER_RE.findall(line)) if s != RESAH_SIRET]
+
+
+def header_line(lines: list[str]) -> int | None:
+    """The first line naming a SIRET column (no number on it) with an amount column near it."""
+    for i, line in enumerate(lines):
+        folded = fold(line)
+        if not re.search(r"\bsiret\b", folded) or SIRET_NUMBER_RE.search(line):
+            continue
+        window = fold(" ".join(lines[max(0, i - HEADER_WINDOW) : i + HEADER_WINDOW + 1]))
+        if "montant" in window:
+            return i
+    return None
+
+
+def text_table(text: str) -> TextTable:
+    lines = [line for line in text.splitlines() if line.strip()]
+    head = header_line(lines)
+    if head is None:
+        return TextTable(None, (), False)
+    found, marked = [], False
+    for line in lines[head + 1 :]:
+        if fold(line).startswith("total"):
+            break
+        found += sirets_in(line)
+        marked = marked or bool(MEMBER_RE.search(fold(line)))
+    return TextTable(head, tuple(dict.fromkeys(found)), marked)
+
+
+def member_role(cells) -> str | None:
+    """'coordonnateur' or 'membre' when a row is marked as part of a groupement."""
+    for cell in cells:
+        found = MEMBER_RE.search(fold(cell))
+        if found:
+            return "coordonnateur" if found.group(1).startswith("coordonnat") else "membre"
+    return None
