@@ -16,6 +16,10 @@ from .textnorm import fold
 RESAH_SIRET = "13000501000025"
 SIRET_NUMBER_RE = re.compile(r"(?<!\d)(\d{3}[ .\u00a0]?\d{3}[ .\u00a0]?\d{3}[ .\u00a0]?\d{5})(?!\d)")
 MEMBER_RE = re.compile(r"(?<![a-z])(coordonnat(?:eur|rice)s?|membres?)(?![a-z])")
+SENTENCE_WORDS = frozenset(
+    ("le", "la", "les", "et", "un", "une", "chaque", "votre", "vos", "notre", "nos", "pour", "dans", "au",
+     "aux", "est", "sont", "vous", "nous", "il", "elle", "ce", "cette")
+)  # fmt: skip
 HEADER_WINDOW = 6  # lines around "SIRET" where a table cut one cell per line keeps its other headers
 
 
@@ -40,12 +44,17 @@ def header_line(lines: list[str]) -> int | None:
     """The first line naming a SIRET column (no number on it) with an amount column near it."""
     for i, line in enumerate(lines):
         folded = fold(line)
-        if not re.search(r"\bsiret\b", folded) or SIRET_NUMBER_RE.search(line):
+        if not re.search(r"\bsiret\b", folded) or SIRET_NUMBER_RE.search(line) or _sentence(folded):
             continue
         window = fold(" ".join(lines[max(0, i - HEADER_WINDOW) : i + HEADER_WINDOW + 1]))
         if "montant" in window:
             return i
     return None
+
+
+def _sentence(folded: str) -> bool:
+    """'Renseignez le SIRET et le montant de chaque bénéficiaire' is prose, not a row of column names."""
+    return sum(w in SENTENCE_WORDS for w in re.findall(r"[a-z]+", folded)) > 2
 
 
 def text_table(text: str) -> TextTable:

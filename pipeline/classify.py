@@ -40,7 +40,7 @@ ANNEX_TITLE_RE = re.compile(
 )
 ORDER_TITLE_RE = re.compile(  # a heading, maybe after the buyer's name; never a "Réf :" line
     r"^([^:]{0,40}\b)?(bon de commande|bon d'engagement|engagement juridique|ordre d'achat|purchase order"
-    r"|(commande|ej) (n°|no\b|numero))"
+    r"|(commande|ej|engagement) (n°|no\b|numero))"
 )
 TITLE_LINES = 12
 SALUTATION_RE = re.compile(r"^(madame|monsieur|mesdames|messieurs|bonjour|cher|chere)\b.{0,50},$")
@@ -104,33 +104,37 @@ def _lines(doc: Extracted) -> list[str]:
     return [fold(line) for line in doc.text.splitlines() if line.strip()]
 
 
-def title_zone(lines: list[str]) -> list[str]:
-    """The first lines, up to the subject line or the salutation of a letter."""
-    zone = []
+def title(lines: list[str]) -> str | None:
+    """What the document says it is: the first heading of its title zone (the lines before any
+    "Objet :" or salutation). A bordereau listing "Bon de commande n° …" is titled a bordereau."""
     for line in lines[:TITLE_LINES]:
-        if SUBJECT_RE.match(line) or SALUTATION_RE.match(line):
-            break
-        zone.append(line)
-    return zone
+        if SUBJECT_RE.match(line) or SALUTATION_RE.match(line) or MAIL_HEADER_RE.match(line):
+            return OTHER if MAIL_HEADER_RE.match(line) else None
+        if key(line).startswith(CONVENTION_TITLE):
+            return CONVENTION
+        if ANNEX_TITLE_RE.match(line):
+            return ANNEX
+        if ORDER_TITLE_RE.match(line):
+            return PURCHASE_ORDER
+        if any(pattern.match(line) for pattern, _ in LETTER_KINDS):
+            return OTHER
+    return None
 
 
-def convention_weight(k: str, zone: list[str]) -> int:
+def convention_weight(k: str, titled: bool) -> int:
     clauses = sum(c in k for c in CONVENTION_CLAUSES)
     if CONVENTION_TITLE not in k or clauses == 0 or NOT_A_CONVENTION in k:
         return 0
-    titled = any(key(line).startswith(CONVENTION_TITLE) for line in zone)
     return (3 if titled else 1) + min(clauses, 3)
 
 
-def annex_weight(doc: Extracted, zone: list[str]) -> int:
+def annex_weight(doc: Extracted, titled: bool) -> int:
     table = text_table(doc.text)
-    titled = any(ANNEX_TITLE_RE.match(line) for line in zone)
     rows = min(len(table.sirets), 3)
     return 2 * titled + (2 + rows if table.header is not None else 0)
 
 
-def order_weight(doc: Extracted, zone: list[str]) -> int:
-    titled = any(ORDER_TITLE_RE.match(line) for line in zone)
+def order_weight(doc: Extracted, titled: bool) -> int:
     number = order_number(doc.text) is not None
     amount = order_amount(doc.text).value is not None
     return 3 * titled + number + amount
@@ -154,11 +158,11 @@ def letter_weight(lines: list[str]) -> int:
 def weigh(doc: Extracted) -> dict[str, int]:
     """The evidence for each role; `other` holds the letter's marks."""
     lines = _lines(doc)
-    zone = title_zone(lines)
+    titled = title(lines)
     return {
-        CONVENTION: convention_weight(key(doc.text), zone),
-        ANNEX: annex_weight(doc, zone),
-        PURCHASE_ORDER: order_weight(doc, zone),
+        CONVENTION: convention_weight(key(doc.text), titled == CONVENTION),
+        ANNEX: annex_weight(doc, titled == ANNEX),
+        PURCHASE_ORDER: order_weight(doc, titled == PURCHASE_ORDER),
         OTHER: letter_weight(lines),
     }
 

@@ -168,16 +168,23 @@ def convention_box(text: str) -> str | None:
     modes = set()
     for i, line in enumerate(lines):
         if CHECKED_RE.match(line):
-            paragraph = BOX_RE.split(" ".join(lines[i : i + 2]))[1]
-            modes.add(_mode_named(fold(paragraph)))
+            modes.add(_mode_named(fold(BOX_RE.split(_paragraph(lines, i))[1])))
     modes.discard(None)
     return modes.pop() if len(modes) == 1 else ("contradictoire" if modes else None)
+
+
+def _paragraph(lines: list[str], start: int) -> str:
+    """A box's sentence, wrapped over a few lines by the PDF: up to its final full stop."""
+    end = next(
+        (j for j in range(start, start + 4) if j < len(lines) and lines[j].rstrip().endswith(".")), start
+    )
+    return " ".join(lines[start : end + 1])
 
 
 def _mode_named(folded: str) -> str | None:
     if "propre compte" in folded:
         return "compte_propre"
-    if "groupement" in folded:
+    if re.search(r"groupement(?! d'interet)", folded):
         return "mandat_ou_groupement" if "mandat" in folded else "groupement"
     return "mandat" if "mandat" in folded or "pour le compte" in folded else None
 

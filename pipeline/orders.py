@@ -14,7 +14,6 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from .money import format_eur
 from .textnorm import fold
 
 ORDER_PATTERNS = (
@@ -31,6 +30,9 @@ SEPARATOR = r"[ \u00a0\u202f\u2009.',]"
 NUMBER_RE = re.compile(
     rf"(?<![\w.,/-])(\d{{1,3}}(?:{SEPARATOR}\d{{3}})+|\d+)([.,]\d{{1,2}})?(?![\w.,/-]?\d)(?!\s*%)(?![/-]\w)"
 )
+LABEL_HEAD_RE = re.compile(r"^(montant|total|net|prix|tva|reste|cumul\w*|solde|sous-total|plafond|budget)$")
+TAX_MARK_RE = re.compile(r"\s*(?:h\.?\s?t\.?|t\.?\s?t\.?\s?c\.?)(?![a-z])", re.I)
+COUNT_RE = re.compile(r"\b(quantite|qte|nombre|nb|articles?|lignes?|unites?|pieces?|postes?)\b")
 CURRENCY_AFTER = re.compile(r"\s*(?:€|eur\b|euros?\b)", re.I)
 CURRENCY_BEFORE = re.compile(r"(?:€|\beur|\beuros?)\s*$", re.I)
 ONLY_CURRENCY = re.compile(r"^(?:\W|€|eur|euros?|ht|ttc|\s)*$", re.I)
@@ -45,6 +47,7 @@ FOREIGN_OWNER_RE = re.compile(
 )
 TAX_INCLUDED = ("tva incluse", "tva comprise", "toutes taxes")
 
+MAX_LINE = 300  # an amount and its label fit on a line; longer lines are prose, read no further
 NET, TOTAL_TTC, TOTAL, TTC, HT, UNLABELLED = 6, 5, 4, 3, 2, 1
 LEVEL_FR = {
     NET: "net à payer",
@@ -102,6 +105,8 @@ def label_level(label: str) -> int | None:
     total du marché" is the market's, "montant de la commande (marché …)" the order's.
     """
     folded = _last_clause(fold(label))
+    if COUNT_RE.search(folded) and not re.search(r"€|\beur|montant|prix", folded):
+        return None  # "Total articles", "Nombre total de lignes": a count, not an amount
     own = _first_index(folded, OWN_OWNER_RE)
     foreign = _first_index(folded, FOREIGN_OWNER_RE)
     if foreign is not None and (own is None or foreign < own):
@@ -159,6 +164,7 @@ class Token:
 
 
 def _tokens(line: str) -> list[Token]:
+    """Amounts: written as money (a currency, or cents), or a lone number after its label."""
     found = []
     numbers = list(NUMBER_RE.finditer(line))
     for m in numbers:
@@ -167,28 +173,37 @@ def _tokens(line: str) -> list[Token]:
         cents = m.group(2) is not None and len(m.group(2)) == 3  # ",00": written as money
         money = bool(after or before or cents)
         end = after.end() if after else m.end()
-        lone = len(numbers) == 1 and ONLY_CURRENCY.match(line[end:]) is not None
+        lone = len(numbers) == 1 and ONLY_CURRENCY.match(line[end:]) and not COUNT_RE.search(fold(line))
         if money or lone:
             found.append(Token(m.start(), end, parse_number(m.group(0)), money))
     return found
 
 
 def _line_readings(line: str, pending: list[int | None]) -> list[Reading]:
-    """Each amount of a line with the label before it (or after it, or on the lines above)."""
-    tokens, readings, cursor = _tokens(line), [], 0
-    for i, token in enumerate(tokens):
+    """Each amount of a line with the label before it (or on the lines above), and its HT/TTC mark."""
+    readings, cursor = [], 0
+    for token in _tokens(line):
         before = line[cursor : token.start]
-        after = line[token.end : tokens[i + 1].start if i + 1 < len(tokens) else len(line)]
         level = label_level(before) if re.search(r"[^\W\d_]", before) else None
-        if level is None and len(after.strip()) <= 20:
-            level = label_level(after)
         if level is None and pending:
             level = pending.pop(0)
-        cursor = token.end
+        marker = TAX_MARK_RE.match(line, token.end)
+        cursor = marker.end() if marker else token.end
+        if marker and level != FOREIGN:
+            level = _marked(level, "ttc" in fold(marker.group(0)).replace(".", ""))
         if level is None and not token.money:
             continue
         readings.append(Reading(UNLABELLED if level is None else level, token.value))
     return readings
+
+
+def _marked(level: int | None, ttc: bool) -> int:
+    """'1 000,00 € TTC' after 'Montant total :' is a total TTC; '833,33 € HT' is a montant HT."""
+    if level == NET:
+        return NET
+    if ttc:
+        return TOTAL_TTC if level in (TOTAL, TOTAL_TTC) else TTC
+    return HT
 
 
 def _unreadable(line: str) -> Reading | None:
@@ -200,12 +215,28 @@ def _unreadable(line: str) -> Reading | None:
     return Reading(level, None)
 
 
+def column_labels(line: str) -> list[str]:
+    """A table's header row read as one line, 'Total HT Total TTC', cut into its column labels."""
+    pieces, current = [], ""
+    for word in line.split():
+        head = LABEL_HEAD_RE.match(fold(word))
+        if head and MONEY_WORDS.search(fold(current)) and _has_other_words(current):
+            pieces.append(current)
+            current = ""
+        current = f"{current} {word}".strip()
+    return pieces + [current]
+
+
+def _has_other_words(piece: str) -> bool:
+    return any(not LABEL_HEAD_RE.match(w) for w in re.findall(r"[a-z]+", fold(piece)))
+
+
 def readings(text: str) -> list[Reading]:
     """Every amount of the text, labelled; labels alone on a line wait for the values below them."""
     found: list[Reading] = []
     pending: list[int | None] = []
     for raw in text.splitlines():
-        line = raw.strip()
+        line = raw.strip()[:MAX_LINE]
         if not line:
             continue
         if _tokens(line):
@@ -218,8 +249,8 @@ def readings(text: str) -> list[Reading]:
         if unreadable:
             found.append(unreadable)
             pending.clear()
-        elif len(line) <= 60 and label_level(line) is not None:
-            pending.append(label_level(line))
+        elif len(line) <= 80 and label_level(line) is not None:
+            pending += [level for level in map(label_level, column_labels(line)) if level is not None]
         else:
             pending.clear()
     return found
@@ -235,8 +266,7 @@ def order_amount(text: str) -> OrderAmount:
     label = LEVEL_FR[top]
     if any(r.value is None for r in own if r.level == top):
         return OrderAmount(None, label, f"{label} illisible")
-    if len(values) > 1:
-        listed = " et ".join(format_eur(v) for v in values)
+    if len(values) > 1:  # the figures are not repeated: none of them is known to be the order's
         what = "montants sans libellé de total" if top == UNLABELLED else f"montants « {label} »"
-        return OrderAmount(None, label, f"plusieurs {what} différents : {listed}")
+        return OrderAmount(None, label, f"{len(values)} {what} différents")
     return OrderAmount(values[0], label)
