@@ -104,12 +104,20 @@ def _lines(doc: Extracted) -> list[str]:
     return [fold(line) for line in doc.text.splitlines() if line.strip()]
 
 
+def is_mail(lines: list[str]) -> bool:
+    """An e-mail printout opens with its headers (De, À, Envoyé, Objet…), addresses in them."""
+    headers = [(m.group(1), line) for line in lines[:TITLE_LINES] if (m := MAIL_HEADER_RE.match(line))]
+    return len({name for name, _ in headers}) >= 3 and any("@" in line for _, line in headers)
+
+
 def title(lines: list[str]) -> str | None:
     """What the document says it is: the first heading of its title zone (the lines before any
     "Objet :" or salutation). A bordereau listing "Bon de commande n° …" is titled a bordereau."""
+    if is_mail(lines):
+        return OTHER
     for line in lines[:TITLE_LINES]:
-        if SUBJECT_RE.match(line) or SALUTATION_RE.match(line) or MAIL_HEADER_RE.match(line):
-            return OTHER if MAIL_HEADER_RE.match(line) else None
+        if SUBJECT_RE.match(line) or SALUTATION_RE.match(line):
+            return None
         if key(line).startswith(CONVENTION_TITLE):
             return CONVENTION
         if ANNEX_TITLE_RE.match(line):
@@ -150,7 +158,7 @@ def letter_weight(lines: list[str]) -> int:
     kinds = {kind for pattern, kind in LETTER_KINDS for line in head if pattern.match(line)}
     if any("apres en avoir delibere" in line for line in lines):
         kinds.add("deliberation")
-    if len({m.group(1) for m in map(MAIL_HEADER_RE.match, head) if m}) >= 3:
+    if is_mail(lines):
         kinds.add("courriel")
     return marks + 3 * len(kinds)
 

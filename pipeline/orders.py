@@ -48,7 +48,8 @@ FOREIGN_OWNER_RE = re.compile(
 TAX_INCLUDED = ("tva incluse", "tva comprise", "toutes taxes")
 
 MAX_LINE = 300  # an amount and its label fit on a line; longer lines are prose, read no further
-NET, TOTAL_TTC, TOTAL, TTC, HT, UNLABELLED = 6, 5, 4, 3, 2, 1
+MAX_LABEL = 80  # a line of labels waiting for their values below: a table's header, not a sentence
+NET, TOTAL_TTC, TOTAL, TTC, HT, UNLABELLED = 6, 5, 4, 3, 2, 1  # TTC: "montant TTC" or plain "montant"
 LEVEL_FR = {
     NET: "net à payer",
     TOTAL_TTC: "total TTC",
@@ -165,7 +166,7 @@ class Token:
 
 def _tokens(line: str) -> list[Token]:
     """Amounts: written as money (a currency, or cents), or a lone number after its label."""
-    found = []
+    found, counted = [], COUNT_RE.search(fold(line))
     numbers = list(NUMBER_RE.finditer(line))
     for m in numbers:
         after = CURRENCY_AFTER.match(line, m.end())
@@ -173,16 +174,16 @@ def _tokens(line: str) -> list[Token]:
         cents = m.group(2) is not None and len(m.group(2)) == 3  # ",00": written as money
         money = bool(after or before or cents)
         end = after.end() if after else m.end()
-        lone = len(numbers) == 1 and ONLY_CURRENCY.match(line[end:]) and not COUNT_RE.search(fold(line))
+        lone = len(numbers) == 1 and ONLY_CURRENCY.match(line[end:]) and not counted
         if money or lone:
             found.append(Token(m.start(), end, parse_number(m.group(0)), money))
     return found
 
 
-def _line_readings(line: str, pending: list[int | None]) -> list[Reading]:
+def _line_readings(line: str, tokens: list[Token], pending: list[int | None]) -> list[Reading]:
     """Each amount of a line with the label before it (or on the lines above), and its HT/TTC mark."""
     readings, cursor = [], 0
-    for token in _tokens(line):
+    for token in tokens:
         before = line[cursor : token.start]
         level = label_level(before) if re.search(r"[^\W\d_]", before) else None
         if level is None and pending:
@@ -239,17 +240,17 @@ def readings(text: str) -> list[Reading]:
         line = raw.strip()[:MAX_LINE]
         if not line:
             continue
-        if _tokens(line):
+        tokens = _tokens(line)
+        if tokens:
             amount_only = ONLY_CURRENCY.match(NUMBER_RE.sub("", line)) is not None
-            found += _line_readings(line, pending if amount_only else [])
+            found += _line_readings(line, tokens, pending if amount_only else [])
             if not amount_only:
                 pending.clear()
             continue
         unreadable = _unreadable(line)
         if unreadable:
             found.append(unreadable)
-            pending.clear()
-        elif len(line) <= 80 and label_level(line) is not None:
+        if not unreadable and len(line) <= MAX_LABEL and label_level(line) is not None:
             pending += [level for level in map(label_level, column_labels(line)) if level is not None]
         else:
             pending.clear()
