@@ -44,7 +44,7 @@ def header_line(lines: list[str]) -> int | None:
     """The first line naming a SIRET column (no number on it) with an amount column near it."""
     for i, line in enumerate(lines):
         folded = fold(line)
-        if not re.search(r"\bsiret\b", folded) or SIRET_NUMBER_RE.search(line) or _sentence(folded):
+        if not re.search(r"\bsiret\b", folded) or SIRET_NUMBER_RE.search(line) or is_prose(folded):
             continue
         window = fold(" ".join(lines[max(0, i - HEADER_WINDOW) : i + HEADER_WINDOW + 1]))
         if "montant" in window:
@@ -52,7 +52,7 @@ def header_line(lines: list[str]) -> int | None:
     return None
 
 
-def _sentence(folded: str) -> bool:
+def is_prose(folded: str) -> bool:
     """'Renseignez le SIRET et le montant de chaque bénéficiaire' is prose, not a row of column names."""
     return sum(w in SENTENCE_WORDS for w in re.findall(r"[a-z]+", folded)) > 2
 

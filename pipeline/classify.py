@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from .beneficiaries import text_table
+from .beneficiaries import is_prose, text_table
 from .extract import Extracted
 from .orders import order_amount, order_number
 from .textnorm import fold, key
@@ -118,6 +118,8 @@ def title(lines: list[str]) -> str | None:
     for line in lines[:TITLE_LINES]:
         if SUBJECT_RE.match(line) or SALUTATION_RE.match(line):
             return None
+        if is_prose(line):  # "Vos besoins ont bien été pris en compte…" is a sentence, not a heading
+            continue
         if key(line).startswith(CONVENTION_TITLE):
             return CONVENTION
         if ANNEX_TITLE_RE.match(line):
@@ -156,7 +158,7 @@ def letter_weight(lines: list[str]) -> int:
     marks += any(ATTACHED_RE.match(line) for line in lines)
     marks += any(c in line for c in CLOSING for line in lines[-15:])
     kinds = {kind for pattern, kind in LETTER_KINDS for line in head if pattern.match(line)}
-    if any("apres en avoir delibere" in line for line in lines):
+    if any(re.search(r"apres (en )?avoir delibere", line) for line in lines):
         kinds.add("deliberation")
     if is_mail(lines):
         kinds.add("courriel")

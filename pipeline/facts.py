@@ -86,8 +86,10 @@ COLUMNS = {"postal": ("code postal", "cp"), "typology": ("typologie", "categorie
 
 
 def _header(rows) -> tuple[int, int] | None:
-    """(row, column) of the SIRET column's header: a cell naming SIRET, with no number in it."""
+    """(row, column) of the SIRET column's header: a cell naming SIRET, with no number, among other headers."""
     for r, row in enumerate(rows):
+        if sum(bool(cell.strip()) for cell in row) < 2:  # a title row, not a table's header
+            continue
         for c, cell in enumerate(row):
             if re.search(r"\bsiret\b", fold(cell)) and not SIRET_NUMBER_RE.search(cell):
                 return r, c

@@ -43,7 +43,8 @@ OWN_OWNER_RE = re.compile(r"(?<!\w)(?:commande|ej|engagement juridique|a payer|a
 FOREIGN_OWNER_RE = re.compile(
     r"(?<!\w)(?:march[eé]s?|accords?[- ]cadres?|cumul\w*|deja|engagements|consomm\w*|plafon\w*|maxim\w*"
     r"|budget\w*|envelop\w*|estim\w*|previsionn\w*|reste|restant\w*|solde|disponib\w*|capital|sous[- ]tota\w*"
-    r"|acomptes?|prix unitaire|p\.?u\.?|remises?|anterieu\w*|precedent\w*|credits?|dotations?|subventions?)(?!\w)"
+    r"|acomptes?|prix unitaire|p\.?u\.?|remises?|anterieu\w*|precedent\w*|credits?|dotations?|subventions?"
+    r"|commandes|a ce jour|a date|initial\w*|autoris\w*|allou\w*|reserv\w*)(?!\w)"
 )
 TAX_INCLUDED = ("tva incluse", "tva comprise", "toutes taxes")
 

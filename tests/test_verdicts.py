@@ -156,6 +156,8 @@ OTHER_AMOUNTS = {  # what else an order prints, that is not its own amount ({big
     "ceiling": ["Montant maximum de l'accord-cadre :", "{big}"],
     "budget": ["Budget annuel prévisionnel : {big}", "Reste à engager : 4 000,00 EUR"],
     "capital": ["GIP RESAH — établissement au capital de {big}"],
+    "engaged_to_date": ["Montant total engagé à ce jour : {big}"],
+    "all_orders": ["Total des commandes de l'année : {big}"],
 }
 
 
@@ -411,6 +413,15 @@ LETTERS = {
         "Vous trouverez ci-joint la convention signée, l'annexe vos besoins et l'EJ n° 1300012345 (montant : 1 000,00 €).",
         "Cordialement,", "Jean Dupont",
     ],
+    "short_note": [
+        "Bonjour, veuillez trouver ci-joint la convention, l'annexe et le bon de commande pour la contribution 2024.",
+        "Cordialement,", "Service des marchés",
+    ],
+    "council_decision": [
+        "DÉPARTEMENT DU PAS-DE-CALAIS", "COMMUNAUTÉ DE COMMUNES DU TEST", "DÉLIBÉRATION N° 2024-015",
+        "Le conseil communautaire, après avoir délibéré, approuve la convention de service d'achat centralisé "
+        "du Resah et son annexe « Vos besoins », et autorise le Président à signer l'engagement juridique n° 1300012345.",
+    ],
     "letter_about_the_annex": [
         "Communauté de communes du Test", "Objet : annexe « Vos besoins »", "Madame, Monsieur,",
         "Nous vous adressons l'annexe « Vos besoins » : le SIRET et le montant contractuel maximum de chaque bénéficiaire y figurent.",
@@ -443,23 +454,31 @@ def test_a_real_order_keeps_its_role_beside_a_letter_quoting_its_number(
     assert report["status"] == "complete"
 
 
-GUIDE = [
-    "Guide de remplissage",
-    "Complétez l'onglet « Vos besoins » de l'annexe : renseignez le SIRET et le montant contractuel maximum "
-    "de chaque bénéficiaire, puis joignez l'annexe à la convention.",
-]
+NOTES = {
+    "guide": [
+        "Guide de remplissage",
+        "Complétez l'onglet « Vos besoins » de l'annexe : renseignez le SIRET et le montant contractuel maximum "
+        "de chaque bénéficiaire, puis joignez l'annexe à la convention.",
+    ],
+    "acknowledgement": [
+        "Vos besoins ont bien été pris en compte par nos services et seront transmis au Resah avec la convention.",
+        "Le service des marchés",
+    ],
+}
 
 
 @pytest.mark.parametrize("kind", ["pdf", "docx"])
+@pytest.mark.parametrize("note", NOTES)
 def test_of_two_annexes_the_real_table_wins_over_a_document_mentioning_vos_besoins(
-    intake_ctx, drop, signed, commune, kind
+    intake_ctx, drop, signed, commune, note, kind
 ):
-    guide = b.sample.text_pdf(GUIDE) if kind == "pdf" else b.text_docx(GUIDE)
-    name = f"Vos besoins - guide.{kind}"
+    paper = b.sample.text_pdf(NOTES[note]) if kind == "pdf" else b.text_docx(NOTES[note])
+    name = f"Vos besoins - {note}.{kind}"
     report = take_in(
-        drop(deposit(signed, b.order_pdf(commune, DUE), (name, guide)), f"guide-{kind}.zip"), intake_ctx
+        drop(deposit(signed, b.order_pdf(commune, DUE), (name, paper)), f"{note}-{kind}.zip"), intake_ctx
     )
     assert roles(report)[name] == "other" and roles(report)["Annexe.xlsx"] == "annex"
+    assert report["status"] == "complete"
 
 
 def test_two_real_annexes_both_keep_their_role(variants, signed, commune):
