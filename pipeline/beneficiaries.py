@@ -15,7 +15,8 @@ from .textnorm import fold
 
 RESAH_SIRET = "13000501000025"
 SIRET_NUMBER_RE = re.compile(r"(?<!\d)(\d{3}[ .\u00a0]?\d{3}[ .\u00a0]?\d{3}[ .\u00a0]?\d{5})(?!\d)")
-MEMBER_RE = re.compile(r"(?<![a-z])(coordonnat(?:eur|rice)s?|membres?)(?![a-z])")
+COORDINATOR_RE = re.compile(r"coordonnat(?:eur|rice)")  # every groupement has one, named so
+ROLE_CELL_RE = re.compile(r"^\(?(coordonnat(?:eur|rice)|membre)s?( du groupement( de commandes)?)?\)?$")
 SENTENCE_WORDS = frozenset(
     ("le", "la", "les", "et", "un", "une", "chaque", "votre", "vos", "notre", "nos", "pour", "dans", "au",
      "aux", "est", "sont", "vous", "nous", "il", "elle", "ce", "cette")
@@ -41,13 +42,13 @@ def sirets_in(line: str) -> list[str]:
 
 
 def header_line(lines: list[str]) -> int | None:
-    """The first line naming a SIRET column (no number on it) with an amount column near it."""
+    """The first line naming a SIRET column (no number on it) with an amount or typology column near it."""
     for i, line in enumerate(lines):
         folded = fold(line)
         if not re.search(r"\bsiret\b", folded) or SIRET_NUMBER_RE.search(line) or is_prose(folded):
             continue
         window = fold(" ".join(lines[max(0, i - HEADER_WINDOW) : i + HEADER_WINDOW + 1]))
-        if "montant" in window:
+        if "montant" in window or "typologie" in window:
             return i
     return None
 
@@ -67,14 +68,20 @@ def text_table(text: str) -> TextTable:
         if fold(line).startswith("total"):
             break
         found += sirets_in(line)
-        marked = marked or bool(MEMBER_RE.search(fold(line)))
+        marked = marked or member_role(re.split(r"[|\t]", line)) is not None
     return TextTable(head, tuple(dict.fromkeys(found)), marked)
 
 
 def member_role(cells) -> str | None:
-    """'coordonnateur' or 'membre' when a row is marked as part of a groupement."""
+    """'coordonnateur' or 'membre' when a row is marked as part of a groupement.
+
+    "Coordonnateur" anywhere in a row marks it; "membre" only as a cell of its own,
+    not inside a name ("établissement membre du GHT").
+    """
     for cell in cells:
-        found = MEMBER_RE.search(fold(cell))
-        if found:
-            return "coordonnateur" if found.group(1).startswith("coordonnat") else "membre"
+        folded = fold(cell).strip()
+        if COORDINATOR_RE.search(folded):
+            return "coordonnateur"
+        if ROLE_CELL_RE.match(folded):
+            return "membre"
     return None

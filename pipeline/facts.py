@@ -165,7 +165,7 @@ def annex_mode(text: str) -> str | None:
 
 
 def convention_box(text: str) -> str | None:
-    """The mode named by the convention's checked box(es): a ☒ line and the line after it."""
+    """The mode named by the convention's checked box(es): the sentence after each ☒."""
     lines = text.splitlines()
     modes = set()
     for i, line in enumerate(lines):
