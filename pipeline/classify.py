@@ -43,6 +43,7 @@ ORDER_TITLE_RE = re.compile(  # a heading, maybe after the buyer's name; never a
     r"|(commande|ej|engagement) (n°|no\b|numero))"
 )
 TITLE_LINES = 12
+ORDER_LINES = 300  # an order shows its number and amount early; a long document is not read twice whole
 SALUTATION_RE = re.compile(r"^(madame|monsieur|mesdames|messieurs|bonjour|cher|chere)\b.{0,50},$")
 SUBJECT_RE = re.compile(r"^(objet|obj|subject|sujet)\s*:")
 ATTACHED_RE = re.compile(r"^(p\.?\s?j\.?|pieces? jointes?)\s*:")
@@ -145,8 +146,9 @@ def annex_weight(doc: Extracted, titled: bool) -> int:
 
 
 def order_weight(doc: Extracted, titled: bool) -> int:
-    number = order_number(doc.text) is not None
-    amount = order_amount(doc.text).value is not None
+    head = "\n".join(doc.text.splitlines()[:ORDER_LINES])
+    number = order_number(head) is not None
+    amount = order_amount(head).value is not None
     return 3 * titled + number + amount
 
 

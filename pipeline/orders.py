@@ -49,6 +49,7 @@ FOREIGN_OWNER_RE = re.compile(
 TAX_INCLUDED = ("tva incluse", "tva comprise", "toutes taxes")
 
 MAX_LINE = 300  # an amount and its label fit on a line; longer lines are prose, read no further
+MAX_LINES = 2000  # some forty pages: an order is read in bounded time, whatever it holds
 MAX_LABEL = 80  # a line of labels waiting for their values below: a table's header, not a sentence
 NET, TOTAL_TTC, TOTAL, TTC, HT, UNLABELLED = 6, 5, 4, 3, 2, 1  # TTC: "montant TTC" or plain "montant"
 LEVEL_FR = {
@@ -171,7 +172,7 @@ def _tokens(line: str) -> list[Token]:
     numbers = list(NUMBER_RE.finditer(line))
     for m in numbers:
         after = CURRENCY_AFTER.match(line, m.end())
-        before = CURRENCY_BEFORE.search(line[: m.start()])
+        before = CURRENCY_BEFORE.search(line[max(0, m.start() - 8) : m.start()])
         cents = m.group(2) is not None and len(m.group(2)) == 3  # ",00": written as money
         money = bool(after or before or cents)
         end = after.end() if after else m.end()
@@ -237,7 +238,7 @@ def readings(text: str) -> list[Reading]:
     """Every amount of the text, labelled; labels alone on a line wait for the values below them."""
     found: list[Reading] = []
     pending: list[int | None] = []
-    for raw in text.splitlines():
+    for raw in text.splitlines()[:MAX_LINES]:
         line = raw.strip()[:MAX_LINE]
         if not line:
             continue
