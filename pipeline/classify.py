@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 
 from .beneficiaries import is_prose, text_table
 from .extract import Extracted
-from .orders import order_amount, order_number
+from .orders import order_number, read_order_amount
 from .textnorm import fold, key
 from .variants import Variant
 
@@ -148,7 +148,7 @@ def annex_weight(doc: Extracted, titled: bool) -> int:
 def order_weight(doc: Extracted, titled: bool) -> int:
     head = "\n".join(doc.text.splitlines()[:ORDER_LINES])
     number = order_number(head) is not None
-    amount = order_amount(head).value is not None
+    amount = read_order_amount(head).value is not None
     return 3 * titled + number + amount
 
 

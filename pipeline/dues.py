@@ -30,6 +30,7 @@ MODE_OF_BOX = {
     "mandat": OTHER_MODE,
 }
 BENEFICIARIES_RE = re.compile(r"^\d+ beneficiaires$")  # a mandate's Total: "3 bénéficiaires"
+MAX_MESSAGE = 2000  # the form's free text, read only so far
 NEGATED_RE = re.compile(r"\b(pas|non|sans|hors|aucun)\b[^.]{0,20}groupement")
 BOX_FR = {
     GROUPEMENT: "case « groupement » cochée",
@@ -116,7 +117,8 @@ def _annex(facts: Facts) -> list[Sign]:
 
 
 def _form(form: Form | None) -> list[Sign]:
-    message = fold(form.get("message") or "") if form else ""
+    usable = form is not None and not any(p.startswith("message") for p in form.problems)
+    message = fold((form.get("message") or "")[:MAX_MESSAGE]) if usable else ""
     if "groupement" in message and not NEGATED_RE.search(message):
         return [Sign(GROUPEMENT, "formulaire : message mentionnant un groupement")]
     return []

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from .beneficiaries import RESAH_SIRET, SIRET_NUMBER_RE, compact, member_role, text_table
 from .classify import ANNEX, CONVENTION, PURCHASE_ORDER, Classified
-from .orders import OrderAmount, order_amount, order_number
+from .orders import OrderAmount, order_number, read_order_amount
 from .signature import SignatureCheck
 from .textnorm import fold
 
@@ -63,6 +63,11 @@ class Facts:
     annex_mode: str | None = None  # the annex's "Mode :" line (compte_propre, mandat, groupement)
     convention_box: str | None = None  # the mode the convention's checked box names
     convention_tier: str | None = None  # the tariff label printed beside the convention's contribution
+
+
+def order_amount(text: str) -> Decimal | None:
+    """The order's own total; None when it cannot be read or is ambiguous (the doubt: `read_order_amount`)."""
+    return read_order_amount(text).value
 
 
 def labelled_sirets(text: str) -> list[str]:
@@ -220,7 +225,7 @@ def gather(docs: list[Classified]) -> Facts:
     codes = [r.postal_code for r in rows if r.postal_code]
     for doc in (annex, order, convention):
         codes += postal_codes(doc.doc.text) if doc else []
-    paid = order_amount(order.doc.text) if order else OrderAmount(None)
+    paid = read_order_amount(order.doc.text) if order else OrderAmount(None)
     return Facts(
         variant=convention.variant if convention else None,
         framework=convention.framework if convention else None,

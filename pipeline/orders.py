@@ -259,7 +259,7 @@ def readings(text: str) -> list[Reading]:
     return found
 
 
-def order_amount(text: str) -> OrderAmount:
+def read_order_amount(text: str) -> OrderAmount:
     """The order's own total, by priority; a doubt when the top priority disagrees or cannot be read."""
     own = [r for r in readings(text) if r.level != FOREIGN]
     if not own:

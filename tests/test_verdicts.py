@@ -283,16 +283,16 @@ def test_a_groupement_of_five_is_not_asked_the_sum_of_its_members_rows(intake_ct
     assert "8\u00a0500,00\u00a0€ au lieu de 3\u00a0500,00\u00a0€" in report["problems"][0]["message"]
 
 
-@pytest.mark.parametrize("signal", ["annex_rows", "form_message", "convention"])
+@pytest.mark.parametrize("signal", ["annex_rows", "form_message", "convention", "csac_annex"])
 def test_a_groupement_shown_by_one_document_is_charged_its_tier(intake_ctx, drop, groupements, signal):
-    """Each sign alone is enough: the spreadsheet's roles, the form's message, csac's own convention."""
-    if (
-        signal == "convention"
-    ):  # csac's own: "Contribution annuelle due … (Groupement de 5 à 9 bénéficiaires)"
-        members, convention = groupements[5]["members"], groupements[5]["convention"]
+    """Each sign alone is enough: the spreadsheet's roles, the form's message, csac's own convention
+    ("Contribution annuelle due … (Groupement de 5 à 9 bénéficiaires)"), csac's annex (Mode, Total)."""
+    g = groupements[5]
+    if signal == "convention":
+        members, convention = g["members"], g["convention"]
     else:  # the seed's convention: no box ticked, no figure printed
         members, convention = [BETHUNE] + b.members_of(5)[1:], seed_convention("2021-047-001")
-    sheet = b.groupement_xlsx(members, roles=signal == "annex_rows")
+    sheet = g["annex"] if signal == "csac_annex" else b.groupement_xlsx(members, roles=signal == "annex_rows")
     order = b.order_pdf(members[0], TIERS[5], market="2021-047-001")
     said = {"message": "Groupement de commandes de cinq membres, coordonné par l'agglomération."}
     form = b.form(members[0], market="2021-047-001", **(said if signal == "form_message" else {}))
