@@ -43,6 +43,7 @@ ORDER_TITLE_RE = re.compile(  # a heading, maybe after the buyer's name; never a
     r"|(commande|ej|engagement) (n°|no\b|numero))"
 )
 TITLE_LINES = 12
+TITLE_PREFIX = 70  # letters (of key()) before a heading's own words: "RESAH — CONVENTION DE SERVICE…"
 ORDER_LINES = 300  # an order shows its number and amount early; a long document is not read twice whole
 SALUTATION_RE = re.compile(r"^(madame|monsieur|mesdames|messieurs|bonjour|cher|chere)\b.{0,50},$")
 SUBJECT_RE = re.compile(r"^(objet|obj|subject|sujet)\s*:")
@@ -121,14 +122,14 @@ def title(lines: list[str]) -> str | None:
             return None
         if is_prose(line):  # "Vos besoins ont bien été pris en compte…" is a sentence, not a heading
             continue
-        if key(line).startswith(CONVENTION_TITLE):
-            return CONVENTION
-        if ANNEX_TITLE_RE.match(line):
+        if any(pattern.match(line) for pattern, _ in LETTER_KINDS):
+            return OTHER
+        if ANNEX_TITLE_RE.match(line):  # "Annexe « Vos besoins » — Convention de service…" is an annex
             return ANNEX
         if ORDER_TITLE_RE.match(line):
             return PURCHASE_ORDER
-        if any(pattern.match(line) for pattern, _ in LETTER_KINDS):
-            return OTHER
+        if CONVENTION_TITLE in key(line)[:TITLE_PREFIX]:  # maybe after a letterhead on the same line
+            return CONVENTION
     return None
 
 
