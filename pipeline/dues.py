@@ -33,11 +33,11 @@ BENEFICIARIES_RE = re.compile(r"^\d+ beneficiaires$")  # a mandate's Total: "3 b
 MAX_MESSAGE = 2000  # the form's free text, read only so far
 NEGATED_RE = re.compile(r"\b(pas|non|sans|hors|aucun)\b[^.]{0,20}groupement")
 BOX_FR = {
-    GROUPEMENT: "case « groupement » cochée",
-    "compte_propre": "case « pour son propre compte » cochée",
-    "mandat": "case « mandat » cochée",
-    EITHER: "case « pour le compte de bénéficiaires » (mandat ou groupement) cochée",
-    "contradictoire": "plusieurs cases de mode cochées",
+    GROUPEMENT: "la case « groupement »",
+    "compte_propre": "la case « pour son propre compte »",
+    "mandat": "la case « mandat »",
+    EITHER: "la case « pour le compte de bénéficiaires » (mandat ou groupement)",
+    "contradictoire": "plusieurs cases de mode",
 }
 
 
@@ -103,16 +103,15 @@ def _printed(tariff: Tariff, label: str | None, where: str) -> list[Sign]:
 def _box(box: str | None) -> list[Sign]:
     if box is None:
         return []
-    return [Sign(MODE_OF_BOX[box], f"convention : {BOX_FR[box]}")]
+    return [Sign(MODE_OF_BOX[box], f"la convention porte {BOX_FR[box]} cochée")]
 
 
 def _annex(facts: Facts) -> list[Sign]:
-    signs = (
-        [Sign(GROUPEMENT, "annexe : lignes « coordonnateur » / « membre »")] if facts.members.marked else []
-    )
+    marked = Sign(GROUPEMENT, "l'annexe marque ses lignes « coordonnateur » / « membre »")
+    signs = [marked] if facts.members.marked else []
     if facts.annex_mode:
         mode = GROUPEMENT if facts.annex_mode == GROUPEMENT else OTHER_MODE
-        signs.append(Sign(mode, f"annexe : « Mode : {facts.annex_mode.replace('_', ' ')} »"))
+        signs.append(Sign(mode, f"l'annexe indique « Mode : {facts.annex_mode.replace('_', ' ')} »"))
     return signs
 
 
@@ -120,7 +119,7 @@ def _form(form: Form | None) -> list[Sign]:
     usable = form is not None and not any(p.startswith("message") for p in form.problems)
     message = fold((form.get("message") or "")[:MAX_MESSAGE]) if usable else ""
     if "groupement" in message and not NEGATED_RE.search(message):
-        return [Sign(GROUPEMENT, "formulaire : message mentionnant un groupement")]
+        return [Sign(GROUPEMENT, "le message du formulaire mentionne un groupement")]
     return []
 
 
@@ -129,9 +128,9 @@ def mode_evidence(facts: Facts, form: Form | None, tariff: Tariff) -> ModeEviden
     return ModeEvidence(
         (
             *_annex(facts),
-            *_printed(tariff, facts.annex_total_label, "annexe : ligne Total"),
+            *_printed(tariff, facts.annex_total_label, "la ligne Total de l'annexe indique"),
             *_box(facts.convention_box),
-            *_printed(tariff, facts.convention_tier, "convention : contribution"),
+            *_printed(tariff, facts.convention_tier, "la convention indique la contribution"),
             *_form(form),
         )
     )
@@ -160,11 +159,9 @@ def groupement_due(facts: Facts, tariff: Tariff, evidence: ModeEvidence) -> Due:
     """The tier for the annex's number of members, when every sign agrees with it."""
     shown, other = " ; ".join(evidence.where(GROUPEMENT)), evidence.where(OTHER_MODE)
     if other:
-        return Due.unsure(f"indices contradictoires : groupement ({shown}), mais {' ; '.join(other)}")
+        return Due.unsure(f"indices contradictoires : {shown}, mais {' ; '.join(other)}")
     if not shown:
-        return Due.unsure(
-            f"{evidence.where(EITHER)[0]} : mandat ou groupement, les documents ne le précisent pas"
-        )
+        return Due.unsure(f"{evidence.where(EITHER)[0]}, sans préciser mandat ou groupement")
     if facts.members.uncounted:
         return Due.unsure(f"groupement ({shown}), membres non dénombrables : {facts.members.uncounted}")
     count = len(facts.members.sirets)
@@ -175,9 +172,7 @@ def groupement_due(facts: Facts, tariff: Tariff, evidence: ModeEvidence) -> Due:
         )
     for sign in evidence.tiers:
         if sign.tier != row:
-            return Due.unsure(
-                f"l'annexe compte {count} membres ({row.label}) ; autre tranche dans {sign.where}"
-            )
+            return Due.unsure(f"l'annexe compte {count} membres (« {row.label} »), mais {sign.where}")
     return Due(row.amount, f"groupement de {count} membres (annexe) : {row.label}")
 
 
