@@ -313,7 +313,7 @@ def test_the_register_stays_the_first_source_of_the_due(intake_ctx, drop, groupe
 UNSURE = {  # csac cannot be sure of the amount due: (convention, annex, annex name, why in the regional message)
     "members_uncountable": ("g5", "scan", "Annexe membres.pdf", "non dénombrables"),
     "mixed_signals": ("own_account", "sheet5", "Membres.xlsx", "contradictoires"),
-    "count_disagrees_with_convention": ("g5", "sheet12", "Membres.xlsx", "autre tranche"),
+    "count_disagrees_with_convention": ("g5", "sheet12", "Membres.xlsx", "mais la convention indique"),
     "mandat_or_groupement": ("behalf", "sheet5_unmarked", "Membres.xlsx", "mandat ou groupement"),
     "typology_unreadable": ("seed", "syndicat", "Membres.xlsx", "typologie illisible"),
 }
