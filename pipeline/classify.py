@@ -1,34 +1,75 @@
-"""The role of each document, decided by its content.
+"""The role of each document, decided by weighing what its content shows.
+
+Not a keyword anywhere: a cover letter speaks of "la convention, l'annexe et
+le bon de commande" without being any of them. What counts is the title zone
+(the first lines, before any "Objet :" or salutation) and the structure: a
+convention's clauses, the annex's table of beneficiaries with their SIRETs,
+an order's number and amount. A letter, a bordereau d'envoi, a délibération
+or an e-mail printout is `other` unless its structure says more. When several
+documents claim one role, the strongest keeps it; documents with strong
+evidence each keep theirs (a ZIP may hold two real conventions).
 
 A convention is recognised against the rendering side's variants (the
 accord-cadre number and the lot), so a convention for an agreement csac does
 not know is still a convention, with an unknown variant. The file name is
-only a hint, used when the content says nothing (a scan).
+only a hint, used when there is no text at all (a scan).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .active import EXECUTABLE
+from .beneficiaries import is_prose, text_table
 from .extract import Extracted
+from .orders import order_number, read_order_amount
 from .textnorm import fold, key
 from .variants import Variant
 
 CONVENTION, ANNEX, PURCHASE_ORDER, OTHER = "convention", "annex", "purchase_order", "other"
 ROLES = (CONVENTION, ANNEX, PURCHASE_ORDER, OTHER)
 
-CONVENTION_KEYS = ("conventiondeservicedachatcentralis",)
-CONVENTION_BODY_KEYS = ("entredunepart", "ilestconvenucequisuit", "reglementdesdifferends")
-NOT_A_CONVENTION_KEYS = ("bulletindadhesion",)
-ANNEX_KEYS = ("vosbesoins", "montantcontractuelmaximum", "recensementdesbesoins")
-ORDER_KEYS = ("bondecommande", "engagementjuridique", "numerodej", "purchaseorder", "ordredachat")
+CONVENTION_TITLE = "conventiondeservicedachatcentralis"
+CONVENTION_CLAUSES = (
+    "entredunepart", "etdautrepart", "ilestconvenucequisuit", "reglementdesdifferends",
+    "dureeetdatedeffet", "cipresdesignelesignataire",
+)  # fmt: skip
+NOT_A_CONVENTION = "bulletindadhesion"
+ANNEX_TITLE_RE = re.compile(
+    r"^(annexe\b.*\b(besoins|beneficiaires|recensement)|vos besoins|recensement des besoins)"
+)
+ORDER_TITLE_RE = re.compile(  # a heading, maybe after the buyer's name; never a "Réf :" line
+    r"^([^:]{0,40}\b)?(bon de commande|bon d'engagement|engagement juridique|ordre d'achat|purchase order"
+    r"|(commande|ej|engagement) (n°|no\b|numero))"
+)
+TITLE_LINES = 12
+TITLE_PREFIX = 70  # letters (of key()) before a heading's own words: "RESAH — CONVENTION DE SERVICE…"
+ORDER_LINES = 300  # an order shows its number and amount early; a long document is not read twice whole
+SALUTATION_RE = re.compile(r"^(madame|monsieur|mesdames|messieurs|bonjour|cher|chere)\b.{0,50},$")
+SUBJECT_RE = re.compile(r"^(objet|obj|subject|sujet)\s*:")
+ATTACHED_RE = re.compile(r"^(p\.?\s?j\.?|pieces? jointes?)\s*:")
+CLOSING = (
+    "veuillez agreer",
+    "vous prie d'agreer",
+    "prions d'agreer",
+    "salutations",
+    "cordialement",
+    "bien a vous",
+)
+MAIL_HEADER_RE = re.compile(r"^(de|from|a|to|envoye|sent|cc|date|objet|subject)\s*:")
+LETTER_KINDS = (  # (what the title zone or the body shows, the kind of paper)
+    (re.compile(r"^bordereau"), "bordereau"),
+    (re.compile(r"^(extrait du registre des )?deliberations?\b"), "deliberation"),
+)
 NAME_HINTS = (
     (CONVENTION, ("convention", "csac")),
     (ANNEX, ("annexe", "besoins", "annex")),
     (PURCHASE_ORDER, ("bon", "commande", "bdc", "ej", "engagement")),
 )
+CLAIM = {CONVENTION: 2, ANNEX: 2, PURCHASE_ORDER: 2}  # the least evidence for a role
+STRONG = {CONVENTION: 5, ANNEX: 4, PURCHASE_ORDER: 4}  # evidence that holds against a rival
+LETTER = 2  # letter marks that make a document `other` unless its structure weighs more
 FRAMEWORK_RE = re.compile(r"(?<![\d-])(20\d{2}-\d{3}(?:-\d{3})?)(?![\d])")
 LOT_RE = re.compile(r"\blot\s*(?:n\s*[°o]\s*)?(\d{1,2})\b")
 
@@ -40,6 +81,7 @@ class Classified:
     variant: str | None = None  # conventions: the variant recognised
     framework: str | None = None  # conventions: the accord-cadre number read, known or not
     by_name: bool = False  # decided from the file name alone
+    weight: int = 0  # the evidence for the role, compared when documents compete
 
 
 def frameworks_in(text: str) -> list[str]:
@@ -61,20 +103,95 @@ def recognise_variant(text: str, variants: dict[str, Variant]) -> tuple[str | No
     return None, found[0] if found else None
 
 
-def _role_by_content(doc: Extracted) -> str | None:
-    k = key(doc.text)
-    if not k:
-        return None
-    title = any(m in k for m in CONVENTION_KEYS)
-    if title and any(m in k for m in CONVENTION_BODY_KEYS) and not any(m in k for m in NOT_A_CONVENTION_KEYS):
-        return CONVENTION
-    if any(m in k for m in NOT_A_CONVENTION_KEYS):
+def _lines(doc: Extracted) -> list[str]:
+    return [fold(line) for line in doc.text.splitlines() if line.strip()]
+
+
+def is_mail(lines: list[str]) -> bool:
+    """An e-mail printout opens with its headers (De, À, Envoyé, Objet…), addresses in them."""
+    headers = [(m.group(1), line) for line in lines[:TITLE_LINES] if (m := MAIL_HEADER_RE.match(line))]
+    return len({name for name, _ in headers}) >= 3 and any("@" in line for _, line in headers)
+
+
+def title(lines: list[str]) -> str | None:
+    """What the document says it is: the first heading of its title zone (the lines before any
+    "Objet :" or salutation). A bordereau listing "Bon de commande n° …" is titled a bordereau."""
+    if is_mail(lines):
         return OTHER
-    if any(m in k for m in ANNEX_KEYS):
-        return ANNEX
-    if any(m in k for m in ORDER_KEYS):
-        return PURCHASE_ORDER
-    return OTHER
+    for line in lines[:TITLE_LINES]:
+        if SUBJECT_RE.match(line) or SALUTATION_RE.match(line):
+            return None
+        if is_prose(line):  # "Vos besoins ont bien été pris en compte…" is a sentence, not a heading
+            continue
+        if any(pattern.match(line) for pattern, _ in LETTER_KINDS):
+            return OTHER
+        if ANNEX_TITLE_RE.match(line):  # "Annexe « Vos besoins » — Convention de service…" is an annex
+            return ANNEX
+        if ORDER_TITLE_RE.match(line):
+            return PURCHASE_ORDER
+        if CONVENTION_TITLE in key(line)[:TITLE_PREFIX]:  # maybe after a letterhead on the same line
+            return CONVENTION
+    return None
+
+
+def convention_weight(k: str, titled: bool) -> int:
+    clauses = sum(c in k for c in CONVENTION_CLAUSES)
+    if CONVENTION_TITLE not in k or clauses == 0 or NOT_A_CONVENTION in k:
+        return 0
+    return (3 if titled else 1) + min(clauses, 3)
+
+
+def annex_weight(doc: Extracted, titled: bool) -> int:
+    table = text_table(doc.text)
+    rows = min(len(table.sirets), 3)
+    return 2 * titled + (2 + rows if table.header is not None else 0)
+
+
+def order_weight(doc: Extracted, titled: bool) -> int:
+    head = "\n".join(doc.text.splitlines()[:ORDER_LINES])
+    number = order_number(head) is not None
+    amount = read_order_amount(head).value is not None
+    return 3 * titled + number + amount
+
+
+def letter_weight(lines: list[str]) -> int:
+    """Marks of a letter, a bordereau, a délibération or an e-mail: none of them is a deposit's document."""
+    head = lines[:TITLE_LINES]
+    marks = any(SALUTATION_RE.match(line) for line in lines)
+    marks += any(SUBJECT_RE.match(line) for line in lines)
+    marks += any(ATTACHED_RE.match(line) for line in lines)
+    marks += any(c in line for c in CLOSING for line in lines[-15:])
+    kinds = {kind for pattern, kind in LETTER_KINDS for line in head if pattern.match(line)}
+    if any(re.search(r"apres (en )?avoir delibere", line) for line in lines):
+        kinds.add("deliberation")
+    if is_mail(lines):
+        kinds.add("courriel")
+    return marks + 3 * len(kinds)
+
+
+def weigh(doc: Extracted) -> dict[str, int]:
+    """The evidence for each role; `other` holds the letter's marks."""
+    lines = _lines(doc)
+    titled = title(lines)
+    return {
+        CONVENTION: convention_weight(key(doc.text), titled == CONVENTION),
+        ANNEX: annex_weight(doc, titled == ANNEX),
+        PURCHASE_ORDER: order_weight(doc, titled == PURCHASE_ORDER),
+        OTHER: letter_weight(lines),
+    }
+
+
+def _role_by_content(doc: Extracted) -> tuple[str, int] | None:
+    if not key(doc.text):
+        return None
+    weights = weigh(doc)
+    claims = {r: w for r, w in weights.items() if r != OTHER and w >= CLAIM[r]}
+    if not claims:
+        return OTHER, 0
+    role = max(claims, key=lambda r: (claims[r], -ROLES.index(r)))
+    if weights[OTHER] >= LETTER and weights[OTHER] >= claims[role]:
+        return OTHER, 0
+    return role, claims[role]
 
 
 def _role_by_name(doc: Extracted) -> str:
@@ -89,11 +206,23 @@ def _role_by_name(doc: Extracted) -> str:
 def classify(doc: Extracted, variants: dict[str, Variant]) -> Classified:
     if doc.error or EXECUTABLE in doc.active:  # a program named like a PDF is no convention
         return Classified(doc, OTHER)
-    role = _role_by_content(doc)
-    by_name = role is None
-    if by_name:
+    decided = _role_by_content(doc)
+    if decided is None:
         role = _role_by_name(doc) if doc.scanned or doc.kind == "image" else OTHER
+        return Classified(doc, role, by_name=True)
+    role, weight = decided
     if role != CONVENTION:
-        return Classified(doc, role, by_name=by_name)
+        return Classified(doc, role, weight=weight)
     variant, framework = recognise_variant(doc.text, variants)
-    return Classified(doc, CONVENTION, variant, framework, by_name)
+    return Classified(doc, CONVENTION, variant, framework, weight=weight)
+
+
+def settle(docs: list[Classified]) -> list[Classified]:
+    """Rivals for one role: the strongest keeps it, weaker ones become `other`; strong ones all keep theirs."""
+    best = {r: max((d.weight for d in docs if d.role == r and not d.by_name), default=0) for r in STRONG}
+    return [
+        replace(d, role=OTHER, variant=None, framework=None)
+        if d.role in STRONG and not d.by_name and d.weight < best[d.role] and d.weight < STRONG[d.role]
+        else d
+        for d in docs
+    ]

@@ -9,32 +9,23 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
+from .beneficiaries import RESAH_SIRET, SIRET_NUMBER_RE, compact, member_role, text_table
 from .classify import ANNEX, CONVENTION, PURCHASE_ORDER, Classified
+from .orders import OrderAmount, order_number, read_order_amount
 from .signature import SignatureCheck
 from .textnorm import fold
 
-RESAH_SIRET = "13000501000025"
 RESAH_LINE = re.compile(r"resah|charonne", re.I)
 SIRET_RE = re.compile(r"siret\W{0,12}((?:\d[ .\u00a0]?){13}\d)", re.I)
-BARE_SIRET_RE = re.compile(r"(?<!\d)(\d{3}[ .\u00a0]?\d{3}[ .\u00a0]?\d{3}[ .\u00a0]?\d{5})(?!\d)")
 POSTAL_RE = re.compile(r"(?<![\d.,])(\d{5})(?:\s+|\s*-\s*)(?=[A-ZÀ-Ý])")  # a city name follows, capitalised
 RESAH_WINDOW = 2  # lines after "Resah"/"Charonne" that still belong to the Resah's own address
-BARE_AMOUNT_RE = re.compile(r"(?<![\d,.])(\d{1,3}(?:[ .\u00a0\u202f]\d{3})+|\d+),(\d{2})(?![\d])")
-AMOUNT_RE = re.compile(
-    r"(?<![\d,.])(\d{1,3}(?:[ .\u00a0\u202f]\d{3})+|\d+)(?:[,.](\d{2}))?\s*(?:€|eur\b|euros?\b)", re.I
-)
 DENOMINATION_RE = re.compile(r"denomination de la collectivite\s*:\s*(.+)", re.I)
-ORDER_PATTERNS = (
-    re.compile(
-        r"(?:n°|no|num[eé]ro|num\.?)\s*(?:d['’]\s*)?(?:engagement juridique|ej)\s*[:\-]?\s*([^\s:][^\n]{0,49})",
-        re.I,
-    ),
-    re.compile(r"(?:engagement juridique|\bej\b)\s*(?:n°|no)?\s*[:\-]\s*([^\s:][^\n]{0,49})", re.I),
-    re.compile(r"(?:bon de commande|commande)\s*(?:n°|no|num[eé]ro)\s*[:\-]?\s*([^\s:][^\n]{0,49})", re.I),
-)
-ORDER_STOP = re.compile(r"\s{2,}|\s+(?:du|en date|date)\b.*$", re.I)
+CHECKED_RE = re.compile(r"^\s*(?:[☒☑✔✓✗✘⊠]|\[x\]|\(x\))", re.I)
+BOX_RE = re.compile(r"[☒☑✔✓✗✘⊠☐□]|\[[x ]\]|\([x ]\)", re.I)
+TIER_RE = re.compile(r"contribution annuelle due par le signataire\s*:[^()]{0,60}\(([^()]{1,200})\)", re.I)
+ANNEX_MODE_RE = re.compile(r"^mode\s*:\s*(compte propre|mandat|groupement)\b")
 
 
 @dataclass(frozen=True)
@@ -42,6 +33,16 @@ class AnnexRow:
     siret: str | None
     postal_code: str | None
     typology: str
+    member_role: str | None = None  # "coordonnateur" or "membre" in a groupement's own spreadsheet
+
+
+@dataclass(frozen=True)
+class Members:
+    """The annex's beneficiaries as a groupement's tier counts them."""
+
+    sirets: tuple[str, ...] = ()  # distinct
+    uncounted: str | None = "aucune annexe"  # why they cannot be counted, in French
+    marked: bool = False  # rows marked coordonnateur / membre
 
 
 @dataclass(frozen=True)
@@ -57,48 +58,20 @@ class Facts:
     signature: SignatureCheck | None
     annex_rows: tuple[AnnexRow, ...]
     annex_total_label: str | None
+    amount_doubt: str | None = None  # why the order's amount is illegible or ambiguous
+    members: Members = Members()
+    annex_mode: str | None = None  # the annex's "Mode :" line (compte_propre, mandat, groupement)
+    convention_box: str | None = None  # the mode the convention's checked box names
+    convention_tier: str | None = None  # the tariff label printed beside the convention's contribution
 
 
-def compact(number: str) -> str:
-    return re.sub(r"\D", "", number)
+def order_amount(text: str) -> Decimal | None:
+    """The order's own total; None when it cannot be read or is ambiguous (the doubt: `read_order_amount`)."""
+    return read_order_amount(text).value
 
 
 def labelled_sirets(text: str) -> list[str]:
     return [s for s in (compact(m) for m in SIRET_RE.findall(text)) if len(s) == 14]
-
-
-def parse_amount(whole: str, cents: str | None) -> Decimal | None:
-    try:
-        return Decimal(compact(whole) + "." + (cents or "00"))
-    except InvalidOperation:
-        return None
-
-
-def order_amount(text: str) -> Decimal | None:
-    """The order's total: on a 'total' line if there is one, else the largest amount."""
-    found: list[tuple[bool, Decimal]] = []
-    for line in text.splitlines():
-        is_total = "total" in fold(line) or "montant" in fold(line)
-        matches = AMOUNT_RE.findall(line) or (BARE_AMOUNT_RE.findall(line) if is_total else [])
-        for whole, cents in matches:
-            amount = parse_amount(whole, cents)
-            if amount is not None:
-                found.append((is_total, amount))
-    if not found:
-        return None
-    totals = [a for is_total, a in found if is_total]
-    return max(totals) if totals else max(a for _, a in found)
-
-
-def order_number(text: str) -> str | None:
-    """The EJ or order number: free text of up to 50 characters (Chorus Pro)."""
-    for pattern in ORDER_PATTERNS:
-        match = pattern.search(text)
-        if match:
-            value = ORDER_STOP.sub("", match.group(1)).strip(" .;,")
-            if value and any(c.isdigit() for c in value):
-                return value[:50]
-    return None
 
 
 def postal_codes(text: str) -> list[str]:
@@ -110,41 +83,123 @@ def postal_codes(text: str) -> list[str]:
         if resah_lines:
             resah_lines -= 1
             continue
-        codes += POSTAL_RE.findall(BARE_SIRET_RE.sub(" ", line))
+        codes += POSTAL_RE.findall(SIRET_NUMBER_RE.sub(" ", line))
     return codes
 
 
-def _header_index(rows, word: str) -> tuple[int, int] | None:
+COLUMNS = {"postal": ("code postal", "cp"), "typology": ("typologie", "categorie", "type")}
+
+
+def _header(rows) -> tuple[int, int] | None:
+    """(row, column) of the SIRET column's header: a cell naming SIRET, with no number, among other headers."""
     for r, row in enumerate(rows):
+        if sum(bool(cell.strip()) for cell in row) < 2:  # a title row, not a table's header
+            continue
         for c, cell in enumerate(row):
-            if fold(cell).startswith(word):
+            if re.search(r"\bsiret\b", fold(cell)) and not SIRET_NUMBER_RE.search(cell):
                 return r, c
     return None
 
 
+def _column(header: list[str], names: tuple[str, ...]) -> int | None:
+    return next((i for i, h in enumerate(header) if any(h.startswith(n) for n in names)), None)
+
+
+def _cell(cells: list[str], col: int | None) -> str:
+    return cells[col] if col is not None else ""
+
+
 def annex_rows(doc) -> tuple[tuple[AnnexRow, ...], str | None]:
-    """The beneficiaries of a spreadsheet annex, read under its header row."""
+    """The beneficiaries of a spreadsheet annex, read under its header row, whatever the column order.
+
+    A row with a single filled cell is a note, not a beneficiary; the table ends at its Total row.
+    """
     rows = doc.rows
-    where = _header_index(rows, "siret")
+    where = _header(rows)
     if where is None:
         return (), None
     head, siret_col = where
     header = [fold(c) for c in rows[head]]
-    col = {
-        name: next((i for i, h in enumerate(header) if h.startswith(name)), None)
-        for name in ("code postal", "typologie")
-    }
+    col = {name: _column(header, names) for name, names in COLUMNS.items()}
     found, total = [], None
     for row in rows[head + 1 :]:
         cells = list(row) + [""] * len(header)
-        if fold(cells[0]).startswith("total"):
-            total = cells[col["typologie"]] if col["typologie"] is not None else None
+        filled = [c for c in cells if c.strip()]
+        if filled and fold(filled[0]).startswith("total"):
+            total = _cell(cells, col["typology"]) or None
             break
+        if len(filled) < 2:
+            continue
         siret = compact(cells[siret_col])
-        postal = cells[col["code postal"]] if col["code postal"] is not None else ""
-        typology = cells[col["typologie"]] if col["typologie"] is not None else ""
-        found.append(AnnexRow(siret or None, postal if re.fullmatch(r"\d{5}", postal) else None, typology))
+        postal = _cell(cells, col["postal"])
+        found.append(
+            AnnexRow(
+                siret or None,
+                postal if re.fullmatch(r"\d{5}", postal) else None,
+                _cell(cells, col["typology"]),
+                member_role(cells),
+            )
+        )
     return tuple(found), total
+
+
+def members(annex: Classified | None, rows: tuple[AnnexRow, ...]) -> Members:
+    """Who a groupement counts: the annex's distinct SIRETs, or why they cannot be counted."""
+    if annex is None:
+        return Members()
+    if annex.doc.kind == "xlsx":
+        sirets = tuple(dict.fromkeys(r.siret for r in rows if r.siret and r.siret != RESAH_SIRET))
+        marked = any(r.member_role for r in rows)
+        missing = sum(r.siret is None for r in rows)
+        if missing:
+            return Members(sirets, f"{missing} ligne(s) de l'annexe sans SIRET", marked)
+        return Members(sirets, None if sirets else "aucun bénéficiaire lu dans l'annexe", marked)
+    table = text_table(annex.doc.text)
+    if not table.sirets:
+        return Members((), "aucun tableau de bénéficiaires lisible dans l'annexe", table.marked)
+    return Members(table.sirets, None, table.marked)
+
+
+def annex_mode(text: str) -> str | None:
+    """The rendered annex states its mode on a line of its heading: "Mode : groupement — région : …"."""
+    for line in text.splitlines()[:10]:
+        found = ANNEX_MODE_RE.match(fold(line))
+        if found:
+            return found.group(1).replace(" ", "_")
+    return None
+
+
+def convention_box(text: str) -> str | None:
+    """The mode named by the convention's checked box(es): the sentence after each ☒."""
+    lines = text.splitlines()
+    modes = set()
+    for i, line in enumerate(lines):
+        if CHECKED_RE.match(line):
+            modes.add(_mode_named(fold(BOX_RE.split(_paragraph(lines, i))[1])))
+    modes.discard(None)
+    return modes.pop() if len(modes) == 1 else ("contradictoire" if modes else None)
+
+
+def _paragraph(lines: list[str], start: int) -> str:
+    """A box's sentence, wrapped over a few lines by the PDF: up to its final full stop."""
+    end = next(
+        (j for j in range(start, start + 4) if j < len(lines) and lines[j].rstrip().endswith(".")), start
+    )
+    return " ".join(lines[start : end + 1])
+
+
+def _mode_named(folded: str) -> str | None:
+    if "propre compte" in folded:
+        return "compte_propre"
+    if re.search(r"groupement(?! d'interet)", folded):
+        return "mandat_ou_groupement" if "mandat" in folded else "groupement"
+    return "mandat" if "mandat" in folded or "pour le compte" in folded else None
+
+
+def convention_tier(text: str) -> str | None:
+    """The tariff label the rendered convention prints beside the contribution it states."""
+    found = TIER_RE.search(text)
+    return " ".join(found.group(1).split()) if found else None
 
 
 def _first(docs: list[Classified], role: str) -> Classified | None:
@@ -170,6 +225,7 @@ def gather(docs: list[Classified]) -> Facts:
     codes = [r.postal_code for r in rows if r.postal_code]
     for doc in (annex, order, convention):
         codes += postal_codes(doc.doc.text) if doc else []
+    paid = read_order_amount(order.doc.text) if order else OrderAmount(None)
     return Facts(
         variant=convention.variant if convention else None,
         framework=convention.framework if convention else None,
@@ -177,9 +233,14 @@ def gather(docs: list[Classified]) -> Facts:
         siret=_signatory_siret(convention, annex, order, rows),
         sirets=tuple((doc, s) for doc, s in sirets if s != RESAH_SIRET),
         order_number=order_number(order.doc.text) if order else None,
-        amount_paid=order_amount(order.doc.text) if order else None,
+        amount_paid=paid.value,
         postal_codes=tuple(dict.fromkeys(codes)),
         signature=convention.doc.signature if convention else None,
         annex_rows=rows,
         annex_total_label=total,
+        amount_doubt=paid.doubt if order and not order.doc.scanned else None,
+        members=members(annex, rows),
+        annex_mode=annex_mode(annex.doc.text) if annex else None,
+        convention_box=convention_box(convention.doc.text) if convention else None,
+        convention_tier=convention_tier(convention.doc.text) if convention else None,
     )

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .archive import ArchiveRejected, Limits, read_archive
-from .classify import Classified, classify
+from .classify import Classified, classify, settle
 from .config import Config
 from .deliver import Courier, archive, quarantine
 from .errors import DeliveryError
@@ -119,7 +119,7 @@ def load_deposit(path: Path, form_path: Path | None, schema: Path, limits: Limit
 
 def _read(deposit: Deposit, ctx: IntakeContext) -> tuple[list[Classified], tuple[str, ...]]:
     archive = read_archive(deposit.data, ctx.limits)
-    return [classify(extract(m, ctx.limits), ctx.variants) for m in archive.members], archive.ignored
+    return settle([classify(extract(m, ctx.limits), ctx.variants) for m in archive.members]), archive.ignored
 
 
 def assess(deposit: Deposit, ctx: IntakeContext) -> Assessment:
@@ -134,7 +134,7 @@ def assess(deposit: Deposit, ctx: IntakeContext) -> Assessment:
         return Assessment("rejected", (ctx.catalogue.finding("archive_unsafe", detail),), tuple(docs))
     facts = gather(docs)
     where = route(facts, deposit.form, ctx.workspace.register, ctx.regions)
-    due = expected_due(facts, where.registered, ctx.variants)
+    due = expected_due(facts, where.registered, ctx.variants, deposit.form)
     cat = ctx.catalogue
     findings = [
         *readable(docs, cat),
@@ -162,6 +162,14 @@ def _note(doc: Classified) -> str | None:
     if doc.doc.scanned:
         return "document scanné"
     return None
+
+
+def _due_text(due: Due | None) -> str | None:
+    if due is None:
+        return None
+    if not due.certain:
+        return f"montant à vérifier par l'équipe régionale ({due.basis})"
+    return format_eur(due.amount) if due.amount is not None else "sur devis"
 
 
 def report(deposit: Deposit, deposit_id: str, received_at: str, a: Assessment, ctx: IntakeContext) -> dict:
@@ -197,9 +205,8 @@ def report(deposit: Deposit, deposit_id: str, received_at: str, a: Assessment, c
         }
         if facts and facts.signature
         else None,
-        "contribution_due": (format_eur(a.due.amount) if a.due.amount is not None else "sur devis")
-        if a.due
-        else None,
+        "contribution_due": _due_text(a.due),
+        "contribution_to_check": a.due.basis if a.due and not a.due.certain else None,
         "amount_paid": format_eur(facts.amount_paid) if facts and facts.amount_paid is not None else None,
         "order_number": (facts.order_number if facts else None)
         or (form.get("reference_commande") if form else None),

@@ -100,6 +100,11 @@ def summary(report: dict) -> str:
     lines += _caution(report)
     if report["problems"]:
         lines += ["", "À régulariser :", *_problems(report, codes=True)]
+    elif report.get("contribution_to_check"):  # csac could not be sure of the amount due: a person checks it
+        lines += [
+            "",
+            "Rien ne manque côté déposant ; le montant de la contribution est à vérifier avant traitement.",
+        ]
     else:
         lines += ["", "Rien ne manque : le dépôt peut être traité."]
     if report.get("email"):

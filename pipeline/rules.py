@@ -7,32 +7,22 @@ French messages tell the depositor what to send.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from decimal import Decimal
 
 from stdnum.fr import siret as siret_number
 
 from .classify import ANNEX, CONVENTION, PURCHASE_ORDER, Classified
+from .dues import Due as Due
+from .dues import expected_due as expected_due
 from .facts import Facts
 from .form import Form
 from .money import format_eur
 from .problems import Catalogue, Finding
-from .register import Registered
-from .tariff import GROUPEMENT, infer_typology
-from .textnorm import fold, key
+from .textnorm import fold
 from .untrusted import quoted
 from .variants import Variant
 
 FORM_PROBLEMS = 8  # listed in full; the rest are counted
 MARKET_RE = re.compile(r"(20\d{2}-[a-z]?\d{3})(?:-(\d{3}))?(?:\D{0,12}lot\s*(?:n\s*[°o]\s*)?(\d{1,3}))?")
-
-
-@dataclass(frozen=True)
-class Due:
-    """The contribution the purchase order should carry, and where it comes from."""
-
-    amount: Decimal | None  # None: "sur devis", nothing to compare
-    basis: str
 
 
 def market(variant: Variant) -> tuple[str, int | None]:
@@ -55,7 +45,7 @@ def presence(docs: list[Classified], due: Due | None, cat: Catalogue) -> list[Fi
     roles = {d.role for d in docs}
     expected = (
         f"montant attendu : {format_eur(due.amount)}"
-        if due and due.amount
+        if due and due.certain and due.amount
         else "contribution au titre de la convention"
     )
     return [
@@ -131,53 +121,17 @@ def contract(facts: Facts, form: Form | None, variants: dict[str, Variant], cat:
     ]
 
 
-def _row_for_text(tariff, text: str):
-    """The tariff row a label or a name designates: the exact label, else its typology."""
-    exact = {key(r.label): r for r in tariff.rows}.get(key(text))
-    if exact:
-        return exact
-    inferred = infer_typology(fold(text))
-    if inferred is None or (inferred[0] == "commune" and inferred[1] is None):
-        return None
-    return tariff.row_for(*inferred)
-
-
-def expected_due(facts: Facts, registered: Registered | None, variants: dict[str, Variant]) -> Due | None:
-    """From the register when rendering knew the signatory, else from the annex, else from the name."""
-    if not facts.variant:
-        return None
-    if registered:
-        known, amount = registered.due(facts.variant)
-        if known:
-            return Due(amount, "registre des signataires")
-    tariff = variants[facts.variant].tariff
-    total = _row_for_text(tariff, facts.annex_total_label) if facts.annex_total_label else None
-    if total is not None and total.typology == GROUPEMENT:
-        return Due(total.amount, f"annexe : {total.label}")
-    rows = [_row_for_text(tariff, r.typology) for r in facts.annex_rows]
-    if not rows and facts.signatory:
-        rows = [_row_for_text(tariff, facts.signatory)]
-    if not rows or None in rows:
-        return None
-    if any(r.amount is None for r in rows):
-        return Due(None, "sur devis")
-    basis = "annexe" if facts.annex_rows else "dénomination du signataire"
-    return Due(
-        sum((r.amount for r in rows), Decimal("0")), f"{basis} : {', '.join(sorted({r.label for r in rows}))}"
-    )
-
-
 def amount(docs: list[Classified], facts: Facts, due: Due | None, cat: Catalogue) -> list[Finding]:
+    """The order's own total against the contribution due; an unclear order is said to be unclear."""
     order = next((d for d in docs if d.role == PURCHASE_ORDER), None)
-    if order is None or due is None or due.amount is None or order.doc.scanned:
+    if order is None or due is None or order.doc.scanned or (due.certain and due.amount is None):
         return []
     if facts.amount_paid is None:
-        return [
-            cat.finding(
-                "amount_mismatch", f"aucun montant lisible ; contribution due : {format_eur(due.amount)}"
-            )
-        ]
-    if facts.amount_paid != due.amount:
+        detail = facts.amount_doubt or "aucun montant de la commande lu"
+        if due.certain:
+            detail += f" ; contribution due : {format_eur(due.amount)}"
+        return [cat.finding("amount_mismatch", detail, scope="ambiguous")]
+    if due.certain and facts.amount_paid != due.amount:
         return [
             cat.finding(
                 "amount_mismatch", f"{format_eur(facts.amount_paid)} au lieu de {format_eur(due.amount)}"

@@ -75,6 +75,103 @@ def rendered(renderer, resources, entity: Entity, variant_id: str) -> dict:
     return {d.kind: d.data for d in docs} | {"request": request}
 
 
+def groupement_rendered(resources, variants, members: list[Entity], variant_id: str = "2021-047-001") -> dict:
+    """The convention and annex csac renders for a groupement: the first member is the coordonnateur."""
+    from pipeline.render import Renderer
+
+    chosen = [variants[variant_id]]
+    renderer = Renderer.build(resources, chosen)
+    data = members[0].data("groupement")
+    data["beneficiaires"] = [m.data()["signataire"] for m in members]
+    request = parse_request(data, "test", renderer.regions, resources.schema("beneficiary"), chosen)
+    docs = renderer.package(request, dt.date(2024, 3, 1), ("convention", "annex"))
+    return {d.kind: d.data for d in docs} | {"request": request}
+
+
+def members_of(count: int, start: int = 600) -> list[Entity]:
+    """A groupement's members: an agglomeration that coordinates, then communautés de communes."""
+    head = Entity("Communauté d'agglomération du Test", make_siret(start), "communaute_agglomeration")
+    return [head] + [
+        Entity(f"Communauté de communes n° {i}", make_siret(start + i), "communaute_communes")
+        for i in range(1, count)
+    ]
+
+
+GROUPEMENT_HEADER = (  # the real annex's headers, in another order, with a role column
+    "SIRET", "Rôle dans le groupement", "Dénomination", "Typologie", "Code postal", "Ville",
+    "Montant contractuel maximum (€ HT)", "Adresse",
+)  # fmt: skip
+
+
+TYPOLOGY_FR = {
+    "communaute_agglomeration": "Communauté d'agglomération",
+    "communaute_communes": "Communauté de communes",
+    "commune": "Commune",
+}
+
+
+def groupement_xlsx(members: list[Entity], total: str | None = None, roles: bool = True) -> bytes:
+    """A groupement's own spreadsheet: rows marked coordonnateur / membre; `total` adds csac's Total row."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Membres"
+    ws.append(["Groupement de commandes — liste des membres"])
+    ws.append([])
+    ws.append(GROUPEMENT_HEADER)
+    for i, m in enumerate(members):
+        role = ("coordonnateur" if i == 0 else "membre") if roles else ""
+        typology = TYPOLOGY_FR.get(m.typology, m.typology)
+        ws.append([m.siret, role, m.name, typology, m.postal_code, m.city, 50000, m.address])
+    if total is not None:
+        ws.append(["Total", "", "", total, "", "", 50000 * len(members), ""])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def text_docx(paragraphs: list[str]) -> bytes:
+    """A Word document of plain paragraphs, as a clerk types a letter."""
+    from docx import Document
+
+    document = Document()
+    for para in paragraphs:
+        document.add_paragraph(para)
+    buf = io.BytesIO()
+    document.save(buf)
+    return buf.getvalue()
+
+
+def positioned_pdf(items: list[tuple[float, float, str]]) -> bytes:
+    """Text drawn at (x, y) in the given order: how table cells come out of a PDF, one per line."""
+    pdf = FPDF(format="A4")
+    pdf.add_font("Body", fname=next(f for f in sample.FONTS if Path(f).is_file()))
+    pdf.set_font("Body", size=9)
+    pdf.add_page()
+    for x, y, text in items:
+        pdf.text(x, y, text)
+    return bytes(pdf.output())
+
+
+def table_pdf(head: list[str], rows: list[tuple[str, ...]], tail: list[str] = ()) -> bytes:
+    """Paragraphs, a real table (each row comes out as one line), then more paragraphs."""
+    pdf = FPDF(format="A4")
+    pdf.add_font("Body", fname=next(f for f in sample.FONTS if Path(f).is_file()))
+    pdf.set_font("Body", size=9)
+    pdf.add_page()
+    for line in head:
+        pdf.multi_cell(0, 5, line, new_x="LMARGIN", new_y="NEXT")
+    with pdf.table(first_row_as_headings=False) as table:
+        for cells in rows:
+            row = table.row()
+            for cell in cells:
+                row.cell(cell)
+    for line in tail:
+        pdf.multi_cell(0, 5, line, new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())
+
+
 def convention_pdf(docx: bytes, signature: str = "valid", letter_spaced: bool = True) -> bytes:
     """signature: valid, none, empty (an empty signature field) or tampered."""
     paragraphs = [sample.word_ligatures(p) for p in sample.docx_paragraphs(docx)]

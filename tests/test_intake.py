@@ -193,7 +193,9 @@ def test_a_wrong_amount_is_amount_mismatch(intake_ctx, drop, parts, commune):
 
 def test_the_amount_due_follows_the_groupement_tier(intake_ctx, drop, renderer, resources, commune):
     data = commune.data("groupement")
-    data["beneficiaires"] = [dict(data["signataire"]) for _ in range(6)]
+    data["beneficiaires"] = [
+        dict(data["signataire"], siret=b.spaced(b.make_siret(500 + i))) for i in range(6)
+    ]
     variants = [v for v in renderer.variants if v.id == "2021-047-001"]
     only_047 = Renderer.build(resources, variants)
     request = b.parse_request(data, "t", renderer.regions, resources.schema("beneficiary"), variants)

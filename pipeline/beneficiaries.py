@@ -1,0 +1,87 @@
+"""The annex's table of beneficiaries, whatever its layout.
+
+The rendered workbook, a hand-made spreadsheet with its columns in another
+order, a PDF or Word table (one cell per line): a header with a SIRET column
+and an amount column, then the beneficiaries, each with its SIRET. A
+groupement marks its rows "coordonnateur" or "membre".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .textnorm import fold
+
+RESAH_SIRET = "13000501000025"
+SIRET_NUMBER_RE = re.compile(r"(?<!\d)(\d{3}[ .\u00a0]?\d{3}[ .\u00a0]?\d{3}[ .\u00a0]?\d{5})(?!\d)")
+COORDINATOR_RE = re.compile(r"coordonnat(?:eur|rice)")  # every groupement has one, named so
+ROLE_CELL_RE = re.compile(r"^\(?(coordonnat(?:eur|rice)|membre)s?( du groupement( de commandes)?)?\)?$")
+SENTENCE_WORDS = frozenset(
+    ("le", "la", "les", "et", "un", "une", "chaque", "votre", "vos", "notre", "nos", "pour", "dans", "au",
+     "aux", "est", "sont", "vous", "nous", "il", "elle", "ce", "cette")
+)  # fmt: skip
+HEADER_WINDOW = 6  # lines around "SIRET" where a table cut one cell per line keeps its other headers
+
+
+@dataclass(frozen=True)
+class TextTable:
+    """Beneficiaries read from lines of text: None for header when there is no table."""
+
+    header: int | None
+    sirets: tuple[str, ...]  # distinct, in order, the Resah's own left out
+    marked: bool  # lines marked coordonnateur / membre
+
+
+def compact(number: str) -> str:
+    return re.sub(r"\D", "", number)
+
+
+def sirets_in(line: str) -> list[str]:
+    return [s for s in (compact(m) for m in SIRET_NUMBER_RE.findall(line)) if s != RESAH_SIRET]
+
+
+def header_line(lines: list[str]) -> int | None:
+    """The first line naming a SIRET column (no number on it) with an amount or typology column near it."""
+    for i, line in enumerate(lines):
+        folded = fold(line)
+        if not re.search(r"\bsiret\b", folded) or SIRET_NUMBER_RE.search(line) or is_prose(folded):
+            continue
+        window = fold(" ".join(lines[max(0, i - HEADER_WINDOW) : i + HEADER_WINDOW + 1]))
+        if "montant" in window or "typologie" in window:
+            return i
+    return None
+
+
+def is_prose(folded: str) -> bool:
+    """'Renseignez le SIRET et le montant de chaque bénéficiaire' is prose, not a row of column names."""
+    return sum(w in SENTENCE_WORDS for w in re.findall(r"[a-z]+", folded)) > 2
+
+
+def text_table(text: str) -> TextTable:
+    lines = [line for line in text.splitlines() if line.strip()]
+    head = header_line(lines)
+    if head is None:
+        return TextTable(None, (), False)
+    found, marked = [], False
+    for line in lines[head + 1 :]:
+        if fold(line).startswith("total"):
+            break
+        found += sirets_in(line)
+        marked = marked or member_role(re.split(r"[|\t]", line)) is not None
+    return TextTable(head, tuple(dict.fromkeys(found)), marked)
+
+
+def member_role(cells) -> str | None:
+    """'coordonnateur' or 'membre' when a row is marked as part of a groupement.
+
+    "Coordonnateur" anywhere in a row marks it; "membre" only as a cell of its own,
+    not inside a name ("établissement membre du GHT").
+    """
+    for cell in cells:
+        folded = fold(cell).strip()
+        if COORDINATOR_RE.search(folded):
+            return "coordonnateur"
+        if ROLE_CELL_RE.match(folded):
+            return "membre"
+    return None
