@@ -118,8 +118,8 @@ def load_deposit(path: Path, form_path: Path | None, schema: Path, limits: Limit
 
 
 def _read(deposit: Deposit, ctx: IntakeContext) -> tuple[list[Classified], tuple[str, ...]]:
-    archive = read_archive(deposit.data, ctx.limits)
-    return settle([classify(extract(m, ctx.limits), ctx.variants) for m in archive.members]), archive.ignored
+    opened = read_archive(deposit.data, ctx.limits)
+    return settle([classify(extract(m, ctx.limits), ctx.variants) for m in opened.members]), opened.ignored
 
 
 def assess(deposit: Deposit, ctx: IntakeContext) -> Assessment:
