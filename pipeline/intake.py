@@ -161,13 +161,7 @@ def report(deposit: Deposit, deposit_id: str, received_at: str, a: Assessment, c
         "sha256": deposit.sha256,
         "received_at": received_at,
         "signatory": (facts.signatory if facts else None) or (form.get("raison_sociale") if form else None),
-        "signature": {
-            "status": facts.signature.status,
-            "detail": facts.signature.detail,
-            "signer": facts.signature.signer,
-        }
-        if facts and facts.signature
-        else None,
+        "signature": facts.signature.as_dict() if facts and facts.signature else None,
         "contribution_due": (format_eur(a.due.amount) if a.due.amount is not None else "sur devis")
         if a.due
         else None,

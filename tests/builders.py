@@ -15,12 +15,14 @@ import json
 import struct
 import zipfile
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 
 from fpdf import FPDF
 from PIL import Image
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.generic import pdf_name, pdf_string
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign.fields import SigFieldSpec, append_signature_field
 from stdnum import luhn
@@ -343,3 +345,286 @@ def pdf_cycle() -> bytes:
             b"<< /FT /Sig /T (Signature1) /Kids [4 0 R] /Parent 4 0 R >>",
         ]
     )
+
+
+# -- Changes appended to a signed PDF as incremental updates --------------------------------------
+
+
+def _appended(pdf: bytes, change) -> bytes:
+    """`pdf` followed by one incremental update that pypdf writes after `change(writer)`."""
+    from pypdf import PdfWriter
+
+    writer = PdfWriter(io.BytesIO(pdf), incremental=True)
+    change(writer)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _pages_of(pdf: bytes) -> list:
+    from pypdf import PdfReader
+
+    return list(PdfReader(io.BytesIO(pdf)).pages)
+
+
+def pages_replaced(signed: bytes, other: bytes) -> bytes:
+    """The page-swap attack: every signed page removed, another document's pages put in their place."""
+
+    def swap(writer):
+        for index in reversed(range(len(writer.pages))):
+            writer.remove_page(index)
+        for page in _pages_of(other):
+            writer.add_page(page)
+
+    return _appended(signed, swap)
+
+
+def page_appended(signed: bytes, other: bytes) -> bytes:
+    return _appended(signed, lambda writer: writer.add_page(_pages_of(other)[0]))
+
+
+def page_overlaid(signed: bytes, other: bytes) -> bytes:
+    """Another document's first page drawn over the signed first page (its content streams added)."""
+    return _appended(signed, lambda writer: writer.pages[0].merge_page(_pages_of(other)[0]))
+
+
+def annotation_added(signed: bytes, text: str = "Montant total : 10,00 EUR") -> bytes:
+    """A free-text comment on the first page: its appearance is drawn over the signed text."""
+    from pypdf.annotations import FreeText
+
+    return _appended(signed, lambda w: w.add_annotation(0, FreeText(text=text, rect=(50, 500, 300, 560))))
+
+
+def page_rotated(signed: bytes) -> bytes:
+    return _appended(signed, lambda writer: writer.pages[0].rotate(180))
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where things are in a PDF, for hand-written incremental updates."""
+
+    root: int
+    info: int
+    size: int
+    startxref: int
+    contents: int  # the first page's (first) content stream
+    resources: bytes  # the first page's font resources, as PDF source
+
+
+def layout(pdf: bytes) -> Layout:
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(pdf))
+    page = reader.pages[0]
+    contents = page.raw_get("/Contents")
+    contents = contents[0] if isinstance(contents, list) else contents
+    fonts = page["/Resources"]["/Font"]
+    resources = b" ".join(f"{name} {fonts.raw_get(name).idnum} 0 R".encode() for name in fonts)
+    startxref = int(pdf[pdf.rindex(b"startxref") :].split()[1])
+    return Layout(
+        reader.trailer.raw_get("/Root").idnum,
+        reader.trailer.raw_get("/Info").idnum,
+        int(reader.trailer["/Size"]),
+        startxref,
+        contents.idnum,
+        resources,
+    )
+
+
+def _write_update(out: bytearray, at: Layout, bodies: dict[int, bytes], free_rows: int = 0) -> int:
+    """Append to `out` one update that rewrites exactly the numbered objects; return its xref offset."""
+    offsets = {}
+    for number, body in sorted(bodies.items()):
+        offsets[number] = len(out)
+        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 1\n0000000000 65535 f \n"
+    for number, offset in sorted(offsets.items()):
+        out += f"{number} 1\n{offset:010d} 00000 n \n".encode()
+    if free_rows:
+        out += f"{at.size} {free_rows}\n".encode() + b"0000000000 00000 f \n" * free_rows
+    size = max([at.size + free_rows, *(n + 1 for n in bodies)])
+    trailer = f"<< /Size {size} /Root {at.root} 0 R /Info {at.info} 0 R /Prev {at.startxref} >>"
+    out += f"trailer\n{trailer}\nstartxref\n{xref}\n%%EOF\n".encode()
+    return xref
+
+
+def hand_update(pdf: bytes, bodies: dict[int, bytes], free_rows: int = 0) -> bytes:
+    """`pdf` and one incremental update that rewrites exactly the numbered objects, nothing else.
+
+    `free_rows` adds that many free entries to the update's xref table (a huge table).
+    """
+    out = bytearray(pdf)
+    _write_update(out, layout(pdf), bodies, free_rows)
+    return bytes(out)
+
+
+def _stream(data: bytes) -> bytes:
+    return f"<< /Length {len(data)} >>\nstream\n".encode() + data + b"\nendstream"
+
+
+def content_rewritten(signed: bytes, text: str = "Montant total : 10,00 EUR") -> bytes:
+    """The first page's content stream object rewritten in place: same number, other text."""
+    at = layout(signed)
+    return hand_update(
+        signed, {at.contents: _stream(f"BT /F1 14 Tf 72 760 Td ({text}) Tj ET".encode("latin-1"))}
+    )
+
+
+def text_added(signed: bytes, text: str = "Montant total : 10,00 EUR") -> bytes:
+    """A second content stream on the first page, with Helvetica, drawing `text` over the signed text."""
+    from pypdf import PdfReader
+
+    at = layout(signed)
+    page = PdfReader(io.BytesIO(signed)).pages[0]
+    page_number = page.indirect_reference.idnum
+    font, stream = at.size, at.size + 1
+    media = " ".join(str(float(x)) for x in page.mediabox)
+    bodies = {
+        font: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        stream: _stream(f"BT /FX 14 Tf 72 400 Td ({text}) Tj ET".encode("latin-1")),
+        page_number: (
+            f"<< /Type /Page /Parent {page.raw_get('/Parent').idnum} 0 R /MediaBox [{media}] "
+            f"/Contents [{at.contents} 0 R {stream} 0 R] "
+        ).encode()
+        + b"/Resources << /Font << "
+        + at.resources
+        + f" /FX {font} 0 R >> >> >>".encode(),
+    }
+    return hand_update(signed, bodies)
+
+
+def info_rewritten(signed: bytes, title: str = "Convention") -> bytes:
+    """The document information dictionary rewritten: metadata, which DocMDP leaves free."""
+    at = layout(signed)
+    return hand_update(signed, {at.info: f"<< /Title ({title}) /Producer (csac tests) >>".encode()})
+
+
+def many_revisions(signed: bytes, count: int) -> bytes:
+    """`count` incremental updates after the signature, each rewriting the document information."""
+    at, out = layout(signed), bytearray(signed)
+    for index in range(count):
+        xref = _write_update(out, at, {at.info: f"<< /Title (Revision {index}) >>".encode()})
+        at = replace(at, startxref=xref)
+    return bytes(out)
+
+
+def huge_xref(signed: bytes, rows: int) -> bytes:
+    """One update after the signature whose cross-reference table lists `rows` more entries."""
+    at = layout(signed)
+    return hand_update(signed, {at.info: b"<< /Producer (csac tests) >>"}, free_rows=rows)
+
+
+def doubling_graph(pdf: bytes, depth: int) -> bytes:
+    """Objects under the catalog that each refer twice to the next: 2**depth paths from the root."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    ref = writer.add_object(generic.DictionaryObject())
+    for _ in range(depth):
+        ref = writer.add_object(generic.DictionaryObject({pdf_name("/A"): ref, pdf_name("/B"): ref}))
+    writer.root[pdf_name("/Annexes")] = ref
+    writer.update_root()
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+# -- What may follow a signature ------------------------------------------------------------------
+
+
+def certified(pdf: bytes, permission: str) -> bytes:
+    """A certification signature whose DocMDP permits `permission`: NO_CHANGES, FILL_FORMS or ANNOTATE."""
+    from asn1crypto import keys, x509
+    from pyhanko.sign import signers
+    from pyhanko.sign.fields import MDPPerm
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+    signer = signers.SimpleSigner(
+        signing_cert=x509.Certificate.load(IDENTITY.certificate),
+        signing_key=keys.PrivateKeyInfo.load(IDENTITY.key),
+        cert_registry=SimpleCertificateStore.from_certs([]),
+    )
+    meta = signers.PdfSignatureMetadata(
+        field_name="Signature1", certify=True, docmdp_permissions=MDPPerm[permission]
+    )
+    out = io.BytesIO()
+    signers.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)), meta, signer=signer, output=out)
+    return out.getvalue()
+
+
+def countersigned(signed: bytes, name: str = "Adjoint au maire") -> bytes:
+    return sample.sign_pdf(signed, sample.throwaway_identity(name, "Commune"), field="Signature2")
+
+
+def signature_field_added(signed: bytes) -> bytes:
+    """An empty signature field for a second signatory, added after the first signature."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(signed))
+    append_signature_field(writer, SigFieldSpec(sig_field_name="Signature2", box=(300, 50, 500, 100)))
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def with_text_field(pdf: bytes, name: str = "Observations") -> bytes:
+    """An empty text form field on the first page, as a form the signatory leaves to be filled."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    page_ref = writer.root["/Pages"].raw_get("/Kids")[0]
+    field = generic.DictionaryObject(
+        {
+            pdf_name("/FT"): pdf_name("/Tx"),
+            pdf_name("/T"): pdf_string(name),
+            pdf_name("/Type"): pdf_name("/Annot"),
+            pdf_name("/Subtype"): pdf_name("/Widget"),
+            pdf_name("/Rect"): generic.ArrayObject(map(generic.NumberObject, (50, 50, 300, 80))),
+            pdf_name("/F"): generic.NumberObject(4),
+            pdf_name("/P"): page_ref,
+            pdf_name("/DA"): pdf_string("/Helv 10 Tf 0 g"),
+        }
+    )
+    field_ref = writer.add_object(field)
+    page = page_ref.get_object()
+    page[pdf_name("/Annots")] = generic.ArrayObject([field_ref])
+    writer.update_container(page)
+    helvetica = writer.add_object(
+        generic.DictionaryObject(
+            {
+                pdf_name("/Type"): pdf_name("/Font"),
+                pdf_name("/Subtype"): pdf_name("/Type1"),
+                pdf_name("/BaseFont"): pdf_name("/Helvetica"),
+            }
+        )
+    )
+    resources = generic.DictionaryObject({pdf_name("/Helv"): helvetica})
+    writer.root[pdf_name("/AcroForm")] = generic.DictionaryObject(
+        {
+            pdf_name("/Fields"): generic.ArrayObject([field_ref]),
+            pdf_name("/DR"): generic.DictionaryObject({pdf_name("/Font"): resources}),
+        }
+    )
+    writer.update_root()
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def field_filled(signed: bytes, value: str = "Lu et approuvé") -> bytes:
+    """The text field left empty at signing filled in, value and appearance, as a PDF reader does."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(signed))
+    for field_ref in writer.root["/AcroForm"]["/Fields"]:
+        field = field_ref.get_object()
+        if field.get("/FT") != "/Tx":
+            continue
+        appearance = generic.StreamObject(
+            {
+                pdf_name("/Type"): pdf_name("/XObject"),
+                pdf_name("/Subtype"): pdf_name("/Form"),
+                pdf_name("/BBox"): generic.ArrayObject(map(generic.NumberObject, (0, 0, 250, 30))),
+                pdf_name("/Resources"): writer.root["/AcroForm"]["/DR"],
+            },
+            stream_data=b"/Tx BMC BT /Helv 10 Tf 2 10 Td (" + value.encode("latin-1") + b") Tj ET EMC",
+        )
+        field[pdf_name("/V")] = pdf_string(value)
+        field[pdf_name("/AP")] = generic.DictionaryObject({pdf_name("/N"): writer.add_object(appearance)})
+        writer.mark_update(field_ref)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
