@@ -53,7 +53,7 @@ DETAILS = {  # what a person reads about a signature, by verdict
     "form_filling": "signature électronique intacte et valide ; ajoutés ensuite : autres signatures ou champs de formulaire remplis seulement",
     "annotations": "signature électronique intacte et valide ; ajoutées ensuite : annotations permises par le signataire",
     "modified": "signature électronique qui ne couvre pas le document déposé : convention modifiée après signature (signature de la révision {revision} sur {revisions}, suivie de changements non permis : pages, contenu ou objets)",
-    "irregular": "signature électronique qui ne couvre pas le document déposé : convention modifiée après signature (plage d'octets signée irrégulière)",
+    "irregular": "signature électronique qui ne couvre pas le document déposé : convention modifiée après signature (plage d'octets signée irrégulière ou révision signée incomplète)",
     "unchecked": "signature électronique non vérifiée : {later} révisions ajoutées après signature (csac n'en analyse pas plus de {cap}) ; la convention a pu être modifiée après signature",
     "altered": "signature électronique invalide : convention modifiée après signature (octets signés altérés)",
     "broken": "signature électronique invalide : la signature ne correspond pas au certificat du signataire",
@@ -94,9 +94,8 @@ class SignatureCheck:
     trusted: bool = False
     detail: str = ""
     covers: Coverage | None = None
-    modification: str | None = (
-        None  # after the signed revision: none, lta_updates, form_filling, annotations, other, unchecked
-    )
+    # what follows the signed revision: none, lta_updates, form_filling, annotations, other, unchecked
+    modification: str | None = None
 
     @property
     def signed(self) -> bool:
@@ -163,15 +162,12 @@ def _coverage(embedded, entire_file: bool, revisions: int, file_bytes: int) -> C
     return Coverage(start, end, file_bytes, entire_file, embedded.signed_revision + 1, revisions)
 
 
-def _modification(embedded, coverage, covers: Coverage) -> tuple[str, bool]:
-    """pyHanko's judgement of what follows the signed revision, and whether it is permitted."""
+def _modification(embedded, entire_file: bool, covers: Coverage) -> tuple[str, bool]:
+    """pyHanko's judgement of what follows the signed revision, and whether its DocMDP permits it."""
     from pyhanko.sign.diff_analysis import DiffResult, ModificationLevel
-    from pyhanko.sign.validation import SignatureCoverageLevel
 
-    if coverage == SignatureCoverageLevel.ENTIRE_FILE:
+    if entire_file:
         return "none", True
-    if coverage != SignatureCoverageLevel.ENTIRE_REVISION:
-        return "irregular", False
     if covers.revisions - covers.revision > MAX_LATER_REVISIONS:
         return "unchecked", False
     embedded.compute_integrity_info()  # the difference analysis, revision by revision
@@ -184,33 +180,43 @@ def _modification(embedded, coverage, covers: Coverage) -> tuple[str, bool]:
 def _detail(modification: str, permitted: bool, covers: Coverage) -> str:
     if permitted:
         return DETAILS[modification]
-    key = modification if modification in ("irregular", "unchecked") else "modified"
-    later = covers.revisions - covers.revision
-    return DETAILS[key].format(
-        revision=covers.revision, revisions=covers.revisions, later=later, cap=MAX_LATER_REVISIONS
+    return DETAILS["unchecked" if modification == "unchecked" else "modified"].format(
+        revision=covers.revision,
+        revisions=covers.revisions,
+        later=covers.revisions - covers.revision,
+        cap=MAX_LATER_REVISIONS,
     )
 
 
 def _check(embedded, revisions: int, file_bytes: int) -> SignatureCheck:
-    from pyhanko.sign.validation import SignatureCoverageLevel, validate_pdf_signature
+    from pyhanko.sign.validation import SignatureCoverageLevel as Level
+    from pyhanko.sign.validation import validate_pdf_signature
     from pyhanko_certvalidator import ValidationContext
 
     context = ValidationContext(trust_roots=[], allow_fetching=False)
     status = validate_pdf_signature(embedded, context, skip_diff=True)
     signer = _signer(status.signing_cert)
-    covers = _coverage(embedded, status.coverage == SignatureCoverageLevel.ENTIRE_FILE, revisions, file_bytes)
+    covers = _coverage(embedded, status.coverage == Level.ENTIRE_FILE, revisions, file_bytes)
     if not (status.intact and status.valid):
         return SignatureCheck(
             INVALID, signer, False, DETAILS["broken" if status.intact else "altered"], covers
         )
-    modification, permitted = _modification(embedded, status.coverage, covers)
+    if status.coverage < Level.ENTIRE_REVISION:  # a gap in the byte range, or a revision left half signed
+        return SignatureCheck(INVALID, signer, False, DETAILS["irregular"], covers, "other")
+    modification, permitted = _modification(embedded, covers.entire_file, covers)
     detail = _detail(modification, permitted, covers)
     if not permitted:
-        return SignatureCheck(
-            INVALID, signer, False, detail, covers, "other" if modification == "irregular" else modification
-        )
+        return SignatureCheck(INVALID, signer, False, detail, covers, modification)
     offline = "" if status.trusted else OFFLINE
     return SignatureCheck(VALID, signer, bool(status.trusted), detail + offline, covers, modification)
+
+
+def _check_one(embedded, revisions: int, file_bytes: int) -> SignatureCheck:
+    """One signature's verdict; an error in it leaves the others to be judged."""
+    try:
+        return _check(embedded, revisions, file_bytes)
+    except Exception as exc:  # _Exhausted is no Exception: the budget stops everything
+        return SignatureCheck(INVALID, detail=f"signature illisible ({type(exc).__name__})")
 
 
 def _validate_all(data: bytes) -> list[SignatureCheck]:
@@ -225,9 +231,11 @@ def _validate_all(data: bytes) -> list[SignatureCheck]:
     checks: list[SignatureCheck] = []
     with _call_budget(CALL_BUDGET):
         reader = PdfFileReader(io.BytesIO(data), strict=False)
-        latest = sorted(reader.embedded_signatures, key=lambda e: e.signed_revision)[-MAX_SIGNATURES:]
+        # Document timestamps (/DocTimeStamp) date a document; they are no one's signature.
+        signatures = [e for e in reader.embedded_signatures if e.sig_object_type == "/Sig"]
+        latest = sorted(signatures, key=lambda e: e.signed_revision)[-MAX_SIGNATURES:]
         for embedded in reversed(latest):
-            checks.append(_check(embedded, reader.xrefs.total_revisions, len(data)))
+            checks.append(_check_one(embedded, reader.xrefs.total_revisions, len(data)))
             if checks[-1].status == VALID:
                 break
     return checks

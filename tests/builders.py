@@ -551,6 +551,41 @@ def certified(pdf: bytes, permission: str) -> bytes:
     return out.getvalue()
 
 
+def timestamped(signed: bytes) -> bytes:
+    """A PAdES-LTA document timestamp after the signature, from a throwaway time-stamping authority."""
+    from asn1crypto import keys, x509
+    from cryptography import x509 as cx509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
+    from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
+    from pyhanko_certvalidator import ValidationContext
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = cx509.Name([cx509.NameAttribute(NameOID.COMMON_NAME, "Horodatage")])
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    usage = cx509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING])
+    cert = (
+        cx509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(cx509.random_serial_number()).not_valid_before(start).not_valid_after(start + dt.timedelta(days=30))
+        .add_extension(usage, critical=True).sign(key, hashes.SHA256())
+    )  # fmt: skip
+    tsa_cert = x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+    pkcs8 = key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    stamper = DummyTimeStamper(tsa_cert=tsa_cert, tsa_key=keys.PrivateKeyInfo.load(pkcs8))
+    out = io.BytesIO()
+    PdfTimeStamper(timestamper=stamper).timestamp_pdf(
+        IncrementalPdfFileWriter(io.BytesIO(signed)),
+        "sha256",
+        validation_context=ValidationContext(trust_roots=[tsa_cert]),
+        output=out,
+    )
+    return out.getvalue()
+
+
 def countersigned(signed: bytes, name: str = "Adjoint au maire") -> bytes:
     return sample.sign_pdf(signed, sample.throwaway_identity(name, "Commune"), field="Signature2")
 

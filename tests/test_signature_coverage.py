@@ -70,6 +70,7 @@ PERMITTED_AFTER_SIGNING = {
         "form_filling",
     ),
     "the document information rewritten": (lambda pdf: b.info_rewritten(signed(pdf)), "lta_updates"),
+    "a document timestamp (PAdES-LTA)": (lambda pdf: b.timestamped(signed(pdf)), "lta_updates"),
     f"{MAX_LATER_REVISIONS} metadata revisions": (
         lambda pdf: b.many_revisions(signed(pdf), MAX_LATER_REVISIONS),
         "lta_updates",
