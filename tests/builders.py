@@ -515,6 +515,22 @@ def huge_xref(signed: bytes, rows: int) -> bytes:
     return hand_update(signed, {at.info: b"<< /Producer (csac tests) >>"}, free_rows=rows)
 
 
+def disguised_xref(signed: bytes, rows: int) -> bytes:
+    """Like huge_xref, but the rows padded with spaces (a lenient reader takes them) and /Size left small."""
+    at = layout(signed)
+    out = bytearray(signed)
+    info = len(out)
+    out += f"{at.info} 0 obj\n<< /Producer (csac tests) >>\nendobj\n".encode()
+    xref = len(out)
+    out += f"xref\n0 1\n0000000000 65535 f \n{at.info} 1\n{info:010d} 00000 n \n".encode()
+    out += f"{at.size} {rows}\n{info:010d} 00000 n \n".encode() + f"{info:>10} {0:>5} n \n".encode() * (
+        rows - 1
+    )
+    trailer = f"<< /Size {at.size} /Root {at.root} 0 R /Info {at.info} 0 R /Prev {at.startxref} >>"
+    out += f"trailer\n{trailer}\nstartxref\n{xref}\n%%EOF\n".encode()
+    return bytes(out)
+
+
 def doubling_graph(pdf: bytes, depth: int) -> bytes:
     """Objects under the catalog that each refer twice to the next: 2**depth paths from the root."""
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))

@@ -195,6 +195,10 @@ HOSTILE = {
         lambda pdf: b.huge_xref(signed(pdf), 300_000),
         "table des objets démesurée",
     ),
+    "300,000 space-padded entries under a small /Size": (
+        lambda pdf: b.disguised_xref(signed(pdf), 300_000),
+        "table des objets démesurée",
+    ),
 }
 
 
