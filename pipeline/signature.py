@@ -3,15 +3,17 @@
 A signature counts when pyHanko finds it intact (the signed bytes are
 unchanged), valid (the cryptography holds) and covering the document as it
 was deposited: the whole file, or a revision followed only by what DocMDP
-permits, as pyHanko's default difference policy judges it (later signatures,
-archival data, form filling). Anything else appended after signing (pages
-swapped or added, content streams rewritten or added, annotations, objects
-rewritten) means the document was modified after signature: the signature
-no longer speaks for what a person reads. Of several signatures, the best
-counts. Trust in the signer's certificate needs the network and a trust
-list, so it is recorded, not required. An empty signature field does not
-count; a scan or a pasted signature image is "unverified": a person has to
-look at it.
+permits, as pyHanko's difference analysis judges it (later signatures,
+archival data, form filling, and comments: pyHanko's default policy refuses
+those, annotations_rule adds them). Comments are reported so that a person
+reads them. Anything else appended after signing (pages swapped or added,
+content streams rewritten or added, annotations present at signing changed,
+links or actions, objects rewritten) means the document was modified after
+signature: the signature no longer speaks for what a person reads. Of
+several signatures, the best counts. Trust in the signer's certificate needs
+the network and a trust list, so it is recorded, not required. An empty
+signature field does not count; a scan or a pasted signature image is
+"unverified": a person has to look at it.
 
 pyHanko is loaded only for PDFs that carry a filled signature: its /ByteRange
 has to sit in the file itself, never in a compressed object stream. A hostile
@@ -53,7 +55,8 @@ DETAILS = {  # what a person reads about a signature, by verdict
     "none": "signature électronique intacte et valide, couvrant tout le document",
     "lta_updates": "signature électronique intacte et valide ; ajoutés ensuite : métadonnées, horodatage ou données de validation seulement",
     "form_filling": "signature électronique intacte et valide ; ajoutés ensuite : autres signatures ou champs de formulaire remplis seulement",
-    "annotations": "signature électronique intacte et valide ; ajoutées ensuite : annotations permises par le signataire",
+    "annotations": "signature électronique intacte et valide ; des annotations (commentaires) ont été ajoutées après la signature, ce que la signature permet : elles ne sont pas signées, à examiner",
+    "refused": "signature électronique qui ne couvre pas le document déposé : convention modifiée après signature (signature de certification de la révision {revision} sur {revisions}, qui interdit ce qui a été ajouté ensuite : {what})",
     "modified": "signature électronique qui ne couvre pas le document déposé : convention modifiée après signature (signature de la révision {revision} sur {revisions}, suivie de changements non permis : pages, contenu ou objets)",
     "irregular": "signature électronique qui ne couvre pas le document déposé : convention modifiée après signature (plage d'octets signée irrégulière ou révision signée incomplète)",
     "unchecked": "signature électronique non vérifiée : {later} révisions ajoutées après signature (csac n'en analyse pas plus de {cap}) ; la convention a pu être modifiée après signature",
@@ -61,6 +64,10 @@ DETAILS = {  # what a person reads about a signature, by verdict
     "broken": "signature électronique invalide : la signature ne correspond pas au certificat du signataire",
     "complex": "signature électronique non vérifiée : structure du PDF trop complexe pour être analysée ; la convention a pu être modifiée après signature",
     "xref": "signature électronique non vérifiée : table des objets démesurée (plus de {cap} entrées) ; la convention a pu être modifiée après signature",
+}
+REFUSED = {
+    "form_filling": "signatures ou champs de formulaire remplis",
+    "annotations": "annotations (commentaires)",
 }
 
 
@@ -170,11 +177,13 @@ def _modification(embedded, entire_file: bool, covers: Coverage) -> tuple[str, b
     """pyHanko's judgement of what follows the signed revision, and whether its DocMDP permits it."""
     from pyhanko.sign.diff_analysis import DiffResult, ModificationLevel
 
+    from .annotations_rule import comment_policy
+
     if entire_file:
         return "none", True
     if covers.revisions - covers.revision > MAX_LATER_REVISIONS:
         return "unchecked", False
-    embedded.compute_integrity_info()  # the difference analysis, revision by revision
+    embedded.compute_integrity_info(comment_policy())  # the difference analysis, revision by revision
     integrity = embedded.summarise_integrity_info()
     diff = integrity["diff_result"]
     level = diff.modification_level if isinstance(diff, DiffResult) else ModificationLevel.OTHER
@@ -184,11 +193,16 @@ def _modification(embedded, entire_file: bool, covers: Coverage) -> tuple[str, b
 def _detail(modification: str, permitted: bool, covers: Coverage) -> str:
     if permitted:
         return DETAILS[modification]
-    return DETAILS["unchecked" if modification == "unchecked" else "modified"].format(
+    # what pyHanko's policy allows but a certification's DocMDP (P=1 or P=2) forbids is named as such
+    key = (
+        modification if modification == "unchecked" else "refused" if modification in REFUSED else "modified"
+    )
+    return DETAILS[key].format(
         revision=covers.revision,
         revisions=covers.revisions,
         later=covers.revisions - covers.revision,
         cap=MAX_LATER_REVISIONS,
+        what=REFUSED.get(modification, ""),
     )
 
 

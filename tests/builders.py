@@ -679,3 +679,200 @@ def field_filled(signed: bytes, value: str = "Lu et approuvé") -> bytes:
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
+
+
+# -- Comments (annotations) added after a signature --------------------------------------------
+
+
+def _pdf_value(value) -> generic.PdfObject:
+    """A PDF object from Python: dict, list, '/Name', text, number, bool or an indirect reference."""
+    if isinstance(value, generic.PdfObject):
+        return value
+    if isinstance(value, dict):
+        return generic.DictionaryObject({pdf_name(k): _pdf_value(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return generic.ArrayObject(_pdf_value(v) for v in value)
+    if isinstance(value, bool):
+        return generic.BooleanObject(value)
+    if isinstance(value, int):
+        return generic.NumberObject(value)
+    if isinstance(value, float):
+        return generic.FloatObject(value)
+    return pdf_name(value) if value.startswith("/") else pdf_string(value)
+
+
+RECT = (60, 640, 300, 700)
+_QUADS = [60, 700, 300, 700, 60, 640, 300, 640]
+COMMENT_ENTRIES = {  # what a PDF reader writes for each kind of comment, beyond /Rect, /Contents, /AP
+    "Text": {"/Name": "/Comment", "/Open": False},
+    "Highlight": {"/QuadPoints": _QUADS, "/C": [1, 1, 0]},
+    "Underline": {"/QuadPoints": _QUADS, "/C": [0, 0, 1]},
+    "FreeText": {"/DA": "/Helv 12 Tf 0 g", "/Q": 0},
+    "Ink": {"/InkList": [[70, 650, 150, 690, 290, 660]], "/C": [1, 0, 0], "/BS": {"/W": 2}},
+    "Square": {"/C": [1, 0, 0], "/BS": {"/W": 2}},
+    "Stamp": {"/Name": "/Approved"},
+    # what is no comment: it acts, plays, carries a file or belongs to a form
+    "Link": {"/A": {"/S": "/Launch", "/F": "calc.exe"}},
+    "Widget": {"/F": 4},
+    "Screen": {"/A": {"/S": "/Rendition", "/OP": 0}},
+    "RichMedia": {"/RichMediaContent": {"/Assets": {"/Names": []}}},
+    "FileAttachment": {"/Name": "/PushPin"},
+}
+
+
+def _appearance(writer, text: str) -> generic.IndirectObject:
+    """A comment's normal appearance: a frame and its text in Helvetica (new objects, as readers write)."""
+    font = writer.add_object(_pdf_value({"/Type": "/Font", "/Subtype": "/Type1", "/BaseFont": "/Helvetica"}))
+    width, height = RECT[2] - RECT[0], RECT[3] - RECT[1]
+    content = f"1 0 0 RG 0 0 {width} {height} re S BT /Helv 12 Tf 4 {height // 2} Td ({text}) Tj ET"
+    stream = generic.StreamObject(
+        _pdf_value({"/Type": "/XObject", "/Subtype": "/Form", "/BBox": [0, 0, width, height]})
+        | {pdf_name("/Resources"): _pdf_value({"/Font": {"/Helv": font}})},
+        stream_data=content.encode("latin-1"),
+    )
+    return writer.add_object(stream)
+
+
+def _updated(pdf: bytes, change) -> bytes:
+    """`pdf` followed by one incremental update that pyHanko writes after `change(writer, page_ref)`."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    change(writer, writer.root["/Pages"].raw_get("/Kids").raw_get(0))
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def add_comment(
+    writer, page_ref, subtype: str, text: str = "Vu, à revoir", entries: dict | None = None
+) -> generic.IndirectObject:
+    """One annotation of `subtype` on a page, with its appearance (and popup, for a sticky note)."""
+    annot = _pdf_value(
+        {"/Type": "/Annot", "/Subtype": f"/{subtype}", "/Rect": list(RECT), "/Contents": text}
+        | {"/T": "Relecteur", "/F": 4, "/P": page_ref}
+        | COMMENT_ENTRIES.get(subtype, {})
+        | (entries or {})
+    )
+    annot[pdf_name("/AP")] = _pdf_value({"/N": _appearance(writer, text)})
+    ref = writer.add_object(annot)
+    writer.register_annotation(page_ref, ref)
+    if subtype == "Text":
+        popup = {"/Type": "/Annot", "/Subtype": "/Popup", "/Rect": [300, 600, 500, 700], "/Parent": ref}
+        annot[pdf_name("/Popup")] = popup_ref = writer.add_object(_pdf_value(popup))
+        writer.register_annotation(page_ref, popup_ref)
+    return ref
+
+
+def comment_added(pdf: bytes, subtype: str = "Text", entries: dict | None = None, also=None) -> bytes:
+    """A comment added on the first page in one update, as a PDF reader saves it.
+
+    `also(writer, page_ref, comment_ref)` changes more in the same update.
+    """
+
+    def change(writer, page_ref):
+        comment = add_comment(writer, page_ref, subtype, entries=entries)
+        if also:
+            also(writer, page_ref, comment)
+
+    return _updated(pdf, change)
+
+
+def new_content_stream(writer, page_ref, comment) -> None:
+    """Text drawn by a new content stream on the page (its /Contents changes)."""
+    stream = generic.StreamObject(stream_data=b"BT /F1 14 Tf 72 400 Td (Montant total : 10,00 EUR) Tj ET")
+    writer.add_stream_to_page(0, writer.add_object(stream))
+
+
+def content_stream_rewritten(writer, page_ref, comment) -> None:
+    """The page's content stream object rewritten in place: same number, other text."""
+    contents = page_ref.get_object().raw_get("/Contents")
+    stream = generic.StreamObject(stream_data=b"BT /F1 14 Tf 72 760 Td (Montant total : 10,00 EUR) Tj ET")
+    writer.objects[(contents.generation, contents.idnum)] = stream
+
+
+def annotations_listed(pdf: bytes, order) -> bytes:
+    """A comment added, the page's /Annots set to `order(old_entries, comment)`: dropping or moving entries."""
+
+    def change(writer, page_ref):
+        page = page_ref.get_object()
+        old = list(page["/Annots"])
+        comment = add_comment(writer, page_ref, "Square")
+        page[pdf_name("/Annots")] = generic.ArrayObject(order(old, comment))
+        writer.update_container(page)
+
+    return _updated(pdf, change)
+
+
+def comment_edited(pdf: bytes, text: str = "Montant total : 10,00 EUR") -> bytes:
+    """The first comment on the first page given another text (/Contents), in place."""
+
+    def change(writer, page_ref):
+        for ref in page_ref.get_object()["/Annots"]:
+            annot = ref.get_object()
+            if annot.get("/Subtype") not in ("/Widget", "/Popup"):
+                annot[pdf_name("/Contents")] = pdf_string(text)
+                writer.update_container(annot)
+                return
+
+    return _updated(pdf, change)
+
+
+def indirect_annots(pdf: bytes) -> bytes:
+    """The first page's annotation list made an indirect object, as some writers keep it."""
+
+    def change(writer, page_ref):
+        page = page_ref.get_object()
+        page[pdf_name("/Annots")] = writer.add_object(generic.ArrayObject(page.get("/Annots", [])))
+        writer.update_container(page)
+
+    return _updated(pdf, change)
+
+
+def popup_acting(writer, page_ref, comment) -> None:
+    """The comment's popup replaced by a link that runs JavaScript (reachable only through /Popup)."""
+    link = {"/Type": "/Annot", "/Subtype": "/Link", "/Rect": [0, 0, 595, 842], "/A": JAVASCRIPT}
+    comment.get_object()[pdf_name("/Popup")] = writer.add_object(_pdf_value(link))
+
+
+JAVASCRIPT = {"/S": "/JavaScript", "/JS": "app.launchURL('https://example.invalid/')"}
+
+
+def page_rotated_too(writer, page_ref, comment) -> None:
+    """The page turned upside down in the same update as the comment."""
+    page_ref.get_object()[pdf_name("/Rotate")] = generic.NumberObject(180)
+
+
+def media_box_shrunk_too(writer, page_ref, comment) -> None:
+    """The page cut down to its top half in the same update as the comment: the rest is no longer shown."""
+    page_ref.get_object()[pdf_name("/MediaBox")] = _pdf_value([0, 421, 595, 842])
+
+
+def contents_borrowed_too(writer, page_ref, comment) -> None:
+    """The page made to show the second page's signed content, in the same update as the comment."""
+    second = writer.root["/Pages"].raw_get("/Kids").raw_get(1).get_object()
+    page_ref.get_object()[pdf_name("/Contents")] = second.raw_get("/Contents")
+
+
+def annotation_shown_elsewhere(pdf: bytes) -> bytes:
+    """The first page's first annotation also listed on the second page (an object of the signed revision)."""
+
+    def change(writer, page_ref):
+        first = page_ref.get_object().raw_get("/Annots").raw_get(0)
+        writer.register_annotation(writer.root["/Pages"].raw_get("/Kids").raw_get(1), first)
+
+    return _updated(pdf, change)
+
+
+def signature_field_with_widget_kid(signed: bytes) -> bytes:
+    """An empty signature field whose widget is a separate kid annotation, as some signing tools lay it out."""
+
+    def change(writer, page_ref):
+        field = writer.add_object(_pdf_value({"/FT": "/Sig", "/T": "Signature2"}))
+        widget = {"/Type": "/Annot", "/Subtype": "/Widget", "/Rect": [300, 50, 500, 100], "/F": 4}
+        widget = writer.add_object(_pdf_value(widget | {"/Parent": field, "/P": page_ref}))
+        field.get_object()[pdf_name("/Kids")] = generic.ArrayObject([widget])
+        writer.register_annotation(page_ref, widget)
+        form = writer.root["/AcroForm"]
+        form["/Fields"].append(field)
+        writer.update_container(form["/Fields"])
+
+    return _updated(signed, change)

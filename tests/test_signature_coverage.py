@@ -3,8 +3,10 @@
 Every PDF here is signed for real with pyHanko, then changed the way a forger
 or a careless depositor would: by an incremental update appended after the
 signature, written with pypdf, pyHanko or by hand. What counts is what a
-person would read: pages, content streams, annotations. What DocMDP permits
-(later signatures, filled form fields, metadata) keeps the signature.
+person would read: pages, content streams, annotations present at signing.
+What DocMDP permits (later signatures, filled form fields, metadata, and
+comments unless a certification forbids them) keeps the signature; comments
+are pointed out to whoever reads the report.
 """
 
 import json
@@ -45,7 +47,6 @@ CHANGES_AFTER_SIGNING = {
     "the convention's page drawn over the signed one": lambda pdf, other: b.page_overlaid(signed(pdf), other),
     "the content stream rewritten in place": lambda pdf, other: b.content_rewritten(signed(pdf)),
     "text added as a new content stream": lambda pdf, other: b.text_added(signed(pdf)),
-    "a comment annotation drawn over the text": lambda pdf, other: b.annotation_added(signed(pdf)),
     "the page turned upside down": lambda pdf, other: b.page_rotated(signed(pdf)),
 }
 
@@ -63,6 +64,10 @@ PERMITTED_AFTER_SIGNING = {
     "a second signature": (lambda pdf: b.countersigned(signed(pdf)), "none"),
     "an empty signature field for a second signatory": (
         lambda pdf: b.signature_field_added(signed(pdf)),
+        "form_filling",
+    ),
+    "an empty signature field whose widget is a separate kid": (
+        lambda pdf: b.signature_field_with_widget_kid(signed(pdf)),
         "form_filling",
     ),
     "a form field left empty at signing, filled in": (
@@ -126,6 +131,128 @@ def test_a_signature_over_the_whole_file_says_what_it_covers_and_who_signed(conv
     assert check.as_dict()["modification"] == "none"
 
 
+# -- Comments added after signing ---------------------------------------------------------------
+
+ANNOTATED = "des annotations (commentaires) ont été ajoutées après la signature"
+
+COMMENT_KINDS = {  # /Subtype of the comment, as PDF readers write them
+    "a sticky note with its popup": "Text",
+    "a highlight": "Highlight",
+    "an underline": "Underline",
+    "a free-text comment drawn over the text": "FreeText",
+    "a free-hand ink drawing": "Ink",
+    "a rectangle": "Square",
+    "an 'approved' stamp": "Stamp",
+}
+COMMENTS_AFTER_SIGNING = {
+    name: lambda pdf, subtype=subtype: b.comment_added(signed(pdf), subtype)
+    for name, subtype in COMMENT_KINDS.items()
+} | {
+    "a free-text comment written by pypdf, which copies the inherited media box onto the page": (
+        lambda pdf: b.annotation_added(signed(pdf))
+    ),
+    "a comment added to an annotation array kept as an indirect object": (
+        lambda pdf: b.comment_added(signed(b.indirect_annots(pdf)), "Highlight")
+    ),
+    "a comment listed before the signature's widget": (
+        lambda pdf: b.annotations_listed(signed(pdf), lambda old, comment: [comment, *old])
+    ),
+    "comments added in two successive updates": (
+        lambda pdf: b.comment_added(b.comment_added(signed(pdf), "Text"), "Highlight")
+    ),
+    "a comment added, then its text edited in a later update": (
+        lambda pdf: b.comment_edited(b.comment_added(signed(pdf), "FreeText"))
+    ),
+    "a comment, then a document timestamp": lambda pdf: b.timestamped(b.comment_added(signed(pdf))),
+    "a comment, then an empty signature field for a second signatory": (
+        lambda pdf: b.signature_field_added(b.comment_added(signed(pdf), "Ink"))
+    ),
+    "a comment, then a form field filled in": (
+        lambda pdf: b.field_filled(b.comment_added(signed(b.with_text_field(pdf)), "Text"))
+    ),
+}
+
+
+@pytest.mark.parametrize("change", COMMENTS_AFTER_SIGNING)
+def test_a_comment_added_after_a_signature_keeps_it_and_is_pointed_out(convention, change):
+    check = check_pdf(COMMENTS_AFTER_SIGNING[change](convention), unverifiable_image=False)
+    assert check.status == "valid" and check.signed, check.detail
+    assert check.modification == "annotations" and ANNOTATED in check.detail and MODIFIED not in check.detail
+
+
+NOT_COMMENT_KINDS = {  # annotations that act, play, carry a file or belong to a form
+    "a link that launches a program": ("Link", None),
+    "a link that runs JavaScript": ("Link", {"/A": b.JAVASCRIPT}),
+    "a widget that belongs to no form field": ("Widget", None),
+    "a screen (media) annotation": ("Screen", None),
+    "a rich media annotation": ("RichMedia", None),
+    "a file attachment": ("FileAttachment", None),
+    "a sticky note that runs JavaScript when the page opens": ("Text", {"/AA": {"/PO": b.JAVASCRIPT}}),
+}
+ALSO_IN_THE_SAME_UPDATE = {  # what comes with a comment, in the update that adds it
+    "its popup replaced by a link running JavaScript": b.popup_acting,
+    "a new content stream": b.new_content_stream,
+    "the content stream rewritten in place": b.content_stream_rewritten,
+    "the page turned upside down": b.page_rotated_too,
+    "the page's media box cut down": b.media_box_shrunk_too,
+    "the page made to show another page's content": b.contents_borrowed_too,
+}
+NOT_COMMENTS = (
+    {
+        name: lambda pdf, kind=kind: b.comment_added(signed(pdf), *kind)
+        for name, kind in NOT_COMMENT_KINDS.items()
+    }
+    | {
+        f"a comment and {what} in the same update": lambda pdf, also=also: b.comment_added(
+            signed(pdf), "Text", also=also
+        )
+        for what, also in ALSO_IN_THE_SAME_UPDATE.items()
+    }
+    | {
+        "a comment replacing the page's annotations, the signature's widget dropped": (
+            lambda pdf: b.annotations_listed(signed(pdf), lambda old, comment: [comment])
+        ),
+        "a comment added and a comment present at signing dropped": (
+            lambda pdf: b.annotations_listed(
+                signed(b.comment_added(pdf, "Square")), lambda old, c: [*old[1:], c]
+            )
+        ),
+        "a comment added and the annotations present at signing reordered": (
+            lambda pdf: b.annotations_listed(
+                signed(b.comment_added(pdf, "Square")), lambda old, c: [*old[::-1], c]
+            )
+        ),
+        "a stamp present at signing also listed on another page": (
+            lambda pdf: b.annotation_shown_elsewhere(signed(b.comment_added(pdf, "Stamp")))
+        ),
+        "a comment present at signing given another text": (
+            lambda pdf: b.comment_edited(signed(b.comment_added(pdf, "FreeText")))
+        ),
+    }
+)
+
+
+@pytest.mark.parametrize("change", NOT_COMMENTS)
+def test_an_annotation_that_is_no_mere_comment_added_after_a_signature_voids_it(convention, change):
+    check = check_pdf(NOT_COMMENTS[change](convention), unverifiable_image=False)
+    assert check.status == "invalid" and not check.signed
+    assert MODIFIED in check.detail and check.modification == "other"
+    assert check.covers.revisions == check.covers.revision + 1 and not check.covers.entire_file
+
+
+@pytest.mark.parametrize("subtype", ["Text", "Highlight", "FreeText", "Stamp"])
+@pytest.mark.parametrize(
+    "permission, counts", [("ANNOTATE", True), ("FILL_FORMS", False), ("NO_CHANGES", False)]
+)
+def test_a_comment_after_a_certification_counts_only_if_its_docmdp_permits_annotations(
+    convention, permission, counts, subtype
+):
+    check = check_pdf(b.comment_added(b.certified(convention, permission), subtype), unverifiable_image=False)
+    assert check.signed is counts and check.modification == "annotations"
+    assert (ANNOTATED in check.detail) is counts and (MODIFIED in check.detail) is not counts
+    assert "annotations (commentaires)" in check.detail
+
+
 # -- End to end ----------------------------------------------------------------------------------
 
 
@@ -181,6 +308,31 @@ def test_a_countersigned_convention_is_complete_and_shows_the_last_signer(intake
     assert report["status"] == "complete" and report["signature"]["signer"] == "Adjoint au maire"
     assert report["signature"]["covers"]["entire_file"] and report["signature"]["covers"]["revision"] == 3
     jsonschema.validate(report, json.loads(resources.schema("intake-report").read_text()))
+
+
+def test_a_convention_commented_after_signing_is_complete_and_the_region_is_told_to_read_the_comments(
+    intake_ctx, drop, parts, resources
+):
+    commented = b.comment_added(signed(parts["plain"]), "FreeText")
+    report = take_in(drop(deposit_with(parts, commented), form=b.form(parts["entity"])), intake_ctx)
+    assert report["status"] == "complete" and report["problems"] == []
+    signature = report["signature"]
+    assert (signature["status"], signature["modification"]) == ("valid", "annotations")
+    assert ANNOTATED in signature["detail"] and f"Signature : {signature['detail']}" in region_body(
+        intake_ctx
+    )
+    jsonschema.validate(report, json.loads(resources.schema("intake-report").read_text()))
+
+
+@pytest.mark.parametrize("permission", ["FILL_FORMS", "NO_CHANGES"])
+def test_a_convention_commented_after_a_certification_that_forbids_it_is_unsigned(
+    intake_ctx, drop, parts, permission
+):
+    commented = b.comment_added(b.certified(parts["plain"], permission), "Highlight")
+    report = take_in(drop(deposit_with(parts, commented), form=b.form(parts["entity"])), intake_ctx)
+    assert [p["code"] for p in report["problems"]] == ["convention_unsigned"]
+    assert MODIFIED in report["problems"][0]["message"] and "annotations" in report["problems"][0]["message"]
+    assert (report["signature"]["status"], report["signature"]["modification"]) == ("invalid", "annotations")
 
 
 # -- Bounded cost: a `csac intake` process, measured ---------------------------------------------
