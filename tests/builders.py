@@ -876,3 +876,17 @@ def signature_field_with_widget_kid(signed: bytes) -> bytes:
         writer.update_container(form["/Fields"])
 
     return _updated(signed, change)
+
+
+def many_comments(signed: bytes, count: int, appearance: bool = True) -> bytes:
+    """`count` sticky notes added to the first page in one update (with their appearances, or bare)."""
+
+    def change(writer, page_ref):
+        for index in range(count):
+            if appearance:
+                add_comment(writer, page_ref, "Square", text=f"Note {index}")
+                continue
+            note = {"/Type": "/Annot", "/Subtype": "/Text", "/Rect": list(RECT), "/Contents": f"Note {index}"}
+            writer.register_annotation(page_ref, writer.add_object(_pdf_value(note)))
+
+    return _updated(signed, change)

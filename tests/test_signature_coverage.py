@@ -343,6 +343,10 @@ HOSTILE = {
         lambda pdf: b.info_rewritten(signed(b.doubling_graph(pdf, 40))),
         "trop complexe",
     ),
+    "20,000 comments after the signature": (
+        lambda pdf: b.many_comments(signed(pdf), 20_000, appearance=False),
+        "trop complexe",
+    ),
     "300,000 cross-reference entries after the signature": (
         lambda pdf: b.huge_xref(signed(pdf), 300_000),
         "table des objets démesurée",
