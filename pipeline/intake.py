@@ -198,13 +198,7 @@ def report(deposit: Deposit, deposit_id: str, received_at: str, a: Assessment, c
         "sha256": deposit.sha256,
         "received_at": received_at,
         "signatory": (facts.signatory if facts else None) or (form.get("raison_sociale") if form else None),
-        "signature": {
-            "status": facts.signature.status,
-            "detail": facts.signature.detail,
-            "signer": facts.signature.signer,
-        }
-        if facts and facts.signature
-        else None,
+        "signature": facts.signature.as_dict() if facts and facts.signature else None,
         "contribution_due": _due_text(a.due),
         "contribution_to_check": a.due.basis if a.due and not a.due.certain else None,
         "amount_paid": format_eur(facts.amount_paid) if facts and facts.amount_paid is not None else None,

@@ -15,12 +15,14 @@ import json
 import struct
 import zipfile
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 
 from fpdf import FPDF
 from PIL import Image
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.generic import pdf_name, pdf_string
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign.fields import SigFieldSpec, append_signature_field
 from stdnum import luhn
@@ -458,3 +460,548 @@ def pdf_object_streams(count: int, inflated: int, closed: bool = True) -> bytes:
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
     ]
     return pdf_of(objects + [stream + payload + (b"\nendstream" if closed else b"\n" + b"%" * 2048)] * count)
+
+
+# -- Changes appended to a signed PDF as incremental updates --------------------------------------
+
+
+def _appended(pdf: bytes, change) -> bytes:
+    """`pdf` followed by one incremental update that pypdf writes after `change(writer)`."""
+    from pypdf import PdfWriter
+
+    writer = PdfWriter(io.BytesIO(pdf), incremental=True)
+    change(writer)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _pages_of(pdf: bytes) -> list:
+    from pypdf import PdfReader
+
+    return list(PdfReader(io.BytesIO(pdf)).pages)
+
+
+def pages_replaced(signed: bytes, other: bytes) -> bytes:
+    """The page-swap attack: every signed page removed, another document's pages put in their place."""
+
+    def swap(writer):
+        for index in reversed(range(len(writer.pages))):
+            writer.remove_page(index)
+        for page in _pages_of(other):
+            writer.add_page(page)
+
+    return _appended(signed, swap)
+
+
+def page_appended(signed: bytes, other: bytes) -> bytes:
+    return _appended(signed, lambda writer: writer.add_page(_pages_of(other)[0]))
+
+
+def page_overlaid(signed: bytes, other: bytes) -> bytes:
+    """Another document's first page drawn over the signed first page (its content streams added)."""
+    return _appended(signed, lambda writer: writer.pages[0].merge_page(_pages_of(other)[0]))
+
+
+def annotation_added(signed: bytes, text: str = "Montant total : 10,00 EUR") -> bytes:
+    """A free-text comment on the first page: its appearance is drawn over the signed text."""
+    from pypdf.annotations import FreeText
+
+    return _appended(signed, lambda w: w.add_annotation(0, FreeText(text=text, rect=(50, 500, 300, 560))))
+
+
+def page_rotated(signed: bytes) -> bytes:
+    return _appended(signed, lambda writer: writer.pages[0].rotate(180))
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where things are in a PDF, for hand-written incremental updates."""
+
+    root: int
+    info: int
+    size: int
+    startxref: int
+    contents: int  # the first page's (first) content stream
+    resources: bytes  # the first page's font resources, as PDF source
+
+
+def layout(pdf: bytes) -> Layout:
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(pdf))
+    page = reader.pages[0]
+    contents = page.raw_get("/Contents")
+    contents = contents[0] if isinstance(contents, list) else contents
+    fonts = page["/Resources"]["/Font"]
+    resources = b" ".join(f"{name} {fonts.raw_get(name).idnum} 0 R".encode() for name in fonts)
+    startxref = int(pdf[pdf.rindex(b"startxref") :].split()[1])
+    return Layout(
+        reader.trailer.raw_get("/Root").idnum,
+        reader.trailer.raw_get("/Info").idnum,
+        int(reader.trailer["/Size"]),
+        startxref,
+        contents.idnum,
+        resources,
+    )
+
+
+def _write_update(out: bytearray, at: Layout, bodies: dict[int, bytes], free_rows: int = 0) -> int:
+    """Append to `out` one update that rewrites exactly the numbered objects; return its xref offset."""
+    offsets = {}
+    for number, body in sorted(bodies.items()):
+        offsets[number] = len(out)
+        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 1\n0000000000 65535 f \n"
+    for number, offset in sorted(offsets.items()):
+        out += f"{number} 1\n{offset:010d} 00000 n \n".encode()
+    if free_rows:
+        out += f"{at.size} {free_rows}\n".encode() + b"0000000000 00000 f \n" * free_rows
+    size = max([at.size + free_rows, *(n + 1 for n in bodies)])
+    trailer = f"<< /Size {size} /Root {at.root} 0 R /Info {at.info} 0 R /Prev {at.startxref} >>"
+    out += f"trailer\n{trailer}\nstartxref\n{xref}\n%%EOF\n".encode()
+    return xref
+
+
+def hand_update(pdf: bytes, bodies: dict[int, bytes], free_rows: int = 0) -> bytes:
+    """`pdf` and one incremental update that rewrites exactly the numbered objects, nothing else.
+
+    `free_rows` adds that many free entries to the update's xref table (a huge table).
+    """
+    out = bytearray(pdf)
+    _write_update(out, layout(pdf), bodies, free_rows)
+    return bytes(out)
+
+
+def _stream(data: bytes) -> bytes:
+    return f"<< /Length {len(data)} >>\nstream\n".encode() + data + b"\nendstream"
+
+
+def content_rewritten(signed: bytes, text: str = "Montant total : 10,00 EUR") -> bytes:
+    """The first page's content stream object rewritten in place: same number, other text."""
+    at = layout(signed)
+    return hand_update(
+        signed, {at.contents: _stream(f"BT /F1 14 Tf 72 760 Td ({text}) Tj ET".encode("latin-1"))}
+    )
+
+
+def text_added(signed: bytes, text: str = "Montant total : 10,00 EUR") -> bytes:
+    """A second content stream on the first page, with Helvetica, drawing `text` over the signed text."""
+    from pypdf import PdfReader
+
+    at = layout(signed)
+    page = PdfReader(io.BytesIO(signed)).pages[0]
+    page_number = page.indirect_reference.idnum
+    font, stream = at.size, at.size + 1
+    media = " ".join(str(float(x)) for x in page.mediabox)
+    bodies = {
+        font: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        stream: _stream(f"BT /FX 14 Tf 72 400 Td ({text}) Tj ET".encode("latin-1")),
+        page_number: (
+            f"<< /Type /Page /Parent {page.raw_get('/Parent').idnum} 0 R /MediaBox [{media}] "
+            f"/Contents [{at.contents} 0 R {stream} 0 R] "
+        ).encode()
+        + b"/Resources << /Font << "
+        + at.resources
+        + f" /FX {font} 0 R >> >> >>".encode(),
+    }
+    return hand_update(signed, bodies)
+
+
+def info_rewritten(signed: bytes, title: str = "Convention") -> bytes:
+    """The document information dictionary rewritten: metadata, which DocMDP leaves free."""
+    at = layout(signed)
+    return hand_update(signed, {at.info: f"<< /Title ({title}) /Producer (csac tests) >>".encode()})
+
+
+def many_revisions(signed: bytes, count: int) -> bytes:
+    """`count` incremental updates after the signature, each rewriting the document information."""
+    at, out = layout(signed), bytearray(signed)
+    for index in range(count):
+        xref = _write_update(out, at, {at.info: f"<< /Title (Revision {index}) >>".encode()})
+        at = replace(at, startxref=xref)
+    return bytes(out)
+
+
+def huge_xref(signed: bytes, rows: int) -> bytes:
+    """One update after the signature whose cross-reference table lists `rows` more entries."""
+    at = layout(signed)
+    return hand_update(signed, {at.info: b"<< /Producer (csac tests) >>"}, free_rows=rows)
+
+
+def disguised_xref(signed: bytes, rows: int) -> bytes:
+    """Like huge_xref, but the rows padded with spaces (a lenient reader takes them) and /Size left small."""
+    at = layout(signed)
+    out = bytearray(signed)
+    info = len(out)
+    out += f"{at.info} 0 obj\n<< /Producer (csac tests) >>\nendobj\n".encode()
+    xref = len(out)
+    out += f"xref\n0 1\n0000000000 65535 f \n{at.info} 1\n{info:010d} 00000 n \n".encode()
+    out += f"{at.size} {rows}\n{info:010d} 00000 n \n".encode() + f"{info:>10} {0:>5} n \n".encode() * (
+        rows - 1
+    )
+    trailer = f"<< /Size {at.size} /Root {at.root} 0 R /Info {at.info} 0 R /Prev {at.startxref} >>"
+    out += f"trailer\n{trailer}\nstartxref\n{xref}\n%%EOF\n".encode()
+    return bytes(out)
+
+
+def doubling_graph(pdf: bytes, depth: int) -> bytes:
+    """Objects under the catalog that each refer twice to the next: 2**depth paths from the root."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    ref = writer.add_object(generic.DictionaryObject())
+    for _ in range(depth):
+        ref = writer.add_object(generic.DictionaryObject({pdf_name("/A"): ref, pdf_name("/B"): ref}))
+    writer.root[pdf_name("/Annexes")] = ref
+    writer.update_root()
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+# -- What may follow a signature ------------------------------------------------------------------
+
+
+def certified(pdf: bytes, permission: str) -> bytes:
+    """A certification signature whose DocMDP permits `permission`: NO_CHANGES, FILL_FORMS or ANNOTATE."""
+    from asn1crypto import keys, x509
+    from pyhanko.sign import signers
+    from pyhanko.sign.fields import MDPPerm
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+    signer = signers.SimpleSigner(
+        signing_cert=x509.Certificate.load(IDENTITY.certificate),
+        signing_key=keys.PrivateKeyInfo.load(IDENTITY.key),
+        cert_registry=SimpleCertificateStore.from_certs([]),
+    )
+    meta = signers.PdfSignatureMetadata(
+        field_name="Signature1", certify=True, docmdp_permissions=MDPPerm[permission]
+    )
+    out = io.BytesIO()
+    signers.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)), meta, signer=signer, output=out)
+    return out.getvalue()
+
+
+def timestamped(signed: bytes) -> bytes:
+    """A PAdES-LTA document timestamp after the signature, from a throwaway time-stamping authority."""
+    from asn1crypto import keys, x509
+    from cryptography import x509 as cx509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
+    from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
+    from pyhanko_certvalidator import ValidationContext
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = cx509.Name([cx509.NameAttribute(NameOID.COMMON_NAME, "Horodatage")])
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    usage = cx509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING])
+    cert = (
+        cx509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(cx509.random_serial_number()).not_valid_before(start).not_valid_after(start + dt.timedelta(days=30))
+        .add_extension(usage, critical=True).sign(key, hashes.SHA256())
+    )  # fmt: skip
+    tsa_cert = x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+    pkcs8 = key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    stamper = DummyTimeStamper(tsa_cert=tsa_cert, tsa_key=keys.PrivateKeyInfo.load(pkcs8))
+    out = io.BytesIO()
+    PdfTimeStamper(timestamper=stamper).timestamp_pdf(
+        IncrementalPdfFileWriter(io.BytesIO(signed)),
+        "sha256",
+        validation_context=ValidationContext(trust_roots=[tsa_cert]),
+        output=out,
+    )
+    return out.getvalue()
+
+
+def countersigned(signed: bytes, name: str = "Adjoint au maire") -> bytes:
+    return sample.sign_pdf(signed, sample.throwaway_identity(name, "Commune"), field="Signature2")
+
+
+def signature_field_added(signed: bytes) -> bytes:
+    """An empty signature field for a second signatory, added after the first signature."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(signed))
+    append_signature_field(writer, SigFieldSpec(sig_field_name="Signature2", box=(300, 50, 500, 100)))
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def with_text_field(pdf: bytes, name: str = "Observations") -> bytes:
+    """An empty text form field on the first page, as a form the signatory leaves to be filled."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    page_ref = writer.root["/Pages"].raw_get("/Kids")[0]
+    field = generic.DictionaryObject(
+        {
+            pdf_name("/FT"): pdf_name("/Tx"),
+            pdf_name("/T"): pdf_string(name),
+            pdf_name("/Type"): pdf_name("/Annot"),
+            pdf_name("/Subtype"): pdf_name("/Widget"),
+            pdf_name("/Rect"): generic.ArrayObject(map(generic.NumberObject, (50, 50, 300, 80))),
+            pdf_name("/F"): generic.NumberObject(4),
+            pdf_name("/P"): page_ref,
+            pdf_name("/DA"): pdf_string("/Helv 10 Tf 0 g"),
+        }
+    )
+    field_ref = writer.add_object(field)
+    page = page_ref.get_object()
+    page[pdf_name("/Annots")] = generic.ArrayObject([field_ref])
+    writer.update_container(page)
+    helvetica = writer.add_object(
+        generic.DictionaryObject(
+            {
+                pdf_name("/Type"): pdf_name("/Font"),
+                pdf_name("/Subtype"): pdf_name("/Type1"),
+                pdf_name("/BaseFont"): pdf_name("/Helvetica"),
+            }
+        )
+    )
+    resources = generic.DictionaryObject({pdf_name("/Helv"): helvetica})
+    writer.root[pdf_name("/AcroForm")] = generic.DictionaryObject(
+        {
+            pdf_name("/Fields"): generic.ArrayObject([field_ref]),
+            pdf_name("/DR"): generic.DictionaryObject({pdf_name("/Font"): resources}),
+        }
+    )
+    writer.update_root()
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def field_filled(signed: bytes, value: str = "Lu et approuvé") -> bytes:
+    """The text field left empty at signing filled in, value and appearance, as a PDF reader does."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(signed))
+    for field_ref in writer.root["/AcroForm"]["/Fields"]:
+        field = field_ref.get_object()
+        if field.get("/FT") != "/Tx":
+            continue
+        appearance = generic.StreamObject(
+            {
+                pdf_name("/Type"): pdf_name("/XObject"),
+                pdf_name("/Subtype"): pdf_name("/Form"),
+                pdf_name("/BBox"): generic.ArrayObject(map(generic.NumberObject, (0, 0, 250, 30))),
+                pdf_name("/Resources"): writer.root["/AcroForm"]["/DR"],
+            },
+            stream_data=b"/Tx BMC BT /Helv 10 Tf 2 10 Td (" + value.encode("latin-1") + b") Tj ET EMC",
+        )
+        field[pdf_name("/V")] = pdf_string(value)
+        field[pdf_name("/AP")] = generic.DictionaryObject({pdf_name("/N"): writer.add_object(appearance)})
+        writer.mark_update(field_ref)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+# -- Comments (annotations) added after a signature --------------------------------------------
+
+
+def _pdf_value(value) -> generic.PdfObject:
+    """A PDF object from Python: dict, list, '/Name', text, number, bool or an indirect reference."""
+    if isinstance(value, generic.PdfObject):
+        return value
+    if isinstance(value, dict):
+        return generic.DictionaryObject({pdf_name(k): _pdf_value(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return generic.ArrayObject(_pdf_value(v) for v in value)
+    if isinstance(value, bool):
+        return generic.BooleanObject(value)
+    if isinstance(value, int):
+        return generic.NumberObject(value)
+    if isinstance(value, float):
+        return generic.FloatObject(value)
+    return pdf_name(value) if value.startswith("/") else pdf_string(value)
+
+
+RECT = (60, 640, 300, 700)
+_QUADS = [60, 700, 300, 700, 60, 640, 300, 640]
+COMMENT_ENTRIES = {  # what a PDF reader writes for each kind of comment, beyond /Rect, /Contents, /AP
+    "Text": {"/Name": "/Comment", "/Open": False},
+    "Highlight": {"/QuadPoints": _QUADS, "/C": [1, 1, 0]},
+    "Underline": {"/QuadPoints": _QUADS, "/C": [0, 0, 1]},
+    "FreeText": {"/DA": "/Helv 12 Tf 0 g", "/Q": 0},
+    "Ink": {"/InkList": [[70, 650, 150, 690, 290, 660]], "/C": [1, 0, 0], "/BS": {"/W": 2}},
+    "Square": {"/C": [1, 0, 0], "/BS": {"/W": 2}},
+    "Stamp": {"/Name": "/Approved"},
+    # what is no comment: it acts, plays, carries a file or belongs to a form
+    "Link": {"/A": {"/S": "/Launch", "/F": "calc.exe"}},
+    "Widget": {"/F": 4},
+    "Screen": {"/A": {"/S": "/Rendition", "/OP": 0}},
+    "RichMedia": {"/RichMediaContent": {"/Assets": {"/Names": []}}},
+    "FileAttachment": {"/Name": "/PushPin"},
+}
+
+
+def _appearance(writer, text: str) -> generic.IndirectObject:
+    """A comment's normal appearance: a frame and its text in Helvetica (new objects, as readers write)."""
+    font = writer.add_object(_pdf_value({"/Type": "/Font", "/Subtype": "/Type1", "/BaseFont": "/Helvetica"}))
+    width, height = RECT[2] - RECT[0], RECT[3] - RECT[1]
+    content = f"1 0 0 RG 0 0 {width} {height} re S BT /Helv 12 Tf 4 {height // 2} Td ({text}) Tj ET"
+    stream = generic.StreamObject(
+        _pdf_value({"/Type": "/XObject", "/Subtype": "/Form", "/BBox": [0, 0, width, height]})
+        | {pdf_name("/Resources"): _pdf_value({"/Font": {"/Helv": font}})},
+        stream_data=content.encode("latin-1"),
+    )
+    return writer.add_object(stream)
+
+
+def _updated(pdf: bytes, change) -> bytes:
+    """`pdf` followed by one incremental update that pyHanko writes after `change(writer, page_ref)`."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    change(writer, writer.root["/Pages"].raw_get("/Kids").raw_get(0))
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def add_comment(
+    writer, page_ref, subtype: str, text: str = "Vu, à revoir", entries: dict | None = None
+) -> generic.IndirectObject:
+    """One annotation of `subtype` on a page, with its appearance (and popup, for a sticky note)."""
+    annot = _pdf_value(
+        {"/Type": "/Annot", "/Subtype": f"/{subtype}", "/Rect": list(RECT), "/Contents": text}
+        | {"/T": "Relecteur", "/F": 4, "/P": page_ref}
+        | COMMENT_ENTRIES.get(subtype, {})
+        | (entries or {})
+    )
+    annot[pdf_name("/AP")] = _pdf_value({"/N": _appearance(writer, text)})
+    ref = writer.add_object(annot)
+    writer.register_annotation(page_ref, ref)
+    if subtype == "Text":
+        popup = {"/Type": "/Annot", "/Subtype": "/Popup", "/Rect": [300, 600, 500, 700], "/Parent": ref}
+        annot[pdf_name("/Popup")] = popup_ref = writer.add_object(_pdf_value(popup))
+        writer.register_annotation(page_ref, popup_ref)
+    return ref
+
+
+def comment_added(pdf: bytes, subtype: str = "Text", entries: dict | None = None, also=None) -> bytes:
+    """A comment added on the first page in one update, as a PDF reader saves it.
+
+    `also(writer, page_ref, comment_ref)` changes more in the same update.
+    """
+
+    def change(writer, page_ref):
+        comment = add_comment(writer, page_ref, subtype, entries=entries)
+        if also:
+            also(writer, page_ref, comment)
+
+    return _updated(pdf, change)
+
+
+def new_content_stream(writer, page_ref, comment) -> None:
+    """Text drawn by a new content stream on the page (its /Contents changes)."""
+    stream = generic.StreamObject(stream_data=b"BT /F1 14 Tf 72 400 Td (Montant total : 10,00 EUR) Tj ET")
+    writer.add_stream_to_page(0, writer.add_object(stream))
+
+
+def content_stream_rewritten(writer, page_ref, comment) -> None:
+    """The page's content stream object rewritten in place: same number, other text."""
+    contents = page_ref.get_object().raw_get("/Contents")
+    stream = generic.StreamObject(stream_data=b"BT /F1 14 Tf 72 760 Td (Montant total : 10,00 EUR) Tj ET")
+    writer.objects[(contents.generation, contents.idnum)] = stream
+
+
+def annotations_listed(pdf: bytes, order) -> bytes:
+    """A comment added, the page's /Annots set to `order(old_entries, comment)`: dropping or moving entries."""
+
+    def change(writer, page_ref):
+        page = page_ref.get_object()
+        old = list(page["/Annots"])
+        comment = add_comment(writer, page_ref, "Square")
+        page[pdf_name("/Annots")] = generic.ArrayObject(order(old, comment))
+        writer.update_container(page)
+
+    return _updated(pdf, change)
+
+
+def comment_edited(pdf: bytes, text: str = "Montant total : 10,00 EUR") -> bytes:
+    """The first comment on the first page given another text (/Contents), in place."""
+
+    def change(writer, page_ref):
+        for ref in page_ref.get_object()["/Annots"]:
+            annot = ref.get_object()
+            if annot.get("/Subtype") not in ("/Widget", "/Popup"):
+                annot[pdf_name("/Contents")] = pdf_string(text)
+                writer.update_container(annot)
+                return
+
+    return _updated(pdf, change)
+
+
+def indirect_annots(pdf: bytes) -> bytes:
+    """The first page's annotation list made an indirect object, as some writers keep it."""
+
+    def change(writer, page_ref):
+        page = page_ref.get_object()
+        page[pdf_name("/Annots")] = writer.add_object(generic.ArrayObject(page.get("/Annots", [])))
+        writer.update_container(page)
+
+    return _updated(pdf, change)
+
+
+def popup_acting(writer, page_ref, comment) -> None:
+    """The comment's popup replaced by a link that runs JavaScript (reachable only through /Popup)."""
+    link = {"/Type": "/Annot", "/Subtype": "/Link", "/Rect": [0, 0, 595, 842], "/A": JAVASCRIPT}
+    comment.get_object()[pdf_name("/Popup")] = writer.add_object(_pdf_value(link))
+
+
+JAVASCRIPT = {"/S": "/JavaScript", "/JS": "app.launchURL('https://example.invalid/')"}
+
+
+def page_rotated_too(writer, page_ref, comment) -> None:
+    """The page turned upside down in the same update as the comment."""
+    page_ref.get_object()[pdf_name("/Rotate")] = generic.NumberObject(180)
+
+
+def media_box_shrunk_too(writer, page_ref, comment) -> None:
+    """The page cut down to its top half in the same update as the comment: the rest is no longer shown."""
+    page_ref.get_object()[pdf_name("/MediaBox")] = _pdf_value([0, 421, 595, 842])
+
+
+def contents_borrowed_too(writer, page_ref, comment) -> None:
+    """The page made to show the second page's signed content, in the same update as the comment."""
+    second = writer.root["/Pages"].raw_get("/Kids").raw_get(1).get_object()
+    page_ref.get_object()[pdf_name("/Contents")] = second.raw_get("/Contents")
+
+
+def annotation_shown_elsewhere(pdf: bytes) -> bytes:
+    """The first page's first annotation also listed on the second page (an object of the signed revision)."""
+
+    def change(writer, page_ref):
+        first = page_ref.get_object().raw_get("/Annots").raw_get(0)
+        writer.register_annotation(writer.root["/Pages"].raw_get("/Kids").raw_get(1), first)
+
+    return _updated(pdf, change)
+
+
+def signature_field_with_widget_kid(signed: bytes) -> bytes:
+    """An empty signature field whose widget is a separate kid annotation, as some signing tools lay it out."""
+
+    def change(writer, page_ref):
+        field = writer.add_object(_pdf_value({"/FT": "/Sig", "/T": "Signature2"}))
+        widget = {"/Type": "/Annot", "/Subtype": "/Widget", "/Rect": [300, 50, 500, 100], "/F": 4}
+        widget = writer.add_object(_pdf_value(widget | {"/Parent": field, "/P": page_ref}))
+        field.get_object()[pdf_name("/Kids")] = generic.ArrayObject([widget])
+        writer.register_annotation(page_ref, widget)
+        form = writer.root["/AcroForm"]
+        form["/Fields"].append(field)
+        writer.update_container(form["/Fields"])
+
+    return _updated(signed, change)
+
+
+def many_comments(signed: bytes, count: int, appearance: bool = True) -> bytes:
+    """`count` sticky notes added to the first page in one update (with their appearances, or bare)."""
+
+    def change(writer, page_ref):
+        for index in range(count):
+            if appearance:
+                add_comment(writer, page_ref, "Square", text=f"Note {index}")
+                continue
+            note = {"/Type": "/Annot", "/Subtype": "/Text", "/Rect": list(RECT), "/Contents": f"Note {index}"}
+            writer.register_annotation(page_ref, writer.add_object(_pdf_value(note)))
+
+    return _updated(signed, change)
