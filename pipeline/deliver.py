@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import mailbox
 import os
 import shutil
@@ -20,6 +21,7 @@ from pathlib import Path
 SENDER = "Resah — dépôts des conventions <csac@resah.fr>"
 DEPOSITORS = "depositors"
 FILE_MODE = 0o600
+log = logging.getLogger("csac.deliver")
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,16 @@ class Courier:
         return msg["To"]
 
     def flush(self) -> None:
-        """Try the relay now; what fails stays queued for the next flush."""
-        if self.queue is not None:
+        """Try the relay now; what fails stays queued for the next flush.
+
+        The messages are already queued: a failure to send them now is the queue's
+        to retry, never the failure of the deposit that queued them.
+        """
+        if self.queue is None:
+            return
+        try:
             self.queue.flush(self.config)
+        except Exception as exc:
+            log.error(
+                "envoi du courrier en attente reporté au prochain passage (%s: %s)", type(exc).__name__, exc
+            )

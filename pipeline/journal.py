@@ -43,6 +43,17 @@ CREATE TABLE IF NOT EXISTS events (
     detail TEXT
 );
 """
+ATTEMPTS = """
+CREATE TABLE IF NOT EXISTS attempts (
+    source TEXT PRIMARY KEY,
+    file TEXT NOT NULL,
+    failures INTEGER NOT NULL DEFAULT 0,
+    crashes INTEGER NOT NULL DEFAULT 0,
+    running INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    updated_at TEXT NOT NULL
+);
+"""
 FINAL = ("done",)
 log = logging.getLogger("csac.journal")
 
@@ -78,6 +89,15 @@ class Opened:
     created: bool = False
 
 
+@dataclass(frozen=True)
+class Tally:
+    """The watcher's tries at one dropped file, kept across restarts and releases."""
+
+    failures: int = 0  # tries that ended in an error of the deposit's making
+    crashes: int = 0  # tries cut short by the watcher's own death (killed, out of memory)
+    last_error: str | None = None
+
+
 class Journal:
     """A handle on the journal file; each call is its own transaction."""
 
@@ -87,6 +107,7 @@ class Journal:
         with closing(self._connect()) as conn:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(SCHEMA)
+            conn.executescript(ATTEMPTS)
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
@@ -208,3 +229,34 @@ class Journal:
                 "SELECT at, state, detail FROM events WHERE deposit_id = ? ORDER BY seq", (deposit_id,)
             )
             return [dict(r) for r in rows]
+
+    # -- attempts: keyed by the dropped file (source_key), since a try may fail before its row exists --
+    def begin_attempt(self, source: str, file: str) -> Tally:
+        """Count a try; one still marked running was cut short by the watcher's death."""
+        with closing(self._connect()) as conn:
+            conn.execute(
+                "INSERT INTO attempts (source, file, running, updated_at) VALUES (?, ?, 1, ?)"
+                " ON CONFLICT (source) DO UPDATE SET crashes = crashes + running, running = 1,"
+                " updated_at = excluded.updated_at",
+                (source, file, now()),
+            )
+            return self._tally(conn, source)
+
+    def count_failure(self, source: str, error: str) -> Tally:
+        with closing(self._connect()) as conn:
+            conn.execute(
+                "UPDATE attempts SET failures = failures + 1, last_error = ?, updated_at = ? WHERE source = ?",
+                (error, now(), source),
+            )
+            return self._tally(conn, source)
+
+    def end_attempt(self, source: str) -> None:
+        with closing(self._connect()) as conn:
+            conn.execute("UPDATE attempts SET running = 0, updated_at = ? WHERE source = ?", (now(), source))
+
+    @staticmethod
+    def _tally(conn, source: str) -> Tally:
+        row = conn.execute(
+            "SELECT failures, crashes, last_error FROM attempts WHERE source = ?", (source,)
+        ).fetchone()
+        return Tally(row["failures"], row["crashes"], row["last_error"]) if row else Tally()

@@ -147,6 +147,14 @@ class MailQueue:
         except (OSError, smtplib.SMTPException) as exc:
             self._defer(row, f"{type(exc).__name__}: {exc}", config, result)
             return
+        except Exception as exc:
+            # a message the relay can never take as it is (an address smtplib cannot encode…): it
+            # is failed with the reason, and the messages queued behind it still go
+            _reset(smtp)
+            self._set(mid, state="failed", answer=f"{type(exc).__name__}: {exc}")
+            result.failed.append(mid)
+            log.error("message %s : impossible à transmettre (%s: %s)", mid, type(exc).__name__, exc)
+            return
         self._set(mid, state="sent", answer=answer, sent_at=_now())
         result.sent.append(mid)
         log.info("message %s : accepté par le relais (%s)", mid, answer)

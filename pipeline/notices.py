@@ -10,6 +10,7 @@ import datetime as dt
 from email.message import EmailMessage
 
 from .deliver import DEPOSITORS, Outgoing, new_message
+from .textnorm import printable
 
 STATUS_FR = {"complete": "complet", "incomplete": "incomplet", "rejected": "refusé"}
 ROLE_FR = {
@@ -138,9 +139,13 @@ def depositor_notice(report: dict) -> Outgoing | None:
 
 
 def quarantine_notice(report: dict, mailbox: str, folder: str) -> Outgoing:
-    """Tell the quarantine mailbox; the refused file itself stays in the quarantine folder."""
+    """Tell the quarantine mailbox; the refused file itself stays in the quarantine folder.
+
+    The file's name is whatever the depositor typed: it is made printable before it is shown.
+    """
+    name = printable(report["file"], 120)
     lines = [
-        f"Un dépôt a été refusé le {_when(report)} ({report['file']}, sha256 {report['sha256']}).",
+        f"Un dépôt a été refusé le {_when(report)} ({name}, sha256 {report['sha256']}).",
         "",
         *[f"  - [{p['code']}] {p['message']}" for p in report["problems"]],
         "",
@@ -148,7 +153,7 @@ def quarantine_notice(report: dict, mailbox: str, folder: str) -> Outgoing:
         "",
         "— csac, Resah",
     ]
-    subject = f"[CSAC] Dépôt refusé — {report['file']}"
+    subject = f"[CSAC] Dépôt refusé — {name}"
     return Outgoing(
         mailbox,
         new_message(

@@ -20,6 +20,7 @@ LIGATURES = {
 }
 _LIGATURE_RE = re.compile("|".join(map(re.escape, LIGATURES)))
 _SPACES_RE = re.compile(r"[ \t\u00a0\u202f]+")
+_UNPRINTABLE = ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")
 
 
 def _unspace_line(line: str) -> str:
@@ -55,3 +56,13 @@ def fold(text: str) -> str:
 def key(text: str) -> str:
     """Letters and digits only: survives letter-spacing and line breaks."""
     return "".join(c for c in fold(text) if c.isalnum())
+
+
+def printable(name: str, limit: int = 255) -> str:
+    """A file name a person can read anywhere (header, journal, report): valid UTF-8, one line, bounded.
+
+    A dropped file's name can hold bytes that are not UTF-8 (lone surrogates once decoded),
+    line breaks or control characters; each becomes U+FFFD.
+    """
+    clean = "".join("\ufffd" if unicodedata.category(c) in _UNPRINTABLE else c for c in name)
+    return clean if len(clean) <= limit else clean[: limit - 1] + "…"
