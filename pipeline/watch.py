@@ -500,16 +500,17 @@ class Watcher:
             self.release()
 
     def _tick(self, state: _State, stop: threading.Event, on_report) -> None:
+        """New deposits first: a claim that keeps failing is tried again after them, never before."""
         now = time.monotonic()
-        if now - state.last_scan >= self.settings.rescan:
-            self._chores()
-            state.last_scan = now
         for path in self.ready(state, now):
             if stop.is_set():
-                break
+                return
             report = self.take(path)
             if report and on_report:
                 on_report(report)
+        if now - state.last_scan >= self.settings.rescan:
+            self._chores()
+            state.last_scan = now
 
     def release(self) -> None:
         """Give back anything still claimed, then drop our folder and lock."""
