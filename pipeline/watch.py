@@ -247,15 +247,20 @@ class Watcher:
     def _hold_lock(self) -> None:
         """Lock our folder for as long as we live; retried if a recovering watcher took it away
         in the instant between its creation and our lock."""
-        for _ in range(10):
+        for _ in range(100):
             self.mine.mkdir(parents=True, exist_ok=True)
-            with contextlib.suppress(FileNotFoundError):
+            try:
                 fd = os.open(self.mine / LOCK, os.O_CREAT | os.O_RDWR, 0o600)
+            except FileNotFoundError:
+                continue
+            try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 if _is_current(fd, self.mine / LOCK):
                     self._lock_fd = fd
                     return
-                os.close(fd)
+            except BlockingIOError:
+                time.sleep(0.01)  # another watcher is taking the empty folder away: make it again
+            os.close(fd)
         raise RuntimeError(f"impossible de verrouiller {self.mine}")
 
     def _claims(self, folder: Path) -> list[Path]:

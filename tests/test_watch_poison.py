@@ -274,6 +274,12 @@ def test_the_poison_is_not_retried_once_it_has_its_outcome(run):
     assert run.left_claimed == [] and run.left_in_inbox == [], run.log[-3000:]
 
 
+def test_a_poison_set_aside_is_told_to_the_quarantine_mailbox(run):
+    set_aside = [r for r in run.rows if r["status"] == "rejected"]
+    told = [m for m in run.received if m["To"] == "securite@resah.fr"]
+    assert len(told) == len(set_aside), run.log[-3000:]  # a verdict instead needs no person
+
+
 def test_the_watcher_stays_under_200_mb(run):
     assert run.peak_mb < MEMORY_MB, f"VmHWM {run.peak_mb:.0f} Mo"
 
