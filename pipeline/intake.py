@@ -344,7 +344,7 @@ def _alert(out: dict, folder: Path, ctx: IntakeContext, journal: Journal) -> Non
     except OSError:
         raise
     except Exception as exc:
-        journal.event(out["deposit_id"], "alert_failed", f"{type(exc).__name__}: {exc}"[:300])
+        journal.event(out["deposit_id"], "alert_failed", printable(f"{type(exc).__name__}: {exc}", 300))
         return
     journal.event(out["deposit_id"], courier.verb, notice.message["To"])
     courier.flush()

@@ -39,7 +39,7 @@ from tests.test_smtp import Recorder, free_port
 from tests.test_watch import wait_for
 
 GOOD_WITHIN = 5.0  # seconds from the good deposit's drop to its journal row, settle time included
-OUTCOME_WITHIN = 20.0  # seconds from the poison's drop to its outcome (three tries, one rescan apart)
+OUTCOME_WITHIN = 20.0  # seconds from the poison's drop to its outcome (three tries, a rescan apart)
 MEMORY_MB = 200
 SAFETY_NET = 3 << 30  # address space of the watcher under test, so that a regression cannot take the machine
 
@@ -112,6 +112,7 @@ POISONS = {
 class Run:
     """What one scenario measured."""
 
+    poison: str = ""
     good_seconds: float | None = None
     poison_seconds: float | None = None
     alive: bool = False
@@ -166,7 +167,7 @@ def _start(config: Path) -> subprocess.Popen:
         "--settle",
         "0.2",
         "--rescan",
-        "1",
+        "0.5",
     ]
     return subprocess.Popen(args, stderr=subprocess.PIPE, text=True, preexec_fn=limit)
 
@@ -203,7 +204,7 @@ def scenario(root: Path, poison: Callable[[Path], None], good: tuple[bytes, dict
         left = OUTCOME_WITHIN + 10 - (time.monotonic() - started)
         if _watch(proc, lambda: len(_done(root)) >= 2, max(left, 1), run) is not None:
             run.poison_seconds = time.monotonic() - started
-        time.sleep(2.5)  # two more rescans: a poison retried forever would show in processing/
+        time.sleep(1.2)  # two more rescans: a poison retried forever would show in processing/
         run.peak_mb = max(run.peak_mb, _peak_mb(proc.pid))
         run.alive = proc.poll() is None
         run.rows, run.left_claimed = _done(root), _claimed(root)
@@ -231,31 +232,40 @@ def good(renderer, resources):
     return data, b.form(entity)
 
 
-NEEDS_FORM_LIMITS = pytest.mark.xfail(
-    reason="bounded only by the form's own limits (issue 8, item 6: size cap, no YAML aliases), "
-    "made on branch issue8-form: remove this mark once it is merged",
-    strict=False,
-)
-SLOW_WITHOUT_FORM_LIMITS = (
-    "yaml-alias-bomb", "form-500-mb", "yaml-100000-lists-deep", "raison-sociale-100000-characters-one-word",
-)  # fmt: skip
-PARAMS = [pytest.param(k, marks=NEEDS_FORM_LIMITS if k in SLOW_WITHOUT_FORM_LIMITS else ()) for k in POISONS]
+# What these poisons still cost the watcher without the form's own limits (issue 8, item 6: size
+# cap, no YAML aliases, field lengths before use; branch issue8-form). The watcher survives them
+# here, but no watcher can make a 500 MB read or an alias bomb cheap. Drop an entry once merged.
+WAITING_ON_FORM_LIMITS = {
+    "yaml-alias-bomb": {"good", "relay", "outcome", "retried", "memory"},
+    "form-500-mb": {"good", "memory"},
+    "yaml-100000-lists-deep": {"good"},
+    "raison-sociale-100000-characters-one-word": {"good"},
+}
+NEEDS_FORM_LIMITS = pytest.mark.xfail(reason="bounded by the form limits of branch issue8-form", strict=False)
 
 
-@pytest.fixture(scope="module", params=PARAMS, ids=list(POISONS))
+def _expect(request, run: Run, behaviour: str) -> None:
+    if behaviour in WAITING_ON_FORM_LIMITS.get(run.poison, ()):
+        request.applymarker(NEEDS_FORM_LIMITS)
+
+
+@pytest.fixture(scope="module", params=list(POISONS))
 def run(request, good, tmp_path_factory) -> Run:
     result = scenario(tmp_path_factory.mktemp("poison"), POISONS[request.param], good)
+    result.poison = request.param
     outcome = sorted((r["file"][:20], r["status"], tuple(r["problems"])) for r in result.rows)
     print(f"\n{request.param}: good {result.good_seconds}, poison {result.poison_seconds}, "
           f"VmHWM {result.peak_mb:.0f} MB, {outcome}")  # fmt: skip
     return result
 
 
-def test_the_next_good_deposit_is_taken_in_within_5_s(run):
+def test_the_next_good_deposit_is_taken_in_within_5_s(run, request):
+    _expect(request, run, "good")
     assert run.good_seconds is not None and run.good_seconds < GOOD_WITHIN, run.log[-3000:]
 
 
-def test_the_good_deposits_messages_reach_the_relay(run):
+def test_the_good_deposits_messages_reach_the_relay(run, request):
+    _expect(request, run, "relay")
     assert {"Corse@resah.fr", "achats@test-sur-mer.example"} <= {m["To"] for m in run.received}, run.log[
         -3000:
     ]
@@ -265,12 +275,14 @@ def test_the_watcher_outlives_the_poison_and_stops_cleanly(run):
     assert run.alive and run.exit_code == 0, run.log[-3000:]
 
 
-def test_the_poison_gets_one_outcome_within_20_s(run):
+def test_the_poison_gets_one_outcome_within_20_s(run, request):
+    _expect(request, run, "outcome")
     assert run.poison_seconds is not None and run.poison_seconds < OUTCOME_WITHIN, run.log[-3000:]
     assert len(run.rows) == 2  # the poison and the good deposit, once each
 
 
-def test_the_poison_is_not_retried_once_it_has_its_outcome(run):
+def test_the_poison_is_not_retried_once_it_has_its_outcome(run, request):
+    _expect(request, run, "retried")
     assert run.left_claimed == [] and run.left_in_inbox == [], run.log[-3000:]
 
 
@@ -280,7 +292,8 @@ def test_a_poison_set_aside_is_told_to_the_quarantine_mailbox(run):
     assert len(told) == len(set_aside), run.log[-3000:]  # a verdict instead needs no person
 
 
-def test_the_watcher_stays_under_200_mb(run):
+def test_the_watcher_stays_under_200_mb(run, request):
+    _expect(request, run, "memory")
     assert run.peak_mb < MEMORY_MB, f"VmHWM {run.peak_mb:.0f} Mo"
 
 
