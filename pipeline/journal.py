@@ -250,9 +250,15 @@ class Journal:
             )
             return self._tally(conn, source)
 
-    def end_attempt(self, source: str) -> None:
+    def end_attempt(self, source: str, final: bool = False) -> None:
+        """The try is over; once the file has its outcome its count goes (a later file may reuse the key)."""
         with closing(self._connect()) as conn:
-            conn.execute("UPDATE attempts SET running = 0, updated_at = ? WHERE source = ?", (now(), source))
+            if final:
+                conn.execute("DELETE FROM attempts WHERE source = ?", (source,))
+            else:
+                conn.execute(
+                    "UPDATE attempts SET running = 0, updated_at = ? WHERE source = ?", (now(), source)
+                )
 
     @staticmethod
     def _tally(conn, source: str) -> Tally:

@@ -384,11 +384,12 @@ class Watcher:
     def _attempt(self, claim: Claim) -> dict | None:
         """One try at a claimed deposit. Its failure is counted; the last one sets it aside."""
         journal, key = Journal(self.ctx.workspace.journal), source_key(claim.path)
-        tally = journal.begin_attempt(key, printable(claim.path.name))
+        tally, report = journal.begin_attempt(key, printable(claim.path.name)), None
         try:
             if not self._exhausted(tally):
                 try:
-                    return self.process(claim)
+                    report = self.process(claim)
+                    return report
                 except Exception as exc:
                     if _ours(exc):
                         self._say_wait(claim, exc)
@@ -397,9 +398,10 @@ class Watcher:
                 if not self._exhausted(tally):
                     self._say_retry(claim, tally)
                     return None
-            return self._set_aside(claim, tally)
+            report = self._set_aside(claim, tally)
+            return report
         finally:
-            journal.end_attempt(key)
+            journal.end_attempt(key, final=report is not None)
 
     def _exhausted(self, tally: Tally) -> bool:
         return tally.failures >= self.settings.attempts or tally.crashes >= self.settings.crashes
