@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -41,6 +42,7 @@ from .rules import (
     signed,
     siret_checks,
 )
+from .untrusted import printable
 from .variants import Variant, load_variants
 
 
@@ -318,3 +320,84 @@ def take_in(
         ) from exc
     journal.finish(out)
     return out
+
+
+FORM_KEPT_BYTES = 1 << 20  # a form up to this size is copied beside its deposit in quarantine
+QUARANTINE_NAME_BYTES = 200  # room for the copy's temporary ".NAME.part" under the 255-byte limit
+
+
+def set_aside(
+    source: Path, ctx: IntakeContext, why: str, form_path: Path | None = None, name: str | None = None
+) -> dict:
+    """The last resort for a deposit csac failed on again and again: kept in quarantine for a person.
+
+    Only its bytes are read (its form is often what failed). It gets a final outcome,
+    rejected with archive_corrupt (internal), and the quarantine mailbox is told.
+    """
+    with source.open("rb") as fh:
+        data = fh.read(ctx.limits.max_archive_bytes + 1)
+    deposit = Deposit(printable(name or source.name), data, None)
+    journal = Journal(ctx.workspace.journal)
+    opened = journal.open(deposit.sha256, deposit.name, source_key(source))
+    if opened.finished:
+        return opened.finished
+    finding = ctx.catalogue.finding("archive_corrupt", why, scope="internal")
+    out = report(deposit, opened.deposit_id, opened.received_at, Assessment("rejected", (finding,)), ctx)
+    try:
+        folder = _keep(source, form_path, out, ctx)
+        journal.event(out["deposit_id"], "quarantined", str(folder))
+        _alert(out, folder, ctx, journal)
+    except OSError as exc:
+        raise DeliveryError(
+            f"dépôt {out['deposit_id']} : mise en quarantaine impossible dans {ctx.workspace.quarantine} ({exc.strerror or exc})"
+        ) from exc
+    out["delivered_to"] = [str(folder)]
+    journal.finish(out)
+    return out
+
+
+def _short(name: str) -> str:
+    """The name, shortened if need be to fit the quarantine folder with its suffix kept."""
+    if len(name.encode()) <= QUARANTINE_NAME_BYTES:
+        return name
+    suffix = Path(name).suffix[:16]
+    stem = name[: len(name) - len(suffix)].encode()[: QUARANTINE_NAME_BYTES - len(suffix.encode()) - 1]
+    return stem.decode(errors="ignore") + "…" + suffix
+
+
+def _keep(source: Path, form_path: Path | None, out: dict, ctx: IntakeContext) -> Path:
+    """The deposit, untouched, with the reason and the report; its form too, when it is of a sane size."""
+    reason = "\n".join(f"{p['code']} : {p['message']}" for p in out["problems"])
+    folder = quarantine(
+        ctx.workspace.quarantine / out["deposit_id"], source, _short(out["file"]), reason, out
+    )
+    if form_path is None:
+        return folder
+    size = form_path.stat().st_size
+    if size > FORM_KEPT_BYTES:
+        with (folder / "reason.txt").open("a", encoding="utf-8") as fh:
+            fh.write(
+                f"Formulaire non copié ({size} octets) : il est gardé avec le dépôt dans {ctx.workspace.done}.\n"
+            )
+        return folder
+    kept = folder / f"formulaire{form_path.suffix.lower()}"
+    shutil.copyfile(form_path, kept)
+    kept.chmod(0o600)
+    return folder
+
+
+def _alert(out: dict, folder: Path, ctx: IntakeContext, journal: Journal) -> None:
+    """Tell the quarantine mailbox; a notice that cannot be built is journalled, never fatal."""
+    if not ctx.config.quarantine:
+        return
+    courier = Courier(ctx.config)
+    try:
+        notice = quarantine_notice(out, ctx.config.quarantine, str(folder))
+        courier.send(notice, out["deposit_id"])
+    except OSError:
+        raise
+    except Exception as exc:
+        journal.event(out["deposit_id"], "alert_failed", printable(f"{type(exc).__name__}: {exc}", 300))
+        return
+    journal.event(out["deposit_id"], courier.verb, notice.message["To"])
+    courier.flush()

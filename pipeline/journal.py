@@ -55,6 +55,17 @@ CREATE TABLE IF NOT EXISTS delivered (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS delivered_once ON delivered (folder, message_id);
 """
+ATTEMPTS = """
+CREATE TABLE IF NOT EXISTS attempts (
+    source TEXT PRIMARY KEY,
+    file TEXT NOT NULL,
+    failures INTEGER NOT NULL DEFAULT 0,
+    crashes INTEGER NOT NULL DEFAULT 0,
+    running INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    updated_at TEXT NOT NULL
+);
+"""
 FINAL = ("done",)
 ADDED_COLUMNS = {"form_sha256": "TEXT NOT NULL DEFAULT ''"}  # columns a journal of an earlier version lacks
 log = logging.getLogger("csac.journal")
@@ -100,6 +111,15 @@ class Opened:
     created: bool = False
 
 
+@dataclass(frozen=True)
+class Tally:
+    """The watcher's tries at one dropped file, kept across restarts and releases."""
+
+    failures: int = 0  # tries that ended in an error of the deposit's making
+    crashes: int = 0  # tries cut short by the watcher's own death (killed, out of memory)
+    last_error: str | None = None
+
+
 class Journal:
     """A handle on the journal file; each call is its own transaction."""
 
@@ -110,6 +130,7 @@ class Journal:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(SCHEMA)
             _add_missing_columns(conn)
+            conn.executescript(ATTEMPTS)
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
@@ -137,10 +158,12 @@ class Journal:
 
     def _open(self, conn, sha256: str, file: str, source: str | None, form_sha256: str) -> Opened:
         rows = conn.execute(
-            "SELECT * FROM deposits WHERE sha256 = ? AND form_sha256 = ? ORDER BY received_at",
-            (sha256, form_sha256),
+            "SELECT * FROM deposits WHERE sha256 = ? ORDER BY received_at", (sha256,)
         ).fetchall()
-        same = next((r for r in rows if source and r["source"] == source), None)
+        same = next(
+            (r for r in rows if source and r["source"] == source), None
+        )  # this very drop, whatever its form
+        rows = [r for r in rows if r["form_sha256"] == form_sha256]
         if same and same["state"] in FINAL:
             return Opened(same["id"], same["received_at"], finished=json.loads(same["report"]))
         unfinished = same or next((r for r in rows if r["state"] not in FINAL and r["file"] == file), None)
@@ -265,3 +288,40 @@ class Journal:
             " ON CONFLICT (folder, message_id) DO UPDATE SET state = excluded.state, name = excluded.name, at = excluded.at",
             (folder, message_id, state, name, now()),
         )
+
+    # -- attempts: keyed by the dropped file (source_key), since a try may fail before its row exists --
+    def begin_attempt(self, source: str, file: str) -> Tally:
+        """Count a try; one still marked running was cut short by the watcher's death."""
+        with closing(self._connect()) as conn:
+            conn.execute(
+                "INSERT INTO attempts (source, file, running, updated_at) VALUES (?, ?, 1, ?)"
+                " ON CONFLICT (source) DO UPDATE SET crashes = crashes + running, running = 1,"
+                " updated_at = excluded.updated_at",
+                (source, file, now()),
+            )
+            return self._tally(conn, source)
+
+    def count_failure(self, source: str, error: str) -> Tally:
+        with closing(self._connect()) as conn:
+            conn.execute(
+                "UPDATE attempts SET failures = failures + 1, last_error = ?, updated_at = ? WHERE source = ?",
+                (error, now(), source),
+            )
+            return self._tally(conn, source)
+
+    def end_attempt(self, source: str, final: bool = False) -> None:
+        """The try is over; once the file has its outcome its count goes (a later file may reuse the key)."""
+        with closing(self._connect()) as conn:
+            if final:
+                conn.execute("DELETE FROM attempts WHERE source = ?", (source,))
+            else:
+                conn.execute(
+                    "UPDATE attempts SET running = 0, updated_at = ? WHERE source = ?", (now(), source)
+                )
+
+    @staticmethod
+    def _tally(conn, source: str) -> Tally:
+        row = conn.execute(
+            "SELECT failures, crashes, last_error FROM attempts WHERE source = ?", (source,)
+        ).fetchone()
+        return Tally(row["failures"], row["crashes"], row["last_error"]) if row else Tally()

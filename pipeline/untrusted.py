@@ -15,6 +15,7 @@ BREAKS = ("Cc", "Zl", "Zp")  # tabs, CR/LF, NEL, U+2028/2029… become a space (
 RUNS = re.compile(r" {2,}")
 LINK = re.compile(r"(?i)\b(?:[a-z][a-z0-9+.-]{1,15}://|www\.)\S*")
 FIELD_QUOTE = 60  # characters of a form's value quoted back to people
+_UNPRINTABLE = ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")
 
 
 def one_line(text: str, limit: int) -> str:
@@ -33,3 +34,13 @@ def one_line(text: str, limit: int) -> str:
 def quoted(text: str, limit: int = FIELD_QUOTE) -> str:
     """What a depositor wrote, quoted as theirs: « … », links removed, capped."""
     return f"« {one_line(LINK.sub('[lien retiré]', one_line(text, limit * 4)), limit)} »"
+
+
+def printable(name: str, limit: int = 255) -> str:
+    """A file name a person can read anywhere (header, journal, report): valid UTF-8, one line, bounded.
+
+    A dropped file's name can hold bytes that are not UTF-8 (lone surrogates once decoded),
+    line breaks or control characters; each becomes U+FFFD.
+    """
+    clean = "".join("\ufffd" if unicodedata.category(c) in _UNPRINTABLE else c for c in name)
+    return clean if len(clean) <= limit else clean[: limit - 1] + "…"

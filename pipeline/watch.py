@@ -4,22 +4,40 @@ Events from watchdog are hints that wake the loop; the folder itself is the
 truth, rescanned at start and periodically. A file is taken when its size
 and mtime have not changed for `settle` seconds and its ZIP directory reads
 (a ZIP still being written has none yet). It is claimed by an atomic rename
-into this watcher's own processing folder, which holds a lock for as long as
-the watcher lives: a second watcher on the same inbox loses the rename, and
-the claims of a watcher that died are handed back to the inbox. The source
-moves to inbox/done/ only after delivery and journal are committed.
+into a fresh folder of its own inside this watcher's processing folder,
+which holds a lock for as long as the watcher lives: a second watcher on the
+same inbox loses the rename, and the claims of a watcher that died are
+adopted by a live one. The source moves to inbox/done/ only after delivery
+and journal are committed.
+
+No move ever replaces a file: a claim lands in an empty folder, and giving
+back or finishing goes through a hard link, which fails rather than replace
+(a second "depot.zip" becomes "depot (2).zip", its form renamed alike).
+
+One deposit never stops the watcher: whatever it raises ends that try only.
+Tries are counted in the journal by the dropped file, across restarts; after
+`attempts` failures (or `crashes` tries cut short by the watcher's death) the
+deposit is set aside in quarantine for a person. A failure on our side (the
+outbox cannot be written, the journal is locked) is not the deposit's: it
+stays claimed and is tried again, uncounted.
 """
 
 from __future__ import annotations
 
+import codecs
 import contextlib
+import errno
 import fcntl
+import itertools
 import logging
 import os
 import socket
+import sqlite3
+import tempfile
 import threading
 import time
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,11 +49,20 @@ from .archive import is_zip
 from .deliver import Courier
 from .errors import DeliveryError
 from .form import SIDECAR_SUFFIXES, sidecar_for
-from .intake import IntakeContext, take_in
+from .intake import IntakeContext, set_aside, source_key, take_in
+from .journal import Journal, Tally
+from .untrusted import printable
 
 log = logging.getLogger("csac.watch")
 TEMPORARY_SUFFIXES = (".part", ".tmp", ".crdownload", ".partial", ".download")
 LOCK = ".lock"
+NAME_MAX = 255  # bytes in one file name (ext4, xfs, tmpfs, btrfs)
+# errors that a deposit's own name or content provokes while it is written out: counted against it
+DEPOSIT_ERRNOS = {errno.ENAMETOOLONG, errno.EINVAL, errno.EILSEQ, errno.EFBIG, errno.EISDIR, errno.ENOTDIR}
+# errors of the machine, whatever the deposit: never counted against it
+OUR_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO, errno.EMFILE,
+              errno.ENFILE, errno.ENOMEM, errno.ESTALE}  # fmt: skip
+NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.EXDEV}
 
 
 @dataclass(frozen=True)
@@ -46,6 +73,8 @@ class WatchSettings:
     rescan: float = 10.0  # full rescan even without events
     tick: float = 0.1
     poll: float | None = None  # use the polling observer (network shares), with this interval
+    attempts: int = 3  # failed tries before a deposit is set aside in quarantine
+    crashes: int = 5  # tries cut short by the watcher's death (killed, out of memory) before the same
 
 
 @dataclass
@@ -57,6 +86,25 @@ class _Seen:
 @dataclass
 class _State:
     seen: dict[str, _Seen] = field(default_factory=dict)
+    last_scan: float = float("-inf")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claimed deposit: a folder of its own holding the file and its form, under their names."""
+
+    folder: Path
+    path: Path
+    form: Path | None
+
+    @classmethod
+    def of(cls, folder: Path) -> Claim | None:
+        files = sorted(p for p in folder.iterdir() if p.is_file())
+        deposit = next((p for p in files if is_deposit_name(p.name)), None)
+        if deposit is None:
+            return None
+        form = next((p for p in files if p != deposit and p.name.lower().endswith(SIDECAR_SUFFIXES)), None)
+        return cls(folder, deposit, form)
 
 
 class _Wake(FileSystemEventHandler):
@@ -65,6 +113,20 @@ class _Wake(FileSystemEventHandler):
 
     def on_any_event(self, event) -> None:
         self.wake.set()
+
+
+class _Quiet:
+    """Say a recurring trouble once a minute, not ten times a second."""
+
+    def __init__(self, every: float = 60.0):
+        self.every = every
+        self.said: dict[str, float] = {}
+
+    def error(self, text: str) -> None:
+        now = time.monotonic()
+        if now - self.said.get(text, -self.every) >= self.every:
+            self.said[text] = now
+            log.error(text)
 
 
 def is_deposit_name(name: str) -> bool:
@@ -78,6 +140,14 @@ def _sidecar(path: Path) -> Path | None:
     return sidecar_for(path)
 
 
+def _form_of(path: Path) -> Path | None:
+    """The sidecar form, if one can be looked up at all (a 255-byte name has no room for one)."""
+    try:
+        return _sidecar(path)
+    except (OSError, ValueError):
+        return None
+
+
 def _directory_reads(path: Path) -> bool:
     try:
         with path.open("rb") as fh:
@@ -86,8 +156,78 @@ def _directory_reads(path: Path) -> bool:
             return True  # not a ZIP at all: nothing to wait for, intake will say so
         with zipfile.ZipFile(path):
             return True
-    except (OSError, zipfile.BadZipFile, ValueError, EOFError):
+    except Exception:  # zipfile trips in ways of its own: unreadable for now, taken after corrupt_grace
         return False
+
+
+def _describe(exc: BaseException) -> str:
+    """The error, in one printable, bounded line: it goes to the journal, reason.txt and a notice."""
+    return printable(f"{type(exc).__name__}: {exc}", 300)
+
+
+def _ours(exc: Exception) -> bool:
+    """Whether a failure is the machine's (outbox, disk, journal) rather than the deposit's."""
+    if isinstance(exc, sqlite3.OperationalError):
+        return True
+    if isinstance(exc, DeliveryError):
+        return getattr(exc.__cause__, "errno", None) not in DEPOSIT_ERRNOS
+    return isinstance(exc, OSError) and exc.errno in OUR_ERRNOS
+
+
+# -- moves that never replace a file -------------------------------------------------------------
+def _place(src: Path, dst: Path) -> bool:
+    """Move src to dst unless dst exists; False if it does. A hard link never replaces a file."""
+    try:
+        os.link(src, dst, follow_symlinks=False)
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        if exc.errno not in NO_HARD_LINKS:  # shares without hard links, files of other users
+            raise
+        if os.path.lexists(dst):
+            return False
+        os.rename(src, dst)
+        return True
+    os.unlink(src)
+    return True
+
+
+def _fit(stem: str, room: int) -> str:
+    """The stem cut to `room` bytes of the name's own encoding, never inside a character."""
+    raw = os.fsencode(stem)
+    if len(raw) <= room:
+        return stem
+    decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+    return decoder.decode(raw[:room], final=False)  # a character cut in two stays in the decoder
+
+
+def _names(claim: Claim) -> Iterator[tuple[str, str | None]]:
+    """The claim's own names, then "NAME (2).zip" with "NAME (2).json"…, each fitting in 255 bytes."""
+    yield claim.path.name, claim.form.name if claim.form else None
+    stem, suffix = os.path.splitext(claim.path.name)
+    if len(os.fsencode(suffix)) > 16:  # "depot.<200 characters>": no real suffix to keep
+        stem, suffix = claim.path.name, ""
+    form_suffix = claim.form.suffix if claim.form else ""
+    for n in itertools.count(2):
+        tag = f" ({n})"
+        room = NAME_MAX - len(os.fsencode(tag + max(suffix, form_suffix, key=lambda s: len(os.fsencode(s)))))
+        base = _fit(stem, room) + tag
+        yield base + suffix, (base + form_suffix) if claim.form else None
+
+
+def _put(claim: Claim, folder: Path) -> Path:
+    """Move a deposit and its form into `folder` under names free there: the form first, so that
+    a watcher that sees the deposit sees its form too. Returns where the deposit went."""
+    for name, form_name in _names(claim):
+        if os.path.lexists(folder / name) or (form_name and os.path.lexists(folder / form_name)):
+            continue
+        if claim.form and not _place(claim.form, folder / form_name):
+            continue
+        if _place(claim.path, folder / name):
+            return folder / name
+        if claim.form:
+            _place(folder / form_name, claim.form)  # that name was just taken: try the next one
+    raise AssertionError("unreachable")
 
 
 class Watcher:
@@ -99,149 +239,317 @@ class Watcher:
         ws = ctx.workspace
         self.mine = ws.processing / f"{socket.gethostname()}-{os.getpid()}"
         self._lock_fd: int | None = None
+        self.quiet = _Quiet()
         for folder in (ws.inbox, ws.processing, ws.done, self.mine):
             folder.mkdir(parents=True, exist_ok=True)
 
-    # -- claims -------------------------------------------------------------------------------
+    # -- our folder and its lock ----------------------------------------------------------------
     def _hold_lock(self) -> None:
-        self._lock_fd = os.open(self.mine / LOCK, os.O_CREAT | os.O_RDWR, 0o600)
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        """Lock our folder for as long as we live; retried if a recovering watcher took it away
+        in the instant between its creation and our lock."""
+        for _ in range(100):
+            self.mine.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(self.mine / LOCK, os.O_CREAT | os.O_RDWR, 0o600)
+            except FileNotFoundError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                if _is_current(fd, self.mine / LOCK):
+                    self._lock_fd = fd
+                    return
+            except BlockingIOError:
+                time.sleep(0.01)  # another watcher is taking the empty folder away: make it again
+            os.close(fd)
+        raise RuntimeError(f"impossible de verrouiller {self.mine}")
+
+    def _claims(self, folder: Path) -> list[Path]:
+        return sorted(p for p in folder.iterdir() if p.is_dir())
+
+    def _new_claim_folder(self) -> Path:
+        return Path(tempfile.mkdtemp(dir=self.mine, prefix=f"{time.time_ns()}-"))
+
+    # -- claims -------------------------------------------------------------------------------
+    def claim(self, path: Path) -> Claim | None:
+        """The file, then its form, renamed into a fresh folder of ours; None if another watcher
+        was first. The file goes first: whoever wins it is the only one to move its form."""
+        form = _form_of(path)
+        folder = self._new_claim_folder()
+        try:
+            os.rename(path, folder / path.name)
+        except FileNotFoundError:
+            folder.rmdir()
+            return None
+        except BaseException:
+            folder.rmdir()
+            raise
+        if form:
+            try:
+                os.rename(form, folder / form.name)
+            except FileNotFoundError:
+                form = None
+        return Claim(folder, folder / path.name, folder / form.name if form else None)
 
     def recover(self) -> None:
-        """Hand back to the inbox what dead watchers had claimed (their lock is free)."""
+        """Adopt what dead watchers had claimed (their lock is free): it stays claimed, under ours."""
         for folder in self.ctx.workspace.processing.iterdir():
             if folder == self.mine or not folder.is_dir():
                 continue
-            fd = os.open(folder / LOCK, os.O_CREAT | os.O_RDWR, 0o600)
+            try:
+                fd = os.open(folder / LOCK, os.O_CREAT | os.O_RDWR, 0o600)
+            except OSError:
+                continue  # gone meanwhile
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                if _is_current(fd, folder / LOCK):
+                    self._adopt(folder)
+                    log.info("reprise des dépôts d'un veilleur arrêté : %s", folder.name)
             except BlockingIOError:
-                os.close(fd)
-                continue  # alive
-            try:
-                self._release_all(folder)
-                (folder / LOCK).unlink(missing_ok=True)
-                folder.rmdir()
-                log.info("reprise des dépôts d'un veilleur arrêté : %s", folder.name)
-            except OSError:
-                pass
+                pass  # alive
+            except OSError as exc:
+                self.quiet.error(f"reprise de {folder.name} impossible : {_describe(exc)}")
             finally:
                 os.close(fd)
 
-    def _release_all(self, folder: Path) -> None:
-        for path in folder.iterdir():
-            if path.name != LOCK:
-                os.replace(path, self.ctx.workspace.inbox / path.name)
+    def _adopt(self, folder: Path) -> None:
+        for claim in self._claims(folder):
+            target = self._new_claim_folder()
+            for path in claim.iterdir():
+                os.rename(path, target / path.name)  # into an empty folder: nothing to replace
+            claim.rmdir()
+        for path in sorted(folder.iterdir()):  # claims of an older csac: files straight in the folder
+            if path.name != LOCK and path.is_file() and is_deposit_name(path.name):
+                self._adopt_file(path)
+        for path in folder.iterdir():  # forms left without their deposit
+            if path.name != LOCK and path.is_file():
+                _put(Claim(folder, path, None), self.ctx.workspace.inbox)
+        (folder / LOCK).unlink(missing_ok=True)
+        folder.rmdir()
 
-    def claim(self, path: Path) -> tuple[Path, Path | None] | None:
-        """Atomic rename into our folder; None if another watcher was first."""
-        form = _sidecar(path)
-        try:
-            if form:
-                os.rename(form, self.mine / form.name)
-            os.rename(path, self.mine / path.name)
-        except FileNotFoundError:
-            if form and (self.mine / form.name).exists():
-                os.replace(self.mine / form.name, form)
-            return None
-        return self.mine / path.name, (self.mine / form.name) if form else None
+    def _adopt_file(self, path: Path) -> None:
+        form, target = _form_of(path), self._new_claim_folder()
+        os.rename(path, target / path.name)
+        if form:
+            os.rename(form, target / form.name)
+
+    def _give_back(self, folder: Path) -> None:
+        """A claim back to the inbox, both files kept beside any file of the same name."""
+        claim = Claim.of(folder)
+        if claim:
+            _put(claim, self.ctx.workspace.inbox)
+        for path in folder.iterdir():
+            _put(Claim(folder, path, None), self.ctx.workspace.inbox)
+        folder.rmdir()
 
     # -- readiness ----------------------------------------------------------------------------
     def ready(self, state: _State, now: float) -> list[Path]:
-        inbox, s = self.ctx.workspace.inbox, self.settings
+        """Files unchanged for `settle` seconds (and their form's grace) whose ZIP directory reads."""
         found, current = [], set()
-        for entry in os.scandir(inbox):
-            if not entry.is_file(follow_symlinks=False) or not is_deposit_name(entry.name):
+        try:
+            entries = list(os.scandir(self.ctx.workspace.inbox))
+        except OSError as exc:
+            self.quiet.error(f"boîte de dépôt illisible : {_describe(exc)}")
+            return []
+        for entry in entries:
+            signature = _signature(entry)
+            if signature is None:
                 continue
-            st = entry.stat(follow_symlinks=False)
-            signature = (st.st_size, st.st_mtime_ns)
             current.add(entry.name)
             seen = state.seen.get(entry.name)
             if seen is None or seen.signature != signature:
                 state.seen[entry.name] = _Seen(signature, now)
-                continue
-            quiet = now - seen.since
-            path = Path(entry.path)
-            form_wait = 0 if _sidecar(path) else s.form_grace
-            if quiet >= s.settle + form_wait and (_directory_reads(path) or quiet >= s.corrupt_grace):
-                found.append(path)
+            elif self._settled(Path(entry.path), now - seen.since):
+                found.append(Path(entry.path))
         for gone in set(state.seen) - current:
             del state.seen[gone]
         return sorted(found, key=lambda p: state.seen[p.name].since)
 
+    def _settled(self, path: Path, quiet: float) -> bool:
+        s = self.settings
+        form_wait = 0 if _form_of(path) else s.form_grace
+        return quiet >= s.settle + form_wait and (quiet >= s.corrupt_grace or _directory_reads(path))
+
     # -- processing ---------------------------------------------------------------------------
-    def process(self, claimed: Path, form: Path | None) -> dict:
-        report = take_in(claimed, self.ctx, form, name=claimed.name, claimed=True)
-        done = self.ctx.workspace.done
-        target = done / claimed.name
-        if target.exists():
-            target = done / f"{claimed.stem}.{report['deposit_id']}{claimed.suffix}"
-        if form:
-            os.replace(form, target.with_suffix(form.suffix))
-        os.replace(claimed, target)
+    def process(self, claim: Claim) -> dict:
+        """Take the deposit in under a name a person can read, then move it to done/."""
+        report = take_in(claim.path, self.ctx, claim.form, name=printable(claim.path.name), claimed=True)
+        self._finish(claim)
         return report
 
-    def _attempt(self, claimed: Path, form: Path | None) -> dict | None:
-        """Process a claimed deposit; on failure it stays claimed for the next rescan."""
+    def _finish(self, claim: Claim) -> None:
+        _put(claim, self.ctx.workspace.done)
+        with contextlib.suppress(OSError):
+            claim.folder.rmdir()  # anything left there is given back by retry_mine
+
+    def _attempt(self, claim: Claim) -> dict | None:
+        """One try at a claimed deposit. Its failure is counted; the last one sets it aside."""
+        journal, key = Journal(self.ctx.workspace.journal), source_key(claim.path)
+        tally, report = journal.begin_attempt(key, printable(claim.path.name)), None
         try:
-            return self.process(claimed, form)
-        except DeliveryError as exc:
-            log.error("%s — il reste réservé et sera repris dans %.0f s", exc, self.settings.rescan)
+            if not self._exhausted(tally):
+                try:
+                    report = self.process(claim)
+                    return report
+                except Exception as exc:
+                    if _ours(exc):
+                        self._say_wait(claim, exc)
+                        return None
+                    tally = journal.count_failure(key, _describe(exc))
+                if not self._exhausted(tally):
+                    self._say_retry(claim, tally)
+                    return None
+            report = self._set_aside(claim, tally)
+            return report
+        finally:
+            journal.end_attempt(key, final=report is not None)
+
+    def _exhausted(self, tally: Tally) -> bool:
+        return tally.failures >= self.settings.attempts or tally.crashes >= self.settings.crashes
+
+    def _say_wait(self, claim: Claim, exc: Exception) -> None:
+        """Our side failed (one line per try): the deposit waits, uncounted."""
+        what = (
+            str(exc)
+            if isinstance(exc, DeliveryError)
+            else f"fichier {printable(claim.path.name)} : {_describe(exc)}"
+        )
+        log.error("%s — il reste réservé et sera repris dans %.0f s", what, self.settings.rescan)
+
+    def _say_retry(self, claim: Claim, tally: Tally) -> None:
+        log.error(
+            "fichier %s : échec du traitement (%s), essai %d sur %d ; il reste réservé et sera repris dans %.0f s",
+            printable(claim.path.name), tally.last_error, tally.failures, self.settings.attempts,
+            self.settings.rescan,
+        )  # fmt: skip
+
+    def _set_aside(self, claim: Claim, tally: Tally) -> dict:
+        if tally.failures >= self.settings.attempts:
+            why = f"{tally.failures} essais en échec, dernière erreur : {tally.last_error}"
+        else:
+            why = f"le traitement a été interrompu {tally.crashes} fois par l'arrêt brutal de csac"
+        log.error("fichier %s : mis de côté en quarantaine (%s)", printable(claim.path.name), why)
+        report = set_aside(claim.path, self.ctx, why, claim.form, name=claim.path.name)
+        self._finish(claim)
+        return report
+
+    def _try(self, claim: Claim) -> dict | None:
+        """A try that nothing escapes: what goes wrong is logged, and the claim waits its next turn."""
+        try:
+            return self._attempt(claim)
         except Exception as exc:
-            log.error(
-                "fichier %s : échec du traitement (%s: %s), il reste réservé et sera repris",
-                claimed.name,
-                type(exc).__name__,
-                exc,
-            )
-        return None
+            self.quiet.error(f"fichier {printable(claim.path.name)} : {_describe(exc)} ; il reste réservé")
+            return None
 
     def take(self, path: Path) -> dict | None:
-        claim = self.claim(path)
-        return self._attempt(*claim) if claim else None
+        try:
+            claim = self.claim(path)
+        except Exception as exc:
+            self.quiet.error(f"fichier {printable(path.name)} : réservation impossible ({_describe(exc)})")
+            return None
+        return self._try(claim) if claim else None
 
     def retry_mine(self) -> None:
         """Deposits left in our folder after a failure are tried again."""
-        for path in sorted(self.mine.iterdir()):
-            if path.name != LOCK and is_deposit_name(path.name):
-                self._attempt(path, _sidecar(path))
+        for folder in self._claims(self.mine):
+            try:
+                claim = Claim.of(folder)
+                if claim is None:
+                    self._give_back(folder)  # a form alone, or nothing: the inbox's again
+                    continue
+            except OSError as exc:
+                self.quiet.error(f"{folder} : {_describe(exc)}")
+                continue
+            self._try(claim)
+
+    def _chores(self) -> None:
+        """The periodic work; each chore's failure is logged and the chore tried again next time."""
+        chores = (("reprise des veilleurs arrêtés", self.recover), ("reprise des dépôts réservés", self.retry_mine),
+                  ("envoi du courrier en attente", lambda: Courier(self.ctx.config).flush()))  # fmt: skip
+        for what, chore in chores:
+            try:
+                chore()
+            except Exception as exc:
+                self.quiet.error(
+                    f"{what} : {_describe(exc)} ; nouvel essai dans {self.settings.rescan:.0f} s"
+                )
+
+    def _observe(self, wake: threading.Event):
+        """File-system events, to wake up early; without them the loop still scans every tick."""
+        observer = PollingObserver(timeout=self.settings.poll) if self.settings.poll else Observer()
+        try:
+            observer.schedule(_Wake(wake), str(self.ctx.workspace.inbox), recursive=False)
+            observer.start()
+        except Exception as exc:
+            log.warning(
+                "événements du système de fichiers indisponibles (%s) : balayage seul", _describe(exc)
+            )
+            return None
+        return observer
 
     def run(self, stop: threading.Event, on_report=None) -> None:
-        """Until `stop` is set; the deposit in hand is finished first."""
+        """Until `stop` is set; the deposit in hand is finished first. Nothing else ends it."""
         self._hold_lock()
-        self.recover()
         wake = threading.Event()
-        observer = PollingObserver(timeout=self.settings.poll) if self.settings.poll else Observer()
-        observer.schedule(_Wake(wake), str(self.ctx.workspace.inbox), recursive=False)
-        observer.start()
-        state, last_scan = _State(), 0.0
+        observer = self._observe(wake)
+        state = _State()
         try:
             while not stop.is_set():
-                now = time.monotonic()
-                if now - last_scan >= self.settings.rescan:
-                    self.retry_mine()
-                    self.recover()
-                    Courier(self.ctx.config).flush()
-                    last_scan = now
-                for path in self.ready(state, now):
-                    if stop.is_set():
-                        break
-                    report = self.take(path)
-                    if report and on_report:
-                        on_report(report)
+                try:
+                    self._tick(state, stop, on_report)
+                except Exception as exc:  # the last net: a tick that failed is followed by the next one
+                    self.quiet.error(f"veille : {_describe(exc)}")
                 wake.wait(self.settings.tick)
                 wake.clear()
         finally:
-            observer.stop()
-            observer.join(timeout=5)
+            if observer:
+                observer.stop()
+                observer.join(timeout=5)
             self.release()
+
+    def _tick(self, state: _State, stop: threading.Event, on_report) -> None:
+        """New deposits first: a claim that keeps failing is tried again after them, never before."""
+        now = time.monotonic()
+        for path in self.ready(state, now):
+            if stop.is_set():
+                return
+            report = self.take(path)
+            if report and on_report:
+                on_report(report)
+        if now - state.last_scan >= self.settings.rescan:
+            self._chores()
+            state.last_scan = now
 
     def release(self) -> None:
         """Give back anything still claimed, then drop our folder and lock."""
-        self._release_all(self.mine)
+        for folder in self._claims(self.mine):
+            try:
+                self._give_back(folder)
+            except OSError as exc:
+                log.error(
+                    "%s : restitution impossible (%s), repris au prochain démarrage", folder, _describe(exc)
+                )
         (self.mine / LOCK).unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             self.mine.rmdir()
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
+
+
+def _signature(entry: os.DirEntry) -> tuple[int, int] | None:
+    """Size and mtime of a regular file that may be a deposit; None for anything else."""
+    try:
+        if not entry.is_file(follow_symlinks=False) or not is_deposit_name(entry.name):
+            return None
+        st = entry.stat(follow_symlinks=False)
+    except OSError:
+        return None  # gone meanwhile
+    return st.st_size, st.st_mtime_ns
+
+
+def _is_current(fd: int, path: Path) -> bool:
+    """Whether the file we locked is still the one at `path` (another watcher may have removed it)."""
+    try:
+        return os.stat(path).st_ino == os.fstat(fd).st_ino
+    except FileNotFoundError:
+        return False

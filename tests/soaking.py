@@ -122,7 +122,7 @@ class Watchers:
         """Kill inside the critical window: once a deposit is claimed, at a random instant."""
         processing, deadline = self.work / "inbox" / "processing", time.monotonic() + patience
         while time.monotonic() < deadline:
-            if any(p.suffix == ".zip" for p in processing.glob("*/*")):
+            if any(p.suffix == ".zip" for p in processing.glob("*/*/*")):  # watcher / claim / file
                 time.sleep(rng.uniform(0.0, 0.08))
                 break
             time.sleep(0.002)
