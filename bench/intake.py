@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 from bench.render import machine, siret, timed  # noqa: E402
 from pipeline import sample  # noqa: E402
 from pipeline.archive import read_archive  # noqa: E402
-from pipeline.classify import classify  # noqa: E402
+from pipeline.classify import classify, settle  # noqa: E402
 from pipeline.extract import Extracted, sniff  # noqa: E402
 from pipeline.facts import gather  # noqa: E402
 from pipeline.intake import Deposit, IntakeContext, assess, take_in  # noqa: E402
@@ -111,7 +111,7 @@ def naive_extract(member) -> Extracted:
 
 
 def naive(data: bytes, ctx) -> None:
-    docs = [classify(naive_extract(m), ctx.variants) for m in read_archive(data).members]
+    docs = settle([classify(naive_extract(m), ctx.variants) for m in read_archive(data).members])
     gather(docs)
 
 
