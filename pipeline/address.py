@@ -1,8 +1,9 @@
 """E-mail addresses given by people: exactly one, checked by email-validator, in ASCII form.
 
 The library decides whether an address is valid (syntax only, never DNS).
-This module only says why in French. The local part must be ASCII: see
-`check`. IDN domains are accepted and kept in their ASCII (IDNA) form.
+This module only says why in French. IDN domains are accepted and kept in
+their ASCII (IDNA) form; a local part with accents ("élodie@…") only where
+the mail can carry it (SMTPUTF8): see `check`.
 """
 
 from __future__ import annotations
@@ -11,32 +12,38 @@ from email_validator import EmailNotValidError, validate_email
 
 MAX_LENGTH = 254  # RFC 5321 path limit, as email-validator counts it
 EXAMPLE = "achats@mairie.fr"
+ACCENTS = "lettres accentuées avant le « @ »"
+WRITE = f"écrivez une seule adresse, de la forme {EXAMPLE}"
 
 
 class AddressError(ValueError):
     """An address that cannot be used; the message is French and says what to write instead."""
 
 
-def check(value: str) -> str:
-    """The address in its ASCII form, or AddressError.
+def check(value: str, smtputf8: bool = False) -> str:
+    """The address in its ASCII form when it has one, or AddressError.
 
-    A non-ASCII local part ("élodie@…") is refused whatever the relay: the
-    verdict on a deposit must not depend on how mail leaves the Resah, and an
-    address that only some relays (SMTPUTF8) carry would leave the depositor
-    without the notice. Spaces around the address are forgiven.
+    A local part with accents ("élodie@…") is accepted only when `smtputf8`:
+    the Maildirs, or a relay configured as carrying SMTPUTF8. Elsewhere the
+    notice could never leave, so the depositor is told at once, through the
+    form's problems. Spaces around the address are forgiven.
     """
     try:
         result = validate_email(
             value.strip(" "),
             check_deliverability=False,
-            allow_smtputf8=False,
+            allow_smtputf8=True,
             allow_display_name=False,
             allow_quoted_local=False,
             allow_domain_literal=False,
         )
     except EmailNotValidError as exc:
         raise AddressError(_why(value.strip(" "))) from exc
-    return result.ascii_email
+    if result.ascii_email:
+        return result.ascii_email
+    if not smtputf8:
+        raise AddressError(f"{ACCENTS} : notre messagerie ne peut pas les acheminer ; {WRITE}")
+    return result.normalized
 
 
 def _why(value: str) -> str:
@@ -55,8 +62,8 @@ def _why(value: str) -> str:
         (any(c.isspace() for c in value), "l'adresse ne doit pas contenir d'espace"),
         ("@" not in value, "il manque le « @ »"),
         (not local, "il manque la partie avant le « @ »"),
-        (not local.isascii(), "lettres accentuées avant le « @ » : beaucoup de messageries les refusent"),
+        (not local.isascii(), f"{ACCENTS} : beaucoup de messageries les refusent"),
         ("." not in domain, "il manque le domaine complet après le « @ » (par exemple mairie.fr)"),
     )  # fmt: skip
     reason = next((text for hit, text in reasons if hit), "adresse mal formée")
-    return f"{reason} ; écrivez une seule adresse, de la forme {EXAMPLE}"
+    return f"{reason} ; {WRITE}"

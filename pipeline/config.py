@@ -33,6 +33,7 @@ class Relay:
     username: str | None = None
     password: str | None = None
     timeout: float = 30.0
+    smtputf8: bool = False  # the relay carries addresses with accents before the @
 
     def describe(self) -> str:
         who = f"{self.username}@" if self.username else ""
@@ -58,6 +59,11 @@ class Config:
     quarantine: str | None = None
     retry: Retry = Retry()
     source: str = "défauts"
+
+    @property
+    def smtputf8(self) -> bool:
+        """Whether an address with accents before the @ can be written to: Maildirs can, a relay if it says so."""
+        return self.relay is None or self.relay.smtputf8
 
     def with_paths(self, inbox=None, outbox=None, state=None) -> Config:
         """Command-line folders win over the file and the environment."""
@@ -93,6 +99,7 @@ def _relay(smtp: dict | None, env: Mapping[str, str]) -> Relay | None:
         smtp.get("username"),
         password,
         smtp.get("timeout", 30.0),
+        bool(smtp.get("smtputf8", False)),
     )
 
 

@@ -105,9 +105,19 @@ def _present(box: Path, name: str) -> bool:
 
 
 def _serialised(message: EmailMessage) -> bytes:
-    """The bytes `mailbox.Maildir.add` wrote: unfolded headers, LF line ends."""
+    """The bytes `mailbox.Maildir.add` wrote: unfolded headers, LF line ends.
+
+    An address with accents before the @ is written in UTF-8 (RFC 6532): encoded
+    words would make it an address that does not exist.
+    """
+    utf8 = any(
+        not a.username.isascii()
+        for h in ("To", "Cc", "Reply-To")
+        for a in getattr(message[h], "addresses", ())
+    )
     buffer = io.BytesIO()
-    BytesGenerator(buffer, mangle_from_=False, maxheaderlen=0).flatten(message)
+    generator_policy = message.policy.clone(utf8=True) if utf8 else None
+    BytesGenerator(buffer, mangle_from_=False, maxheaderlen=0, policy=generator_policy).flatten(message)
     return buffer.getvalue()
 
 

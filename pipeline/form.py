@@ -133,18 +133,21 @@ def _unreadable(exc: BaseException) -> str:
     return "formulaire mal formé : une valeur n'a pas pu être lue"
 
 
-def read_form(path: Path, schema: Path) -> Form:
-    """The form at `path`, whatever it holds: its valid fields and its problems. Never raises."""
+def read_form(path: Path, schema: Path, smtputf8: bool = False) -> Form:
+    """The form at `path`, whatever it holds: its valid fields and its problems. Never raises.
+
+    `smtputf8`: whether an address with accents before the @ can be written to (config.smtputf8).
+    """
     try:
         data = _parse(path)
     except (OSError, ValueError, RecursionError, MemoryError, yaml.YAMLError, FormRefused) as exc:
         return Form({}, path.name, (_unreadable(exc),))
     if not isinstance(data, dict):
         return Form({}, path.name, ("le formulaire doit être une liste de champs « nom : valeur »",))
-    return _validated(data, path.name, schema)
+    return _validated(data, path.name, schema, smtputf8)
 
 
-def _validated(data: dict, source: str, schema: Path) -> Form:
+def _validated(data: dict, source: str, schema: Path, smtputf8: bool) -> Form:
     """Keep the fields the schema accepts, addresses in their ASCII form; report the others."""
     problems = [f"nom de champ non admis : {shown(str(k))}" for k in data if not isinstance(k, str)]
     fields = {k: v for k, v in data.items() if isinstance(k, str)}
@@ -155,7 +158,7 @@ def _validated(data: dict, source: str, schema: Path) -> Form:
     for name in ADDRESS_FIELDS:
         if "@" in str(valid.get(name, "")):
             try:
-                valid[name] = address.check(valid[name])
+                valid[name] = address.check(valid[name], smtputf8)
             except address.AddressError as exc:
                 problems.append(f"{name} : {exc}")
                 del valid[name]

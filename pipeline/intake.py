@@ -106,17 +106,20 @@ class Assessment:
     parcel: Parcel | None = None  # what the regional team receives
 
 
-def load_deposit(path: Path, form_path: Path | None, schema: Path, limits: Limits) -> Deposit:
+def load_deposit(path: Path, form_path: Path | None, ctx: IntakeContext) -> Deposit:
     """The dropped file and its form; an oversized file is read only as far as needed.
 
     Neither the form nor its lookup ever raises (pipeline/form.py). A name that is not
     UTF-8 (bytes from another system) is kept readable, "\ufffd" for each bad byte.
     """
     with path.open("rb") as fh:
-        data = fh.read(limits.max_archive_bytes + 1)
+        data = fh.read(ctx.limits.max_archive_bytes + 1)
     form_path = form_path or sidecar_for(path)
     name = os.fsencode(path.name).decode("utf-8", "replace")
-    return Deposit(name, data, read_form(form_path, schema) if form_path else None)
+    form = (
+        read_form(form_path, ctx.resources.schema("deposit-form"), ctx.config.smtputf8) if form_path else None
+    )
+    return Deposit(name, data, form)
 
 
 def _read(deposit: Deposit, ctx: IntakeContext) -> tuple[list[Classified], tuple[str, ...]]:
@@ -293,7 +296,7 @@ def take_in(
     this very file was already taken in (a crash after the journal), its
     report is returned again rather than a duplicate recorded.
     """
-    deposit = load_deposit(source, form_path, ctx.resources.schema("deposit-form"), ctx.limits)
+    deposit = load_deposit(source, form_path, ctx)
     if name:
         deposit = Deposit(name, deposit.data, deposit.form)
     journal = Journal(ctx.workspace.journal)

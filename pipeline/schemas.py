@@ -23,10 +23,10 @@ TYPE_FR = {"string": "un texte", "integer": "un nombre entier", "number": "un no
 
 
 def _format_checker() -> jsonschema.FormatChecker:
-    """The draft's checks, except "email": one address, checked by email-validator."""
+    """The draft's checks, except "email": one address, checked by email-validator (its syntax only)."""
     checker = jsonschema.FormatChecker(jsonschema.Draft202012Validator.FORMAT_CHECKER.checkers)
     checker.checks("email", raises=address.AddressError)(
-        lambda value: not isinstance(value, str) or bool(address.check(value))
+        lambda value: not isinstance(value, str) or bool(address.check(value, smtputf8=True))
     )
     return checker
 

@@ -18,13 +18,17 @@ from email.utils import getaddresses
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
 from email_validator import validate_email
 
+from pipeline.config import Config, Relay
 from pipeline.deliver import new_message
 from pipeline.form import MAX_BYTES, read_form
-from pipeline.intake import take_in
+from pipeline.intake import IntakeContext, take_in
+from pipeline.mailqueue import MailQueue
 from tests import builders as b
 from tests.test_hostile import intake
+from tests.test_smtp import Recorder, free_port
 from tests.test_watch import WatchProcess, rows, wait_for
 
 ENTITY = b.Entity()
@@ -348,7 +352,6 @@ INVALID_ADDRESSES = [
     "achats@test-sur-mer.example\n",
     "a" * 300 + "@test-sur-mer.example",
     "achats@" + "d" * 300 + ".fr",
-    "élodie@test-sur-mer.example",
     "mailto:achats@test-sur-mer.example",
 ]
 
@@ -399,6 +402,50 @@ def test_a_valid_address_gets_the_notice_in_its_ascii_form(intake_ctx, drop, ord
     [notice] = mail(intake_ctx)["depositors"]
     assert notice["To"] == ascii_form
     assert_safe_mail(intake_ctx)
+
+
+ACCENTED = "élodie.bégué@test-sur-mer.example"
+
+
+def test_an_address_with_accents_is_refused_when_the_relay_cannot_carry_it(
+    resources, workspace, drop, order_only
+):
+    """Without `smtp.smtputf8: true`, the notice could never leave: the depositor is told through the form."""
+    relay = Relay("127.0.0.1", "csac@resah.fr", 2525, "none")
+    ctx = IntakeContext.build(resources, workspace, config=Config(workspace, relay))
+    report = take_in(drop(order_only, form=form(email=ACCENTED)), ctx)
+    assert (
+        codes(report)[-1] == "form_invalid"
+        and "lettres accentuées avant le « @ »" in report["problems"][-1]["message"]
+    )
+    assert report["email"] is None
+    assert [m["recipients"] for m in MailQueue(workspace.state).all()] == ["Hauts-de-France@resah.fr"]
+
+
+def test_an_address_with_accents_gets_its_notice_in_utf8_in_the_maildir(intake_ctx, drop, order_only):
+    report = take_in(drop(order_only, form=form(email=ACCENTED)), intake_ctx)
+    assert "form_invalid" not in codes(report) and report["email"] == ACCENTED
+    [notice] = mail(intake_ctx)["depositors"]
+    assert notice["To"] == ACCENTED
+    raw = next((intake_ctx.workspace.outbox / "depositors" / "new").iterdir()).read_bytes()
+    assert f"To: {ACCENTED}".encode() in raw  # RFC 6532, not an encoded word that no server would know
+
+
+def test_an_address_with_accents_reaches_a_relay_that_carries_smtputf8(
+    resources, workspace, drop, order_only
+):
+    recorder = Recorder()
+    controller = Controller(recorder, hostname="127.0.0.1", port=free_port(), enable_SMTPUTF8=True)
+    controller.start()
+    try:
+        relay = Relay("127.0.0.1", "csac@resah.fr", controller.port, "none", timeout=5, smtputf8=True)
+        ctx = IntakeContext.build(resources, workspace, config=Config(workspace, relay))
+        take_in(drop(order_only, form=form(email=ACCENTED)), ctx)
+    finally:
+        controller.stop()
+    assert [rcpt for _, rcpts in recorder.envelopes for rcpt in rcpts if "@test-sur-mer" in rcpt] == [
+        ACCENTED
+    ]
 
 
 PHISHING = "URGENT : réglez 1 500 € sur https://paiement-resah.exemple.fr/iban avant ce soir"
