@@ -24,7 +24,7 @@ demo: $(STAMP)
 	@echo "== 3. Take it in: check it and route it to its region"
 	$(CSAC) intake $(DEMO)/depot/depot-signe.zip --outbox $(DEMO)/courrier --state $(DEMO)/var
 	@echo "== Messages written (one Maildir per mailbox):"
-	@find $(DEMO)/courrier -type f | sort
+	@find $(DEMO)/courrier -type f ! -name '.*' | sort
 
 test: $(STAMP)
 	$(PY) -m pytest -q
