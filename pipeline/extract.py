@@ -158,7 +158,7 @@ def _active(kind: str, member: Member) -> tuple[str, ...]:
         return (active.EXECUTABLE,)
     if kind == "pdf":
         return active.in_pdf(member.data)
-    return active.in_ooxml(member.data) if kind in ("docx", "xlsx") else ()
+    return active.in_ooxml(member.data) if kind in ("docx", "xlsx") else active.in_other(member.data)
 
 
 def extract(member: Member, limits: Limits = Limits()) -> Extracted:

@@ -27,7 +27,7 @@ SIDECAR_SUFFIXES = (".json", ".yaml", ".yml")
 MAX_BYTES = 64 * 1024
 MAX_DEPTH = 20  # deeper YAML is refused before it is built (PyYAML builds it recursively)
 ADDRESS_FIELDS = ("email", "code_service_chorus")  # kept in their ASCII form once checked
-LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+LOADER = getattr(yaml, "CBaseLoader", yaml.BaseLoader)  # every scalar as written: an EJ 1300012345 stays text
 NESTED = "formulaire imbriqué trop profondément : il doit être une simple liste de champs « nom : valeur »"
 
 
@@ -107,7 +107,7 @@ def _parse_yaml(text: str):
                 raise FormRefused(NESTED)
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
-    return yaml.load(text, Loader=LOADER)  # LOADER is a safe loader
+    return yaml.load(text, Loader=LOADER)  # no tags, no types: text only
 
 
 def _parse(path: Path):
@@ -147,10 +147,15 @@ def read_form(path: Path, schema: Path, smtputf8: bool = False) -> Form:
     return _validated(data, path.name, schema, smtputf8)
 
 
+def _as_text(value):
+    """A whole number where text is expected (an EJ or a telephone typed without quotes) is that text."""
+    return str(value) if type(value) is int else value
+
+
 def _validated(data: dict, source: str, schema: Path, smtputf8: bool) -> Form:
     """Keep the fields the schema accepts, addresses in their ASCII form; report the others."""
     problems = [f"nom de champ non admis : {shown(str(k))}" for k in data if not isinstance(k, str)]
-    fields = {k: v for k, v in data.items() if isinstance(k, str)}
+    fields = {k: _as_text(v) for k, v in data.items() if isinstance(k, str)}
     found = check(schema, fields)
     failed = {p.path for p in found}
     problems += [str(p) for p in found]

@@ -1,10 +1,11 @@
 """What the regional team receives: only documents csac read, never a program.
 
 The deposited ZIP goes as it is when every file in it was read as a
-document. Otherwise a new ZIP is made of the documents alone (the
-convention, the annex, the order, and other PDF, Office or image files),
-and the files held back are named in the message; the original is kept
-for audit. Files csac ignores (dot-files, __MACOSX) could hide anything,
+document, under a name that opens it as one. Otherwise a new ZIP is made of
+the documents alone (PDF, Word, Excel or image files, named as such), and
+the files held back are named in the message; the original is kept for
+audit. A PDF named `.html`, or a Word file named `.zip` that hides a
+program, is held back: the name decides what the reader's machine runs. Files csac ignores (dot-files, __MACOSX) could hide anything,
 so they also make the original stay behind.
 """
 
@@ -17,8 +18,13 @@ from .active import EXECUTABLE
 from .archive import zip_of
 from .classify import Classified
 
-READ_KINDS = ("pdf", "docx", "xlsx", "image")
-DOCUMENT_ROLES = ("convention", "annex", "purchase_order")
+SUFFIXES = {  # the names under which each kind csac reads opens as a document, and nothing else
+    "pdf": (".pdf",),
+    "docx": (".docx", ".docm", ".dotx", ".dotm"),
+    "xlsx": (".xlsx", ".xlsm", ".xltx", ".xltm"),
+    "image": (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".tif", ".tiff"),
+}
+KIND_FR = {"pdf": "PDF", "docx": "Word", "xlsx": "Excel", "image": "image"}
 
 
 @dataclass(frozen=True)
@@ -40,14 +46,22 @@ class Parcel:
         return not self.held
 
 
+def _suffix(name: str) -> str:
+    base = PurePosixPath(name).name.lower().rstrip(" .")
+    return "." + base.rsplit(".", 1)[1] if "." in base else ""
+
+
 def _why_held(doc: Classified) -> str | None:
     if EXECUTABLE in doc.doc.active:
-        return "programme exécutable, jamais transmis"
+        return "programme ou script exécutable, jamais transmis"
     if doc.doc.error:
         return "illisible, mis de côté"
-    if doc.role in DOCUMENT_ROLES or doc.doc.kind in READ_KINDS:
-        return None
-    return "format non lu par csac (ni PDF, ni Word, ni Excel, ni image)"
+    if doc.doc.kind not in SUFFIXES:
+        return "format non lu par csac (ni PDF, ni Word, ni Excel, ni image)"
+    suffix = _suffix(doc.doc.name)
+    if suffix and suffix not in SUFFIXES[doc.doc.kind]:  # a PDF named .html opens in a browser
+        return f"son nom (« {suffix} ») ne correspond pas à son contenu ({KIND_FR[doc.doc.kind]})"
+    return None
 
 
 def parcel(name: str, data: bytes, docs: tuple[Classified, ...], ignored: tuple[str, ...]) -> Parcel:

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import shutil
+import unicodedata
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -73,6 +74,12 @@ class IntakeContext:
         )  # fmt: skip
 
 
+def _said(value):
+    if not isinstance(value, str):
+        return value
+    return unicodedata.normalize("NFC", value.replace("\r\n", "\n")).strip()
+
+
 @dataclass(frozen=True)
 class Deposit:
     name: str
@@ -85,13 +92,16 @@ class Deposit:
 
     @property
     def form_sha256(self) -> str:
-        """What the form says, whatever its file name or layout: a corrected form is a new submission."""
+        """What the form says, whatever its layout: a corrected form is a new submission.
+
+        Values count as a person reads them: in NFC, without surrounding spaces or
+        Windows line ends, and an empty field as no field.
+        """
         if self.form is None:
             return ""
-        said = json.dumps(
-            [self.form.data, self.form.problems], sort_keys=True, ensure_ascii=False, default=str
-        )
-        return hashlib.sha256(said.encode("utf-8")).hexdigest()
+        said = {k: _said(v) for k, v in self.form.data.items() if _said(v) != ""}
+        canonical = json.dumps([said, self.form.problems], sort_keys=True, ensure_ascii=False, default=str)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,11 @@ def _safe(state: str, detail: str) -> str:
     return detail
 
 
+def _kept_where(codes: str) -> str:
+    """A duplicate is not kept again: it points at the deposit already received."""
+    return "déjà reçu" if codes == "duplicate" else "quarantaine"
+
+
 def now() -> str:
     return dt.datetime.now(dt.UTC).astimezone().isoformat(timespec="seconds")
 
@@ -231,7 +236,8 @@ class Journal:
         _log(
             report["deposit_id"],
             "done",
-            f"{report['status']} → {report['mailbox'] or 'quarantaine'}" + (f" [{codes}]" if codes else ""),
+            f"{report['status']} → {report['mailbox'] or _kept_where(codes)}"
+            + (f" [{codes}]" if codes else ""),
         )
 
     def latest(self, limit: int = 20) -> list[dict]:

@@ -9,6 +9,7 @@ without the UTF-8 flag, a Unicode-path extra field, symlinks, encryption flags.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import io
 import json
@@ -1005,3 +1006,50 @@ def many_comments(signed: bytes, count: int, appearance: bool = True) -> bytes:
             writer.register_annotation(page_ref, writer.add_object(_pdf_value(note)))
 
     return _updated(signed, change)
+
+
+OBJSTM_FILTERS = {
+    "flate": (b"/FlateDecode", lambda d: zlib.compress(d)),
+    "abbreviated": (b"/Fl", lambda d: zlib.compress(d)),
+    "hex then flate": (b"[/ASCIIHexDecode /FlateDecode]", lambda d: zlib.compress(d).hex().encode() + b">"),
+    "ascii85": (b"/ASCII85Decode", lambda d: base64.a85encode(d) + b"~>"),
+}
+
+
+def objstm_pdf(filter_name: str, action: bytes, eol: bytes = b"\n", padding: int = 0) -> bytes:
+    """A PDF 1.5 whose catalog and `action` (its /OpenAction) sit in an object stream under `filter_name`.
+
+    `padding` lengthens the stream dictionary (a reader must not stop at 1 KB).
+    """
+    name, encode = OBJSTM_FILTERS[filter_name]
+    inside = {1: b"<< /Type /Catalog /Pages 2 0 R /OpenAction 6 0 R >>", 6: action}
+    head, body = b"", b""
+    for number, obj in inside.items():
+        head += b"%d %d " % (number, len(body))
+        body += obj + b"\n"
+    stream = encode(head + body)
+    out, offsets = bytearray(b"%PDF-1.5\n%\xe2\xe3\xcf\xd3\n"), {}
+    text = b"BT /F1 24 Tf 72 700 Td (Bon de commande) Tj ET"
+
+    def obj(number: int, content: bytes) -> None:
+        offsets[number] = len(out)
+        out.extend(b"%d 0 obj\n" % number + content + b"\nendobj\n")
+
+    obj(2, b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>")
+    obj(
+        3,
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >> >> >> >>",
+    )
+    obj(4, b"<< /Length %d >>\nstream\n" % len(text) + text + b"\nendstream")
+    pad = b" /Padding (" + b"x" * padding + b")" if padding else b""
+    obj(5, b"<< /Type /ObjStm /N 2 /First %d /Extra << /Nested true >>%s /Filter %s /Length %d >>\nstream%s"
+        % (len(head), pad, name, len(stream), eol) + stream + b"\nendstream")  # fmt: skip
+    rows = [(0, 0, 255)] + [
+        (2, 5, 0) if n == 1 else (2, 5, 1) if n == 6 else (1, len(out) if n == 7 else offsets[n], 0)
+        for n in range(1, 8)
+    ]
+    xref = b"".join(struct.pack(">BIH", *r) for r in rows)
+    start = len(out)
+    out.extend(b"7 0 obj\n<< /Type /XRef /Size 8 /W [1 4 2] /Root 1 0 R /Length %d >>\nstream\n" % len(xref))
+    out.extend(xref + b"\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n" % start)
+    return bytes(out)

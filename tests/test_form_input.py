@@ -550,3 +550,27 @@ def test_the_watcher_takes_a_good_deposit_within_5_s_after_poison_forms(tmp_path
     assert "Traceback" not in err and "échec du traitement" not in err
     statuses = {r["file"]: r["status"] for r in rows(tmp_path)}
     assert statuses["bon.zip"] == "complete" and set(statuses.values()) <= {"complete", "incomplete"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "reference_commande: 1300012345\ntelephone: 0321000000\n",
+        "reference_commande: 0012345\ntelephone: 03 21 00 00 00\n",
+    ],
+    ids=["unquoted numbers", "leading zeros"],
+)
+def test_numbers_typed_without_quotes_in_a_yaml_form_are_read_as_written(tmp_path, resources, text):
+    """YAML would make 1300012345 a number and 0321000000 an octal one; a form is text as typed."""
+    base = "raison_sociale: Mairie\nnumero_marche: 2021-045 lot 2\nemail: achats@mairie.fr\ncode_service_chorus: S1\n"
+    path = tmp_path / "depot.yaml"
+    path.write_text(base + text, encoding="utf-8")
+    form = read_form(path, resources.schema("deposit-form"))
+    expected = dict(line.split(": ", 1) for line in text.strip().splitlines())
+    assert form.problems == () and {k: form.get(k) for k in expected} == expected
+
+
+def test_a_whole_number_in_a_json_form_is_read_as_its_text(tmp_path, resources):
+    path = tmp_path / "depot.json"
+    path.write_text(json.dumps(form(reference_commande=1300012345)), encoding="utf-8")
+    assert read_form(path, resources.schema("deposit-form")).get("reference_commande") == "1300012345"

@@ -4,6 +4,7 @@ import email
 import json
 import mailbox
 import sqlite3
+import unicodedata
 from decimal import Decimal
 from email import policy
 
@@ -96,6 +97,30 @@ def test_the_same_form_written_another_way_is_still_the_same_submission(
         indent = 4 if layout == "indented-json" else None
         path.with_suffix(".json").write_text(json.dumps(ordered, indent=indent, ensure_ascii=False), "utf-8")
     assert codes(take_in(path, intake_ctx)) == ["duplicate"]
+
+
+def _nfd(data: dict) -> dict:
+    return {k: unicodedata.normalize("NFD", v) for k, v in data.items()}
+
+
+SAME_FORM_RETYPED = {
+    "values in NFD (typed on a Mac)": _nfd,
+    "spaces around values": lambda d: {k: f" {v} " for k, v in d.items()},
+    "Windows line ends in the message": lambda d: d | {"message": "Bonjour,\r\nci-joint."},
+    "an empty field the portal added": lambda d: d | {"commentaire": ""},
+}
+
+
+@pytest.mark.parametrize("retyped", SAME_FORM_RETYPED)
+def test_the_same_form_retyped_as_a_person_would_read_it_alike_is_a_duplicate(
+    intake_ctx, drop, zip_bytes, commune, retyped
+):
+    base = b.form(
+        commune, raison_sociale="Communauté d'Agglomération de Béthune", message="Bonjour,\nci-joint."
+    )
+    take_in(drop(zip_bytes, form=base), intake_ctx)
+    again = take_in(drop(zip_bytes, "renvoi.zip", form=SAME_FORM_RETYPED[retyped](base)), intake_ctx)
+    assert codes(again) == ["duplicate"]
 
 
 def test_a_duplicate_without_a_form_tells_nobody(intake_ctx, drop, zip_bytes):
