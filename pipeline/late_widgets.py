@@ -165,7 +165,8 @@ def _widget(old, new, index: int, entry, redrawn: bool, signed_revision: int) ->
         return None
     added = old.is_ref_unassignable(entry.reference)
     if field_type == "/Sig":
-        subject = "signature" if value is not None else "signature_field" if added else "changed"
+        signed_since = isinstance(value, generic.IndirectObject) and old.is_ref_unassignable(value.reference)
+        subject = "signature" if signed_since else "signature_field" if added else "changed"
     else:
         subject = "field" if added else "changed"
     draws = _draws(annot) or (field_type != "/Sig" and _has_value(value))

@@ -1192,3 +1192,34 @@ def many_signature_fields(signed: bytes, count: int) -> bytes:
         writer.update_container(fields)
 
     return _updated(signed, change)
+
+
+def with_check_box(pdf: bytes, rect: tuple, page: int = 0, on: str = "a white box and other text") -> bytes:
+    """An unticked check box on a page; its 'Yes' appearance draws `on` (see widget_appearance)."""
+
+    def change(writer, first_page):
+        page_ref = writer.root["/Pages"].raw_get("/Kids").raw_get(page)
+        states = {
+            "/Off": widget_appearance(writer, rect, "nothing"),
+            "/Yes": widget_appearance(writer, rect, on),
+        }
+        box = {"/FT": "/Btn", "/T": "Accord", "/V": "/Off", "/AS": "/Off", "/AP": {"/N": states}}
+        box |= {"/Type": "/Annot", "/Subtype": "/Widget", "/Rect": list(rect), "/F": 4, "/P": page_ref}
+        box_ref = writer.add_object(_pdf_value(box))
+        writer.register_annotation(page_ref, box_ref)
+        writer.root[pdf_name("/AcroForm")] = _pdf_value({"/Fields": [box_ref]})
+        writer.update_root()
+
+    return _updated(pdf, change)
+
+
+def check_box_ticked(signed: bytes) -> bytes:
+    """The check box left unticked at signing ticked (/V and /AS set to its 'Yes' state)."""
+
+    def change(writer, first_page):
+        box_ref = writer.root["/AcroForm"]["/Fields"].raw_get(0)
+        box = box_ref.get_object()
+        box[pdf_name("/V")] = box[pdf_name("/AS")] = pdf_name("/Yes")
+        writer.mark_update(box_ref)
+
+    return _updated(signed, change)

@@ -331,6 +331,9 @@ DRAWN_OVER_THE_SIGNED_TEXT = {
     "a text field over the page, filled in with a white box and other text": (
         lambda pdf: b.field_filled(signed(b.with_text_field(pdf, rect=b.PAGE)), appearance=COVER)
     ),
+    "a check box over the page, ticked, its ticked state a white box and other text": (
+        lambda pdf: b.check_box_ticked(signed(b.with_check_box(pdf, b.PAGE)))
+    ),
     "a text field over the page, hidden at signing, shown after": (
         lambda pdf: b.field_shown(signed(b.with_text_field(pdf, rect=b.PAGE, appearance=COVER, flags=2)))
     ),
@@ -449,6 +452,10 @@ DRAWN_IN_A_BLANK_SPACE = {
     ),
     "a text field filled in": (
         lambda pdf: b.field_filled(signed(with_field(pdf))),
+        "un champ de formulaire rempli ou modifié après la signature (page 5)",
+    ),
+    "a small check box ticked": (
+        lambda pdf: b.check_box_ticked(signed(b.with_check_box(pdf, (60, 300, 75, 315), -1, "text only"))),
         "un champ de formulaire rempli ou modifié après la signature (page 5)",
     ),
     "a text field with a script present at signing, filled in": (
