@@ -341,7 +341,7 @@ class _SignedPages:
         page_area = (right - left) * (top - bottom)
         if width <= 0 or height <= 0 or page_area <= 0:
             return 0.0, ""
-        if glyphs is None or any(_inside(point, shown) for point in glyphs):
+        if glyphs is None or _any_inside(glyphs, shown):
             return width * height / page_area, "text"
         if any(_overlap(shown, box) for box in images):
             return width * height / page_area, "image"
@@ -381,8 +381,13 @@ def _glyph_middles(textpage) -> list[tuple[float, float]] | None:
     return middles
 
 
-def _inside(point, rect) -> bool:
-    return rect[0] < point[0] < rect[2] and rect[1] < point[1] < rect[3]
+def _any_inside(points, rect) -> bool:
+    """One plain loop: a page's thousands of glyphs cost no Python call each (see CALL_BUDGET)."""
+    left, bottom, right, top = rect
+    for x, y in points:  # noqa: SIM110 (a generator would be one profiled call per glyph)
+        if left < x < right and bottom < y < top:
+            return True
+    return False
 
 
 def _overlap(a, b) -> bool:
