@@ -26,7 +26,7 @@ new annotations, within caps.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from itertools import islice
 
 from pyhanko.pdf_utils import generic
@@ -102,7 +102,7 @@ def _changed_pages(old, new, changed) -> set[generic.Reference]:
     pages = {ref for ref, obj in rewritten.items() if _plain_dict(obj) and obj.get("/Type") == "/Page"}
     arrays = {ref for ref, obj in rewritten.items() if isinstance(obj, generic.ArrayObject)}
     if arrays:  # an /Annots array rewritten in place: its page is found through the page tree
-        pages |= {ref for ref in _page_refs(new) if _annots_ref(new(ref)) in arrays}
+        pages |= {ref for ref in page_refs(new) or () if _annots_ref(new(ref)) in arrays}
     return pages
 
 
@@ -111,24 +111,28 @@ def _annots_ref(page) -> generic.Reference | None:
     return raw.reference if isinstance(raw, generic.IndirectObject) else None
 
 
-def _page_refs(new: HistoricalResolver) -> Iterator[generic.Reference]:
-    """The pages of the new revision, depth first, up to MAX_PAGE_NODES tree nodes."""
+def page_refs(resolver: HistoricalResolver) -> list[generic.Reference] | None:
+    """The pages of a revision in order, depth first; None past MAX_PAGE_NODES tree nodes, or unreadable."""
+    pages: list[generic.Reference] = []
     try:
-        stack, seen = [new.root.raw_get("/Pages")], set()
-        while stack and len(seen) < MAX_PAGE_NODES:
+        stack, seen = [resolver.root.raw_get("/Pages")], set()
+        while stack:
             node = stack.pop()
             if not isinstance(node, generic.IndirectObject) or node.reference in seen:
                 continue
+            if len(seen) >= MAX_PAGE_NODES:
+                return None
             seen.add(node.reference)
             obj = node.get_object()
             if not isinstance(obj, generic.DictionaryObject):
                 continue
             if obj.get("/Type") == "/Page":
-                yield node.reference
+                pages.append(node.reference)
             elif "/Kids" in obj and isinstance(obj["/Kids"], generic.ArrayObject):
                 stack.extend(reversed(obj["/Kids"]))
     except Exception:  # a page tree too broken to read approves nothing; pyHanko judges the rest
-        return
+        return None
+    return pages
 
 
 def _signature_widgets(old: HistoricalResolver, new: HistoricalResolver) -> frozenset[generic.Reference]:

@@ -6,10 +6,14 @@ was deposited: the whole file, or a revision followed only by what DocMDP
 permits, as pyHanko's difference analysis judges it (later signatures,
 archival data, form filling, and comments: pyHanko's default policy refuses
 those, annotations_rule adds them). Comments are reported so that a person
-reads them. Anything else appended after signing (pages swapped or added,
-content streams rewritten or added, annotations present at signing changed,
-links or actions, objects rewritten) means the document was modified after
-signature: the signature no longer speaks for what a person reads. Of
+reads them. What DocMDP permits is then judged by what a person sees
+(late_widgets): a field added or filled after signing that draws over the
+signed text or images, or over much of a page, or that acts, voids the
+signature; a small one in a blank space is reported. Anything else appended
+after signing (pages swapped or added, content streams rewritten or added,
+annotations present at signing changed, links or actions, objects rewritten)
+means the document was modified after signature: the signature no longer
+speaks for what a person reads. Of
 several signatures, the best counts. Trust in the signer's certificate needs
 the network and a trust list, so it is recorded, not required. An empty
 signature field does not count; a scan or a pasted signature image is
@@ -34,7 +38,7 @@ import sys
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 VALID, INVALID, EMPTY, UNVERIFIED, NONE = "valid", "invalid", "empty", "unverified", "none"
 MAX_XREF_ENTRIES = 50_000  # cross-reference entries pyHanko may load (about 300 bytes each, 700 to diff)
@@ -58,6 +62,9 @@ DETAILS = {  # what a person reads about a signature, by verdict
     "annotations": "signature électronique intacte et valide ; des annotations (commentaires) ont été ajoutées après la signature, ce que la signature permet : elles ne sont pas signées, à examiner",
     "refused": "signature électronique qui ne couvre pas le document déposé : convention modifiée après signature (signature de certification de la révision {revision} sur {revisions}, qui interdit ce qui a été ajouté ensuite : {what})",
     "modified": "signature électronique qui ne couvre pas le document déposé : convention modifiée après signature (signature de la révision {revision} sur {revisions}, suivie de changements non permis : pages, contenu ou objets)",
+    "covered": "signature électronique qui ne couvre pas le document déposé : convention modifiée après signature (signature de la révision {revision} sur {revisions} : {why})",
+    "widgets": "signature électronique non vérifiée : champs de formulaire ajoutés ou modifiés après la signature trop nombreux ou illisibles (csac n'en examine pas plus de {cap}) ; la convention a pu être modifiée après signature",
+    "shown": " ; visible sur la page mais non signé, à examiner : {notes}",
     "irregular": "signature électronique qui ne couvre pas le document déposé : convention modifiée après signature (plage d'octets signée irrégulière ou révision signée incomplète)",
     "unchecked": "signature électronique non vérifiée : {later} révisions ajoutées après signature (csac n'en analyse pas plus de {cap}) ; la convention a pu être modifiée après signature",
     "altered": "signature électronique invalide : convention modifiée après signature (octets signés altérés)",
@@ -206,7 +213,7 @@ def _detail(modification: str, permitted: bool, covers: Coverage) -> str:
     )
 
 
-def _check(embedded, revisions: int, file_bytes: int) -> SignatureCheck:
+def _check(embedded, revisions: int, data: bytes) -> SignatureCheck:
     from pyhanko.sign.validation import SignatureCoverageLevel as Level
     from pyhanko.sign.validation import validate_pdf_signature
     from pyhanko_certvalidator import ValidationContext
@@ -214,7 +221,7 @@ def _check(embedded, revisions: int, file_bytes: int) -> SignatureCheck:
     context = ValidationContext(trust_roots=[], allow_fetching=False)
     status = validate_pdf_signature(embedded, context, skip_diff=True)
     signer = _signer(status.signing_cert)
-    covers = _coverage(embedded, status.coverage == Level.ENTIRE_FILE, revisions, file_bytes)
+    covers = _coverage(embedded, status.coverage == Level.ENTIRE_FILE, revisions, len(data))
     if not (status.intact and status.valid):
         return SignatureCheck(
             INVALID, signer, False, DETAILS["broken" if status.intact else "altered"], covers
@@ -222,17 +229,43 @@ def _check(embedded, revisions: int, file_bytes: int) -> SignatureCheck:
     if status.coverage < Level.ENTIRE_REVISION:  # a gap in the byte range, or a revision left half signed
         return SignatureCheck(INVALID, signer, False, DETAILS["irregular"], covers, "other")
     modification, permitted = _modification(embedded, covers.entire_file, covers)
-    detail = _detail(modification, permitted, covers)
     if not permitted:
-        return SignatureCheck(INVALID, signer, False, detail, covers, modification)
-    offline = "" if status.trusted else OFFLINE
-    return SignatureCheck(VALID, signer, bool(status.trusted), detail + offline, covers, modification)
+        return SignatureCheck(
+            INVALID, signer, False, _detail(modification, False, covers), covers, modification
+        )
+    checked = replace(_seen(embedded, modification, covers, data), signer=signer, covers=covers)
+    if checked.status != VALID:
+        return checked
+    trusted = bool(status.trusted)
+    return replace(checked, trusted=trusted, detail=checked.detail + ("" if trusted else OFFLINE))
 
 
-def _check_one(embedded, revisions: int, file_bytes: int) -> SignatureCheck:
+def _seen(embedded, modification: str, covers: Coverage, data: bytes) -> SignatureCheck:
+    """What pyHanko permits, judged by what a person sees: widgets added or changed since (late_widgets)."""
+    from .late_widgets import MAX_WIDGETS, Judgement, judge
+
+    seen = Judgement()
+    if modification not in ("none", "unchecked"):
+        seen = judge(embedded.reader, embedded.signed_revision, data[: covers.end])
+    if seen.unchecked:
+        return SignatureCheck(
+            INVALID, detail=DETAILS["widgets"].format(cap=MAX_WIDGETS), modification="unchecked"
+        )
+    if seen.refusal:
+        detail = DETAILS["covered"].format(
+            revision=covers.revision, revisions=covers.revisions, why=seen.refusal
+        )
+        return SignatureCheck(INVALID, detail=detail, modification="other")
+    notes = DETAILS["shown"].format(notes="; ".join(seen.notes)) if seen.notes else ""
+    return SignatureCheck(
+        VALID, detail=_detail(modification, True, covers) + notes, modification=modification
+    )
+
+
+def _check_one(embedded, revisions: int, data: bytes) -> SignatureCheck:
     """One signature's verdict; an error in it leaves the others to be judged."""
     try:
-        return _check(embedded, revisions, file_bytes)
+        return _check(embedded, revisions, data)
     except Exception as exc:  # _Exhausted is no Exception: the budget stops everything
         return SignatureCheck(INVALID, detail=f"signature illisible ({type(exc).__name__})")
 
@@ -253,7 +286,7 @@ def _validate_all(data: bytes) -> list[SignatureCheck]:
         signatures = [e for e in reader.embedded_signatures if e.sig_object_type == "/Sig"]
         latest = sorted(signatures, key=lambda e: e.signed_revision)[-MAX_SIGNATURES:]
         for embedded in reversed(latest):
-            checks.append(_check_one(embedded, reader.xrefs.total_revisions, len(data)))
+            checks.append(_check_one(embedded, reader.xrefs.total_revisions, data))
             if checks[-1].status == VALID:
                 break
     return checks

@@ -731,22 +731,39 @@ def signature_field_added(signed: bytes) -> bytes:
     return out.getvalue()
 
 
-def with_text_field(pdf: bytes, name: str = "Observations") -> bytes:
-    """An empty text form field on the first page, as a form the signatory leaves to be filled."""
+def with_text_field(
+    pdf: bytes,
+    name: str = "Observations",
+    rect: tuple = (50, 50, 300, 80),
+    page: int = 0,
+    appearance: str | None = None,
+    flags: int = 4,
+    value: str | None = None,
+) -> bytes:
+    """An empty text form field on a page, as a form the signatory leaves to be filled.
+
+    The default `rect` lies over the first page's last lines of text; `appearance` names what the
+    widget already draws (see widget_appearance), `flags` its annotation flags (2: hidden), `value`
+    a value its appearance does not show.
+    """
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
-    page_ref = writer.root["/Pages"].raw_get("/Kids")[0]
+    page_ref = writer.root["/Pages"].raw_get("/Kids")[page]
     field = generic.DictionaryObject(
         {
             pdf_name("/FT"): pdf_name("/Tx"),
             pdf_name("/T"): pdf_string(name),
             pdf_name("/Type"): pdf_name("/Annot"),
             pdf_name("/Subtype"): pdf_name("/Widget"),
-            pdf_name("/Rect"): generic.ArrayObject(map(generic.NumberObject, (50, 50, 300, 80))),
-            pdf_name("/F"): generic.NumberObject(4),
+            pdf_name("/Rect"): generic.ArrayObject(map(generic.NumberObject, rect)),
+            pdf_name("/F"): generic.NumberObject(flags),
             pdf_name("/P"): page_ref,
             pdf_name("/DA"): pdf_string("/Helv 10 Tf 0 g"),
         }
     )
+    if appearance is not None:
+        field[pdf_name("/AP")] = _pdf_value({"/N": widget_appearance(writer, rect, appearance)})
+    if value is not None:
+        field[pdf_name("/V")] = pdf_string(value)
     field_ref = writer.add_object(field)
     page = page_ref.get_object()
     page[pdf_name("/Annots")] = generic.ArrayObject([field_ref])
@@ -773,12 +790,20 @@ def with_text_field(pdf: bytes, name: str = "Observations") -> bytes:
     return out.getvalue()
 
 
-def field_filled(signed: bytes, value: str = "Lu et approuvé") -> bytes:
-    """The text field left empty at signing filled in, value and appearance, as a PDF reader does."""
+def field_filled(signed: bytes, value: str = "Lu et approuvé", appearance: str | None = None) -> bytes:
+    """The text field left empty at signing filled in, value and appearance, as a PDF reader does.
+
+    `appearance` names another appearance to draw (see widget_appearance), in the field's box.
+    """
     writer = IncrementalPdfFileWriter(io.BytesIO(signed))
     for field_ref in writer.root["/AcroForm"]["/Fields"]:
         field = field_ref.get_object()
         if field.get("/FT") != "/Tx":
+            continue
+        if appearance is not None:
+            field[pdf_name("/V")] = pdf_string(value)
+            field[pdf_name("/AP")] = _pdf_value({"/N": widget_appearance(writer, field["/Rect"], appearance)})
+            writer.mark_update(field_ref)
             continue
         appearance = generic.StreamObject(
             {
@@ -1053,3 +1078,196 @@ def objstm_pdf(filter_name: str, action: bytes, eol: bytes = b"\n", padding: int
     out.extend(b"7 0 obj\n<< /Type /XRef /Size 8 /W [1 4 2] /Root 1 0 R /Length %d >>\nstream\n" % len(xref))
     out.extend(xref + b"\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n" % start)
     return bytes(out)
+
+
+# -- Widgets added or changed after a signature ----------------------------------------------------
+
+PAGE = (0, 0, 612, 842)  # a whole page, A4 or Letter
+BLANK_SPOT = (50, 300, 250, 350)  # 200 x 50, blank space on the convention's last page
+WIDGET_APPEARANCES = {  # what a widget's normal appearance draws in its box (w x h), by name
+    "a white box and other text": lambda w, h: (
+        f"1 1 1 rg 0 0 {w} {h} re f 0 g BT /Helv 14 Tf 10 {h - 30} Td "
+        "(CONVENTION - montant maximum : 10 EUR) Tj ET"
+    ),
+    "text only": lambda w, h: f"BT /Helv 14 Tf 10 {h - 30} Td (montant maximum : 10 EUR) Tj ET",
+    "thick white strokes": lambda w, h: f"1 1 1 RG {h} w 0 {h / 2} m {w} {h / 2} l S",
+    "an image": lambda w, h: f"q {w} 0 0 {h} 0 0 cm /Im Do Q",
+    "a form XObject": lambda w, h: "/Fm Do",
+    "a signature stamp": lambda w, h: (
+        f"0 0 1 RG 1 1 {w - 2} {h - 2} re S BT /Helv 9 Tf 6 {h / 2} Td (Signé par : Adjoint au maire) Tj ET"
+    ),
+    "nothing": lambda w, h: "",
+    "a marked, empty text": lambda w, h: "% DSBlank\n/Tx BMC q Q EMC",
+}
+
+
+def widget_appearance(writer, rect, kind: str) -> generic.IndirectObject:
+    """A form XObject for a widget in `rect`, drawing WIDGET_APPEARANCES[kind], with its resources."""
+    x1, y1, x2, y2 = (float(v) for v in rect)
+    w, h = abs(x2 - x1), abs(y2 - y1)
+    font = writer.add_object(_pdf_value({"/Type": "/Font", "/Subtype": "/Type1", "/BaseFont": "/Helvetica"}))
+    image = generic.StreamObject(
+        _pdf_value({"/Type": "/XObject", "/Subtype": "/Image", "/Width": 1, "/Height": 1})
+        | _pdf_value({"/ColorSpace": "/DeviceGray", "/BitsPerComponent": 8}),
+        stream_data=b"\xff",
+    )
+    inner = generic.StreamObject(
+        _pdf_value({"/Type": "/XObject", "/Subtype": "/Form", "/BBox": [0, 0, w, h]}),
+        stream_data=f"1 1 1 rg 0 0 {w} {h} re f".encode(),
+    )
+    resources = {"/Font": {"/Helv": font}, "/XObject": {"/Im": writer.add_object(image)}}
+    resources["/XObject"]["/Fm"] = writer.add_object(inner)
+    stream = generic.StreamObject(
+        _pdf_value(
+            {"/Type": "/XObject", "/Subtype": "/Form", "/BBox": [0, 0, w, h], "/Resources": resources}
+        ),
+        stream_data=WIDGET_APPEARANCES[kind](w, h).encode("latin-1"),
+    )
+    return writer.add_object(stream)
+
+
+def signature_widget_added(
+    pdf: bytes,
+    rect: tuple = PAGE,
+    appearance: str | None = "a white box and other text",
+    page: int = 0,
+    entries: dict | None = None,
+    kid: bool = False,
+) -> bytes:
+    """A new, empty signature field whose widget draws `appearance` (None: no /AP) in `rect`.
+
+    The attack: the whole page, a white box and other text. `kid` lays the widget out as a
+    separate kid of the field; `entries` adds to the widget (/MK, /AA, /F ...).
+    """
+
+    def change(writer, first_page):
+        page_ref = writer.root["/Pages"].raw_get("/Kids").raw_get(page)
+        widget = {"/Type": "/Annot", "/Subtype": "/Widget", "/Rect": list(rect), "/F": 4, "/P": page_ref}
+        widget |= entries or {}
+        if appearance is not None:
+            widget["/AP"] = {"/N": widget_appearance(writer, rect, appearance)}
+        field = {"/FT": "/Sig", "/T": "Signature2"}
+        if kid:
+            field_ref = writer.add_object(_pdf_value(field))
+            widget_ref = writer.add_object(_pdf_value(widget | {"/Parent": field_ref}))
+            field_ref.get_object()[pdf_name("/Kids")] = generic.ArrayObject([widget_ref])
+        else:
+            field_ref = widget_ref = writer.add_object(_pdf_value(widget | field))
+        writer.register_annotation(page_ref, widget_ref)
+        form = writer.root["/AcroForm"]
+        form["/Fields"].append(field_ref)
+        writer.update_container(form["/Fields"])
+
+    return _updated(pdf, change)
+
+
+def visibly_countersigned(signed: bytes, box: tuple, page: int = -1, name: str = "Adjoint au maire") -> bytes:
+    """A second signature whose stamp (pyHanko's, with its text) is drawn in `box` on a page."""
+    from asn1crypto import keys, x509
+    from pyhanko.sign import signers
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+    identity = sample.throwaway_identity(name, "Commune")
+    signer = signers.SimpleSigner(
+        signing_cert=x509.Certificate.load(identity.certificate),
+        signing_key=keys.PrivateKeyInfo.load(identity.key),
+        cert_registry=SimpleCertificateStore.from_certs([]),
+    )
+    spec = SigFieldSpec(sig_field_name="Signature2", box=box, on_page=page)
+    pdf_signer = signers.PdfSigner(
+        signers.PdfSignatureMetadata(field_name="Signature2"), signer=signer, new_field_spec=spec
+    )
+    out = io.BytesIO()
+    pdf_signer.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(signed)), output=out)
+    return out.getvalue()
+
+
+def last_signature_broken(pdf: bytes) -> bytes:
+    """The latest signature's value altered (one hex digit): it no longer holds, what it signed is intact."""
+    start = pdf.rindex(b"/Contents <") + len(b"/Contents <")
+    digits = pdf[start : pdf.index(b">", start)].rstrip(b"0")
+    at = start + len(digits) - 8  # inside the signature value, which closes the CMS
+    return pdf[:at] + (b"1" if pdf[at : at + 1] != b"1" else b"2") + pdf[at + 1 :]
+
+
+def field_shown(signed: bytes) -> bytes:
+    """The text field hidden at signing made visible (its annotation flags set to print)."""
+
+    def change(writer, first_page):
+        for field_ref in writer.root["/AcroForm"]["/Fields"]:
+            if field_ref.get_object().get("/FT") == "/Tx":
+                field_ref.get_object()[pdf_name("/F")] = generic.NumberObject(4)
+                writer.mark_update(field_ref)
+
+    return _updated(signed, change)
+
+
+def field_action_added(signed: bytes) -> bytes:
+    """The text field present at signing given a JavaScript action when the page opens (/AA)."""
+
+    def change(writer, first_page):
+        for field_ref in writer.root["/AcroForm"]["/Fields"]:
+            if field_ref.get_object().get("/FT") == "/Tx":
+                field_ref.get_object()[pdf_name("/AA")] = _pdf_value({"/PO": JAVASCRIPT})
+                writer.mark_update(field_ref)
+
+    return _updated(signed, change)
+
+
+def appearances_regenerated(signed: bytes) -> bytes:
+    """/NeedAppearances turned on in the form: viewers redraw every field from its value."""
+
+    def change(writer, first_page):
+        writer.root["/AcroForm"][pdf_name("/NeedAppearances")] = generic.BooleanObject(True)
+        writer.update_root()
+
+    return _updated(signed, change)
+
+
+def many_signature_fields(signed: bytes, count: int) -> bytes:
+    """`count` empty signature fields added to the first page in one update, each with a small stamp."""
+
+    def change(writer, page_ref):
+        fields = writer.root["/AcroForm"]["/Fields"]
+        for index in range(count):
+            rect = [300, 50 + index % 700, 310, 60 + index % 700]
+            widget = {"/Type": "/Annot", "/Subtype": "/Widget", "/Rect": rect, "/F": 4, "/P": page_ref}
+            widget |= {"/FT": "/Sig", "/T": f"Signature{index + 2}"}
+            widget["/AP"] = {"/N": widget_appearance(writer, rect, "a signature stamp")}
+            ref = writer.add_object(_pdf_value(widget))
+            writer.register_annotation(page_ref, ref)
+            fields.append(ref)
+        writer.update_container(fields)
+
+    return _updated(signed, change)
+
+
+def with_check_box(pdf: bytes, rect: tuple, page: int = 0, on: str = "a white box and other text") -> bytes:
+    """An unticked check box on a page; its 'Yes' appearance draws `on` (see widget_appearance)."""
+
+    def change(writer, first_page):
+        page_ref = writer.root["/Pages"].raw_get("/Kids").raw_get(page)
+        states = {
+            "/Off": widget_appearance(writer, rect, "nothing"),
+            "/Yes": widget_appearance(writer, rect, on),
+        }
+        box = {"/FT": "/Btn", "/T": "Accord", "/V": "/Off", "/AS": "/Off", "/AP": {"/N": states}}
+        box |= {"/Type": "/Annot", "/Subtype": "/Widget", "/Rect": list(rect), "/F": 4, "/P": page_ref}
+        box_ref = writer.add_object(_pdf_value(box))
+        writer.register_annotation(page_ref, box_ref)
+        writer.root[pdf_name("/AcroForm")] = _pdf_value({"/Fields": [box_ref]})
+        writer.update_root()
+
+    return _updated(pdf, change)
+
+
+def check_box_ticked(signed: bytes) -> bytes:
+    """The check box left unticked at signing ticked (/V and /AS set to its 'Yes' state)."""
+
+    def change(writer, first_page):
+        box_ref = writer.root["/AcroForm"]["/Fields"].raw_get(0)
+        box = box_ref.get_object()
+        box[pdf_name("/V")] = box[pdf_name("/AS")] = pdf_name("/Yes")
+        writer.mark_update(box_ref)
+
+    return _updated(signed, change)

@@ -15,6 +15,7 @@ from decimal import Decimal
 from email import message_from_bytes, policy
 
 import jsonschema
+import pypdfium2 as pdfium
 import pytest
 
 from pipeline import sample
@@ -35,6 +36,11 @@ def convention(renderer, resources):
 
 def signed(pdf: bytes) -> bytes:
     return sample.sign_pdf(pdf, b.IDENTITY)
+
+
+def with_field(pdf: bytes) -> bytes:
+    """An empty text field in a blank space of the last page, as a form leaves room to be filled."""
+    return b.with_text_field(pdf, rect=b.BLANK_SPOT, page=-1)
 
 
 def letter() -> bytes:
@@ -71,8 +77,12 @@ PERMITTED_AFTER_SIGNING = {
         "form_filling",
     ),
     "a form field left empty at signing, filled in": (
-        lambda pdf: b.field_filled(signed(b.with_text_field(pdf))),
+        lambda pdf: b.field_filled(signed(with_field(pdf))),
         "form_filling",
+    ),
+    "a second signature with a visible stamp in a blank space": (
+        lambda pdf: b.visibly_countersigned(signed(pdf), b.BLANK_SPOT),
+        "none",
     ),
     "the document information rewritten": (lambda pdf: b.info_rewritten(signed(pdf)), "lta_updates"),
     "a document timestamp (PAdES-LTA)": (lambda pdf: b.timestamped(signed(pdf)), "lta_updates"),
@@ -97,7 +107,7 @@ def test_what_docmdp_permits_after_a_signature_keeps_it(convention, change):
 def test_a_form_filled_after_a_certification_counts_only_if_its_docmdp_permits_it(
     convention, permission, counts
 ):
-    filled = b.field_filled(b.certified(b.with_text_field(convention), permission))
+    filled = b.field_filled(b.certified(with_field(convention), permission))
     check = check_pdf(filled, unverifiable_image=False)
     assert check.signed is counts and check.modification == "form_filling"
     assert (MODIFIED in check.detail) is not counts
@@ -168,7 +178,7 @@ COMMENTS_AFTER_SIGNING = {
         lambda pdf: b.signature_field_added(b.comment_added(signed(pdf), "Ink"))
     ),
     "a comment, then a form field filled in": (
-        lambda pdf: b.field_filled(b.comment_added(signed(b.with_text_field(pdf)), "Text"))
+        lambda pdf: b.field_filled(b.comment_added(signed(with_field(pdf)), "Text"))
     ),
 }
 
@@ -253,6 +263,218 @@ def test_a_comment_after_a_certification_counts_only_if_its_docmdp_permits_annot
     assert "annotations (commentaires)" in check.detail
 
 
+# -- Widgets added or changed after signing -----------------------------------------------------
+
+COVERED = "recouvre le texte signé"
+SHOWN = "visible sur la page mais non signé, à examiner"
+OVER_THE_TEXT = (300, 50, 500, 100)  # 200 x 50, over the first page's last lines of text
+MOST_OF_A_PAGE = (30, 60, 565, 600)  # blank on the convention's last page, but most of it
+COVER = "a white box and other text"
+
+
+def glyph_bar(pdf: bytes, word: str = "maximum", page: int = 0) -> tuple:
+    """A bar 2 points wide over the middle of the first glyph of `word` on a page (found with pdfium)."""
+    document = pdfium.PdfDocument(pdf)
+    textpage = document[page % len(document)].get_textpage()
+    left, bottom, right, top = textpage.get_charbox(textpage.get_text_range().index(word))
+    middle = (left + right) / 2
+    return middle - 1, bottom, middle + 1, top
+
+
+def under_the_last_line(pdf: bytes, page: int = -1, graze: float = 0.5) -> tuple:
+    """A 200 x 50 box under a page's last line of text, its top `graze` points into the glyphs' boxes."""
+    document = pdfium.PdfDocument(pdf)
+    textpage = document[page % len(document)].get_textpage()
+    left, bottom, _, _ = textpage.get_rect(textpage.count_rects() - 1)
+    return left, bottom + graze - 50, left + 200, bottom + graze
+
+
+DRAWN_OVER_THE_SIGNED_TEXT = {
+    "the attack: a new empty signature field drawing a white box and other text over the page": (
+        lambda pdf: b.signature_widget_added(signed(pdf))
+    ),
+    "the same, the widget a separate kid of the field": (
+        lambda pdf: b.signature_widget_added(signed(pdf), kid=True)
+    ),
+    **{
+        f"a new empty signature field over the page drawing {kind}": (
+            lambda pdf, kind=kind: b.signature_widget_added(signed(pdf), appearance=kind)
+        )
+        for kind in ("text only", "thick white strokes", "an image", "a form XObject")
+    },
+    "a stamp-sized white box and other text over a few signed lines": (
+        lambda pdf: b.signature_widget_added(signed(pdf), rect=OVER_THE_TEXT)
+    ),
+    "a white bar 2 points wide over one glyph": (
+        lambda pdf: b.signature_widget_added(signed(pdf), glyph_bar(pdf), "thick white strokes")
+    ),
+    "a new signature field whose annotation is a stamp, not a widget": (
+        lambda pdf: b.signature_widget_added(signed(pdf), entries={"/Subtype": "/Stamp"})
+    ),
+    "a new signature field whose kid annotation is a rectangle comment": (
+        lambda pdf: b.signature_widget_added(signed(pdf), entries={"/Subtype": "/Square"}, kid=True)
+    ),
+    "a new signature field without appearance, a caption (/MK) over the page": (
+        lambda pdf: b.signature_widget_added(signed(pdf), appearance=None, entries={"/MK": {"/CA": "10 EUR"}})
+    ),
+    "a new signature field flagged hidden, its appearance over the page": (
+        lambda pdf: b.signature_widget_added(signed(pdf), entries={"/F": 2})
+    ),
+    "a new signature field without appearance, a white background (/MK) over the page": (
+        lambda pdf: b.signature_widget_added(
+            signed(pdf), appearance=None, entries={"/MK": {"/BG": [1, 1, 1]}}
+        )
+    ),
+    "a text field over the text, left empty at signing, filled in": (
+        lambda pdf: b.field_filled(signed(b.with_text_field(pdf)))
+    ),
+    "a text field over the page, filled in with a white box and other text": (
+        lambda pdf: b.field_filled(signed(b.with_text_field(pdf, rect=b.PAGE)), appearance=COVER)
+    ),
+    "a check box over the page, ticked, its ticked state a white box and other text": (
+        lambda pdf: b.check_box_ticked(signed(b.with_check_box(pdf, b.PAGE)))
+    ),
+    "a text field over the page, hidden at signing, shown after": (
+        lambda pdf: b.field_shown(signed(b.with_text_field(pdf, rect=b.PAGE, appearance=COVER, flags=2)))
+    ),
+    "a value its signed appearance did not show, redrawn over the text (/NeedAppearances)": (
+        lambda pdf: b.appearances_regenerated(
+            signed(b.with_text_field(pdf, appearance="nothing", value="montant maximum : 10 EUR"))
+        )
+    ),
+    "a second signature stamped over the page, which does not hold itself": (
+        lambda pdf: b.last_signature_broken(b.visibly_countersigned(signed(pdf), b.PAGE, page=0))
+    ),
+}
+
+
+@pytest.mark.parametrize("change", DRAWN_OVER_THE_SIGNED_TEXT)
+def test_a_widget_drawn_over_the_signed_text_after_a_signature_voids_it(convention, change):
+    check = check_pdf(DRAWN_OVER_THE_SIGNED_TEXT[change](convention), unverifiable_image=False)
+    assert check.status == "invalid" and not check.signed
+    assert MODIFIED in check.detail and f"{COVERED} (page 1)" in check.detail
+    assert check.modification == "other" and not check.covers.entire_file
+
+
+DRAWN_OVER_MUCH_OF_A_PAGE = {
+    "a new empty signature field drawing text": (
+        lambda pdf: b.signature_widget_added(signed(pdf), MOST_OF_A_PAGE, "text only", page=-1)
+    ),
+    "a text field, left empty at signing, filled in": (
+        lambda pdf: b.field_filled(
+            signed(b.with_text_field(pdf, rect=MOST_OF_A_PAGE, page=-1)), appearance="text only"
+        )
+    ),
+    "a second signature's stamp, the second signature not holding itself": (
+        lambda pdf: b.last_signature_broken(b.visibly_countersigned(signed(pdf), MOST_OF_A_PAGE))
+    ),
+}
+
+
+@pytest.mark.parametrize("change", DRAWN_OVER_MUCH_OF_A_PAGE)
+def test_a_widget_drawn_over_most_of_a_blank_page_after_a_signature_voids_it(convention, change):
+    check = check_pdf(DRAWN_OVER_MUCH_OF_A_PAGE[change](convention), unverifiable_image=False)
+    assert check.status == "invalid" and MODIFIED in check.detail and check.modification == "other"
+    assert "occupe 60 % de la page 5 (un tampon en occupe au plus 10 %)" in check.detail
+
+
+ACTING_WIDGETS = {
+    "a new signature field that runs JavaScript when the page opens (/AA)": (
+        {"/AA": {"/PO": b.JAVASCRIPT}},
+        False,
+    ),
+    "a new signature field that runs JavaScript when clicked (/A)": ({"/A": b.JAVASCRIPT}, False),
+    "a new signature field whose widget, a separate kid, launches a program": (
+        {"/A": {"/S": "/Launch", "/F": "calc.exe"}},
+        True,
+    ),
+}
+
+
+@pytest.mark.parametrize("change", ACTING_WIDGETS)
+def test_a_widget_that_acts_added_after_a_signature_voids_it(convention, change):
+    entries, kid = ACTING_WIDGETS[change]
+    data = b.signature_widget_added(signed(convention), b.BLANK_SPOT, None, page=-1, entries=entries, kid=kid)
+    check = check_pdf(data, unverifiable_image=False)
+    assert check.status == "invalid" and check.modification == "other"
+    assert MODIFIED in check.detail and "porte une action" in check.detail
+
+
+def test_an_action_given_after_a_signature_to_a_field_present_at_signing_voids_it(convention):
+    check = check_pdf(b.field_action_added(signed(with_field(convention))), unverifiable_image=False)
+    assert check.status == "invalid" and MODIFIED in check.detail and check.modification == "other"
+
+
+DRAWING_NOTHING = {
+    "an empty signature field as pyHanko places it (an empty appearance)": (
+        lambda pdf: b.signature_field_added(signed(pdf))
+    ),
+    "an empty signature field over the page, without appearance": (
+        lambda pdf: b.signature_widget_added(signed(pdf), appearance=None)
+    ),
+    "an empty signature field over the page, its appearance empty": (
+        lambda pdf: b.signature_widget_added(signed(pdf), appearance="nothing")
+    ),
+    "an empty signature field over the page, its appearance marked content only (% DSBlank)": (
+        lambda pdf: b.signature_widget_added(signed(pdf), appearance="a marked, empty text")
+    ),
+    "an empty signature field, a separate kid, its appearance empty": (
+        lambda pdf: b.signature_widget_added(signed(pdf), OVER_THE_TEXT, "nothing", kid=True)
+    ),
+}
+
+
+@pytest.mark.parametrize("change", DRAWING_NOTHING)
+def test_a_widget_that_draws_nothing_added_after_a_signature_keeps_it_silently(convention, change):
+    check = check_pdf(DRAWING_NOTHING[change](convention), unverifiable_image=False)
+    assert check.status == "valid" and check.modification == "form_filling", check.detail
+    assert SHOWN not in check.detail and MODIFIED not in check.detail
+
+
+DRAWN_IN_A_BLANK_SPACE = {
+    "an empty signature field with a stamp": (
+        lambda pdf: b.signature_widget_added(signed(pdf), b.BLANK_SPOT, "a signature stamp", page=-1),
+        "un champ de signature ajouté après la signature (page 5)",
+    ),
+    "an empty signature field with a white box and other text": (
+        lambda pdf: b.signature_widget_added(signed(pdf), b.BLANK_SPOT, COVER, page=-1),
+        "un champ de signature ajouté après la signature (page 5)",
+    ),
+    "a second signature's stamp, the second signature not holding itself": (
+        lambda pdf: b.last_signature_broken(b.visibly_countersigned(signed(pdf), b.BLANK_SPOT)),
+        "le tampon d'une signature ajoutée ensuite (page 5)",
+    ),
+    "a stamp whose top grazes the boxes of the last line's glyphs": (
+        lambda pdf: b.signature_widget_added(
+            signed(pdf), under_the_last_line(pdf), "a signature stamp", page=-1
+        ),
+        "un champ de signature ajouté après la signature (page 5)",
+    ),
+    "a text field filled in": (
+        lambda pdf: b.field_filled(signed(with_field(pdf))),
+        "un champ de formulaire rempli ou modifié après la signature (page 5)",
+    ),
+    "a small check box ticked": (
+        lambda pdf: b.check_box_ticked(signed(b.with_check_box(pdf, (60, 300, 75, 315), -1, "text only"))),
+        "un champ de formulaire rempli ou modifié après la signature (page 5)",
+    ),
+    "a text field with a script present at signing, filled in": (
+        lambda pdf: b.field_filled(signed(b.field_action_added(with_field(pdf)))),
+        "un champ de formulaire rempli ou modifié après la signature (page 5)",
+    ),
+}
+
+
+@pytest.mark.parametrize("change", DRAWN_IN_A_BLANK_SPACE)
+def test_a_small_widget_drawn_in_a_blank_space_after_a_signature_keeps_it_and_is_pointed_out(
+    convention, change
+):
+    build, what = DRAWN_IN_A_BLANK_SPACE[change]
+    check = check_pdf(build(convention), unverifiable_image=False)
+    assert check.status == "valid" and check.modification == "form_filling", check.detail
+    assert f"{SHOWN} : {what}" in check.detail and MODIFIED not in check.detail
+
+
 # -- End to end ----------------------------------------------------------------------------------
 
 
@@ -335,6 +557,39 @@ def test_a_convention_commented_after_a_certification_that_forbids_it_is_unsigne
     assert (report["signature"]["status"], report["signature"]["modification"]) == ("invalid", "annotations")
 
 
+@pytest.mark.parametrize(
+    "forge",
+    [
+        lambda pdf: b.signature_widget_added(signed(pdf)),
+        lambda pdf: b.field_filled(signed(b.with_text_field(pdf, rect=b.PAGE)), appearance=COVER),
+    ],
+    ids=["a new empty signature field", "a text field filled in"],
+)
+def test_a_widget_covering_the_signed_text_is_an_unsigned_convention_and_every_reader_is_told_why(
+    intake_ctx, drop, parts, resources, forge
+):
+    report = take_in(
+        drop(deposit_with(parts, forge(parts["plain"])), form=b.form(parts["entity"])), intake_ctx
+    )
+    assert report["variant"] == "2021-045-lot2"  # what csac reads is the text under the widget
+    assert [p["code"] for p in report["problems"]] == ["convention_unsigned"]
+    message = report["problems"][0]["message"]
+    assert MODIFIED in message and f"{COVERED} (page 1)" in message
+    assert f"Signature : {report['signature']['detail']}" in region_body(intake_ctx)
+    assert (report["signature"]["status"], report["signature"]["modification"]) == ("invalid", "other")
+    jsonschema.validate(report, json.loads(resources.schema("intake-report").read_text()))
+
+
+def test_a_field_filled_in_a_blank_space_after_signing_is_complete_and_the_region_is_told_to_look(
+    intake_ctx, drop, parts
+):
+    filled = b.field_filled(signed(with_field(parts["plain"])))
+    report = take_in(drop(deposit_with(parts, filled), form=b.form(parts["entity"])), intake_ctx)
+    assert report["status"] == "complete" and report["problems"] == []
+    assert SHOWN in report["signature"]["detail"]
+    assert f"Signature : {report['signature']['detail']}" in region_body(intake_ctx)
+
+
 # -- Bounded cost: a `csac intake` process, measured ---------------------------------------------
 
 HOSTILE = {
@@ -345,6 +600,14 @@ HOSTILE = {
     ),
     "20,000 comments after the signature": (
         lambda pdf: b.many_comments(signed(pdf), 20_000, appearance=False),
+        "trop complexe",
+    ),
+    "150 stamped signature fields added after the signature": (
+        lambda pdf: b.many_signature_fields(signed(pdf), 150),
+        "trop nombreux ou illisibles",
+    ),
+    "1,000 stamped signature fields added after the signature": (
+        lambda pdf: b.many_signature_fields(signed(pdf), 1_000),
         "trop complexe",
     ),
     "300,000 cross-reference entries after the signature": (
