@@ -16,6 +16,8 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 
+from .untrusted import quoted
+
 CHUNK = 64 * 1024
 IGNORED_NAMES = {"thumbs.db", "desktop.ini"}
 UNICODE_PATH_EXTRA = 0x7075
@@ -124,13 +126,13 @@ def _check_name(name: str, info: zipfile.ZipInfo, limits: Limits) -> None:
     if len(name) > limits.max_name_length:
         raise _unsafe(f"nom de fichier de plus de {limits.max_name_length} caractères")
     if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
-        raise _unsafe(f"chemin absolu refusé : {name}")
+        raise _unsafe(f"chemin absolu refusé : {quoted(name, 80)}")
     if ".." in name.split("/"):
-        raise _unsafe(f"chemin remontant hors de l'archive refusé : {name}")
+        raise _unsafe(f"chemin remontant hors de l'archive refusé : {quoted(name, 80)}")
     if stat.S_ISLNK(info.external_attr >> 16):
-        raise _unsafe(f"lien symbolique refusé : {name}")
+        raise _unsafe(f"lien symbolique refusé : {quoted(name, 80)}")
     if info.flag_bits & 0x1:
-        raise _unsafe(f"fichier chiffré (protégé par mot de passe) : {name}")
+        raise _unsafe(f"fichier chiffré (protégé par mot de passe) : {quoted(name, 80)}")
 
 
 def _inflate(
@@ -151,11 +153,13 @@ def _inflate(
                 if budget.inflated > limits.max_total_bytes:
                     raise _unsafe(f"plus de {limits.max_total_bytes // 2**20} Mo une fois décompressée")
                 if size > limits.ratio_floor and size > limits.max_ratio * max(info.compress_size, 1):
-                    raise _unsafe(f"taux de compression anormal (bombe de décompression) : {name}")
+                    raise _unsafe(
+                        f"taux de compression anormal (bombe de décompression) : {quoted(name, 80)}"
+                    )
                 if keep:
                     chunks.append(chunk)
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, ValueError, OverflowError) as exc:
-        raise _corrupt(f"fichier endommagé dans l'archive : {name} ({exc})") from exc
+        raise _corrupt(f"fichier endommagé dans l'archive : {quoted(name, 80)} ({exc})") from exc
     return b"".join(chunks)
 
 
@@ -172,11 +176,13 @@ def check_package(data: bytes, limits: Limits = Limits()) -> None:
             raise _unsafe(f"document de plus de {limits.max_members} parties")
         for info in infos:
             if info.flag_bits & 0x1:
-                raise _unsafe(f"partie chiffrée : {info.filename}")
+                raise _unsafe(f"partie chiffrée : {quoted(info.filename, 80)}")
             before = budget.inflated
             head = _inflate(zf, info, info.filename, budget, keep=False)
             if info.filename.endswith((".xml", ".rels")) and (b"<!DOCTYPE" in head or b"<!ENTITY" in head):
-                raise _unsafe(f"déclaration d'entités XML dans {info.filename} (attaque par expansion)")
+                raise _unsafe(
+                    f"déclaration d'entités XML dans {quoted(info.filename, 80)} (attaque par expansion)"
+                )
             if info.filename.endswith((".xml", ".rels")):
                 xml += budget.inflated - before
                 if xml > limits.max_xml_bytes:
@@ -217,7 +223,7 @@ def _open(data: bytes, label: str) -> zipfile.ZipFile:
 def _walk(data: bytes, prefix: str, depth: int, budget: _Budget, found: list, ignored: list) -> None:
     if depth > budget.limits.max_depth:
         raise _unsafe(f"archives imbriquées sur plus de {budget.limits.max_depth} niveaux")
-    with _open(data, prefix.rstrip("/") or "le dépôt") as zf:
+    with _open(data, quoted(prefix.rstrip("/"), 80) if prefix else "le dépôt") as zf:
         infos = zf.infolist()
         if len(infos) + budget.members > budget.limits.max_members:
             raise _unsafe(f"plus de {budget.limits.max_members} fichiers dans l'archive")

@@ -27,7 +27,7 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
 from .journal import Journal
-from .untrusted import one_line
+from .untrusted import fit_name, one_line
 
 SENDER = "Resah — dépôts des conventions <csac@resah.fr>"
 DEPOSITORS = "depositors"
@@ -166,10 +166,23 @@ def put(outbox: Path, outgoing: Outgoing, journal: Journal | None = None) -> str
     return outgoing.message["To"]
 
 
-def _keep(folder: Path, source: Path, name: str) -> Path:
-    """A copy of the deposited file, untouched, written whole or not at all."""
+def _keep(folder: Path, source: Path, name: str, max_bytes: int | None = None) -> Path:
+    """A copy of the deposited file, untouched, written whole or not at all.
+
+    A file past the deposit limit is not copied (a few of them would fill the
+    disk): a note says where it stays.
+    """
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    target = folder / Path(name).name
+    target = folder / fit_name(Path(name).name)
+    size = source.stat().st_size
+    if max_bytes is not None and size > max_bytes:
+        note = folder / "original-non-copie.txt"
+        note.write_text(
+            f"Le fichier déposé ({size // 2**20} Mo, au-delà de la limite de {max_bytes // 2**20} Mo) n'a pas "
+            "été copié ici : il reste dans le dossier de dépôt (inbox/done/ sous la veille).\n",
+            encoding="utf-8",
+        )
+        return note
     if not target.exists():
         partial = folder / f".copie-{os.getpid()}.part"  # short: the name itself may be 255 bytes
         shutil.copyfile(source, partial)
@@ -183,9 +196,11 @@ def archive(folder: Path, source: Path, name: str) -> Path:
     return _keep(folder, source, name)
 
 
-def quarantine(folder: Path, source: Path, name: str, reason: str, report: dict) -> Path:
+def quarantine(
+    folder: Path, source: Path, name: str, reason: str, report: dict, max_bytes: int | None = None
+) -> Path:
     """Keep a rejected deposit, untouched, with the reason it was refused."""
-    _keep(folder, source, name)
+    _keep(folder, source, name, max_bytes)
     (folder / "reason.txt").write_text(reason + "\n", encoding="utf-8")
     (folder / "report.json").write_text(
         json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"

@@ -19,6 +19,7 @@ from .form import Form
 from .register import Registered
 from .tariff import GROUPEMENT, Tariff, TariffRow, infer_typology
 from .textnorm import fold, key
+from .untrusted import quoted
 from .variants import Variant
 
 OTHER_MODE, EITHER = "autre", "mandat_ou_groupement"
@@ -90,7 +91,7 @@ def _printed(tariff: Tariff, label: str | None, where: str) -> list[Sign]:
     """What a printed tariff label says of the mode: a groupement tier, another row, or nothing."""
     if not label:
         return []
-    row, said = row_for_text(tariff, label), f"{where} « {label} »"
+    row, said = row_for_text(tariff, label), f"{where} {quoted(label)}"
     if row is not None and row.typology == GROUPEMENT:
         return [Sign(GROUPEMENT, said, row)]
     if "groupement" in fold(label):
@@ -186,7 +187,7 @@ def beneficiaries_due(facts: Facts, tariff: Tariff) -> Due:
     rows = [row_for_text(tariff, t) for t in texts]
     unread = [t for t, r in zip(texts, rows, strict=True) if r is None]
     if unread:
-        return Due.unsure(f"typologie illisible ({basis}) : « {unread[0] or 'non renseignée'} »")
+        return Due.unsure(f"typologie illisible ({basis}) : {quoted(unread[0] or 'non renseignée')}")
     if any(r.amount is None for r in rows):
         return Due(None, "sur devis")
     labels = ", ".join(sorted({r.label for r in rows}))

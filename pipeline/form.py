@@ -147,6 +147,15 @@ def read_form(path: Path, schema: Path, smtputf8: bool = False) -> Form:
     return _validated(data, path.name, schema, smtputf8)
 
 
+def _text(value) -> bool:
+    """A string that is real text: a lone surrogate ("\\ud800" in JSON) encodes to nothing."""
+    return isinstance(value, str) and not any("\ud800" <= c <= "\udfff" for c in value)
+
+
+def _readable(value) -> str:
+    return str(value).encode("utf-8", "replace").decode("utf-8")
+
+
 def _as_text(value):
     """A whole number where text is expected (an EJ or a telephone typed without quotes) is that text."""
     return str(value) if type(value) is int else value
@@ -154,8 +163,12 @@ def _as_text(value):
 
 def _validated(data: dict, source: str, schema: Path, smtputf8: bool) -> Form:
     """Keep the fields the schema accepts, addresses in their ASCII form; report the others."""
-    problems = [f"nom de champ non admis : {shown(str(k))}" for k in data if not isinstance(k, str)]
-    fields = {k: _as_text(v) for k, v in data.items() if isinstance(k, str)}
+    problems = [f"nom de champ non admis : {shown(_readable(k))}" for k in data if not _text(k)]
+    broken = [k for k, v in data.items() if _text(k) and isinstance(v, str) and not _text(v)]
+    problems += [
+        f"{_readable(k)} : caractère invalide (texte mal encodé) ; saisissez-le à nouveau" for k in broken
+    ]
+    fields = {k: _as_text(v) for k, v in data.items() if _text(k) and k not in broken}
     found = check(schema, fields)
     failed = {p.path for p in found}
     problems += [str(p) for p in found]

@@ -43,7 +43,7 @@ from .rules import (
     signed,
     siret_checks,
 )
-from .untrusted import printable
+from .untrusted import printable, quoted
 from .variants import Variant, load_variants
 
 
@@ -100,8 +100,8 @@ class Deposit:
         if self.form is None:
             return ""
         said = {k: _said(v) for k, v in self.form.data.items() if _said(v) != ""}
-        canonical = json.dumps([said, self.form.problems], sort_keys=True, ensure_ascii=False, default=str)
-        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        canonical = json.dumps([said, self.form.problems], sort_keys=True, ensure_ascii=False, default=repr)
+        return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -145,7 +145,7 @@ def assess(deposit: Deposit, ctx: IntakeContext) -> Assessment:
         return Assessment("rejected", (ctx.catalogue.finding(exc.code, exc.reason),))
     dangerous = [d for d in docs if d.doc.unsafe]
     if dangerous:
-        detail = "; ".join(f"« {d.doc.name} » : {d.doc.error}" for d in dangerous)
+        detail = "; ".join(f"{quoted(d.doc.name, 80)} : {d.doc.error}" for d in dangerous)
         return Assessment("rejected", (ctx.catalogue.finding("archive_unsafe", detail),), tuple(docs))
     facts = gather(docs)
     where = route(facts, deposit.form, ctx.workspace.register, ctx.regions)
@@ -259,7 +259,14 @@ def triage(ctx: IntakeContext):
 
 def _quarantine(source: Path, deposit: Deposit, out: dict, ctx: IntakeContext, journal: Journal) -> list[str]:
     reason = "\n".join(f"{p['code']} : {p['message']}" for p in out["problems"])
-    folder = quarantine(ctx.workspace.quarantine / out["deposit_id"], source, deposit.name, reason, out)
+    folder = quarantine(
+        ctx.workspace.quarantine / out["deposit_id"],
+        source,
+        deposit.name,
+        reason,
+        out,
+        ctx.limits.max_archive_bytes,
+    )
     journal.event(out["deposit_id"], "quarantined", str(folder))
     notice = quarantine_notice(out, ctx.config.quarantine, str(folder)) if ctx.config.quarantine else None
     if notice:
@@ -336,7 +343,6 @@ def take_in(
 
 
 FORM_KEPT_BYTES = 1 << 20  # a form up to this size is copied beside its deposit in quarantine
-QUARANTINE_NAME_BYTES = 200  # room for the copy's temporary ".NAME.part" under the 255-byte limit
 
 
 def set_aside(
@@ -369,20 +375,16 @@ def set_aside(
     return out
 
 
-def _short(name: str) -> str:
-    """The name, shortened if need be to fit the quarantine folder with its suffix kept."""
-    if len(name.encode()) <= QUARANTINE_NAME_BYTES:
-        return name
-    suffix = Path(name).suffix[:16]
-    stem = name[: len(name) - len(suffix)].encode()[: QUARANTINE_NAME_BYTES - len(suffix.encode()) - 1]
-    return stem.decode(errors="ignore") + "…" + suffix
-
-
 def _keep(source: Path, form_path: Path | None, out: dict, ctx: IntakeContext) -> Path:
     """The deposit, untouched, with the reason and the report; its form too, when it is of a sane size."""
     reason = "\n".join(f"{p['code']} : {p['message']}" for p in out["problems"])
     folder = quarantine(
-        ctx.workspace.quarantine / out["deposit_id"], source, _short(out["file"]), reason, out
+        ctx.workspace.quarantine / out["deposit_id"],
+        source,
+        out["file"],
+        reason,
+        out,
+        ctx.limits.max_archive_bytes,
     )
     if form_path is None:
         return folder

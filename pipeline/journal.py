@@ -67,6 +67,7 @@ CREATE TABLE IF NOT EXISTS attempts (
 );
 """
 FINAL = ("done",)
+IN_HAND_SECONDS = 600  # an unfinished row younger than this is a deposit in hand
 ADDED_COLUMNS = {"form_sha256": "TEXT NOT NULL DEFAULT ''"}  # columns a journal of an earlier version lacks
 log = logging.getLogger("csac.journal")
 
@@ -87,6 +88,12 @@ def _safe(state: str, detail: str) -> str:
     if state == "delivered" and not detail.endswith("@resah.fr"):
         return "avis au déposant"
     return detail
+
+
+def _in_hand(row) -> bool:
+    """Being taken in elsewhere now; a row left unfinished long ago (a crash) blocks nothing."""
+    updated = dt.datetime.fromisoformat(row["updated_at"])
+    return (dt.datetime.now(dt.UTC) - updated).total_seconds() < IN_HAND_SECONDS
 
 
 def _kept_where(codes: str) -> str:
@@ -165,16 +172,20 @@ class Journal:
         rows = conn.execute(
             "SELECT * FROM deposits WHERE sha256 = ? ORDER BY received_at", (sha256,)
         ).fetchall()
-        same = next(
-            (r for r in rows if source and r["source"] == source), None
-        )  # this very drop, whatever its form
-        rows = [r for r in rows if r["form_sha256"] == form_sha256]
-        if same and same["state"] in FINAL:
+        same = next((r for r in rows if source and r["source"] == source), None)  # this very drop
+        if same and same["state"] not in FINAL:
+            return Opened(same["id"], same["received_at"])  # taken up again after a crash, whatever its form
+        if same and same["form_sha256"] == form_sha256:
             return Opened(same["id"], same["received_at"], finished=json.loads(same["report"]))
-        unfinished = same or next((r for r in rows if r["state"] not in FINAL and r["file"] == file), None)
-        if unfinished:
-            return Opened(unfinished["id"], unfinished["received_at"])
-        original = next((dict(r) for r in rows if r["state"] in FINAL), None)
+        rows = [r for r in rows if r["form_sha256"] == form_sha256]  # the same submission, sent before
+        resumed = next(
+            (r for r in rows if r["state"] not in FINAL and r["file"] == file and not source), None
+        )
+        if resumed:  # `csac intake` run again on the same file after a crash
+            return Opened(resumed["id"], resumed["received_at"])
+        original = next((dict(r) for r in rows if r["state"] in FINAL), None) or next(
+            (dict(r) for r in rows if (r["file"] != file or source) and _in_hand(r)), None
+        )  # finished, or being taken in elsewhere right now: either way this copy is a duplicate
         deposit_id, at = self._new_id(conn, sha256), now()
         conn.execute(
             "INSERT INTO deposits (id, sha256, form_sha256, file, source, received_at, state, updated_at)"

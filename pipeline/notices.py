@@ -63,12 +63,10 @@ def _caution(report: dict) -> list[str]:
     flagged = [d for d in report["documents"] if d.get("active_content")]
     if flagged:
         lines += ["", "Attention — contenu actif (à n'ouvrir qu'avec précaution) :"]
-        lines += [
-            f"  - {one_line(d['name'], NAME)} : {active.describe(d['active_content'])}" for d in flagged
-        ]
+        lines += [f"  - {quoted(d['name'], NAME)} : {active.describe(d['active_content'])}" for d in flagged]
     if report.get("withheld"):
         lines += ["", "Fichiers retenus, non transmis avec ce message :"]
-        lines += [f"  - {one_line(h['name'], NAME)} : {h['reason']}" for h in report["withheld"]]
+        lines += [f"  - {quoted(h['name'], NAME)} : {h['reason']}" for h in report["withheld"]]
         if report.get("archived_to"):
             lines += [f"  Le dépôt d'origine est conservé pour contrôle : {report['archived_to']}"]
     return lines
@@ -92,7 +90,7 @@ def summary(report: dict) -> str:
         "",
         "Documents :",
         *[
-            f"  - {one_line(d['name'], NAME)} : {ROLE_FR[d['role']]}"
+            f"  - {quoted(d['name'], NAME)} : {ROLE_FR[d['role']]}"
             + (f" ({one_line(d['note'], LINE)})" if d.get("note") else "")
             for d in report["documents"]
         ],

@@ -21,6 +21,7 @@ from .textnorm import fold
 from .untrusted import quoted
 from .variants import Variant
 
+NAME_QUOTE = 80  # characters of a file name from the deposit shown in a message
 FORM_PROBLEMS = 8  # listed in full; the rest are counted
 MARKET_RE = re.compile(r"(20\d{2}-[a-z]?\d{3})(?:-(\d{3}))?(?:\D{0,12}lot\s*(?:n\s*[°o]\s*)?(\d{1,3}))?")
 
@@ -78,7 +79,7 @@ def siret_checks(facts: Facts, form: Form | None, cat: Catalogue) -> list[Findin
     for doc, number in facts.sirets:
         if not siret_number.is_valid(number) and number not in invalid:
             invalid.append(number)
-            findings.append(cat.finding("siret_invalid", f"{number} (dans « {doc} »)"))
+            findings.append(cat.finding("siret_invalid", f"{number} (dans {quoted(doc, NAME_QUOTE)})"))
     if not facts.siret or facts.siret in invalid:
         return findings
     by_doc: dict[str, set[str]] = {}
@@ -92,7 +93,7 @@ def siret_checks(facts: Facts, form: Form | None, cat: Catalogue) -> list[Findin
             findings.append(
                 cat.finding(
                     "siret_mismatch",
-                    f"SIRET {facts.siret} sur la convention, {', '.join(sorted(numbers))} dans « {doc} »",
+                    f"SIRET {facts.siret} sur la convention, {', '.join(sorted(numbers))} dans {quoted(doc, NAME_QUOTE)}",
                 )
             )
     form_siret = "".join((form.get("siret") or "").split()) if form else ""
@@ -143,7 +144,9 @@ def amount(docs: list[Classified], facts: Facts, due: Due | None, cat: Catalogue
 def readable(docs: list[Classified], cat: Catalogue) -> list[Finding]:
     """A document that cannot be read is set aside; the depositor is asked to send it again."""
     return [
-        cat.finding("archive_corrupt", f"« {d.doc.name} »", scope="document") for d in docs if d.doc.error
+        cat.finding("archive_corrupt", quoted(d.doc.name, NAME_QUOTE), scope="document")
+        for d in docs
+        if d.doc.error
     ]
 
 

@@ -14,6 +14,7 @@ import unicodedata
 BREAKS = ("Cc", "Zl", "Zp")  # tabs, CR/LF, NEL, U+2028/2029… become a space (no-break spaces stay)
 RUNS = re.compile(r" {2,}")
 LINK = re.compile(r"(?i)\b(?:[a-z][a-z0-9+.-]{1,15}://|www\.)\S*")
+GUILLEMETS = str.maketrans({"«": '"', "»": '"', "‹": "'", "›": "'"})
 FIELD_QUOTE = 60  # characters of a form's value quoted back to people
 _UNPRINTABLE = ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")
 
@@ -32,8 +33,13 @@ def one_line(text: str, limit: int) -> str:
 
 
 def quoted(text: str, limit: int = FIELD_QUOTE) -> str:
-    """What a depositor wrote, quoted as theirs: « … », links removed, capped."""
-    return f"« {one_line(LINK.sub('[lien retiré]', one_line(text, limit * 4)), limit)} »"
+    """What a depositor wrote, quoted as theirs: « … », links removed, capped.
+
+    Guillemets inside become plain quotes, so the quotation cannot be closed from
+    within and the rest made to read as the Resah's own words.
+    """
+    inner = one_line(text, limit * 4).translate(GUILLEMETS)
+    return f"« {one_line(LINK.sub('[lien retiré]', inner), limit)} »"
 
 
 def printable(name: str, limit: int = 255) -> str:
@@ -44,3 +50,13 @@ def printable(name: str, limit: int = 255) -> str:
     """
     clean = "".join("\ufffd" if unicodedata.category(c) in _UNPRINTABLE else c for c in name)
     return clean if len(clean) <= limit else clean[: limit - 1] + "…"
+
+
+def fit_name(name: str, max_bytes: int = 200) -> str:
+    """A file name that fits the file system (255 bytes) with room to spare, its suffix kept."""
+    if len(name.encode("utf-8", "surrogatepass")) <= max_bytes:
+        return name
+    suffix = name[name.rfind(".") :][:16] if "." in name else ""
+    room = max_bytes - len(suffix.encode("utf-8", "surrogatepass")) - len("…".encode())
+    stem = name[: len(name) - len(suffix)].encode("utf-8", "surrogatepass")[:room]
+    return stem.decode("utf-8", "ignore") + "…" + suffix

@@ -199,7 +199,7 @@ def test_a_program_is_never_forwarded_and_the_original_is_kept_for_audit(
     msg = region_mail(intake_ctx)
     assert name not in attached_names(msg) and set(attached_names(msg)) == set(parts)
     body = msg.get_body(("plain",)).get_content()
-    assert f"{name} : programme ou script exécutable, jamais transmis" in body
+    assert f"« {name} » : programme ou script exécutable, jamais transmis" in body
     kept = intake_ctx.workspace.archive / report["deposit_id"] / "depot.zip"
     assert kept.read_bytes() == deposit and report["archived_to"] == str(kept.parent / "depot.zip")
 

@@ -7,11 +7,13 @@ raw, oversized or link-bearing text.
 """
 
 import email
+import io
 import json
 import mailbox
 import os
 import time
 import unicodedata
+import zipfile
 from decimal import Decimal
 from email import policy
 from email.utils import getaddresses
@@ -85,6 +87,7 @@ def mail(ctx) -> dict[str, list[email.message.EmailMessage]]:
             email.message_from_bytes(m.as_bytes(), policy=policy.default) for m in mailbox.Maildir(box)
         ]
         for box in (outbox.iterdir() if outbox.exists() else [])
+        if (box / "new").is_dir()  # Maildirs, not the quarantine or the archive of originals
     }
 
 
@@ -574,3 +577,55 @@ def test_a_whole_number_in_a_json_form_is_read_as_its_text(tmp_path, resources):
     path = tmp_path / "depot.json"
     path.write_text(json.dumps(form(reference_commande=1300012345)), encoding="utf-8")
     assert read_form(path, resources.schema("deposit-form")).get("reference_commande") == "1300012345"
+
+
+ODD_VALUES = {
+    "lone surrogate in a value": ('{"raison_sociale": "\\ud800x"}', ".json"),
+    "lone surrogate in a name": ('{"\\udfff": "x"}', ".json"),
+    "hexadecimal number of 20,000 digits": ("raison_sociale: 0x" + "f" * 20_000, ".yaml"),
+    "sexagesimal number of 3,000 parts": ("raison_sociale: " + ":".join(["1"] * 3000), ".yaml"),
+}
+
+
+@pytest.mark.parametrize("case", ODD_VALUES)
+def test_a_value_that_is_not_text_as_typed_is_form_invalid_never_a_crash(intake_ctx, drop, order_only, case):
+    text, suffix = ODD_VALUES[case]
+    path = drop(order_only)
+    path.with_suffix(suffix).write_text(text, encoding="utf-8", errors="surrogatepass")
+    report = take_in(path, intake_ctx)
+    assert "form_invalid" in codes(report)
+
+
+PHISHING_NAME = (
+    "» . URGENT - Votre adhésion au Resah est suspendue. Réglez 8 500 € sous 48 h sur "
+    "https://resah-paiement.example/pay. Le Resah - centrale d'achat «"
+)
+NAMED_MEMBERS = {
+    "a document that cannot be read": lambda: (PHISHING_NAME + ".pdf", b"%PDF-1.7\n garbage"),
+    "a document with a wrong SIRET": lambda: (
+        PHISHING_NAME + ".pdf",
+        b.order_pdf(ENTITY, Decimal("1000"), siret=ENTITY.siret[:-1] + str((int(ENTITY.siret[-1]) + 1) % 10)),
+    ),
+    "a document naming another SIRET": lambda: (
+        PHISHING_NAME + ".pdf",
+        b.order_pdf(ENTITY, Decimal("1000"), siret=b.make_siret(31)),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", NAMED_MEMBERS)
+def test_a_name_inside_the_zip_is_quoted_capped_and_unlinked_in_every_message(
+    intake_ctx, drop, order_only, case
+):
+    name, data = NAMED_MEMBERS[case]()
+    with zipfile.ZipFile(io.BytesIO(order_only)) as zf:
+        members = [(i.filename, zf.read(i)) for i in zf.infolist()]
+    take_in(drop(b.zip_of([*members, (name, data)]), form=form()), intake_ctx)
+    text = notice_text(intake_ctx)
+    assert (
+        "https://" not in text
+        and "Réglez 8 500 €" not in text
+        and "[lien retiré]" in text
+        or name[:20] not in text
+    )
+    assert_safe_mail(intake_ctx, name)

@@ -1,6 +1,7 @@
 """A submission is the ZIP and its form: a corrected form is judged anew, a true duplicate is told."""
 
 import email
+import hashlib
 import json
 import mailbox
 import sqlite3
@@ -11,7 +12,7 @@ from email import policy
 import pytest
 import yaml
 
-from pipeline.intake import take_in
+from pipeline.intake import load_deposit, take_in
 from pipeline.journal import Journal
 from tests import builders as b
 
@@ -154,3 +155,49 @@ def test_a_journal_of_the_previous_version_is_upgraded_and_keeps_its_deposits(in
     ids = [r["id"] for r in Journal(path).latest()]
     assert ids == [report["deposit_id"], "20240301-000000-abcdef12"]
     assert codes(take_in(drop(zip_bytes, "bis.zip"), intake_ctx)) == ["duplicate"]
+
+
+def test_the_same_file_dropped_again_with_a_corrected_form_is_judged_anew(
+    intake_ctx, drop, zip_bytes, commune
+):
+    """A file moved back from done/ keeps its inode and mtime: only its form says it is new."""
+    path = drop(zip_bytes, form=b.form(commune, numero_marche="2021-063-002"))
+    first = take_in(path, intake_ctx, claimed=True)
+    b.write_form(path, b.form(commune))
+    again = take_in(path, intake_ctx, claimed=True)
+    assert codes(first) == ["contract_mismatch"] and (again["status"], codes(again)) == ("complete", [])
+    assert again["deposit_id"] != first["deposit_id"]
+
+
+def test_a_copy_of_a_submission_still_being_taken_in_is_a_duplicate_of_it(
+    intake_ctx, drop, zip_bytes, commune
+):
+    """Two copies dropped at once: the second finds the first in hand, not yet finished."""
+    first = drop(zip_bytes, "t3.zip", form=b.form(commune))
+    copy = drop(zip_bytes, "t3 (1).zip", form=b.form(commune))
+    in_hand = Journal(intake_ctx.workspace.journal).open(
+        hashlib.sha256(zip_bytes).hexdigest(),
+        first.name,
+        "0:1:2",
+        load_deposit(first, None, intake_ctx).form_sha256,
+    )
+    report = take_in(copy, intake_ctx, claimed=True)
+    assert codes(report) == ["duplicate"] and in_hand.deposit_id in report["problems"][0]["message"]
+    assert not (intake_ctx.workspace.outbox / REGION).exists()
+
+
+def test_a_row_left_unfinished_long_ago_does_not_make_a_new_copy_a_duplicate(
+    intake_ctx, drop, zip_bytes, commune
+):
+    first = drop(zip_bytes, "ancien.zip", form=b.form(commune))
+    journal = Journal(intake_ctx.workspace.journal)
+    journal.open(
+        hashlib.sha256(zip_bytes).hexdigest(),
+        first.name,
+        "0:1:2",
+        load_deposit(first, None, intake_ctx).form_sha256,
+    )
+    with sqlite3.connect(journal.path) as conn:
+        conn.execute("UPDATE deposits SET updated_at = '2024-03-01T10:00:00+00:00'")
+    report = take_in(drop(zip_bytes, "renvoi.zip", form=b.form(commune)), intake_ctx, claimed=True)
+    assert report["status"] == "complete"
