@@ -113,21 +113,25 @@ TYPOLOGY_FR = {
 
 
 def groupement_xlsx(members: list[Entity], total: str | None = None, roles: bool = True) -> bytes:
-    """A groupement's own spreadsheet: rows marked coordonnateur / membre; `total` adds csac's Total row."""
+    """A groupement's own spreadsheet: titled, rows marked coordonnateur / membre; `total` adds csac's
+    Total row. Without roles, a plain list of beneficiaries: no title, no role column, nothing says
+    groupement."""
     from openpyxl import Workbook
 
     wb = Workbook()
     ws = wb.active
-    ws.title = "Membres"
-    ws.append(["Groupement de commandes — liste des membres"])
-    ws.append([])
-    ws.append(GROUPEMENT_HEADER)
+    ws.title = "Membres" if roles else "Bénéficiaires"
+    if roles:
+        ws.append(["Groupement de commandes — liste des membres"])
+        ws.append([])
+    header = [h for h in GROUPEMENT_HEADER if roles or h != "Rôle dans le groupement"]
+    ws.append(header)
     for i, m in enumerate(members):
-        role = ("coordonnateur" if i == 0 else "membre") if roles else ""
+        role = ["coordonnateur" if i == 0 else "membre"] if roles else []
         typology = TYPOLOGY_FR.get(m.typology, m.typology)
-        ws.append([m.siret, role, m.name, typology, m.postal_code, m.city, 50000, m.address])
+        ws.append([m.siret, *role, m.name, typology, m.postal_code, m.city, 50000, m.address])
     if total is not None:
-        ws.append(["Total", "", "", total, "", "", 50000 * len(members), ""])
+        ws.append(["Total", *([""] if roles else []), "", total, "", "", 50000 * len(members), ""])
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
