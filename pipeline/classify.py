@@ -5,9 +5,13 @@ le bon de commande" without being any of them. What counts is the title zone
 (the first lines, before any "Objet :" or salutation) and the structure: a
 convention's clauses, the annex's table of beneficiaries with their SIRETs,
 an order's number and amount. A letter, a bordereau d'envoi, a délibération
-or an e-mail printout is `other` unless its structure says more. When several
-documents claim one role, the strongest keeps it; documents with strong
-evidence each keep theirs (a ZIP may hold two real conventions).
+or an e-mail printout is `other` unless its structure says more; so is a
+seller's paper (a devis, a facture, a mandat de paiement, an avis des sommes à
+payer, a paper the Resah issued to its "Client"), even when it quotes the EJ
+and an amount. A title is a heading, never a sentence. When several documents
+claim one role, the strongest keeps it; documents with strong evidence each
+keep theirs (a ZIP may hold two real conventions), and the one that speaks for
+the role is chosen by weight and name, never by the ZIP's member order.
 
 A convention is recognised against the rendering side's variants (the
 accord-cadre number and the lot), so a convention for an agreement csac does

@@ -16,7 +16,7 @@ say clearly which amount is its own, the answer is a doubt, never a guess.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 
 from .textnorm import fold
@@ -48,9 +48,8 @@ FOREIGN_CURRENCY_AFTER = re.compile(r"\s*(chf|usd|gbp|cad|\$|£)(?![a-z])", re.I
 FOREIGN_CURRENCY_BEFORE = re.compile(r"(?:\b(chf|usd|gbp|cad)|(\$|£))\s*$", re.I)
 UNIT_RE = re.compile(r"\(\s*(?:en\s+)?(?:€|eur|euros?)\s*\)|\ben\s+(?:€|eur\b|euros?\b)", re.I)
 GARBLED_RE = re.compile(r"(?<!\w)[\dOoIl]{1,3}(?:[ .\u00a0][\dOoIl]{3})*,[\dOoIl]{2}(?!\w)")  # "1 OOO,OO €"
-REMARK_RE = re.compile(
-    r"^\s*(?:\(|[-–—]\s)"
-)  # "1 000,00 € (accord-cadre)", "… € - montant maximum du marché"
+# A remark after the last amount: "1 000,00 € (accord-cadre)", "… € - montant maximum du marché".
+REMARK_RE = re.compile(r"^\s*(?:\(|[-–—]\s)")
 ONLY_CURRENCY = re.compile(r"^(?:\W|€|eur|euros?|ht|ttc|\s)*$", re.I)
 MONEY_WORDS = re.compile(
     r"\b(?:montant|total|totaux|totale|net|payer|ttc|ht|prix|tva|cumul\w*|plafond|reste|cout|valeur|somme"
@@ -100,18 +99,10 @@ JOINS = {
 CONNECTORS = frozenset(
     ("de", "du", "des", "d", "la", "le", "l", "a", "en", "sur", "par", "pour", "hors", "sous")
 )
-COLUMN_WORDS = HEADS - {
-    "montant",
-    "total",
-    "totaux",
-    "net",
-    "prix",
-    "reste",
-    "solde",
-    "cout",
-    "valeur",
-    "somme",
-}
+AMOUNT_HEADS = frozenset(
+    ("montant", "total", "totaux", "net", "prix", "reste", "solde", "cout", "valeur", "somme")
+)
+COLUMN_WORDS = HEADS - AMOUNT_HEADS  # columns of no amount: Quantité, Désignation, Taux…
 
 MAX_LINE = 300  # an amount and its label fit on a line; longer lines are prose, read no further
 MAX_LINES = 2000  # some forty pages: an order is read in bounded time, whatever it holds
@@ -294,10 +285,9 @@ def _column_label(text: str) -> Label | None:
 
 
 def is_header(labels: list[str]) -> bool:
-    """Every piece is a column name, and one at least names an amount."""
-    parsed = [(piece, parse_label(piece)) for piece in labels if piece.strip()]
-    named = [label is not None or _first_word(piece) in COLUMN_WORDS for piece, label in parsed]
-    return bool(parsed) and all(named) and any(label is not None for _, label in parsed)
+    """Every piece names a column: an amount, or one of no amount (Quantité, Taux) that a figure fills too."""
+    pieces = [piece for piece in labels if piece.strip()]
+    return bool(pieces) and all(parse_label(p) is not None or _first_word(p) in COLUMN_WORDS for p in pieces)
 
 
 def _first_word(piece: str) -> str:
@@ -383,8 +373,8 @@ def _reading(label: Label | None, token: Token, line: str) -> Reading | None:
     """The amount a token gives under its label, its HT/TTC mark read after it."""
     marker = TAX_MARK_RE.match(line, token.end)
     if marker and label != OTHERS:
-        label = Label(_marked(label.rank if label else None, "ttc" in fold(marker.group(0)).replace(".", "")),
-                      label.owner if label else PLAIN)  # fmt: skip
+        ttc = "ttc" in fold(marker.group(0)).replace(".", "")
+        label = Label(_marked(label.rank if label else None, ttc), label.owner if label else PLAIN)
     if token.percent or (label is None and not token.money):
         return None
     if label is not None and label.rank is None and label != OTHERS:
@@ -444,6 +434,8 @@ class Columns:
     rows: int = 0  # header lines read since the last figures
 
     def add(self, row: list[Label | None]) -> None:
+        if self.rows == 0:  # labels left over by the figures above belong to another table
+            self.labels = []
         self.labels += row
         self.rows += 1
 
@@ -467,14 +459,14 @@ def _values(line: str, waiting: Columns) -> list[Reading]:
     labels = waiting.take(len(figures)) if waiting.labels else [None] * len(figures)
     readings = []
     for figure, label in zip(figures, labels, strict=True):
-        money = figure.money or (label is not None and not figure.percent)
-        reading = _reading(label, Token(figure.start, figure.end, figure.value, money, figure.problem,
-                                        figure.percent), line)  # fmt: skip
+        money = figure.money or (label is not None and not figure.percent)  # a number under its header
+        reading = _reading(label, replace(figure, money=money), line)
         readings += [reading] if reading else []
     return readings
 
 
 def _cells_header(line: str) -> list[Label | None] | None:
+    """A spreadsheet row of column names, one label per cell; None when the row holds anything else."""
     cells = line.split("\t")
     filled = [c for c in cells if c.strip()]
     if (
