@@ -5,9 +5,13 @@ le bon de commande" without being any of them. What counts is the title zone
 (the first lines, before any "Objet :" or salutation) and the structure: a
 convention's clauses, the annex's table of beneficiaries with their SIRETs,
 an order's number and amount. A letter, a bordereau d'envoi, a délibération
-or an e-mail printout is `other` unless its structure says more. When several
-documents claim one role, the strongest keeps it; documents with strong
-evidence each keep theirs (a ZIP may hold two real conventions).
+or an e-mail printout is `other` unless its structure says more; so is a
+seller's paper (a devis, a facture, a mandat de paiement, an avis des sommes à
+payer, a paper the Resah issued to its "Client"), even when it quotes the EJ
+and an amount. A title is a heading, never a sentence. When several documents
+claim one role, the strongest keeps it; documents with strong evidence each
+keep theirs (a ZIP may hold two real conventions), and the one that speaks for
+the role is chosen by weight and name, never by the ZIP's member order.
 
 A convention is recognised against the rendering side's variants (the
 accord-cadre number and the lot), so a convention for an agreement csac does
@@ -39,9 +43,9 @@ NOT_A_CONVENTION = "bulletindadhesion"
 ANNEX_TITLE_RE = re.compile(
     r"^(annexe\b.*\b(besoins|beneficiaires|recensement)|vos besoins|recensement des besoins)"
 )
-ORDER_TITLE_RE = re.compile(  # a heading, maybe after the buyer's name; never a "Réf :" line
-    r"^([^:]{0,40}\b)?(bon de commande|bon d'engagement|engagement juridique|ordre d'achat|purchase order"
-    r"|(commande|ej|engagement) (n°|no\b|numero))"
+ORDER_TITLE_RE = re.compile(  # a heading that starts with the order's name, maybe after "BUYER — "
+    r"^([^:]{0,40}\s[—–|-]\s)?(bon de commande|bon d'engagement|engagement juridique|ordre d'achat"
+    r"|purchase order|bdc\b|(commande|ej|engagement|bon) (n°|no\b|numero))"
 )
 TITLE_LINES = 12
 TITLE_PREFIX = 70  # letters (of key()) before a heading's own words: "RESAH — CONVENTION DE SERVICE…"
@@ -58,10 +62,23 @@ CLOSING = (
     "bien a vous",
 )
 MAIL_HEADER_RE = re.compile(r"^(de|from|a|to|envoye|sent|cc|date|objet|subject)\s*:")
-LETTER_KINDS = (  # (what the title zone or the body shows, the kind of paper)
+NUMBERED = r"(\s+(n°|no\b|numero|pro[- ]?forma|d'acompte)|$)"  # "FACTURE", "DEVIS N° D-2024-017"
+OTHER_PAPERS = (  # (a title naming another kind of paper, the kind): none of them is a deposit's document
     (re.compile(r"^bordereau"), "bordereau"),
     (re.compile(r"^(extrait du registre des )?deliberations?\b"), "deliberation"),
+    (re.compile(rf"^(devis|proposition commerciale|offre de prix){NUMBERED}"), "devis"),
+    (re.compile(rf"^(facture|avoir){NUMBERED}"), "facture"),
+    (re.compile(rf"^mandat( de paiement| administratif)?{NUMBERED}"), "mandat de paiement"),
+    (re.compile(r"^avis des sommes a payer"), "avis des sommes à payer"),
+    (re.compile(r"^titre (de recettes?|executoire)"), "titre de recettes"),
+    (re.compile(r"^(accuse de reception|confirmation de commande)"), "accusé de réception"),
+    (re.compile(rf"^bon de livraison{NUMBERED}"), "bon de livraison"),
+    (re.compile(r"^(releve d'identite bancaire|rib$)"), "RIB"),
+    (re.compile(r"^avis de situation"), "avis de situation"),
+    (re.compile(r"^attestation\b"), "attestation"),
 )
+SUPPLIER_RE = re.compile(r"^(client|code client|destinataire de la facture)\s*:")  # a seller's paper
+RESAH_ISSUER_RE = re.compile(r"^(gip\s+)?resah\b|^reseau des acheteurs hospitaliers")
 NAME_HINTS = (
     (CONVENTION, ("convention", "csac")),
     (ANNEX, ("annexe", "besoins", "annex")),
@@ -121,9 +138,9 @@ def title(lines: list[str]) -> str | None:
     for line in lines[:TITLE_LINES]:
         if SUBJECT_RE.match(line) or SALUTATION_RE.match(line):
             return None
-        if is_prose(line):  # "Vos besoins ont bien été pris en compte…" is a sentence, not a heading
+        if is_sentence(line):  # "Vos besoins ont bien été pris en compte…" is a sentence, not a heading
             continue
-        if any(pattern.match(line) for pattern, _ in LETTER_KINDS):
+        if paper_kind(line):
             return OTHER
         if ANNEX_TITLE_RE.match(line):  # "Annexe « Vos besoins » — Convention de service…" is an annex
             return ANNEX
@@ -134,11 +151,31 @@ def title(lines: list[str]) -> str | None:
     return None
 
 
+def is_sentence(line: str) -> bool:
+    """'Merci de nous retourner votre bon de commande.' is a sentence, not a title."""
+    return is_prose(line) or (line.rstrip().endswith((".", "!", "?")) and len(line.split()) >= 4)
+
+
+def paper_kind(line: str) -> str | None:
+    """The kind of paper a heading names, when it is not a deposit's document (a devis, a facture…)."""
+    return next((kind for pattern, kind in OTHER_PAPERS if pattern.match(line)), None)
+
+
+def supplier_paper(lines: list[str]) -> bool:
+    """A paper issued by the Resah (its letterhead first) or addressed to a client: a seller's, not
+    the buyer's order."""
+    return bool(lines) and (
+        RESAH_ISSUER_RE.match(lines[0]) is not None
+        or any(SUPPLIER_RE.match(line) for line in lines[:TITLE_LINES])
+    )
+
+
 def convention_weight(k: str, titled: bool) -> int:
+    """A convention shows its title as a heading and its clauses; a letter quoting them is no convention."""
     clauses = sum(c in k for c in CONVENTION_CLAUSES)
-    if CONVENTION_TITLE not in k or clauses == 0 or NOT_A_CONVENTION in k:
+    if not titled or clauses == 0 or NOT_A_CONVENTION in k:
         return 0
-    return (3 if titled else 1) + min(clauses, 3)
+    return 3 + min(clauses, 3)
 
 
 def annex_weight(doc: Extracted, titled: bool) -> int:
@@ -156,17 +193,27 @@ def order_weight(doc: Extracted, titled: bool) -> int:
 
 def letter_weight(lines: list[str]) -> int:
     """Marks of a letter, a bordereau, a délibération or an e-mail: none of them is a deposit's document."""
-    head = lines[:TITLE_LINES]
     marks = any(SALUTATION_RE.match(line) for line in lines)
     marks += any(SUBJECT_RE.match(line) for line in lines)
     marks += any(ATTACHED_RE.match(line) for line in lines)
     marks += any(c in line for c in CLOSING for line in lines[-15:])
-    kinds = {kind for pattern, kind in LETTER_KINDS for line in head if pattern.match(line)}
+    kinds = {kind for line in _title_zone(lines) if not is_sentence(line) and (kind := paper_kind(line))}
+    if supplier_paper(lines):
+        kinds.add("fournisseur")
     if any(re.search(r"apres (en )?avoir delibere", line) for line in lines):
         kinds.add("deliberation")
     if is_mail(lines):
         kinds.add("courriel")
     return marks + 3 * len(kinds)
+
+
+def _title_zone(lines: list[str]) -> list[str]:
+    zone = []
+    for line in lines[:TITLE_LINES]:
+        if SUBJECT_RE.match(line) or SALUTATION_RE.match(line):
+            break
+        zone.append(line)
+    return zone
 
 
 def weigh(doc: Extracted) -> dict[str, int]:
@@ -225,4 +272,18 @@ def settle(docs: list[Classified]) -> list[Classified]:
         if d.role in STRONG and not d.by_name and d.weight < best[d.role] and d.weight < STRONG[d.role]
         else d
         for d in docs
+    ]
+
+
+def principal(docs: list[Classified], role: str) -> Classified | None:
+    """The document that speaks for a role: the strongest, then by name; never the ZIP's member order."""
+    holders = [d for d in docs if d.role == role]
+    return min(holders, key=lambda d: (-d.weight, d.by_name, d.doc.name), default=None)
+
+
+def rivals(docs: list[Classified], role: str) -> list[Classified]:
+    """The documents as strong as the principal one for a role: each may say something different."""
+    first = principal(docs, role)
+    return [
+        d for d in docs if first and d.role == role and (d.weight, d.by_name) == (first.weight, first.by_name)
     ]

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
+from .beneficiaries import names_groupement
 from .facts import Facts
 from .form import Form
 from .register import Registered
@@ -32,7 +33,6 @@ MODE_OF_BOX = {
 }
 BENEFICIARIES_RE = re.compile(r"^\d+ beneficiaires$")  # a mandate's Total: "3 bénéficiaires"
 MAX_MESSAGE = 2000  # the form's free text, read only so far
-NEGATED_RE = re.compile(r"\b(pas|non|sans|hors|aucun)\b[^.]{0,20}groupement")
 BOX_FR = {
     GROUPEMENT: "la case « groupement »",
     "compte_propre": "la case « pour son propre compte »",
@@ -94,7 +94,7 @@ def _printed(tariff: Tariff, label: str | None, where: str) -> list[Sign]:
     row, said = row_for_text(tariff, label), f"{where} {quoted(label)}"
     if row is not None and row.typology == GROUPEMENT:
         return [Sign(GROUPEMENT, said, row)]
-    if "groupement" in fold(label):
+    if names_groupement(fold(label)):
         return [Sign(GROUPEMENT, said)]
     if row is not None or BENEFICIARIES_RE.match(fold(label)):
         return [Sign(OTHER_MODE, said)]
@@ -110,6 +110,8 @@ def _box(box: str | None) -> list[Sign]:
 def _annex(facts: Facts) -> list[Sign]:
     marked = Sign(GROUPEMENT, "l'annexe marque ses lignes « coordonnateur » / « membre »")
     signs = [marked] if facts.members.marked else []
+    if facts.annex_groupement:
+        signs.append(Sign(GROUPEMENT, f"l'annexe mentionne « {facts.annex_groupement} »"))
     if facts.annex_mode:
         mode = GROUPEMENT if facts.annex_mode == GROUPEMENT else OTHER_MODE
         signs.append(Sign(mode, f"l'annexe indique « Mode : {facts.annex_mode.replace('_', ' ')} »"))
@@ -119,7 +121,7 @@ def _annex(facts: Facts) -> list[Sign]:
 def _form(form: Form | None) -> list[Sign]:
     usable = form is not None and not any(p.startswith("message") for p in form.problems)
     message = fold((form.get("message") or "")[:MAX_MESSAGE]) if usable else ""
-    if "groupement" in message and not NEGATED_RE.search(message):
+    if names_groupement(message):
         return [Sign(GROUPEMENT, "le message du formulaire mentionne un groupement")]
     return []
 
@@ -149,10 +151,12 @@ def expected_due(
             return Due(amount, "registre des signataires")
     tariff = variants[facts.variant].tariff
     evidence = mode_evidence(facts, form, tariff)
-    several = len(facts.members.sirets) > 1 or len(facts.annex_rows) > 1
-    maybe = evidence.where(EITHER) and several and not evidence.where(OTHER_MODE)
-    if evidence.where(GROUPEMENT) or maybe:
+    several = max(len(facts.members.sirets), len(facts.annex_rows))
+    unsaid = not evidence.where(OTHER_MODE) and several > 1 and tariff.has_groupement
+    if evidence.where(GROUPEMENT) or (unsaid and evidence.where(EITHER)):
         return groupement_due(facts, tariff, evidence)
+    if unsaid:  # a mandate sums its rows, a groupement pays its tier: nothing says which
+        return Due.unsure(f"{several} bénéficiaires dans l'annexe, sans préciser mandat ou groupement")
     return beneficiaries_due(facts, tariff)
 
 

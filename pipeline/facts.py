@@ -11,8 +11,16 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .beneficiaries import RESAH_SIRET, SIRET_NUMBER_RE, compact, member_role, text_table
-from .classify import ANNEX, CONVENTION, PURCHASE_ORDER, Classified
+from .beneficiaries import (
+    GROUPEMENT_RE,
+    RESAH_SIRET,
+    SIRET_NUMBER_RE,
+    compact,
+    groupement_line,
+    member_role,
+    text_table,
+)
+from .classify import ANNEX, CONVENTION, PURCHASE_ORDER, Classified, principal, rivals
 from .orders import OrderAmount, order_number, read_order_amount
 from .signature import SignatureCheck
 from .textnorm import fold
@@ -61,6 +69,7 @@ class Facts:
     amount_doubt: str | None = None  # why the order's amount is illegible or ambiguous
     members: Members = Members()
     annex_mode: str | None = None  # the annex's "Mode :" line (compte_propre, mandat, groupement)
+    annex_groupement: str | None = None  # the annex's line naming a groupement de commandes (title, header)
     convention_box: str | None = None  # the mode the convention's checked box names
     convention_tier: str | None = None  # the tariff label printed beside the convention's contribution
 
@@ -191,7 +200,7 @@ def _paragraph(lines: list[str], start: int) -> str:
 def _mode_named(folded: str) -> str | None:
     if "propre compte" in folded:
         return "compte_propre"
-    if re.search(r"groupement(?! d'interet)", folded):
+    if GROUPEMENT_RE.search(folded):
         return "mandat_ou_groupement" if "mandat" in folded else "groupement"
     return "mandat" if "mandat" in folded or "pour le compte" in folded else None
 
@@ -202,8 +211,15 @@ def convention_tier(text: str) -> str | None:
     return " ".join(found.group(1).split()) if found else None
 
 
-def _first(docs: list[Classified], role: str) -> Classified | None:
-    return next((d for d in docs if d.role == role), None)
+def paid_amount(docs: list[Classified]) -> OrderAmount:
+    """The order's own total; a doubt when equally strong orders state different totals."""
+    orders = rivals(docs, PURCHASE_ORDER)
+    amounts = [read_order_amount(d.doc.text) for d in orders]
+    if not amounts:
+        return OrderAmount(None)
+    if len({a.value for a in amounts}) > 1:
+        return OrderAmount(None, doubt=f"{len(orders)} bons de commande aux montants différents")
+    return amounts[0]
 
 
 def _signatory_siret(convention, annex, order, rows) -> str | None:
@@ -217,7 +233,7 @@ def _signatory_siret(convention, annex, order, rows) -> str | None:
 
 
 def gather(docs: list[Classified]) -> Facts:
-    convention, annex, order = (_first(docs, r) for r in (CONVENTION, ANNEX, PURCHASE_ORDER))
+    convention, annex, order = (principal(docs, r) for r in (CONVENTION, ANNEX, PURCHASE_ORDER))
     rows, total = annex_rows(annex.doc) if annex and annex.doc.kind == "xlsx" else ((), None)
     sirets = [(d.doc.name, s) for d in docs if d.role != "other" for s in labelled_sirets(d.doc.text)]
     sirets += [(annex.doc.name, r.siret) for r in rows if r.siret and (annex.doc.name, r.siret) not in sirets]
@@ -225,7 +241,7 @@ def gather(docs: list[Classified]) -> Facts:
     codes = [r.postal_code for r in rows if r.postal_code]
     for doc in (annex, order, convention):
         codes += postal_codes(doc.doc.text) if doc else []
-    paid = read_order_amount(order.doc.text) if order else OrderAmount(None)
+    paid = paid_amount(docs)
     return Facts(
         variant=convention.variant if convention else None,
         framework=convention.framework if convention else None,
@@ -241,6 +257,7 @@ def gather(docs: list[Classified]) -> Facts:
         amount_doubt=paid.doubt if order and not order.doc.scanned else None,
         members=members(annex, rows),
         annex_mode=annex_mode(annex.doc.text) if annex else None,
+        annex_groupement=groupement_line(annex.doc.text) if annex else None,
         convention_box=convention_box(convention.doc.text) if convention else None,
         convention_tier=convention_tier(convention.doc.text) if convention else None,
     )

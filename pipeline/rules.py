@@ -10,7 +10,7 @@ import re
 
 from stdnum.fr import siret as siret_number
 
-from .classify import ANNEX, CONVENTION, PURCHASE_ORDER, Classified
+from .classify import ANNEX, CONVENTION, PURCHASE_ORDER, Classified, principal
 from .dues import Due as Due
 from .dues import expected_due as expected_due
 from .facts import Facts
@@ -124,7 +124,7 @@ def contract(facts: Facts, form: Form | None, variants: dict[str, Variant], cat:
 
 def amount(docs: list[Classified], facts: Facts, due: Due | None, cat: Catalogue) -> list[Finding]:
     """The order's own total against the contribution due; an unclear order is said to be unclear."""
-    order = next((d for d in docs if d.role == PURCHASE_ORDER), None)
+    order = principal(docs, PURCHASE_ORDER)
     if order is None or due is None or order.doc.scanned or (due.certain and due.amount is None):
         return []
     if facts.amount_paid is None:

@@ -93,6 +93,11 @@ class Tariff:
                 return self.row_for(OTHER)
         return candidates[0] if candidates else None
 
+    @property
+    def has_groupement(self) -> bool:
+        """The variant prices groupements by tier: several beneficiaries may be a groupement or a mandate."""
+        return any(r.typology == GROUPEMENT for r in self.rows)
+
     def row_for_group(self, members: int) -> TariffRow | None:
         return next(
             (r for r in self.rows if r.typology == GROUPEMENT and r.members and members in r.members),

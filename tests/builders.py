@@ -114,21 +114,25 @@ TYPOLOGY_FR = {
 
 
 def groupement_xlsx(members: list[Entity], total: str | None = None, roles: bool = True) -> bytes:
-    """A groupement's own spreadsheet: rows marked coordonnateur / membre; `total` adds csac's Total row."""
+    """A groupement's own spreadsheet: titled, rows marked coordonnateur / membre; `total` adds csac's
+    Total row. Without roles, a plain list of beneficiaries: no title, no role column, nothing says
+    groupement."""
     from openpyxl import Workbook
 
     wb = Workbook()
     ws = wb.active
-    ws.title = "Membres"
-    ws.append(["Groupement de commandes — liste des membres"])
-    ws.append([])
-    ws.append(GROUPEMENT_HEADER)
+    ws.title = "Membres" if roles else "Bénéficiaires"
+    if roles:
+        ws.append(["Groupement de commandes — liste des membres"])
+        ws.append([])
+    header = [h for h in GROUPEMENT_HEADER if roles or h != "Rôle dans le groupement"]
+    ws.append(header)
     for i, m in enumerate(members):
-        role = ("coordonnateur" if i == 0 else "membre") if roles else ""
+        role = ["coordonnateur" if i == 0 else "membre"] if roles else []
         typology = TYPOLOGY_FR.get(m.typology, m.typology)
-        ws.append([m.siret, role, m.name, typology, m.postal_code, m.city, 50000, m.address])
+        ws.append([m.siret, *role, m.name, typology, m.postal_code, m.city, 50000, m.address])
     if total is not None:
-        ws.append(["Total", "", "", total, "", "", 50000 * len(members), ""])
+        ws.append(["Total", *([""] if roles else []), "", total, "", "", 50000 * len(members), ""])
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
@@ -146,12 +150,18 @@ def text_docx(paragraphs: list[str]) -> bytes:
     return buf.getvalue()
 
 
-def positioned_pdf(items: list[tuple[float, float, str]]) -> bytes:
-    """Text drawn at (x, y) in the given order: how table cells come out of a PDF, one per line."""
+def _page() -> FPDF:
+    """An A4 page in the body font, as buyers' tools print."""
     pdf = FPDF(format="A4")
     pdf.add_font("Body", fname=next(f for f in sample.FONTS if Path(f).is_file()))
     pdf.set_font("Body", size=9)
     pdf.add_page()
+    return pdf
+
+
+def positioned_pdf(items: list[tuple[float, float, str]]) -> bytes:
+    """Text drawn at (x, y) in the given order: how table cells come out of a PDF, one per line."""
+    pdf = _page()
     for x, y, text in items:
         pdf.text(x, y, text)
     return bytes(pdf.output())
@@ -159,10 +169,7 @@ def positioned_pdf(items: list[tuple[float, float, str]]) -> bytes:
 
 def table_pdf(head: list[str], rows: list[tuple[str, ...]], tail: list[str] = ()) -> bytes:
     """Paragraphs, a real table (each row comes out as one line), then more paragraphs."""
-    pdf = FPDF(format="A4")
-    pdf.add_font("Body", fname=next(f for f in sample.FONTS if Path(f).is_file()))
-    pdf.set_font("Body", size=9)
-    pdf.add_page()
+    pdf = _page()
     for line in head:
         pdf.multi_cell(0, 5, line, new_x="LMARGIN", new_y="NEXT")
     with pdf.table(first_row_as_headings=False) as table:
@@ -173,6 +180,95 @@ def table_pdf(head: list[str], rows: list[tuple[str, ...]], tail: list[str] = ()
     for line in tail:
         pdf.multi_cell(0, 5, line, new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())
+
+
+def tables_order(kind: str, head: list[str], tables: list[list[tuple[str, ...]]]) -> bytes:
+    """An order with real tables, as a buyer's tool prints it: PDF, Word, or Excel with text cells or,
+    for kind "xlsx_numbers", amounts typed as numbers ("1 000,00 €" becomes the number 1000)."""
+    if kind == "pdf":
+        return _tables_pdf(head, tables)
+    if kind == "docx":
+        return _tables_docx(head, tables)
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    for line in head:
+        ws.append([line])
+    for rows in tables:
+        ws.append([])
+        for row in rows:
+            ws.append([_typed(cell) if kind == "xlsx_numbers" else cell for cell in row])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def _typed(cell: str):
+    """A cell as Excel holds it when the clerk typed a number: "1 000,00 €" is 1000.0."""
+    bare = cell.replace("€", "").replace(" ", "").replace("\u00a0", "").replace(",", ".")
+    try:
+        return float(bare)
+    except ValueError:
+        return cell
+
+
+def _tables_pdf(head: list[str], tables: list[list[tuple[str, ...]]]) -> bytes:
+    pdf = _page()
+    for line in head:
+        pdf.multi_cell(0, 5, line, new_x="LMARGIN", new_y="NEXT")
+    for rows in tables:
+        with pdf.table(first_row_as_headings=False) as table:
+            for cells in rows:
+                row = table.row()
+                for cell in cells:
+                    row.cell(cell)
+        pdf.ln(3)
+    return bytes(pdf.output())
+
+
+def _tables_docx(head: list[str], tables: list[list[tuple[str, ...]]]) -> bytes:
+    from docx import Document
+
+    document = Document()
+    for line in head:
+        document.add_paragraph(line)
+    for rows in tables:
+        table = document.add_table(rows=0, cols=max(len(r) for r in rows))
+        for row in rows:
+            for cell, text in zip(table.add_row().cells, row, strict=False):
+                cell.text = text
+    buf = io.BytesIO()
+    document.save(buf)
+    return buf.getvalue()
+
+
+def own_sheet(
+    members: list[Entity],
+    title: str | None = None,
+    roles: tuple[str, str] | None = None,
+    name_header: str = "Dénomination",
+) -> bytes:
+    """A groupement's or a mandate's own spreadsheet, in its own words: maybe a title, maybe a role
+    column ("Rôle") with the first row's role and the others'; no csac Total row."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    if title:
+        ws.append([title])
+        ws.append([])
+    role_header = ["Rôle"] if roles else []
+    ws.append(
+        ["SIRET", *role_header, name_header, "Typologie", "Code postal", "Ville", "Montant maximum (€ HT)"]
+    )
+    for i, m in enumerate(members):
+        role = [roles[0] if i == 0 else roles[1]] if roles else []
+        typology = TYPOLOGY_FR.get(m.typology, m.typology)
+        ws.append([m.siret, *role, m.name, typology, m.postal_code, m.city, 50000])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
 
 
 def convention_pdf(docx: bytes, signature: str = "valid", letter_spaced: bool = True) -> bytes:

@@ -214,6 +214,13 @@ AMBIGUOUS = {
     "unlabelled_amounts": ["Contribution 2024 : 500,00 €", "Frais de gestion : 1 000,00 €"],
     "unreadable_total": ["Montant HT : 1 000,00 €", "Montant total TTC : 1 OOO,OO €"],
     "no_amount": ["Montant : voir annexe financière"],
+    "own_labels_disagree": [
+        "Montant de la commande : 10,00 €",
+        "Montant de la présente commande : 1 000,00 €",
+    ],
+    "negative_total": ["Total TTC : -1 000,00 €"],  # a refund, not a payment
+    "swiss_francs": ["Total TTC : 1'000.00 CHF"],  # a foreign currency is not euros
+    "dollars": ["Montant total : 1 000,00 USD"],
 }
 
 
@@ -505,3 +512,339 @@ def test_two_real_conventions_of_different_variants_both_keep_their_role(
         ("convention", "2021-045-lot2"),
         ("convention", "2021-063-002"),
     ]
+
+
+# -- 2 (continued). One label per column; the order's own label first --------------------------
+
+ORDER_HEAD = ["MAIRIE DE TEST-SUR-MER", "BON DE COMMANDE N° 2024-042", "SIRET : 200 042 422 00010"]
+TOTALS_HEADERS = {  # a totals table: its header row, the figures on the row below
+    "total_ht_tva_ttc": ("Total HT", "Total TVA", "Total TTC"),
+    "montant_ht_tva_montant_ttc": ("Montant HT", "TVA", "Montant TTC"),
+    "tva_total_ttc": ("TVA", "Total TTC"),
+    "base_taux_montant_tva_total_ttc": ("Base HT", "Taux TVA", "Montant TVA", "Total TTC"),
+}
+TABLE_LAYOUTS = ("pdf", "docx", "xlsx", "xlsx_numbers")
+SUFFIX = {"pdf": "pdf", "docx": "docx", "xlsx": "xlsx", "xlsx_numbers": "xlsx"}
+
+
+def totals_order(layout: str, header: tuple[str, ...], ht: str, vat: str, ttc: str) -> bytes:
+    """A bon de commande: a line-items table, then its totals in a table of their own."""
+
+    def figure(column: str) -> str:
+        if "Taux" in column:
+            return "20 %" if vat != "0,00 €" else "0 %"
+        return ttc if "TTC" in column else vat if "TVA" in column else ht
+
+    items = [
+        ("Désignation", "Quantité", "Prix unitaire HT", "Montant HT"),
+        ("Contribution CSAC 2024", "1", ht, ht),
+    ]
+    totals = [header, tuple(figure(column) for column in header)]
+    return b.tables_order(layout, ORDER_HEAD, [items, totals])
+
+
+@pytest.mark.parametrize("layout", TABLE_LAYOUTS)
+@pytest.mark.parametrize("header", TOTALS_HEADERS)
+def test_a_vat_column_is_never_read_as_the_orders_total(intake_ctx, drop, signed, commune, layout, header):
+    order = totals_order(layout, TOTALS_HEADERS[header], "1 000,00 €", "0,00 €", "1 000,00 €")
+    name = f"BC.{SUFFIX[layout]}"
+    report = take_in(
+        drop(deposit(signed, None, (name, order)), f"{layout}-{header}.zip", b.form(commune)), intake_ctx
+    )
+    assert (report["status"], report["amount_paid"]) == ("complete", "1\u00a0000,00\u00a0€"), report[
+        "problems"
+    ]
+
+
+@pytest.mark.parametrize("layout", TABLE_LAYOUTS)
+@pytest.mark.parametrize("header", ["total_ht_tva_ttc", "base_taux_montant_tva_total_ttc"])
+def test_an_order_whose_vat_equals_the_due_is_read_at_its_total(
+    intake_ctx, drop, signed, commune, layout, header
+):
+    """HT 5 000, VAT 1 000, TTC 6 000: the VAT column holds the amount due, the order does not."""
+    order = totals_order(layout, TOTALS_HEADERS[header], "5 000,00 €", "1 000,00 €", "6 000,00 €")
+    name = f"BC.{SUFFIX[layout]}"
+    report = take_in(
+        drop(deposit(signed, None, (name, order)), f"{layout}-{header}.zip", b.form(commune)), intake_ctx
+    )
+    assert codes(report) == ["amount_mismatch"]
+    assert "6\u00a0000,00\u00a0€ au lieu de 1\u00a0000,00\u00a0€" in report["problems"][0]["message"]
+
+
+CURRENCY_HEADERS = ["Montant TTC (en euros)", "Total TTC (EUR)", "Total TTC (€)", "Net à payer en euros"]
+
+
+@pytest.mark.parametrize("place", ["next_line", "next_column"])
+@pytest.mark.parametrize("header", CURRENCY_HEADERS)
+def test_an_amount_header_naming_its_currency_is_read_with_the_value_below(
+    intake_ctx, drop, signed, commune, header, place
+):
+    if place == "next_line":
+        order = b.sample.text_pdf([*ORDER_HEAD, header, "1 000,00"])
+    else:
+        order = b.table_pdf(
+            ORDER_HEAD, [("Désignation", header), ("Contribution annuelle CSAC 2024", "1 000,00")]
+        )
+    report = take_in(drop(deposit(signed, order), f"{place}.zip", b.form(commune)), intake_ctx)
+    assert (report["status"], report["amount_paid"]) == ("complete", "1\u00a0000,00\u00a0€"), report[
+        "problems"
+    ]
+
+
+NOT_THE_ORDERS = [  # totals an order prints that are not its own
+    "Total engagé sur l'exercice 2024", "Total exercice 2024", "Total facturé", "Total mandaté", "Total AC",
+    "Total du contrat", "Total de la convention", "Total convention", "Montant total TTC de la convention",
+    "Total programmé", "Total pluriannuel", "Total des EJ", "Total de l'opération", "Coût total du projet",
+    "Total TTC (contrat)", "Total des bons de commande 2024", "Total commande 2024",
+    "Total TTC",  # no owner named: the order's own label still wins
+]  # fmt: skip
+
+
+def labelled_order(own_label: str, own: str, other: str, big: str) -> bytes:
+    return b.sample.text_pdf([*_head(), f"{own_label} : {own}", f"{other} : {big}"])
+
+
+@pytest.mark.parametrize("other", NOT_THE_ORDERS)
+def test_an_order_of_ten_euros_is_not_saved_by_a_total_that_is_not_its_own(
+    intake_ctx, drop, signed, commune, other
+):
+    order = labelled_order("Montant de la commande", "10,00 €", other, "1 000,00 €")
+    report = take_in(drop(deposit(signed, order), "o.zip", b.form(commune)), intake_ctx)
+    assert codes(report) == ["amount_mismatch"]
+    assert "10,00\u00a0€ au lieu de 1\u00a0000,00\u00a0€" in report["problems"][0]["message"]
+
+
+@pytest.mark.parametrize("other", NOT_THE_ORDERS)
+def test_a_correct_order_is_not_refused_for_a_total_that_is_not_its_own(
+    intake_ctx, drop, signed, commune, other
+):
+    order = labelled_order("Montant de la commande", "1 000,00 €", other, "12 500,00 €")
+    report = take_in(drop(deposit(signed, order), "o.zip", b.form(commune)), intake_ctx)
+    assert (report["status"], report["amount_paid"]) == ("complete", "1\u00a0000,00\u00a0€"), report[
+        "problems"
+    ]
+
+
+OWN_LABELS = [
+    "Montant de la commande", "Montant de la présente commande", "Montant TTC du bon de commande",
+    "Montant de l'engagement juridique", "Montant de l'EJ", "Total du présent bon", "Net à payer",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("other", ["Total TTC", "Total commande 2024", "Total des bons de commande"])
+@pytest.mark.parametrize("own_label", OWN_LABELS)
+def test_a_label_naming_the_order_as_owner_wins_over_an_ownerless_or_foreign_total(
+    variants, own_label, other
+):
+    data = labelled_order(own_label, "10,00 €", other, "1 000,00 €")
+    facts = gather([read("EJ.pdf", data, variants)])
+    assert (facts.amount_paid, facts.amount_doubt) == (Decimal("10.00"), None)
+
+
+# -- 4 (continued). A seller's paper is not the buyer's order -----------------------------------
+
+SELLERS_PAPERS = {
+    "devis_resah": [
+        "GIP RESAH", "47 rue de Charonne 75011 Paris", "DEVIS N° D-2024-017", "Client : Commune de Test-sur-Mer",
+        "Contribution annuelle CSAC 2024", "Total TTC : 1 000,00 €", "Merci de nous retourner votre bon de commande.",
+    ],
+    "facture_resah": [
+        "GIP RESAH", "FACTURE N° F-2024-0042", "Client : Commune de Test-sur-Mer",
+        "Votre commande n° 1300012345 du 01/03/2024", "Total TTC : 1 000,00 €", "Net à payer : 1 000,00 €",
+    ],
+    "facture_quoting_the_ej": [
+        "FACTURE", "N° de facture : 2024-0042", "Numéro d'engagement juridique : 1300012345",
+        "Contribution annuelle CSAC 2024", "Montant TTC : 1 000,00 €",
+    ],
+    "mandat_de_paiement": [
+        "MANDAT DE PAIEMENT N° 2024-1234", "Exercice 2024", "Bénéficiaire : GIP RESAH",
+        "Engagement juridique n° 1300012345", "Montant TTC : 1 000,00 €",
+    ],
+    "avis_des_sommes_a_payer": [
+        "AVIS DES SOMMES À PAYER", "Titre n° 42 — Bordereau n° 7", "Engagement juridique n° 1300012345",
+        "Montant : 1 000,00 €",
+    ],
+    "titre_de_recettes": [
+        "TITRE DE RECETTES N° 2024-17", "Débiteur : Commune de Test-sur-Mer", "Bon de commande n° 1300012345",
+        "Montant : 1 000,00 €",
+    ],
+    "accuse_de_reception": [
+        "ACCUSÉ DE RÉCEPTION", "Commande n° 1300012345 reçue le 02/03/2024", "Montant TTC : 1 000,00 €",
+    ],
+    "issued_by_the_resah": [
+        "GIP RESAH", "47 rue de Charonne 75011 Paris", "Client : Commune de Test-sur-Mer",
+        "N° EJ : 1300012345", "Net à payer : 1 000,00 €",
+    ],
+}  # fmt: skip
+
+
+def paper(name: str, kind: str) -> bytes:
+    return b.sample.text_pdf(SELLERS_PAPERS[name]) if kind == "pdf" else b.text_docx(SELLERS_PAPERS[name])
+
+
+@pytest.mark.parametrize("kind", ["pdf", "docx"])
+@pytest.mark.parametrize("name", SELLERS_PAPERS)
+def test_a_devis_a_facture_or_a_mandat_is_never_taken_for_the_order(
+    intake_ctx, drop, signed, commune, name, kind
+):
+    member = f"Piece.{kind}"
+    report = take_in(
+        drop(deposit(signed, None, (member, paper(name, kind))), f"{name}-{kind}.zip", b.form(commune)),
+        intake_ctx,
+    )
+    assert roles(report)[member] == "other" and "purchase_order_missing" in codes(report)
+
+
+@pytest.mark.parametrize("first", ["paper", "order"])
+@pytest.mark.parametrize("name", ["devis_resah", "facture_resah"])
+def test_the_real_order_wins_over_a_sellers_paper_whatever_the_zip_order(
+    intake_ctx, drop, signed, commune, name, first
+):
+    members = [("Devis.pdf", paper(name, "pdf")), ("EJ.pdf", b.order_pdf(commune, Decimal("10")))]
+    zipped = deposit(signed, None, *(members if first == "paper" else members[::-1]))
+    report = take_in(drop(zipped, f"{name}-{first}.zip", b.form(commune)), intake_ctx)
+    assert roles(report)["EJ.pdf"] == "purchase_order" and roles(report)["Devis.pdf"] == "other"
+    assert "10,00\u00a0€ au lieu de 1\u00a0000,00\u00a0€" in report["problems"][0]["message"]
+
+
+@pytest.mark.parametrize("first", ["ten", "right"])
+def test_two_orders_that_disagree_are_a_doubt_whatever_the_zip_order(
+    intake_ctx, drop, signed, commune, first
+):
+    ten = ("EJ 10.pdf", b.order_pdf(commune, Decimal("10")))
+    right = ("EJ.pdf", b.order_pdf(commune, DUE))
+    report = take_in(
+        drop(
+            deposit(signed, None, *((ten, right) if first == "ten" else (right, ten))), form=b.form(commune)
+        ),
+        intake_ctx,
+    )
+    assert codes(report) == ["amount_mismatch"] and report["amount_paid"] is None
+    assert "2 bons de commande aux montants différents" in report["problems"][0]["message"]
+
+
+ORDERS_BY_NUMBER = {  # (lines, the number read): how buyers' tools name an order
+    "sap": (
+        ["Commune de Test-sur-Mer", "SIRET : 200 042 422 00010", "Numéro de commande : 4500012345",
+         "Date de commande : 01/03/2024", "Fournisseur : GIP RESAH", "Contribution annuelle CSAC 2024",
+         "Montant total : 1 000,00 EUR"], "4500012345"),
+    "bdc": (["BDC N° 2024-042", "Commune de Test-sur-Mer", "Montant total TTC : 1 000,00 €"], "2024-042"),
+    "n_de_commande": (
+        ["Ville de Test-sur-Mer", "N° de commande : 4500012345", "Fournisseur : GIP RESAH",
+         "Total TTC : 1 000,00 €"], "4500012345"),
+    "po": (["Ville de Test-sur-Mer", "PO n° 4500012345", "Supplier : GIP RESAH", "Total TTC : 1 000,00 €"], "4500012345"),
+    "reference_commande": (
+        ["Commune de Test-sur-Mer", "Référence commande : 4500012345", "Montant TTC : 1 000,00 €"], "4500012345"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", ["pdf", "docx"])
+@pytest.mark.parametrize("case", ORDERS_BY_NUMBER)
+def test_an_order_is_known_by_its_number_whatever_its_tool_calls_it(
+    intake_ctx, drop, signed, commune, case, kind
+):
+    lines, number = ORDERS_BY_NUMBER[case]
+    order = b.sample.text_pdf(lines) if kind == "pdf" else b.text_docx(lines)
+    member = f"BC.{kind}"
+    report = take_in(
+        drop(deposit(signed, None, (member, order)), f"{case}-{kind}.zip", b.form(commune)), intake_ctx
+    )
+    assert roles(report)[member] == "purchase_order" and report["order_number"] == number
+    assert report["status"] == "complete", report["problems"]
+
+
+NOT_THE_ANNEX = {  # tables of SIRETs with an amount that are not the annex's beneficiaries
+    "etablissements": [
+        "Liste des établissements de la commune", "SIRET | Établissement | Effectif | Montant des dépenses 2023",
+        "200 042 422 00010 | Mairie | 450 | 1 200 000 €", "200 042 422 00028 | CCAS | 30 | 200 000 €",
+    ],
+    "sirene": [
+        "Avis de situation au répertoire Sirene", "Établissement", "SIRET Dénomination Adresse Montant du capital",
+        "200 042 422 00010 COMMUNE DE TEST-SUR-MER 1 PLACE DE LA MAIRIE 62000 ARRAS",
+    ],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", ["pdf", "docx"])
+@pytest.mark.parametrize("table", NOT_THE_ANNEX)
+def test_a_table_of_sirets_that_is_not_the_annex_is_other(intake_ctx, drop, signed, commune, table, kind):
+    data = b.sample.text_pdf(NOT_THE_ANNEX[table]) if kind == "pdf" else b.text_docx(NOT_THE_ANNEX[table])
+    member = f"Tableau.{kind}"
+    report = take_in(
+        drop(deposit(signed, b.order_pdf(commune, DUE), (member, data), annex=False), f"{table}-{kind}.zip"),
+        intake_ctx,
+    )
+    assert roles(report)[member] == "other" and "annex_missing" in codes(report)
+
+
+CLAUSE_LETTER = [
+    "Mairie de Test-sur-Mer", "Objet : Convention de service d'achat centralisé", "Madame, Monsieur,",
+    "Suite à votre envoi de la convention de service d'achat centralisé, entre d'une part le Resah et d'autre "
+    "part notre commune, il est convenu ce qui suit : nous vous retournons les pièces signées.",
+    "Cordialement",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", ["pdf", "docx"])
+def test_a_letter_quoting_the_conventions_clauses_is_not_the_convention(
+    intake_ctx, drop, signed, commune, kind
+):
+    letter = b.sample.text_pdf(CLAUSE_LETTER) if kind == "pdf" else b.text_docx(CLAUSE_LETTER)
+    member = f"Courrier.{kind}"
+    zipped = b.zip_of(
+        [(member, letter), ("Annexe.xlsx", signed["annex"]), ("EJ.pdf", b.order_pdf(commune, DUE))]
+    )
+    report = take_in(drop(zipped, f"letter-{kind}.zip"), intake_ctx)
+    assert roles(report)[member] == "other" and "convention_missing" in codes(report)
+
+
+# -- 3 (continued). A groupement in its own words; a mode nothing says -------------------------
+
+OWN_WORDS = {  # how a groupement's own spreadsheet says it is one
+    "title": {"title": "Groupement de commandes — liste des membres"},
+    "coordinateur_adherent": {"roles": ("Coordinateur", "Adhérent")},
+    "chef_de_file": {"roles": ("Chef de file", "Membre associé")},
+    "pilote_participant": {"roles": ("Pilote", "Participant")},
+    "mandataire_du_groupement": {"roles": ("Mandataire du groupement", "Adhérent")},
+    "header": {"name_header": "Membres du groupement de commandes"},
+}
+FIVE = [BETHUNE] + b.members_of(5)[1:]
+
+
+@pytest.mark.parametrize("words", OWN_WORDS)
+def test_a_groupement_in_its_own_words_is_charged_its_tier(intake_ctx, drop, words):
+    sheet = b.own_sheet(FIVE, **OWN_WORDS[words])
+    order = b.order_pdf(FIVE[0], TIERS[5], market="2021-047-001")
+    report = take_in(
+        drop(groupement_deposit(seed_convention("2021-047-001"), sheet, order), f"{words}.zip",
+             b.form(FIVE[0], market="2021-047-001")),
+        intake_ctx,
+    )  # fmt: skip
+    assert (report["status"], report["contribution_due"]) == ("complete", "3\u00a0500,00\u00a0€"), report[
+        "problems"
+    ]
+
+
+UNSAID = {  # several beneficiaries on a variant with groupement tiers, nothing saying mandate or groupement
+    "plain_rows": {},
+    "negated_title": {"title": "Liste des bénéficiaires — pas de groupement de commandes"},
+    "outside_a_groupement": {"title": "Bénéficiaires hors groupement"},
+}
+
+
+@pytest.mark.parametrize("case", UNSAID)
+def test_several_beneficiaries_with_nothing_saying_the_mode_get_no_figure(intake_ctx, drop, case):
+    three = b.members_of(4)[1:]
+    sheet = b.own_sheet(three, **UNSAID[case])
+    order = b.order_pdf(three[0], Decimal("3000"), market="2021-047-001")
+    form = b.form(three[0], market="2021-047-001")
+    report = take_in(
+        drop(groupement_deposit(seed_convention("2021-047-001"), sheet, order), f"{case}.zip", form),
+        intake_ctx,
+    )
+    assert "amount_mismatch" not in codes(report) and report["contribution_to_check"]
+    [notice] = messages(intake_ctx.workspace.outbox / "depositors")
+    assert not FIGURE_RE.search(body(notice)), body(notice)
+    [region] = messages(intake_ctx.workspace.outbox / report["mailbox"])
+    assert "montant à vérifier par l'équipe régionale" in body(region)
+    assert "sans préciser mandat ou groupement" in body(region)
