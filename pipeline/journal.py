@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import logging
 import sqlite3
+import time
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +68,7 @@ CREATE TABLE IF NOT EXISTS attempts (
 );
 """
 FINAL = ("done",)
+SETUP_SECONDS = 30  # how long a new handle waits for another process setting the file up
 IN_HAND_SECONDS = 600  # an unfinished row younger than this is a deposit in hand
 ADDED_COLUMNS = {"form_sha256": "TEXT NOT NULL DEFAULT ''"}  # columns a journal of an earlier version lacks
 log = logging.getLogger("csac.journal")
@@ -138,8 +140,20 @@ class Journal:
     def __init__(self, path: Path):
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + SETUP_SECONDS
+        while True:
+            try:
+                return self._setup()
+            except sqlite3.OperationalError as exc:  # another process is creating the same file
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def _setup(self) -> None:
+        """WAL and the tables, once. Switching to WAL takes a lock SQLite's busy handler does not wait for."""
         with closing(self._connect()) as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(SCHEMA)
             _add_missing_columns(conn)
             conn.executescript(ATTEMPTS)
