@@ -59,9 +59,8 @@ CREATE TABLE IF NOT EXISTS messages (
 CREATE INDEX IF NOT EXISTS messages_due ON messages (state, next_at);
 """
 ADDED_COLUMNS = {"owner": "TEXT", "lease_until": "REAL", "outcomes": "TEXT"}  # absent from older journals
-MIN_TRY = (
-    2.0  # seconds a budgeted flush must still have to start a message (or the relay's timeout, if shorter)
-)
+# seconds a flush with a time budget must still have to start a message (or the relay's timeout, if shorter)
+MIN_TRY = 2.0
 UNTRIED = "pas encore envoyé : le temps accordé à l'envoi immédiat est écoulé ; il partira avec `csac outbox flush` ou `csac watch`"
 LEASE_TIMEOUTS = 20  # a claim lasts this many relay timeouts (at least a minute)
 LOG_LINES = {
@@ -207,7 +206,8 @@ class MailQueue:
             attempts = self._claim(row, owner, lease, force)
             if attempts is not None:
                 outcomes = _attempt(session, row, config)
-                self._record(row, owner, attempts, outcomes, config, result)
+                backoff = 0 if session.aborted else attempts  # cut by our stop: due again at the next start
+                self._record(row, owner, backoff, outcomes, config, result)
 
     def _untried(self, rows: list[sqlite3.Row], result: Flush) -> None:
         """Out of time: these wait for the next flush, and `csac status` says why."""
@@ -244,7 +244,8 @@ class MailQueue:
         result: Flush,
     ) -> None:
         """This attempt's outcomes, merged into the row's. A recipient accepted is the truth whoever
-        holds the row; the rest is written only while the row is still ours."""
+        holds the row; the rest is written only while the row is still ours. `attempts` sets the
+        backoff of what waits; 0, none."""
         mid = row["message_id"]
         with closing(self._connect()) as conn:
             conn.execute("BEGIN IMMEDIATE")
@@ -267,7 +268,7 @@ class MailQueue:
         mine = {a: Outcome(*known[a]) for a in _recipients(current) if a in known}
         state = _state(current, known)
         answer = summary(mine) or current["answer"]
-        wait = config.retry.delay(attempts) if state == "queued" else 0.0
+        wait = config.retry.delay(attempts) if state == "queued" and attempts else 0.0
         if ours or state == "sent":
             conn.execute(
                 "UPDATE messages SET state = ?, answer = ?, outcomes = ?, next_at = ?, owner = NULL, lease_until = NULL,"
@@ -283,7 +284,10 @@ class MailQueue:
                 ),
             )
         else:  # another sender holds the row: only what the relay accepted is added
-            conn.execute("UPDATE messages SET outcomes = ? WHERE message_id = ?", (json.dumps(known), mid))
+            conn.execute(
+                "UPDATE messages SET outcomes = ? WHERE message_id = ?",
+                (json.dumps(known, ensure_ascii=False), mid),
+            )
         return state, answer, wait
 
 

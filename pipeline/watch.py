@@ -164,6 +164,9 @@ def _directory_reads(path: Path) -> bool:
     try:
         with path.open("rb") as fh:
             head = fh.read(4)
+    except OSError:
+        return True  # csac may not read it: waiting will not help, its tries will say so
+    try:
         if not is_zip(head):
             return True  # not a ZIP at all: nothing to wait for, intake will say so
         with zipfile.ZipFile(path):
