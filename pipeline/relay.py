@@ -149,18 +149,16 @@ def _idna(address: Address) -> Address:
     return Address(address.display_name, address.username, domain)
 
 
-def client(relay: Relay, timeout: float) -> smtplib.SMTP:
-    """An SMTP client not yet connected: its socket can be cut from another thread once it exists."""
+def connect(relay: Relay, timeout: float | None = None) -> smtplib.SMTP:
+    """A connection, greeted (and logged in): each wait on the relay lasts `timeout` at most."""
+    timeout = relay.timeout if timeout is None else timeout
+    context = ssl.create_default_context()
     if relay.security == "tls":
-        return smtplib.SMTP_SSL(timeout=timeout, context=ssl.create_default_context())
-    return smtplib.SMTP(timeout=timeout)
-
-
-def connect(relay: Relay, smtp: smtplib.SMTP | None = None) -> smtplib.SMTP:
-    smtp = smtp or client(relay, relay.timeout)
-    smtp.connect(relay.host, relay.port)
-    if relay.security == "starttls":
-        smtp.starttls(context=ssl.create_default_context())
+        smtp = smtplib.SMTP_SSL(relay.host, relay.port, timeout=timeout, context=context)
+    else:
+        smtp = smtplib.SMTP(relay.host, relay.port, timeout=timeout)
+        if relay.security == "starttls":
+            smtp.starttls(context=context)
     if relay.username:
         smtp.login(relay.username, relay.password or "")
     smtp.ehlo_or_helo_if_needed()
@@ -171,7 +169,8 @@ class Session:
     """One connection to the relay for a flush: opened on first need, reopened after a failure.
 
     With a deadline, no wait on the relay lasts beyond it; `abort` (from another
-    thread) cuts the connection in use, and no other is opened.
+    thread) cuts the connection in use, and no other is opened (a connection
+    being opened ends within the timeout).
     """
 
     def __init__(self, relay: Relay, deadline: float | None = None):
@@ -200,13 +199,15 @@ class Session:
             if self.unreachable:
                 raise Unreachable(self.unreachable)
             self.waited = self.timeout
-            self.smtp, self.reused = client(self.relay, self.waited), False
             try:
-                connect(self.relay, self.smtp)
+                self.smtp, self.reused = connect(self.relay, self.waited), False
             except Exception as exc:
-                self.drop()
-                self.unreachable = STOPPED if self.aborted else f"relais injoignable : {self.why(exc)}"
+                why = self.why(exc)
+                self.unreachable = why if self.aborted else f"relais injoignable : {why}"
                 raise Unreachable(self.unreachable) from exc
+            if self.aborted:  # stopped while connecting
+                self.drop()
+                raise Unreachable(STOPPED)
         self.pace()
         return self.smtp
 

@@ -113,7 +113,9 @@ def test_each_deposit_is_journalled_within_5_s_while_the_relay_never_greets(sile
     assert all(m["state"] == "queued" for r in status(config) for m in r["messages"])
 
 
-def test_ctrl_c_stops_the_watcher_within_seconds_while_the_relay_hangs(start_relay, tmp_path, deposits):  # noqa: F811
+def test_ctrl_c_stops_the_watcher_within_seconds_while_the_relay_hangs_on_data(
+    start_relay, tmp_path, deposits
+):  # noqa: F811
     relay = start_relay(delay=120)
     config, watch = start_watch(tmp_path, relay, 60)
     drop(tmp_path / "inbox", deposits[0])
@@ -125,8 +127,21 @@ def test_ctrl_c_stops_the_watcher_within_seconds_while_the_relay_hangs(start_rel
     assert [m["state"] for m in messages] == ["queued", "queued"]
     assert any("interrompu par l'arrêt de csac" in (m["answer"] or "") for m in messages)
     relay.behaviour.delay = 0
-    assert run(config, "outbox", "flush", "--force").returncode == 0
+    assert run(config, "outbox", "flush").returncode == 0  # due at once: no backoff for a cut message
     assert sorted(Counter(relay.handler.ids()).values()) == [1, 1]
+
+
+def test_ctrl_c_stops_the_watcher_within_seconds_while_the_relay_never_greets(silent, tmp_path, deposits):  # noqa: F811
+    config, watch = start_watch(tmp_path, silent, 60)
+    drop(tmp_path / "inbox", deposits[0])
+    wait_for(lambda: "d.zip" in done_files(tmp_path / "var"), "the deposit in the journal")
+    time.sleep(1.0)  # the sender is now waiting for the relay's greeting
+    seconds, err = stop(watch)
+    assert seconds < 8 and watch.returncode == 0, err[-3000:]
+    assert sorted(m["state"] for r in status(config) for m in r["messages"]) in (
+        ["queued", "queued"],
+        ["queued", "sending"],  # claimed by the stopped watcher: claimed again at once, its process gone
+    )
 
 
 @pytest.mark.parametrize("where", sorted(HANGS))
