@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+import zlib
 from xml.etree.ElementTree import ParseError
 
 import pikepdf
@@ -235,7 +236,7 @@ def in_ooxml(data: bytes) -> tuple[str, ...]:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             found = _parts(zf) | _relationships(zf) | _dde(zf)
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError):
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, zlib.error):  # a part that does not inflate
         return (UNCHECKED,)
     return tuple(sorted(found))
 
