@@ -433,7 +433,7 @@ def _keep_form(folder: Path, form_path: Path, ctx: IntakeContext) -> None:
             shutil.copyfile(form_path, kept)
             kept.chmod(0o600)
         except OSError as exc:
-            if exc.errno not in UNREAD or not _names(exc, form_path):
+            if exc.errno not in UNREAD or not _is_about(exc, form_path):
                 raise
             why = f"illisible par csac : {exc.strerror or exc}"
     if why:
@@ -443,7 +443,8 @@ def _keep_form(folder: Path, form_path: Path, ctx: IntakeContext) -> None:
             )
 
 
-def _names(exc: OSError, path: Path) -> bool:
+def _is_about(exc: OSError, path: Path) -> bool:
+    """Whether the error names this very file (not the copy being written)."""
     return exc.filename is not None and os.fsdecode(exc.filename) == str(path)
 
 

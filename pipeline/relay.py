@@ -392,16 +392,9 @@ def summary(outcomes: dict[str, Outcome]) -> str:
     for address, o in outcomes.items():
         groups.setdefault((o.state, o.answer), []).append(address)
     return " ; ".join(
-        _grouped(state, [(a, text) for a in addresses]) for (state, text), addresses in groups.items()
+        f"{LABELS[state]} {', '.join(shown(a) for a in addresses)} : {text}"
+        for (state, text), addresses in groups.items()
     )
-
-
-def _grouped(state: str, pairs: list[tuple[str, str]]) -> str:
-    """ "refusé définitivement pour a, b : 550 …" for pairs that share one answer."""
-    by_text: dict[str, list[str]] = {}
-    for address, text in pairs:
-        by_text.setdefault(text, []).append(shown(address))
-    return " ; ".join(f"{LABELS[state]} {', '.join(a)} : {t}" for t, a in by_text.items())
 
 
 def check_relay(relay: Relay) -> str:

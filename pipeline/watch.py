@@ -70,15 +70,8 @@ NAME_MAX = 255  # bytes in one file name (ext4, xfs, tmpfs, btrfs)
 # errors that a deposit's own name or content provokes while it is written out: counted against it
 DEPOSIT_ERRNOS = {errno.ENAMETOOLONG, errno.EINVAL, errno.EILSEQ, errno.EFBIG, errno.EISDIR, errno.ENOTDIR}
 # the machine is out of something: never counted against a deposit, whatever file the error names
-MACHINE_ERRNOS = {
-    errno.ENOSPC,
-    errno.EDQUOT,
-    errno.EROFS,
-    errno.EMFILE,
-    errno.ENFILE,
-    errno.ENOMEM,
-    errno.ESTALE,
-}
+MACHINE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EMFILE, errno.ENFILE, errno.ENOMEM,
+                  errno.ESTALE}  # fmt: skip
 # errors on our folders (outbox, var/): ours, unless they name only the deposit's own files
 OUR_ERRNOS = MACHINE_ERRNOS | {errno.EACCES, errno.EPERM, errno.EIO}
 FORM_PEEK = 64 * 1024  # bytes of a JSON form read to see whether it is whole; a larger one is no form
@@ -96,9 +89,7 @@ class WatchSettings:
     poll: float | None = None  # use the polling observer (network shares), with this interval
     attempts: int = 3  # failed tries before a deposit is set aside in quarantine
     crashes: int = 5  # tries cut short by the watcher's death (killed, out of memory) before the same
-    unfinished_form: float = (
-        10.0  # a JSON form that stops short is waited for this long after its last change
-    )
+    unfinished_form: float = 10.0  # a JSON form cut short is waited for this long after its last change
 
 
 @dataclass
@@ -422,6 +413,8 @@ class Watcher:
         """Unchanged for `settle` seconds with a ZIP directory that reads; its form unchanged as long
         (and whole, if JSON), or no form after `form_grace` more."""
         s, quiet = self.settings, now - state.seen[path.name].since
+        if quiet < s.settle:
+            return False
         form = _form_of(path)
         if form is None:
             form_ready = quiet >= s.settle + s.form_grace
@@ -429,7 +422,7 @@ class Watcher:
             seen = state.seen.get(form.name)
             form_quiet = now - seen.since if seen else 0.0  # not seen yet: seen from now on
             form_ready = form_quiet >= s.settle and (form_quiet >= s.unfinished_form or _form_whole(form))
-        return quiet >= s.settle and form_ready and (quiet >= s.corrupt_grace or _directory_reads(path))
+        return form_ready and (quiet >= s.corrupt_grace or _directory_reads(path))
 
     # -- processing ---------------------------------------------------------------------------
     def process(self, claim: Claim) -> dict:
