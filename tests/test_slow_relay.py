@@ -72,9 +72,14 @@ def drop_and_time(inbox, deposits, tmp_path) -> list[float]:  # noqa: F811
 
 
 def stop(watch: subprocess.Popen, timeout: float = 60) -> tuple[float, str]:
+    """Ctrl-C, and how long the watcher took to end (a watcher that does not end is killed)."""
     start = time.monotonic()
     watch.send_signal(signal.SIGINT)
-    _, err = watch.communicate(timeout=timeout)
+    try:
+        _, err = watch.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        watch.kill()
+        _, err = watch.communicate()
     return time.monotonic() - start, err
 
 
@@ -110,12 +115,17 @@ def test_each_deposit_is_journalled_within_5_s_while_the_relay_never_greets(sile
     finally:
         stop(watch)
     assert max(seconds) < TAKEN_WITHIN, seconds
-    assert all(m["state"] == "queued" for r in status(config) for m in r["messages"])
+    states = {m["state"] for r in status(config) for m in r["messages"]}
+    assert states <= {"queued", "sending"}, (
+        states
+    )  # "sending": claimed by the stopped watcher, taken again at once
 
 
 def test_ctrl_c_stops_the_watcher_within_seconds_while_the_relay_hangs_on_data(
-    start_relay, tmp_path, deposits
-):  # noqa: F811
+    start_relay,
+    tmp_path,
+    deposits,  # noqa: F811
+):
     relay = start_relay(delay=120)
     config, watch = start_watch(tmp_path, relay, 60)
     drop(tmp_path / "inbox", deposits[0])

@@ -77,6 +77,16 @@ def done(root: Path) -> dict[str, dict]:
     return {r["file"]: r for r in rows if r["state"] == "done"}
 
 
+def stopped(watch: subprocess.Popen) -> str:
+    """Ctrl-C; what the watcher said (one that does not end is killed)."""
+    watch.send_signal(signal.SIGINT)
+    try:
+        return watch.communicate(timeout=60)[1]
+    except subprocess.TimeoutExpired:
+        watch.kill()
+        return watch.communicate()[1]
+
+
 def drop_foreign(inbox: Path, data: bytes, case: str) -> None:
     """Files of root's, which nobody may not read."""
     mode, form_mode = CASES[case]
@@ -110,8 +120,7 @@ def test_a_deposit_the_watcher_may_not_read_is_set_aside_after_three_tries_and_t
         time.sleep(2.0)  # four more rescans: nothing is tried again
         claimed = [p.name for p in (inbox / "processing").rglob("*") if p.is_file() and p.name != ".lock"]
     finally:
-        watch.send_signal(signal.SIGINT)
-        err = watch.communicate(timeout=60)[1]
+        err = stopped(watch)
     assert watch.returncode == 0 and claimed == [], err[-3000:]
     row = done(root)["secret.zip"]
     assert (row["status"], row["problems"]) == ("rejected", ["archive_corrupt"])
@@ -138,8 +147,7 @@ def test_a_form_the_watcher_may_not_read_earns_its_deposit_a_verdict(root, full_
         (inbox / "d.zip").write_bytes(full_deposit[0])
         wait_for(lambda: "d.zip" in done(root), "the deposit's verdict", OUTCOME_WITHIN)
     finally:
-        watch.send_signal(signal.SIGINT)
-        err = watch.communicate(timeout=60)[1]
+        err = stopped(watch)
     row = done(root)["d.zip"]
     assert (row["status"], row["problems"]) == ("incomplete", ["form_invalid"]), err[-3000:]
     assert sorted(p.name for p in (inbox / "done").iterdir()) == ["d.json", "d.zip"]
