@@ -285,7 +285,11 @@ def status_cmd(
     for r in rows:
         mails = ", ".join(
             f"{m['state']}"
-            + (f" ({m['answer']})" if m["state"] in ("failed", "queued") and m["answer"] else "")
+            + (
+                f" ({m['answer']})"
+                if (m["state"] in ("failed", "queued") or m["refused"]) and m["answer"]
+                else ""
+            )
             for m in r["messages"]
         )
         table.add_row(
@@ -455,10 +459,14 @@ class _JsonLines(logging.Formatter):
 
 
 def _logging(json_lines: bool) -> None:
+    """Lines on stderr; a warning or error that recurs is said twice, then once a minute (pipeline/logs.py)."""
+    from .logs import Throttle
+
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         _JsonLines() if json_lines else logging.Formatter("%(asctime)s %(levelname)s %(message)s")
     )
+    handler.addFilter(Throttle())
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
 
 

@@ -59,6 +59,7 @@ class Config:
     quarantine: str | None = None
     retry: Retry = Retry()
     source: str = "défauts"
+    send_inline: bool = True  # False under `csac watch`: intake only queues, the watcher's sender sends
 
     @property
     def smtputf8(self) -> bool:

@@ -35,6 +35,7 @@ FILE_MODE = 0o600
 HEADER_LIMIT = 256  # characters; an address is 254 at most
 MAILDIR_PARTS = ("tmp", "new", "cur")
 LOCK_NAME = ".csac-lock"  # in the Maildir's root, beside tmp/new/cur: mail readers ignore it
+INLINE_SECONDS = 10.0  # what a one-shot command gives the relay before it returns; the rest stays queued
 log = logging.getLogger("csac.mail")
 
 
@@ -223,7 +224,9 @@ class Courier:
     """Where messages go: the Maildirs (no server needed), or the SMTP relay's queue.
 
     Nothing is opened before it is needed, so that making a Courier (the
-    watcher does at every rescan) cannot fail.
+    watcher does at every rescan) cannot fail. A one-shot command sends at
+    once, for INLINE_SECONDS at most; under `csac watch` the watcher's own
+    sender does, apart from intake (config.send_inline is off).
     """
 
     def __init__(self, config):
@@ -240,11 +243,12 @@ class Courier:
         return msg["To"]
 
     def flush(self) -> None:
-        """Try the relay now; what fails stays queued for the next flush. Never raises: it is logged."""
-        if self.config.relay is None:
+        """Try the relay now, within INLINE_SECONDS; what fails or has no time left stays queued for
+        the next flush. Never raises: it is logged."""
+        if self.config.relay is None or not self.config.send_inline:
             return
         try:
-            self._queue().flush(self.config)
+            self._queue().flush(self.config, within=INLINE_SECONDS)
         except Exception as exc:  # the queue keeps the messages; the caller must go on
             log.exception(
                 "envoi des messages en file interrompu (%s : %s), nouvel essai plus tard",

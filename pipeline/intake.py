@@ -7,6 +7,7 @@ a deposit is only marked done once its messages are in their Maildirs.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -343,6 +344,7 @@ def take_in(
 
 
 FORM_KEPT_BYTES = 1 << 20  # a form up to this size is copied beside its deposit in quarantine
+UNREAD = (errno.EACCES, errno.EPERM, errno.EIO)  # a file csac may not read: set aside without a copy
 
 
 def set_aside(
@@ -350,11 +352,11 @@ def set_aside(
 ) -> dict:
     """The last resort for a deposit csac failed on again and again: kept in quarantine for a person.
 
-    Only its bytes are read (its form is often what failed). It gets a final outcome,
-    rejected with archive_corrupt (internal), and the quarantine mailbox is told.
+    Only its bytes are read (its form is often what failed); a file csac may not read
+    at all is set aside too, a note standing for it. It gets a final outcome, rejected
+    with archive_corrupt (internal), and the quarantine mailbox is told.
     """
-    with source.open("rb") as fh:
-        data = fh.read(ctx.limits.max_archive_bytes + 1)
+    data, unread = _bytes_of(source, ctx)
     deposit = Deposit(printable(name or source.name), data, None)
     journal = Journal(ctx.workspace.journal)
     opened = journal.open(deposit.sha256, deposit.name, source_key(source))
@@ -363,7 +365,7 @@ def set_aside(
     finding = ctx.catalogue.finding("archive_corrupt", why, scope="internal")
     out = report(deposit, opened.deposit_id, opened.received_at, Assessment("rejected", (finding,)), ctx)
     try:
-        folder = _keep(source, form_path, out, ctx)
+        folder = _keep(source, form_path, out, ctx, unread)
         journal.event(out["deposit_id"], "quarantined", str(folder))
         _alert(out, folder, ctx, journal)
     except OSError as exc:
@@ -375,30 +377,72 @@ def set_aside(
     return out
 
 
-def _keep(source: Path, form_path: Path | None, out: dict, ctx: IntakeContext) -> Path:
+def _bytes_of(source: Path, ctx: IntakeContext) -> tuple[bytes, OSError | None]:
+    """The deposit's bytes; none, and why, when csac may not read it (another user's file)."""
+    try:
+        with source.open("rb") as fh:
+            return fh.read(ctx.limits.max_archive_bytes + 1), None
+    except OSError as exc:
+        if exc.errno not in UNREAD:
+            raise
+        return b"", exc
+
+
+def _keep(
+    source: Path, form_path: Path | None, out: dict, ctx: IntakeContext, unread: OSError | None
+) -> Path:
     """The deposit, untouched, with the reason and the report; its form too, when it is of a sane size."""
     reason = "\n".join(f"{p['code']} : {p['message']}" for p in out["problems"])
-    folder = quarantine(
-        ctx.workspace.quarantine / out["deposit_id"],
-        source,
-        out["file"],
-        reason,
-        out,
-        ctx.limits.max_archive_bytes,
+    folder = ctx.workspace.quarantine / out["deposit_id"]
+    if unread is None:
+        quarantine(folder, source, out["file"], reason, out, ctx.limits.max_archive_bytes)
+    else:
+        _stand_in(folder, out, reason, unread, ctx)
+    if form_path is not None:
+        _keep_form(folder, form_path, ctx)
+    return folder
+
+
+def _stand_in(folder: Path, out: dict, reason: str, unread: OSError, ctx: IntakeContext) -> None:
+    """For a deposit csac may not read: a note in its place, saying why and where the original stays."""
+    ctx.workspace.quarantine.mkdir(parents=True, exist_ok=True, mode=0o700)
+    note = ctx.workspace.quarantine / f".{out['deposit_id']}.note"
+    note.write_text(
+        f"Le fichier déposé « {out['file']} » n'a pas pu être lu par csac ({unread.strerror or unread}) : "
+        f"il n'est pas copié ici. L'original est gardé tel quel dans {ctx.workspace.done}. Vérifiez son "
+        "propriétaire et ses droits, puis déposez-le à nouveau.\n",
+        encoding="utf-8",
     )
-    if form_path is None:
-        return folder
-    size = form_path.stat().st_size
+    try:
+        quarantine(folder, note, "fichier-illisible.txt", reason, out)
+    finally:
+        note.unlink(missing_ok=True)
+
+
+def _keep_form(folder: Path, form_path: Path, ctx: IntakeContext) -> None:
+    """A copy of the form, or a line in reason.txt saying why there is none and where it is."""
+    size, why = form_path.stat().st_size, None
     if size > FORM_KEPT_BYTES:
+        why = f"{size} octets"
+    else:
+        kept = folder / f"formulaire{form_path.suffix.lower()}"
+        try:
+            shutil.copyfile(form_path, kept)
+            kept.chmod(0o600)
+        except OSError as exc:
+            if exc.errno not in UNREAD or not _is_about(exc, form_path):
+                raise
+            why = f"illisible par csac : {exc.strerror or exc}"
+    if why:
         with (folder / "reason.txt").open("a", encoding="utf-8") as fh:
             fh.write(
-                f"Formulaire non copié ({size} octets) : il est gardé avec le dépôt dans {ctx.workspace.done}.\n"
+                f"Formulaire non copié ({why}) : il est gardé avec le dépôt dans {ctx.workspace.done}.\n"
             )
-        return folder
-    kept = folder / f"formulaire{form_path.suffix.lower()}"
-    shutil.copyfile(form_path, kept)
-    kept.chmod(0o600)
-    return folder
+
+
+def _is_about(exc: OSError, path: Path) -> bool:
+    """Whether the error names this very file (not the copy being written)."""
+    return exc.filename is not None and os.fsdecode(exc.filename) == str(path)
 
 
 def _alert(out: dict, folder: Path, ctx: IntakeContext, journal: Journal) -> None:

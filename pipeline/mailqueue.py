@@ -11,11 +11,19 @@ and sent with the same Message-ID, so that mailboxes can drop the copy.
 4xx answers and connection failures wait with an exponential backoff that
 survives restarts; 5xx answers and addresses that cannot go are final
 (`failed`). A flush never raises: what goes wrong is logged and retried.
+
+Each recipient's outcome is kept on the row (`outcomes`): a recipient the
+relay put off (4xx) is sent again later, in a transaction of its own, with
+the same Message-ID; one it refused for good is dropped, with its answer.
+The row is `sent` once no recipient waits and one at least was accepted.
+A flush may be given a time budget (a one-shot intake must return): what it
+had no time for stays queued, and says so.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import socket
@@ -27,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import Config
-from .relay import Outcome, Session, check_relay, envelope, judge, send, wire_bytes
+from .relay import Outcome, Session, check_relay, envelope, judge, send, summary, wire_bytes
 
 __all__ = ["Flush", "MailQueue", "check_relay"]
 log = logging.getLogger("csac.mail")
@@ -45,11 +53,15 @@ CREATE TABLE IF NOT EXISTS messages (
     queued_at TEXT NOT NULL,
     sent_at TEXT,
     owner TEXT,
-    lease_until REAL
+    lease_until REAL,
+    outcomes TEXT
 );
 CREATE INDEX IF NOT EXISTS messages_due ON messages (state, next_at);
 """
-ADDED_COLUMNS = {"owner": "TEXT", "lease_until": "REAL"}  # absent from journals written before claims
+ADDED_COLUMNS = {"owner": "TEXT", "lease_until": "REAL", "outcomes": "TEXT"}  # absent from older journals
+# seconds a flush with a time budget must still have to start a message (or the relay's timeout, if shorter)
+MIN_TRY = 2.0
+UNTRIED = "pas encore envoyé : le temps accordé à l'envoi immédiat est écoulé ; il partira avec `csac outbox flush` ou `csac watch`"
 LEASE_TIMEOUTS = 20  # a claim lasts this many relay timeouts (at least a minute)
 LOG_LINES = {
     "sent": (logging.INFO, "message %(mid)s : accepté par le relais (%(answer)s)"),
@@ -138,12 +150,17 @@ class MailQueue:
         return [r for r in rows if r["state"] == "queued" or _stale(r, now)]
 
     def for_deposit(self, deposit_id: str) -> list[dict]:
+        """Each message of a deposit, with the recipients the relay refused for good (`refused`)."""
         with closing(self._connect()) as conn:
             rows = conn.execute(
-                "SELECT recipients, kind, state, attempts, answer FROM messages WHERE deposit_id = ?",
+                "SELECT recipients, kind, state, attempts, answer, outcomes FROM messages WHERE deposit_id = ?",
                 (deposit_id,),
-            )
-            return [dict(r) for r in rows]
+            ).fetchall()
+        return [
+            {k: r[k] for k in ("recipients", "kind", "state", "attempts", "answer")}
+            | {"refused": [a for a, (state, _) in _outcomes(r).items() if state == "failed"]}
+            for r in rows
+        ]
 
     def all(self, states: tuple[str, ...] = ("queued", "sending", "sent", "failed")) -> list[dict]:
         with closing(self._connect()) as conn:
@@ -155,30 +172,53 @@ class MailQueue:
                 )
             ]
 
-    def flush(self, config: Config, force: bool = False) -> Flush:
-        """Send what is due through the relay; what cannot go now waits its turn. Never raises."""
+    def flush(
+        self, config: Config, force: bool = False, within: float | None = None, session: Session | None = None
+    ) -> Flush:
+        """Send what is due through the relay; what cannot go now waits its turn. Never raises.
+
+        `within`: seconds the whole flush may take. `session`: one the caller can abort.
+        """
         result = Flush()
         if config.relay is None:
             return result
+        deadline = None if within is None else time.monotonic() + within
+        session = session or Session(config.relay, deadline)
         try:
-            self._flush(config, force, result)
+            self._flush(config, force, result, session)
         except Exception as exc:  # the rows stay queued or claimed with a lease: a later flush takes them
             log.exception(
                 "envoi des messages interrompu (%s : %s), nouvel essai plus tard", type(exc).__name__, exc
             )
-        return result
-
-    def _flush(self, config: Config, force: bool, result: Flush) -> None:
-        owner, session = _owner(), Session(config.relay)
-        lease = max(60.0, LEASE_TIMEOUTS * config.relay.timeout)
-        try:
-            for row in self.due(force):
-                attempts = self._claim(row, owner, lease, force)
-                if attempts is not None:
-                    outcome = _attempt(session, row, config)
-                    self._record(row["message_id"], owner, attempts, outcome, config, result)
         finally:
             session.close()
+        return result
+
+    def _flush(self, config: Config, force: bool, result: Flush, session: Session) -> None:
+        owner, lease = _owner(), max(60.0, LEASE_TIMEOUTS * config.relay.timeout)
+        rows = self.due(force)
+        for n, row in enumerate(rows):
+            if session.aborted:
+                return
+            if session.left() < min(config.relay.timeout, MIN_TRY):
+                self._untried(rows[n:], result)
+                return
+            attempts = self._claim(row, owner, lease, force)
+            if attempts is not None:
+                outcomes = _attempt(session, row, config)
+                backoff = 0 if session.aborted else attempts  # cut by our stop: due again at the next start
+                self._record(row, owner, backoff, outcomes, config, result)
+
+    def _untried(self, rows: list[sqlite3.Row], result: Flush) -> None:
+        """Out of time: these wait for the next flush, and `csac status` says why."""
+        with closing(self._connect()) as conn:
+            for row in rows:
+                conn.execute(
+                    "UPDATE messages SET answer = ? WHERE message_id = ? AND state = 'queued' AND attempts = 0",
+                    (UNTRIED, row["message_id"]),
+                )
+        result.deferred += [r["message_id"] for r in rows]
+        log.warning("%d message(s) en attente : %s", len(rows), UNTRIED)
 
     def _claim(self, row: sqlite3.Row, owner: str, lease: float, force: bool) -> int | None:
         """Take the row for this flush alone: its attempt number, or None if another sender has it."""
@@ -195,38 +235,107 @@ class MailQueue:
         return found[0]["attempts"] if found else None
 
     def _record(
-        self, mid: str, owner: str, attempts: int, outcome: Outcome, config: Config, result: Flush
+        self,
+        row: sqlite3.Row,
+        owner: str,
+        attempts: int,
+        outcomes: dict[str, Outcome],
+        config: Config,
+        result: Flush,
     ) -> None:
-        """The outcome of this attempt. `sent` is the truth whoever holds the row; the others only ours."""
-        free = "owner = NULL, lease_until = NULL"
-        wait = config.retry.delay(attempts) if outcome.state == "queued" else 0.0
-        if outcome.state == "sent":
-            sql = f"UPDATE messages SET state = 'sent', answer = ?, sent_at = ?, {free} WHERE message_id = ?"
-            args = (outcome.answer, _now(), mid)
-        else:
-            sql = (f"UPDATE messages SET state = ?, answer = ?, next_at = ?, {free}"
-                   " WHERE message_id = ? AND owner = ? AND state = 'sending'")  # fmt: skip
-            args = (outcome.state, outcome.answer, time.time() + wait, mid, owner)
+        """This attempt's outcomes, merged into the row's. A recipient accepted is the truth whoever
+        holds the row; the rest is written only while the row is still ours. `attempts` sets the
+        backoff of what waits; 0, none."""
+        mid = row["message_id"]
         with closing(self._connect()) as conn:
-            conn.execute(sql, args)
-        getattr(result, {"sent": "sent", "queued": "deferred", "failed": "failed"}[outcome.state]).append(mid)
-        level, text = LOG_LINES[outcome.state]
-        log.log(level, text, {"mid": mid, "answer": outcome.answer, "wait": wait})
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                state, answer, wait = self._merge(conn, mid, owner, attempts, outcomes, config)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        getattr(result, {"sent": "sent", "queued": "deferred", "failed": "failed"}[state]).append(mid)
+        level, text = LOG_LINES[state]
+        log.log(level, text, {"mid": mid, "answer": answer, "wait": wait})
+
+    @staticmethod
+    def _merge(conn, mid: str, owner: str, attempts: int, outcomes: dict[str, Outcome], config: Config):
+        current = conn.execute("SELECT * FROM messages WHERE message_id = ?", (mid,)).fetchone()
+        ours = current["state"] == "sending" and current["owner"] == owner
+        known = _outcomes(current)
+        known |= {a: (o.state, o.answer) for a, o in outcomes.items() if ours or o.state == "sent"}
+        mine = {a: Outcome(*known[a]) for a in _recipients(current) if a in known}
+        state = _state(current, known)
+        answer = summary(mine) or current["answer"]
+        wait = config.retry.delay(attempts) if state == "queued" and attempts else 0.0
+        if ours or state == "sent":
+            conn.execute(
+                "UPDATE messages SET state = ?, answer = ?, outcomes = ?, next_at = ?, owner = NULL, lease_until = NULL,"
+                " sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END WHERE message_id = ?",
+                (
+                    state,
+                    answer,
+                    json.dumps(known, ensure_ascii=False),
+                    time.time() + wait,
+                    state,
+                    _now(),
+                    mid,
+                ),
+            )
+        else:  # another sender holds the row: only what the relay accepted is added
+            conn.execute(
+                "UPDATE messages SET outcomes = ? WHERE message_id = ?",
+                (json.dumps(known, ensure_ascii=False), mid),
+            )
+        return state, answer, wait
 
 
-def _attempt(session: Session, row: sqlite3.Row, config: Config) -> Outcome:
-    """One message, one try; whatever goes wrong concerns this message only."""
+def _recipients(row: sqlite3.Row) -> list[str]:
+    return row["recipients"].split(",")
+
+
+def _outcomes(row: sqlite3.Row) -> dict[str, tuple[str, str]]:
+    """Each recipient's last outcome: (state, answer); none for a row of an older csac."""
+    return {a: tuple(v) for a, v in json.loads(row["outcomes"] or "{}").items()}
+
+
+def _pending(row: sqlite3.Row) -> list[str]:
+    """The recipients still to be sent to: neither accepted nor refused for good."""
+    known = _outcomes(row)
+    return [a for a in _recipients(row) if known.get(a, ("queued",))[0] == "queued"]
+
+
+def _state(row: sqlite3.Row, known: dict[str, tuple[str, str]]) -> str:
+    states = [known.get(a, ("queued",))[0] for a in _recipients(row)]
+    return "queued" if "queued" in states else "sent" if "sent" in states else "failed"
+
+
+def _attempt(session: Session, row: sqlite3.Row, config: Config) -> dict[str, Outcome]:
+    """One message, one try, to the recipients still pending: each one's outcome.
+    Whatever goes wrong concerns this message only."""
+    pending = _pending(row)
     try:
         raw = Path(row["path"]).read_bytes()
     except FileNotFoundError:
-        return Outcome("failed", f"le fichier du message a disparu de la file ({row['path']})")
+        return dict.fromkeys(
+            pending, Outcome("failed", f"le fichier du message a disparu de la file ({row['path']})")
+        )
     except OSError as exc:
-        return Outcome("queued", f"fichier du message illisible ({exc.strerror or exc})")
+        return dict.fromkeys(
+            pending, Outcome("queued", f"fichier du message illisible ({exc.strerror or exc})")
+        )
     try:
-        recipients = [config.redirect] if config.redirect else row["recipients"].split(",")
-        return Outcome("sent", send(session, envelope(config.relay.sender, recipients, raw), raw))
+        if config.redirect:  # a rehearsal: one envelope recipient stands for all
+            env = envelope(config.relay.sender, [config.redirect], raw)
+            return dict.fromkeys(pending, next(iter(send(session, env, raw).values())))
+        env = envelope(config.relay.sender, pending, raw)
+        answers = send(session, env, raw)
+        return {n: answers[a] for n, a in zip(env.named, env.recipients, strict=True)} | {
+            n: Outcome("failed", why) for n, why in env.refused
+        }
     except Exception as exc:
-        return judge(exc, session)
+        return dict.fromkeys(pending, judge(exc, session))
 
 
 def _migrate(conn: sqlite3.Connection) -> None:

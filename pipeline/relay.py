@@ -7,14 +7,23 @@ Every failure is judged for one message only: final (`failed`, with a French
 reason or the relay's own answer) or temporary (`queued`, tried again). Once
 the relay has answered 250 to DATA the message is delivered, whatever the
 end of the session looks like.
+
+Each recipient gets its own answer, as with smtplib's sendmail: the message
+goes to those the relay accepted; one it refused for good (5xx) is dropped
+with that answer; one it put off (4xx) waits for a later transaction. A
+session may have a deadline (a one-shot intake must return) and may be
+aborted from another thread (Ctrl-C under `csac watch`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import smtplib
+import socket
 import ssl
+import time
 import unicodedata
 from dataclasses import dataclass
 from email import policy
@@ -28,6 +37,8 @@ from .config import Relay
 log = logging.getLogger("csac.mail")
 ADDRESS_HEADERS = ("From", "To", "Cc", "Reply-To")
 INVISIBLE = ("Cc", "Cf", "Zl", "Zp")  # control and format characters, line and paragraph separators
+STOPPED = "envoi interrompu par l'arrêt de csac ; le message reste en file et partira au prochain démarrage"
+LABELS = {"sent": "accepté pour", "failed": "refusé définitivement pour", "queued": "en attente pour"}
 
 
 class Refused(Exception):
@@ -51,9 +62,11 @@ class Outcome:
 @dataclass(frozen=True)
 class Envelope:
     sender: str
-    recipients: tuple[str, ...]
+    recipients: tuple[str, ...]  # as the relay must see them (IDNA domains)
     utf8: bool  # needs SMTPUTF8: a local part or a header in Unicode
     eight_bit: bool  # a body part in 8-bit: BODY=8BITMIME when the relay offers it
+    named: tuple[str, ...] = ()  # the same recipients as the queue names them, in the same order
+    refused: tuple[tuple[str, str], ...] = ()  # addresses that can never go, with the reason
 
 
 def shown(text: str, limit: int = 80) -> str:
@@ -93,17 +106,24 @@ def _valid(addr_spec: str):
 
 
 def envelope(sender: str, recipients: list[str], raw: bytes) -> Envelope:
-    """MAIL FROM and RCPT TO for one message; Refused when an address cannot go at all."""
-    if not recipients:
-        raise Refused("aucun destinataire")
+    """MAIL FROM and RCPT TO for one message. An address that cannot go is refused alone;
+    Refused when none can."""
     try:
         sender_address, sender_utf8 = checked(sender)
     except Refused as exc:  # the configuration's fault, not the message's: it waits for the fix
         raise Misconfigured(f"expéditeur de la configuration (smtp.sender) : {exc}") from exc
-    addresses = [checked(r) for r in recipients]
+    good, refused = [], []
+    for recipient in recipients:
+        try:
+            good.append((recipient, *checked(recipient)))
+        except Refused as exc:
+            refused.append((recipient, str(exc)))
+    if not good:
+        raise Refused(" ; ".join(reason for _, reason in refused) or "aucun destinataire")
     head, _, body = raw.partition(b"\r\n\r\n")
-    utf8 = sender_utf8 or any(u for _, u in addresses) or not head.isascii()
-    return Envelope(sender_address, tuple(a for a, _ in addresses), utf8, not body.isascii())
+    utf8 = sender_utf8 or any(u for _, _, u in good) or not head.isascii()
+    return Envelope(sender_address, tuple(a for _, a, _ in good), utf8, not body.isascii(),
+                    tuple(n for n, _, _ in good), tuple(refused))  # fmt: skip
 
 
 def wire_bytes(message: EmailMessage) -> bytes:
@@ -129,12 +149,14 @@ def _idna(address: Address) -> Address:
     return Address(address.display_name, address.username, domain)
 
 
-def connect(relay: Relay) -> smtplib.SMTP:
+def connect(relay: Relay, timeout: float | None = None) -> smtplib.SMTP:
+    """A connection, greeted (and logged in): each wait on the relay lasts `timeout` at most."""
+    timeout = relay.timeout if timeout is None else timeout
     context = ssl.create_default_context()
     if relay.security == "tls":
-        smtp = smtplib.SMTP_SSL(relay.host, relay.port, timeout=relay.timeout, context=context)
+        smtp = smtplib.SMTP_SSL(relay.host, relay.port, timeout=timeout, context=context)
     else:
-        smtp = smtplib.SMTP(relay.host, relay.port, timeout=relay.timeout)
+        smtp = smtplib.SMTP(relay.host, relay.port, timeout=timeout)
         if relay.security == "starttls":
             smtp.starttls(context=context)
     if relay.username:
@@ -144,24 +166,69 @@ def connect(relay: Relay) -> smtplib.SMTP:
 
 
 class Session:
-    """One connection to the relay for a flush: opened on first need, reopened after a failure."""
+    """One connection to the relay for a flush: opened on first need, reopened after a failure.
 
-    def __init__(self, relay: Relay):
+    With a deadline, no wait on the relay lasts beyond it; `abort` (from another
+    thread) cuts the connection in use, and no other is opened (a connection
+    being opened ends within the timeout).
+    """
+
+    def __init__(self, relay: Relay, deadline: float | None = None):
         self.relay = relay
+        self.deadline = deadline  # time.monotonic() by which the session must be done
         self.smtp: smtplib.SMTP | None = None
         self.reused = False  # the connection has carried a message already
         self.unreachable: str | None = None
+        self.aborted = False
+        self.waited = relay.timeout  # the wait last allowed for an answer, to say it if it runs out
+
+    @property
+    def timeout(self) -> float:
+        """How long the next answer may take: the relay's timeout, or what is left before the deadline."""
+        if self.deadline is None:
+            return self.relay.timeout
+        return max(0.1, min(self.relay.timeout, self.deadline - time.monotonic()))
+
+    def left(self) -> float:
+        return float("inf") if self.deadline is None else self.deadline - time.monotonic()
 
     def open(self) -> smtplib.SMTP:
         if self.smtp is None:
+            if self.aborted:
+                raise Unreachable(STOPPED)
             if self.unreachable:
                 raise Unreachable(self.unreachable)
+            self.waited = self.timeout
             try:
-                self.smtp, self.reused = connect(self.relay), False
+                self.smtp, self.reused = connect(self.relay, self.waited), False
             except Exception as exc:
-                self.unreachable = f"relais injoignable : {describe(exc, self.relay)}"
+                why = self.why(exc)
+                self.unreachable = why if self.aborted else f"relais injoignable : {why}"
                 raise Unreachable(self.unreachable) from exc
+            if self.aborted:  # stopped while connecting
+                self.drop()
+                raise Unreachable(STOPPED)
+        self.pace()
         return self.smtp
+
+    def pace(self) -> None:
+        """The next answer is awaited no longer than `timeout`."""
+        sock = getattr(self.smtp, "sock", None)
+        if sock is not None:
+            self.waited = self.timeout
+            sock.settimeout(self.waited)
+
+    def abort(self) -> None:
+        """From another thread: cut the connection in use; the message in hand stays queued."""
+        self.aborted = True
+        sock = getattr(self.smtp, "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):  # closed meanwhile
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def why(self, exc: BaseException) -> str:
+        """A failure of this session, in French: an abort is said as such, not as the relay's fault."""
+        return STOPPED if self.aborted else describe(exc, self.relay, self.waited)
 
     def reset(self) -> None:
         """Forget a refused transaction before the next message."""
@@ -180,7 +247,8 @@ class Session:
 
     def close(self) -> None:
         """QUIT; what the relay says then changes nothing about what it accepted before."""
-        if self.smtp is None:
+        if self.smtp is None or self.aborted:  # cut on purpose: nothing to say to the relay
+            self.drop()
             return
         try:
             code, resp = self.smtp.quit()
@@ -192,18 +260,56 @@ class Session:
         except Exception as exc:
             log.warning(
                 "fin de session avec le relais incorrecte (%s) : les messages acceptés restent envoyés",
-                describe(exc, self.relay),
+                self.why(exc),
             )
         finally:
             self.drop()
 
 
-def send(session: Session, env: Envelope, raw: bytes) -> str:
-    """MAIL, RCPT, DATA; the relay's 250 to DATA is its acceptance, recorded as such.
+def send(session: Session, env: Envelope, raw: bytes) -> dict[str, Outcome]:
+    """MAIL, RCPT for each recipient, DATA to those accepted: each recipient's outcome, by address.
 
-    A connection that carried a message and was closed by the relay since is
-    opened again once: nothing of this message had reached it.
+    The relay's 250 to DATA is its acceptance for every recipient it accepted.
+    A 421 (the relay closes) or a failed connection concerns the whole message
+    and is raised, to be judged. A connection that carried a message and was
+    closed by the relay since is opened again once: nothing of this message
+    had reached it.
     """
+    smtp = _begin(session, env)
+    answers = {}
+    for rcpt in env.recipients:
+        session.pace()
+        code, resp = smtp.rcpt(rcpt)
+        if code == 421:
+            raise smtplib.SMTPResponseException(code, resp)
+        answers[rcpt] = _answer(code, resp)
+    accepted = [r for r, a in answers.items() if a.state == "sent"]
+    if not accepted:
+        session.reset()
+        return answers
+    session.pace()
+    try:
+        code, resp = smtp.data(raw)
+    except smtplib.SMTPDataError as exc:  # DATA itself refused
+        code, resp = exc.smtp_code, exc.smtp_error
+    if code == 421:
+        raise smtplib.SMTPResponseException(code, resp)
+    taken = _answer(code, resp)
+    if taken.state == "sent":
+        session.reused = True
+    else:
+        session.reset()
+    return answers | dict.fromkeys(accepted, taken)
+
+
+def _answer(code: int, resp) -> Outcome:
+    """One recipient's answer: 2xx taken, 5xx refused for good, anything else tried again later."""
+    state = "sent" if 200 <= code < 300 else "failed" if 500 <= code < 600 else "queued"
+    return Outcome(state, _text(code, resp))
+
+
+def _begin(session: Session, env: Envelope) -> smtplib.SMTP:
+    """The connection, with MAIL FROM accepted."""
     while True:
         smtp = session.open()
         if env.utf8 and not smtp.has_extn("smtputf8"):
@@ -221,15 +327,7 @@ def send(session: Session, env: Envelope, raw: bytes) -> str:
         break
     if code != 250:
         raise smtplib.SMTPSenderRefused(code, resp, env.sender)
-    for rcpt in env.recipients:
-        code, resp = smtp.rcpt(rcpt)
-        if code not in (250, 251):
-            raise smtplib.SMTPResponseException(code, resp)
-    code, resp = smtp.data(raw)
-    if code != 250:
-        raise smtplib.SMTPResponseException(code, resp)
-    session.reused = True
-    return _text(code, resp)
+    return smtp
 
 
 def _options(smtp: smtplib.SMTP, env: Envelope) -> list[str]:
@@ -253,19 +351,22 @@ def judge(exc: Exception, session: Session) -> Outcome:
         return Outcome(
             "failed" if 500 <= exc.smtp_code < 600 else "queued", _text(exc.smtp_code, exc.smtp_error)
         )
+    why = session.why(exc)
     session.drop()
     if isinstance(exc, OSError):
-        return Outcome("queued", describe(exc, session.relay))
+        return Outcome("queued", why)
     if isinstance(exc, UnicodeError | ValueError):
         return Outcome("failed", f"message impossible à transmettre tel quel ({type(exc).__name__} : {exc})")
     return Outcome("queued", f"erreur inattendue ({type(exc).__name__} : {exc})")
 
 
-def describe(exc: BaseException, relay: Relay) -> str:
+def describe(exc: BaseException, relay: Relay, timeout: float | None = None) -> str:
     """A connection failure, in French."""
     again = "s'il l'avait pris, il le recevra à nouveau avec le même Message-ID"
     if isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError):
-        return f"le relais n'a pas répondu dans les {relay.timeout:g} s ; {again}"
+        waited = relay.timeout if timeout is None else timeout
+        cut = "" if waited >= relay.timeout else " (temps accordé à l'envoi immédiat écoulé)"
+        return f"le relais n'a pas répondu dans les {waited:.3g} s{cut} ; {again}"
     if isinstance(exc, smtplib.SMTPServerDisconnected):
         return f"le relais a fermé la connexion sans confirmer qu'il acceptait le message ; {again}"
     if isinstance(exc, smtplib.SMTPResponseException):
@@ -279,6 +380,21 @@ def describe(exc: BaseException, relay: Relay) -> str:
 
 def _text(code: int, resp) -> str:
     return f"{code} {resp.decode(errors='replace') if isinstance(resp, bytes) else resp}"
+
+
+def summary(outcomes: dict[str, Outcome]) -> str:
+    """One line for a message's recipients: the answer itself when all got the same one,
+    else each answer with the addresses it concerns."""
+    texts = {o.answer for o in outcomes.values()}
+    if len(texts) <= 1:
+        return next(iter(texts), "")
+    groups: dict[tuple[str, str], list[str]] = {}
+    for address, o in outcomes.items():
+        groups.setdefault((o.state, o.answer), []).append(address)
+    return " ; ".join(
+        f"{LABELS[state]} {', '.join(shown(a) for a in addresses)} : {text}"
+        for (state, text), addresses in groups.items()
+    )
 
 
 def check_relay(relay: Relay) -> str:

@@ -3,7 +3,10 @@
 Events from watchdog are hints that wake the loop; the folder itself is the
 truth, rescanned at start and periodically. A file is taken when its size
 and mtime have not changed for `settle` seconds and its ZIP directory reads
-(a ZIP still being written has none yet). It is claimed by an atomic rename
+(a ZIP still being written has none yet), and its form, if it has one, has
+not changed for as long either (a JSON form that stops short of its end is
+waited for, up to `unfinished_form`: a writer may pause longer than
+`settle`). It is claimed by an atomic rename
 into a fresh folder of its own inside this watcher's processing folder,
 which holds a lock for as long as the watcher lives: a second watcher on the
 same inbox loses the rename, and the claims of a watcher that died are
@@ -19,7 +22,12 @@ Tries are counted in the journal by the dropped file, across restarts; after
 `attempts` failures (or `crashes` tries cut short by the watcher's death) the
 deposit is set aside in quarantine for a person. A failure on our side (the
 outbox cannot be written, the journal is locked) is not the deposit's: it
-stays claimed and is tried again, uncounted.
+stays claimed and is tried again, uncounted. An error on the deposit's own
+files (a file csac may not read) is the deposit's.
+
+Mail goes apart from intake: intake only queues, and the watcher's sender
+thread (pipeline/sender.py) talks to the relay, so a slow relay never holds
+a deposit back.
 """
 
 from __future__ import annotations
@@ -29,16 +37,18 @@ import contextlib
 import errno
 import fcntl
 import itertools
+import json
 import logging
 import os
 import socket
 import sqlite3
+import stat
 import tempfile
 import threading
 import time
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from watchdog.events import FileSystemEventHandler
@@ -46,11 +56,11 @@ from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
 from .archive import is_zip
-from .deliver import Courier
 from .errors import DeliveryError
 from .form import SIDECAR_SUFFIXES, sidecar_for
 from .intake import IntakeContext, set_aside, source_key, take_in
 from .journal import Journal, Tally
+from .sender import Sender
 from .untrusted import printable
 
 log = logging.getLogger("csac.watch")
@@ -59,9 +69,13 @@ LOCK = ".lock"
 NAME_MAX = 255  # bytes in one file name (ext4, xfs, tmpfs, btrfs)
 # errors that a deposit's own name or content provokes while it is written out: counted against it
 DEPOSIT_ERRNOS = {errno.ENAMETOOLONG, errno.EINVAL, errno.EILSEQ, errno.EFBIG, errno.EISDIR, errno.ENOTDIR}
-# errors of the machine, whatever the deposit: never counted against it
-OUR_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO, errno.EMFILE,
-              errno.ENFILE, errno.ENOMEM, errno.ESTALE}  # fmt: skip
+# the machine is out of something: never counted against a deposit, whatever file the error names
+MACHINE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EMFILE, errno.ENFILE, errno.ENOMEM,
+                  errno.ESTALE}  # fmt: skip
+# errors on our folders (outbox, var/): ours, unless they name only the deposit's own files
+OUR_ERRNOS = MACHINE_ERRNOS | {errno.EACCES, errno.EPERM, errno.EIO}
+FORM_PEEK = 64 * 1024  # bytes of a JSON form read to see whether it is whole; a larger one is no form
+CUT_TAIL = 8  # characters: a parse that fails this close to the end may be a token cut by the writer
 NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.EXDEV}
 
 
@@ -75,11 +89,12 @@ class WatchSettings:
     poll: float | None = None  # use the polling observer (network shares), with this interval
     attempts: int = 3  # failed tries before a deposit is set aside in quarantine
     crashes: int = 5  # tries cut short by the watcher's death (killed, out of memory) before the same
+    unfinished_form: float = 10.0  # a JSON form cut short is waited for this long after its last change
 
 
 @dataclass
 class _Seen:
-    signature: tuple[int, int]
+    signature: tuple[int, ...]
     since: float
 
 
@@ -115,25 +130,13 @@ class _Wake(FileSystemEventHandler):
         self.wake.set()
 
 
-class _Quiet:
-    """Say a recurring trouble once a minute, not ten times a second."""
-
-    def __init__(self, every: float = 60.0):
-        self.every = every
-        self.said: dict[str, float] = {}
-
-    def error(self, text: str) -> None:
-        now = time.monotonic()
-        if now - self.said.get(text, -self.every) >= self.every:
-            self.said[text] = now
-            log.error(text)
+def _watched(name: str) -> bool:
+    """A deposit or a form: neither hidden, an office lock file, nor a download still under way."""
+    return not (name.startswith((".", "~$")) or name.lower().endswith(TEMPORARY_SUFFIXES))
 
 
 def is_deposit_name(name: str) -> bool:
-    lower = name.lower()
-    return not (
-        name.startswith((".", "~$")) or lower.endswith(TEMPORARY_SUFFIXES) or lower.endswith(SIDECAR_SUFFIXES)
-    )
+    return _watched(name) and not name.lower().endswith(SIDECAR_SUFFIXES)
 
 
 def _sidecar(path: Path) -> Path | None:
@@ -152,6 +155,9 @@ def _directory_reads(path: Path) -> bool:
     try:
         with path.open("rb") as fh:
             head = fh.read(4)
+    except OSError:
+        return True  # csac may not read it: waiting will not help, its tries will say so
+    try:
         if not is_zip(head):
             return True  # not a ZIP at all: nothing to wait for, intake will say so
         with zipfile.ZipFile(path):
@@ -160,17 +166,57 @@ def _directory_reads(path: Path) -> bool:
         return False
 
 
+def _form_whole(form: Path) -> bool:
+    """Whether a JSON form reads to its end; one cut short by a writer still at work does not.
+    YAML cannot tell (a YAML cut anywhere is still YAML): its quiet time alone decides."""
+    if form.suffix.lower() != ".json":
+        return True
+    try:
+        with os.fdopen(os.open(form, os.O_RDONLY | os.O_NONBLOCK), "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                return True
+            raw = fh.read(FORM_PEEK + 1)
+    except OSError:
+        return True  # unreadable: intake says so
+    if len(raw) > FORM_PEEK:
+        return True  # no form is that large: intake refuses it at once
+    try:
+        json.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        return exc.reason != "unexpected end of data"  # a character cut in two
+    except json.JSONDecodeError as exc:
+        return not (exc.msg.startswith("Unterminated string") or exc.pos >= len(exc.doc.rstrip()) - CUT_TAIL)
+    except (RecursionError, ValueError):
+        return True  # whole, if hostile: intake judges it
+    return True
+
+
 def _describe(exc: BaseException) -> str:
     """The error, in one printable, bounded line: it goes to the journal, reason.txt and a notice."""
     return printable(f"{type(exc).__name__}: {exc}", 300)
 
 
-def _ours(exc: Exception) -> bool:
-    """Whether a failure is the machine's (outbox, disk, journal) rather than the deposit's."""
+def _names_only(exc: OSError, folder: Path) -> bool:
+    """Whether the error names files, all of them inside `folder`."""
+    names = [n for n in (exc.filename, exc.filename2) if isinstance(n, str | bytes | os.PathLike)]
+    inside = Path(os.path.abspath(folder))
+    return bool(names) and all(Path(os.path.abspath(os.fsdecode(n))).is_relative_to(inside) for n in names)
+
+
+def _ours(exc: Exception, claim: Claim) -> bool:
+    """Whether a failure is the machine's (outbox, disk, journal) rather than the deposit's.
+
+    An error that names only the deposit's own files (a file of another user that csac
+    may not read, an I/O error on it) is the deposit's, unless the machine itself is out
+    of something (space, descriptors, memory).
+    """
     if isinstance(exc, sqlite3.OperationalError):
         return True
+    cause = exc.__cause__ if isinstance(exc, DeliveryError) else exc
+    if isinstance(cause, OSError) and cause.errno not in MACHINE_ERRNOS and _names_only(cause, claim.folder):
+        return False
     if isinstance(exc, DeliveryError):
-        return getattr(exc.__cause__, "errno", None) not in DEPOSIT_ERRNOS
+        return getattr(cause, "errno", None) not in DEPOSIT_ERRNOS
     return isinstance(exc, OSError) and exc.errno in OUR_ERRNOS
 
 
@@ -234,12 +280,12 @@ class Watcher:
     """One watcher process on one inbox."""
 
     def __init__(self, ctx: IntakeContext, settings: WatchSettings = WatchSettings()):
-        self.ctx = ctx
+        self.ctx = replace(ctx, config=replace(ctx.config, send_inline=False))  # intake queues; run() sends
         self.settings = settings
         ws = ctx.workspace
         self.mine = ws.processing / f"{socket.gethostname()}-{os.getpid()}"
         self._lock_fd: int | None = None
-        self.quiet = _Quiet()
+        self.sender = Sender(ctx.config, settings.rescan) if ctx.config.relay else None
         for folder in (ws.inbox, ws.processing, ws.done, self.mine):
             folder.mkdir(parents=True, exist_ok=True)
 
@@ -307,7 +353,7 @@ class Watcher:
             except BlockingIOError:
                 pass  # alive
             except OSError as exc:
-                self.quiet.error(f"reprise de {folder.name} impossible : {_describe(exc)}")
+                log.error(f"reprise de {folder.name} impossible : {_describe(exc)}")
             finally:
                 os.close(fd)
 
@@ -343,31 +389,40 @@ class Watcher:
 
     # -- readiness ----------------------------------------------------------------------------
     def ready(self, state: _State, now: float) -> list[Path]:
-        """Files unchanged for `settle` seconds (and their form's grace) whose ZIP directory reads."""
-        found, current = [], set()
+        """Deposits settled (see _settled), oldest first. Forms are watched as closely as deposits."""
+        current = {}
         try:
             entries = list(os.scandir(self.ctx.workspace.inbox))
         except OSError as exc:
-            self.quiet.error(f"boîte de dépôt illisible : {_describe(exc)}")
+            log.error(f"boîte de dépôt illisible : {_describe(exc)}")
             return []
         for entry in entries:
             signature = _signature(entry)
             if signature is None:
                 continue
-            current.add(entry.name)
+            current[entry.name] = Path(entry.path)
             seen = state.seen.get(entry.name)
             if seen is None or seen.signature != signature:
                 state.seen[entry.name] = _Seen(signature, now)
-            elif self._settled(Path(entry.path), now - seen.since):
-                found.append(Path(entry.path))
-        for gone in set(state.seen) - current:
+        for gone in set(state.seen) - set(current):
             del state.seen[gone]
+        found = [p for name, p in current.items() if is_deposit_name(name) and self._settled(p, state, now)]
         return sorted(found, key=lambda p: state.seen[p.name].since)
 
-    def _settled(self, path: Path, quiet: float) -> bool:
-        s = self.settings
-        form_wait = 0 if _form_of(path) else s.form_grace
-        return quiet >= s.settle + form_wait and (quiet >= s.corrupt_grace or _directory_reads(path))
+    def _settled(self, path: Path, state: _State, now: float) -> bool:
+        """Unchanged for `settle` seconds with a ZIP directory that reads; its form unchanged as long
+        (and whole, if JSON), or no form after `form_grace` more."""
+        s, quiet = self.settings, now - state.seen[path.name].since
+        if quiet < s.settle:
+            return False
+        form = _form_of(path)
+        if form is None:
+            form_ready = quiet >= s.settle + s.form_grace
+        else:
+            seen = state.seen.get(form.name)
+            form_quiet = now - seen.since if seen else 0.0  # not seen yet: seen from now on
+            form_ready = form_quiet >= s.settle and (form_quiet >= s.unfinished_form or _form_whole(form))
+        return form_ready and (quiet >= s.corrupt_grace or _directory_reads(path))
 
     # -- processing ---------------------------------------------------------------------------
     def process(self, claim: Claim) -> dict:
@@ -391,7 +446,7 @@ class Watcher:
                     report = self.process(claim)
                     return report
                 except Exception as exc:
-                    if _ours(exc):
+                    if _ours(exc, claim):
                         self._say_wait(claim, exc)
                         return None
                     tally = journal.count_failure(key, _describe(exc))
@@ -433,18 +488,22 @@ class Watcher:
         return report
 
     def _try(self, claim: Claim) -> dict | None:
-        """A try that nothing escapes: what goes wrong is logged, and the claim waits its next turn."""
+        """A try that nothing escapes: what goes wrong is logged, and the claim waits its next turn.
+        What it queued is sent apart, now."""
         try:
             return self._attempt(claim)
         except Exception as exc:
-            self.quiet.error(f"fichier {printable(claim.path.name)} : {_describe(exc)} ; il reste réservé")
+            log.error(f"fichier {printable(claim.path.name)} : {_describe(exc)} ; il reste réservé")
             return None
+        finally:
+            if self.sender:
+                self.sender.wake()
 
     def take(self, path: Path) -> dict | None:
         try:
             claim = self.claim(path)
         except Exception as exc:
-            self.quiet.error(f"fichier {printable(path.name)} : réservation impossible ({_describe(exc)})")
+            log.error(f"fichier {printable(path.name)} : réservation impossible ({_describe(exc)})")
             return None
         return self._try(claim) if claim else None
 
@@ -457,21 +516,21 @@ class Watcher:
                     self._give_back(folder)  # a form alone, or nothing: the inbox's again
                     continue
             except OSError as exc:
-                self.quiet.error(f"{folder} : {_describe(exc)}")
+                log.error(f"{folder} : {_describe(exc)}")
                 continue
             self._try(claim)
 
     def _chores(self) -> None:
         """The periodic work; each chore's failure is logged and the chore tried again next time."""
-        chores = (("reprise des veilleurs arrêtés", self.recover), ("reprise des dépôts réservés", self.retry_mine),
-                  ("envoi du courrier en attente", lambda: Courier(self.ctx.config).flush()))  # fmt: skip
+        chores = (
+            ("reprise des veilleurs arrêtés", self.recover),
+            ("reprise des dépôts réservés", self.retry_mine),
+        )
         for what, chore in chores:
             try:
                 chore()
             except Exception as exc:
-                self.quiet.error(
-                    f"{what} : {_describe(exc)} ; nouvel essai dans {self.settings.rescan:.0f} s"
-                )
+                log.error(f"{what} : {_describe(exc)} ; nouvel essai dans {self.settings.rescan:.0f} s")
 
     def _observe(self, wake: threading.Event):
         """File-system events, to wake up early; without them the loop still scans every tick."""
@@ -492,15 +551,19 @@ class Watcher:
         wake = threading.Event()
         observer = self._observe(wake)
         state = _State()
+        if self.sender:
+            self.sender.start()
         try:
             while not stop.is_set():
                 try:
                     self._tick(state, stop, on_report)
                 except Exception as exc:  # the last net: a tick that failed is followed by the next one
-                    self.quiet.error(f"veille : {_describe(exc)}")
+                    log.error(f"veille : {_describe(exc)}")
                 wake.wait(self.settings.tick)
                 wake.clear()
         finally:
+            if self.sender:
+                self.sender.stop()
             if observer:
                 observer.stop()
                 observer.join(timeout=5)
@@ -536,15 +599,16 @@ class Watcher:
             self._lock_fd = None
 
 
-def _signature(entry: os.DirEntry) -> tuple[int, int] | None:
-    """Size and mtime of a regular file that may be a deposit; None for anything else."""
+def _signature(entry: os.DirEntry) -> tuple[int, ...] | None:
+    """What changes when a regular file that may be a deposit or a form is written or replaced
+    (size, times, inode); None for anything else."""
     try:
-        if not entry.is_file(follow_symlinks=False) or not is_deposit_name(entry.name):
+        if not entry.is_file(follow_symlinks=False) or not _watched(entry.name):
             return None
         st = entry.stat(follow_symlinks=False)
     except OSError:
         return None  # gone meanwhile
-    return st.st_size, st.st_mtime_ns
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
 
 
 def _is_current(fd: int, path: Path) -> bool:

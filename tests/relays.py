@@ -1,8 +1,10 @@
 """Real SMTP relays on loopback (aiosmtpd) that misbehave the ways real ones do.
 
-A relay can be slow to answer DATA, answer QUIT with an error, drop the line
-right after accepting a message, or not offer SMTPUTF8. Whatever it accepted
-is kept, with its envelope, to be compared with what csac recorded.
+A relay can be slow to answer DATA or RCPT, answer each recipient its own way
+(refused for good, put off, too many in one transaction), answer QUIT with an
+error, drop the line right after accepting a message, or not offer SMTPUTF8.
+Whatever it accepted is kept, with its envelope, to be compared with what
+csac recorded. A silent relay accepts connections and never says a word.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import email
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -32,6 +35,9 @@ class Behaviour:
     quit_answer: str | None = None  # e.g. "500 5.0.0 Non"
     drop_after_data: bool = False  # close the connection right after accepting a message
     smtputf8: bool = True  # offer SMTPUTF8 in the EHLO answer
+    rcpt_delay: float = 0.0  # seconds before answering each RCPT
+    rcpt_answers: dict[str, str] = field(default_factory=dict)  # address -> answer to its RCPT, e.g. "550 …"
+    rcpt_limit: int | None = None  # "452 too many recipients" past this many in one transaction
 
 
 @dataclass
@@ -57,6 +63,18 @@ class Handler:
             self.accepted.append(Accepted(msg["Message-ID"], envelope.mail_from, list(envelope.rcpt_tos),
                                           list(envelope.mail_options), msg))  # fmt: skip
         return "250 2.0.0 Ok: queued"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.behaviour.rcpt_delay:
+            await asyncio.sleep(self.behaviour.rcpt_delay)
+        answer = self.behaviour.rcpt_answers.get(address)
+        if answer:
+            return answer
+        if self.behaviour.rcpt_limit is not None and len(envelope.rcpt_tos) >= self.behaviour.rcpt_limit:
+            return "452 4.5.3 Trop de destinataires pour ce message"
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 2.1.5 Ok"
 
     async def handle_QUIT(self, server, session, envelope):
         return self.behaviour.quit_answer or "221 2.0.0 Bye"
@@ -101,14 +119,37 @@ class LoopbackRelay:
         self.controller.stop()
 
 
-def write_config(folder: Path, relay: LoopbackRelay, timeout: float = 5, **paths: Path) -> Path:
-    """csac.yaml for the CLI: this relay, these folders, a short backoff."""
+class SilentRelay:
+    """A listener that accepts connections and never answers: a relay hung before its greeting."""
+
+    def __init__(self):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.held: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                self.held.append(self.listener.accept()[0])
+            except OSError:
+                return
+
+    def stop(self) -> None:
+        self.listener.close()
+        for conn in self.held:
+            conn.close()
+
+
+def write_config(folder: Path, relay, timeout: float = 5, extra: str = "", **paths: Path) -> Path:
+    """csac.yaml for the CLI: this relay, these folders, a short backoff (and `extra` YAML lines)."""
     where = ", ".join(f"{k}: {v}" for k, v in paths.items())
     path = folder / "csac.yaml"
     path.write_text(
         f"paths: {{{where}}}\n"
         f"smtp: {{host: 127.0.0.1, port: {relay.port}, security: none, sender: csac@resah.fr, timeout: {timeout}}}\n"
-        "retry: {first_seconds: 0.01, max_seconds: 0.02}\n",
+        "retry: {first_seconds: 0.01, max_seconds: 0.02}\n" + extra,
         encoding="utf-8",
     )
     return path

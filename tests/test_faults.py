@@ -101,7 +101,20 @@ def test_a_read_only_outbox_keeps_the_deposit_claimed_until_it_can_be_delivered(
     assert "remise impossible" in err and "il reste réservé" in err
     assert (
         len([line for line in err.splitlines() if "remise impossible" in line]) >= 2
-    )  # one line per attempt
+    )  # said at each of the first attempts, so that one sees it recurs
+
+
+def test_a_deposit_waiting_for_the_outbox_is_said_twice_then_once_a_minute(tmp_path, deposit):
+    (tmp_path / "outbox").mkdir()
+    proc = start(tmp_path)
+    try:
+        with read_only(tmp_path / "outbox"):
+            (tmp_path / "inbox" / "d.zip").write_bytes(deposit)
+            wait_for(lambda: events(tmp_path).count("delivery_failed") >= 8, "eight failed attempts")
+    finally:
+        proc.send_signal(2)
+        err = proc.communicate(timeout=30)[1]
+    assert len([line for line in err.splitlines() if "remise impossible" in line]) == 2, err[-3000:]
 
 
 def test_a_full_disk_delays_delivery_without_losing_or_doubling_it(tmp_path, deposit):
