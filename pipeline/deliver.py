@@ -27,6 +27,7 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
 from .journal import Journal
+from .store import DepositState, PutState
 from .untrusted import fit_name, one_line
 
 SENDER = "Resah — dépôts des conventions <csac@resah.fr>"
@@ -163,7 +164,7 @@ def put(outbox: Path, outgoing: Outgoing, journal: Journal | None = None) -> str
         if not _present(box, name):
             _write(box, name, outgoing.message)
         if journal:
-            journal.mark_delivery(key, mid, "delivered", name)
+            journal.mark_delivery(key, mid, PutState.DELIVERED, name)
     return outgoing.message["To"]
 
 
@@ -231,7 +232,7 @@ class Courier:
 
     def __init__(self, config):
         self.config = config
-        self.verb = "queued" if config.relay else "delivered"
+        self.verb = DepositState.QUEUED if config.relay else DepositState.DELIVERED
         self._journal: Journal | None = None
 
     def send(self, outgoing: Outgoing, deposit_id: str) -> str:

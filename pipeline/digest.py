@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import json
-import sqlite3
-from contextlib import closing
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from email.message import EmailMessage
 from pathlib import Path
 
 from .deliver import SENDER, Outgoing
+from .journal import Journal
 from .money import format_eur
 from .notices import STATUS_FR
 from .regions import Region
@@ -54,12 +52,7 @@ def amount(text: str | None) -> Decimal | None:
 def build_digest(journal: Path, region: Region, since: dt.date) -> Digest:
     if not journal.exists():
         return Digest(region, since, ())
-    with closing(sqlite3.connect(f"file:{journal}?mode=ro", uri=True)) as conn:
-        rows = conn.execute(
-            "SELECT report FROM deposits WHERE state = 'done' AND mailbox = ? AND received_at >= ? ORDER BY received_at",
-            (region.mailbox, since.isoformat()),
-        ).fetchall()
-    return Digest(region, since, tuple(json.loads(r[0]) for r in rows))
+    return Digest(region, since, tuple(Journal(journal).reports(region.mailbox, since.isoformat())))
 
 
 def _lines(d: Digest) -> list[tuple[str, str, str, str, str, str, str]]:

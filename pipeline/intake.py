@@ -44,6 +44,7 @@ from .rules import (
     signed,
     siret_checks,
 )
+from .store import DepositState
 from .untrusted import printable, quoted
 from .variants import Variant, load_variants
 
@@ -268,7 +269,7 @@ def _quarantine(source: Path, deposit: Deposit, out: dict, ctx: IntakeContext, j
         out,
         ctx.limits.max_archive_bytes,
     )
-    journal.event(out["deposit_id"], "quarantined", str(folder))
+    journal.event(out["deposit_id"], DepositState.QUARANTINED, str(folder))
     notice = quarantine_notice(out, ctx.config.quarantine, str(folder)) if ctx.config.quarantine else None
     if notice:
         courier = Courier(ctx.config)
@@ -285,7 +286,7 @@ def _deliver(
         return _quarantine(source, deposit, out, ctx, journal)
     if not sent.original:  # files were held back: the whole deposit is kept for audit
         out["archived_to"] = str(archive(ctx.workspace.archive / out["deposit_id"], source, deposit.name))
-        journal.event(out["deposit_id"], "archived", out["archived_to"])
+        journal.event(out["deposit_id"], DepositState.ARCHIVED, out["archived_to"])
     delivered, courier = [], Courier(ctx.config)
     for outgoing in (region_message(out, sent), depositor_notice(out)):
         if outgoing:
@@ -329,13 +330,15 @@ def take_in(
         journal.finish(out)
         return out
     assessment = assess(deposit, ctx)
-    journal.event(opened.deposit_id, "assessed", assessment.status)
+    journal.event(opened.deposit_id, DepositState.ASSESSED, assessment.status)
     out = report(deposit, opened.deposit_id, opened.received_at, assessment, ctx)
     try:
         sent = assessment.parcel or Parcel(deposit.name, deposit.data)
         out["delivered_to"] = _deliver(source, deposit, out, sent, ctx, journal)
     except OSError as exc:
-        journal.event(opened.deposit_id, "delivery_failed", f"{type(exc).__name__}: {exc.strerror or exc}")
+        journal.event(
+            opened.deposit_id, DepositState.DELIVERY_FAILED, f"{type(exc).__name__}: {exc.strerror or exc}"
+        )
         raise DeliveryError(
             f"dépôt {opened.deposit_id} : remise impossible dans {ctx.workspace.outbox} ({exc.strerror or exc})"
         ) from exc
@@ -366,7 +369,7 @@ def set_aside(
     out = report(deposit, opened.deposit_id, opened.received_at, Assessment("rejected", (finding,)), ctx)
     try:
         folder = _keep(source, form_path, out, ctx, unread)
-        journal.event(out["deposit_id"], "quarantined", str(folder))
+        journal.event(out["deposit_id"], DepositState.QUARANTINED, str(folder))
         _alert(out, folder, ctx, journal)
     except OSError as exc:
         raise DeliveryError(
@@ -456,7 +459,9 @@ def _alert(out: dict, folder: Path, ctx: IntakeContext, journal: Journal) -> Non
     except OSError:
         raise
     except Exception as exc:
-        journal.event(out["deposit_id"], "alert_failed", printable(f"{type(exc).__name__}: {exc}", 300))
+        journal.event(
+            out["deposit_id"], DepositState.ALERT_FAILED, printable(f"{type(exc).__name__}: {exc}", 300)
+        )
         return
     journal.event(out["deposit_id"], courier.verb, notice.message["To"])
     courier.flush()

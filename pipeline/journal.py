@@ -10,71 +10,21 @@ same id, so its messages keep their ids.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import logging
-import sqlite3
-import time
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS deposits (
-    id TEXT PRIMARY KEY,
-    sha256 TEXT NOT NULL,
-    form_sha256 TEXT NOT NULL DEFAULT '',
-    file TEXT NOT NULL,
-    source TEXT,
-    received_at TEXT NOT NULL,
-    state TEXT NOT NULL,
-    status TEXT,
-    variant TEXT,
-    siret TEXT,
-    region TEXT,
-    mailbox TEXT,
-    problems TEXT,
-    delivered_to TEXT,
-    report TEXT,
-    updated_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS deposits_sha ON deposits (sha256);
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    deposit_id TEXT NOT NULL REFERENCES deposits (id),
-    at TEXT NOT NULL,
-    state TEXT NOT NULL,
-    detail TEXT
-);
-CREATE TABLE IF NOT EXISTS delivered (
-    folder TEXT NOT NULL,
-    message_id TEXT NOT NULL,
-    state TEXT NOT NULL,
-    name TEXT NOT NULL,
-    at TEXT NOT NULL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS delivered_once ON delivered (folder, message_id);
-"""
-ATTEMPTS = """
-CREATE TABLE IF NOT EXISTS attempts (
-    source TEXT PRIMARY KEY,
-    file TEXT NOT NULL,
-    failures INTEGER NOT NULL DEFAULT 0,
-    crashes INTEGER NOT NULL DEFAULT 0,
-    running INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT,
-    updated_at TEXT NOT NULL
-);
-"""
-FINAL = ("done",)
-SETUP_SECONDS = 30  # how long a new handle waits for another process setting the file up
+from .store import JOURNAL, DepositState, PutState, Store
+
+FINAL = (DepositState.DONE,)
 IN_HAND_SECONDS = 600  # an unfinished row younger than this is a deposit in hand
-ADDED_COLUMNS = {"form_sha256": "TEXT NOT NULL DEFAULT ''"}  # columns a journal of an earlier version lacks
 log = logging.getLogger("csac.journal")
 
 
-def _log(deposit_id: str, state: str, detail: str = "") -> None:
+def _log(deposit_id: str, state: DepositState, detail: str = "") -> None:
     """One line per state change, naming the deposit by id; never document text."""
     log.info(
         "dépôt %s : %s%s",
@@ -85,9 +35,9 @@ def _log(deposit_id: str, state: str, detail: str = "") -> None:
     )
 
 
-def _safe(state: str, detail: str) -> str:
+def _safe(state: DepositState, detail: str) -> str:
     """The depositor's address is personal data: logs say who, not where."""
-    if state == "delivered" and not detail.endswith("@resah.fr"):
+    if state == DepositState.DELIVERED and not detail.endswith("@resah.fr"):
         return "avis au déposant"
     return detail
 
@@ -105,15 +55,6 @@ def _kept_where(codes: str) -> str:
 
 def now() -> str:
     return dt.datetime.now(dt.UTC).astimezone().isoformat(timespec="seconds")
-
-
-def _add_missing_columns(conn: sqlite3.Connection) -> None:
-    """A journal written by an earlier csac gains the columns it lacks; its rows are kept."""
-    present = {row[1] for row in conn.execute("PRAGMA table_info(deposits)")}
-    for name, decl in ADDED_COLUMNS.items():
-        if name not in present:
-            with contextlib.suppress(sqlite3.OperationalError):  # another process added it first
-                conn.execute(f"ALTER TABLE deposits ADD COLUMN {name} {decl}")
 
 
 @dataclass(frozen=True)
@@ -139,30 +80,8 @@ class Journal:
 
     def __init__(self, path: Path):
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        deadline = time.monotonic() + SETUP_SECONDS
-        while True:
-            try:
-                return self._setup()
-            except sqlite3.OperationalError as exc:  # another process is creating the same file
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-
-    def _setup(self) -> None:
-        """WAL and the tables, once. Switching to WAL takes a lock SQLite's busy handler does not wait for."""
-        with closing(self._connect()) as conn:
-            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-                conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(SCHEMA)
-            _add_missing_columns(conn)
-            conn.executescript(ATTEMPTS)
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA busy_timeout=30000")
-        return conn
+        self._store = Store(path, JOURNAL)
+        self._connect = self._store.connect
 
     def open(self, sha256: str, file: str, source: str | None = None, form_sha256: str = "") -> Opened:
         """A row for this submission (ZIP and form): resumed if it was left unfinished, else new.
@@ -171,15 +90,9 @@ class Journal:
         rename): the same file claimed again after a crash resumes its own row
         instead of becoming a duplicate of itself.
         """
-        with closing(self._connect()) as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                opened = self._open(conn, sha256, file, source, form_sha256)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        _log(opened.deposit_id, "received" if opened.created else "resumed", file)
+        with self._store.transaction() as conn:
+            opened = self._open(conn, sha256, file, source, form_sha256)
+        _log(opened.deposit_id, DepositState.RECEIVED if opened.created else DepositState.RESUMED, file)
         return opened
 
     def _open(self, conn, sha256: str, file: str, source: str | None, form_sha256: str) -> Opened:
@@ -203,12 +116,12 @@ class Journal:
         deposit_id, at = self._new_id(conn, sha256), now()
         conn.execute(
             "INSERT INTO deposits (id, sha256, form_sha256, file, source, received_at, state, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, 'received', ?)",
-            (deposit_id, sha256, form_sha256, file, source, at, at),
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (deposit_id, sha256, form_sha256, file, source, at, DepositState.RECEIVED, at),
         )
         conn.execute(
-            "INSERT INTO events (deposit_id, at, state, detail) VALUES (?, ?, 'received', ?)",
-            (deposit_id, at, file),
+            "INSERT INTO events (deposit_id, at, state, detail) VALUES (?, ?, ?, ?)",
+            (deposit_id, at, DepositState.RECEIVED, file),
         )
         return Opened(deposit_id, at, original, created=True)
 
@@ -218,9 +131,8 @@ class Journal:
         taken = {r[0] for r in conn.execute("SELECT id FROM deposits WHERE id LIKE ?", (base + "%",))}
         return base if base not in taken else f"{base}-{len(taken) + 1}"
 
-    def event(self, deposit_id: str, state: str, detail: str = "") -> None:
-        with closing(self._connect()) as conn:
-            conn.execute("BEGIN IMMEDIATE")
+    def event(self, deposit_id: str, state: DepositState, detail: str = "") -> None:
+        with self._store.transaction() as conn:
             conn.execute(
                 "INSERT INTO events (deposit_id, at, state, detail) VALUES (?, ?, ?, ?)",
                 (deposit_id, now(), state, detail),
@@ -228,18 +140,17 @@ class Journal:
             conn.execute(
                 "UPDATE deposits SET state = ?, updated_at = ? WHERE id = ?", (state, now(), deposit_id)
             )
-            conn.execute("COMMIT")
         _log(deposit_id, state, _safe(state, detail))
 
     def finish(self, report: dict) -> None:
         """The outcome, written once delivery is done: the deposit's last state."""
         problems = json.dumps([p["code"] for p in report["problems"]])
-        with closing(self._connect()) as conn:
-            conn.execute("BEGIN IMMEDIATE")
+        with self._store.transaction() as conn:
             conn.execute(
-                "UPDATE deposits SET state = 'done', status = ?, variant = ?, siret = ?, region = ?, mailbox = ?,"
+                "UPDATE deposits SET state = ?, status = ?, variant = ?, siret = ?, region = ?, mailbox = ?,"
                 " problems = ?, delivered_to = ?, report = ?, updated_at = ? WHERE id = ?",
                 (
+                    DepositState.DONE,
                     report["status"],
                     report["variant"],
                     report["siret"],
@@ -253,14 +164,13 @@ class Journal:
                 ),
             )
             conn.execute(
-                "INSERT INTO events (deposit_id, at, state, detail) VALUES (?, ?, 'done', ?)",
-                (report["deposit_id"], now(), report["status"]),
+                "INSERT INTO events (deposit_id, at, state, detail) VALUES (?, ?, ?, ?)",
+                (report["deposit_id"], now(), DepositState.DONE, report["status"]),
             )
-            conn.execute("COMMIT")
         codes = ", ".join(p["code"] for p in report["problems"])
         _log(
             report["deposit_id"],
-            "done",
+            DepositState.DONE,
             f"{report['status']} → {report['mailbox'] or _kept_where(codes)}"
             + (f" [{codes}]" if codes else ""),
         )
@@ -281,6 +191,16 @@ class Journal:
             for r in rows
         ]
 
+    def reports(self, mailbox: str, since: str) -> list[dict]:
+        """The reports of the deposits finished for one mailbox, received on or after `since` (ISO date)."""
+        with closing(self._connect()) as conn:
+            rows = conn.execute(
+                "SELECT report FROM deposits WHERE state = ? AND mailbox = ? AND received_at >= ?"
+                " ORDER BY received_at",
+                (DepositState.DONE, mailbox, since),
+            ).fetchall()
+        return [json.loads(r["report"]) for r in rows]
+
     def events(self, deposit_id: str) -> list[dict]:
         with closing(self._connect()) as conn:
             rows = conn.execute(
@@ -288,32 +208,31 @@ class Journal:
             )
             return [dict(r) for r in rows]
 
-    def delivery(self, folder: str, message_id: str) -> str | None:
+    def delivery(self, folder: str, message_id: str) -> PutState | None:
         """Where a message stands in one Maildir: None (never tried), 'putting' or 'delivered'."""
         with closing(self._connect()) as conn:
             row = conn.execute(
                 "SELECT state FROM delivered WHERE folder = ? AND message_id = ?", (folder, message_id)
             ).fetchone()
-        return row["state"] if row else None
+        return PutState(row["state"]) if row else None
 
     def begin_delivery(self, folder: str, message_id: str, name: str) -> bool:
         """True if the message was delivered there already; else it is recorded as being put."""
-        with closing(self._connect()) as conn:
-            conn.execute("BEGIN IMMEDIATE")
+        with self._store.transaction() as conn:
             row = conn.execute(
                 "SELECT state FROM delivered WHERE folder = ? AND message_id = ?", (folder, message_id)
             ).fetchone()
-            if not (row and row["state"] == "delivered"):
-                self._mark(conn, folder, message_id, "putting", name)
-            conn.execute("COMMIT")
-        return bool(row and row["state"] == "delivered")
+            done = bool(row and row["state"] == PutState.DELIVERED)
+            if not done:
+                self._mark(conn, folder, message_id, PutState.PUTTING, name)
+        return done
 
-    def mark_delivery(self, folder: str, message_id: str, state: str, name: str) -> None:
+    def mark_delivery(self, folder: str, message_id: str, state: PutState, name: str) -> None:
         with closing(self._connect()) as conn:
             self._mark(conn, folder, message_id, state, name)
 
     @staticmethod
-    def _mark(conn, folder: str, message_id: str, state: str, name: str) -> None:
+    def _mark(conn, folder: str, message_id: str, state: PutState, name: str) -> None:
         conn.execute(
             "INSERT INTO delivered (folder, message_id, state, name, at) VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT (folder, message_id) DO UPDATE SET state = excluded.state, name = excluded.name, at = excluded.at",

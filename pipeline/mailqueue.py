@@ -36,37 +36,20 @@ from pathlib import Path
 
 from .config import Config
 from .relay import Outcome, Session, check_relay, envelope, judge, send, summary, wire_bytes
+from .resources import Workspace
+from .store import JOURNAL, MessageState, Store
 
 __all__ = ["Flush", "MailQueue", "check_relay"]
 log = logging.getLogger("csac.mail")
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS messages (
-    message_id TEXT PRIMARY KEY,
-    deposit_id TEXT,
-    kind TEXT NOT NULL,
-    recipients TEXT NOT NULL,
-    path TEXT NOT NULL,
-    state TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_at REAL NOT NULL,
-    answer TEXT,
-    queued_at TEXT NOT NULL,
-    sent_at TEXT,
-    owner TEXT,
-    lease_until REAL,
-    outcomes TEXT
-);
-CREATE INDEX IF NOT EXISTS messages_due ON messages (state, next_at);
-"""
-ADDED_COLUMNS = {"owner": "TEXT", "lease_until": "REAL", "outcomes": "TEXT"}  # absent from older journals
+FLUSH_LISTS = {MessageState.SENT: "sent", MessageState.QUEUED: "deferred", MessageState.FAILED: "failed"}
 # seconds a flush with a time budget must still have to start a message (or the relay's timeout, if shorter)
 MIN_TRY = 2.0
 UNTRIED = "pas encore envoyé : le temps accordé à l'envoi immédiat est écoulé ; il partira avec `csac outbox flush` ou `csac watch`"
 LEASE_TIMEOUTS = 20  # a claim lasts this many relay timeouts (at least a minute)
 LOG_LINES = {
-    "sent": (logging.INFO, "message %(mid)s : accepté par le relais (%(answer)s)"),
-    "failed": (logging.ERROR, "message %(mid)s : refus définitif (%(answer)s)"),
-    "queued": (
+    MessageState.SENT: (logging.INFO, "message %(mid)s : accepté par le relais (%(answer)s)"),
+    MessageState.FAILED: (logging.ERROR, "message %(mid)s : refus définitif (%(answer)s)"),
+    MessageState.QUEUED: (
         logging.WARNING,
         "message %(mid)s : échec temporaire (%(answer)s), nouvel essai dans %(wait).0f s",
     ),
@@ -109,18 +92,14 @@ def _stale(row: sqlite3.Row, now: float) -> bool:
 
 
 class MailQueue:
-    def __init__(self, state: Path):
-        self.db = state / "journal.sqlite"
-        self.folder = state / "queue"
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with closing(self._connect()) as conn:
-            conn.executescript(SCHEMA)
-            _migrate(conn)
+    """The queue's rows live in the journal (a message names its deposit), its .eml files beside it."""
 
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.db, timeout=30, isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        return conn
+    def __init__(self, state: Path):
+        workspace = Workspace(state=state)
+        self.db, self.folder = workspace.journal, workspace.queue
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._store = Store(self.db, JOURNAL)
+        self._connect = self._store.connect
 
     def enqueue(self, message, deposit_id: str | None, kind: str, recipients: list[str]) -> bool:
         """Queue once per Message-ID; False if it was queued already."""
@@ -133,8 +112,17 @@ class MailQueue:
         with closing(self._connect()) as conn:
             cur = conn.execute(
                 "INSERT OR IGNORE INTO messages (message_id, deposit_id, kind, recipients, path, state, next_at, queued_at)"
-                " VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)",
-                (mid, deposit_id, kind, ",".join(recipients), str(path), time.time(), _now()),
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    mid,
+                    deposit_id,
+                    kind,
+                    ",".join(recipients),
+                    str(path),
+                    MessageState.QUEUED,
+                    time.time(),
+                    _now(),
+                ),
             )
             return cur.rowcount == 1
 
@@ -143,11 +131,10 @@ class MailQueue:
         now = time.time()
         with closing(self._connect()) as conn:
             rows = conn.execute(
-                "SELECT * FROM messages WHERE (state = 'queued' AND (? OR next_at <= ?)) OR state = 'sending'"
-                " ORDER BY queued_at",
-                (force, now),
+                "SELECT * FROM messages WHERE (state = ? AND (? OR next_at <= ?)) OR state = ? ORDER BY queued_at",
+                (MessageState.QUEUED, force, now, MessageState.SENDING),
             ).fetchall()
-        return [r for r in rows if r["state"] == "queued" or _stale(r, now)]
+        return [r for r in rows if r["state"] == MessageState.QUEUED or _stale(r, now)]
 
     def for_deposit(self, deposit_id: str) -> list[dict]:
         """Each message of a deposit, with the recipients the relay refused for good (`refused`)."""
@@ -158,11 +145,11 @@ class MailQueue:
             ).fetchall()
         return [
             {k: r[k] for k in ("recipients", "kind", "state", "attempts", "answer")}
-            | {"refused": [a for a, (state, _) in _outcomes(r).items() if state == "failed"]}
+            | {"refused": [a for a, (state, _) in _outcomes(r).items() if state == MessageState.FAILED]}
             for r in rows
         ]
 
-    def all(self, states: tuple[str, ...] = ("queued", "sending", "sent", "failed")) -> list[dict]:
+    def all(self, states: tuple[MessageState, ...] = tuple(MessageState)) -> list[dict]:
         with closing(self._connect()) as conn:
             marks = ",".join("?" * len(states))
             return [
@@ -214,8 +201,8 @@ class MailQueue:
         with closing(self._connect()) as conn:
             for row in rows:
                 conn.execute(
-                    "UPDATE messages SET answer = ? WHERE message_id = ? AND state = 'queued' AND attempts = 0",
-                    (UNTRIED, row["message_id"]),
+                    "UPDATE messages SET answer = ? WHERE message_id = ? AND state = ? AND attempts = 0",
+                    (UNTRIED, row["message_id"], MessageState.QUEUED),
                 )
         result.deferred += [r["message_id"] for r in rows]
         log.warning("%d message(s) en attente : %s", len(rows), UNTRIED)
@@ -223,14 +210,15 @@ class MailQueue:
     def _claim(self, row: sqlite3.Row, owner: str, lease: float, force: bool) -> int | None:
         """Take the row for this flush alone: its attempt number, or None if another sender has it."""
         now = time.time()
-        claim = "UPDATE messages SET state = 'sending', owner = ?, lease_until = ?, attempts = attempts + 1 WHERE message_id = ?"
-        if row["state"] == "queued":
-            sql, args = " AND state = 'queued' AND (? OR next_at <= ?)", (force, now)
+        claim = "UPDATE messages SET state = ?, owner = ?, lease_until = ?, attempts = attempts + 1 WHERE message_id = ?"
+        if row["state"] == MessageState.QUEUED:
+            sql, args = " AND state = ? AND (? OR next_at <= ?)", (MessageState.QUEUED, force, now)
         else:  # a crashed sender's row: taken only from that very sender
-            sql, args = " AND state = 'sending' AND owner IS ?", (row["owner"],)
+            sql, args = " AND state = ? AND owner IS ?", (MessageState.SENDING, row["owner"])
         with closing(self._connect()) as conn:
             found = conn.execute(
-                claim + sql + " RETURNING attempts", (owner, now + lease, row["message_id"], *args)
+                claim + sql + " RETURNING attempts",
+                (MessageState.SENDING, owner, now + lease, row["message_id"], *args),
             ).fetchall()
         return found[0]["attempts"] if found else None
 
@@ -247,38 +235,33 @@ class MailQueue:
         holds the row; the rest is written only while the row is still ours. `attempts` sets the
         backoff of what waits; 0, none."""
         mid = row["message_id"]
-        with closing(self._connect()) as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                state, answer, wait = self._merge(conn, mid, owner, attempts, outcomes, config)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        getattr(result, {"sent": "sent", "queued": "deferred", "failed": "failed"}[state]).append(mid)
+        with self._store.transaction() as conn:
+            state, answer, wait = self._merge(conn, mid, owner, attempts, outcomes, config)
+        getattr(result, FLUSH_LISTS[state]).append(mid)
         level, text = LOG_LINES[state]
         log.log(level, text, {"mid": mid, "answer": answer, "wait": wait})
 
     @staticmethod
     def _merge(conn, mid: str, owner: str, attempts: int, outcomes: dict[str, Outcome], config: Config):
         current = conn.execute("SELECT * FROM messages WHERE message_id = ?", (mid,)).fetchone()
-        ours = current["state"] == "sending" and current["owner"] == owner
+        ours = current["state"] == MessageState.SENDING and current["owner"] == owner
         known = _outcomes(current)
-        known |= {a: (o.state, o.answer) for a, o in outcomes.items() if ours or o.state == "sent"}
+        known |= {a: (o.state, o.answer) for a, o in outcomes.items() if ours or o.state == MessageState.SENT}
         mine = {a: Outcome(*known[a]) for a in _recipients(current) if a in known}
         state = _state(current, known)
         answer = summary(mine) or current["answer"]
-        wait = config.retry.delay(attempts) if state == "queued" and attempts else 0.0
-        if ours or state == "sent":
+        wait = config.retry.delay(attempts) if state == MessageState.QUEUED and attempts else 0.0
+        if ours or state == MessageState.SENT:
             conn.execute(
                 "UPDATE messages SET state = ?, answer = ?, outcomes = ?, next_at = ?, owner = NULL, lease_until = NULL,"
-                " sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END WHERE message_id = ?",
+                " sent_at = CASE WHEN ? = ? THEN ? ELSE sent_at END WHERE message_id = ?",
                 (
                     state,
                     answer,
                     json.dumps(known, ensure_ascii=False),
                     time.time() + wait,
                     state,
+                    MessageState.SENT,
                     _now(),
                     mid,
                 ),
@@ -303,12 +286,19 @@ def _outcomes(row: sqlite3.Row) -> dict[str, tuple[str, str]]:
 def _pending(row: sqlite3.Row) -> list[str]:
     """The recipients still to be sent to: neither accepted nor refused for good."""
     known = _outcomes(row)
-    return [a for a in _recipients(row) if known.get(a, ("queued",))[0] == "queued"]
+    return [a for a in _recipients(row) if _of(known, a) == MessageState.QUEUED]
 
 
-def _state(row: sqlite3.Row, known: dict[str, tuple[str, str]]) -> str:
-    states = [known.get(a, ("queued",))[0] for a in _recipients(row)]
-    return "queued" if "queued" in states else "sent" if "sent" in states else "failed"
+def _of(known: dict[str, tuple[str, str]], recipient: str) -> MessageState:
+    """A recipient's state: queued until the relay has answered for it."""
+    return MessageState(known.get(recipient, (MessageState.QUEUED,))[0])
+
+
+def _state(row: sqlite3.Row, known: dict[str, tuple[str, str]]) -> MessageState:
+    states = {_of(known, a) for a in _recipients(row)}
+    if MessageState.QUEUED in states:  # one recipient at least waits
+        return MessageState.QUEUED
+    return MessageState.SENT if MessageState.SENT in states else MessageState.FAILED
 
 
 def _attempt(session: Session, row: sqlite3.Row, config: Config) -> dict[str, Outcome]:
@@ -319,11 +309,12 @@ def _attempt(session: Session, row: sqlite3.Row, config: Config) -> dict[str, Ou
         raw = Path(row["path"]).read_bytes()
     except FileNotFoundError:
         return dict.fromkeys(
-            pending, Outcome("failed", f"le fichier du message a disparu de la file ({row['path']})")
+            pending,
+            Outcome(MessageState.FAILED, f"le fichier du message a disparu de la file ({row['path']})"),
         )
     except OSError as exc:
         return dict.fromkeys(
-            pending, Outcome("queued", f"fichier du message illisible ({exc.strerror or exc})")
+            pending, Outcome(MessageState.QUEUED, f"fichier du message illisible ({exc.strerror or exc})")
         )
     try:
         if config.redirect:  # a rehearsal: one envelope recipient stands for all
@@ -332,21 +323,7 @@ def _attempt(session: Session, row: sqlite3.Row, config: Config) -> dict[str, Ou
         env = envelope(config.relay.sender, pending, raw)
         answers = send(session, env, raw)
         return {n: answers[a] for n, a in zip(env.named, env.recipients, strict=True)} | {
-            n: Outcome("failed", why) for n, why in env.refused
+            n: Outcome(MessageState.FAILED, why) for n, why in env.refused
         }
     except Exception as exc:
         return dict.fromkeys(pending, judge(exc, session))
-
-
-def _migrate(conn: sqlite3.Connection) -> None:
-    """Add the columns a journal of an older csac lacks (one transaction: two processes may start at once)."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        have = {r["name"] for r in conn.execute("PRAGMA table_info(messages)")}
-        for name, kind in ADDED_COLUMNS.items():
-            if name not in have:
-                conn.execute(f"ALTER TABLE messages ADD COLUMN {name} {kind}")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise

@@ -8,27 +8,15 @@ deposit and check its amount with the very figures the convention printed.
 from __future__ import annotations
 
 import json
-import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 from .request import Request, contribution_due
+from .store import REGISTER, Store
 from .textnorm import fold
 from .variants import Variant
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS signatories (
-    siret TEXT PRIMARY KEY,
-    denomination TEXT NOT NULL,
-    folded_name TEXT NOT NULL,
-    region TEXT NOT NULL,
-    mode TEXT NOT NULL,
-    dues TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS signatories_name ON signatories (folded_name);
-"""
 
 
 @dataclass(frozen=True)
@@ -47,17 +35,10 @@ class Registered:
         return True, Decimal(value) if value is not None else None
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, timeout=30)
-    conn.executescript(SCHEMA)
-    return conn
-
-
 def record(path: Path, request: Request, variants: list[Variant]) -> None:
     """Remember a rendered signatory; dues of earlier variants are kept."""
     entity = request.signatory.entity
-    with closing(_connect(path)) as conn, conn:
+    with Store(path, REGISTER).transaction() as conn:  # read then write: two renders lose no due
         row = conn.execute("SELECT dues FROM signatories WHERE siret = ?", (entity.siret,)).fetchone()
         dues = json.loads(row[0]) if row else {}
         for v in variants:
@@ -83,7 +64,7 @@ def _row(row) -> Registered | None:
 def lookup(path: Path, siret: str | None = None, name: str | None = None) -> Registered | None:
     if not path.exists() or not (siret or name):
         return None
-    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)) as conn:
+    with closing(Store(path, REGISTER).connect()) as conn:
         if siret:
             found = conn.execute("SELECT * FROM signatories WHERE siret = ?", (siret,)).fetchone()
             if found or not name:

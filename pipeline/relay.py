@@ -33,12 +33,17 @@ from email.message import EmailMessage
 from email_validator import EmailNotValidError, validate_email
 
 from .config import Relay
+from .store import MessageState
 
 log = logging.getLogger("csac.mail")
 ADDRESS_HEADERS = ("From", "To", "Cc", "Reply-To")
 INVISIBLE = ("Cc", "Cf", "Zl", "Zp")  # control and format characters, line and paragraph separators
 STOPPED = "envoi interrompu par l'arrêt de csac ; le message reste en file et partira au prochain démarrage"
-LABELS = {"sent": "accepté pour", "failed": "refusé définitivement pour", "queued": "en attente pour"}
+LABELS = {
+    MessageState.SENT: "accepté pour",
+    MessageState.FAILED: "refusé définitivement pour",
+    MessageState.QUEUED: "en attente pour",
+}
 
 
 class Refused(Exception):
@@ -55,7 +60,7 @@ class Misconfigured(Exception):
 
 @dataclass(frozen=True)
 class Outcome:
-    state: str  # sent, queued (tried again later) or failed (final)
+    state: MessageState  # sent, queued (tried again later) or failed (final)
     answer: str
 
 
@@ -283,7 +288,7 @@ def send(session: Session, env: Envelope, raw: bytes) -> dict[str, Outcome]:
         if code == 421:
             raise smtplib.SMTPResponseException(code, resp)
         answers[rcpt] = _answer(code, resp)
-    accepted = [r for r, a in answers.items() if a.state == "sent"]
+    accepted = [r for r, a in answers.items() if a.state == MessageState.SENT]
     if not accepted:
         session.reset()
         return answers
@@ -295,7 +300,7 @@ def send(session: Session, env: Envelope, raw: bytes) -> dict[str, Outcome]:
     if code == 421:
         raise smtplib.SMTPResponseException(code, resp)
     taken = _answer(code, resp)
-    if taken.state == "sent":
+    if taken.state == MessageState.SENT:
         session.reused = True
     else:
         session.reset()
@@ -304,8 +309,13 @@ def send(session: Session, env: Envelope, raw: bytes) -> dict[str, Outcome]:
 
 def _answer(code: int, resp) -> Outcome:
     """One recipient's answer: 2xx taken, 5xx refused for good, anything else tried again later."""
-    state = "sent" if 200 <= code < 300 else "failed" if 500 <= code < 600 else "queued"
+    state = MessageState.SENT if 200 <= code < 300 else _refused_or_queued(code)
     return Outcome(state, _text(code, resp))
+
+
+def _refused_or_queued(code: int) -> MessageState:
+    """A 5xx answer is final; anything else is tried again later."""
+    return MessageState.FAILED if 500 <= code < 600 else MessageState.QUEUED
 
 
 def _begin(session: Session, env: Envelope) -> smtplib.SMTP:
@@ -340,24 +350,24 @@ def _options(smtp: smtplib.SMTP, env: Envelope) -> list[str]:
 def judge(exc: Exception, session: Session) -> Outcome:
     """What a failure means for this one message, and for the connection."""
     if isinstance(exc, Refused):
-        return Outcome("failed", str(exc))
+        return Outcome(MessageState.FAILED, str(exc))
     if isinstance(exc, Unreachable | Misconfigured):
-        return Outcome("queued", str(exc))
+        return Outcome(MessageState.QUEUED, str(exc))
     if isinstance(exc, smtplib.SMTPResponseException):
         if exc.smtp_code == 421:  # the relay is closing this connection
             session.drop()
         else:
             session.reset()
-        return Outcome(
-            "failed" if 500 <= exc.smtp_code < 600 else "queued", _text(exc.smtp_code, exc.smtp_error)
-        )
+        return Outcome(_refused_or_queued(exc.smtp_code), _text(exc.smtp_code, exc.smtp_error))
     why = session.why(exc)
     session.drop()
     if isinstance(exc, OSError):
-        return Outcome("queued", why)
+        return Outcome(MessageState.QUEUED, why)
     if isinstance(exc, UnicodeError | ValueError):
-        return Outcome("failed", f"message impossible à transmettre tel quel ({type(exc).__name__} : {exc})")
-    return Outcome("queued", f"erreur inattendue ({type(exc).__name__} : {exc})")
+        return Outcome(
+            MessageState.FAILED, f"message impossible à transmettre tel quel ({type(exc).__name__} : {exc})"
+        )
+    return Outcome(MessageState.QUEUED, f"erreur inattendue ({type(exc).__name__} : {exc})")
 
 
 def describe(exc: BaseException, relay: Relay, timeout: float | None = None) -> str:

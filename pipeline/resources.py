@@ -69,6 +69,11 @@ class Workspace:
         return self.state / "register.sqlite"
 
     @property
+    def queue(self) -> Path:
+        """The messages waiting for the relay, one .eml each; their rows are in the journal."""
+        return self.state / "queue"
+
+    @property
     def processing(self) -> Path:
         return self.inbox / "processing"
 
