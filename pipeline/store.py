@@ -3,8 +3,8 @@
 A connection has WAL (a watcher writes while `csac status` reads), a busy
 timeout (two intakes at once wait for each other) and foreign keys on. A
 file's `PRAGMA user_version` counts the migrations it has had: opening it
-applies the missing ones in order, each in its own transaction. To change a
-schema, append a function to its list; never edit one that has shipped.
+applies the missing ones in order, in one transaction. To change a schema,
+append a function to its list; never edit one that has shipped.
 
 Two files: the journal (deposits, their events, the Maildir deliveries, the
 watcher's attempts, the mail queue) and the register of signatories that
@@ -136,17 +136,22 @@ def version(conn: sqlite3.Connection) -> int:
 
 
 def migrate(conn: sqlite3.Connection, schema: Schema, path: Path) -> None:
-    """The migrations the file lacks, in order; another process may be applying them at the same time."""
-    while (found := version(conn)) < schema.version:
-        with immediate(conn):
-            if version(conn) == found:  # not done meanwhile by another process
-                schema.migrations[found](conn)
-                conn.execute(f"PRAGMA user_version = {found + 1}")
-    if found > schema.version:
-        raise StoreError(
-            f"{path} : {schema.name} écrit par une version plus récente de csac (schéma {found}, "
-            f"celle-ci connaît le schéma {schema.version}) : mettez csac à jour"
-        )
+    """The migrations the file lacks, in order, in one transaction: all of them or none.
+
+    The version is read again under the write lock: another process may have migrated the file meanwhile.
+    """
+    if version(conn) == schema.version:  # the usual case: no write lock taken
+        return
+    with immediate(conn):
+        found = version(conn)
+        if found > schema.version:
+            raise StoreError(
+                f"{path} : {schema.name} écrit par une version plus récente de csac (schéma {found}, "
+                f"celle-ci connaît le schéma {schema.version}) : mettez csac à jour"
+            )
+        for migration in schema.migrations[found:]:
+            migration(conn)
+        conn.execute(f"PRAGMA user_version = {schema.version}")
 
 
 def add_columns(conn: sqlite3.Connection, table: str, columns: dict[str, str]) -> None:
