@@ -1,15 +1,16 @@
 """The store: every SQLite file of csac opened one way, its schema brought up to date.
 
 A connection has WAL (a watcher writes while `csac status` reads), a busy
-timeout (two intakes at once wait for each other) and foreign keys on. A
-file's `PRAGMA user_version` counts the migrations it has had: opening it
-applies the missing ones in order, in one transaction. To change a schema,
-append a function to its list; never edit one that has shipped.
+timeout (two intakes at once wait for each other) and foreign keys on,
+migrations included. A file's `PRAGMA user_version` counts the migrations it
+has had: opening it applies the missing ones in order, in one transaction. To
+change a schema, append a function to its list; never edit one that has shipped.
 
-Two files: the journal (deposits, their events, the Maildir deliveries, the
-watcher's attempts, the mail queue) and the register of signatories that
-rendering fills. The states written in them are the enums below, stored as
-their text.
+Two files. The journal holds what intake and mail do (deposits, their events,
+the Message-IDs put in each Maildir, the watcher's attempts, the mail queue,
+whose rows name their deposits). The register of signatories stays apart:
+rendering writes it, where no intake may run, and rendering again rebuilds it.
+The states written in them are the enums below, stored as their text.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ class StoreError(CsacError):
 class Schema:
     """What one file holds: migration n brings version n-1 to version n."""
 
-    name: str  # in French, for messages
+    name: str  # in French, for messages: "le journal"
     migrations: tuple[Migration, ...]
 
     @property
@@ -146,7 +147,7 @@ def migrate(conn: sqlite3.Connection, schema: Schema, path: Path) -> None:
         found = version(conn)
         if found > schema.version:
             raise StoreError(
-                f"{path} : {schema.name} écrit par une version plus récente de csac (schéma {found}, "
+                f"{path} : {schema.name} a été écrit par une version plus récente de csac (schéma {found} ; "
                 f"celle-ci connaît le schéma {schema.version}) : mettez csac à jour"
             )
         for migration in schema.migrations[found:]:
@@ -243,7 +244,7 @@ def journal_v1(conn: sqlite3.Connection) -> None:
     add_columns(conn, "messages", {"owner": "TEXT", "lease_until": "REAL", "outcomes": "TEXT"})
 
 
-JOURNAL = Schema("journal", (journal_v1,))
+JOURNAL = Schema("le journal", (journal_v1,))
 
 
 # -- the register of signatories ----------------------------------------------------------------
@@ -266,4 +267,4 @@ def register_v1(conn: sqlite3.Connection) -> None:
     run(conn, REGISTER_V1)
 
 
-REGISTER = Schema("registre des signataires", (register_v1,))
+REGISTER = Schema("le registre des signataires", (register_v1,))

@@ -310,7 +310,7 @@ def test_a_file_written_by_a_newer_csac_is_refused_in_french(tmp_path):
     Journal(path)
     with closing(sqlite3.connect(path)) as conn:
         conn.execute("PRAGMA user_version = 7")
-    with pytest.raises(StoreError, match="version plus récente de csac"):
+    with pytest.raises(StoreError, match="a été écrit par une version plus récente de csac"):
         Journal(path)
 
 
