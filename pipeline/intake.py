@@ -28,7 +28,7 @@ from .forward import Parcel, parcel
 from .journal import Journal
 from .notices import depositor_notice, duplicate_notice, french_date, quarantine_notice, region_message
 from .problems import Catalogue, Finding, load_catalogue
-from .regions import RegionBook, load_regions
+from .regions import Region, RegionBook, load_regions
 from .report import Contribution, Document, IntakeReport, Problem, Role, Signature, Verdict
 from .resources import Resources, Workspace
 from .routing import Route, route
@@ -188,10 +188,7 @@ def report(
     deposit: Deposit, deposit_id: str, received_at: str, a: Assessment, ctx: IntakeContext
 ) -> IntakeReport:
     """The intake report, before delivery: its JSON form is schemas/intake-report.schema.json."""
-    facts, where, form = a.facts, a.route, deposit.form
-    region = (
-        where.region if where and where.region else (triage(ctx) if a.status != Verdict.REJECTED else None)
-    )
+    facts, where, form, region = a.facts, a.route, deposit.form, _region(a, ctx)
     return IntakeReport(
         deposit_id=deposit_id,
         status=a.status,
@@ -218,6 +215,13 @@ def report(
     )
 
 
+def _region(a: Assessment, ctx: IntakeContext) -> Region | None:
+    """Its region's, else triage's; a rejected deposit goes to no region."""
+    if a.route and a.route.region:
+        return a.route.region
+    return None if a.status == Verdict.REJECTED else triage(ctx)
+
+
 def _duplicate(
     deposit: Deposit, deposit_id: str, received_at: str, original: dict, ctx: IntakeContext
 ) -> IntakeReport:
@@ -240,7 +244,7 @@ def _tell_duplicate(out: IntakeReport, original: dict, ctx: IntakeContext, journ
     return [delivered]
 
 
-def triage(ctx: IntakeContext):
+def triage(ctx: IntakeContext) -> Region:
     """The triage mailbox: the configuration's, else the regions file's."""
     configured = ctx.config.triage
     return replace(ctx.regions.triage, mailbox=configured) if configured else ctx.regions.triage

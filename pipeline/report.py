@@ -12,10 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from .money import format_eur, parse_eur
 from .problems import CODES
-from .signature import Coverage
+from .signature import Coverage, SignatureCheck
+
+if TYPE_CHECKING:  # dues.py reads the documents' facts: the report needs only its result
+    from .dues import Due
 
 ON_QUOTE = "sur devis"  # the variant's tariff gives no figure
 TO_CHECK = "montant à vérifier par l'équipe régionale ({why})"
@@ -46,16 +50,16 @@ class SignatureStatus(StrEnum):
     NONE = "none"
 
 
-def _coerce(value: object, field: str, kind: type) -> None:
+def _coerce(owner: object, field: str, kind: type) -> None:
     """Turn a field given as text into its enum: a value outside it is refused, in French."""
     try:
-        object.__setattr__(value, field, kind(getattr(value, field)))
+        object.__setattr__(owner, field, kind(getattr(owner, field)))
     except ValueError:
-        raise ValueError(f"{field} : valeur inconnue {getattr(value, field)!r}") from None
+        raise ValueError(f"{field} : valeur inconnue {getattr(owner, field)!r}") from None
 
 
-def _maybe(text: str | None, read):
-    return None if text is None else read(text)
+def _maybe(value, convert):
+    return None if value is None else convert(value)
 
 
 @dataclass(frozen=True)
@@ -117,8 +121,8 @@ class Signature:
         _coerce(self, "status", SignatureStatus)
 
     @classmethod
-    def of(cls, check) -> Signature:
-        """From pipeline.signature.SignatureCheck: what a person may read of it."""
+    def of(cls, check: SignatureCheck) -> Signature:
+        """From pipeline.signature.SignatureCheck: what the report states of it (not `trusted`)."""
         return cls(check.status, check.detail, check.signer, check.covers, check.modification)
 
     def to_json(self) -> dict:
@@ -132,10 +136,9 @@ class Signature:
 
     @classmethod
     def from_json(cls, data: dict) -> Signature:
-        covers = data.get("covers")
         return cls(
             data["status"], data["detail"], data.get("signer"),
-            Coverage.from_dict(covers) if covers else None, data.get("modification"),
+            _maybe(data.get("covers"), Coverage.from_dict), data.get("modification"),
         )  # fmt: skip
 
 
@@ -153,7 +156,7 @@ class Contribution:
         return format_eur(self.amount) if self.amount is not None else ON_QUOTE
 
     @classmethod
-    def of(cls, due) -> Contribution:
+    def of(cls, due: Due) -> Contribution:
         """From pipeline.dues.Due: an uncertain due carries no figure, only why."""
         return cls(due.amount) if due.certain else cls(None, due.basis)
 
