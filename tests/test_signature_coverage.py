@@ -626,7 +626,7 @@ def test_a_hostile_history_after_a_signature_is_not_counted_within_bounds(tmp_pa
         ("Convention.pdf", build(parts["plain"])), ("Annexe.xlsx", parts["annex"]), ("EJ.pdf", parts["order"]),
     ]]  # fmt: skip
     report, peak_mb, seconds = intake(tmp_path / "work", b.raw_zip(stored))
-    assert [p.code for p in report.problems] == ["convention_unsigned"], report.problems
-    assert why in report.signature.detail and "a pu être " + MODIFIED in report.signature.detail
+    assert [p["code"] for p in report["problems"]] == ["convention_unsigned"], report["problems"]
+    assert why in report["signature"]["detail"] and "a pu être " + MODIFIED in report["signature"]["detail"]
     assert peak_mb < 200 and seconds < 20, f"{case}: {peak_mb:.0f} MB, {seconds:.1f} s"
     print(f"{case}: {peak_mb:.0f} MB {seconds:.2f} s")
