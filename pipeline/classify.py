@@ -28,10 +28,11 @@ from .active import EXECUTABLE
 from .beneficiaries import is_prose, text_table
 from .extract import Extracted
 from .orders import order_number, read_order_amount
+from .report import Role
 from .textnorm import fold, key
 from .variants import Variant
 
-CONVENTION, ANNEX, PURCHASE_ORDER, OTHER = "convention", "annex", "purchase_order", "other"
+CONVENTION, ANNEX, PURCHASE_ORDER, OTHER = Role.CONVENTION, Role.ANNEX, Role.PURCHASE_ORDER, Role.OTHER
 ROLES = (CONVENTION, ANNEX, PURCHASE_ORDER, OTHER)
 
 CONVENTION_TITLE = "conventiondeservicedachatcentralis"
@@ -94,7 +95,7 @@ LOT_RE = re.compile(r"\blot\s*(?:n\s*[°o]\s*)?(\d{1,2})\b")
 @dataclass(frozen=True)
 class Classified:
     doc: Extracted
-    role: str
+    role: Role
     variant: str | None = None  # conventions: the variant recognised
     framework: str | None = None  # conventions: the accord-cadre number read, known or not
     by_name: bool = False  # decided from the file name alone

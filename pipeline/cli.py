@@ -234,18 +234,18 @@ def intake_cmd(
     intake = IntakeContext.build(Resources.default(), config.workspace, config=config)
     report = take_in(path, intake, form)
     if as_json:
-        out.print_json(json.dumps(report, ensure_ascii=False))
+        out.print_json(json.dumps(report.to_json(), ensure_ascii=False))
         return
-    colour = {"complete": "green", "incomplete": "yellow", "rejected": "red"}[report["status"]]
-    out.print(f"[{colour}]{report['status']}[/{colour}] {report['deposit_id']} — {report['file']}")
+    colour = {"complete": "green", "incomplete": "yellow", "rejected": "red"}[report.status]
+    out.print(f"[{colour}]{report.status}[/{colour}] {report.deposit_id} — {report.file}")
     out.print(
-        f"  variante : {report['variant']} — SIRET : {report['siret']} — région : {report['region']} ({report['mailbox']})"
+        f"  variante : {report.variant} — SIRET : {report.siret} — région : {report.region} ({report.mailbox})"
     )
-    for doc in report["documents"]:
-        out.print(f"  {doc['role']:<15} {doc['name']}")
-    for problem in report["problems"]:
-        out.print(f"  [{colour}]{problem['code']}[/{colour}] {problem['message']}")
-    out.print(f"  remis à : {', '.join(report['delivered_to']) or '—'}")
+    for doc in report.documents:
+        out.print(f"  {doc.role:<15} {doc.name}")
+    for problem in report.problems:
+        out.print(f"  [{colour}]{problem.code}[/{colour}] {problem.message}")
+    out.print(f"  remis à : {', '.join(report.delivered_to) or '—'}")
 
 
 @app.command("status")

@@ -27,6 +27,7 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
 from .journal import Journal
+from .report import IntakeReport
 from .store import DepositState, PutState
 from .untrusted import fit_name, one_line
 
@@ -199,13 +200,13 @@ def archive(folder: Path, source: Path, name: str) -> Path:
 
 
 def quarantine(
-    folder: Path, source: Path, name: str, reason: str, report: dict, max_bytes: int | None = None
+    folder: Path, source: Path, name: str, reason: str, report: IntakeReport, max_bytes: int | None = None
 ) -> Path:
-    """Keep a rejected deposit, untouched, with the reason it was refused."""
+    """Keep a rejected deposit, untouched, with the reason it was refused and its report (JSON form)."""
     _keep(folder, source, name, max_bytes)
     (folder / "reason.txt").write_text(reason + "\n", encoding="utf-8")
     (folder / "report.json").write_text(
-        json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        json.dumps(report.to_json(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
     )
     for path in folder.iterdir():
         os.chmod(path, FILE_MODE)

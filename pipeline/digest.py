@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -18,47 +18,46 @@ from .journal import Journal
 from .money import format_eur
 from .notices import STATUS_FR
 from .regions import Region
+from .report import IntakeReport, Verdict
 
 
 @dataclass(frozen=True)
 class Digest:
     region: Region
     since: dt.date
-    reports: tuple[dict, ...]
+    reports: tuple[IntakeReport, ...]
 
-    def count(self, status: str) -> int:
-        return sum(r["status"] == status for r in self.reports)
+    def count(self, status: Verdict) -> int:
+        return sum(r.status == status for r in self.reports)
 
-    def total(self, key: str) -> Decimal:
-        return sum((amount(r.get(key)) or Decimal(0) for r in self.reports), Decimal(0))
+    def total_due(self) -> Decimal:
+        """The contributions due; one on quote or to be checked counts for nothing."""
+        return sum((r.contribution.amount or Decimal(0) for r in self.reports if r.contribution), Decimal(0))
+
+    def total_paid(self) -> Decimal:
+        return sum((r.amount_paid or Decimal(0) for r in self.reports), Decimal(0))
 
     @staticmethod
-    def waits_on(report: dict) -> str:
-        if report["status"] == "complete":
+    def waits_on(report: IntakeReport) -> str:
+        if report.status == Verdict.COMPLETE:
             return "de l'équipe régionale (dossier complet à traiter)"
-        codes = ", ".join(p["code"] for p in report["problems"])
-        return f"du déposant ({codes})"
-
-
-def amount(text: str | None) -> Decimal | None:
-    if not text or "€" not in text:
-        return None
-    try:
-        return Decimal(text.replace("\u00a0", "").replace(" ", "").replace("€", "").replace(",", "."))
-    except InvalidOperation:
-        return None
+        return f"du déposant ({', '.join(report.codes)})"
 
 
 def build_digest(journal: Path, region: Region, since: dt.date) -> Digest:
     if not journal.exists():
         return Digest(region, since, ())
-    return Digest(region, since, tuple(Journal(journal).reports(region.mailbox, since.isoformat())))
+    return Digest(
+        region,
+        since,
+        tuple(IntakeReport.from_json(r) for r in Journal(journal).reports(region.mailbox, since.isoformat())),
+    )
 
 
 def _lines(d: Digest) -> list[tuple[str, str, str, str, str, str, str]]:
     return [
-        (r["received_at"][:10], r.get("signatory") or r["file"], r.get("variant") or "—", STATUS_FR[r["status"]],
-         r.get("contribution_due") or "—", r.get("amount_paid") or "—", Digest.waits_on(r))
+        (r.received_at[:10], r.signatory or r.file, r.variant or "—", STATUS_FR[r.status],
+         r.due_text or "—", r.paid_text or "—", Digest.waits_on(r))
         for r in d.reports
     ]  # fmt: skip
 
@@ -67,8 +66,8 @@ def text(d: Digest) -> str:
     head = [
         f"Synthèse des dépôts — {d.region.name} — depuis le {d.since:%d/%m/%Y}",
         "",
-        f"Dépôts reçus : {len(d.reports)} (complets : {d.count('complete')}, incomplets : {d.count('incomplete')})",
-        f"Contributions dues : {format_eur(d.total('contribution_due'))} ; montants des bons de commande : {format_eur(d.total('amount_paid'))}",
+        f"Dépôts reçus : {len(d.reports)} (complets : {d.count(Verdict.COMPLETE)}, incomplets : {d.count(Verdict.INCOMPLETE)})",
+        f"Contributions dues : {format_eur(d.total_due())} ; montants des bons de commande : {format_eur(d.total_paid())}",
         "",
     ]
     body = [f"- {day} — {who} — {variant} — {status} — dû {due}, commandé {paid} — en attente {wait}"
@@ -86,8 +85,8 @@ def html_page(d: Digest) -> str:
     return (
         f'<!DOCTYPE html><html lang="fr"><meta charset="utf-8"><title>Synthèse — {e(d.region.name)}</title>'
         f"<body><h1>Synthèse des dépôts — {e(d.region.name)}</h1><p>Depuis le {d.since:%d/%m/%Y} : "
-        f"{len(d.reports)} dépôt(s), {d.count('complete')} complet(s), {d.count('incomplete')} incomplet(s). "
-        f"Contributions dues : {e(format_eur(d.total('contribution_due')))} ; commandées : {e(format_eur(d.total('amount_paid')))}.</p>"
+        f"{len(d.reports)} dépôt(s), {d.count(Verdict.COMPLETE)} complet(s), {d.count(Verdict.INCOMPLETE)} incomplet(s). "
+        f"Contributions dues : {e(format_eur(d.total_due()))} ; commandées : {e(format_eur(d.total_paid()))}.</p>"
         f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></body></html>\n"
     )
 

@@ -17,6 +17,7 @@ from pathlib import PurePosixPath
 from .active import EXECUTABLE
 from .archive import zip_of
 from .classify import Classified
+from .report import Withheld
 
 SUFFIXES = {  # the names under which each kind csac reads opens as a document, and nothing else
     "pdf": (".pdf",),
@@ -28,18 +29,12 @@ KIND_FR = {"pdf": "PDF", "docx": "Word", "xlsx": "Excel", "image": "image"}
 
 
 @dataclass(frozen=True)
-class Held:
-    name: str
-    reason: str  # French, for the regional team
-
-
-@dataclass(frozen=True)
 class Parcel:
     """The attachment for the regional team."""
 
     filename: str
     data: bytes
-    held: tuple[Held, ...] = ()
+    held: tuple[Withheld, ...] = ()
 
     @property
     def original(self) -> bool:
@@ -65,8 +60,8 @@ def _why_held(doc: Classified) -> str | None:
 
 
 def parcel(name: str, data: bytes, docs: tuple[Classified, ...], ignored: tuple[str, ...]) -> Parcel:
-    held = [Held(d.doc.name, why) for d in docs if (why := _why_held(d))]
-    held += [Held(n, "fichier caché ou système, ignoré") for n in ignored]
+    held = [Withheld(d.doc.name, why) for d in docs if (why := _why_held(d))]
+    held += [Withheld(n, "fichier caché ou système, ignoré") for n in ignored]
     if not held:
         return Parcel(name, data)
     kept = [(d.doc.name, d.doc.data) for d in docs if not _why_held(d)]

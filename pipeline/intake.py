@@ -26,10 +26,10 @@ from .facts import Facts, gather
 from .form import Form, read_form, sidecar_for
 from .forward import Parcel, parcel
 from .journal import Journal
-from .money import format_eur
 from .notices import depositor_notice, duplicate_notice, french_date, quarantine_notice, region_message
 from .problems import Catalogue, Finding, load_catalogue
-from .regions import RegionBook, load_regions
+from .regions import Region, RegionBook, load_regions
+from .report import Contribution, Document, IntakeReport, Problem, Role, Signature, Verdict
 from .resources import Resources, Workspace
 from .routing import Route, route
 from .rules import (
@@ -108,7 +108,7 @@ class Deposit:
 
 @dataclass(frozen=True)
 class Assessment:
-    status: str
+    status: Verdict
     findings: tuple[Finding, ...]
     documents: tuple[Classified, ...] = ()
     facts: Facts | None = None
@@ -144,11 +144,11 @@ def assess(deposit: Deposit, ctx: IntakeContext) -> Assessment:
     try:
         docs, ignored = _read(deposit, ctx)
     except ArchiveRejected as exc:
-        return Assessment("rejected", (ctx.catalogue.finding(exc.code, exc.reason),))
+        return Assessment(Verdict.REJECTED, (ctx.catalogue.finding(exc.code, exc.reason),))
     dangerous = [d for d in docs if d.doc.unsafe]
     if dangerous:
         detail = "; ".join(f"{quoted(d.doc.name, 80)} : {d.doc.error}" for d in dangerous)
-        return Assessment("rejected", (ctx.catalogue.finding("archive_unsafe", detail),), tuple(docs))
+        return Assessment(Verdict.REJECTED, (ctx.catalogue.finding("archive_unsafe", detail),), tuple(docs))
     facts = gather(docs)
     where = route(facts, deposit.form, ctx.workspace.register, ctx.regions)
     due = expected_due(facts, where.registered, ctx.variants, deposit.form)
@@ -166,7 +166,7 @@ def assess(deposit: Deposit, ctx: IntakeContext) -> Assessment:
     if where.region is None:
         findings.append(cat.finding("region_unknown"))
     return Assessment(
-        cat.verdict(findings), tuple(findings), tuple(docs), facts, where, due, tuple(ignored),
+        Verdict(cat.verdict(findings)), tuple(findings), tuple(docs), facts, where, due, tuple(ignored),
         parcel(deposit.name, deposit.data, tuple(docs), tuple(ignored)),
     )  # fmt: skip
 
@@ -174,126 +174,126 @@ def assess(deposit: Deposit, ctx: IntakeContext) -> Assessment:
 def _note(doc: Classified) -> str | None:
     if doc.doc.error:
         return f"mis de côté : {doc.doc.error}"
-    if doc.role == "convention":
+    if doc.role == Role.CONVENTION:
         return f"{doc.variant or 'accord-cadre non reconnu'} ; {doc.doc.signature.detail}"
     if doc.doc.scanned:
         return "document scanné"
     return None
 
 
-def _due_text(due: Due | None) -> str | None:
-    if due is None:
-        return None
-    if not due.certain:
-        return f"montant à vérifier par l'équipe régionale ({due.basis})"
-    return format_eur(due.amount) if due.amount is not None else "sur devis"
+def _document(d: Classified) -> Document:
+    return Document(d.doc.name, d.role, d.doc.kind, _note(d), tuple(d.doc.active))
 
 
-def report(deposit: Deposit, deposit_id: str, received_at: str, a: Assessment, ctx: IntakeContext) -> dict:
-    """The intake report (schemas/intake-report.schema.json)."""
-    facts, where, form = a.facts, a.route, deposit.form
-    region = where.region if where and where.region else (triage(ctx) if a.status != "rejected" else None)
-    return {
-        "deposit_id": deposit_id,
-        "status": a.status,
-        "variant": facts.variant if facts else None,
-        "siret": facts.siret if facts else None,
-        "region": region.name if region else None,
-        "mailbox": region.mailbox if region else None,
-        "documents": [
-            {
-                "name": d.doc.name,
-                "role": d.role,
-                "kind": d.doc.kind,
-                "note": _note(d),
-                "active_content": list(d.doc.active),
-            }
-            for d in a.documents
-        ],
-        "problems": [f.as_dict() for f in a.findings],
-        "file": deposit.name,
-        "sha256": deposit.sha256,
-        "received_at": received_at,
-        "signatory": (facts.signatory if facts else None) or (form.get("raison_sociale") if form else None),
-        "signature": facts.signature.as_dict() if facts and facts.signature else None,
-        "contribution_due": _due_text(a.due),
-        "contribution_to_check": a.due.basis if a.due and not a.due.certain else None,
-        "amount_paid": format_eur(facts.amount_paid) if facts and facts.amount_paid is not None else None,
-        "order_number": (facts.order_number if facts else None)
+def report(
+    deposit: Deposit, deposit_id: str, received_at: str, a: Assessment, ctx: IntakeContext
+) -> IntakeReport:
+    """The intake report, before delivery: its JSON form is schemas/intake-report.schema.json."""
+    facts, where, form, region = a.facts, a.route, deposit.form, _region(a, ctx)
+    return IntakeReport(
+        deposit_id=deposit_id,
+        status=a.status,
+        file=deposit.name,
+        sha256=deposit.sha256,
+        received_at=received_at,
+        variant=facts.variant if facts else None,
+        siret=facts.siret if facts else None,
+        region=region.name if region else None,
+        mailbox=region.mailbox if region else None,
+        documents=tuple(_document(d) for d in a.documents),
+        problems=tuple(Problem(f.code, f.message) for f in a.findings),
+        signatory=(facts.signatory if facts else None) or (form.get("raison_sociale") if form else None),
+        signature=Signature.of(facts.signature) if facts and facts.signature else None,
+        contribution=Contribution.of(a.due) if a.due else None,
+        amount_paid=facts.amount_paid if facts else None,
+        order_number=(facts.order_number if facts else None)
         or (form.get("reference_commande") if form else None),
-        "code_service": form.get("code_service_chorus") if form else None,
-        "email": form.email if form else None,
-        "region_source": where.source if where else None,
-        "delivered_to": [],
-        "ignored": list(a.ignored),
-        "withheld": [{"name": h.name, "reason": h.reason} for h in a.parcel.held] if a.parcel else [],
-        "archived_to": None,
-    }
+        code_service=form.get("code_service_chorus") if form else None,
+        email=form.email if form else None,
+        region_source=where.source if where else None,
+        ignored=a.ignored,
+        withheld=a.parcel.held if a.parcel else (),
+    )
+
+
+def _region(a: Assessment, ctx: IntakeContext) -> Region | None:
+    """Its region's, else triage's; a rejected deposit goes to no region."""
+    if a.route and a.route.region:
+        return a.route.region
+    return None if a.status == Verdict.REJECTED else triage(ctx)
 
 
 def _duplicate(
     deposit: Deposit, deposit_id: str, received_at: str, original: dict, ctx: IntakeContext
-) -> dict:
+) -> IntakeReport:
     finding = ctx.catalogue.finding(
         "duplicate", f"{french_date(original['received_at'])} (dépôt n° {original['id']})"
     )
-    out = report(deposit, deposit_id, received_at, Assessment("rejected", (finding,)), ctx)
-    return out | {"variant": original["variant"], "siret": original["siret"]}
+    out = report(deposit, deposit_id, received_at, Assessment(Verdict.REJECTED, (finding,)), ctx)
+    return replace(out, variant=original["variant"], siret=original["siret"])
 
 
-def _tell_duplicate(out: dict, original: dict, ctx: IntakeContext, journal: Journal) -> list[str]:
+def _tell_duplicate(out: IntakeReport, original: dict, ctx: IntakeContext, journal: Journal) -> list[str]:
     """The depositor learns in one line that this was already received, and under which number."""
     outgoing = duplicate_notice(out, original)
     if outgoing is None:
         return []
     courier = Courier(ctx.config)
-    delivered = courier.send(outgoing, out["deposit_id"])
-    journal.event(out["deposit_id"], courier.verb, outgoing.message["To"])
+    delivered = courier.send(outgoing, out.deposit_id)
+    journal.event(out.deposit_id, courier.verb, outgoing.message["To"])
     courier.flush()
     return [delivered]
 
 
-def triage(ctx: IntakeContext):
+def triage(ctx: IntakeContext) -> Region:
     """The triage mailbox: the configuration's, else the regions file's."""
     configured = ctx.config.triage
     return replace(ctx.regions.triage, mailbox=configured) if configured else ctx.regions.triage
 
 
-def _quarantine(source: Path, deposit: Deposit, out: dict, ctx: IntakeContext, journal: Journal) -> list[str]:
-    reason = "\n".join(f"{p['code']} : {p['message']}" for p in out["problems"])
+def _reason(out: IntakeReport) -> str:
+    """Why a deposit is in quarantine: reason.txt, one problem a line."""
+    return "\n".join(f"{p.code} : {p.message}" for p in out.problems)
+
+
+def _quarantine(
+    source: Path, deposit: Deposit, out: IntakeReport, ctx: IntakeContext, journal: Journal
+) -> IntakeReport:
     folder = quarantine(
-        ctx.workspace.quarantine / out["deposit_id"],
+        ctx.workspace.quarantine / out.deposit_id,
         source,
         deposit.name,
-        reason,
+        _reason(out),
         out,
         ctx.limits.max_archive_bytes,
     )
-    journal.event(out["deposit_id"], DepositState.QUARANTINED, str(folder))
+    journal.event(out.deposit_id, DepositState.QUARANTINED, str(folder))
     notice = quarantine_notice(out, ctx.config.quarantine, str(folder)) if ctx.config.quarantine else None
     if notice:
         courier = Courier(ctx.config)
-        courier.send(notice, out["deposit_id"])
-        journal.event(out["deposit_id"], courier.verb, notice.message["To"])
+        courier.send(notice, out.deposit_id)
+        journal.event(out.deposit_id, courier.verb, notice.message["To"])
         courier.flush()
-    return [str(folder)]
+    return replace(out, delivered_to=(str(folder),))
 
 
 def _deliver(
-    source: Path, deposit: Deposit, out: dict, sent: Parcel, ctx: IntakeContext, journal: Journal
-) -> list[str]:
-    if out["status"] == "rejected":
+    source: Path, deposit: Deposit, out: IntakeReport, sent: Parcel, ctx: IntakeContext, journal: Journal
+) -> IntakeReport:
+    """The report once delivered: where its messages went, and where its original is kept if need be."""
+    if out.status == Verdict.REJECTED:
         return _quarantine(source, deposit, out, ctx, journal)
     if not sent.original:  # files were held back: the whole deposit is kept for audit
-        out["archived_to"] = str(archive(ctx.workspace.archive / out["deposit_id"], source, deposit.name))
-        journal.event(out["deposit_id"], DepositState.ARCHIVED, out["archived_to"])
+        kept = archive(ctx.workspace.archive / out.deposit_id, source, deposit.name)
+        out = replace(out, archived_to=str(kept))
+        journal.event(out.deposit_id, DepositState.ARCHIVED, out.archived_to)
     delivered, courier = [], Courier(ctx.config)
     for outgoing in (region_message(out, sent), depositor_notice(out)):
         if outgoing:
-            delivered.append(courier.send(outgoing, out["deposit_id"]))
-            journal.event(out["deposit_id"], courier.verb, outgoing.message["To"])
+            delivered.append(courier.send(outgoing, out.deposit_id))
+            journal.event(out.deposit_id, courier.verb, outgoing.message["To"])
     courier.flush()
-    return delivered
+    return replace(out, delivered_to=tuple(delivered))
 
 
 def source_key(path: Path) -> str:
@@ -308,7 +308,7 @@ def take_in(
     form_path: Path | None = None,
     name: str | None = None,
     claimed: bool = False,
-) -> dict:
+) -> IntakeReport:
     """Process one deposit end to end and return its report.
 
     `claimed` is the watcher's: the file was claimed from the inbox, and if
@@ -326,7 +326,7 @@ def take_in(
         return opened.finished
     if opened.duplicate_of:
         out = _duplicate(deposit, opened.deposit_id, opened.received_at, opened.duplicate_of, ctx)
-        out["delivered_to"] = _tell_duplicate(out, opened.duplicate_of, ctx, journal)
+        out = replace(out, delivered_to=tuple(_tell_duplicate(out, opened.duplicate_of, ctx, journal)))
         journal.finish(out)
         return out
     assessment = assess(deposit, ctx)
@@ -334,7 +334,7 @@ def take_in(
     out = report(deposit, opened.deposit_id, opened.received_at, assessment, ctx)
     try:
         sent = assessment.parcel or Parcel(deposit.name, deposit.data)
-        out["delivered_to"] = _deliver(source, deposit, out, sent, ctx, journal)
+        out = _deliver(source, deposit, out, sent, ctx, journal)
     except OSError as exc:
         journal.event(
             opened.deposit_id, DepositState.DELIVERY_FAILED, f"{type(exc).__name__}: {exc.strerror or exc}"
@@ -352,7 +352,7 @@ UNREAD = (errno.EACCES, errno.EPERM, errno.EIO)  # a file csac may not read: set
 
 def set_aside(
     source: Path, ctx: IntakeContext, why: str, form_path: Path | None = None, name: str | None = None
-) -> dict:
+) -> IntakeReport:
     """The last resort for a deposit csac failed on again and again: kept in quarantine for a person.
 
     Only its bytes are read (its form is often what failed); a file csac may not read
@@ -366,16 +366,18 @@ def set_aside(
     if opened.finished:
         return opened.finished
     finding = ctx.catalogue.finding("archive_corrupt", why, scope="internal")
-    out = report(deposit, opened.deposit_id, opened.received_at, Assessment("rejected", (finding,)), ctx)
+    out = report(
+        deposit, opened.deposit_id, opened.received_at, Assessment(Verdict.REJECTED, (finding,)), ctx
+    )
     try:
         folder = _keep(source, form_path, out, ctx, unread)
-        journal.event(out["deposit_id"], DepositState.QUARANTINED, str(folder))
+        journal.event(out.deposit_id, DepositState.QUARANTINED, str(folder))
         _alert(out, folder, ctx, journal)
     except OSError as exc:
         raise DeliveryError(
-            f"dépôt {out['deposit_id']} : mise en quarantaine impossible dans {ctx.workspace.quarantine} ({exc.strerror or exc})"
+            f"dépôt {out.deposit_id} : mise en quarantaine impossible dans {ctx.workspace.quarantine} ({exc.strerror or exc})"
         ) from exc
-    out["delivered_to"] = [str(folder)]
+    out = replace(out, delivered_to=(str(folder),))
     journal.finish(out)
     return out
 
@@ -392,32 +394,31 @@ def _bytes_of(source: Path, ctx: IntakeContext) -> tuple[bytes, OSError | None]:
 
 
 def _keep(
-    source: Path, form_path: Path | None, out: dict, ctx: IntakeContext, unread: OSError | None
+    source: Path, form_path: Path | None, out: IntakeReport, ctx: IntakeContext, unread: OSError | None
 ) -> Path:
     """The deposit, untouched, with the reason and the report; its form too, when it is of a sane size."""
-    reason = "\n".join(f"{p['code']} : {p['message']}" for p in out["problems"])
-    folder = ctx.workspace.quarantine / out["deposit_id"]
+    folder = ctx.workspace.quarantine / out.deposit_id
     if unread is None:
-        quarantine(folder, source, out["file"], reason, out, ctx.limits.max_archive_bytes)
+        quarantine(folder, source, out.file, _reason(out), out, ctx.limits.max_archive_bytes)
     else:
-        _stand_in(folder, out, reason, unread, ctx)
+        _stand_in(folder, out, unread, ctx)
     if form_path is not None:
         _keep_form(folder, form_path, ctx)
     return folder
 
 
-def _stand_in(folder: Path, out: dict, reason: str, unread: OSError, ctx: IntakeContext) -> None:
+def _stand_in(folder: Path, out: IntakeReport, unread: OSError, ctx: IntakeContext) -> None:
     """For a deposit csac may not read: a note in its place, saying why and where the original stays."""
     ctx.workspace.quarantine.mkdir(parents=True, exist_ok=True, mode=0o700)
-    note = ctx.workspace.quarantine / f".{out['deposit_id']}.note"
+    note = ctx.workspace.quarantine / f".{out.deposit_id}.note"
     note.write_text(
-        f"Le fichier déposé « {out['file']} » n'a pas pu être lu par csac ({unread.strerror or unread}) : "
+        f"Le fichier déposé « {out.file} » n'a pas pu être lu par csac ({unread.strerror or unread}) : "
         f"il n'est pas copié ici. L'original est gardé tel quel dans {ctx.workspace.done}. Vérifiez son "
         "propriétaire et ses droits, puis déposez-le à nouveau.\n",
         encoding="utf-8",
     )
     try:
-        quarantine(folder, note, "fichier-illisible.txt", reason, out)
+        quarantine(folder, note, "fichier-illisible.txt", _reason(out), out)
     finally:
         note.unlink(missing_ok=True)
 
@@ -448,20 +449,20 @@ def _is_about(exc: OSError, path: Path) -> bool:
     return exc.filename is not None and os.fsdecode(exc.filename) == str(path)
 
 
-def _alert(out: dict, folder: Path, ctx: IntakeContext, journal: Journal) -> None:
+def _alert(out: IntakeReport, folder: Path, ctx: IntakeContext, journal: Journal) -> None:
     """Tell the quarantine mailbox; a notice that cannot be built is journalled, never fatal."""
     if not ctx.config.quarantine:
         return
     courier = Courier(ctx.config)
     try:
         notice = quarantine_notice(out, ctx.config.quarantine, str(folder))
-        courier.send(notice, out["deposit_id"])
+        courier.send(notice, out.deposit_id)
     except OSError:
         raise
     except Exception as exc:
         journal.event(
-            out["deposit_id"], DepositState.ALERT_FAILED, printable(f"{type(exc).__name__}: {exc}", 300)
+            out.deposit_id, DepositState.ALERT_FAILED, printable(f"{type(exc).__name__}: {exc}", 300)
         )
         return
-    journal.event(out["deposit_id"], courier.verb, notice.message["To"])
+    journal.event(out.deposit_id, courier.verb, notice.message["To"])
     courier.flush()

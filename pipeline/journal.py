@@ -17,6 +17,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
+from .report import IntakeReport
 from .store import JOURNAL, DepositState, PutState, Store
 
 FINAL = (DepositState.DONE,)
@@ -62,7 +63,7 @@ class Opened:
     deposit_id: str
     received_at: str
     duplicate_of: dict | None = None  # the finished deposit with the same ZIP and form, if any
-    finished: dict | None = None  # this very file's report, when it was already taken in
+    finished: IntakeReport | None = None  # this very file's report, when it was already taken in
     created: bool = False
 
 
@@ -103,7 +104,9 @@ class Journal:
         if same and same["state"] not in FINAL:
             return Opened(same["id"], same["received_at"])  # taken up again after a crash, whatever its form
         if same and same["form_sha256"] == form_sha256:
-            return Opened(same["id"], same["received_at"], finished=json.loads(same["report"]))
+            return Opened(
+                same["id"], same["received_at"], finished=IntakeReport.from_json(json.loads(same["report"]))
+            )
         rows = [r for r in rows if r["form_sha256"] == form_sha256]  # the same submission, sent before
         resumed = next(
             (r for r in rows if r["state"] not in FINAL and r["file"] == file and not source), None
@@ -142,8 +145,9 @@ class Journal:
             )
         _log(deposit_id, state, _safe(state, detail))
 
-    def finish(self, report: dict) -> None:
-        """The outcome, written once delivery is done: the deposit's last state."""
+    def finish(self, outcome: IntakeReport) -> None:
+        """The outcome, written once delivery is done: the deposit's last state, its report in JSON form."""
+        report = outcome.to_json()
         problems = json.dumps([p["code"] for p in report["problems"]])
         with self._store.transaction() as conn:
             conn.execute(

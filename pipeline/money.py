@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal
 
 NBSP = "\u00a0"
 CENT = Decimal("0.01")
+PRINTED_RE = re.compile(rf"(-?)(\d{{1,3}}(?:{NBSP}\d{{3}})*),(\d{{2}}){NBSP}€")
 
 
 def euros(value) -> Decimal:
@@ -23,3 +25,15 @@ def format_eur(amount: Decimal) -> str:
         groups.insert(0, digits[-3:])
         digits = digits[:-3]
     return f"{sign}{NBSP.join(groups)},{cents}{NBSP}€"
+
+
+def parse_eur(text: str) -> Decimal:
+    """The amount `format_eur` printed, exactly; anything else is a ValueError.
+
+    Only for reports csac stored itself (the journal keeps them in their JSON form).
+    """
+    found = PRINTED_RE.fullmatch(text)
+    if found is None:
+        raise ValueError(f"montant illisible : {text!r}")
+    sign, whole, cents = found.groups()
+    return Decimal(f"{sign}{whole.replace(NBSP, '')}.{cents}")

@@ -12,44 +12,43 @@ from email.message import EmailMessage
 from . import active
 from .deliver import DEPOSITORS, Outgoing, add_header, new_message
 from .forward import Parcel
+from .report import IntakeReport, Role, Verdict
 from .untrusted import one_line, quoted
 
-STATUS_FR = {"complete": "complet", "incomplete": "incomplet", "rejected": "refusé"}
+STATUS_FR = {Verdict.COMPLETE: "complet", Verdict.INCOMPLETE: "incomplet", Verdict.REJECTED: "refusé"}
 NAME = 120  # characters of a file or document name shown
 LINE = 1000  # characters of one problem or note: messages are single sentences
 ROLE_FR = {
-    "convention": "convention",
-    "annex": "annexe « Vos besoins »",
-    "purchase_order": "EJ / bon de commande",
-    "other": "autre document",
+    Role.CONVENTION: "convention",
+    Role.ANNEX: "annexe « Vos besoins »",
+    Role.PURCHASE_ORDER: "EJ / bon de commande",
+    Role.OTHER: "autre document",
 }
 
 
-def _when(report: dict) -> str:
-    return dt.datetime.fromisoformat(report["received_at"]).strftime("%d/%m/%Y à %H:%M")
+def _when(report: IntakeReport) -> str:
+    return dt.datetime.fromisoformat(report.received_at).strftime("%d/%m/%Y à %H:%M")
 
 
 def french_date(iso: str) -> str:
     return dt.datetime.fromisoformat(iso).strftime("%d/%m/%Y")
 
 
-def _problems(report: dict, codes: bool) -> list[str]:
+def _problems(report: IntakeReport, codes: bool) -> list[str]:
     """One line per problem; its details (names, what the form said) were quoted by the rules."""
     return [
-        f"  - [{p['code']}] {one_line(p['message'], LINE)}"
-        if codes
-        else f"  - {one_line(p['message'], LINE)}"
-        for p in report["problems"]
+        f"  - [{p.code}] {one_line(p.message, LINE)}" if codes else f"  - {one_line(p.message, LINE)}"
+        for p in report.problems
     ]
 
 
-def _invoice_by_mail(report: dict) -> bool:
+def _invoice_by_mail(report: IntakeReport) -> bool:
     """The portal's "code service Chorus" field takes an e-mail address for invoices by mail."""
-    return "@" in (report.get("code_service") or "")
+    return "@" in (report.code_service or "")
 
 
-def _invoice_line(report: dict) -> str:
-    code = report.get("code_service")
+def _invoice_line(report: IntakeReport) -> str:
+    code = report.code_service
     if not code:
         return "Code service Chorus : non renseigné"
     if _invoice_by_mail(report):
@@ -57,78 +56,78 @@ def _invoice_line(report: dict) -> str:
     return f"Code service Chorus : {one_line(code, 100)}"
 
 
-def _caution(report: dict) -> list[str]:
+def _caution(report: IntakeReport) -> list[str]:
     """Active content and held-back files, before anything else the team would open."""
     lines = []
-    flagged = [d for d in report["documents"] if d.get("active_content")]
+    flagged = [d for d in report.documents if d.active_content]
     if flagged:
         lines += ["", "Attention — contenu actif (à n'ouvrir qu'avec précaution) :"]
-        lines += [f"  - {quoted(d['name'], NAME)} : {active.describe(d['active_content'])}" for d in flagged]
-    if report.get("withheld"):
+        lines += [f"  - {quoted(d.name, NAME)} : {active.describe(d.active_content)}" for d in flagged]
+    if report.withheld:
         lines += ["", "Fichiers retenus, non transmis avec ce message :"]
-        lines += [f"  - {quoted(h['name'], NAME)} : {h['reason']}" for h in report["withheld"]]
-        if report.get("archived_to"):
-            lines += [f"  Le dépôt d'origine est conservé pour contrôle : {report['archived_to']}"]
+        lines += [f"  - {quoted(h.name, NAME)} : {h.reason}" for h in report.withheld]
+        if report.archived_to:
+            lines += [f"  Le dépôt d'origine est conservé pour contrôle : {report.archived_to}"]
     return lines
 
 
-def summary(report: dict) -> str:
+def summary(report: IntakeReport) -> str:
     lines = [
         "Bonjour,",
         "",
-        f"Un dépôt de convention a été reçu le {_when(report)} ({one_line(report['file'], NAME)}).",
-        f"Verdict : {STATUS_FR[report['status']].upper()}",
+        f"Un dépôt de convention a été reçu le {_when(report)} ({one_line(report.file, NAME)}).",
+        f"Verdict : {STATUS_FR[report.status].upper()}",
         "",
-        f"Signataire : {one_line(report.get('signatory') or 'non lu', 300)}",
-        f"SIRET : {report.get('siret') or 'non lu'}",
-        f"Convention : {report.get('variant') or 'non reconnue'}",
-        f"Signature : {one_line((report.get('signature') or {}).get('detail', 'sans objet'), LINE)}",
-        f"Contribution due : {report.get('contribution_due') or 'non déterminée'} ; montant du bon de commande : {report.get('amount_paid') or 'non lu'}",
-        f"Référence de commande (EJ / bon de commande) : {one_line(report.get('order_number') or 'non lue', 60)}",
+        f"Signataire : {one_line(report.signatory or 'non lu', 300)}",
+        f"SIRET : {report.siret or 'non lu'}",
+        f"Convention : {report.variant or 'non reconnue'}",
+        f"Signature : {one_line(report.signature.detail if report.signature else 'sans objet', LINE)}",
+        f"Contribution due : {report.due_text or 'non déterminée'} ; montant du bon de commande : {report.paid_text or 'non lu'}",
+        f"Référence de commande (EJ / bon de commande) : {one_line(report.order_number or 'non lue', 60)}",
         _invoice_line(report),
-        f"Région : {report.get('region')} (déterminée par : {report.get('region_source') or 'aucune source'})",
+        f"Région : {report.region} (déterminée par : {report.region_source or 'aucune source'})",
         "",
         "Documents :",
         *[
-            f"  - {quoted(d['name'], NAME)} : {ROLE_FR[d['role']]}"
-            + (f" ({one_line(d['note'], LINE)})" if d.get("note") else "")
-            for d in report["documents"]
+            f"  - {quoted(d.name, NAME)} : {ROLE_FR[d.role]}"
+            + (f" ({one_line(d.note, LINE)})" if d.note else "")
+            for d in report.documents
         ],
     ]
     lines += _caution(report)
-    if report["problems"]:
+    if report.problems:
         lines += ["", "À régulariser :", *_problems(report, codes=True)]
-    elif report.get("contribution_to_check"):  # csac could not be sure of the amount due: a person checks it
+    elif report.contribution and report.contribution.to_check:  # csac could not be sure of the amount due
         lines += [
             "",
             "Rien ne manque côté déposant ; le montant de la contribution est à vérifier avant traitement.",
         ]
     else:
         lines += ["", "Rien ne manque : le dépôt peut être traité."]
-    if report.get("email"):
-        lines += ["", f"Le déposant ({report['email']}) a été prévenu."]
+    if report.email:
+        lines += ["", f"Le déposant ({report.email}) a été prévenu."]
     lines += [
         "",
-        f"Dépôt n° {report['deposit_id']} — "
-        + ("seuls ses documents lus sont joints" if report.get("withheld") else "le fichier déposé est joint")
-        + f" (sha256 du dépôt : {report['sha256']}).",
+        f"Dépôt n° {report.deposit_id} — "
+        + ("seuls ses documents lus sont joints" if report.withheld else "le fichier déposé est joint")
+        + f" (sha256 du dépôt : {report.sha256}).",
         "",
         "— csac, Resah",
     ]
     return "\n".join(lines)
 
 
-def notice(report: dict) -> str:
+def notice(report: IntakeReport) -> str:
     head = [
         "Madame, Monsieur,",
         "",
-        f"Nous avons bien reçu votre dépôt du {_when(report)} (fichier {quoted(report['file'], NAME)}), enregistré sous le n° {report['deposit_id']}.",
+        f"Nous avons bien reçu votre dépôt du {_when(report)} (fichier {quoted(report.file, NAME)}), enregistré sous le n° {report.deposit_id}.",
         "",
     ]
-    if report["status"] == "complete":
+    if report.status == Verdict.COMPLETE:
         body = [
             "Votre dossier est complet : convention signée, annexe et bon de commande. Il est transmis à l'équipe "
-            f"du Resah de votre région ({report.get('mailbox')}), qui reviendra vers vous pour la mise à disposition.",
+            f"du Resah de votre région ({report.mailbox}), qui reviendra vers vous pour la mise à disposition.",
         ]
     else:
         body = ["Votre dossier ne peut pas encore être traité. Merci de nous faire parvenir :", ""]
@@ -140,74 +139,74 @@ def notice(report: dict) -> str:
     if _invoice_by_mail(report):
         body += [
             "",
-            f"Le titre de recettes vous sera adressé par courriel à {report['code_service']}, comme demandé dans le formulaire.",
+            f"Le titre de recettes vous sera adressé par courriel à {report.code_service}, comme demandé dans le formulaire.",
         ]
     contact = (
-        f"Pour toute question : {report['mailbox']}"
-        if report.get("mailbox")
+        f"Pour toute question : {report.mailbox}"
+        if report.mailbox
         else "Pour toute question : 01.55.78.54.54 (tapez 1)"
     )
     return "\n".join(head + body + ["", contact, "", "Le Resah — centrale d'achat"])
 
 
-def region_message(report: dict, sent: Parcel) -> Outgoing:
+def region_message(report: IntakeReport, sent: Parcel) -> Outgoing:
     """The summary, with the deposit attached: as it came, or only its documents if files were held back."""
-    who = one_line(report.get("signatory") or report["file"], 80)
-    subject = f"[CSAC] Dépôt {STATUS_FR[report['status']]} — {who} — {report.get('variant') or 'convention non reconnue'}"
-    msg = new_message(
-        report["mailbox"], subject, summary(report), report["deposit_id"], "region", report["received_at"]
+    who = one_line(report.signatory or report.file, 80)
+    subject = (
+        f"[CSAC] Dépôt {STATUS_FR[report.status]} — {who} — {report.variant or 'convention non reconnue'}"
     )
-    add_header(msg, "X-CSAC-Status", report["status"])
-    if any(d.get("active_content") for d in report["documents"]):
+    msg = new_message(
+        report.mailbox, subject, summary(report), report.deposit_id, "region", report.received_at
+    )
+    add_header(msg, "X-CSAC-Status", report.status.value)
+    if any(d.active_content for d in report.documents):
         add_header(msg, "X-CSAC-Active-Content", "yes")
     msg.add_attachment(
         sent.data, maintype="application", subtype="zip", filename=one_line(sent.filename, NAME)
     )
-    return Outgoing(report["mailbox"], msg)
+    return Outgoing(report.mailbox, msg)
 
 
-def depositor_notice(report: dict) -> Outgoing | None:
-    if not report.get("email"):
+def depositor_notice(report: IntakeReport) -> Outgoing | None:
+    if not report.email:
         return None
     subject = (
         "Resah — accusé de réception de votre convention"
-        if report["status"] == "complete"
+        if report.status == Verdict.COMPLETE
         else "Resah — votre dépôt de convention est incomplet"
     )
     msg: EmailMessage = new_message(
-        report["email"], subject, notice(report), report["deposit_id"], "notice", report["received_at"]
+        report.email, subject, notice(report), report.deposit_id, "notice", report.received_at
     )
-    if report.get("mailbox"):
-        add_header(msg, "Reply-To", report["mailbox"])
+    if report.mailbox:
+        add_header(msg, "Reply-To", report.mailbox)
         if (
-            report["status"] == "incomplete"
+            report.status == Verdict.INCOMPLETE
         ):  # the region follows the regularisation up (seed: "par courriel à l'adresse de votre région")
-            add_header(msg, "Cc", report["mailbox"])
+            add_header(msg, "Cc", report.mailbox)
     return Outgoing(DEPOSITORS, msg)
 
 
-def duplicate_notice(report: dict, original: dict) -> Outgoing | None:
+def duplicate_notice(report: IntakeReport, original: dict) -> Outgoing | None:
     """One line for a depositor who sent the same ZIP and form again: already received, under which number."""
-    if not report.get("email"):
+    if not report.email:
         return None
     line = (
-        f"Votre dépôt (fichier {quoted(report['file'], NAME)}) a déjà été reçu le {french_date(original['received_at'])} "
+        f"Votre dépôt (fichier {quoted(report.file, NAME)}) a déjà été reçu le {french_date(original['received_at'])} "
         f"sous le n° {original['id']} : il n'est pas traité une seconde fois."
     )
     body = "\n".join(["Madame, Monsieur,", "", line, "", "Le Resah — centrale d'achat"])
     subject = f"Resah — dépôt déjà reçu (n° {original['id']})"
-    msg = new_message(
-        report["email"], subject, body, report["deposit_id"], "duplicate", report["received_at"]
-    )
+    msg = new_message(report.email, subject, body, report.deposit_id, "duplicate", report.received_at)
     if original.get("mailbox"):
         add_header(msg, "Reply-To", original["mailbox"])
     return Outgoing(DEPOSITORS, msg)
 
 
-def quarantine_notice(report: dict, mailbox: str, folder: str) -> Outgoing:
+def quarantine_notice(report: IntakeReport, mailbox: str, folder: str) -> Outgoing:
     """Tell the quarantine mailbox; the refused file itself stays in the quarantine folder."""
     lines = [
-        f"Un dépôt a été refusé le {_when(report)} ({one_line(report['file'], NAME)}, sha256 {report['sha256']}).",
+        f"Un dépôt a été refusé le {_when(report)} ({one_line(report.file, NAME)}, sha256 {report.sha256}).",
         "",
         *_problems(report, codes=True),
         "",
@@ -215,10 +214,8 @@ def quarantine_notice(report: dict, mailbox: str, folder: str) -> Outgoing:
         "",
         "— csac, Resah",
     ]
-    subject = f"[CSAC] Dépôt refusé — {one_line(report['file'], NAME)}"
+    subject = f"[CSAC] Dépôt refusé — {one_line(report.file, NAME)}"
     return Outgoing(
         mailbox,
-        new_message(
-            mailbox, subject, "\n".join(lines), report["deposit_id"], "quarantine", report["received_at"]
-        ),
+        new_message(mailbox, subject, "\n".join(lines), report.deposit_id, "quarantine", report.received_at),
     )

@@ -102,6 +102,12 @@ class Coverage:
             "revisions": self.revisions,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict) -> Coverage:
+        """Read back what `as_dict` wrote (a report kept by the journal)."""
+        start, end = data["bytes"]
+        return cls(start, end, data["file_bytes"], data["entire_file"], data["revision"], data["revisions"])
+
 
 @dataclass(frozen=True)
 class SignatureCheck:
@@ -116,16 +122,6 @@ class SignatureCheck:
     @property
     def signed(self) -> bool:
         return self.status in (VALID, UNVERIFIED)
-
-    def as_dict(self) -> dict:
-        """The report's `signature` object (schemas/intake-report.schema.json)."""
-        return {
-            "status": self.status,
-            "detail": self.detail,
-            "signer": self.signer,
-            "covers": self.covers.as_dict() if self.covers else None,
-            "modification": self.modification,
-        }
 
 
 @contextmanager

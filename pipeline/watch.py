@@ -60,6 +60,7 @@ from .errors import DeliveryError
 from .form import SIDECAR_SUFFIXES, sidecar_for
 from .intake import IntakeContext, set_aside, source_key, take_in
 from .journal import Journal, Tally
+from .report import IntakeReport
 from .sender import Sender
 from .untrusted import printable
 
@@ -425,7 +426,7 @@ class Watcher:
         return form_ready and (quiet >= s.corrupt_grace or _directory_reads(path))
 
     # -- processing ---------------------------------------------------------------------------
-    def process(self, claim: Claim) -> dict:
+    def process(self, claim: Claim) -> IntakeReport:
         """Take the deposit in under a name a person can read, then move it to done/."""
         report = take_in(claim.path, self.ctx, claim.form, name=printable(claim.path.name), claimed=True)
         self._finish(claim)
@@ -436,7 +437,7 @@ class Watcher:
         with contextlib.suppress(OSError):
             claim.folder.rmdir()  # anything left there is given back by retry_mine
 
-    def _attempt(self, claim: Claim) -> dict | None:
+    def _attempt(self, claim: Claim) -> IntakeReport | None:
         """One try at a claimed deposit. Its failure is counted; the last one sets it aside."""
         journal, key = Journal(self.ctx.workspace.journal), source_key(claim.path)
         tally, report = journal.begin_attempt(key, printable(claim.path.name)), None
@@ -477,7 +478,7 @@ class Watcher:
             self.settings.rescan,
         )  # fmt: skip
 
-    def _set_aside(self, claim: Claim, tally: Tally) -> dict:
+    def _set_aside(self, claim: Claim, tally: Tally) -> IntakeReport:
         if tally.failures >= self.settings.attempts:
             why = f"{tally.failures} essais en échec, dernière erreur : {tally.last_error}"
         else:
@@ -487,7 +488,7 @@ class Watcher:
         self._finish(claim)
         return report
 
-    def _try(self, claim: Claim) -> dict | None:
+    def _try(self, claim: Claim) -> IntakeReport | None:
         """A try that nothing escapes: what goes wrong is logged, and the claim waits its next turn.
         What it queued is sent apart, now."""
         try:
@@ -499,7 +500,7 @@ class Watcher:
             if self.sender:
                 self.sender.wake()
 
-    def take(self, path: Path) -> dict | None:
+    def take(self, path: Path) -> IntakeReport | None:
         try:
             claim = self.claim(path)
         except Exception as exc:

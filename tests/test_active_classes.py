@@ -269,7 +269,7 @@ def test_an_excel_annex_that_runs_something_is_flagged_and_still_read(intake_ctx
     annex = repack(docs["annex"], **change)
     report = take_in(drop(b.zip_of([("Annexe.xlsx", annex), ("EJ.pdf", docs["order"])])), intake_ctx)
     assert code in flags(report)["Annexe.xlsx"]
-    assert {d["name"]: d["role"] for d in report["documents"]}["Annexe.xlsx"] == "annex"
+    assert {d.name: d.role for d in report.documents}["Annexe.xlsx"] == "annex"
 
 
 def test_clean_office_files_of_csac_and_with_an_embedded_chart_are_not_flagged(docs):
@@ -301,7 +301,7 @@ def test_a_file_whose_name_would_open_it_otherwise_than_as_a_document_is_held_ba
         ("EJ.pdf", docs["order"]),
     ]
     report = take_in(drop(b.zip_of([*parts, (name, build(docs))]), form=b.form(docs["entity"])), intake_ctx)
-    assert name in [h["name"] for h in report["withheld"]]
+    assert name in [h.name for h in report.withheld]
     assert set(attached_names(region_mail(intake_ctx))) == {n for n, _ in parts}
 
 

@@ -49,7 +49,7 @@ def attached_names(msg) -> list[str]:
 
 
 def flags(report) -> dict:
-    return {d["name"]: d["active_content"] for d in report["documents"] if d["active_content"]}
+    return {d.name: d.active_content for d in report.documents if d.active_content}
 
 
 # -- PDFs that run something ------------------------------------------------------------------
@@ -165,14 +165,14 @@ def test_an_annex_workbook_with_macros_or_controls_is_flagged(intake_ctx, drop, 
     report = take_in(
         drop(b.zip_of([*(parts | {"Annexe.xlsm": annex}).items()][1:]), form=b.form(commune)), intake_ctx
     )
-    assert flags(report)["Annexe.xlsm"] == [code]
+    assert flags(report)["Annexe.xlsm"] == (code,)
 
 
 def test_a_word_convention_with_macros_is_flagged(intake_ctx, drop, parts, renderer, resources, commune):
     docx = b.rendered(renderer, resources, commune, "2021-045-lot2")["convention"]
     data = b.zip_of([("Convention.docm", with_part(docx, "word/vbaProject.bin")), *list(parts.items())[1:]])
     report = take_in(drop(data, form=b.form(commune)), intake_ctx)
-    assert flags(report) == {"Convention.docm": ["macro"]}
+    assert flags(report) == {"Convention.docm": ("macro",)}
 
 
 # -- Programs ---------------------------------------------------------------------------------
@@ -195,20 +195,20 @@ def test_a_program_is_never_forwarded_and_the_original_is_kept_for_audit(
     name, data = PROGRAMS[program]
     deposit = b.zip_of([*parts.items(), (name, data)])
     report = take_in(drop(deposit, form=b.form(commune)), intake_ctx)
-    assert report["status"] == "complete" and flags(report)[name] == ["executable"]
+    assert report.status == "complete" and flags(report)[name] == ("executable",)
     msg = region_mail(intake_ctx)
     assert name not in attached_names(msg) and set(attached_names(msg)) == set(parts)
     body = msg.get_body(("plain",)).get_content()
     assert f"« {name} » : programme ou script exécutable, jamais transmis" in body
-    kept = intake_ctx.workspace.archive / report["deposit_id"] / "depot.zip"
-    assert kept.read_bytes() == deposit and report["archived_to"] == str(kept.parent / "depot.zip")
+    kept = intake_ctx.workspace.archive / report.deposit_id / "depot.zip"
+    assert kept.read_bytes() == deposit and report.archived_to == str(kept.parent / "depot.zip")
 
 
 def test_a_program_named_like_a_convention_does_not_count_as_the_convention(intake_ctx, drop, parts, commune):
     """A real convention PDF renamed `.exe` is still a program: not read as the convention, not sent."""
     data = b.zip_of([("Convention.pdf.exe", parts["Convention.pdf"]), *list(parts.items())[1:]])
     report = take_in(drop(data, form=b.form(commune)), intake_ctx)
-    assert "convention_missing" in [p["code"] for p in report["problems"]]
+    assert "convention_missing" in [p.code for p in report.problems]
 
 
 def test_a_hidden_file_makes_csac_send_the_documents_rather_than_the_original(
@@ -218,7 +218,7 @@ def test_a_hidden_file_makes_csac_send_the_documents_rather_than_the_original(
     report = take_in(drop(deposit, form=b.form(commune)), intake_ctx)
     msg = region_mail(intake_ctx)
     assert set(attached_names(msg)) == set(parts)
-    assert [h["name"] for h in report["withheld"]] == ["Dossier/.cache.exe", "__MACOSX/._EJ.pdf"]
+    assert [h.name for h in report.withheld] == ["Dossier/.cache.exe", "__MACOSX/._EJ.pdf"]
 
 
 # -- What is clean stays clean ----------------------------------------------------------------
@@ -236,7 +236,7 @@ def test_clean_documents_of_every_kind_carry_no_flag_and_the_zip_goes_as_it_came
     }
     deposit = b.zip_of([*parts.items(), *extra.items()])
     report = take_in(drop(deposit, form=b.form(commune)), intake_ctx)
-    assert flags(report) == {} and report["withheld"] == [] and report["archived_to"] is None
+    assert flags(report) == {} and report.withheld == () and report.archived_to is None
     [attachment] = list(region_mail(intake_ctx).iter_attachments())
     assert hashlib.sha256(attachment.get_content()).digest() == hashlib.sha256(deposit).digest()
     assert attachment.get_filename() == "depot.zip"

@@ -52,7 +52,7 @@ def test_the_region_receives_a_french_summary_with_the_zip_attached(intake_ctx, 
     report = take_in(drop(data, form=b.form(commune, code_service_chorus="SERV-971")), intake_ctx)
     [msg] = messages(intake_ctx.workspace.outbox / "Guadeloupe-Martinique@resah.fr")
     assert msg["To"] == "Guadeloupe-Martinique@resah.fr"
-    assert msg["Message-ID"] == f"<{report['deposit_id']}.region@csac.resah.fr>"
+    assert msg["Message-ID"] == f"<{report.deposit_id}.region@csac.resah.fr>"
     assert msg["Subject"].startswith("[CSAC] Dépôt complet — Commune de Test-sur-Mer — 2021-045-lot2")
     body = msg.get_body(("plain",)).get_content()
     for expected in (
@@ -79,7 +79,7 @@ def test_an_incomplete_deposit_lists_the_problems_for_the_region_and_the_deposit
     assert notice["To"] == "achats@test-sur-mer.example"
     assert notice["Subject"] == "Resah — votre dépôt de convention est incomplet"
     text = notice.get_body(("plain",)).get_content()
-    assert "Merci de nous faire parvenir" in text and report["problems"][0]["message"] in text
+    assert "Merci de nous faire parvenir" in text and report.problems[0].message in text
 
 
 def test_a_complete_deposit_gets_an_acknowledgement(intake_ctx, drop, deposit_bytes, commune):
@@ -106,8 +106,8 @@ def test_a_duplicate_is_journalled_but_not_delivered_again(intake_ctx, drop, dep
     data = deposit_bytes()
     first = take_in(drop(data, "a.zip"), intake_ctx)
     second = take_in(drop(data, "a-bis.zip"), intake_ctx)
-    assert second["status"] == "rejected" and [p["code"] for p in second["problems"]] == ["duplicate"]
-    assert first["deposit_id"] in second["problems"][0]["message"]
+    assert second.status == "rejected" and [p.code for p in second.problems] == ["duplicate"]
+    assert first.deposit_id in second.problems[0].message
     assert len(messages(intake_ctx.workspace.outbox / "Guadeloupe-Martinique@resah.fr")) == 1
     rows = Journal(intake_ctx.workspace.journal).latest()
     assert [r["status"] for r in rows] == ["rejected", "complete"]
@@ -115,7 +115,7 @@ def test_a_duplicate_is_journalled_but_not_delivered_again(intake_ctx, drop, dep
 
 def test_every_state_change_is_journalled_with_its_time(intake_ctx, drop, deposit_bytes, commune):
     report = take_in(drop(deposit_bytes(), form=b.form(commune)), intake_ctx)
-    events = Journal(intake_ctx.workspace.journal).events(report["deposit_id"])
+    events = Journal(intake_ctx.workspace.journal).events(report.deposit_id)
     assert [e["state"] for e in events] == ["received", "assessed", "delivered", "delivered", "done"]
     assert all(e["at"] for e in events)
 

@@ -28,6 +28,7 @@ from pipeline.deliver import new_message
 from pipeline.form import MAX_BYTES, read_form
 from pipeline.intake import IntakeContext, take_in
 from pipeline.mailqueue import MailQueue
+from pipeline.report import IntakeReport
 from tests import builders as b
 from tests.test_hostile import intake
 from tests.test_smtp import Recorder, free_port
@@ -76,7 +77,7 @@ def form(**changes) -> dict:
 
 
 def codes(report) -> list[str]:
-    return [p["code"] for p in report["problems"]]
+    return [p.code for p in report.problems]
 
 
 def mail(ctx) -> dict[str, list[email.message.EmailMessage]]:
@@ -126,7 +127,7 @@ def notice_text(ctx) -> str:
     return notice.get_body(("plain",)).get_content()
 
 
-def take_in_with_form(ctx, drop, data: bytes, content: str | bytes, suffix: str = ".json") -> dict:
+def take_in_with_form(ctx, drop, data: bytes, content: str | bytes, suffix: str = ".json") -> IntakeReport:
     path = drop(data)
     sidecar = path.with_suffix(suffix)
     sidecar.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
@@ -144,8 +145,8 @@ def test_a_control_character_in_a_header_bound_field_is_form_invalid_and_the_fie
     value = form()[field]
     hostile = value[:3] + control + value[3:]
     report = take_in(drop(order_only, form=form(**{field: hostile})), intake_ctx)
-    assert "form_invalid" in codes(report) and field in report["problems"][-1]["message"]
-    assert not any(hostile in s for s in strings(report))
+    assert "form_invalid" in codes(report) and field in report.problems[-1].message
+    assert not any(hostile in s for s in strings(report.to_json()))
     if field == "email":
         assert "depositors" not in mail(intake_ctx)
     assert_safe_mail(intake_ctx, hostile)
@@ -158,7 +159,7 @@ NAME_CONTROLS["a byte that is not UTF-8"] = os.fsdecode(b"\xe9")
 @pytest.mark.parametrize("control", NAME_CONTROLS.values(), ids=NAME_CONTROLS.keys())
 def test_a_control_character_in_the_file_name_reaches_no_header(intake_ctx, drop, order_only, control):
     report = take_in(drop(order_only, name=f"dépôt{control}mairie.zip"), intake_ctx)  # no signatory
-    assert report["status"] == "incomplete" and report["delivered_to"]
+    assert report.status == "incomplete" and report.delivered_to
     [region] = mail(intake_ctx)["Hauts-de-France@resah.fr"]
     assert "dépôt" in region["Subject"] and control not in region["Subject"]
     assert_safe_mail(intake_ctx, f"dépôt{control}mairie.zip")
@@ -198,7 +199,7 @@ def test_a_deposit_named_up_to_255_bytes_gets_a_verdict(intake_ctx, drop, order_
     if fits:
         sidecar.write_text(json.dumps(form()), encoding="utf-8")
     report = take_in(path, intake_ctx)
-    assert report["status"] == "incomplete" and report["file"] == name
+    assert report.status == "incomplete" and report.file == name
     assert ("depositors" in mail(intake_ctx)) is fits
     assert_safe_mail(intake_ctx, name, cap=120)
 
@@ -219,7 +220,7 @@ def deep(fmt: str, shape: str, depth: int) -> str:
 @pytest.mark.parametrize("fmt", ["json", "yaml"])
 def test_a_deeply_nested_form_is_form_invalid(intake_ctx, drop, order_only, fmt, shape, depth):
     report = take_in_with_form(intake_ctx, drop, order_only, deep(fmt, shape, depth), f".{fmt}")
-    assert codes(report)[-1] == "form_invalid" and report["email"] is None
+    assert codes(report)[-1] == "form_invalid" and report.email is None
     assert "depositors" not in mail(intake_ctx)
 
 
@@ -232,8 +233,8 @@ def test_a_nested_value_in_one_field_refuses_that_field_only(intake_ctx, drop, o
         text = "".join(f"{k}: {json.dumps(v)}\n" for k, v in good.items() if k != "raison_sociale")
         text += "raison_sociale: " + deep("yaml", "mapping", 15) + "\n"
     report = take_in_with_form(intake_ctx, drop, order_only, text, f".{fmt}")
-    assert "form_invalid" in codes(report) and "raison_sociale" in report["problems"][-1]["message"]
-    assert report["email"] == good["email"]  # the other fields are still used
+    assert "form_invalid" in codes(report) and "raison_sociale" in report.problems[-1].message
+    assert report.email == good["email"]  # the other fields are still used
     assert_safe_mail(intake_ctx)
 
 
@@ -257,8 +258,8 @@ ALIASES = {
 def test_a_yaml_form_with_anchors_or_aliases_is_form_invalid(intake_ctx, drop, order_only, text):
     clean = "".join(f"{k}: {json.dumps(v)}\n" for k, v in form().items() if k not in text)
     report = take_in_with_form(intake_ctx, drop, order_only, clean + text, ".yaml")
-    assert codes(report)[-1] == "form_invalid" and "alias" in report["problems"][-1]["message"]
-    assert report["email"] is None and "depositors" not in mail(intake_ctx)
+    assert codes(report)[-1] == "form_invalid" and "alias" in report.problems[-1].message
+    assert report.email is None and "depositors" not in mail(intake_ctx)
 
 
 @pytest.mark.parametrize("suffix", [".json", ".yaml"])
@@ -268,8 +269,8 @@ def test_a_500_mb_form_is_refused_without_being_read(intake_ctx, drop, order_onl
         fh.write(json.dumps(form()).encode())
         fh.truncate(500 << 20)  # sparse: nothing is written
     report = take_in(path, intake_ctx)
-    assert codes(report)[-1] == "form_invalid" and "64 Ko" in report["problems"][-1]["message"]
-    assert report["email"] is None
+    assert codes(report)[-1] == "form_invalid" and "64 Ko" in report.problems[-1].message
+    assert report.email is None
 
 
 @pytest.mark.parametrize("extra, refused", [(0, False), (1, True)], ids=["exactly 64 KB", "64 KB and 1 byte"])
@@ -278,7 +279,7 @@ def test_a_form_of_up_to_64_kb_is_read(intake_ctx, drop, order_only, extra, refu
     text += " " * (MAX_BYTES - len(text.encode()) + extra)
     report = take_in_with_form(intake_ctx, drop, order_only, text)
     assert ("form_invalid" in codes(report)) is refused
-    assert (report["email"] is None) is refused
+    assert (report.email is None) is refused
 
 
 # -- item 6: every field has a maximum length, checked before it is used -------------------------
@@ -308,7 +309,7 @@ def test_a_field_at_its_maximum_length_is_accepted(intake_ctx, drop, order_only,
     assert len(value) == MAX_LENGTH[field]
     path = drop(order_only, form=form(**{field: value}))
     report = take_in(path, intake_ctx)
-    assert "form_invalid" not in codes(report), report["problems"]
+    assert "form_invalid" not in codes(report), report.problems
     assert read_form(path.with_suffix(".json"), SCHEMA_PATH).get(field) == value.strip()
 
 
@@ -317,7 +318,7 @@ def test_a_field_past_its_maximum_length_is_form_invalid_and_never_used(intake_c
     value = at_length(field, MAX_LENGTH[field] + 1)
     path = drop(order_only, form=form(**{field: value}))
     report = take_in(path, intake_ctx)
-    assert codes(report)[-1] == "form_invalid" and field in report["problems"][-1]["message"]
+    assert codes(report)[-1] == "form_invalid" and field in report.problems[-1].message
     assert read_form(path.with_suffix(".json"), SCHEMA_PATH).get(field) is None
     assert_safe_mail(intake_ctx, value)
 
@@ -362,8 +363,8 @@ INVALID_ADDRESSES = [
 @pytest.mark.parametrize("address", INVALID_ADDRESSES)
 def test_an_invalid_email_is_form_invalid_and_gets_no_notice(intake_ctx, drop, order_only, address):
     report = take_in(drop(order_only, form=form(email=address)), intake_ctx)
-    assert codes(report)[-1] == "form_invalid" and "email" in report["problems"][-1]["message"]
-    assert report["email"] is None
+    assert codes(report)[-1] == "form_invalid" and "email" in report.problems[-1].message
+    assert report.email is None
     boxes = mail(intake_ctx)
     assert "depositors" not in boxes and list(boxes) == ["Hauts-de-France@resah.fr"]
     assert_safe_mail(intake_ctx, address)
@@ -383,8 +384,8 @@ def test_an_invalid_invoice_address_is_form_invalid_and_never_written_to(
     intake_ctx, drop, order_only, address
 ):
     report = take_in(drop(order_only, form=form(code_service_chorus=address)), intake_ctx)
-    assert codes(report)[-1] == "form_invalid" and "code_service_chorus" in report["problems"][-1]["message"]
-    assert report["code_service"] is None
+    assert codes(report)[-1] == "form_invalid" and "code_service_chorus" in report.problems[-1].message
+    assert report.code_service is None
     text = notice_text(intake_ctx)
     assert "titre de recettes vous sera adressé" not in text and "https://" not in text
     assert_safe_mail(intake_ctx, address)
@@ -401,7 +402,7 @@ def test_an_invalid_invoice_address_is_form_invalid_and_never_written_to(
 )
 def test_a_valid_address_gets_the_notice_in_its_ascii_form(intake_ctx, drop, order_only, address, ascii_form):
     report = take_in(drop(order_only, form=form(email=address)), intake_ctx)
-    assert "form_invalid" not in codes(report) and report["email"] == ascii_form
+    assert "form_invalid" not in codes(report) and report.email == ascii_form
     [notice] = mail(intake_ctx)["depositors"]
     assert notice["To"] == ascii_form
     assert_safe_mail(intake_ctx)
@@ -419,15 +420,15 @@ def test_an_address_with_accents_is_refused_when_the_relay_cannot_carry_it(
     report = take_in(drop(order_only, form=form(email=ACCENTED)), ctx)
     assert (
         codes(report)[-1] == "form_invalid"
-        and "lettres accentuées avant le « @ »" in report["problems"][-1]["message"]
+        and "lettres accentuées avant le « @ »" in report.problems[-1].message
     )
-    assert report["email"] is None
+    assert report.email is None
     assert [m["recipients"] for m in MailQueue(workspace.state).all()] == ["Hauts-de-France@resah.fr"]
 
 
 def test_an_address_with_accents_gets_its_notice_in_utf8_in_the_maildir(intake_ctx, drop, order_only):
     report = take_in(drop(order_only, form=form(email=ACCENTED)), intake_ctx)
-    assert "form_invalid" not in codes(report) and report["email"] == ACCENTED
+    assert "form_invalid" not in codes(report) and report.email == ACCENTED
     [notice] = mail(intake_ctx)["depositors"]
     assert notice["To"] == ACCENTED
     raw = next((intake_ctx.workspace.outbox / "depositors" / "new").iterdir()).read_bytes()
@@ -467,7 +468,7 @@ PHISHING = "URGENT : réglez 1 500 € sur https://paiement-resah.exemple.fr/iba
 )
 def test_free_text_in_the_form_is_never_the_resahs_own_words(intake_ctx, drop, complete, field, value):
     report = take_in(drop(complete, form=form(**{field: value})), intake_ctx)
-    assert report["email"] == form()["email"]
+    assert report.email == form()["email"]
     text = notice_text(intake_ctx)
     assert "https://" not in text and "www." not in text and "Le Resah vous remercie" not in text
     for line in text.splitlines():
@@ -510,7 +511,7 @@ def test_a_hostile_form_is_taken_in_within_200_mb_and_20_s(tmp_path, order_only,
     report, peak_mb, seconds = intake(work, order_only)
     assert peak_mb < 200, f"{case}: {peak_mb:.0f} MB"
     assert seconds < 20, f"{case}: {seconds:.1f} s"
-    assert codes(report)[-1] == "form_invalid"
+    assert report["problems"][-1]["code"] == "form_invalid"
     assert all(len(s) < 2000 for s in strings(report))  # nothing of the form is kept whole
     print(f"{case}: {peak_mb:.0f} MB {seconds:.2f} s")
 

@@ -35,20 +35,20 @@ def deposit(parts, *, drop_names=(), names=None, **replace):
 
 
 def codes(report) -> list[str]:
-    return [p["code"] for p in report["problems"]]
+    return [p.code for p in report.problems]
 
 
 def roles(report) -> dict:
-    return {d["name"]: d["role"] for d in report["documents"]}
+    return {d.name: d.role for d in report.documents}
 
 
 def test_a_complete_deposit_is_complete_and_routed(intake_ctx, drop, parts, commune):
     report = take_in(drop(deposit(parts), form=b.form(commune)), intake_ctx)
-    assert (report["status"], codes(report)) == ("complete", [])
-    assert report["variant"] == "2021-045-lot2" and report["siret"] == commune.siret
-    assert report["mailbox"] == "Hauts-de-France@resah.fr"
+    assert (report.status, codes(report)) == ("complete", [])
+    assert report.variant == "2021-045-lot2" and report.siret == commune.siret
+    assert report.mailbox == "Hauts-de-France@resah.fr"
     assert set(roles(report).values()) == {"convention", "annex", "purchase_order"}
-    assert report["order_number"] == "1300012345" and report["amount_paid"] == "1\u00a0000,00\u00a0€"
+    assert report.order_number == "1300012345" and report.amount_paid == Decimal("1000")
 
 
 def test_roles_come_from_content_not_names(intake_ctx, drop, parts, commune):
@@ -59,7 +59,7 @@ def test_roles_come_from_content_not_names(intake_ctx, drop, parts, commune):
         "doc.xlsx": "annex",
         "document.pdf": "purchase_order",
     }
-    assert report["status"] == "complete"
+    assert report.status == "complete"
 
 
 def test_misleading_names_do_not_fool_it(intake_ctx, drop, parts, commune):
@@ -92,15 +92,15 @@ def test_a_word_docx_convention_is_recognised_but_unsigned(intake_ctx, drop, par
         ),
         intake_ctx,
     )
-    assert report["variant"] == "2021-045-lot2" and codes(report) == ["convention_unsigned"]
+    assert report.variant == "2021-045-lot2" and codes(report) == ["convention_unsigned"]
 
 
 @pytest.mark.parametrize("signature", ["none", "empty", "tampered"])
 def test_an_unsigned_convention_is_incomplete(intake_ctx, drop, parts, commune, signature):
     unsigned = b.convention_pdf(parts["docx"], signature=signature)
     report = take_in(drop(deposit(parts, convention=unsigned), form=b.form(commune)), intake_ctx)
-    assert report["status"] == "incomplete" and codes(report) == ["convention_unsigned"]
-    assert report["mailbox"] == "Hauts-de-France@resah.fr"  # still routed, with the problem listed
+    assert report.status == "incomplete" and codes(report) == ["convention_unsigned"]
+    assert report.mailbox == "Hauts-de-France@resah.fr"  # still routed, with the problem listed
 
 
 def test_a_logo_does_not_make_an_unsigned_convention_signed(intake_ctx, drop, parts, commune):
@@ -112,8 +112,8 @@ def test_a_logo_does_not_make_an_unsigned_convention_signed(intake_ctx, drop, pa
 def test_a_pasted_signature_image_is_unverified_for_a_person_to_check(intake_ctx, drop, parts, commune):
     pasted = b.convention_with_images(parts["docx"], logo=True, signature_image=True)
     report = take_in(drop(deposit(parts, convention=pasted), form=b.form(commune)), intake_ctx)
-    assert report["signature"]["status"] == "unverified" and report["status"] == "complete"
-    assert "à vérifier" in report["signature"]["detail"]
+    assert report.signature.status == "unverified" and report.status == "complete"
+    assert "à vérifier" in report.signature.detail
 
 
 def test_a_scanned_convention_is_unverified_not_unsigned(intake_ctx, drop, parts, commune):
@@ -129,7 +129,7 @@ def test_a_scanned_convention_is_unverified_not_unsigned(intake_ctx, drop, parts
         intake_ctx,
     )
     assert roles(report)["convention scannée.pdf"] == "convention"
-    assert report["signature"]["status"] == "unverified"
+    assert report.signature.status == "unverified"
     assert "convention_unsigned" not in codes(report) and "convention_unknown" in codes(report)
 
 
@@ -139,7 +139,7 @@ def test_a_scanned_convention_is_unverified_not_unsigned(intake_ctx, drop, parts
 )
 def test_a_missing_document_is_named(intake_ctx, drop, parts, commune, missing, code):
     report = take_in(drop(deposit(parts, drop_names=(missing,)), form=b.form(commune)), intake_ctx)
-    assert report["status"] == "incomplete" and code in codes(report)
+    assert report.status == "incomplete" and code in codes(report)
 
 
 def test_a_convention_for_an_unknown_accord_cadre_is_convention_unknown(intake_ctx, drop, parts, commune):
@@ -147,7 +147,7 @@ def test_a_convention_for_an_unknown_accord_cadre_is_convention_unknown(intake_c
     other = b.sample.sign_pdf(b.sample.text_pdf(text), b.IDENTITY)
     report = take_in(drop(deposit(parts, convention=other)), intake_ctx)
     assert roles(report)["Convention signée.pdf"] == "convention"
-    assert "convention_unknown" in codes(report) and "2019-012" in report["problems"][0]["message"]
+    assert "convention_unknown" in codes(report) and "2019-012" in report.problems[0].message
 
 
 def test_a_wrong_siret_check_digit_is_siret_invalid(intake_ctx, drop, parts, commune):
@@ -159,7 +159,7 @@ def test_a_wrong_siret_check_digit_is_siret_invalid(intake_ctx, drop, parts, com
 def test_documents_naming_another_siret_are_siret_mismatch(intake_ctx, drop, parts, commune):
     other = b.make_siret(777)
     report = take_in(drop(deposit(parts, order=b.order_pdf(commune, DUE, siret=other))), intake_ctx)
-    assert codes(report) == ["siret_mismatch"] and other in report["problems"][0]["message"]
+    assert codes(report) == ["siret_mismatch"] and other in report.problems[0].message
 
 
 def test_a_form_siret_that_differs_is_siret_mismatch(intake_ctx, drop, parts, commune):
@@ -186,9 +186,7 @@ def test_the_forms_numero_de_marche_must_be_the_conventions(intake_ctx, drop, pa
 def test_a_wrong_amount_is_amount_mismatch(intake_ctx, drop, parts, commune):
     report = take_in(drop(deposit(parts, order=b.order_pdf(commune, Decimal("750")))), intake_ctx)
     assert codes(report) == ["amount_mismatch"]
-    assert (
-        "750,00" in report["problems"][0]["message"] and "1\u00a0000,00" in report["problems"][0]["message"]
-    )
+    assert "750,00" in report.problems[0].message and "1\u00a0000,00" in report.problems[0].message
 
 
 def test_the_amount_due_follows_the_groupement_tier(intake_ctx, drop, renderer, resources, commune):
@@ -207,7 +205,7 @@ def test_the_amount_due_follows_the_groupement_tier(intake_ctx, drop, renderer, 
             ("o.pdf", b.order_pdf(commune, Decimal("3500"), market="2021-047-001")),
         ]
     )
-    assert take_in(drop(good, "g.zip"), intake_ctx)["status"] == "complete"
+    assert take_in(drop(good, "g.zip"), intake_ctx).status == "complete"
     wrong = b.zip_of(
         [
             ("c.pdf", b.convention_pdf(docs["convention"])),
@@ -228,7 +226,7 @@ def test_an_annex_as_pdf_is_an_annex(intake_ctx, drop, parts, commune):
         ),
         intake_ctx,
     )
-    assert roles(report)["besoins.pdf"] == "annex" and report["status"] == "complete"
+    assert roles(report)["besoins.pdf"] == "annex" and report.status == "complete"
 
 
 def test_an_invalid_form_is_form_invalid_and_still_routed(intake_ctx, drop, parts, commune):
@@ -236,8 +234,8 @@ def test_an_invalid_form_is_form_invalid_and_still_routed(intake_ctx, drop, part
         drop(deposit(parts), form=b.form(commune, email="pas-une-adresse", reference_commande="x" * 60)),
         intake_ctx,
     )
-    assert codes(report) == ["form_invalid"] and "email" in report["problems"][0]["message"]
-    assert report["mailbox"] == "Hauts-de-France@resah.fr"
+    assert codes(report) == ["form_invalid"] and "email" in report.problems[0].message
+    assert report.mailbox == "Hauts-de-France@resah.fr"
 
 
 def test_the_ej_may_be_any_free_text_up_to_50_characters(intake_ctx, drop, parts, commune):
@@ -246,7 +244,7 @@ def test_the_ej_may_be_any_free_text_up_to_50_characters(intake_ctx, drop, parts
         drop(deposit(parts, order=order), form=b.form(commune, reference_commande="BC/2024-00042-ARRAS")),
         intake_ctx,
     )
-    assert report["order_number"] == "BC/2024-00042-ARRAS" and report["status"] == "complete"
+    assert report.order_number == "BC/2024-00042-ARRAS" and report.status == "complete"
 
 
 def test_an_explorer_zip_with_subfolders_litter_and_a_nested_zip(intake_ctx, drop, parts, commune):
@@ -262,7 +260,7 @@ def test_an_explorer_zip_with_subfolders_litter_and_a_nested_zip(intake_ctx, dro
         ]
     )
     report = take_in(drop(data, form=b.form(commune)), intake_ctx)
-    assert report["status"] == "complete"
+    assert report.status == "complete"
     assert roles(report) == {
         "Dépôt Mairie/Convention signée Été.pdf": "convention",
         "Dépôt Mairie/Annexe « besoins ».xlsx": "annex",
@@ -280,9 +278,9 @@ def test_an_explorer_zip_with_subfolders_litter_and_a_nested_zip(intake_ctx, dro
 )
 def test_unreadable_or_unsafe_deposits_are_rejected_and_quarantined(intake_ctx, drop, data, code):
     report = take_in(drop(data), intake_ctx)
-    assert report["status"] == "rejected" and codes(report) == [code]
-    assert report["mailbox"] is None
-    folder = intake_ctx.workspace.quarantine / report["deposit_id"]
+    assert report.status == "rejected" and codes(report) == [code]
+    assert report.mailbox is None
+    folder = intake_ctx.workspace.quarantine / report.deposit_id
     assert (folder / "depot.zip").read_bytes() == data and code in (folder / "reason.txt").read_text()
     assert not any(p.name.endswith("@resah.fr") for p in intake_ctx.workspace.outbox.iterdir())
 
@@ -297,7 +295,7 @@ def test_a_document_that_cannot_be_read_is_set_aside(intake_ctx, drop, parts, co
         ]
     )
     report = take_in(drop(data, form=b.form(commune)), intake_ctx)
-    broken = next(d for d in report["documents"] if d["name"] == "cassé.pdf")
-    assert broken["role"] == "other" and broken["note"].startswith("mis de côté")
-    assert report["status"] == "incomplete" and codes(report) == ["archive_corrupt"]
-    assert "« cassé.pdf »" in report["problems"][0]["message"] and report["mailbox"]  # still routed
+    broken = next(d for d in report.documents if d.name == "cassé.pdf")
+    assert broken.role == "other" and broken.note.startswith("mis de côté")
+    assert report.status == "incomplete" and codes(report) == ["archive_corrupt"]
+    assert "« cassé.pdf »" in report.problems[0].message and report.mailbox  # still routed

@@ -14,6 +14,7 @@ import stat
 import subprocess
 import sys
 from contextlib import closing
+from dataclasses import replace
 from decimal import Decimal
 from email import policy
 
@@ -24,6 +25,7 @@ from pipeline.forward import Parcel
 from pipeline.intake import IntakeContext, take_in
 from pipeline.journal import Journal
 from pipeline.notices import region_message
+from pipeline.report import IntakeReport
 from pipeline.resources import Workspace
 from tests import builders as b
 
@@ -39,7 +41,7 @@ def deposit(renderer, resources) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def report(deposit, resources, tmp_path_factory) -> dict:
+def report(deposit, resources, tmp_path_factory) -> IntakeReport:
     root = tmp_path_factory.mktemp("report")
     (root / "d.zip").write_bytes(deposit)
     return take_in(
@@ -98,7 +100,9 @@ def _racer(outbox: str, journal: str | None, raw: list[bytes], folder: str, barr
 @pytest.mark.parametrize("with_journal", [True, False], ids=["journal", "file-names-only"])
 def test_writers_racing_on_one_maildir_put_each_message_once(tmp_path, report, with_journal):
     raw = [
-        region_message(report | {"deposit_id": f"course-{i}"}, Parcel("depot.zip", b"zip")).message.as_bytes()
+        region_message(
+            replace(report, deposit_id=f"course-{i}"), Parcel("depot.zip", b"zip")
+        ).message.as_bytes()
         for i in range(12)
     ]
     forked = multiprocessing.get_context("fork")  # real processes, without importing the test suite again

@@ -21,7 +21,7 @@ def seed_convention(variant_id: str) -> bytes:
 
 
 def codes(report):
-    return [p["code"] for p in report["problems"]]
+    return [p.code for p in report.problems]
 
 
 def test_the_seed_convention_with_a_foreign_annex_is_read_without_the_register(intake_ctx, drop):
@@ -34,15 +34,13 @@ def test_the_seed_convention_with_a_foreign_annex_is_read_without_the_register(i
         ]
     )
     report = take_in(drop(data, form=b.form(BETHUNE)), intake_ctx)
-    assert (report["status"], report["variant"], report["siret"]) == (
+    assert (report.status, report.variant, report.siret) == (
         "complete",
         "2021-045-lot2",
         "20007246000013",
     )
-    assert report["mailbox"] == "Hauts-de-France@resah.fr"
-    assert (
-        report["contribution_due"] == "1\u00a0000,00\u00a0€"
-    )  # from "Communauté d'Agglomération" in the name
+    assert report.mailbox == "Hauts-de-France@resah.fr"
+    assert report.contribution.amount == Decimal("1000")  # from "Communauté d'Agglomération" in the name
 
 
 def test_the_seed_convention_with_a_wrong_amount(intake_ctx, drop):
@@ -54,14 +52,14 @@ def test_the_seed_convention_with_a_wrong_amount(intake_ctx, drop):
         ]
     )
     report = take_in(drop(data, form=b.form(BETHUNE, market="2021-045 lot 4")), intake_ctx)
-    assert report["variant"] == "2021-045-lot4" and codes(report) == ["amount_mismatch"]  # lot 4 is 500 €
+    assert report.variant == "2021-045-lot4" and codes(report) == ["amount_mismatch"]  # lot 4 is 500 €
 
 
 def test_every_seed_convention_is_recognised(intake_ctx, drop):
     for variant_id in ("2021-045-lot2", "2021-045-lot4", "2021-047-001", "2021-063-002"):
         data = b.zip_of([("x.pdf", seed_convention(variant_id))])
         report = take_in(drop(data, f"{variant_id}.zip"), intake_ctx)
-        assert report["variant"] == variant_id and report["signature"]["status"] == "valid"
+        assert report.variant == variant_id and report.signature.status == "valid"
 
 
 def test_a_libreoffice_export_of_the_rendered_convention(
@@ -94,4 +92,4 @@ def test_a_libreoffice_export_of_the_rendered_convention(
         ]
     )
     report = take_in(drop(data, form=b.form(BETHUNE, market="2021-063-002")), intake_ctx)
-    assert (report["status"], report["variant"]) == ("complete", "2021-063-002"), report["problems"]
+    assert (report.status, report.variant) == ("complete", "2021-063-002"), report.problems

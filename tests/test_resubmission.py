@@ -42,7 +42,7 @@ def notices(outbox) -> list:
 
 
 def codes(report) -> list[str]:
-    return [p["code"] for p in report["problems"]]
+    return [p.code for p in report.problems]
 
 
 @pytest.mark.parametrize(
@@ -59,9 +59,9 @@ def test_the_same_zip_with_a_corrected_form_is_a_new_submission_judged_on_the_ne
 ):
     first = take_in(drop(zip_bytes, form=b.form(commune, **wrong)), intake_ctx)
     second = take_in(drop(zip_bytes, form=b.form(commune, **corrected)), intake_ctx)
-    assert first["status"] == "incomplete"
-    assert (second["status"], codes(second)) == ("complete", [])
-    assert second["deposit_id"] != first["deposit_id"]
+    assert first.status == "incomplete"
+    assert (second.status, codes(second)) == ("complete", [])
+    assert second.deposit_id != first.deposit_id
 
 
 def test_the_same_zip_and_the_same_form_is_a_duplicate_and_the_depositor_is_told_once(
@@ -69,12 +69,12 @@ def test_the_same_zip_and_the_same_form_is_a_duplicate_and_the_depositor_is_told
 ):
     first = take_in(drop(zip_bytes, "depot.zip", form=b.form(commune)), intake_ctx)
     again = take_in(drop(zip_bytes, "depot-renvoi.zip", form=b.form(commune)), intake_ctx)
-    assert again["status"] == "rejected" and codes(again) == ["duplicate"]
-    told = [m for m in notices(intake_ctx.workspace.outbox) if m["X-CSAC-Deposit-Id"] == again["deposit_id"]]
+    assert again.status == "rejected" and codes(again) == ["duplicate"]
+    told = [m for m in notices(intake_ctx.workspace.outbox) if m["X-CSAC-Deposit-Id"] == again.deposit_id]
     assert len(told) == 1
     body = told[0].get_body(("plain",)).get_content()
-    assert f"n° {first['deposit_id']}" in body and "déjà été reçu" in body
-    assert f"n° {first['deposit_id']}" in told[0]["Subject"]
+    assert f"n° {first.deposit_id}" in body and "déjà été reçu" in body
+    assert f"n° {first.deposit_id}" in told[0]["Subject"]
     assert told[0]["To"] == "achats@test-sur-mer.example" and told[0]["Reply-To"] == REGION
 
 
@@ -127,7 +127,7 @@ def test_the_same_form_retyped_as_a_person_would_read_it_alike_is_a_duplicate(
 def test_a_duplicate_without_a_form_tells_nobody(intake_ctx, drop, zip_bytes):
     take_in(drop(zip_bytes), intake_ctx)
     again = take_in(drop(zip_bytes, "bis.zip"), intake_ctx)
-    assert codes(again) == ["duplicate"] and again["delivered_to"] == []
+    assert codes(again) == ["duplicate"] and again.delivered_to == ()
     assert not (intake_ctx.workspace.outbox / "depositors").exists()
 
 
@@ -153,7 +153,7 @@ def test_a_journal_of_the_previous_version_is_upgraded_and_keeps_its_deposits(in
         )
     report = take_in(drop(zip_bytes), intake_ctx)
     ids = [r["id"] for r in Journal(path).latest()]
-    assert ids == [report["deposit_id"], "20240301-000000-abcdef12"]
+    assert ids == [report.deposit_id, "20240301-000000-abcdef12"]
     assert codes(take_in(drop(zip_bytes, "bis.zip"), intake_ctx)) == ["duplicate"]
 
 
@@ -165,8 +165,8 @@ def test_the_same_file_dropped_again_with_a_corrected_form_is_judged_anew(
     first = take_in(path, intake_ctx, claimed=True)
     b.write_form(path, b.form(commune))
     again = take_in(path, intake_ctx, claimed=True)
-    assert codes(first) == ["contract_mismatch"] and (again["status"], codes(again)) == ("complete", [])
-    assert again["deposit_id"] != first["deposit_id"]
+    assert codes(first) == ["contract_mismatch"] and (again.status, codes(again)) == ("complete", [])
+    assert again.deposit_id != first.deposit_id
 
 
 def test_a_copy_of_a_submission_still_being_taken_in_is_a_duplicate_of_it(
@@ -182,7 +182,7 @@ def test_a_copy_of_a_submission_still_being_taken_in_is_a_duplicate_of_it(
         load_deposit(first, None, intake_ctx).form_sha256,
     )
     report = take_in(copy, intake_ctx, claimed=True)
-    assert codes(report) == ["duplicate"] and in_hand.deposit_id in report["problems"][0]["message"]
+    assert codes(report) == ["duplicate"] and in_hand.deposit_id in report.problems[0].message
     assert not (intake_ctx.workspace.outbox / REGION).exists()
 
 
@@ -200,4 +200,4 @@ def test_a_row_left_unfinished_long_ago_does_not_make_a_new_copy_a_duplicate(
     with sqlite3.connect(journal.path) as conn:
         conn.execute("UPDATE deposits SET updated_at = '2024-03-01T10:00:00+00:00'")
     report = take_in(drop(zip_bytes, "renvoi.zip", form=b.form(commune)), intake_ctx, claimed=True)
-    assert report["status"] == "complete"
+    assert report.status == "complete"

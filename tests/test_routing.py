@@ -45,9 +45,9 @@ def test_postal_codes_in_the_documents_route_the_deposit(
 ):
     entity = b.Entity(postal_code=postal_code, city=city)
     report = take_in(drop(complete_deposit(renderer, resources, entity)), intake_ctx)
-    assert report["mailbox"] == mailbox
-    assert report["status"] == "complete", report["problems"]
-    assert postal_code in report["region_source"]
+    assert report.mailbox == mailbox
+    assert report.status == "complete", report.problems
+    assert postal_code in report.region_source
 
 
 def test_the_register_of_rendered_signatories_wins(intake_ctx, drop, renderer, resources):
@@ -57,7 +57,7 @@ def test_the_register_of_rendered_signatories_wins(intake_ctx, drop, renderer, r
     register.record(intake_ctx.workspace.register, request, list(renderer.variants))
     moved = b.Entity(postal_code="75011", city="PARIS")
     report = take_in(drop(complete_deposit(renderer, resources, moved)), intake_ctx)
-    assert report["mailbox"] == "Corse@resah.fr" and "registre" in report["region_source"]
+    assert report.mailbox == "Corse@resah.fr" and "registre" in report.region_source
 
 
 def test_the_register_gives_the_amount_due(intake_ctx, drop, renderer, resources):
@@ -74,9 +74,7 @@ def test_the_register_gives_the_amount_due(intake_ctx, drop, renderer, resources
         ]
     )
     report = take_in(drop(data), intake_ctx)
-    assert report["contribution_due"] == "1\u00a0500,00\u00a0€" and "amount_mismatch" in [
-        p["code"] for p in report["problems"]
-    ]
+    assert report.contribution.amount == Decimal("1500") and "amount_mismatch" in report.codes
 
 
 def test_the_form_routes_through_the_register_when_the_documents_say_nothing(
@@ -88,7 +86,7 @@ def test_the_form_routes_through_the_register_when_the_documents_say_nothing(
     docs = b.rendered(renderer, resources, known, "2021-063-002")
     scanned_only = b.zip_of([("scan.pdf", b.scanned_pdf()), ("a.pdf", b.scanned_pdf())])
     report = take_in(drop(scanned_only, form=b.form(known, market="2021-063-002")), intake_ctx)
-    assert report["mailbox"] == "Guyane@resah.fr" and "formulaire" in report["region_source"]
+    assert report.mailbox == "Guyane@resah.fr" and "formulaire" in report.region_source
     assert docs  # the signatory was rendered before
 
 
@@ -104,12 +102,12 @@ def test_no_region_at_all_goes_to_triage(intake_ctx, drop, renderer, resources):
         ]
     )
     report = take_in(drop(data), intake_ctx)
-    assert report["mailbox"] == intake_ctx.regions.triage.mailbox
-    assert "region_unknown" in [p["code"] for p in report["problems"]]
+    assert report.mailbox == intake_ctx.regions.triage.mailbox
+    assert "region_unknown" in [p.code for p in report.problems]
     assert any(p.name == intake_ctx.regions.triage.mailbox for p in intake_ctx.workspace.outbox.iterdir())
 
 
 def test_the_resahs_own_address_is_never_taken_for_the_depositors(intake_ctx, drop, renderer, resources):
     entity = b.Entity(postal_code="97400", city="SAINT-DENIS")
     report = take_in(drop(complete_deposit(renderer, resources, entity)), intake_ctx)
-    assert report["mailbox"] == "LaReunion-Mayotte@resah.fr"  # not Ile-de-France (47 rue de Charonne, 75011)
+    assert report.mailbox == "LaReunion-Mayotte@resah.fr"  # not Ile-de-France (47 rue de Charonne, 75011)

@@ -44,7 +44,7 @@ def test_a_form_is_paired_with_its_deposit_whatever_the_normalisation(
     write_form(tmp_path / f"{nf(form_nf, name)}.json", b.form(ENTITY))
     assert deposit.name != f"{nf(form_nf, name)}.zip"  # the file system keeps both spellings apart
     report = take_in(deposit, intake_ctx)
-    assert report["email"] == "achats@test-sur-mer.example"
+    assert report.email == "achats@test-sur-mer.example"
     assert list((intake_ctx.workspace.outbox / "depositors" / "new").iterdir())
 
 
@@ -53,7 +53,7 @@ def test_a_forms_suffix_is_recognised_in_any_case(tmp_path, intake_ctx, order_on
     deposit = tmp_path / "depot.zip"
     deposit.write_bytes(order_only)
     write_form(tmp_path / f"depot{suffix}", b.form(ENTITY))
-    assert take_in(deposit, intake_ctx)["email"] == "achats@test-sur-mer.example"
+    assert take_in(deposit, intake_ctx).email == "achats@test-sur-mer.example"
 
 
 def test_the_exact_spelling_wins_when_two_forms_match(tmp_path):
@@ -111,7 +111,7 @@ def test_a_deposit_beside_an_unusable_form_gets_a_verdict(tmp_path, intake_ctx, 
     deposit = neighbour(kind, folder)
     deposit.write_bytes(order_only)
     report = take_in(deposit, intake_ctx)
-    assert report["status"] == "incomplete" and report["email"] is None
+    assert report.status == "incomplete" and report.email is None
 
 
 @pytest.fixture

@@ -131,14 +131,14 @@ def test_a_signature_over_the_whole_file_says_what_it_covers_and_who_signed(conv
     data = signed(convention)
     check = check_pdf(data, unverifiable_image=False)
     assert check.status == "valid" and check.signer == "Maire"
-    assert check.as_dict()["covers"] == {
+    assert check.covers.as_dict() == {
         "bytes": [0, len(data)],
         "file_bytes": len(data),
         "entire_file": True,
         "revision": 2,
         "revisions": 2,
     }
-    assert check.as_dict()["modification"] == "none"
+    assert check.modification == "none"
 
 
 # -- Comments added after signing ---------------------------------------------------------------
@@ -507,29 +507,29 @@ def test_the_page_swap_attack_is_an_unsigned_convention_and_every_reader_is_told
 ):
     forged = b.pages_replaced(signed(letter()), parts["plain"])
     report = take_in(drop(deposit_with(parts, forged), form=b.form(parts["entity"])), intake_ctx)
-    assert report["variant"] == "2021-045-lot2"  # the swapped-in pages are what csac reads
-    assert [p["code"] for p in report["problems"]] == ["convention_unsigned"]
-    assert MODIFIED in report["problems"][0]["message"] and MODIFIED in report["signature"]["detail"]
+    assert report.variant == "2021-045-lot2"  # the swapped-in pages are what csac reads
+    assert [p.code for p in report.problems] == ["convention_unsigned"]
+    assert MODIFIED in report.problems[0].message and MODIFIED in report.signature.detail
     body = region_body(intake_ctx)
-    assert f"Signature : {report['signature']['detail']}" in body and body.count(MODIFIED) >= 2
-    signature = report["signature"]
-    assert (signature["status"], signature["signer"], signature["modification"]) == (
+    assert f"Signature : {report.signature.detail}" in body and body.count(MODIFIED) >= 2
+    signature = report.signature
+    assert (signature.status, signature.signer, signature.modification) == (
         "invalid",
         "Maire",
         "other",
     )
-    covers = signature["covers"]
-    assert (covers["entire_file"], covers["revision"], covers["revisions"]) == (False, 2, 3)
-    assert covers["bytes"][0] == 0 and covers["bytes"][1] < covers["file_bytes"]
-    jsonschema.validate(report, json.loads(resources.schema("intake-report").read_text()))
+    covers = signature.covers
+    assert (covers.entire_file, covers.revision, covers.revisions) == (False, 2, 3)
+    assert covers.start == 0 and covers.end < covers.file_bytes
+    jsonschema.validate(report.to_json(), json.loads(resources.schema("intake-report").read_text()))
 
 
 def test_a_countersigned_convention_is_complete_and_shows_the_last_signer(intake_ctx, drop, parts, resources):
     countersigned = b.countersigned(signed(parts["plain"]), name="Adjoint au maire")
     report = take_in(drop(deposit_with(parts, countersigned), form=b.form(parts["entity"])), intake_ctx)
-    assert report["status"] == "complete" and report["signature"]["signer"] == "Adjoint au maire"
-    assert report["signature"]["covers"]["entire_file"] and report["signature"]["covers"]["revision"] == 3
-    jsonschema.validate(report, json.loads(resources.schema("intake-report").read_text()))
+    assert report.status == "complete" and report.signature.signer == "Adjoint au maire"
+    assert report.signature.covers.entire_file and report.signature.covers.revision == 3
+    jsonschema.validate(report.to_json(), json.loads(resources.schema("intake-report").read_text()))
 
 
 def test_a_convention_commented_after_signing_is_complete_and_the_region_is_told_to_read_the_comments(
@@ -537,13 +537,11 @@ def test_a_convention_commented_after_signing_is_complete_and_the_region_is_told
 ):
     commented = b.comment_added(signed(parts["plain"]), "FreeText")
     report = take_in(drop(deposit_with(parts, commented), form=b.form(parts["entity"])), intake_ctx)
-    assert report["status"] == "complete" and report["problems"] == []
-    signature = report["signature"]
-    assert (signature["status"], signature["modification"]) == ("valid", "annotations")
-    assert ANNOTATED in signature["detail"] and f"Signature : {signature['detail']}" in region_body(
-        intake_ctx
-    )
-    jsonschema.validate(report, json.loads(resources.schema("intake-report").read_text()))
+    assert report.status == "complete" and report.problems == ()
+    signature = report.signature
+    assert (signature.status, signature.modification) == ("valid", "annotations")
+    assert ANNOTATED in signature.detail and f"Signature : {signature.detail}" in region_body(intake_ctx)
+    jsonschema.validate(report.to_json(), json.loads(resources.schema("intake-report").read_text()))
 
 
 @pytest.mark.parametrize("permission", ["FILL_FORMS", "NO_CHANGES"])
@@ -552,9 +550,9 @@ def test_a_convention_commented_after_a_certification_that_forbids_it_is_unsigne
 ):
     commented = b.comment_added(b.certified(parts["plain"], permission), "Highlight")
     report = take_in(drop(deposit_with(parts, commented), form=b.form(parts["entity"])), intake_ctx)
-    assert [p["code"] for p in report["problems"]] == ["convention_unsigned"]
-    assert MODIFIED in report["problems"][0]["message"] and "annotations" in report["problems"][0]["message"]
-    assert (report["signature"]["status"], report["signature"]["modification"]) == ("invalid", "annotations")
+    assert [p.code for p in report.problems] == ["convention_unsigned"]
+    assert MODIFIED in report.problems[0].message and "annotations" in report.problems[0].message
+    assert (report.signature.status, report.signature.modification) == ("invalid", "annotations")
 
 
 @pytest.mark.parametrize(
@@ -571,13 +569,13 @@ def test_a_widget_covering_the_signed_text_is_an_unsigned_convention_and_every_r
     report = take_in(
         drop(deposit_with(parts, forge(parts["plain"])), form=b.form(parts["entity"])), intake_ctx
     )
-    assert report["variant"] == "2021-045-lot2"  # what csac reads is the text under the widget
-    assert [p["code"] for p in report["problems"]] == ["convention_unsigned"]
-    message = report["problems"][0]["message"]
+    assert report.variant == "2021-045-lot2"  # what csac reads is the text under the widget
+    assert [p.code for p in report.problems] == ["convention_unsigned"]
+    message = report.problems[0].message
     assert MODIFIED in message and f"{COVERED} (page 1)" in message
-    assert f"Signature : {report['signature']['detail']}" in region_body(intake_ctx)
-    assert (report["signature"]["status"], report["signature"]["modification"]) == ("invalid", "other")
-    jsonschema.validate(report, json.loads(resources.schema("intake-report").read_text()))
+    assert f"Signature : {report.signature.detail}" in region_body(intake_ctx)
+    assert (report.signature.status, report.signature.modification) == ("invalid", "other")
+    jsonschema.validate(report.to_json(), json.loads(resources.schema("intake-report").read_text()))
 
 
 def test_a_field_filled_in_a_blank_space_after_signing_is_complete_and_the_region_is_told_to_look(
@@ -585,9 +583,9 @@ def test_a_field_filled_in_a_blank_space_after_signing_is_complete_and_the_regio
 ):
     filled = b.field_filled(signed(with_field(parts["plain"])))
     report = take_in(drop(deposit_with(parts, filled), form=b.form(parts["entity"])), intake_ctx)
-    assert report["status"] == "complete" and report["problems"] == []
-    assert SHOWN in report["signature"]["detail"]
-    assert f"Signature : {report['signature']['detail']}" in region_body(intake_ctx)
+    assert report.status == "complete" and report.problems == ()
+    assert SHOWN in report.signature.detail
+    assert f"Signature : {report.signature.detail}" in region_body(intake_ctx)
 
 
 # -- Bounded cost: a `csac intake` process, measured ---------------------------------------------

@@ -96,7 +96,7 @@ def test_a_routed_deposit_arrives_once_at_its_region_with_the_zip_intact(
     to_region = [m for m in smtp.received if m["To"] == "Corse@resah.fr"]
     assert len(to_region) == 1
     msg = to_region[0]
-    assert msg["Message-ID"] == f"<{report['deposit_id']}.region@csac.resah.fr>"
+    assert msg["Message-ID"] == f"<{report.deposit_id}.region@csac.resah.fr>"
     assert (
         msg["Subject"].startswith("[CSAC] Dépôt complet")
         and "Verdict : COMPLET" in msg.get_body(("plain",)).get_content()

@@ -29,11 +29,11 @@ FIGURE_RE = re.compile(r"\d[\d \u00a0\u202f.]*(?:,\d\d)?\s*(?:€|eur)", re.I)
 
 
 def codes(report) -> list[str]:
-    return [p["code"] for p in report["problems"]]
+    return [p.code for p in report.problems]
 
 
 def roles(report) -> dict:
-    return {d["name"]: d["role"] for d in report["documents"]}
+    return {d.name: d.role for d in report.documents}
 
 
 def messages(folder) -> list:
@@ -170,9 +170,7 @@ def other_amounts(other: str, big: str = "12 500,00 €") -> list[str]:
 def test_an_orders_own_total_is_read_beside_other_amounts(intake_ctx, drop, signed, commune, layout, other):
     order = LAYOUTS[layout]("1 000,00 €", other_amounts(other))
     report = take_in(drop(deposit(signed, order), f"{layout}-{other}.zip", b.form(commune)), intake_ctx)
-    assert (report["status"], report["amount_paid"]) == ("complete", "1\u00a0000,00\u00a0€"), report[
-        "problems"
-    ]
+    assert (report.status, report.amount_paid) == ("complete", Decimal("1000")), report.problems
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
@@ -183,7 +181,7 @@ def test_an_order_of_ten_euros_is_not_saved_by_the_amount_due_printed_beside_it(
     order = LAYOUTS[layout]("10,00 €", other_amounts(other, big="1 000,00 €"))
     report = take_in(drop(deposit(signed, order), f"{layout}-{other}.zip", b.form(commune)), intake_ctx)
     assert codes(report) == ["amount_mismatch"]
-    assert "10,00\u00a0€ au lieu de 1\u00a0000,00\u00a0€" in report["problems"][0]["message"]
+    assert "10,00\u00a0€ au lieu de 1\u00a0000,00\u00a0€" in report.problems[0].message
 
 
 AMOUNT_FORMATS = {
@@ -228,8 +226,8 @@ AMBIGUOUS = {
 def test_an_unclear_order_is_said_unclear_and_no_figure_is_guessed(intake_ctx, drop, signed, commune, case):
     order = b.sample.text_pdf(_head() + AMBIGUOUS[case])
     report = take_in(drop(deposit(signed, order), f"{case}.zip", b.form(commune)), intake_ctx)
-    assert codes(report) == ["amount_mismatch"] and report["amount_paid"] is None
-    message = report["problems"][0]["message"]
+    assert codes(report) == ["amount_mismatch"] and report.amount_paid is None
+    message = report.problems[0].message
     assert "illisible ou ambigu" in message and "au lieu de" not in message
 
 
@@ -275,8 +273,8 @@ def test_a_groupements_due_is_its_tier_by_number_of_members_without_the_register
     sheet = b.groupement_xlsx(g["members"], total=tier_label(count) if total_row else None)
     order = b.order_pdf(g["members"][0], TIERS[count], market="2021-047-001")
     report = take_in(drop(groupement_deposit(g["convention"], sheet, order), f"g{count}.zip"), intake_ctx)
-    assert (report["status"], codes(report)) == ("complete", []), report["problems"]
-    assert report["contribution_due"] == b.sample.format_eur(TIERS[count])
+    assert (report.status, codes(report)) == ("complete", []), report.problems
+    assert report.contribution.amount == TIERS[count]
 
 
 def test_a_groupement_of_five_is_not_asked_the_sum_of_its_members_rows(intake_ctx, drop, groupements):
@@ -287,7 +285,7 @@ def test_a_groupement_of_five_is_not_asked_the_sum_of_its_members_rows(intake_ct
         drop(groupement_deposit(g["convention"], b.groupement_xlsx(g["members"]), order)), intake_ctx
     )
     assert codes(report) == ["amount_mismatch"]
-    assert "8\u00a0500,00\u00a0€ au lieu de 3\u00a0500,00\u00a0€" in report["problems"][0]["message"]
+    assert "8\u00a0500,00\u00a0€ au lieu de 3\u00a0500,00\u00a0€" in report.problems[0].message
 
 
 @pytest.mark.parametrize("signal", ["annex_rows", "form_message", "convention", "csac_annex"])
@@ -304,7 +302,7 @@ def test_a_groupement_shown_by_one_document_is_charged_its_tier(intake_ctx, drop
     said = {"message": "Groupement de commandes de cinq membres, coordonné par l'agglomération."}
     form = b.form(members[0], market="2021-047-001", **(said if signal == "form_message" else {}))
     report = take_in(drop(groupement_deposit(convention, sheet, order), f"{signal}.zip", form), intake_ctx)
-    assert report["contribution_due"] == "3\u00a0500,00\u00a0€" and "amount_mismatch" not in codes(report)
+    assert report.contribution.amount == Decimal("3500") and "amount_mismatch" not in codes(report)
 
 
 def test_the_register_stays_the_first_source_of_the_due(intake_ctx, drop, groupements, resources, variants):
@@ -314,7 +312,7 @@ def test_the_register_stays_the_first_source_of_the_due(intake_ctx, drop, groupe
     twelve = g["members"] + b.members_of(12, start=700)[5:]  # the spreadsheet lists 12: the register says 5
     order = b.order_pdf(g["members"][0], TIERS[5], market="2021-047-001")
     report = take_in(drop(groupement_deposit(g["convention"], b.groupement_xlsx(twelve), order)), intake_ctx)
-    assert report["contribution_due"] == "3\u00a0500,00\u00a0€" and codes(report) == []
+    assert report.contribution.amount == Decimal("3500") and codes(report) == []
 
 
 UNSURE = {  # csac cannot be sure of the amount due: (convention, annex, annex name, why in the regional message)
@@ -373,7 +371,7 @@ def test_when_csac_is_not_sure_of_the_due_the_depositor_gets_no_figure(
     assert "purchase_order_missing" in codes(report)
     [notice] = messages(intake_ctx.workspace.outbox / "depositors")
     assert not FIGURE_RE.search(body(notice)), body(notice)
-    [region] = messages(intake_ctx.workspace.outbox / report["mailbox"])
+    [region] = messages(intake_ctx.workspace.outbox / report.mailbox)
     assert "montant à vérifier par l'équipe régionale" in body(region) and why in body(region)
 
 
@@ -385,7 +383,7 @@ def test_when_csac_is_not_sure_of_the_due_no_order_amount_is_refused(
     order = b.order_pdf(groupements[5]["members"][0], Decimal("3500"), market="2021-047-001")
     form = b.form(groupements[5]["members"][0], market="2021-047-001", message="Groupement de commandes")
     report = take_in(drop(groupement_deposit(convention, annex, order, name), form=form), intake_ctx)
-    assert "amount_mismatch" not in codes(report) and report["contribution_to_check"]
+    assert "amount_mismatch" not in codes(report) and report.contribution.to_check
     [notice] = messages(intake_ctx.workspace.outbox / "depositors")
     assert not FIGURE_RE.search(body(notice)), body(notice)
 
@@ -458,7 +456,7 @@ def test_a_real_order_keeps_its_role_beside_a_letter_quoting_its_number(
     paper = ("Lettre.pdf", b.sample.text_pdf(LETTERS[letter]))
     report = take_in(drop(deposit(signed, b.order_pdf(commune, DUE), paper), f"{letter}.zip"), intake_ctx)
     assert roles(report)["EJ.pdf"] == "purchase_order" and roles(report)["Lettre.pdf"] == "other"
-    assert report["status"] == "complete"
+    assert report.status == "complete"
 
 
 NOTES = {
@@ -485,7 +483,7 @@ def test_of_two_annexes_the_real_table_wins_over_a_document_mentioning_vos_besoi
         drop(deposit(signed, b.order_pdf(commune, DUE), (name, paper)), f"{note}-{kind}.zip"), intake_ctx
     )
     assert roles(report)[name] == "other" and roles(report)["Annexe.xlsx"] == "annex"
-    assert report["status"] == "complete"
+    assert report.status == "complete"
 
 
 def test_two_real_annexes_both_keep_their_role(variants, signed, commune):
@@ -551,9 +549,7 @@ def test_a_vat_column_is_never_read_as_the_orders_total(intake_ctx, drop, signed
     report = take_in(
         drop(deposit(signed, None, (name, order)), f"{layout}-{header}.zip", b.form(commune)), intake_ctx
     )
-    assert (report["status"], report["amount_paid"]) == ("complete", "1\u00a0000,00\u00a0€"), report[
-        "problems"
-    ]
+    assert (report.status, report.amount_paid) == ("complete", Decimal("1000")), report.problems
 
 
 @pytest.mark.parametrize("layout", TABLE_LAYOUTS)
@@ -568,7 +564,7 @@ def test_an_order_whose_vat_equals_the_due_is_read_at_its_total(
         drop(deposit(signed, None, (name, order)), f"{layout}-{header}.zip", b.form(commune)), intake_ctx
     )
     assert codes(report) == ["amount_mismatch"]
-    assert "6\u00a0000,00\u00a0€ au lieu de 1\u00a0000,00\u00a0€" in report["problems"][0]["message"]
+    assert "6\u00a0000,00\u00a0€ au lieu de 1\u00a0000,00\u00a0€" in report.problems[0].message
 
 
 CURRENCY_HEADERS = ["Montant TTC (en euros)", "Total TTC (EUR)", "Total TTC (€)", "Net à payer en euros"]
@@ -586,9 +582,7 @@ def test_an_amount_header_naming_its_currency_is_read_with_the_value_below(
             ORDER_HEAD, [("Désignation", header), ("Contribution annuelle CSAC 2024", "1 000,00")]
         )
     report = take_in(drop(deposit(signed, order), f"{place}.zip", b.form(commune)), intake_ctx)
-    assert (report["status"], report["amount_paid"]) == ("complete", "1\u00a0000,00\u00a0€"), report[
-        "problems"
-    ]
+    assert (report.status, report.amount_paid) == ("complete", Decimal("1000")), report.problems
 
 
 NOT_THE_ORDERS = [  # totals an order prints that are not its own
@@ -611,7 +605,7 @@ def test_an_order_of_ten_euros_is_not_saved_by_a_total_that_is_not_its_own(
     order = labelled_order("Montant de la commande", "10,00 €", other, "1 000,00 €")
     report = take_in(drop(deposit(signed, order), "o.zip", b.form(commune)), intake_ctx)
     assert codes(report) == ["amount_mismatch"]
-    assert "10,00\u00a0€ au lieu de 1\u00a0000,00\u00a0€" in report["problems"][0]["message"]
+    assert "10,00\u00a0€ au lieu de 1\u00a0000,00\u00a0€" in report.problems[0].message
 
 
 @pytest.mark.parametrize("other", NOT_THE_ORDERS)
@@ -620,9 +614,7 @@ def test_a_correct_order_is_not_refused_for_a_total_that_is_not_its_own(
 ):
     order = labelled_order("Montant de la commande", "1 000,00 €", other, "12 500,00 €")
     report = take_in(drop(deposit(signed, order), "o.zip", b.form(commune)), intake_ctx)
-    assert (report["status"], report["amount_paid"]) == ("complete", "1\u00a0000,00\u00a0€"), report[
-        "problems"
-    ]
+    assert (report.status, report.amount_paid) == ("complete", Decimal("1000")), report.problems
 
 
 OWN_LABELS = [
@@ -704,7 +696,7 @@ def test_the_real_order_wins_over_a_sellers_paper_whatever_the_zip_order(
     zipped = deposit(signed, None, *(members if first == "paper" else members[::-1]))
     report = take_in(drop(zipped, f"{name}-{first}.zip", b.form(commune)), intake_ctx)
     assert roles(report)["EJ.pdf"] == "purchase_order" and roles(report)["Devis.pdf"] == "other"
-    assert "10,00\u00a0€ au lieu de 1\u00a0000,00\u00a0€" in report["problems"][0]["message"]
+    assert "10,00\u00a0€ au lieu de 1\u00a0000,00\u00a0€" in report.problems[0].message
 
 
 @pytest.mark.parametrize("first", ["ten", "right"])
@@ -719,8 +711,8 @@ def test_two_orders_that_disagree_are_a_doubt_whatever_the_zip_order(
         ),
         intake_ctx,
     )
-    assert codes(report) == ["amount_mismatch"] and report["amount_paid"] is None
-    assert "2 bons de commande aux montants différents" in report["problems"][0]["message"]
+    assert codes(report) == ["amount_mismatch"] and report.amount_paid is None
+    assert "2 bons de commande aux montants différents" in report.problems[0].message
 
 
 ORDERS_BY_NUMBER = {  # (lines, the number read): how buyers' tools name an order
@@ -749,8 +741,8 @@ def test_an_order_is_known_by_its_number_whatever_its_tool_calls_it(
     report = take_in(
         drop(deposit(signed, None, (member, order)), f"{case}-{kind}.zip", b.form(commune)), intake_ctx
     )
-    assert roles(report)[member] == "purchase_order" and report["order_number"] == number
-    assert report["status"] == "complete", report["problems"]
+    assert roles(report)[member] == "purchase_order" and report.order_number == number
+    assert report.status == "complete", report.problems
 
 
 NOT_THE_ANNEX = {  # tables of SIRETs with an amount that are not the annex's beneficiaries
@@ -820,9 +812,7 @@ def test_a_groupement_in_its_own_words_is_charged_its_tier(intake_ctx, drop, wor
              b.form(FIVE[0], market="2021-047-001")),
         intake_ctx,
     )  # fmt: skip
-    assert (report["status"], report["contribution_due"]) == ("complete", "3\u00a0500,00\u00a0€"), report[
-        "problems"
-    ]
+    assert (report.status, report.contribution.amount) == ("complete", Decimal("3500")), report.problems
 
 
 UNSAID = {  # several beneficiaries on a variant with groupement tiers, nothing saying mandate or groupement
@@ -842,9 +832,9 @@ def test_several_beneficiaries_with_nothing_saying_the_mode_get_no_figure(intake
         drop(groupement_deposit(seed_convention("2021-047-001"), sheet, order), f"{case}.zip", form),
         intake_ctx,
     )
-    assert "amount_mismatch" not in codes(report) and report["contribution_to_check"]
+    assert "amount_mismatch" not in codes(report) and report.contribution.to_check
     [notice] = messages(intake_ctx.workspace.outbox / "depositors")
     assert not FIGURE_RE.search(body(notice)), body(notice)
-    [region] = messages(intake_ctx.workspace.outbox / report["mailbox"])
+    [region] = messages(intake_ctx.workspace.outbox / report.mailbox)
     assert "montant à vérifier par l'équipe régionale" in body(region)
     assert "sans préciser mandat ou groupement" in body(region)
