@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from .active import EXECUTABLE
 from .beneficiaries import is_prose, text_table
 from .extract import Extracted
+from .markets import lots_named, markets_named
 from .orders import order_number, read_order_amount
 from .textnorm import fold, key
 from .variants import Variant
@@ -87,8 +88,6 @@ NAME_HINTS = (
 CLAIM = {CONVENTION: 2, ANNEX: 2, PURCHASE_ORDER: 2}  # the least evidence for a role
 STRONG = {CONVENTION: 5, ANNEX: 4, PURCHASE_ORDER: 4}  # evidence that holds against a rival
 LETTER = 2  # letter marks that make a document `other` unless its structure weighs more
-FRAMEWORK_RE = re.compile(r"(?<![\d-])(20\d{2}-\d{3}(?:-\d{3})?)(?![\d])")
-LOT_RE = re.compile(r"\blot\s*(?:n\s*[°o]\s*)?(\d{1,2})\b")
 
 
 @dataclass(frozen=True)
@@ -101,14 +100,11 @@ class Classified:
     weight: int = 0  # the evidence for the role, compared when documents compete
 
 
-def frameworks_in(text: str) -> list[str]:
-    return list(dict.fromkeys(FRAMEWORK_RE.findall(fold(text))))
-
-
 def recognise_variant(text: str, variants: dict[str, Variant]) -> tuple[str | None, str | None]:
-    """(variant id, accord-cadre number read) for a convention's text."""
-    found = frameworks_in(text)
-    lots = {int(n) for n in LOT_RE.findall(fold(text))}
+    """(variant id, accord-cadre number read) for a convention's text: its number as the variant
+    prints it, and a lot the text names when the variant has lots."""
+    found = list(dict.fromkeys(m.number for m in markets_named(text)))
+    lots = lots_named(text)
     for number in found:
         candidates = [v for v in variants.values() if v.framework_agreement == number]
         if not candidates:
