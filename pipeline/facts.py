@@ -224,11 +224,11 @@ def paid_amount(docs: list[Classified]) -> OrderAmount:
     return amounts[0]
 
 
-def _signatory_siret(convention, annex, order, rows, resah: Resah) -> str | None:
+def _signatory_siret(convention, annex, order, rows, own: Resah) -> str | None:
     for doc in (convention, annex, order):
         if doc is None:
             continue
-        theirs = [s for s in labelled_sirets(doc.doc.text) if s != resah.siret]
+        theirs = [s for s in labelled_sirets(doc.doc.text) if s != own.siret]
         if theirs:
             return theirs[0]
     return rows[0].siret if rows else None

@@ -6,7 +6,7 @@ orders: intake must recognise them to never take them for the depositor's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -41,11 +41,12 @@ def load_resah(path: Path) -> Resah:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         address = data["address"]
         resah = Resah(
-            data["name"], sirets.compact(str(data["siret"])), address["street"], str(address["postal_code"]),
-            address["city"], tuple(fold(m) for m in data["marks"]),
+            data["name"], str(data["siret"]), address["street"], str(address["postal_code"]), address["city"],
+            tuple(fold(m) for m in data["marks"]),
         )  # fmt: skip
     except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
         raise ConfigError(f"{path} : fiche du Resah invalide ({exc})") from exc
-    if not sirets.is_valid(resah.siret):
-        raise ConfigError(f"{path} : siret : {resah.siret} n'est pas un SIRET valide")
-    return resah
+    try:
+        return replace(resah, siret=sirets.validate(resah.siret))
+    except ValueError as exc:
+        raise ConfigError(f"{path} : siret : {resah.siret} n'est pas un SIRET valide") from exc

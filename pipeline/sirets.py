@@ -21,6 +21,11 @@ def is_valid(number: str) -> bool:
     return siret.is_valid(compact(number))
 
 
+def validate(number: str) -> str:
+    """The number, compacted; a ValueError saying why when it is no SIRET (stdnum's own errors)."""
+    return siret.validate(compact(number))
+
+
 def spaced(number: str) -> str:
     """'732 829 320 00074', as the conventions print it."""
     return siret.format(compact(number))

@@ -15,6 +15,7 @@ import pytest
 from openpyxl import load_workbook
 
 from pipeline import sample, sirets
+from pipeline.errors import ConfigError
 from pipeline.intake import Deposit, IntakeContext, assess, take_in
 from pipeline.markets import markets_named
 from pipeline.render import Renderer
@@ -177,6 +178,13 @@ def test_the_resahs_own_siret_is_the_one_its_data_file_gives(tmp_path, resources
 
     assert signatory(moved, "moved") == commune.siret
     assert signatory(resources, "default") == other  # for the default data, a stranger's SIRET
+
+
+def test_a_resah_data_file_whose_siret_fails_its_check_digit_is_refused(tmp_path, resources):
+    wrong = tmp_path / "resah.yaml"
+    wrong.write_text(resources.resah_file.read_text(encoding="utf-8").replace("025", "026"), encoding="utf-8")
+    with pytest.raises(ConfigError, match="siret : 13000501000026 n'est pas un SIRET valide"):
+        load_resah(wrong)
 
 
 # -- The input file's French keys, mapped at the edge -------------------------------------------
