@@ -73,19 +73,20 @@ def deposits(resources, count: int) -> list[tuple[bytes, dict]]:
         }
         e = request.signatory.entity
         order = sample.purchase_order_pdf(
-            e.denomination,
+            e.name,
             e.siret_display,
-            e.adresse,
+            e.address,
             postal,
             city,
             Decimal("750"),
             f"13000{i:05d}",
             "2021-045 lot 2",
+            renderer.resah,
         )
         members = [("Convention signée.pdf", sample.sign_pdf(sample.convention_pdf(docs["convention"]), identity)),
                    ("Annexe.xlsx", docs["annex"]), ("EJ.pdf", order)]  # fmt: skip
         form = json.loads(
-            sample.form_for(e.denomination, "2021-045 lot 2", "achats@commune.example", f"13000{i:05d}")
+            sample.form_for(e.name, "2021-045 lot 2", "achats@commune.example", f"13000{i:05d}")
         )
         out.append((sample.zip_of(members), form))
     return out
@@ -112,7 +113,7 @@ def naive_extract(member) -> Extracted:
 
 def naive(data: bytes, ctx) -> None:
     docs = settle([classify(naive_extract(m), ctx.variants) for m in read_archive(data).members])
-    gather(docs)
+    gather(docs, ctx.resah)
 
 
 def latency(work: Path, items: list[tuple[bytes, dict]]) -> list[float]:

@@ -34,8 +34,8 @@ FIXED = dt.datetime(2024, 1, 1)
 
 
 def _typology_label(variant: Variant, ben) -> str:
-    row = variant.tariff.row_for(ben.typologie, ben.population)
-    return row.label if row else ben.typologie
+    row = variant.tariff.row_for(ben.typology, ben.population)
+    return row.label if row else ben.typology
 
 
 def _heading(ws, variant: Variant, request: Request) -> None:
@@ -43,7 +43,7 @@ def _heading(ws, variant: Variant, request: Request) -> None:
     lines = (
         "Annexe « Vos besoins » — Convention de service d’achat centralisé",
         f"{variant.footer_label} — {variant.summary}",
-        f"Signataire : {sig.denomination} — SIRET {sig.siret_display}",
+        f"Signataire : {sig.name} — SIRET {sig.siret_display}",
         f"Mode : {MODES[request.mode]} — région : {request.region.name} ({request.region.mailbox})",
     )
     for line in lines:
@@ -62,11 +62,11 @@ def _table(ws, variant: Variant, request: Request) -> None:
         due = beneficiary_due(variant, request.mode, ben)
         ws.append(
             [
-                ben.denomination,
+                ben.name,
                 ben.siret,
-                ben.adresse,
-                ben.code_postal,
-                ben.ville,
+                ben.address,
+                ben.postal_code,
+                ben.city,
                 _typology_label(variant, ben),
                 ben.maximum_for(variant.id),
                 (due.amount if due.amount is not None else due.text) if due else "—",

@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .sirets import compact
 from .textnorm import fold
 
-RESAH_SIRET = "13000501000025"
 SIRET_NUMBER_RE = re.compile(r"(?<!\d)(\d{3}[ .\u00a0]?\d{3}[ .\u00a0]?\d{3}[ .\u00a0]?\d{5})(?!\d)")
 # How a groupement de commandes shows itself, in one place: its name (never the GIP Resah's, a GHT's
 # or a GCS's "groupement"), unless negated just before, and the roles its rows are marked with.
@@ -45,16 +45,14 @@ class TextTable:
     """Beneficiaries read from lines of text: None for header when there is no table."""
 
     header: int | None
-    sirets: tuple[str, ...]  # distinct, in order, the Resah's own left out
+    sirets: tuple[
+        str, ...
+    ]  # distinct, in order (the Resah's own among them: pipeline/facts.py leaves it out)
     marked: bool  # lines marked coordonnateur / membre
 
 
-def compact(number: str) -> str:
-    return re.sub(r"\D", "", number)
-
-
 def sirets_in(line: str) -> list[str]:
-    return [s for s in (compact(m) for m in SIRET_NUMBER_RE.findall(line)) if s != RESAH_SIRET]
+    return [compact(m) for m in SIRET_NUMBER_RE.findall(line)]
 
 
 def header_line(lines: list[str]) -> int | None:

@@ -23,6 +23,7 @@ from .render import Renderer, write_atomic, write_documents
 from .request import parse_request, read_data_file
 from .resources import KINDS, Resources
 from .schemas import check
+from .sirets import compact
 from .variants import load_variants, select
 
 CSV_FIELDS = {
@@ -177,7 +178,7 @@ def _duplicates(rows: tuple[Row, ...]) -> tuple[list[Row], list[RowFailure]]:
     kept, failures = [], []
     for row in rows:
         sig = row.data.get("signataire") if isinstance(row.data, dict) else None
-        siret = "".join(str(sig.get("siret", "")).split()) if isinstance(sig, dict) else ""
+        siret = compact(str(sig.get("siret", ""))) if isinstance(sig, dict) else ""
         if siret and siret in first:
             message = f"SIRET {siret} déjà présent ligne {first[siret]} : fusionnez les deux lignes"
             failures.append(RowFailure(row.number, _label(row), (Problem("signataire.siret", message),)))

@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from .active import EXECUTABLE
 from .beneficiaries import is_prose, text_table
 from .extract import Extracted
+from .markets import lots_named, markets_named
 from .orders import order_number, read_order_amount
 from .report import Role
 from .textnorm import fold, key
@@ -64,20 +65,21 @@ CLOSING = (
 )
 MAIL_HEADER_RE = re.compile(r"^(de|from|a|to|envoye|sent|cc|date|objet|subject)\s*:")
 NUMBERED = r"(\s+(n°|no\b|numero|pro[- ]?forma|d'acompte)|$)"  # "FACTURE", "DEVIS N° D-2024-017"
-OTHER_PAPERS = (  # (a title naming another kind of paper, the kind): none of them is a deposit's document
-    (re.compile(r"^bordereau"), "bordereau"),
-    (re.compile(r"^(extrait du registre des )?deliberations?\b"), "deliberation"),
-    (re.compile(rf"^(devis|proposition commerciale|offre de prix){NUMBERED}"), "devis"),
-    (re.compile(rf"^(facture|avoir){NUMBERED}"), "facture"),
-    (re.compile(rf"^mandat( de paiement| administratif)?{NUMBERED}"), "mandat de paiement"),
-    (re.compile(r"^avis des sommes a payer"), "avis des sommes à payer"),
-    (re.compile(r"^titre (de recettes?|executoire)"), "titre de recettes"),
-    (re.compile(r"^(accuse de reception|confirmation de commande)"), "accusé de réception"),
-    (re.compile(rf"^bon de livraison{NUMBERED}"), "bon de livraison"),
-    (re.compile(r"^(releve d'identite bancaire|rib$)"), "RIB"),
-    (re.compile(r"^avis de situation"), "avis de situation"),
-    (re.compile(r"^attestation\b"), "attestation"),
-)
+OTHER_PAPERS = {  # the kind of paper a title names → its title: none of them is a deposit's document
+    "bordereau": r"^bordereau",
+    "deliberation": r"^(extrait du registre des )?deliberations?\b",
+    "devis": rf"^(devis|proposition commerciale|offre de prix){NUMBERED}",
+    "facture": rf"^(facture|avoir){NUMBERED}",
+    "mandat de paiement": rf"^mandat( de paiement| administratif)?{NUMBERED}",
+    "avis des sommes à payer": r"^avis des sommes a payer",
+    "titre de recettes": r"^titre (de recettes?|executoire)",
+    "accusé de réception": r"^(accuse de reception|confirmation de commande)",
+    "bon de livraison": rf"^bon de livraison{NUMBERED}",
+    "RIB": r"^(releve d'identite bancaire|rib$)",
+    "avis de situation": r"^avis de situation",
+    "attestation": r"^attestation\b",
+}
+OTHER_PAPER_RES = tuple((re.compile(title), kind) for kind, title in OTHER_PAPERS.items())
 SUPPLIER_RE = re.compile(r"^(client|code client|destinataire de la facture)\s*:")  # a seller's paper
 RESAH_ISSUER_RE = re.compile(r"^(gip\s+)?resah\b|^reseau des acheteurs hospitaliers")
 NAME_HINTS = (
@@ -88,8 +90,6 @@ NAME_HINTS = (
 CLAIM = {CONVENTION: 2, ANNEX: 2, PURCHASE_ORDER: 2}  # the least evidence for a role
 STRONG = {CONVENTION: 5, ANNEX: 4, PURCHASE_ORDER: 4}  # evidence that holds against a rival
 LETTER = 2  # letter marks that make a document `other` unless its structure weighs more
-FRAMEWORK_RE = re.compile(r"(?<![\d-])(20\d{2}-\d{3}(?:-\d{3})?)(?![\d])")
-LOT_RE = re.compile(r"\blot\s*(?:n\s*[°o]\s*)?(\d{1,2})\b")
 
 
 @dataclass(frozen=True)
@@ -102,14 +102,11 @@ class Classified:
     weight: int = 0  # the evidence for the role, compared when documents compete
 
 
-def frameworks_in(text: str) -> list[str]:
-    return list(dict.fromkeys(FRAMEWORK_RE.findall(fold(text))))
-
-
 def recognise_variant(text: str, variants: dict[str, Variant]) -> tuple[str | None, str | None]:
-    """(variant id, accord-cadre number read) for a convention's text."""
-    found = frameworks_in(text)
-    lots = {int(n) for n in LOT_RE.findall(fold(text))}
+    """(variant id, accord-cadre number read) for a convention's text: its number as the variant
+    prints it, and a lot the text names when the variant has lots."""
+    found = list(dict.fromkeys(m.number for m in markets_named(text)))
+    lots = lots_named(text)
     for number in found:
         candidates = [v for v in variants.values() if v.framework_agreement == number]
         if not candidates:
@@ -159,7 +156,7 @@ def is_sentence(line: str) -> bool:
 
 def paper_kind(line: str) -> str | None:
     """The kind of paper a heading names, when it is not a deposit's document (a devis, a facture…)."""
-    return next((kind for pattern, kind in OTHER_PAPERS if pattern.match(line)), None)
+    return next((kind for pattern, kind in OTHER_PAPER_RES if pattern.match(line)), None)
 
 
 def supplier_paper(lines: list[str]) -> bool:

@@ -147,9 +147,7 @@ def render_cmd(
     if as_json:
         out.print_json(json.dumps([d.manifest_entry() for d in docs], ensure_ascii=False))
         return
-    table = Table(
-        title=f"{request.signatory.entity.denomination} → {request.region.name} ({request.region.mailbox})"
-    )
+    table = Table(title=f"{request.signatory.entity.name} → {request.region.name} ({request.region.mailbox})")
     for col in ("document", "variante", "fichier", "sha256"):
         table.add_column(col, overflow="fold")
     for d in docs:

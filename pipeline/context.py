@@ -10,9 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import asdict
 
+from . import sirets
 from .money import format_eur
 from .regions import RegionBook
-from .request import Request, contribution_due
+from .request import CONTACT_FIELDS, Request, contribution_due
 from .tariff import MembershipTariff
 from .variants import Variant
 
@@ -47,11 +48,11 @@ def regions_context(regions: RegionBook) -> dict:
 def signatory_context(variant: Variant, request: Request) -> dict:
     entity = request.signatory.entity
     due = contribution_due(variant, request)
-    rep = request.signatory.representant
+    rep = request.signatory.representative
     own = request.mode == "compte_propre"
     return {
         "s": {
-            "denomination": entity.denomination,
+            "denomination": entity.name,
             "siret": entity.siret_display,
             "represented_by": f" ({rep})" if rep else "",
             "box_own": CHECKED if own else UNCHECKED,
@@ -79,19 +80,19 @@ def bulletin_context(request: Request, membership: MembershipTariff, on: dt.date
         "b": {
             "year": str(fee.year),
             "next_year": str(fee.year + 1),
-            "name": entity.denomination,
-            "address": entity.adresse,
-            "postal_code": entity.code_postal,
-            "city": entity.ville,
-            "siren": f"{entity.siren[:3]} {entity.siren[3:6]} {entity.siren[6:]}",
+            "name": entity.name,
+            "address": entity.address,
+            "postal_code": entity.postal_code,
+            "city": entity.city,
+            "siren": sirets.spaced_siren(entity.siret),
             "siret": entity.siret_display,
             "finess": sig.finess or "",
-            "signer": sig.representant or "",
+            "signer": sig.representative or "",
             "box_medico_social": CHECKED if sig.medico_social else UNCHECKED,
             "box_other": UNCHECKED if sig.medico_social else CHECKED,
             "fee_line": fee_line,
             "region_name": request.region.name,
             "region_mailbox": request.region.mailbox,
         }
-        | {f"contact_{k}": v for k, v in asdict(contact).items()}
+        | {f"contact_{key}": getattr(contact, field) for key, field in CONTACT_FIELDS.items()}
     }

@@ -1,11 +1,14 @@
 """Delivery: a Maildir per regional mailbox, notices to depositors, quarantine.
 
-This and the journal are the only places that write. Messages carry a
-Message-ID derived from the deposit id. A message is put in its Maildir at
-most once: the journal keeps the Message-IDs delivered to each Maildir, and
-the check and the put happen under that Maildir's lock, so that two intakes
-of one file, or a delivery interrupted and run again, never double it. A
-Maildir left half-made by a crash is completed before use.
+Messages are built here and handed over, to a Maildir or to the relay's
+queue (pipeline/mailqueue.py); the copies of deposits kept for audit are
+written here too. Messages carry a Message-ID derived from the deposit id.
+A message is put in its Maildir at most once: the journal keeps the
+Message-IDs delivered to each Maildir, and the check and the put happen
+under that Maildir's lock, so that two intakes of one file, or a delivery
+interrupted and run again, never double it. A Maildir left half-made by a
+crash is completed before use. A message for the relay leaves with the
+configured sender (smtp.sender) as its From.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import re
 import shutil
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from email import policy
 from email.generator import BytesGenerator
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -31,7 +35,8 @@ from .report import IntakeReport
 from .store import DepositState, PutState
 from .untrusted import fit_name, one_line
 
-SENDER = "Resah — dépôts des conventions <csac@resah.fr>"
+SENDER_NAME = "Resah — dépôts des conventions"
+SENDER = f"{SENDER_NAME} <csac@resah.fr>"  # the From of Maildir messages; a relay's is smtp.sender
 DEPOSITORS = "depositors"
 FILE_MODE = 0o600
 HEADER_LIMIT = 256  # characters; an address is 254 at most
@@ -62,19 +67,37 @@ def add_header(msg: EmailMessage, name: str, value: str) -> None:
     msg[name] = one_line(value, HEADER_LIMIT)
 
 
-def new_message(to: str, subject: str, body: str, deposit_id: str, kind: str, date: str) -> EmailMessage:
+def compose(to: str, subject: str, body: str, mid: str, date: dt.datetime) -> EmailMessage:
+    """A plain-text message with the headers every csac message carries, each through `add_header`."""
     msg = EmailMessage()
     for name, value in (
         ("From", SENDER),
         ("To", to),
         ("Subject", subject),
-        ("Date", format_datetime(dt.datetime.fromisoformat(date))),
-        ("Message-ID", message_id(deposit_id, kind)),
-        ("X-CSAC-Deposit-Id", deposit_id),
+        ("Date", format_datetime(date)),
+        ("Message-ID", mid),
     ):
         add_header(msg, name, value)
     msg.set_content(body)
     return msg
+
+
+def new_message(to: str, subject: str, body: str, deposit_id: str, kind: str, date: str) -> EmailMessage:
+    """A message about one deposit, dated when the deposit was received."""
+    msg = compose(to, subject, body, message_id(deposit_id, kind), dt.datetime.fromisoformat(date))
+    add_header(msg, "X-CSAC-Deposit-Id", deposit_id)
+    return msg
+
+
+def sender_header(sender: str) -> str:
+    """The From for a relay's configured sender (smtp.sender): as configured when it names itself
+    ("Resah <csac@resah.fr>"), else csac's name before the address. A sender that does not parse is
+    kept as written: the relay refuses it (pipeline/relay.py), and the message waits for the fix."""
+    try:
+        [address] = policy.default.header_factory("From", sender).addresses
+    except Exception:  # the header parser has raised on odd input before: any failure means "as written"
+        return sender
+    return sender if address.display_name else f"{SENDER_NAME} <{address.addr_spec}>"
 
 
 def ensure_maildir(box: Path) -> Path:
@@ -241,6 +264,7 @@ class Courier:
         if self.config.relay is None:
             self._journal = self._journal or Journal(self.config.workspace.journal)
             return put(self.config.workspace.outbox, outgoing, self._journal)
+        msg.replace_header("From", one_line(sender_header(self.config.relay.sender), HEADER_LIMIT))
         self._queue().enqueue(msg, deposit_id, outgoing.folder, envelope_recipients(msg))
         return msg["To"]
 

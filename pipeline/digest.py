@@ -10,10 +10,9 @@ import datetime as dt
 import html
 from dataclasses import dataclass
 from decimal import Decimal
-from email.message import EmailMessage
 from pathlib import Path
 
-from .deliver import SENDER, Outgoing
+from .deliver import Outgoing, compose
 from .journal import Journal
 from .money import format_eur
 from .notices import STATUS_FR
@@ -91,12 +90,12 @@ def html_page(d: Digest) -> str:
     )
 
 
-def message(d: Digest, today: dt.date) -> Outgoing:
-    msg = EmailMessage()
-    msg["From"] = SENDER
-    msg["To"] = d.region.mailbox
-    msg["Subject"] = f"[CSAC] Synthèse des dépôts — {d.region.name} — depuis le {d.since:%d/%m/%Y}"
-    msg["Message-ID"] = f"<digest-{d.region.id}-{d.since.isoformat()}-{today.isoformat()}@csac.resah.fr>"
-    msg.set_content(text(d))
+def message(d: Digest, today: dt.date, now: dt.datetime | None = None) -> Outgoing:
+    """The digest as mail, built like every other message (`compose`): one Message-ID per region,
+    period and day, so that sending it twice a day delivers it once; dated `now` (by default, the
+    moment it is built)."""
+    subject = f"[CSAC] Synthèse des dépôts — {d.region.name} — depuis le {d.since:%d/%m/%Y}"
+    mid = f"<digest-{d.region.id}-{d.since.isoformat()}-{today.isoformat()}@csac.resah.fr>"
+    msg = compose(d.region.mailbox, subject, text(d), mid, now or dt.datetime.now().astimezone())
     msg.add_alternative(html_page(d), subtype="html")
     return Outgoing(d.region.mailbox, msg)

@@ -18,7 +18,7 @@ from .beneficiaries import names_groupement
 from .facts import Facts
 from .form import Form
 from .register import Registered
-from .tariff import GROUPEMENT, Tariff, TariffRow, infer_typology
+from .tariff import GROUPEMENT, Contribution, Tariff, TariffRow, infer_typology
 from .textnorm import fold, key
 from .untrusted import quoted
 from .variants import Variant
@@ -182,7 +182,8 @@ def groupement_due(facts: Facts, tariff: Tariff, evidence: ModeEvidence) -> Due:
 
 
 def beneficiaries_due(facts: Facts, tariff: Tariff) -> Due:
-    """Each beneficiary's row of the tariff, summed; the signatory's name when the annex has no table."""
+    """Each beneficiary's row of the tariff, summed as rendering sums them (`Contribution.of_rows`);
+    the signatory's name when the annex has no table."""
     texts, basis = [r.typology for r in facts.annex_rows], "annexe"
     if not texts and facts.signatory:
         texts, basis = [facts.signatory], "dénomination du signataire"
@@ -192,7 +193,7 @@ def beneficiaries_due(facts: Facts, tariff: Tariff) -> Due:
     unread = [t for t, r in zip(texts, rows, strict=True) if r is None]
     if unread:
         return Due.unsure(f"typologie illisible ({basis}) : {quoted(unread[0] or 'non renseignée')}")
-    if any(r.amount is None for r in rows):
+    owed = Contribution.of_rows(rows)
+    if owed.amount is None:
         return Due(None, "sur devis")
-    labels = ", ".join(sorted({r.label for r in rows}))
-    return Due(sum((r.amount for r in rows), Decimal("0")), f"{basis} : {labels}")
+    return Due(owed.amount, f"{basis} : {', '.join(sorted({r.label for r in rows}))}")

@@ -11,24 +11,17 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .beneficiaries import (
-    GROUPEMENT_RE,
-    RESAH_SIRET,
-    SIRET_NUMBER_RE,
-    compact,
-    groupement_line,
-    member_role,
-    text_table,
-)
+from .beneficiaries import GROUPEMENT_RE, SIRET_NUMBER_RE, groupement_line, member_role, text_table
 from .classify import ANNEX, CONVENTION, PURCHASE_ORDER, Classified, principal, rivals
 from .orders import OrderAmount, order_number, read_order_amount
+from .resah import Resah
 from .signature import SignatureCheck
+from .sirets import compact
 from .textnorm import fold
 
-RESAH_LINE = re.compile(r"resah|charonne", re.I)
 SIRET_RE = re.compile(r"siret\W{0,12}((?:\d[ .\u00a0]?){13}\d)", re.I)
 POSTAL_RE = re.compile(r"(?<![\d.,])(\d{5})(?:\s+|\s*-\s*)(?=[A-ZÀ-Ý])")  # a city name follows, capitalised
-RESAH_WINDOW = 2  # lines after "Resah"/"Charonne" that still belong to the Resah's own address
+RESAH_WINDOW = 2  # lines after one naming the Resah (pipeline/resah.py) that still belong to its own address
 DENOMINATION_RE = re.compile(r"denomination de la collectivite\s*:\s*(.+)", re.I)
 CHECKED_RE = re.compile(r"^\s*(?:[☒☑✔✓✗✘⊠]|\[x\]|\(x\))", re.I)
 BOX_RE = re.compile(r"[☒☑✔✓✗✘⊠☐□]|\[[x ]\]|\([x ]\)", re.I)
@@ -83,11 +76,11 @@ def labelled_sirets(text: str) -> list[str]:
     return [s for s in (compact(m) for m in SIRET_RE.findall(text)) if len(s) == 14]
 
 
-def postal_codes(text: str) -> list[str]:
-    """Postal codes of addresses, the Resah's own (47 rue de Charonne, 75011) left out."""
+def postal_codes(text: str, own: Resah) -> list[str]:
+    """Postal codes of addresses, the Resah's own left out."""
     codes, resah_lines = [], 0
     for line in text.splitlines():
-        if RESAH_LINE.search(line):
+        if own.names_itself(line):
             resah_lines = RESAH_WINDOW + 1
         if resah_lines:
             resah_lines -= 1
@@ -118,6 +111,15 @@ def _cell(cells: list[str], col: int | None) -> str:
     return cells[col] if col is not None else ""
 
 
+def _siret_cell(cell: str) -> str | None:
+    """The number a SIRET cell holds, typed with any separators, or written after a word ("SIRET : …")."""
+    number = compact(cell)
+    if number.isdigit():
+        return number
+    found = SIRET_NUMBER_RE.search(cell)
+    return compact(found.group(1)) if found else None
+
+
 def annex_rows(doc) -> tuple[tuple[AnnexRow, ...], str | None]:
     """The beneficiaries of a spreadsheet annex, read under its header row, whatever the column order.
 
@@ -139,11 +141,10 @@ def annex_rows(doc) -> tuple[tuple[AnnexRow, ...], str | None]:
             break
         if len(filled) < 2:
             continue
-        siret = compact(cells[siret_col])
         postal = _cell(cells, col["postal"])
         found.append(
             AnnexRow(
-                siret or None,
+                _siret_cell(cells[siret_col]),
                 postal if re.fullmatch(r"\d{5}", postal) else None,
                 _cell(cells, col["typology"]),
                 member_role(cells),
@@ -152,21 +153,22 @@ def annex_rows(doc) -> tuple[tuple[AnnexRow, ...], str | None]:
     return tuple(found), total
 
 
-def members(annex: Classified | None, rows: tuple[AnnexRow, ...]) -> Members:
-    """Who a groupement counts: the annex's distinct SIRETs, or why they cannot be counted."""
+def members(annex: Classified | None, rows: tuple[AnnexRow, ...], own: Resah) -> Members:
+    """Who a groupement counts: the annex's distinct SIRETs (never the Resah's), or why they cannot be counted."""
     if annex is None:
         return Members()
     if annex.doc.kind == "xlsx":
-        sirets = tuple(dict.fromkeys(r.siret for r in rows if r.siret and r.siret != RESAH_SIRET))
+        sirets = tuple(dict.fromkeys(r.siret for r in rows if r.siret and r.siret != own.siret))
         marked = any(r.member_role for r in rows)
         missing = sum(r.siret is None for r in rows)
         if missing:
             return Members(sirets, f"{missing} ligne(s) de l'annexe sans SIRET", marked)
         return Members(sirets, None if sirets else "aucun bénéficiaire lu dans l'annexe", marked)
     table = text_table(annex.doc.text)
-    if not table.sirets:
+    sirets = tuple(s for s in table.sirets if s != own.siret)
+    if not sirets:
         return Members((), "aucun tableau de bénéficiaires lisible dans l'annexe", table.marked)
-    return Members(table.sirets, None, table.marked)
+    return Members(sirets, None, table.marked)
 
 
 def annex_mode(text: str) -> str | None:
@@ -222,17 +224,18 @@ def paid_amount(docs: list[Classified]) -> OrderAmount:
     return amounts[0]
 
 
-def _signatory_siret(convention, annex, order, rows) -> str | None:
+def _signatory_siret(convention, annex, order, rows, own: Resah) -> str | None:
     for doc in (convention, annex, order):
         if doc is None:
             continue
-        own = [s for s in labelled_sirets(doc.doc.text) if s != RESAH_SIRET]
-        if own:
-            return own[0]
+        theirs = [s for s in labelled_sirets(doc.doc.text) if s != own.siret]
+        if theirs:
+            return theirs[0]
     return rows[0].siret if rows else None
 
 
-def gather(docs: list[Classified]) -> Facts:
+def gather(docs: list[Classified], own: Resah) -> Facts:
+    """What the documents say; the Resah's own SIRET and address (`own`) are never the depositor's."""
     convention, annex, order = (principal(docs, r) for r in (CONVENTION, ANNEX, PURCHASE_ORDER))
     rows, total = annex_rows(annex.doc) if annex and annex.doc.kind == "xlsx" else ((), None)
     sirets = [(d.doc.name, s) for d in docs if d.role != "other" for s in labelled_sirets(d.doc.text)]
@@ -240,14 +243,14 @@ def gather(docs: list[Classified]) -> Facts:
     name = DENOMINATION_RE.search(convention.doc.text) if convention else None
     codes = [r.postal_code for r in rows if r.postal_code]
     for doc in (annex, order, convention):
-        codes += postal_codes(doc.doc.text) if doc else []
+        codes += postal_codes(doc.doc.text, own) if doc else []
     paid = paid_amount(docs)
     return Facts(
         variant=convention.variant if convention else None,
         framework=convention.framework if convention else None,
         signatory=name.group(1).strip() if name else None,
-        siret=_signatory_siret(convention, annex, order, rows),
-        sirets=tuple((doc, s) for doc, s in sirets if s != RESAH_SIRET),
+        siret=_signatory_siret(convention, annex, order, rows, own),
+        sirets=tuple((doc, s) for doc, s in sirets if s != own.siret),
         order_number=order_number(order.doc.text) if order else None,
         amount_paid=paid.value,
         postal_codes=tuple(dict.fromkeys(codes)),
@@ -255,7 +258,7 @@ def gather(docs: list[Classified]) -> Facts:
         annex_rows=rows,
         annex_total_label=total,
         amount_doubt=paid.doubt if order and not order.doc.scanned else None,
-        members=members(annex, rows),
+        members=members(annex, rows, own),
         annex_mode=annex_mode(annex.doc.text) if annex else None,
         annex_groupement=groupement_line(annex.doc.text) if annex else None,
         convention_box=convention_box(convention.doc.text) if convention else None,

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from . import address
+from . import address, sirets
 from .schemas import check, field_path, shown
 
 SIDECAR_SUFFIXES = (".json", ".yaml", ".yml")
@@ -48,6 +48,12 @@ class Form:
     @property
     def email(self) -> str | None:
         return self.get("email")
+
+    @property
+    def siret(self) -> str | None:
+        """The establishment's SIRET, when the portal sends it, without its spaces."""
+        value = self.get("siret")
+        return sirets.compact(value) if value else None
 
 
 def _key(name: str) -> str:

@@ -30,6 +30,7 @@ from .notices import depositor_notice, duplicate_notice, french_date, quarantine
 from .problems import Catalogue, Finding, load_catalogue
 from .regions import Region, RegionBook, load_regions
 from .report import Contribution, Document, IntakeReport, Problem, Role, Signature, Verdict
+from .resah import Resah, load_resah
 from .resources import Resources, Workspace
 from .routing import Route, route
 from .rules import (
@@ -58,6 +59,7 @@ class IntakeContext:
     variants: dict[str, Variant]
     regions: RegionBook
     catalogue: Catalogue
+    resah: Resah  # its own SIRET and address, never the depositor's
     limits: Limits = Limits()
     config: Config = Config()
 
@@ -72,7 +74,7 @@ class IntakeContext:
         config = replace(config, workspace=workspace) if config else Config(workspace=workspace)
         return cls(
             resources, workspace, load_variants(resources), load_regions(resources.regions_file),
-            load_catalogue(resources.problems_file), limits or Limits(), config,
+            load_catalogue(resources.problems_file), load_resah(resources.resah_file), limits or Limits(), config,
         )  # fmt: skip
 
 
@@ -149,7 +151,7 @@ def assess(deposit: Deposit, ctx: IntakeContext) -> Assessment:
     if dangerous:
         detail = "; ".join(f"{quoted(d.doc.name, 80)} : {d.doc.error}" for d in dangerous)
         return Assessment(Verdict.REJECTED, (ctx.catalogue.finding("archive_unsafe", detail),), tuple(docs))
-    facts = gather(docs)
+    facts = gather(docs, ctx.resah)
     where = route(facts, deposit.form, ctx.workspace.register, ctx.regions)
     due = expected_due(facts, where.registered, ctx.variants, deposit.form)
     cat = ctx.catalogue

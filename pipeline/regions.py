@@ -24,7 +24,7 @@ class Region:
     label: str
     name: str
     mailbox: str
-    departements: tuple[str, ...]
+    departments: tuple[str, ...]  # INSEE codes; the YAML key is "departements"
     postal_codes: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
 
@@ -40,8 +40,8 @@ class RegionBook:
                 return region
         raise KeyError(region_id)
 
-    def for_departement(self, code: str) -> Region | None:
-        return next((r for r in self.regions if code in r.departements), None)
+    def for_department(self, code: str) -> Region | None:
+        return next((r for r in self.regions if code in r.departments), None)
 
     def for_postal_code(self, postal_code: str) -> Region | None:
         """Region of a French postal code (CEDEX codes included), or None."""
@@ -49,7 +49,7 @@ class RegionBook:
         if not _POSTAL_RE.match(code):
             return None
         exact = next((r for r in self.regions if code in r.postal_codes), None)
-        return exact or self.for_departement(departement_of(code))
+        return exact or self.for_department(department_of(code))
 
     def for_mailbox(self, address: str) -> Region | None:
         wanted = address.strip().casefold()
@@ -60,7 +60,7 @@ class RegionBook:
         return None
 
 
-def departement_of(postal_code: str) -> str:
+def department_of(postal_code: str) -> str:
     """INSEE département of a postal code: 20xxx is Corsica, 97x/98x overseas."""
     if postal_code.startswith("20"):
         return "2A" if postal_code < "20200" else "2B"
@@ -76,7 +76,7 @@ def _region(entry: dict, source: Path) -> Region:
             label=entry.get("label", entry["name"]),
             name=entry["name"],
             mailbox=entry["mailbox"],
-            departements=tuple(str(d) for d in entry.get("departements", ())),
+            departments=tuple(str(d) for d in entry.get("departements", ())),
             postal_codes=tuple(str(c) for c in entry.get("postal_codes", ())),
             aliases=tuple(entry.get("aliases", ())),
         )
@@ -92,7 +92,7 @@ def load_regions(path: Path) -> RegionBook:
     regions = tuple(_region(e, path) for e in data.get("regions", ()))
     seen: dict[str, str] = {}
     for region in regions:
-        for dep in region.departements + region.postal_codes:
+        for dep in region.departments + region.postal_codes:
             if dep in seen:
                 raise ConfigError(f"{path} : {dep} est à la fois dans {seen[dep]} et {region.id}")
             seen[dep] = region.id

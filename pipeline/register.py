@@ -48,8 +48,8 @@ def record(path: Path, request: Request, variants: list[Variant]) -> None:
             "INSERT OR REPLACE INTO signatories VALUES (?, ?, ?, ?, ?, ?)",
             (
                 entity.siret,
-                entity.denomination,
-                fold(entity.denomination),
+                entity.name,
+                fold(entity.name),
                 request.region.id,
                 request.mode,
                 json.dumps(dues),

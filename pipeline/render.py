@@ -19,6 +19,7 @@ from .context import bulletin_context, regions_context, signatory_context, varia
 from .ooxml import CompiledDocx, compile_docx
 from .regions import RegionBook, load_regions
 from .request import Request, check_variants
+from .resah import Resah, load_resah
 from .resources import KINDS, Resources
 from .tariff import MembershipTariff, load_membership
 from .variants import Variant
@@ -58,6 +59,7 @@ class Renderer:
     membership: MembershipTariff
     conventions: dict[str, CompiledDocx]
     bulletin: CompiledDocx
+    resah: Resah  # the other party: sample deposits print it as their orders' supplier
 
     @classmethod
     def build(cls, resources: Resources, variants: list[Variant]) -> Renderer:
@@ -67,8 +69,9 @@ class Renderer:
             for v in variants
         }
         bulletin = compile_docx(resources.bulletin_template, regions_context(regions), ("b",))
+        membership = load_membership(resources.membership_file)
         return cls(
-            tuple(variants), regions, load_membership(resources.membership_file), conventions, bulletin
+            tuple(variants), regions, membership, conventions, bulletin, load_resah(resources.resah_file)
         )
 
     def package(self, request: Request, on: dt.date, kinds: tuple[str, ...] = KINDS) -> list[Document]:

@@ -14,9 +14,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import yaml
-from stdnum.exceptions import ValidationError as StdnumError
-from stdnum.fr import siret as siret_number
 
+from . import sirets
 from .errors import InputError, Problem
 from .money import euros
 from .regions import Region, RegionBook
@@ -30,19 +29,20 @@ MODES = {"compte_propre": "compte propre", "mandat": "mandat", "groupement": "gr
 
 @dataclass(frozen=True)
 class Entity:
-    denomination: str
+    """A signatory or a beneficiary; the input file names its fields in French (`_entity` maps them)."""
+
+    name: str
     siret: str
-    typologie: str
-    adresse: str
-    code_postal: str
-    ville: str
+    typology: str
+    address: str
+    postal_code: str
+    city: str
     population: int | None = None
     maximums: tuple[tuple[str, Decimal], ...] = ()
 
     @property
     def siret_display(self) -> str:
-        s = self.siret
-        return f"{s[:3]} {s[3:6]} {s[6:9]} {s[9:]}"
+        return sirets.spaced(self.siret)
 
     @property
     def siren(self) -> str:
@@ -55,18 +55,24 @@ class Entity:
 
 @dataclass(frozen=True)
 class Contact:
-    civilite: str = ""
-    nom: str = ""
-    prenom: str = ""
-    fonction: str = ""
+    """The bulletin's contact person; CONTACT_FIELDS maps the input file's French keys."""
+
+    title: str = ""
+    surname: str = ""
+    first_name: str = ""
+    position: str = ""
     email: str = ""
-    telephone: str = ""
+    phone: str = ""
+
+
+CONTACT_FIELDS = {"civilite": "title", "nom": "surname", "prenom": "first_name", "fonction": "position",
+                  "email": "email", "telephone": "phone"}  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Signatory:
     entity: Entity
-    representant: str | None = None
+    representative: str | None = None
     medico_social: bool = False
     finess: str | None = None
     email: str | None = None
@@ -94,23 +100,23 @@ def _entity(d: dict) -> Entity:
     else:
         maximums = ((ALL_VARIANTS, euros(amounts)),) if amounts is not None else ()
     return Entity(
-        denomination=one_line(d["denomination"]),
-        siret="".join(d["siret"].split()),
-        typologie=d["typologie"].strip(),
-        adresse=one_line(d["adresse"]),
-        code_postal=d["code_postal"].strip(),
-        ville=one_line(d["ville"]),
+        name=one_line(d["denomination"]),
+        siret=sirets.compact(d["siret"]),
+        typology=d["typologie"].strip(),
+        address=one_line(d["adresse"]),
+        postal_code=d["code_postal"].strip(),
+        city=one_line(d["ville"]),
         population=d.get("population"),
         maximums=maximums,
     )
 
 
 def _signatory(d: dict) -> Signatory:
-    contact = {k: one_line(v) for k, v in d.get("contact", {}).items()}
+    contact = {CONTACT_FIELDS[k]: one_line(v) for k, v in d.get("contact", {}).items()}
     rep = d.get("representant")
     return Signatory(
         entity=_entity(d),
-        representant=one_line(rep) if rep else None,
+        representative=one_line(rep) if rep else None,
         medico_social=bool(d.get("medico_social", False)),
         finess=d.get("finess"),
         email=d.get("email"),
@@ -119,13 +125,11 @@ def _signatory(d: dict) -> Signatory:
 
 
 def _siret_problem(path: str, value: str) -> Problem | None:
-    try:
-        siret_number.validate(value)
-    except StdnumError:
-        return Problem(
-            path, f"SIRET {value} invalide (clé de contrôle) — recopiez-le depuis l'avis de situation INSEE"
-        )
-    return None
+    if sirets.is_valid(value):
+        return None
+    return Problem(
+        path, f"SIRET {value} invalide (clé de contrôle) — recopiez-le depuis l'avis de situation INSEE"
+    )
 
 
 def _entity_problems(path: str, e: Entity, regions: RegionBook) -> list[Problem]:
@@ -134,11 +138,11 @@ def _entity_problems(path: str, e: Entity, regions: RegionBook) -> list[Problem]
         where = f"{path}.montant_maximum" + ("" if variant_id == ALL_VARIANTS else f".{variant_id}")
         if amount <= 0:
             problems.append(Problem(where, f"montant {amount} € : un montant maximum doit être positif"))
-    if regions.for_postal_code(e.code_postal) is None:
+    if regions.for_postal_code(e.postal_code) is None:
         problems.append(
             Problem(
                 f"{path}.code_postal",
-                f"code postal {e.code_postal} : aucune région Resah ne le couvre — vérifiez-le",
+                f"code postal {e.postal_code} : aucune région Resah ne le couvre — vérifiez-le",
             )
         )
     return problems
@@ -190,7 +194,7 @@ def parse_request(data, source: str, regions: RegionBook, schema: Path, variants
     for i, ben in enumerate(bens if explicit else ()):
         problems += _entity_problems(f"beneficiaires[{i + 1}]", ben, regions)
     mode_problems = _mode_problems(data["mode"], sig, bens, explicit)
-    region = regions.for_postal_code(sig.entity.code_postal) or regions.triage
+    region = regions.for_postal_code(sig.entity.postal_code) or regions.triage
     request = Request(sig, data["mode"], bens, region, source)
     if not mode_problems:
         problems += [p for v in variants for p in variant_problems(request, v)]
@@ -210,16 +214,16 @@ def read_data_file(path: Path):
 
 
 def _row_problem(tariff: Tariff, variant: Variant, path: str, e: Entity) -> Problem | None:
-    if e.typologie == "commune" and e.population is None:
+    if e.typology == "commune" and e.population is None:
         return Problem(
             f"{path}.population",
             "population requise pour une commune (le tarif dépend du nombre d'habitants)",
         )
-    if tariff.row_for(e.typologie, e.population) is None:
+    if tariff.row_for(e.typology, e.population) is None:
         known = ", ".join(sorted(tariff.typologies - {GROUPEMENT}))
         return Problem(
             f"{path}.typologie",
-            f"typologie {e.typologie!r} inconnue du tarif de {variant.id} ; typologies prévues : {known}",
+            f"typologie {e.typology!r} inconnue du tarif de {variant.id} ; typologies prévues : {known}",
         )
     return None
 
@@ -269,15 +273,13 @@ def beneficiary_due(variant: Variant, mode: str, ben: Entity) -> Contribution | 
     """One beneficiary's share; a groupement pays one amount for all, so None."""
     if mode == GROUPEMENT:
         return None
-    return Contribution.of_row(variant.tariff.row_for(ben.typologie, ben.population))
+    return Contribution.of_row(variant.tariff.row_for(ben.typology, ben.population))
 
 
 def contribution_due(variant: Variant, request: Request) -> Contribution:
-    """The signatory's annual contribution, from the variant's tariff."""
+    """The signatory's annual contribution: a groupement's tier, else its beneficiaries' rows
+    (`Contribution.of_rows`, which intake's pipeline/dues.py applies to what the annex says)."""
+    tariff = variant.tariff
     if request.mode == GROUPEMENT:
-        n = len(request.beneficiaries)
-        return Contribution.of_row(variant.tariff.row_for_group(n))
-    parts = [beneficiary_due(variant, request.mode, b) for b in request.beneficiaries]
-    if len(parts) == 1:
-        return parts[0]
-    return Contribution.total(parts, f"{len(parts)} bénéficiaires")
+        return Contribution.of_row(tariff.row_for_group(len(request.beneficiaries)))
+    return Contribution.of_rows([tariff.row_for(b.typology, b.population) for b in request.beneficiaries])

@@ -37,6 +37,11 @@ class Resources:
         return self.templates / "membership.yaml"
 
     @property
+    def resah_file(self) -> Path:
+        """The Resah's own SIRET and address."""
+        return self.templates / "resah.yaml"
+
+    @property
     def problems_file(self) -> Path:
         return self.templates / "problems.yaml"
 

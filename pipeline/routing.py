@@ -32,8 +32,7 @@ def route(facts: Facts, form: Form | None, register: Path, regions: RegionBook) 
         if region:
             return Route(region, f"code postal {code} lu dans les documents")
     if form:
-        siret = "".join((form.get("siret") or "").split()) or None
-        known = lookup(register, siret=siret, name=form.get("raison_sociale"))
+        known = lookup(register, siret=form.siret, name=form.get("raison_sociale"))
         if known:
             return Route(regions.by_id(known.region), "formulaire de dépôt (registre des signataires)", known)
     return Route(None, "")

@@ -6,40 +6,20 @@ French messages tell the depositor what to send.
 
 from __future__ import annotations
 
-import re
-
-from stdnum.fr import siret as siret_number
-
 from .classify import ANNEX, CONVENTION, PURCHASE_ORDER, Classified, principal
 from .dues import Due as Due
 from .dues import expected_due as expected_due
 from .facts import Facts
 from .form import Form
+from .markets import markets_named
 from .money import format_eur
 from .problems import Catalogue, Finding
-from .textnorm import fold
+from .sirets import is_valid
 from .untrusted import quoted
 from .variants import Variant
 
 NAME_QUOTE = 80  # characters of a file name from the deposit shown in a message
 FORM_PROBLEMS = 8  # listed in full; the rest are counted
-MARKET_RE = re.compile(r"(20\d{2}-[a-z]?\d{3})(?:-(\d{3}))?(?:\D{0,12}lot\s*(?:n\s*[°o]\s*)?(\d{1,3}))?")
-
-
-def market(variant: Variant) -> tuple[str, int | None]:
-    """(procedure, lot): 2021-047-001 is lot 1 of procedure 2021-047, as the Resah numbers them."""
-    parts = variant.framework_agreement.split("-")
-    if len(parts) == 3:
-        return "-".join(parts[:2]), int(parts[2])
-    return variant.framework_agreement, variant.lot
-
-
-def markets_named(text: str) -> list[tuple[str, int | None]]:
-    found = []
-    for procedure, lot3, lot in MARKET_RE.findall(fold(text)):
-        number = lot3 or lot
-        found.append((procedure, int(number) if number else None))
-    return found
 
 
 def presence(docs: list[Classified], due: Due | None, cat: Catalogue) -> list[Finding]:
@@ -77,7 +57,7 @@ def signed(docs: list[Classified], facts: Facts, cat: Catalogue) -> list[Finding
 def siret_checks(facts: Facts, form: Form | None, cat: Catalogue) -> list[Finding]:
     findings, invalid = [], []
     for doc, number in facts.sirets:
-        if not siret_number.is_valid(number) and number not in invalid:
+        if not is_valid(number) and number not in invalid:
             invalid.append(number)
             findings.append(cat.finding("siret_invalid", f"{number} (dans {quoted(doc, NAME_QUOTE)})"))
     if not facts.siret or facts.siret in invalid:
@@ -96,7 +76,7 @@ def siret_checks(facts: Facts, form: Form | None, cat: Catalogue) -> list[Findin
                     f"SIRET {facts.siret} sur la convention, {', '.join(sorted(numbers))} dans {quoted(doc, NAME_QUOTE)}",
                 )
             )
-    form_siret = "".join((form.get("siret") or "").split()) if form else ""
+    form_siret = (form.siret or "") if form else ""
     if form_siret and form_siret != facts.siret:
         findings.append(
             cat.finding(
@@ -110,9 +90,7 @@ def contract(facts: Facts, form: Form | None, variants: dict[str, Variant], cat:
     number = form.get("numero_marche") if form else None
     if not number or not facts.variant:
         return []
-    procedure, lot = market(variants[facts.variant])
-    named = markets_named(number)
-    if any(p == procedure and (n is None or n == lot) for p, n in named):
+    if any(m.names(variants[facts.variant].market) for m in markets_named(number)):
         return []
     return [
         cat.finding(

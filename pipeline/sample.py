@@ -31,6 +31,7 @@ from .archive import zip_of
 from .money import format_eur
 from .render import write_atomic
 from .request import contribution_due
+from .resah import Resah
 
 FONTS = (
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
@@ -134,7 +135,15 @@ def convention_pdf(docx: bytes, damaged: bool = True) -> bytes:
 
 
 def purchase_order_pdf(
-    buyer: str, siret: str, address: str, postal_code: str, city: str, amount: Decimal, ej: str, market: str
+    buyer: str,
+    siret: str,
+    address: str,
+    postal_code: str,
+    city: str,
+    amount: Decimal,
+    ej: str,
+    market: str,
+    supplier: Resah,
 ) -> bytes:
     lines = [
         "ENGAGEMENT JURIDIQUE — BON DE COMMANDE",
@@ -144,7 +153,7 @@ def purchase_order_pdf(
         f"SIRET : {siret}",
         f"{address}",
         f"{postal_code} {city}",
-        "Fournisseur : GIP RESAH, SIRET 130 005 010 00025, 47 rue de Charonne 75011 Paris",
+        f"Fournisseur : {supplier.as_supplier}",
         f"Objet : contribution annuelle au titre de la convention de service d'achat centralisé — accord-cadre {market}",
         f"Montant HT : {format_eur(amount)}",
         "TVA : non applicable",
@@ -172,19 +181,20 @@ def write_deposit(renderer, request, variant, out_zip: Path, email: str) -> tupl
     """Render, sign and zip a deposit for one signatory and variant, with its form beside it."""
     docs = {d.kind: d.data for d in renderer.package(request, dt.date.today(), ("convention", "annex"))}
     entity = request.signatory.entity
-    identity = throwaway_identity(request.signatory.representant or "Représentant", entity.denomination)
+    identity = throwaway_identity(request.signatory.representative or "Représentant", entity.name)
     due = contribution_due(variant, request).amount or Decimal("0")
     ej = "1300012345"
     market = variant.framework_agreement + (f" lot {variant.lot}" if variant.lot else "")
     order = purchase_order_pdf(
-        entity.denomination,
+        entity.name,
         entity.siret_display,
-        entity.adresse,
-        entity.code_postal,
-        entity.ville,
+        entity.address,
+        entity.postal_code,
+        entity.city,
         due,
         ej,
         market,
+        renderer.resah,
     )
     members = [
         ("Dépôt CSAC/Convention signée.pdf", sign_pdf(convention_pdf(docs["convention"]), identity)),
@@ -192,6 +202,6 @@ def write_deposit(renderer, request, variant, out_zip: Path, email: str) -> tupl
         (f"Dépôt CSAC/EJ {ej}.pdf", order),
     ]
     form_path = out_zip.with_suffix(".json")
-    write_atomic(form_path, form_for(entity.denomination, market, email, ej).encode("utf-8"))
+    write_atomic(form_path, form_for(entity.name, market, email, ej).encode("utf-8"))
     write_atomic(out_zip, zip_of(members))
     return out_zip, form_path

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -122,11 +123,16 @@ class Contribution:
         return cls(row.amount, row.label, row.quote)
 
     @classmethod
-    def total(cls, parts: list[Contribution], basis: str) -> Contribution:
-        if any(p.amount is None for p in parts):
-            quote = next(p.quote for p in parts if p.amount is None)
-            return cls(None, basis, quote)
-        return cls(sum((p.amount for p in parts), Decimal("0.00")), basis)
+    def of_rows(cls, rows: Sequence[TariffRow]) -> Contribution:
+        """What the bodies of these rows owe together, the one rule for rendering and intake: the
+        sum of their rows; "sur devis" (the first such row's words) as soon as one row is."""
+        if len(rows) == 1:
+            return cls.of_row(rows[0])
+        basis = f"{len(rows)} bénéficiaires"
+        quoted = next((r for r in rows if r.amount is None), None)
+        if quoted is not None:
+            return cls(None, basis, quoted.quote)
+        return cls(sum((r.amount for r in rows), Decimal("0.00")), basis)
 
 
 def tariff_from_data(data: dict) -> Tariff:

@@ -32,7 +32,8 @@ def _unspace_line(line: str) -> str:
 
 
 def normalise(text: str) -> str:
-    """Repaired, NFC text with ligatures expanded and spacing collapsed."""
+    """Repaired text in NFKC (compatibility forms folded: no-break spaces, full-width digits, "ﬁ"),
+    ligatures expanded and spacing collapsed."""
     text = _LIGATURE_RE.sub(lambda m: LIGATURES[m.group(0)], text)
     text = unicodedata.normalize("NFKC", text)
     lines = (_unspace_line(line) for line in text.splitlines())

@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 
 from .errors import ConfigError, UnknownVariantError
+from .markets import Market, market_of
 from .money import euros
 from .resources import Resources
 from .schemas import check
@@ -43,6 +44,11 @@ class Variant:
     articles: tuple[Article, ...]
     text: dict  # the remaining legal text (title, parties, recitals, signature…)
     source: Path
+
+    @property
+    def market(self) -> Market:
+        """(procedure, lot): 2021-047-001 is lot 1 of procedure 2021-047, as the Resah numbers them."""
+        return market_of(self.framework_agreement, self.lot)
 
     @property
     def label(self) -> str:

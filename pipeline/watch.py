@@ -140,18 +140,6 @@ def is_deposit_name(name: str) -> bool:
     return _watched(name) and not name.lower().endswith(SIDECAR_SUFFIXES)
 
 
-def _sidecar(path: Path) -> Path | None:
-    return sidecar_for(path)
-
-
-def _form_of(path: Path) -> Path | None:
-    """The sidecar form, if one can be looked up at all (a 255-byte name has no room for one)."""
-    try:
-        return _sidecar(path)
-    except (OSError, ValueError):
-        return None
-
-
 def _directory_reads(path: Path) -> bool:
     try:
         with path.open("rb") as fh:
@@ -320,7 +308,7 @@ class Watcher:
     def claim(self, path: Path) -> Claim | None:
         """The file, then its form, renamed into a fresh folder of ours; None if another watcher
         was first. The file goes first: whoever wins it is the only one to move its form."""
-        form = _form_of(path)
+        form = sidecar_for(path)
         folder = self._new_claim_folder()
         try:
             os.rename(path, folder / path.name)
@@ -374,7 +362,7 @@ class Watcher:
         folder.rmdir()
 
     def _adopt_file(self, path: Path) -> None:
-        form, target = _form_of(path), self._new_claim_folder()
+        form, target = sidecar_for(path), self._new_claim_folder()
         os.rename(path, target / path.name)
         if form:
             os.rename(form, target / form.name)
@@ -416,7 +404,7 @@ class Watcher:
         s, quiet = self.settings, now - state.seen[path.name].since
         if quiet < s.settle:
             return False
-        form = _form_of(path)
+        form = sidecar_for(path)
         if form is None:
             form_ready = quiet >= s.settle + s.form_grace
         else:

@@ -30,8 +30,11 @@ from stdnum import luhn
 
 from pipeline import sample
 from pipeline.request import parse_request
+from pipeline.resah import load_resah
+from pipeline.resources import Resources
 
 IDENTITY = sample.throwaway_identity("Maire", "Commune")
+RESAH = load_resah(Resources.default().resah_file)  # the orders' supplier
 
 
 def make_siret(n: int) -> str:
@@ -330,6 +333,7 @@ def order_pdf(
         amount,
         ej,
         market,
+        RESAH,
     )
 
 

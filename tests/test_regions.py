@@ -15,7 +15,7 @@ def test_seventeen_regions_with_canonical_mailboxes(regions):
 
 
 def test_every_departement_belongs_to_exactly_one_region(regions):
-    owners = [d for r in regions.regions for d in r.departements]
+    owners = [d for r in regions.regions for d in r.departments]
     assert sorted(owners) == sorted(METROPOLE + OVERSEAS)
 
 

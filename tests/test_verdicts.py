@@ -203,7 +203,7 @@ AMOUNT_FORMATS = {
 def test_every_way_of_writing_an_amount_is_read(variants, kind, fmt):
     lines = ["BON DE COMMANDE N° 2024-042", "Prix unitaire : 990,00 €", *AMOUNT_FORMATS[fmt].split("\n")]
     data = b.sample.text_pdf(lines) if kind == "pdf" else b.text_docx(lines)
-    facts = gather([read(f"o.{kind}", data, variants)])
+    facts = gather([read(f"o.{kind}", data, variants)], b.RESAH)
     assert (facts.amount_paid, facts.amount_doubt) == (Decimal("1000.00"), None)
 
 
@@ -629,7 +629,7 @@ def test_a_label_naming_the_order_as_owner_wins_over_an_ownerless_or_foreign_tot
     variants, own_label, other
 ):
     data = labelled_order(own_label, "10,00 €", other, "1 000,00 €")
-    facts = gather([read("EJ.pdf", data, variants)])
+    facts = gather([read("EJ.pdf", data, variants)], b.RESAH)
     assert (facts.amount_paid, facts.amount_doubt) == (Decimal("10.00"), None)
 
 
