@@ -38,10 +38,6 @@ SEPARATORS = {
 }
 
 
-def codes(report) -> list[str]:
-    return [p["code"] for p in report["problems"]]
-
-
 def written_with(siret: str, separator: str) -> str:
     return sirets.spaced(siret).replace(" ", separator)
 
@@ -174,7 +170,7 @@ def test_the_resahs_own_siret_is_the_one_its_data_file_gives(tmp_path, resources
         ctx = IntakeContext.build(
             res, Workspace(tmp_path / name / "in", tmp_path / name / "out", tmp_path / name)
         )
-        return take_in(drop(data, f"{name}.zip", form=b.form(commune)), ctx)["siret"]
+        return take_in(drop(data, f"{name}.zip", form=b.form(commune)), ctx).siret
 
     assert signatory(moved, "moved") == commune.siret
     assert signatory(resources, "default") == other  # for the default data, a stranger's SIRET
