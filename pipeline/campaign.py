@@ -72,6 +72,8 @@ class BatchResult:
     outputs: tuple[dict, ...]
     failures: tuple[RowFailure, ...]
     manifest: Path
+    rows: int = 0  # rows in the campaign, good and bad
+    workers: int = 1  # worker processes used: never more than chunks of rows to render
 
 
 def _number(text: str):
@@ -211,13 +213,15 @@ def run_campaign(
     entries = []
     if progress and failures:
         progress(len(failures))
-    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+    chunks = list(_chunks(rows, 8))
+    workers = max(1, min(jobs, len(chunks)))
+    with ProcessPoolExecutor(max_workers=workers) as pool:
         futures = [
             (
                 len(chunk),
                 pool.submit(render_rows, *args, chunk, str(out), on, kinds, register_db and str(register_db)),
             )
-            for chunk in _chunks(rows, 8)
+            for chunk in chunks
         ]
         for size, future in futures:
             chunk_entries, chunk_failures = future.result()
@@ -225,10 +229,10 @@ def run_campaign(
             failures += chunk_failures
             if progress:
                 progress(size)
-    return _finish(campaign, variant_ids, out, on, entries, failures)
+    return _finish(campaign, variant_ids, out, on, entries, failures, workers)
 
 
-def _finish(campaign, variant_ids, out, on, entries, failures) -> BatchResult:
+def _finish(campaign, variant_ids, out, on, entries, failures, workers) -> BatchResult:
     outputs = tuple(sorted(entries, key=lambda e: e["path"]))
     failures = sorted(failures, key=lambda f: f.number)
     manifest = {
@@ -242,4 +246,4 @@ def _finish(campaign, variant_ids, out, on, entries, failures) -> BatchResult:
     }
     path = out / "manifest.json"
     write_atomic(path, json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8") + b"\n")
-    return BatchResult(outputs, tuple(failures), path)
+    return BatchResult(outputs, tuple(failures), path, len(campaign.rows), workers)

@@ -24,7 +24,7 @@ def _campaign(tmp_path, *lines, name="campagne.csv"):
 @pytest.mark.parametrize("command", ["variants", "render", "render-batch"])
 def test_every_command_has_help_with_an_example(command):
     result = run_csac(command, "--help")
-    assert result.returncode == 0 and "Example" in result.stdout
+    assert result.returncode == 0 and "Exemple" in result.stdout
 
 
 def test_variants_lists_the_four_variants_with_their_tariffs():
