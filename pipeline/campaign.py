@@ -151,13 +151,12 @@ def _label(row: Row) -> str:
     return "?"
 
 
-def render_rows(
-    root, variant_ids, rows: list[Row], out: str, on: dt.date, kinds=KINDS, register_db: str | None = None
-):
-    """Worker task: render and write a chunk of rows; return entries and failures."""
+def render_rows(root, variant_ids, rows: list[Row], out: str, on: dt.date, kinds=KINDS):
+    """Worker task: render and write a chunk of rows; return entries, failures and the requests
+    rendered, for the parent to register (one writer: workers never wait on each other's locks)."""
     renderer, resources = _renderer(root, variant_ids)
     schema = resources.schema("beneficiary")
-    entries, failures = [], []
+    entries, failures, rendered = [], [], []
     for row in rows:
         try:
             source = f"ligne {row.number}"
@@ -167,10 +166,9 @@ def render_rows(
             failures.append(RowFailure(row.number, _label(row), exc.problems))
             continue
         write_documents(Path(out), docs)
-        if register_db:
-            register.record(Path(register_db), request, list(renderer.variants))
+        rendered.append(request)
         entries += [d.manifest_entry() for d in docs]
-    return entries, failures
+    return entries, failures, rendered
 
 
 def _duplicates(rows: tuple[Row, ...]) -> tuple[list[Row], list[RowFailure]]:
@@ -205,8 +203,9 @@ def run_campaign(
     kinds: tuple[str, ...] = KINDS,
     register_db: Path | None = None,
 ) -> BatchResult:
-    """Render the whole campaign; `progress(n)` is called as rows complete."""
-    select(load_variants(resources), variant_ids)  # unknown ids fail before any work
+    """Render the whole campaign, registering each signatory rendered in `register_db` if given;
+    `progress(n)` is called as rows complete."""
+    variants = select(load_variants(resources), variant_ids)  # unknown ids fail before any work
     on = on or campaign.date or dt.date.today()
     args = (str(resources.root), tuple(variant_ids))
     rows, failures = _duplicates(campaign.rows)
@@ -217,16 +216,14 @@ def run_campaign(
     workers = max(1, min(jobs, len(chunks)))
     with ProcessPoolExecutor(max_workers=workers) as pool:
         futures = [
-            (
-                len(chunk),
-                pool.submit(render_rows, *args, chunk, str(out), on, kinds, register_db and str(register_db)),
-            )
-            for chunk in chunks
+            (len(chunk), pool.submit(render_rows, *args, chunk, str(out), on, kinds)) for chunk in chunks
         ]
         for size, future in futures:
-            chunk_entries, chunk_failures = future.result()
+            chunk_entries, chunk_failures, rendered = future.result()
             entries += chunk_entries
             failures += chunk_failures
+            for request in rendered if register_db else ():
+                register.record(register_db, request, variants)
             if progress:
                 progress(size)
     return _finish(campaign, variant_ids, out, on, entries, failures, workers)
