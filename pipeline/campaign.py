@@ -73,6 +73,8 @@ class BatchResult:
     outputs: tuple[dict, ...]
     failures: tuple[RowFailure, ...]
     manifest: Path
+    rows: int = 0  # rows in the campaign, good and bad
+    workers: int = 1  # worker processes used: never more than chunks of rows to render
 
 
 def _number(text: str):
@@ -150,13 +152,12 @@ def _label(row: Row) -> str:
     return "?"
 
 
-def render_rows(
-    root, variant_ids, rows: list[Row], out: str, on: dt.date, kinds=KINDS, register_db: str | None = None
-):
-    """Worker task: render and write a chunk of rows; return entries and failures."""
+def render_rows(root, variant_ids, rows: list[Row], out: str, on: dt.date, kinds=KINDS):
+    """Worker task: render and write a chunk of rows; return entries, failures and the requests
+    rendered, for the parent to register (one writer: workers never wait on each other's locks)."""
     renderer, resources = _renderer(root, variant_ids)
     schema = resources.schema("beneficiary")
-    entries, failures = [], []
+    entries, failures, rendered = [], [], []
     for row in rows:
         try:
             source = f"ligne {row.number}"
@@ -166,10 +167,9 @@ def render_rows(
             failures.append(RowFailure(row.number, _label(row), exc.problems))
             continue
         write_documents(Path(out), docs)
-        if register_db:
-            register.record(Path(register_db), request, list(renderer.variants))
+        rendered.append(request)
         entries += [d.manifest_entry() for d in docs]
-    return entries, failures
+    return entries, failures, rendered
 
 
 def _duplicates(rows: tuple[Row, ...]) -> tuple[list[Row], list[RowFailure]]:
@@ -204,32 +204,33 @@ def run_campaign(
     kinds: tuple[str, ...] = KINDS,
     register_db: Path | None = None,
 ) -> BatchResult:
-    """Render the whole campaign; `progress(n)` is called as rows complete."""
-    select(load_variants(resources), variant_ids)  # unknown ids fail before any work
+    """Render the whole campaign, registering each signatory rendered in `register_db` if given;
+    `progress(n)` is called as rows complete."""
+    variants = select(load_variants(resources), variant_ids)  # unknown ids fail before any work
     on = on or campaign.date or dt.date.today()
     args = (str(resources.root), tuple(variant_ids))
     rows, failures = _duplicates(campaign.rows)
     entries = []
     if progress and failures:
         progress(len(failures))
-    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+    chunks = list(_chunks(rows, 8))
+    workers = max(1, min(jobs, len(chunks)))
+    with ProcessPoolExecutor(max_workers=workers) as pool:
         futures = [
-            (
-                len(chunk),
-                pool.submit(render_rows, *args, chunk, str(out), on, kinds, register_db and str(register_db)),
-            )
-            for chunk in _chunks(rows, 8)
+            (len(chunk), pool.submit(render_rows, *args, chunk, str(out), on, kinds)) for chunk in chunks
         ]
         for size, future in futures:
-            chunk_entries, chunk_failures = future.result()
+            chunk_entries, chunk_failures, rendered = future.result()
             entries += chunk_entries
             failures += chunk_failures
+            for request in rendered if register_db else ():
+                register.record(register_db, request, variants)
             if progress:
                 progress(size)
-    return _finish(campaign, variant_ids, out, on, entries, failures)
+    return _finish(campaign, variant_ids, out, on, entries, failures, workers)
 
 
-def _finish(campaign, variant_ids, out, on, entries, failures) -> BatchResult:
+def _finish(campaign, variant_ids, out, on, entries, failures, workers) -> BatchResult:
     outputs = tuple(sorted(entries, key=lambda e: e["path"]))
     failures = sorted(failures, key=lambda f: f.number)
     manifest = {
@@ -243,4 +244,4 @@ def _finish(campaign, variant_ids, out, on, entries, failures) -> BatchResult:
     }
     path = out / "manifest.json"
     write_atomic(path, json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8") + b"\n")
-    return BatchResult(outputs, tuple(failures), path)
+    return BatchResult(outputs, tuple(failures), path, len(campaign.rows), workers)

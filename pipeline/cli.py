@@ -1,4 +1,5 @@
-"""The `csac` command: a thin layer that parses arguments and calls the library."""
+"""The `csac` command: it parses the command line into an options object, makes one call into the
+library (pipeline/api.py) and prints the result in French. Nothing else happens here."""
 
 from __future__ import annotations
 
@@ -17,14 +18,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from . import api
 from .errors import CsacError, ExitCode, InputError
-from .journal import Journal
-from .resources import KINDS, Resources, Workspace
-from .variants import load_variants, select
-
-# Each command imports the libraries it needs when it runs: `csac intake` and
-# `csac watch` must stay small in memory whatever a deposit holds, and need not
-# carry the rendering stack (docxtpl, fpdf2, Pillow).
+from .resources import KINDS
 
 app = typer.Typer(
     help="csac — conventions de service d'achat centralisé du Resah.",
@@ -40,16 +36,24 @@ DateOpt = Annotated[
     typer.Option(
         "--date",
         formats=["%Y-%m-%d"],
-        help="Date of the campaign (bulletin year, 31 October rule). Default: today.",
+        help="Date de la campagne (année du bulletin, règle du 31 octobre). Par défaut : aujourd'hui.",
     ),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of a table.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Sortie JSON pour les scripts, au lieu d'un tableau.")]
 PRIVATE = 0o077  # deposits, journal and messages hold personal data (GDPR): owner only
 StateOpt = Annotated[
-    Path | None, typer.Option("--state", help="Folder of the journal and the register of signatories.")
+    Path | None,
+    typer.Option(
+        "--state",
+        help="Dossier du journal et du registre des signataires. Par défaut : celui de la configuration (var/).",
+    ),
 ]
 OutboxOpt = Annotated[
-    Path | None, typer.Option("--outbox", help="Folder of the regional Maildirs and the quarantine.")
+    Path | None,
+    typer.Option("--outbox", help="Dossier des boîtes Maildir régionales et de la quarantaine."),
+]
+BeneficiaryOpt = Annotated[
+    Path, typer.Option("--beneficiary", "-b", help="Fichier du signataire (YAML ou JSON).")
 ]
 
 
@@ -57,50 +61,36 @@ OutboxOpt = Annotated[
 def _options(
     ctx: typer.Context,
     config: Annotated[
-        Path | None, typer.Option("--config", help="Configuration file (default: ./csac.yaml if present).")
+        Path | None,
+        typer.Option("--config", help="Fichier de configuration (par défaut : ./csac.yaml s'il existe)."),
     ] = None,
 ) -> None:
     ctx.obj = config
 
 
-def _config(ctx: typer.Context, inbox=None, outbox=None, state=None):
-    """The configuration, read once; folders given on the command line win."""
-    from .config import load_config
-
-    return load_config(ctx.obj, Resources.default()).with_paths(inbox, outbox, state)
+def _variant_ids(names: list[str]) -> tuple[str, ...]:
+    """`all` (or nothing) is every variant: the empty tuple."""
+    return () if not names or names == ["all"] else tuple(names)
 
 
-def _variant_ids(names: list[str]) -> list[str] | None:
-    return None if not names or names == ["all"] else names
+def _kinds(documents: str) -> tuple[str, ...]:
+    kinds = tuple(k.strip() for k in documents.split(","))
+    if not kinds or set(kinds) - set(KINDS):
+        raise typer.BadParameter(f"--documents : choisissez parmi {', '.join(KINDS)}")
+    return kinds
 
 
 @app.command("variants")
 def variants_cmd(as_json: JsonOpt = False) -> None:
-    """List the convention variants and their tariffs.
+    """Liste les variantes de convention et leurs tarifs.
 
-    Example: `csac variants` or `csac variants --json`
+    Exemple : `csac variants` ou `csac variants --json`
     """
-    variants = load_variants(Resources.default())
+    variants = api.list_variants(api.Setup())
     if as_json:
-        data = [
-            {
-                "id": v.id,
-                "framework_agreement": v.framework_agreement,
-                "lot": v.lot,
-                "summary": v.summary,
-                "modes": list(v.modes),
-                "tariff": [
-                    {"label": r.label, "typology": r.typology, "amount": r.amount_text} for r in v.tariff.rows
-                ],
-                "supplementary_contribution": str(v.supplementary_contribution)
-                if v.supplementary_contribution
-                else None,
-            }
-            for v in variants.values()
-        ]
-        out.print_json(json.dumps(data, ensure_ascii=False))
+        out.print_json(json.dumps([v.as_json() for v in variants], ensure_ascii=False))
         return
-    for v in variants.values():
+    for v in variants:
         table = Table(title=f"{v.id} — {v.label} — {v.summary}", title_justify="left")
         table.add_column("typologie")
         table.add_column("libellé du tarif")
@@ -116,91 +106,99 @@ def variants_cmd(as_json: JsonOpt = False) -> None:
 
 @app.command("render")
 def render_cmd(
-    variants: Annotated[list[str], typer.Argument(help="Variant ids, or `all`.")],
-    beneficiary: Annotated[Path, typer.Option("--beneficiary", "-b", help="Signatory file (YAML or JSON).")],
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("outbox"),
+    ctx: typer.Context,
+    variants: Annotated[list[str], typer.Argument(help="Identifiants des variantes, ou `all`.")],
+    beneficiary: BeneficiaryOpt,
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Dossier de sortie.")] = Path("outbox"),
     date: DateOpt = None,
-    bulletin: Annotated[bool, typer.Option(help="Also render the membership bulletin.")] = True,
+    bulletin: Annotated[bool, typer.Option(help="Produire aussi le bulletin d'adhésion.")] = True,
     as_json: JsonOpt = False,
-    state: StateOpt = Path("var"),
+    state: StateOpt = None,
 ) -> None:
-    """Render the conventions, annexes and bulletin for one signatory.
+    """Produit les conventions, les annexes et le bulletin d'un signataire, et l'inscrit au registre.
 
-    Example: `csac render 2021-045-lot2 --beneficiary examples/beneficiaire.yaml --out outbox/`
+    Exemple : `csac render 2021-045-lot2 --beneficiary examples/beneficiaire.yaml --out outbox/`
 
-    Example: `csac render all -b examples/beneficiaire.yaml -o outbox/demo --date 2024-03-01`
+    Exemple : `csac render all -b examples/beneficiaire.yaml -o outbox/demo --date 2024-03-01`
     """
-    from . import register
-    from .render import Renderer, write_documents
-    from .request import parse_request, read_data_file
-
-    resources = Resources.default()
-    chosen = select(load_variants(resources), _variant_ids(variants))
-    renderer = Renderer.build(resources, chosen)
-    data = read_data_file(beneficiary)
-    request = parse_request(data, str(beneficiary), renderer.regions, resources.schema("beneficiary"), chosen)
-    on = (date or dt.datetime.now()).date()
-    kinds = KINDS if bulletin else ("convention", "annex")
-    docs = renderer.package(request, on, kinds)
-    write_documents(out_dir, docs)
-    register.record(Workspace(state=state).register, request, chosen)
+    options = api.RenderOptions(
+        config_file=ctx.obj,
+        variants=_variant_ids(variants),
+        beneficiary=beneficiary,
+        out=out_dir,
+        on=date.date() if date else None,
+        kinds=KINDS if bulletin else ("convention", "annex"),
+        state=state,
+    )
+    done = api.render_signatory(options)
     if as_json:
-        out.print_json(json.dumps([d.manifest_entry() for d in docs], ensure_ascii=False))
+        out.print_json(json.dumps([d.manifest_entry() for d in done.documents], ensure_ascii=False))
         return
+    request = done.request
     table = Table(title=f"{request.signatory.entity.name} → {request.region.name} ({request.region.mailbox})")
     for col in ("document", "variante", "fichier", "sha256"):
         table.add_column(col, overflow="fold")
-    for d in docs:
-        table.add_row(d.kind, d.variant or "—", str(out_dir / d.relpath), d.sha256[:12])
+    for d in done.documents:
+        table.add_row(d.kind, d.variant or "—", str(done.out / d.relpath), d.sha256[:12])
     out.print(table)
 
 
 @app.command("render-batch")
 def render_batch_cmd(
+    ctx: typer.Context,
     campaign_file: Annotated[
         Path,
-        typer.Argument(metavar="CAMPAIGN", help="Campaign file: .csv (one signatory per line) or .yaml."),
+        typer.Argument(
+            metavar="CAMPAIGN", help="Fichier de campagne : .csv (un signataire par ligne) ou .yaml."
+        ),
     ],
     variants: Annotated[
-        str, typer.Option("--variants", help="Comma-separated variant ids, or `all`.")
+        str,
+        typer.Option("--variants", help="Identifiants des variantes, séparés par des virgules, ou `all`."),
     ] = "all",
     out_dir: Annotated[
-        Path, typer.Option("--out", "-o", help="Output folder (manifest.json goes there).")
+        Path, typer.Option("--out", "-o", help="Dossier de sortie (manifest.json y est écrit).")
     ] = Path("outbox"),
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes.")] = os.cpu_count() or 2,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Processus de rendu.")] = os.cpu_count() or 2,
     date: DateOpt = None,
     documents: Annotated[
-        str, typer.Option("--documents", help="Comma-separated kinds to render: convention, annex, bulletin.")
+        str,
+        typer.Option(
+            "--documents",
+            help="Documents à produire, séparés par des virgules : convention, annex, bulletin.",
+        ),
     ] = ",".join(KINDS),
-    state: StateOpt = Path("var"),
+    state: StateOpt = None,
 ) -> None:
-    """Render a whole campaign, going on past bad rows, and write manifest.json.
+    """Produit toute une campagne sans s'arrêter aux lignes en erreur, inscrit ses signataires au
+    registre et écrit manifest.json.
 
-    Example: `csac render-batch examples/campagne.csv --variants 2021-045-lot2,2021-063-002 --out outbox/campagne`
+    Exemple : `csac render-batch examples/campagne.csv --variants 2021-045-lot2,2021-063-002 --out outbox/campagne`
     """
-    from .campaign import load_campaign, run_campaign
-
-    resources = Resources.default()
-    ids = [v.id for v in select(load_variants(resources), _variant_ids(variants.split(",")))]
-    kinds = tuple(k.strip() for k in documents.split(","))
-    if not kinds or set(kinds) - set(KINDS):
-        raise typer.BadParameter(f"--documents : choisissez parmi {', '.join(KINDS)}")
-    campaign = load_campaign(campaign_file, resources)
-    on = date.date() if date else None
+    options = api.CampaignOptions(
+        config_file=ctx.obj,
+        campaign=campaign_file,
+        variants=_variant_ids(variants.split(",")),
+        out=out_dir,
+        jobs=jobs,
+        on=date.date() if date else None,
+        kinds=_kinds(documents),
+        state=state,
+    )
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err) as progress:
-        task = progress.add_task("signataires", total=len(campaign.rows))
-        result = run_campaign(
-            campaign, ids, out_dir, resources, jobs, on, lambda n: progress.advance(task, n)
-        )
-    out.print(f"{len(result.outputs)} fichier(s) écrit(s) ; manifeste : {result.manifest}")
+        task = progress.add_task("signataires", total=None)
+        result = api.render_campaign(options, lambda n, total: progress.update(task, total=total, advance=n))
+    out.print(
+        f"{len(result.outputs)} fichier(s) écrit(s) par {result.workers} processus ; manifeste : {result.manifest}"
+    )
     for failure in result.failures:
         err.print(f"[red]ligne {failure.number}[/red] {failure.label} :")
         for problem in failure.problems:
             err.print(f"    - {problem}")
     if result.failures:
         err.print(
-            f"[red]{len(result.failures)} ligne(s) refusée(s) sur {len(campaign.rows)}[/red] — corrigez-les et relancez."
+            f"[red]{len(result.failures)} ligne(s) refusée(s) sur {result.rows}[/red] — corrigez-les et relancez."
         )
         raise typer.Exit(ExitCode.input_file)
 
@@ -208,29 +206,27 @@ def render_batch_cmd(
 @app.command("intake")
 def intake_cmd(
     ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(help="The deposited ZIP.", exists=True, dir_okay=False)],
+    path: Annotated[Path, typer.Argument(help="Le ZIP déposé.", exists=True, dir_okay=False)],
     form: Annotated[
         Path | None,
         typer.Option(
-            "--form", help="Deposit form (JSON or YAML). Default: NAME.json or NAME.yaml beside NAME.zip."
+            "--form",
+            help="Formulaire de dépôt (JSON ou YAML). Par défaut : NOM.json ou NOM.yaml à côté de NOM.zip.",
         ),
     ] = None,
     outbox: OutboxOpt = None,
     state: StateOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Take in one deposit: check it, route it to its region, and print the verdict.
+    """Reçoit un dépôt : le vérifie, l'achemine vers sa région et affiche le verdict.
 
-    Exits 0 whatever the verdict; non-zero only when csac itself could not work.
+    Sort avec 0 quel que soit le verdict ; avec un autre code seulement si csac n'a pas pu travailler.
 
-    Example: `csac intake inbox/depot.zip --json`
+    Exemple : `csac intake inbox/depot.zip --json`
     """
-    from .intake import IntakeContext, take_in
-
     os.umask(PRIVATE)
-    config = _config(ctx, outbox=outbox, state=state)
-    intake = IntakeContext.build(Resources.default(), config.workspace, config=config)
-    report = take_in(path, intake, form)
+    options = api.IntakeOptions(config_file=ctx.obj, deposit=path, form=form, outbox=outbox, state=state)
+    report = api.take_in_deposit(options)
     if as_json:
         out.print_json(json.dumps(report.to_json(), ensure_ascii=False))
         return
@@ -246,50 +242,41 @@ def intake_cmd(
     out.print(f"  remis à : {', '.join(report.delivered_to) or '—'}")
 
 
+def _mails(messages: list[dict]) -> str:
+    """Each message's state, with the relay's answer when it explains a wait or a refusal."""
+    return ", ".join(
+        m["state"]
+        + (
+            f" ({m['answer']})"
+            if (m["state"] in ("failed", "queued") or m["refused"]) and m["answer"]
+            else ""
+        )
+        for m in messages
+    )
+
+
 @app.command("status")
 def status_cmd(
     ctx: typer.Context,
-    limit: Annotated[int, typer.Option("--limit", "-n", help="How many deposits, newest first.")] = 20,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", help="Nombre de dépôts, du plus récent au plus ancien.")
+    ] = 20,
     state: StateOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """List the latest deposits and their verdicts, from the journal.
+    """Liste les derniers dépôts et leur verdict, d'après le journal.
 
-    Example: `csac status` or `csac status --json -n 100`
+    Exemple : `csac status` ou `csac status --json -n 100`
     """
-    from .mailqueue import MailQueue
-
-    workspace = _config(ctx, state=state).workspace
-    rows = Journal(workspace.journal).latest(limit)
-    queue = MailQueue(workspace.state)
-    for row in rows:
-        row["messages"] = queue.for_deposit(row["id"])
+    rows = api.latest_deposits(api.StatusOptions(config_file=ctx.obj, limit=limit, state=state))
     if as_json:
         out.print_json(json.dumps(rows, ensure_ascii=False))
         return
     table = Table(title="Derniers dépôts")
-    for col in (
-        "dépôt",
-        "reçu",
-        "fichier",
-        "état",
-        "verdict",
-        "variante",
-        "région",
-        "problèmes",
-        "courriels",
-    ):
+    columns = ("dépôt", "reçu", "fichier", "état", "verdict", "variante", "région", "problèmes", "courriels")
+    for col in columns:
         table.add_column(col, overflow="fold")
     for r in rows:
-        mails = ", ".join(
-            f"{m['state']}"
-            + (
-                f" ({m['answer']})"
-                if (m["state"] in ("failed", "queued") or m["refused"]) and m["answer"]
-                else ""
-            )
-            for m in r["messages"]
-        )
         table.add_row(
             r["id"],
             r["received_at"][:19],
@@ -299,49 +286,39 @@ def status_cmd(
             r["variant"] or "—",
             r["region"] or "—",
             ", ".join(r["problems"]),
-            mails or "—",
+            _mails(r["messages"]) or "—",
         )
     out.print(table)
 
 
 @app.command("sample-deposit")
 def sample_deposit_cmd(
-    beneficiary: Annotated[Path, typer.Option("--beneficiary", "-b", help="Signatory file (YAML or JSON).")],
-    variant: Annotated[str, typer.Option("--variant", help="Variant id.")] = "2021-045-lot2",
+    ctx: typer.Context,
+    beneficiary: BeneficiaryOpt,
+    variant: Annotated[str, typer.Option("--variant", help="Identifiant de la variante.")] = "2021-045-lot2",
     out_zip: Annotated[
-        Path, typer.Option("--out", "-o", help="The ZIP to write; its form goes beside it.")
+        Path, typer.Option("--out", "-o", help="Le ZIP à écrire ; son formulaire est écrit à côté.")
     ] = Path("inbox/depot-exemple.zip"),
     email: Annotated[
-        str, typer.Option(help="Depositor's e-mail in the form.")
+        str, typer.Option(help="Adresse électronique du déposant, dans le formulaire.")
     ] = "acheteur@collectivite.example",
 ) -> None:
-    """Build a signed sample deposit (convention PDF signed with a throwaway certificate, annex, EJ).
+    """Construit un dépôt d'exemple signé (convention en PDF signée d'un certificat jetable, annexe, EJ).
 
-    Example: `csac sample-deposit -b examples/beneficiaire.yaml --variant 2021-045-lot2 -o inbox/depot.zip`
+    Exemple : `csac sample-deposit -b examples/beneficiaire.yaml --variant 2021-045-lot2 -o inbox/depot.zip`
     """
-    from . import sample
-    from .render import Renderer
-    from .request import parse_request, read_data_file
-
-    resources = Resources.default()
-    chosen = select(load_variants(resources), [variant])
-    renderer = Renderer.build(resources, chosen)
-    request = parse_request(
-        read_data_file(beneficiary),
-        str(beneficiary),
-        renderer.regions,
-        resources.schema("beneficiary"),
-        chosen,
+    options = api.SampleOptions(
+        config_file=ctx.obj, beneficiary=beneficiary, variant=variant, out=out_zip, email=email
     )
-    paths = sample.write_deposit(renderer, request, chosen[0], out_zip, email)
-    out.print(f"dépôt d'exemple : {paths[0]} (formulaire : {paths[1]})")
+    deposit, form = api.sample_deposit(options)
+    out.print(f"dépôt d'exemple : {deposit} (formulaire : {form})")
 
 
 config_app = typer.Typer(
-    help="Check the configuration (csac.yaml and the environment).", no_args_is_help=True
+    help="Vérifier la configuration (csac.yaml et l'environnement).", no_args_is_help=True
 )
 outbox_app = typer.Typer(
-    help="The outgoing mail queue, when an SMTP relay is configured.", no_args_is_help=True
+    help="La file des courriels sortants, quand un relais SMTP est configuré.", no_args_is_help=True
 )
 app.add_typer(config_app, name="config")
 app.add_typer(outbox_app, name="outbox")
@@ -351,15 +328,15 @@ app.add_typer(outbox_app, name="outbox")
 def config_check_cmd(
     ctx: typer.Context,
     connect: Annotated[
-        bool, typer.Option("--connect", help="Also connect to the SMTP relay (and log in).")
+        bool, typer.Option("--connect", help="Se connecter aussi au relais SMTP (et s'y authentifier).")
     ] = False,
 ) -> None:
-    """Validate the configuration against its schema; with --connect, try the relay.
+    """Valide la configuration par son schéma ; avec --connect, essaie le relais.
 
-    Example: `csac --config csac.yaml config check --connect`
+    Exemple : `csac --config csac.yaml config check --connect`
     """
-    config = _config(ctx)
-    ws = config.workspace
+    check = api.check_config(api.CheckOptions(config_file=ctx.obj, connect=connect))
+    config, ws = check.config, check.config.workspace
     out.print(f"configuration : {config.source}")
     out.print(f"  dossiers : entrée {ws.inbox}, sortie {ws.outbox}, état {ws.state}")
     out.print(
@@ -367,14 +344,11 @@ def config_check_cmd(
     )
     if config.redirect:
         out.print(f"  [yellow]répétition : tous les messages vont à {config.redirect}[/yellow]")
-    if connect and config.relay:
-        from .mailqueue import check_relay
-
-        try:
-            out.print(f"  connexion : {check_relay(config.relay)}")
-        except Exception as exc:  # any failure to reach or greet the relay is reported as such
-            err.print(f"[red]connexion au relais impossible[/red] : {type(exc).__name__}: {exc}")
-            raise typer.Exit(ExitCode.file_access_error) from exc
+    if check.failure:
+        err.print(f"[red]connexion au relais impossible[/red] : {check.failure}")
+        raise typer.Exit(ExitCode.file_access_error)
+    if check.connection:
+        out.print(f"  connexion : {check.connection}")
     out.print("[green]configuration valide[/green]")
 
 
@@ -382,21 +356,16 @@ def config_check_cmd(
 def outbox_flush_cmd(
     ctx: typer.Context,
     force: Annotated[
-        bool, typer.Option("--force", help="Also send messages still waiting out their backoff.")
+        bool,
+        typer.Option("--force", help="Envoyer aussi les messages qui attendent encore leur prochain essai."),
     ] = False,
     state: StateOpt = None,
 ) -> None:
-    """Send the queued messages through the relay now.
+    """Envoie maintenant par le relais les messages en file.
 
-    Example: `csac outbox flush` or `csac outbox flush --force` after a relay outage
+    Exemple : `csac outbox flush`, ou `csac outbox flush --force` après une panne du relais
     """
-    from .mailqueue import MailQueue
-
-    config = _config(ctx, state=state)
-    if config.relay is None:
-        err.print("aucun relais SMTP configuré : les messages sont dans les Maildir du dossier de sortie")
-        raise typer.Exit(ExitCode.bad_args)
-    result = MailQueue(config.workspace.state).flush(config, force=force)
+    result = api.flush_outbox(api.FlushOptions(config_file=ctx.obj, force=force, state=state))
     out.print(
         f"envoyés : {len(result.sent)} ; en attente : {len(result.deferred)} ; refusés définitivement : {len(result.failed)}"
     )
@@ -405,102 +374,74 @@ def outbox_flush_cmd(
 @app.command("digest")
 def digest_cmd(
     ctx: typer.Context,
-    region: Annotated[str, typer.Option("--region", help="Region: its name, id or mailbox.")],
-    since: Annotated[dt.datetime, typer.Option("--since", formats=["%Y-%m-%d"], help="First day covered.")],
+    region: Annotated[
+        str, typer.Option("--region", help="Région : son nom, son identifiant ou sa boîte aux lettres.")
+    ],
+    since: Annotated[
+        dt.datetime, typer.Option("--since", formats=["%Y-%m-%d"], help="Premier jour couvert.")
+    ],
     out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Write digest-REGION-DATE.txt and .html here.")
+        Path | None, typer.Option("--out", help="Écrire ici digest-REGION-DATE.txt et .html.")
     ] = None,
-    send: Annotated[bool, typer.Option("--send", help="Send it to the region's mailbox.")] = False,
+    send: Annotated[bool, typer.Option("--send", help="L'envoyer à la boîte de la région.")] = False,
     state: StateOpt = None,
 ) -> None:
-    """A French summary for a regional team: deposits received, complete or not, dues, who it waits on.
+    """Synthèse pour une équipe régionale : dépôts reçus, complets ou non, contributions dues, et de qui
+    chacun attend la suite.
 
-    Example: `csac digest --region Corse --since 2024-03-01 --send`
+    Exemple : `csac digest --region Corse --since 2024-03-01 --send`
     """
-    from . import digest
-    from .deliver import Courier
-    from .regions import load_regions
-    from .textnorm import fold
-
-    config = _config(ctx, state=state)
-    book = load_regions(Resources.default().regions_file)
-    found = next(
-        (
-            r
-            for r in book.regions
-            if fold(region) in (fold(r.name), fold(r.id), fold(r.mailbox), fold(r.label))
-        ),
-        None,
+    options = api.DigestOptions(
+        config_file=ctx.obj, region=region, since=since.date(), out=out_dir, send=send, state=state
     )
-    if found is None:
-        err.print(f"région inconnue : {region} — régions : {', '.join(r.name for r in book.regions)}")
-        raise typer.Exit(ExitCode.bad_args)
-    result = digest.build_digest(config.workspace.journal, found, since.date())
-    out.print(digest.text(result), highlight=False)
-    if out_dir:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        stem = out_dir / f"digest-{found.id}-{since:%Y-%m-%d}"
-        stem.with_suffix(".txt").write_text(digest.text(result) + "\n", encoding="utf-8")
-        stem.with_suffix(".html").write_text(digest.html_page(result), encoding="utf-8")
-    if send:
-        courier = Courier(config)
-        courier.send(digest.message(result, dt.date.today()), None)
-        courier.flush()
-        out.print(f"synthèse envoyée à {found.mailbox}")
-
-
-class _JsonLines(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        line = {"at": self.formatTime(record), "level": record.levelname, "message": record.getMessage()}
-        line |= {k: getattr(record, k) for k in ("deposit", "state") if hasattr(record, k)}
-        return json.dumps(line, ensure_ascii=False)
-
-
-def _logging(json_lines: bool) -> None:
-    """Lines on stderr; a warning or error that recurs is said twice, then once a minute (pipeline/logs.py)."""
-    from .logs import Throttle
-
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        _JsonLines() if json_lines else logging.Formatter("%(asctime)s %(levelname)s %(message)s")
-    )
-    handler.addFilter(Throttle())
-    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    done = api.regional_digest(options)
+    out.print(done.text, highlight=False)
+    if done.sent_to:
+        out.print(f"synthèse envoyée à {done.sent_to}")
 
 
 @app.command("watch")
 def watch_cmd(
     ctx: typer.Context,
     inbox: Annotated[
-        Path | None, typer.Option("--inbox", help="Folder the clerks drop deposits into.")
+        Path | None, typer.Option("--inbox", help="Dossier où les agents déposent les ZIP.")
     ] = None,
     outbox: OutboxOpt = None,
     state: StateOpt = None,
     poll: Annotated[
         float | None,
-        typer.Option("--poll", help="Poll every SECONDS instead of file-system events (network shares)."),
+        typer.Option(
+            "--poll",
+            help="Interroger le dossier toutes les SECONDES au lieu des événements du système de fichiers (partages réseau).",
+        ),
     ] = None,
     settle: Annotated[
-        float, typer.Option("--settle", help="Seconds a file must stay unchanged before it is taken.")
+        float,
+        typer.Option(
+            "--settle", help="Secondes pendant lesquelles un fichier doit rester inchangé avant d'être pris."
+        ),
     ] = 0.5,
     rescan: Annotated[
-        float, typer.Option("--rescan", help="Seconds between full rescans and retries of failed deliveries.")
+        float,
+        typer.Option(
+            "--rescan", help="Secondes entre deux balayages complets et nouveaux essais des dépôts en échec."
+        ),
     ] = 10.0,
-    log_json: Annotated[bool, typer.Option("--log-json", help="Log one JSON object per line.")] = False,
+    log_json: Annotated[bool, typer.Option("--log-json", help="Un objet JSON par ligne de journal.")] = False,
 ) -> None:
-    """Watch the inbox and take in every deposit dropped there, exactly once.
+    """Surveille la boîte de dépôt et reçoit chaque dépôt qui y arrive, une seule fois.
 
-    Ctrl-C finishes the deposit in hand and stops; a second Ctrl-C gives it back to the inbox.
+    Ctrl-C termine le dépôt en cours puis arrête ; un second Ctrl-C le rend à la boîte de dépôt.
 
-    Example: `csac watch --inbox inbox/ --outbox outbox/` or `csac watch --poll 2` on a network share
+    Exemple : `csac watch --inbox inbox/ --outbox outbox/`, ou `csac watch --poll 2` sur un partage réseau
     """
-    from .intake import IntakeContext
-    from .watch import Watcher, WatchSettings
+    from .logs import to_stderr
 
-    _logging(log_json)
+    to_stderr(log_json)
     os.umask(PRIVATE)
-    config = _config(ctx, inbox, outbox, state)
-    intake = IntakeContext.build(Resources.default(), config.workspace, config=config)
+    options = api.WatchOptions(
+        config_file=ctx.obj, inbox=inbox, outbox=outbox, state=state, poll=poll, settle=settle, rescan=rescan
+    )
     stop = threading.Event()
 
     def on_signal(signum, frame):
@@ -509,12 +450,12 @@ def watch_cmd(
         logging.getLogger("csac.watch").info("arrêt demandé : fin du dépôt en cours")
         stop.set()
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    settings = WatchSettings(settle=settle, poll=poll, rescan=rescan)
-    ws = config.workspace
-    logging.getLogger("csac.watch").info("veille de %s (sortie : %s)", ws.inbox, ws.outbox)
-    Watcher(intake, settings).run(stop)
+    before = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        api.watch(options, stop)
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
 
 
 def main() -> None:

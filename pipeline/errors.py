@@ -59,5 +59,11 @@ class DeliveryError(CsacError):
     exit_code = ExitCode.file_access_error
 
 
+class ArgumentError(CsacError):
+    """The command names something csac does not know (a region), or asks what this setup cannot do."""
+
+    exit_code = ExitCode.bad_args
+
+
 class UnknownVariantError(CsacError):
     exit_code = ExitCode.input_file

@@ -8,7 +8,9 @@ times it came meanwhile. Whatever module says it, whatever thread.
 
 from __future__ import annotations
 
+import json
 import logging
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -56,3 +58,22 @@ class Throttle(logging.Filter):
         if len(self.said) >= KEPT:
             for text in [t for t, s in self.said.items() if now - s.last >= self.every]:
                 del self.said[text]
+
+
+class JsonLines(logging.Formatter):
+    """One JSON object per line, for a log collector: the deposit and its state as fields of their own."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {"at": self.formatTime(record), "level": record.levelname, "message": record.getMessage()}
+        line |= {k: getattr(record, k) for k in ("deposit", "state") if hasattr(record, k)}
+        return json.dumps(line, ensure_ascii=False)
+
+
+def to_stderr(json_lines: bool = False) -> None:
+    """Lines on stderr, as text or JSON; a warning or error that recurs is throttled (Throttle)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        JsonLines() if json_lines else logging.Formatter("%(asctime)s %(levelname)s %(message)s")
+    )
+    handler.addFilter(Throttle())
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)

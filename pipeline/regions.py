@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from .errors import ConfigError
+from .textnorm import fold
 
 _POSTAL_RE = re.compile(r"^\d{5}$")
 
@@ -39,6 +40,14 @@ class RegionBook:
             if region.id == region_id:
                 return region
         raise KeyError(region_id)
+
+    def named(self, text: str) -> Region | None:
+        """The region a person names by its name, id, label or mailbox, whatever the case or accents."""
+        wanted = fold(text)
+        return next(
+            (r for r in self.regions if wanted in (fold(r.name), fold(r.id), fold(r.mailbox), fold(r.label))),
+            None,
+        )
 
     def for_department(self, code: str) -> Region | None:
         return next((r for r in self.regions if code in r.departments), None)

@@ -55,6 +55,21 @@ class Variant:
         lot = f" lot {self.lot}" if self.lot else ""
         return f"Accord-cadre {self.framework_agreement}{lot}"
 
+    def as_json(self) -> dict:
+        """What `csac variants --json` prints for scripts: the tariff as printed, amounts as text."""
+        extra = self.supplementary_contribution
+        return {
+            "id": self.id,
+            "framework_agreement": self.framework_agreement,
+            "lot": self.lot,
+            "summary": self.summary,
+            "modes": list(self.modes),
+            "tariff": [
+                {"label": r.label, "typology": r.typology, "amount": r.amount_text} for r in self.tariff.rows
+            ],
+            "supplementary_contribution": str(extra) if extra else None,
+        }
+
 
 def _articles(data: list[dict]) -> tuple[Article, ...]:
     def block(b: dict) -> Block:

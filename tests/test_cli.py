@@ -24,7 +24,7 @@ def _campaign(tmp_path, *lines, name="campagne.csv"):
 @pytest.mark.parametrize("command", ["variants", "render", "render-batch"])
 def test_every_command_has_help_with_an_example(command):
     result = run_csac(command, "--help")
-    assert result.returncode == 0 and "Example" in result.stdout
+    assert result.returncode == 0 and "Exemple" in result.stdout
 
 
 def test_variants_lists_the_four_variants_with_their_tariffs():
@@ -38,7 +38,9 @@ def test_variants_lists_the_four_variants_with_their_tariffs():
 def test_render_writes_the_full_package(tmp_path):
     beneficiary = tmp_path / "b.yaml"
     beneficiary.write_text(yaml.safe_dump(BETHUNE, allow_unicode=True), encoding="utf-8")
-    result = run_csac("render", "all", "-b", str(beneficiary), "-o", str(tmp_path / "out"), "--json")
+    result = run_csac(
+        "render", "all", "-b", str(beneficiary), "-o", str(tmp_path / "out"), "--json", cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     entries = json.loads(result.stdout)
     assert sorted(e["kind"] for e in entries) == ["annex"] * 4 + ["bulletin"] + ["convention"] * 4
@@ -82,7 +84,13 @@ def test_an_unknown_variant_exits_2(tmp_path):
 def test_a_batch_goes_on_past_bad_rows_and_reports_their_numbers(tmp_path):
     campaign = _campaign(tmp_path, GOOD, BAD_SIRET, BAD_TYPO, OVERSEAS)
     result = run_csac(
-        "render-batch", str(campaign), "--variants", "2021-045-lot2", "-o", str(tmp_path / "out")
+        "render-batch",
+        str(campaign),
+        "--variants",
+        "2021-045-lot2",
+        "-o",
+        str(tmp_path / "out"),
+        cwd=tmp_path,
     )
     assert result.returncode == 2
     assert "ligne 3" in result.stderr and "ligne 4" in result.stderr
@@ -99,7 +107,7 @@ def test_a_batch_goes_on_past_bad_rows_and_reports_their_numbers(tmp_path):
 def test_a_second_row_for_the_same_siret_is_refused(tmp_path):
     campaign = _campaign(tmp_path, GOOD, GOOD)
     result = run_csac(
-        "render-batch", str(campaign), "--variants", "2021-063-002", "-o", str(tmp_path / "out")
+        "render-batch", str(campaign), "--variants", "2021-063-002", "-o", str(tmp_path / "out"), cwd=tmp_path
     )
     assert result.returncode == 2 and "déjà présent ligne 2" in result.stderr
 
@@ -107,7 +115,9 @@ def test_a_second_row_for_the_same_siret_is_refused(tmp_path):
 def test_the_same_campaign_rendered_twice_gives_identical_files(tmp_path):
     campaign = _campaign(tmp_path, GOOD, OVERSEAS)
     for out in ("a", "b"):
-        result = run_csac("render-batch", str(campaign), "-o", str(tmp_path / out), "--date", "2024-03-01")
+        result = run_csac(
+            "render-batch", str(campaign), "-o", str(tmp_path / out), "--date", "2024-03-01", cwd=tmp_path
+        )
         assert result.returncode == 0, result.stderr
     files_a = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
     files_b = sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*") if p.is_file())
@@ -120,7 +130,9 @@ def test_a_yaml_campaign_renders_mandates_and_groupements(tmp_path):
     from pathlib import Path
 
     example = Path(__file__).parent.parent / "examples" / "campagne.yaml"
-    result = run_csac("render-batch", str(example), "--variants", "2021-047-001", "-o", str(tmp_path / "out"))
+    result = run_csac(
+        "render-batch", str(example), "--variants", "2021-047-001", "-o", str(tmp_path / "out"), cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["rows"] == 3 and manifest["rejected"] == []

@@ -1,0 +1,287 @@
+"""One function per `csac` command, each taking one typed options object (after OCRmyPDF's run_pipeline).
+
+cli.py turns the command line into these options, makes one call here and prints what comes back;
+a script, a test or a web desk makes the same calls. The configuration is read here, once per call:
+the file (--config, or ./csac.yaml), then the environment (CSAC_STATE…), then folders given as options.
+
+Each function imports the libraries it needs when it runs: `csac intake` and `csac watch` must stay
+small in memory whatever a deposit holds, and need not carry the rendering stack (docxtpl, fpdf2, Pillow).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .config import Config, load_config
+from .errors import ArgumentError
+from .resources import KINDS, Resources
+
+if TYPE_CHECKING:
+    from .campaign import BatchResult
+    from .mailqueue import Flush
+    from .render import Document
+    from .request import Request
+    from .variants import Variant
+
+Progress = Callable[[int, int], None]  # (rows just done, rows in the campaign)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Setup:
+    """What every command reads: the configuration file and the repository's data files."""
+
+    config_file: Path | None = None  # --config; None: ./csac.yaml if present
+    resources: Resources = field(default_factory=Resources.default)
+
+    def config(
+        self, inbox: Path | None = None, outbox: Path | None = None, state: Path | None = None
+    ) -> Config:
+        """The file, then the environment; the folders given here win."""
+        return load_config(self.config_file, self.resources).with_paths(inbox, outbox, state)
+
+
+def list_variants(options: Setup) -> list[Variant]:
+    from .variants import load_variants
+
+    return list(load_variants(options.resources).values())
+
+
+@dataclass(frozen=True, kw_only=True)
+class RenderOptions(Setup):
+    beneficiary: Path  # the signatory file, YAML or JSON
+    variants: tuple[str, ...] = ()  # none: every variant
+    out: Path = Path("outbox")
+    on: dt.date | None = None  # the bulletin's year and its 31 October rule; None: today
+    kinds: tuple[str, ...] = KINDS
+    state: Path | None = None  # the register's folder; None: the configuration's
+
+
+@dataclass(frozen=True)
+class Rendered:
+    request: Request
+    documents: tuple[Document, ...]
+    out: Path
+
+
+def _prepared(resources: Resources, variant_ids: list[str], beneficiary: Path):
+    """The variants asked, their compiled templates and the checked signatory; nothing written yet."""
+    from .render import Renderer
+    from .request import parse_request, read_data_file
+    from .variants import load_variants, select
+
+    chosen = select(load_variants(resources), variant_ids)
+    renderer = Renderer.build(resources, chosen)
+    data = read_data_file(beneficiary)
+    request = parse_request(data, str(beneficiary), renderer.regions, resources.schema("beneficiary"), chosen)
+    return chosen, renderer, request
+
+
+def render_signatory(options: RenderOptions) -> Rendered:
+    """One signatory's package written, and the signatory put in the register intake routes by."""
+    from . import register
+    from .render import write_documents
+
+    chosen, renderer, request = _prepared(options.resources, list(options.variants), options.beneficiary)
+    register_file = options.config(state=options.state).workspace.register
+    docs = renderer.package(request, options.on or dt.date.today(), options.kinds)
+    write_documents(options.out, docs)
+    register.record(register_file, request, chosen)
+    return Rendered(request, tuple(docs), options.out)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CampaignOptions(Setup):
+    campaign: Path  # .csv (one signatory per line) or .yaml
+    variants: tuple[str, ...] = ()  # none: every variant
+    out: Path = Path("outbox")
+    jobs: int = 2  # worker processes
+    on: dt.date | None = None  # None: the campaign's date, else today
+    kinds: tuple[str, ...] = KINDS
+    state: Path | None = None  # the register's folder; None: the configuration's
+
+
+def render_campaign(options: CampaignOptions, progress: Progress | None = None) -> BatchResult:
+    """Every good row rendered, written and registered; the bad ones reported; manifest.json written."""
+    from .campaign import load_campaign, run_campaign
+    from .variants import load_variants, select
+
+    resources = options.resources
+    ids = [v.id for v in select(load_variants(resources), list(options.variants))]
+    register_file = options.config(state=options.state).workspace.register
+    campaign = load_campaign(options.campaign, resources)
+    total = len(campaign.rows)
+    if progress:
+        progress(0, total)
+    tick = (lambda n: progress(n, total)) if progress else None
+    return run_campaign(
+        campaign, ids, options.out, resources, options.jobs, options.on, tick, options.kinds, register_file
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class SampleOptions(Setup):
+    beneficiary: Path
+    variant: str = "2021-045-lot2"
+    out: Path = Path("inbox/depot-exemple.zip")  # its form goes beside it
+    email: str = "acheteur@collectivite.example"  # the depositor's, in the form
+
+
+def sample_deposit(options: SampleOptions) -> tuple[Path, Path]:
+    """A signed sample deposit and its form: the ZIP's path, then the form's."""
+    from . import sample
+
+    chosen, renderer, request = _prepared(options.resources, [options.variant], options.beneficiary)
+    return sample.write_deposit(renderer, request, chosen[0], options.out, options.email)
+
+
+@dataclass(frozen=True, kw_only=True)
+class IntakeOptions(Setup):
+    deposit: Path  # the ZIP
+    form: Path | None = None  # None: NAME.json or NAME.yaml beside NAME.zip
+    outbox: Path | None = None
+    state: Path | None = None
+
+
+def take_in_deposit(options: IntakeOptions) -> dict:
+    """One deposit checked, routed, delivered and journalled; its report."""
+    from .intake import IntakeContext, take_in
+
+    config = options.config(outbox=options.outbox, state=options.state)
+    ctx = IntakeContext.build(options.resources, config.workspace, config=config)
+    return take_in(options.deposit, ctx, options.form)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatusOptions(Setup):
+    limit: int = 20  # deposits, newest first
+    state: Path | None = None
+
+
+def latest_deposits(options: StatusOptions) -> list[dict]:
+    """The journal's latest deposits, each with its messages (`messages`: sent, queued or failed)."""
+    from .journal import Journal
+    from .mailqueue import MailQueue
+
+    workspace = options.config(state=options.state).workspace
+    rows = Journal(workspace.journal).latest(options.limit)
+    queue = MailQueue(workspace.state)
+    return [row | {"messages": queue.for_deposit(row["id"])} for row in rows]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckOptions(Setup):
+    connect: bool = False  # also connect to the relay and log in
+
+
+@dataclass(frozen=True)
+class ConfigCheck:
+    config: Config
+    connection: str | None = None  # the relay's greeting, when asked to connect
+    failure: str | None = None  # why the relay could not be reached or greeted
+
+
+def check_config(options: CheckOptions) -> ConfigCheck:
+    """The configuration, valid (else ConfigError); with `connect`, what the relay answered."""
+    config = options.config()
+    if not (options.connect and config.relay):
+        return ConfigCheck(config)
+    from .mailqueue import check_relay
+
+    try:
+        return ConfigCheck(config, connection=check_relay(config.relay))
+    except Exception as exc:  # any failure to reach or greet the relay is reported as such
+        return ConfigCheck(config, failure=f"{type(exc).__name__}: {exc}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class FlushOptions(Setup):
+    force: bool = False  # also the messages still waiting out their backoff
+    state: Path | None = None
+
+
+def flush_outbox(options: FlushOptions) -> Flush:
+    from .mailqueue import MailQueue
+
+    config = options.config(state=options.state)
+    if config.relay is None:
+        raise ArgumentError(
+            "aucun relais SMTP configuré : les messages sont dans les Maildir du dossier de sortie"
+        )
+    return MailQueue(config.workspace.state).flush(config, force=options.force)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DigestOptions(Setup):
+    region: str  # its name, id, label or mailbox
+    since: dt.date  # the first day covered
+    out: Path | None = None  # write digest-REGION-DATE.txt and .html there
+    send: bool = False  # send it to the region's mailbox
+    state: Path | None = None
+
+
+@dataclass(frozen=True)
+class DigestDone:
+    text: str
+    files: tuple[Path, ...] = ()
+    sent_to: str | None = None
+
+
+def regional_digest(options: DigestOptions) -> DigestDone:
+    """A region's digest, written and sent as asked; ArgumentError for a region nobody knows."""
+    from . import digest
+    from .deliver import Courier
+    from .regions import load_regions
+
+    config = options.config(state=options.state)
+    book = load_regions(options.resources.regions_file)
+    region = book.named(options.region)
+    if region is None:
+        known = ", ".join(r.name for r in book.regions)
+        raise ArgumentError(f"région inconnue : {options.region} — régions : {known}")
+    result = digest.build_digest(config.workspace.journal, region, options.since)
+    files = ()
+    if options.out:
+        options.out.mkdir(parents=True, exist_ok=True)
+        stem = options.out / f"digest-{region.id}-{options.since:%Y-%m-%d}"
+        files = (stem.with_suffix(".txt"), stem.with_suffix(".html"))
+        files[0].write_text(digest.text(result) + "\n", encoding="utf-8")
+        files[1].write_text(digest.html_page(result), encoding="utf-8")
+    if options.send:
+        courier = Courier(config)
+        courier.send(digest.message(result, dt.date.today()), None)
+        courier.flush()
+    return DigestDone(digest.text(result), files, region.mailbox if options.send else None)
+
+
+@dataclass(frozen=True, kw_only=True)
+class WatchOptions(Setup):
+    inbox: Path | None = None
+    outbox: Path | None = None
+    state: Path | None = None
+    poll: float | None = None  # poll every this many seconds instead of file-system events
+    settle: float = 0.5  # seconds a file must stay unchanged before it is taken
+    rescan: float = 10.0  # seconds between full rescans and retries
+
+
+def watch(options: WatchOptions, stop: threading.Event) -> None:
+    """Take in every deposit dropped in the inbox until `stop` is set; the deposit in hand is finished."""
+    from .intake import IntakeContext
+    from .watch import Watcher, WatchSettings
+
+    config = options.config(options.inbox, options.outbox, options.state)
+    ctx = IntakeContext.build(options.resources, config.workspace, config=config)
+    settings = WatchSettings(settle=options.settle, poll=options.poll, rescan=options.rescan)
+    how = (
+        f"interrogation toutes les {options.poll:g} s"
+        if options.poll
+        else "événements du système de fichiers"
+    )
+    ws = config.workspace
+    logging.getLogger("csac.watch").info("veille de %s (%s ; sortie : %s)", ws.inbox, how, ws.outbox)
+    Watcher(ctx, settings).run(stop)
