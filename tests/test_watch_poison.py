@@ -185,7 +185,9 @@ def _watch(proc: subprocess.Popen, condition, timeout: float, run: Run) -> float
 
 
 def _claimed(root: Path) -> list[str]:
-    return [str(p) for p in (root / "inbox" / "processing").rglob("*") if p.is_file() and p.name != ".lock"]
+    """Files in claim folders; os.walk, unlike rglob, lets the watcher remove a folder under it."""
+    walked = os.walk(root / "inbox" / "processing")
+    return [os.path.join(d, f) for d, _, files in walked for f in files if f != ".lock"]
 
 
 def scenario(root: Path, poison: Callable[[Path], None], good: tuple[bytes, dict]) -> Run:
