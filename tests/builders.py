@@ -72,7 +72,8 @@ class Entity:
         return {"signataire": sig, "mode": mode}
 
 
-_RENDERED: dict[tuple, tuple] = {}  # (renderer id, resources, entity, variant) -> (renderer, documents)
+# (id of the renderer or variants, resources, entities, variant) -> (that renderer or variants, documents)
+_RENDERED: dict[tuple, tuple] = {}
 
 
 def rendered(renderer, resources, entity: Entity, variant_id: str) -> dict:
@@ -97,7 +98,17 @@ def _render(renderer, resources, entity: Entity, variant_id: str) -> dict:
 
 
 def groupement_rendered(resources, variants, members: list[Entity], variant_id: str = "2021-047-001") -> dict:
-    """The convention and annex csac renders for a groupement: the first member is the coordonnateur."""
+    """The convention and annex csac renders for a groupement: the first member is the coordonnateur.
+
+    Rendered once per session for the same members, like `rendered`.
+    """
+    key = (id(variants), resources, tuple(map(astuple, members)), variant_id)
+    if key not in _RENDERED:
+        _RENDERED[key] = (variants, _render_groupement(resources, variants, members, variant_id))
+    return dict(_RENDERED[key][1])
+
+
+def _render_groupement(resources, variants, members: list[Entity], variant_id: str) -> dict:
     from pipeline.render import Renderer
 
     chosen = [variants[variant_id]]

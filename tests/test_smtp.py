@@ -239,6 +239,7 @@ def test_the_password_never_comes_from_the_file(tmp_path, resources):
     assert config.relay.password == "from-env" and config.relay.port == 2525
 
 
+@pytest.mark.slow  # 17 deposits, one per region
 def test_every_region_gets_exactly_its_own_deposits(smtp, renderer, resources, workspace, drop):
     config = relay_config(workspace, smtp.controller.port)
     ctx = ctx_for(resources, workspace, config)
