@@ -10,37 +10,50 @@ Run: .venv/bin/pip install atheris && .venv/bin/python bench/fuzz.py [--seconds 
 from __future__ import annotations
 
 import argparse
+import io
 import random
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 
 def corpus(folder: Path) -> None:
+    """Seeds: a real deposit, the same stored without compression, and one nested in another ZIP."""
     from decimal import Decimal
 
+    from pipeline import sample
     from pipeline.render import Renderer
     from pipeline.resources import Resources
     from pipeline.variants import load_variants
-    from tests import builders as b
 
     resources = Resources.default()
     renderer = Renderer.build(resources, list(load_variants(resources).values()))
-    entity = b.Entity()
-    docs = b.rendered(renderer, resources, entity, "2021-045-lot2")
-    members = [("c.pdf", b.convention_pdf(docs["convention"])), ("a.xlsx", docs["annex"]),
-               ("o.pdf", b.order_pdf(entity, Decimal("1000"))), ("c.docx", docs["convention"])]  # fmt: skip
+    package = sample.signed_package(renderer, resources)
+    members = [("c.pdf", package["convention"]), ("a.xlsx", package["annex"]),
+               ("o.pdf", sample.order_of(sample.COMMUNE, Decimal("1000"), "1300012345", renderer.resah)), ("c.docx", package["docx"])]  # fmt: skip
     folder.mkdir(parents=True, exist_ok=True)
     for i, data in enumerate(
-        [b.zip_of(members), b.explorer_zip(members[:2]), b.zip_of([("n.zip", b.zip_of(members[2:]))])]
+        [
+            sample.zip_of(members),
+            _stored_zip(members[:2]),
+            sample.zip_of([("n.zip", sample.zip_of(members[2:]))]),
+        ]
     ):
         (folder / f"seed{i}.zip").write_bytes(data)
+
+
+def _stored_zip(members: list[tuple[str, bytes]]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+        for name, data in members:
+            zf.writestr(name, data)
+    return buf.getvalue()
 
 
 def target(argv: list[str]) -> None:

@@ -17,13 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from pipeline.render import Renderer  # noqa: E402
-from pipeline.resources import Resources  # noqa: E402
-from pipeline.variants import load_variants  # noqa: E402
-from tests.soaking import make_drops, soak  # noqa: E402
+from pipeline.render import Renderer
+from pipeline.resources import Resources
+from pipeline.soak import make_drops, soak
+from pipeline.variants import load_variants
 
 
 def main() -> None:

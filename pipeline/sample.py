@@ -30,7 +30,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 from .archive import zip_of
 from .money import format_eur
 from .render import write_atomic
-from .request import contribution_due
+from .request import contribution_due, parse_request
 from .resah import Resah
 
 FONTS = (
@@ -97,7 +97,10 @@ def sign_pdf(pdf: bytes, identity: Identity, field: str = "Signature1") -> bytes
     meta = signers.PdfSignatureMetadata(
         field_name=field, reason="Signature de la convention", location="France"
     )
-    signers.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)), meta, signer=signer, output=out)
+    # 4 KB set aside for the CMS (about twice what it takes): without it pyHanko signs twice, once to measure.
+    signers.sign_pdf(
+        IncrementalPdfFileWriter(io.BytesIO(pdf)), meta, signer=signer, output=out, bytes_reserved=8192
+    )
     return out.getvalue()
 
 
@@ -205,3 +208,30 @@ def write_deposit(renderer, request, variant, out_zip: Path, email: str) -> tupl
     write_atomic(form_path, form_for(entity.name, market, email, ej).encode("utf-8"))
     write_atomic(out_zip, zip_of(members))
     return out_zip, form_path
+
+
+COMMUNE = {  # a commune of 60,000: 1 000,00 € due on 2021-045 lot 2 (the soak's and the fuzz bench's)
+    "denomination": "Commune de Test-sur-Mer", "siret": "200 042 422 00010", "typologie": "commune",
+    "population": 60000, "adresse": "1 place de la Mairie", "code_postal": "62000", "ville": "ARRAS",
+    "montant_maximum": 100000,
+}  # fmt: skip
+
+
+def signed_package(renderer, resources, signatory: dict = COMMUNE, variant_id: str = "2021-045-lot2") -> dict:
+    """What a signatory sends back: its convention as Word (`docx`), laid out as PDF and signed, and its annex."""
+    variant = [v for v in renderer.variants if v.id == variant_id]
+    request = parse_request({"signataire": signatory, "mode": "compte_propre"}, "sample", renderer.regions,
+                            resources.schema("beneficiary"), variant)  # fmt: skip
+    docs = renderer.package(request, dt.date(2024, 3, 1), ("convention", "annex"))
+    docs = {d.kind: d.data for d in docs if d.variant == variant_id}
+    identity = throwaway_identity("Maire", signatory["denomination"])
+    convention = sign_pdf(convention_pdf(docs["convention"]), identity)
+    return {"docx": docs["convention"], "convention": convention, "annex": docs["annex"]}
+
+
+def order_of(
+    signatory: dict, amount: Decimal, ej: str, supplier: Resah, market: str = "2021-045 lot 2"
+) -> bytes:
+    """The signatory's purchase order (EJ) for `amount`, from `supplier` (the renderer's Resah)."""
+    s = signatory
+    return purchase_order_pdf(s["denomination"], s["siret"], s["adresse"], s["code_postal"], s["ville"], amount, ej, market, supplier)  # fmt: skip

@@ -18,6 +18,9 @@ from .resources import Resources
 from .schemas import check
 from .tariff import Tariff, tariff_from_data
 
+# libyaml's safe loader when PyYAML has it: the variants are read by every csac process, ten times faster.
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 @dataclass(frozen=True)
 class Block:
@@ -82,7 +85,7 @@ def _articles(data: list[dict]) -> tuple[Article, ...]:
 def load_variant(path: Path, schema: Path) -> Variant:
     """Parse and validate one variant file; errors name the file and the field."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path} : YAML illisible ({exc})") from exc
     problems = check(schema, data)

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import io
 import json
 import struct
 import zipfile
 import zlib
-from dataclasses import dataclass, field, replace
+from dataclasses import astuple, dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -35,6 +36,12 @@ from pipeline.resources import Resources
 
 IDENTITY = sample.throwaway_identity("Maire", "Commune")
 RESAH = load_resah(Resources.default().resah_file)  # the orders' supplier
+
+
+@functools.cache
+def identity(name: str) -> sample.Identity:
+    """Another signatory's throwaway certificate: its RSA key is made once per session."""
+    return sample.throwaway_identity(name, "Commune")
 
 
 def make_siret(n: int) -> str:
@@ -68,7 +75,19 @@ class Entity:
         return {"signataire": sig, "mode": mode}
 
 
+# (id of the renderer or variants, resources, entities, variant) -> (that renderer or variants, documents)
+_RENDERED: dict[tuple, tuple] = {}
+
+
 def rendered(renderer, resources, entity: Entity, variant_id: str) -> dict:
+    """The convention and annex csac renders for `entity`: once per session, their bytes then shared."""
+    key = (id(renderer), resources, astuple(entity), variant_id)
+    if key not in _RENDERED:  # the renderer is kept with its documents: its id is never reused meanwhile
+        _RENDERED[key] = (renderer, _render(renderer, resources, entity, variant_id))
+    return dict(_RENDERED[key][1])
+
+
+def _render(renderer, resources, entity: Entity, variant_id: str) -> dict:
     variants = [v for v in renderer.variants if v.id == variant_id]
     request = parse_request(
         entity.data(), "test", renderer.regions, resources.schema("beneficiary"), variants
@@ -82,7 +101,17 @@ def rendered(renderer, resources, entity: Entity, variant_id: str) -> dict:
 
 
 def groupement_rendered(resources, variants, members: list[Entity], variant_id: str = "2021-047-001") -> dict:
-    """The convention and annex csac renders for a groupement: the first member is the coordonnateur."""
+    """The convention and annex csac renders for a groupement: the first member is the coordonnateur.
+
+    Rendered once per session for the same members, like `rendered`.
+    """
+    key = (id(variants), resources, tuple(map(astuple, members)), variant_id)
+    if key not in _RENDERED:
+        _RENDERED[key] = (variants, _render_groupement(resources, variants, members, variant_id))
+    return dict(_RENDERED[key][1])
+
+
+def _render_groupement(resources, variants, members: list[Entity], variant_id: str) -> dict:
     from pipeline.render import Renderer
 
     chosen = [variants[variant_id]]
@@ -274,8 +303,9 @@ def own_sheet(
     return buf.getvalue()
 
 
+@functools.cache
 def convention_pdf(docx: bytes, signature: str = "valid", letter_spaced: bool = True) -> bytes:
-    """signature: valid, none, empty (an empty signature field) or tampered."""
+    """signature: valid, none, empty (an empty signature field) or tampered. Laid out and signed once per session."""
     paragraphs = [sample.word_ligatures(p) for p in sample.docx_paragraphs(docx)]
     if letter_spaced:  # the mailbox list comes out letter-spaced, as in the seed
         paragraphs = [
@@ -324,17 +354,14 @@ def order_pdf(
     market: str = "2021-045 lot 2",
     siret: str | None = None,
 ) -> bytes:
-    return sample.purchase_order_pdf(
-        entity.name,
-        spaced(siret or entity.siret),
-        entity.address,
-        entity.postal_code,
-        entity.city,
-        amount,
-        ej,
-        market,
-        RESAH,
-    )
+    """Laid out once per session for the same order."""
+    where = (entity.address, entity.postal_code, entity.city)
+    return _order_pdf(entity.name, spaced(siret or entity.siret), where, str(amount), ej, market)
+
+
+@functools.cache
+def _order_pdf(buyer: str, siret: str, where: tuple, amount: str, ej: str, market: str) -> bytes:
+    return sample.purchase_order_pdf(buyer, siret, *where, Decimal(amount), ej, market, RESAH)
 
 
 def form(entity: Entity, market: str = "2021-045 lot 2", **changes) -> dict:
@@ -443,15 +470,23 @@ def convention_with_images(docx: bytes, logo: bool = True, signature_image: bool
     return bytes(pdf.output())
 
 
+@functools.cache
 def deflated_zeros(size: int, raw: bool = True) -> tuple[bytes, int]:
-    """`size` zero bytes, deflated without ever holding them: (payload, crc32)."""
-    comp = zlib.compressobj(6, zlib.DEFLATED, -15 if raw else 15)
-    block, out, crc = b"\0" * (1 << 20), [], 0
-    for _ in range(size >> 20):
-        out.append(comp.compress(block))
-        crc = zlib.crc32(block, crc)
-    out.append(comp.flush())
-    return b"".join(out), crc
+    """`size` zero bytes (whole megabytes), deflated without ever holding them: (payload, crc32).
+
+    A full flush after each megabyte resets the compressor, so every megabyte
+    deflates to the same bytes: one is compressed, the others repeat it. Kept
+    for the session: five hostile inputs inflate to the same gigabyte.
+    """
+    block, megabytes = b"\0" * (1 << 20), size >> 20
+    if not raw:  # the zlib wrapping: a header, then the Adler-32 of zeros (their sum stays 1)
+        deflated, crc = deflated_zeros(size)
+        adler32 = (megabytes << 20) % 65521 << 16 | 1
+        return b"\x78\x9c" + deflated + adler32.to_bytes(4, "big"), crc
+    comp = zlib.compressobj(6, zlib.DEFLATED, -15)
+    one = comp.compress(block) + comp.flush(zlib.Z_FULL_FLUSH)
+    crc = functools.reduce(lambda crc, _: zlib.crc32(block, crc), range(megabytes), 0)
+    return one * megabytes + comp.flush(), crc
 
 
 def bomb_member(name: str, size: int) -> Raw:
@@ -819,7 +854,7 @@ def timestamped(signed: bytes) -> bytes:
 
 
 def countersigned(signed: bytes, name: str = "Adjoint au maire") -> bytes:
-    return sample.sign_pdf(signed, sample.throwaway_identity(name, "Commune"), field="Signature2")
+    return sample.sign_pdf(signed, identity(name), field="Signature2")
 
 
 def signature_field_added(signed: bytes) -> bytes:
@@ -1267,10 +1302,10 @@ def visibly_countersigned(signed: bytes, box: tuple, page: int = -1, name: str =
     from pyhanko.sign import signers
     from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-    identity = sample.throwaway_identity(name, "Commune")
+    second = identity(name)
     signer = signers.SimpleSigner(
-        signing_cert=x509.Certificate.load(identity.certificate),
-        signing_key=keys.PrivateKeyInfo.load(identity.key),
+        signing_cert=x509.Certificate.load(second.certificate),
+        signing_key=keys.PrivateKeyInfo.load(second.key),
         cert_registry=SimpleCertificateStore.from_certs([]),
     )
     spec = SigFieldSpec(sig_field_name="Signature2", box=box, on_page=page)

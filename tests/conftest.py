@@ -7,6 +7,8 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -79,16 +81,21 @@ def docx_text(source) -> str:
 
 
 def run_csac(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """The real `csac` command in a subprocess."""
+    """The real `csac` command in a subprocess, by default in an empty folder of its own.
+
+    What csac writes beside itself (var/ when no --state is given) then never
+    lands in the repository, where parallel test workers would share it.
+    """
     env = os.environ | {"COLUMNS": "200"}
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=300,
-    )
+    with tempfile.TemporaryDirectory(prefix="csac-cwd-") as scratch:
+        return subprocess.run(
+            [sys.executable, "-m", "pipeline", *args],
+            capture_output=True,
+            text=True,
+            cwd=cwd or scratch,
+            env=env,
+            timeout=300,
+        )
 
 
 @pytest.fixture(scope="session")
@@ -109,11 +116,20 @@ def workspace(tmp_path):
     return Workspace(tmp_path / "inbox", tmp_path / "outbox", tmp_path / "var")
 
 
-@pytest.fixture
-def intake_ctx(resources, workspace):
+@pytest.fixture(scope="session")
+def loaded_intake(resources):
+    """What IntakeContext.build reads from the repository (variants, regions, problems): once per session."""
     from pipeline.intake import IntakeContext
+    from pipeline.resources import Workspace
 
-    return IntakeContext.build(resources, workspace)
+    return IntakeContext.build(resources, Workspace())
+
+
+@pytest.fixture
+def intake_ctx(loaded_intake, workspace):
+    """IntakeContext.build(resources, workspace), without reading the repository's files again."""
+    config = replace(loaded_intake.config, workspace=workspace)
+    return replace(loaded_intake, workspace=workspace, config=config)
 
 
 @pytest.fixture
@@ -132,3 +148,21 @@ def drop(tmp_path):
         return path
 
     return _drop
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """Each parametrized test's first case stays in `make check`, its other cases are `slow`; slow ones run first.
+
+    Run first, the long waits of watchers and relays overlap with the rest under xdist
+    instead of trailing at the end.
+    """
+    seen = set()
+    for item in items:
+        if not hasattr(item, "callspec"):
+            continue
+        function = item.nodeid.split("[")[0]
+        if function in seen:
+            item.add_marker(pytest.mark.slow)
+        seen.add(function)
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -141,6 +141,7 @@ def test_an_action_in_an_object_stream_is_found_whatever_its_filter_and_layout(f
     assert extract(Member("EJ.pdf", data)).active == ("launch",)
 
 
+@pytest.mark.slow  # a PDF of 60,000 objects
 def test_a_large_harmless_object_stream_first_does_not_hide_a_later_script():
     doc = pikepdf.new()
     doc.add_blank_page()
@@ -151,6 +152,7 @@ def test_a_large_harmless_object_stream_first_does_not_hide_a_later_script():
     assert "javascript" in in_pdf(data)
 
 
+@pytest.mark.slow  # a PDF of 210,000 objects
 def test_a_pdf_too_large_to_look_at_whole_is_unchecked_never_clean():
     doc = pikepdf.new()
     doc.add_blank_page()

@@ -26,6 +26,8 @@ from tests import builders as b
 from tests.test_faults import read_only
 from tests.test_watch import wait_for
 
+pytestmark = pytest.mark.slow  # real `csac watch` processes, stopped and killed
+
 
 class Watch:
     def __init__(self, root: Path, settle: str = "0.2"):

@@ -21,12 +21,14 @@ def _campaign(tmp_path, *lines, name="campagne.csv"):
     return path
 
 
+@pytest.mark.slow  # a real csac process
 @pytest.mark.parametrize("command", ["variants", "render", "render-batch"])
 def test_every_command_has_help_with_an_example(command):
     result = run_csac(command, "--help")
     assert result.returncode == 0 and "Exemple" in result.stdout
 
 
+@pytest.mark.slow  # a real csac process
 def test_variants_lists_the_four_variants_with_their_tariffs():
     result = run_csac("variants", "--json")
     data = json.loads(result.stdout)
@@ -35,6 +37,7 @@ def test_variants_lists_the_four_variants_with_their_tariffs():
     assert {"label": "Régions", "typology": "region", "amount": "1\u00a0750,00\u00a0€"} in lot2
 
 
+@pytest.mark.slow  # a real csac process
 def test_render_writes_the_full_package(tmp_path):
     beneficiary = tmp_path / "b.yaml"
     beneficiary.write_text(yaml.safe_dump(BETHUNE, allow_unicode=True), encoding="utf-8")
@@ -49,6 +52,7 @@ def test_render_writes_the_full_package(tmp_path):
         assert hashlib.sha256(written).hexdigest() == entry["sha256"]
 
 
+@pytest.mark.slow  # a real csac process
 def test_bad_input_exits_2_lists_every_error_and_writes_nothing(tmp_path):
     data = json.loads(json.dumps(BETHUNE))
     data["signataire"].update(siret="200 072 460 00014", typologie="hopital", montant_maximum=-1)
@@ -61,6 +65,7 @@ def test_bad_input_exits_2_lists_every_error_and_writes_nothing(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow  # a real csac process
 def test_all_domain_errors_are_listed_together(tmp_path):
     data = json.loads(json.dumps(BETHUNE))
     data["signataire"].update(siret="200 072 460 00014", typologie="hopital", montant_maximum=-1)
@@ -73,6 +78,7 @@ def test_all_domain_errors_are_listed_together(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow  # a real csac process
 def test_an_unknown_variant_exits_2(tmp_path):
     beneficiary = tmp_path / "b.yaml"
     beneficiary.write_text(yaml.safe_dump(BETHUNE, allow_unicode=True), encoding="utf-8")
@@ -81,6 +87,7 @@ def test_an_unknown_variant_exits_2(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow  # a real csac process
 def test_a_batch_goes_on_past_bad_rows_and_reports_their_numbers(tmp_path):
     campaign = _campaign(tmp_path, GOOD, BAD_SIRET, BAD_TYPO, OVERSEAS)
     result = run_csac(
@@ -104,6 +111,7 @@ def test_a_batch_goes_on_past_bad_rows_and_reports_their_numbers(tmp_path):
     assert not list((tmp_path / "out").glob("212000046000*/*.part"))
 
 
+@pytest.mark.slow  # a real csac process
 def test_a_second_row_for_the_same_siret_is_refused(tmp_path):
     campaign = _campaign(tmp_path, GOOD, GOOD)
     result = run_csac(
@@ -112,6 +120,7 @@ def test_a_second_row_for_the_same_siret_is_refused(tmp_path):
     assert result.returncode == 2 and "déjà présent ligne 2" in result.stderr
 
 
+@pytest.mark.slow  # a real csac process
 def test_the_same_campaign_rendered_twice_gives_identical_files(tmp_path):
     campaign = _campaign(tmp_path, GOOD, OVERSEAS)
     for out in ("a", "b"):
@@ -126,6 +135,7 @@ def test_the_same_campaign_rendered_twice_gives_identical_files(tmp_path):
         assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
 
 
+@pytest.mark.slow  # a real csac process
 def test_a_yaml_campaign_renders_mandates_and_groupements(tmp_path):
     from pathlib import Path
 

@@ -136,6 +136,7 @@ def test_delivered_files_are_readable_by_their_owner_only(intake_ctx, drop, depo
     assert files and all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in files)
 
 
+@pytest.mark.slow  # a real csac process
 def test_intake_json_follows_the_report_schema_and_exits_0_when_rejected(tmp_path, deposit_bytes, resources):
     schema = json.loads(resources.schema("intake-report").read_text())
     (tmp_path / "ok.zip").write_bytes(deposit_bytes())
@@ -156,6 +157,7 @@ def test_intake_json_follows_the_report_schema_and_exits_0_when_rejected(tmp_pat
         assert report["status"] == status
 
 
+@pytest.mark.slow  # a real csac process
 def test_the_journal_written_by_csac_intake_is_private(tmp_path, deposit_bytes):
     (tmp_path / "ok.zip").write_bytes(deposit_bytes())
     run_csac(
@@ -172,6 +174,7 @@ def test_the_journal_written_by_csac_intake_is_private(tmp_path, deposit_bytes):
     assert written and all(stat.S_IMODE(p.stat().st_mode) & 0o077 == 0 for p in written)
 
 
+@pytest.mark.slow  # a real csac process
 def test_status_lists_the_latest_deposits_for_people_and_scripts(tmp_path, deposit_bytes):
     (tmp_path / "ok.zip").write_bytes(deposit_bytes())
     run_csac(
@@ -190,6 +193,7 @@ def test_status_lists_the_latest_deposits_for_people_and_scripts(tmp_path, depos
     assert "ok.zip" in table and "complete" in table
 
 
+@pytest.mark.slow  # a real csac process
 def test_rendering_records_the_signatory_in_the_register(tmp_path):
     from pathlib import Path
 

@@ -13,6 +13,8 @@ from pipeline.journal import Journal
 from tests import builders as b
 from tests.test_watch import rows, wait_for
 
+pytestmark = pytest.mark.slow  # a real `csac watch` against a read-only or full outbox
+
 
 @contextlib.contextmanager
 def read_only(folder):

@@ -503,6 +503,7 @@ def place(folder: Path, stem: str, case: str) -> None:
     content(path) if callable(content) else path.write_text(content, encoding="utf-8")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", HOSTILE_FORMS)
 def test_a_hostile_form_is_taken_in_within_200_mb_and_20_s(tmp_path, order_only, case):
     work = tmp_path / "work"
@@ -524,6 +525,7 @@ POISON = {
 }
 
 
+@pytest.mark.slow
 def test_the_watcher_takes_a_good_deposit_within_5_s_after_poison_forms(tmp_path, order_only, complete):
     watch = WatchProcess(tmp_path)
     inbox = tmp_path / "inbox"

@@ -62,6 +62,7 @@ def mutate(seeds, choice: int, mutation) -> bytes:
     return b.zip_of([(n, broken if i == index else d) for i, (n, d) in enumerate(members)])
 
 
+@pytest.mark.slow
 @settings(
     max_examples=150,
     deadline=None,

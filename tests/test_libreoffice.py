@@ -11,6 +11,8 @@ from pipeline.render import write_documents
 from pipeline.request import parse_request
 from tests.conftest import BETHUNE
 
+pytestmark = pytest.mark.slow  # LibreOffice converts every rendered document
+
 FOOTER = re.compile(r"– Page (\d+) sur (\d+)")
 
 

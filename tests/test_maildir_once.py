@@ -69,6 +69,7 @@ def drop_pair(folder, data: bytes) -> None:
 # -- item 10: two intakes, many writers ---------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("round_", range(4))
 def test_two_csac_intake_of_one_file_at_once_deliver_each_message_once(tmp_path, deposit, round_):
     drop_pair(tmp_path, deposit)
@@ -231,6 +232,7 @@ def test_a_half_made_maildir_is_completed_and_receives_its_message(
     )
 
 
+@pytest.mark.slow  # a real csac process
 def test_csac_intake_completes_an_empty_depositors_folder_and_exits_0(tmp_path, deposit):
     (tmp_path / "out" / DEPOSITORS).mkdir(parents=True)
     drop_pair(tmp_path, deposit)

@@ -40,6 +40,7 @@ def set_row(folder, message_id: str, **values) -> None:
         conn.execute(f"UPDATE messages SET {cols} WHERE message_id = ?", (*values.values(), message_id))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flushers", [2, 4])
 def test_concurrent_csac_outbox_flush_processes_send_each_message_once(start_relay, tmp_path, flushers):
     relay = start_relay(delay=0.05)
@@ -76,6 +77,7 @@ def test_concurrent_flushes_in_threads_send_each_message_once(start_relay, tmp_p
     assert sorted(mid for r in results for mid in r.sent) == sorted(ids)  # each counted by one sender only
 
 
+@pytest.mark.slow
 def test_a_flush_beside_the_watchers_rescan_sends_each_message_once(start_relay, tmp_path):
     relay = start_relay(delay=0.05)
     ids = queue_messages(tmp_path / "var", COUNT)
@@ -98,6 +100,7 @@ def test_a_flush_beside_the_watchers_rescan_sends_each_message_once(start_relay,
     assert relay.handler.ids() == {mid: 1 for mid in ids}
 
 
+@pytest.mark.slow  # a real csac process
 def test_a_row_left_sending_whose_lease_ran_out_is_resent_once_with_its_message_id(start_relay, tmp_path):
     relay = start_relay()
     [mid, *others] = queue_messages(tmp_path / "var", 3)
@@ -116,6 +119,7 @@ def test_a_row_left_sending_whose_lease_ran_out_is_resent_once_with_its_message_
     assert row["state"] == "sent" and row["attempts"] == 2 and row["owner"] is None
 
 
+@pytest.mark.slow  # a real csac process
 def test_a_row_another_live_sender_holds_is_left_to_it_even_when_forced(start_relay, tmp_path):
     relay = start_relay()
     [mid, other] = queue_messages(tmp_path / "var", 2)
@@ -129,6 +133,7 @@ def test_a_row_another_live_sender_holds_is_left_to_it_even_when_forced(start_re
     assert row["state"] == "sending" and row["owner"] == "autre-serveur:4242:busy"
 
 
+@pytest.mark.slow  # a real csac process
 def test_a_row_held_by_a_process_of_this_machine_that_died_is_resent_at_once(start_relay, tmp_path):
     relay = start_relay()
     [mid] = queue_messages(tmp_path / "var", 1)
@@ -152,6 +157,7 @@ CREATE INDEX messages_due ON messages (state, next_at);
 """
 
 
+@pytest.mark.slow  # a real csac process
 def test_a_journal_written_before_claims_is_migrated_and_its_rows_sent_once(start_relay, tmp_path):
     """Today's journal: no owner or lease columns; one row queued, one left `sending` by a crash."""
     relay = start_relay()

@@ -1,7 +1,10 @@
 """Deposits made outside csac: the seed's own convention, and a real office-suite export."""
 
+import functools
 import subprocess
 from decimal import Decimal
+
+import pytest
 
 from pipeline import sample
 from pipeline.intake import take_in
@@ -14,8 +17,9 @@ BETHUNE = b.Entity(
 )  # fmt: skip
 
 
+@functools.cache
 def seed_convention(variant_id: str) -> bytes:
-    """The convention as the Resah sent it (the seed's damaged text), signed by the signatory."""
+    """The convention as the Resah sent it (the seed's damaged text), signed by the signatory (once per session)."""
     lines = (FIXTURES / "seed" / f"{variant_id}.txt").read_text(encoding="utf-8").splitlines()
     return sample.sign_pdf(sample.text_pdf([line for line in lines if line.strip()]), b.IDENTITY)
 
@@ -62,6 +66,7 @@ def test_every_seed_convention_is_recognised(intake_ctx, drop):
         assert report.variant == variant_id and report.signature.status == "valid"
 
 
+@pytest.mark.slow
 def test_a_libreoffice_export_of_the_rendered_convention(
     intake_ctx, drop, renderer, resources, soffice, tmp_path
 ):

@@ -63,6 +63,7 @@ def intake(tmp_path, relay, data: bytes, timeout: float = 5):
 # -- item 13: the end of the session, a dropped line, a slow relay -------------------------------
 
 
+@pytest.mark.slow  # a real csac process
 def test_a_relay_that_answers_quit_with_500_after_accepting_both_messages_delivered_them(
     start_relay, tmp_path, deposits
 ):
@@ -74,6 +75,7 @@ def test_a_relay_that_answers_quit_with_500_after_accepting_both_messages_delive
     assert sorted(relay.handler.ids().values()) == [1, 1]
 
 
+@pytest.mark.slow  # a real csac process
 def test_a_relay_that_drops_the_line_after_accepting_a_message_gets_the_next_on_a_new_line(
     start_relay, tmp_path, deposits
 ):
@@ -86,6 +88,7 @@ def test_a_relay_that_drops_the_line_after_accepting_a_message_gets_the_next_on_
     assert sorted(relay.handler.ids().values()) == [1, 1]
 
 
+@pytest.mark.slow
 def test_a_relay_too_slow_to_answer_leaves_the_messages_queued_with_the_reason_then_they_go(
     start_relay, tmp_path, deposits
 ):
@@ -192,6 +195,7 @@ def test_a_message_file_gone_from_the_queue_fails_alone(start_relay, tmp_path):
     assert [rows[m]["state"] for m in good] == ["sent", "sent"] and rows[tested]["state"] == "failed"
 
 
+@pytest.mark.slow
 def test_csac_watch_goes_on_after_a_depositor_address_the_relay_cannot_take(start_relay, tmp_path, deposits):
     relay = start_relay(smtputf8=False)
     config = write_config(

@@ -123,6 +123,7 @@ def test_every_recipient_refused_for_good_fails_the_message_with_the_answer(star
     assert failed["state"] == "failed" and failed["answer"] == answer and relay.accepted == []
 
 
+@pytest.mark.slow  # a real csac process
 def test_csac_status_names_the_recipient_the_relay_refused(start_relay, tmp_path, deposits):  # noqa: F811
     """The attacker's case, end to end: an incomplete deposit's notice copies the region, whose RCPT is refused."""
     relay = start_relay(rcpt_answers={CC: REFUSALS[0]})

@@ -121,6 +121,7 @@ def watching(tmp_path):
     process.stop()
 
 
+@pytest.mark.slow
 def test_the_watcher_pairs_an_nfd_deposit_with_its_nfc_form(tmp_path, watching, order_only):
     inbox = tmp_path / "inbox"
     write_form(inbox / f"{nf('NFC', NAMES[0])}.Json", b.form(ENTITY))

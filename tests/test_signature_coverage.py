@@ -9,6 +9,7 @@ comments unless a certification forbids them) keeps the signature; comments
 are pointed out to whoever reads the report.
 """
 
+import functools
 import json
 import mailbox
 from decimal import Decimal
@@ -34,7 +35,9 @@ def convention(renderer, resources):
     return b.convention_pdf(docs["convention"], signature="none")
 
 
+@functools.cache
 def signed(pdf: bytes) -> bytes:
+    """Signed once per session: most changes here are made to the same signed convention."""
     return sample.sign_pdf(pdf, b.IDENTITY)
 
 
@@ -43,6 +46,7 @@ def with_field(pdf: bytes) -> bytes:
     return b.with_text_field(pdf, rect=b.BLANK_SPOT, page=-1)
 
 
+@functools.cache
 def letter() -> bytes:
     return sample.text_pdf(["Objet : accusé de réception", "Nous avons bien reçu votre courrier."])
 
@@ -619,6 +623,7 @@ HOSTILE = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", HOSTILE)
 def test_a_hostile_history_after_a_signature_is_not_counted_within_bounds(tmp_path, parts, case):
     build, why = HOSTILE[case]

@@ -153,6 +153,7 @@ def test_a_relay_outage_then_recovery_loses_nothing(smtp, resources, workspace, 
     assert [r["state"] for r in queue.all()] == ["sent", "sent"]
 
 
+@pytest.mark.slow  # a real csac process
 def test_a_permanent_refusal_is_failed_and_shown_by_status(
     smtp, resources, workspace, drop, deposit, tmp_path
 ):
@@ -177,6 +178,7 @@ def test_a_rehearsal_redirect_sends_everything_to_one_address(
     ) == 2
 
 
+@pytest.mark.slow
 def test_a_sender_killed_after_the_relay_took_the_message_resends_it_with_the_same_id(
     smtp, resources, workspace, drop, deposit, tmp_path
 ):
@@ -210,6 +212,7 @@ def test_a_sender_killed_after_the_relay_took_the_message_resends_it_with_the_sa
     assert queue.all()[0]["state"] == "sent"
 
 
+@pytest.mark.slow  # a real csac process
 def test_config_check_connects_to_the_relay(smtp, tmp_path):
     (tmp_path / "csac.yaml").write_text(
         f"smtp: {{host: 127.0.0.1, port: {smtp.controller.port}, security: none, sender: csac@resah.fr}}\n",
@@ -236,6 +239,7 @@ def test_the_password_never_comes_from_the_file(tmp_path, resources):
     assert config.relay.password == "from-env" and config.relay.port == 2525
 
 
+@pytest.mark.slow  # 17 deposits, one per region
 def test_every_region_gets_exactly_its_own_deposits(smtp, renderer, resources, workspace, drop):
     config = relay_config(workspace, smtp.controller.port)
     ctx = ctx_for(resources, workspace, config)
@@ -270,6 +274,7 @@ def test_the_configured_triage_and_quarantine_mailboxes(smtp, resources, workspa
     assert "archive_unsafe" in alert.get_body(("plain",)).get_content() and not list(alert.iter_attachments())
 
 
+@pytest.mark.slow  # a real csac process
 def test_a_digest_for_a_region_is_written_and_sent(
     smtp, resources, workspace, drop, deposit, entity, tmp_path
 ):
@@ -309,6 +314,7 @@ def test_the_example_configuration_is_valid(resources):
     assert config.retry.delay(1) == 60 and config.retry.delay(10) == 3600
 
 
+@pytest.mark.slow
 def test_csac_watch_routes_by_mail_through_the_relay(smtp, deposit, entity, tmp_path):
     from tests.test_watch import wait_for
 

@@ -2,9 +2,12 @@
 
 import random
 
-from tests.soaking import make_drops, soak
+import pytest
+
+from pipeline.soak import make_drops, soak
 
 
+@pytest.mark.slow
 def test_every_dropped_file_has_exactly_one_outcome_across_kills(tmp_path, renderer, resources):
     drops = make_drops(renderer, resources, 40, random.Random(7))
     result = soak(tmp_path, drops, kills=3, seed=7, timeout=300)

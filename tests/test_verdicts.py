@@ -236,19 +236,32 @@ def test_an_unclear_order_is_said_unclear_and_no_figure_is_guessed(intake_ctx, d
 TIERS = {2: Decimal("3000"), 5: Decimal("3500"), 12: Decimal("4000")}  # 2021-047-001
 
 
+class _Built(dict):
+    """A dict whose entries are built on first use."""
+
+    def __init__(self, build):
+        super().__init__()
+        self.build = build
+
+    def __missing__(self, key):
+        self[key] = self.build(key)
+        return self[key]
+
+
 @pytest.fixture(scope="module")
 def groupements(resources, variants):
-    """Rendered conventions (and csac annexes) of groupements of 2, 5 and 12 members, built once."""
-    out = {}
-    for count in TIERS:
+    """Rendered conventions (and csac annexes) of groupements of 2, 5 and 12 members, each built once, when used."""
+
+    def build(count: int) -> dict:
         members = b.members_of(count)
         docs = b.groupement_rendered(resources, variants, members)
-        out[count] = {
+        return {
             "members": members,
             "convention": b.convention_pdf(docs["convention"]),
             "annex": docs["annex"],
         }
-    return out
+
+    return _Built(build)
 
 
 def groupement_deposit(

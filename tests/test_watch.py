@@ -13,6 +13,8 @@ import pytest
 from pipeline.journal import Journal
 from tests import builders as b
 
+pytestmark = pytest.mark.slow  # a real `csac watch` in each test
+
 
 class WatchProcess:
     def __init__(self, root, *extra):

@@ -24,6 +24,8 @@ import yaml
 
 from tests.test_watch import full_deposit, rows, wait_for, watcher  # noqa: F401 (fixtures)
 
+pytestmark = pytest.mark.slow  # a real `csac watch` and forms written slowly
+
 FINAL_EMAIL = "achats@test-sur-mer.example"
 WRONG = {"numero_marche": "2099-999", "email": "ancienne-adresse@test-sur-mer.example"}
 

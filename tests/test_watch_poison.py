@@ -238,7 +238,8 @@ def good(renderer, resources):
 # What these poisons still cost the watcher without the form's own limits (issue 8, item 6: size
 # cap, no YAML aliases, field lengths before use; branch issue8-form). The watcher survives them
 # here, but no watcher can make a 500 MB read or an alias bomb cheap. Drop an entry once merged.
-@pytest.fixture(scope="module", params=list(POISONS))
+# One scenario per poison, shared by the tests below: under xdist (--dist loadgroup) they go to one worker.
+@pytest.fixture(scope="module", params=[pytest.param(p, marks=pytest.mark.xdist_group(p)) for p in POISONS])
 def run(request, good, tmp_path_factory) -> Run:
     result = scenario(tmp_path_factory.mktemp("poison"), POISONS[request.param], good)
     result.poison = request.param
@@ -248,35 +249,42 @@ def run(request, good, tmp_path_factory) -> Run:
     return result
 
 
+@pytest.mark.slow
 def test_the_next_good_deposit_is_taken_in_within_5_s(run):
     assert run.good_seconds is not None and run.good_seconds < GOOD_WITHIN, run.log[-3000:]
 
 
+@pytest.mark.slow
 def test_the_good_deposits_messages_reach_the_relay(run):
     assert {"Corse@resah.fr", "achats@test-sur-mer.example"} <= {m["To"] for m in run.received}, run.log[
         -3000:
     ]
 
 
+@pytest.mark.slow
 def test_the_watcher_outlives_the_poison_and_stops_cleanly(run):
     assert run.alive and run.exit_code == 0, run.log[-3000:]
 
 
+@pytest.mark.slow
 def test_the_poison_gets_one_outcome_within_20_s(run):
     assert run.poison_seconds is not None and run.poison_seconds < OUTCOME_WITHIN, run.log[-3000:]
     assert len(run.rows) == 2  # the poison and the good deposit, once each
 
 
+@pytest.mark.slow
 def test_the_poison_is_not_retried_once_it_has_its_outcome(run):
     assert run.left_claimed == [] and run.left_in_inbox == [], run.log[-3000:]
 
 
+@pytest.mark.slow
 def test_a_poison_set_aside_is_told_to_the_quarantine_mailbox(run):
     set_aside = [r for r in run.rows if r["status"] == "rejected"]
     told = [m for m in run.received if m["To"] == "securite@resah.fr"]
     assert len(told) == len(set_aside), run.log[-3000:]  # a verdict instead needs no person
 
 
+@pytest.mark.slow
 def test_the_watcher_stays_under_200_mb(run):
     assert run.peak_mb < MEMORY_MB, f"VmHWM {run.peak_mb:.0f} Mo"
 
@@ -359,6 +367,7 @@ def _begun(root: Path, deaths: int) -> bool:
     return tries.get("running") == 1 and (deaths == 0 or tries.get("crashes") == deaths)
 
 
+@pytest.mark.slow
 def test_a_deposit_in_hand_each_time_the_watcher_dies_is_set_aside_after_five_deaths(tmp_path):
     """A deposit that kills the watcher (out of memory, a parser's crash) must not kill it at every restart."""
     from pipeline import sample

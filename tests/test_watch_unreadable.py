@@ -37,10 +37,13 @@ CASES = {  # mode of the deposit, mode of its form (None: no form)
     "deposit-and-form-of-another-user-0600": (0o600, 0o600),
 }
 
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or not shutil.which("setpriv"),
-    reason="needs root and setpriv to run the watcher as nobody",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        os.geteuid() != 0 or not shutil.which("setpriv"),
+        reason="needs root and setpriv to run the watcher as nobody",
+    ),
+    pytest.mark.slow,  # a real `csac watch`, run as nobody
+]
 
 
 @pytest.fixture

@@ -1,5 +1,8 @@
 """The crash soak: `csac watch` killed with SIGKILL while deposits keep arriving.
 
+Shared by tests/test_soak.py (small) and bench/soak.py (full size), so it
+lives in the package beside `sample`, which builds its deposits.
+
 Deposits arrive the ways they do in a shared folder: written at once,
 written slowly in chunks, written under a temporary name and renamed in,
 or with their form written after the ZIP. Meanwhile the watcher is killed
@@ -10,6 +13,7 @@ file must have exactly one outcome and every routed deposit one message.
 from __future__ import annotations
 
 import email
+import io
 import json
 import os
 import random
@@ -18,15 +22,17 @@ import subprocess
 import sys
 import threading
 import time
+import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from pipeline.journal import Journal
-from tests import builders as b
+from . import sample
+from .journal import Journal
 
 ROOT = Path(__file__).resolve().parent.parent
+MARKET = "2021-045 lot 2"
 
 
 @dataclass
@@ -55,25 +61,37 @@ class SoakResult:
                     or self.messages_twice or self.routed_without_message)  # fmt: skip
 
 
+def _hostile_zip(i: int) -> bytes:
+    """A member named ../evilN.pdf: zipfile writes names as given, it only cleans them on extraction."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr(zipfile.ZipInfo(f"../evil{i}.pdf"), b"x")
+    return buf.getvalue()
+
+
 def make_drops(renderer, resources, count: int, rng: random.Random) -> list[Drop]:
-    entity = b.Entity()
-    docs = b.rendered(renderer, resources, entity, "2021-045-lot2")
-    convention = b.convention_pdf(docs["convention"])
+    """Half complete, a quarter without annex, a quarter hostile or broken; half with a form."""
+    package = sample.signed_package(renderer, resources)
+    convention, annex, e = package["convention"], package["annex"], sample.COMMUNE
     drops = []
     for i in range(count):
         kind = rng.choice(["complete", "complete", "incomplete", "hostile"])
-        order = b.order_pdf(entity, Decimal("1000"), ej=f"EJ-{i:05d}")
+        order = sample.order_of(e, Decimal("1000"), f"EJ-{i:05d}", renderer.resah)
         if kind == "complete":
-            data = b.zip_of([("c.pdf", convention), ("a.xlsx", docs["annex"]), ("o.pdf", order)])
+            data = sample.zip_of([("c.pdf", convention), ("a.xlsx", annex), ("o.pdf", order)])
         elif kind == "incomplete":
-            data = b.zip_of([("c.pdf", convention), ("o.pdf", order)])
+            data = sample.zip_of([("c.pdf", convention), ("o.pdf", order)])
         else:
             data = rng.choice([
-                b.raw_zip([b.Raw(f"../evil{i}.pdf".encode(), b"x")]),
-                b.zip_of([("c.pdf", convention)])[: 5000 + i],
+                _hostile_zip(i),
+                sample.zip_of([("c.pdf", convention)])[: 5000 + i],
                 f"pas un zip n° {i}".encode(),
             ])  # fmt: skip
-        form = b.form(entity, reference_commande=f"EJ-{i:05d}") if rng.random() < 0.5 else None
+        form = None
+        if rng.random() < 0.5:
+            form = json.loads(
+                sample.form_for(e["denomination"], MARKET, "achats@test-sur-mer.example", f"EJ-{i:05d}")
+            )
         how = rng.choice(["direct", "slow", "rename", "late-form" if form else "direct"])
         drops.append(Drop(f"depot-{i:04d}.zip", data, form, how))
     return drops
