@@ -28,7 +28,7 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode="markdown",
 )
-out = Console()
+out = Console(soft_wrap=True)  # a path or a line is never cut: scripts and copies read it whole
 err = Console(stderr=True, soft_wrap=True)
 
 DateOpt = Annotated[

@@ -18,6 +18,7 @@ from .beneficiaries import names_groupement
 from .facts import Facts
 from .form import Form
 from .register import Registered
+from .report import Contribution as Stated
 from .tariff import GROUPEMENT, Contribution, Tariff, TariffRow, infer_typology
 from .textnorm import fold, key
 from .untrusted import quoted
@@ -53,6 +54,10 @@ class Due:
     @classmethod
     def unsure(cls, why: str) -> Due:
         return cls(None, why, certain=False)
+
+    def stated(self) -> Stated:
+        """As the report states it: an uncertain due carries no figure, only why."""
+        return Stated(self.amount) if self.certain else Stated(None, self.basis)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from .journal import Journal
 from .notices import depositor_notice, duplicate_notice, french_date, quarantine_notice, region_message
 from .problems import Catalogue, Finding, load_catalogue
 from .regions import Region, RegionBook, load_regions
-from .report import Contribution, Document, IntakeReport, Problem, Role, Signature, Verdict
+from .report import Document, IntakeReport, Problem, Role, Signature, Verdict
 from .resah import Resah, load_resah
 from .resources import Resources, Workspace
 from .routing import Route, route
@@ -206,7 +206,7 @@ def report(
         problems=tuple(Problem(f.code, f.message) for f in a.findings),
         signatory=(facts.signatory if facts else None) or (form.get("raison_sociale") if form else None),
         signature=Signature.of(facts.signature) if facts and facts.signature else None,
-        contribution=Contribution.of(a.due) if a.due else None,
+        contribution=a.due.stated() if a.due else None,
         amount_paid=facts.amount_paid if facts else None,
         order_number=(facts.order_number if facts else None)
         or (form.get("reference_commande") if form else None),

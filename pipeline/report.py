@@ -12,14 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 from .money import format_eur, parse_eur
 from .problems import CODES
 from .signature import Coverage, SignatureCheck
-
-if TYPE_CHECKING:  # dues.py reads the documents' facts: the report needs only its result
-    from .dues import Due
 
 ON_QUOTE = "sur devis"  # the variant's tariff gives no figure
 TO_CHECK = "montant à vérifier par l'équipe régionale ({why})"
@@ -154,11 +150,6 @@ class Contribution:
         if self.to_check is not None:
             return TO_CHECK.format(why=self.to_check)
         return format_eur(self.amount) if self.amount is not None else ON_QUOTE
-
-    @classmethod
-    def of(cls, due: Due) -> Contribution:
-        """From pipeline.dues.Due: an uncertain due carries no figure, only why."""
-        return cls(due.amount) if due.certain else cls(None, due.basis)
 
 
 @dataclass(frozen=True)
