@@ -102,6 +102,15 @@ def test_the_json_the_journal_keeps_for_a_real_deposit_follows_the_report_schema
     assert kept == report.to_json()
 
 
+@pytest.mark.parametrize("case", DEPOSITS)
+def test_every_key_of_the_reports_json_is_described_by_the_schema(
+    intake_ctx, drop, parts, commune, schema, case
+):
+    data, form = DEPOSITS[case](parts, commune)
+    written = take_in(drop(data, form=form), intake_ctx).to_json()
+    assert set(written) <= set(schema["properties"])
+
+
 def test_the_report_json_kept_with_a_rejected_deposit_follows_the_report_schema(intake_ctx, drop, schema):
     report = take_in(drop(b"PK\x03\x04 truncated", "casse.zip"), intake_ctx)
     kept = json.loads((intake_ctx.workspace.quarantine / report.deposit_id / "report.json").read_text())
