@@ -598,6 +598,7 @@ def quick(inbox: Path, *args: str | Path) -> list[str | Path]:
     return ["watch", "--inbox", inbox, "--settle", "0.1", *args]
 
 
+@pytest.mark.slow  # a real watcher in process (make check leaves watchers out)
 @pytest.mark.parametrize("how", GIVEN)
 def test_watch_takes_in_what_is_dropped_in_the_inbox_given(how, tmp_path):
     inbox = tmp_path / "depots"
@@ -607,6 +608,7 @@ def test_watch_takes_in_what_is_dropped_in_the_inbox_given(how, tmp_path):
     assert taken(inbox)() and not Path("inbox").exists()
 
 
+@pytest.mark.slow  # a real watcher in process (make check leaves watchers out)
 def test_watch_delivers_into_the_outbox_given(tmp_path):
     inbox = tmp_path / "depots"
     note_zip(inbox, "a.zip")
@@ -614,6 +616,7 @@ def test_watch_delivers_into_the_outbox_given(tmp_path):
     assert files_under(tmp_path / "courrier") and not Path("outbox").exists()
 
 
+@pytest.mark.slow  # a real watcher in process (make check leaves watchers out)
 def test_watch_journals_in_the_state_folder_given(tmp_path):
     inbox = tmp_path / "depots"
     note_zip(inbox, "a.zip")
@@ -621,8 +624,10 @@ def test_watch_journals_in_the_state_folder_given(tmp_path):
     assert [r["file"] for r in Journal(tmp_path / "etat" / "journal.sqlite").latest()] == ["a.zip"]
 
 
+@pytest.mark.slow  # a real watcher in process (make check leaves watchers out)
 @pytest.mark.parametrize(("args", "said"), [(["--poll", "0.2"], "interrogation toutes les 0.2 s"),
                                             ([], "événements du système de fichiers")])  # fmt: skip
+@pytest.mark.slow  # a real watcher in process (make check leaves watchers out)
 def test_watch_polls_the_inbox_when_asked(args, said, tmp_path):
     inbox = tmp_path / "depots"
     note_zip(inbox, "a.zip")
@@ -630,6 +635,7 @@ def test_watch_polls_the_inbox_when_asked(args, said, tmp_path):
     assert said in result.stderr and taken(inbox)()
 
 
+@pytest.mark.slow  # a real watcher in process (make check leaves watchers out)
 def test_watch_leaves_a_file_alone_until_it_has_settled(tmp_path):
     """Taken within a second by default (0.5 s), a file waits the 60 s asked."""
     inbox = tmp_path / "depots"
@@ -638,6 +644,7 @@ def test_watch_leaves_a_file_alone_until_it_has_settled(tmp_path):
     assert (inbox / "a.zip").exists() and not taken(inbox)()
 
 
+@pytest.mark.slow  # a real watcher in process (make check leaves watchers out)
 def test_watch_rescan_adopts_a_dead_watchers_deposit_that_often(tmp_path):
     """A dead watcher's claim is adopted at the next rescan: 0.3 s asked, 10 s by default. It is
     made once a first deposit was taken, so after the rescan every watcher makes as it starts."""
@@ -654,6 +661,7 @@ def test_watch_rescan_adopts_a_dead_watchers_deposit_that_often(tmp_path):
     assert taken(inbox, "b.zip")()
 
 
+@pytest.mark.slow  # a real watcher in process (make check leaves watchers out)
 @pytest.mark.parametrize(("flag", "is_json"), [("--log-json", True), (None, False)])
 def test_watch_logs_one_json_object_per_line_when_asked(flag, is_json, tmp_path):
     inbox = tmp_path / "depots"
