@@ -189,10 +189,10 @@ def check_package(data: bytes, limits: Limits = Limits()) -> None:
                     raise _unsafe(f"plus de {limits.max_xml_bytes // 2**20} Mo de XML dans le document")
 
 
-def zip_of(members: list[tuple[str, bytes]]) -> bytes:
+def zip_of(members: list[tuple[str, bytes]], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
     """A ZIP of documents held in memory: what csac forwards, and the demo's deposit."""
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+    with zipfile.ZipFile(buf, "w", compression) as zf:
         for name, data in members:
             zf.writestr(name, data)
     return buf.getvalue()
