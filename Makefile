@@ -37,10 +37,10 @@ JOBS     ?= 4
 
 # pytest exits 5 when it finds no test: make, and so CI, fail then.
 test: $(STAMP)
-	$(PYTEST) -q -n $(JOBS) --dist loadgroup --durations=10
+	$(PYTEST) -q -rs -n $(JOBS) --dist loadgroup --durations=10
 
 check: $(STAMP)
-	$(PYTEST) -q -n 2 -m "not slow"
+	$(PYTEST) -q -rs -n 2 -m "not slow"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check pipeline tests bench tools

@@ -46,6 +46,24 @@ pytestmark = [
 ]
 
 
+def _nobody_cannot_run_csac() -> str | None:
+    """Why `nobody` cannot start csac from this checkout (a clone under a 0700 folder), or None."""
+    probe = subprocess.run(
+        ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", sys.executable, "-c", "import pipeline.cli"],
+        capture_output=True, text=True, cwd="/",
+    )  # fmt: skip
+    return None if probe.returncode == 0 else (probe.stderr.strip().splitlines() or ["?"])[-1]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def nobody_runs_csac():
+    why = _nobody_cannot_run_csac()
+    if why:
+        pytest.skip(
+            f"SKIPPED LOUDLY: `nobody` cannot run {sys.executable} from this checkout ({why}); clone under a folder others may traverse"
+        )
+
+
 @pytest.fixture
 def root():
     """A workspace under /tmp that `nobody` can reach: inbox, outbox and var are its own."""
