@@ -74,6 +74,11 @@ class Workspace:
         return self.state / "register.sqlite"
 
     @property
+    def documents(self) -> Path:
+        """The documents of the dossiers, kept once each by their sha256 (pipeline/dossiers.py)."""
+        return self.state / "documents"
+
+    @property
     def queue(self) -> Path:
         """The messages waiting for the relay, one .eml each; their rows are in the journal."""
         return self.state / "queue"

@@ -244,7 +244,60 @@ def journal_v1(conn: sqlite3.Connection) -> None:
     add_columns(conn, "messages", {"owner": "TEXT", "lease_until": "REAL", "outcomes": "TEXT"})
 
 
-JOURNAL = Schema("le journal", (journal_v1,))
+JOURNAL_V2 = (
+    # one signatory (SIRET) on one variant; its state is computed from all its documents
+    """CREATE TABLE IF NOT EXISTS dossiers (
+        id TEXT PRIMARY KEY,
+        siret TEXT NOT NULL,
+        variant TEXT NOT NULL,
+        signatory TEXT,
+        region TEXT,
+        mailbox TEXT,
+        email TEXT,
+        status TEXT NOT NULL,
+        problems TEXT NOT NULL DEFAULT '[]',
+        due TEXT,
+        paid TEXT,
+        follow_up TEXT,
+        opened_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        completed_at TEXT,
+        reminders INTEGER NOT NULL DEFAULT 0,
+        reminded_at TEXT,
+        UNIQUE (siret, variant)
+    )""",
+    "CREATE INDEX IF NOT EXISTS dossiers_status ON dossiers (status, opened_at)",
+    """CREATE TABLE IF NOT EXISTS dossier_documents (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        dossier_id TEXT NOT NULL REFERENCES dossiers (id),
+        deposit_id TEXT NOT NULL REFERENCES deposits (id),
+        role TEXT NOT NULL,
+        name TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        added_at TEXT NOT NULL,
+        replaced_by INTEGER REFERENCES dossier_documents (seq),
+        UNIQUE (dossier_id, deposit_id, name)
+    )""",
+    "CREATE INDEX IF NOT EXISTS dossier_documents_of ON dossier_documents (dossier_id, replaced_by)",
+    """CREATE TABLE IF NOT EXISTS dossier_events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        dossier_id TEXT NOT NULL REFERENCES dossiers (id),
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        by TEXT,
+        detail TEXT,
+        deposit_id TEXT
+    )""",
+    "CREATE INDEX IF NOT EXISTS dossier_events_of ON dossier_events (dossier_id, seq)",
+)
+
+
+def journal_v2(conn: sqlite3.Connection) -> None:
+    """Dossiers: one signatory on one variant, the documents of its deposits, and what people decided."""
+    run(conn, JOURNAL_V2)
+
+
+JOURNAL = Schema("le journal", (journal_v1, journal_v2))
 
 
 # -- the register of signatories ----------------------------------------------------------------

@@ -194,8 +194,11 @@ def noted(n: int):
 
 def test_an_empty_file_is_given_every_table_of_the_journal_and_its_version(tmp_path):
     path = fresh(tmp_path)
-    assert tables(path) == ["attempts", "delivered", "deposits", "events", "messages", "sqlite_sequence"]
-    assert version(path) == JOURNAL.version == 1
+    assert tables(path) == [
+        "attempts", "delivered", "deposits", "dossier_documents", "dossier_events", "dossiers", "events",
+        "messages", "sqlite_sequence",
+    ]  # fmt: skip
+    assert version(path) == JOURNAL.version == 2
 
 
 def test_an_empty_file_is_given_the_register_table_and_its_version(tmp_path):
@@ -210,7 +213,8 @@ def test_a_journal_of_today_keeps_every_row_and_is_set_to_the_current_version(tm
     path = written(tmp_path / "var" / "journal.sqlite", TODAY_JOURNAL + TODAY_ROWS)
     before = rows(path)
     Journal(path)
-    assert rows(path) == before and version(path) == JOURNAL.version
+    assert {t: r for t, r in rows(path).items() if not t.startswith("dossier")} == before
+    assert version(path) == JOURNAL.version
 
 
 def test_a_journal_of_today_ends_with_the_schema_of_a_new_journal(tmp_path):
@@ -270,20 +274,29 @@ def test_opening_a_journal_again_changes_neither_its_schema_nor_its_rows(tmp_pat
     assert (shape(path), rows(path), version(path)) == once
 
 
-def test_a_later_version_is_applied_to_a_journal_at_an_earlier_version(tmp_path):
-    """What the dossiers issue will do: a table added by version 2 to a journal already in use."""
+def test_a_journal_at_version_1_is_given_the_dossier_tables_and_keeps_its_rows(tmp_path):
+    """The journal the csac of issue 9 wrote (version 1), opened by the csac of dossiers (version 2)."""
+    path = tmp_path / "var" / "journal.sqlite"
+    Store(path, Schema("journal", JOURNAL.migrations[:1]))
+    written(path, TODAY_ROWS)
+    before = rows(path)
+    Journal(path)
+    assert version(path) == 2 and {"dossiers", "dossier_documents", "dossier_events"} <= set(tables(path))
+    assert {t: r for t, r in rows(path).items() if not t.startswith("dossier")} == before
 
-    def dossiers(conn: sqlite3.Connection) -> None:
-        conn.execute(
-            "CREATE TABLE dossiers (id TEXT PRIMARY KEY, siret TEXT NOT NULL, variant TEXT NOT NULL)"
-        )
+
+def test_a_later_version_is_applied_to_a_journal_at_an_earlier_version(tmp_path):
+    """What a later issue will do: a table added by the next version to a journal already in use."""
+
+    def later(conn: sqlite3.Connection) -> None:
+        conn.execute("CREATE TABLE later (id TEXT PRIMARY KEY)")
 
     path = written(tmp_path / "var" / "journal.sqlite", TODAY_JOURNAL + TODAY_ROWS)
     Journal(path)
     before = rows(path)
-    Store(path, Schema("journal", (*JOURNAL.migrations, dossiers)))
-    assert version(path) == 2 and "dossiers" in tables(path)
-    assert {t: r for t, r in rows(path).items() if t != "dossiers"} == before
+    Store(path, Schema("journal", (*JOURNAL.migrations, later)))
+    assert version(path) == JOURNAL.version + 1 and "later" in tables(path)
+    assert {t: r for t, r in rows(path).items() if t != "later"} == before
 
 
 def test_migrations_are_applied_in_the_order_of_their_versions(tmp_path):
@@ -295,14 +308,14 @@ def test_migrations_are_applied_in_the_order_of_their_versions(tmp_path):
 
 def test_a_migration_that_fails_leaves_the_file_at_its_former_version(tmp_path):
     def broken(conn: sqlite3.Connection) -> None:
-        conn.execute("CREATE TABLE dossiers (id TEXT PRIMARY KEY)")
+        conn.execute("CREATE TABLE later (id TEXT PRIMARY KEY)")
         raise sqlite3.OperationalError("disk I/O error")
 
     path = tmp_path / "var" / "journal.sqlite"
     Journal(path)
     with pytest.raises(sqlite3.OperationalError):
         Store(path, Schema("journal", (*JOURNAL.migrations, broken)))
-    assert version(path) == 1 and "dossiers" not in tables(path)
+    assert version(path) == JOURNAL.version and "later" not in tables(path)
 
 
 def test_a_file_written_by_a_newer_csac_is_refused_in_french(tmp_path):
@@ -317,7 +330,7 @@ def test_a_file_written_by_a_newer_csac_is_refused_in_french(tmp_path):
 # -- connections ------------------------------------------------------------------------------------
 
 
-WITH_DOSSIERS = Schema("journal", (*JOURNAL.migrations, noted(2)))
+WITH_DOSSIERS = Schema("journal", (*JOURNAL.migrations, noted(JOURNAL.version + 1)))
 
 
 def _open_each(folder: str, rounds: int, barrier) -> None:
@@ -341,7 +354,8 @@ def test_processes_opening_a_fresh_file_at_once_all_succeed_and_migrate_it_once(
     assert [p.exitcode for p in openers] == [0] * 4
     for n in range(rounds):
         path = tmp_path / f"tour-{n}" / "journal.sqlite"
-        assert version(path) == 2 and query(path, "SELECT version FROM applied") == [(2,)]
+        last = JOURNAL.version + 1
+        assert version(path) == last and query(path, "SELECT version FROM applied") == [(last,)]
 
 
 def _hold(path: str, held) -> None:

@@ -1,0 +1,369 @@
+"""Dossiers: one signatory (SIRET) on one variant, as the Resah's staff think of their work.
+
+A dossier gathers the documents of every deposit that concerns it; intake
+computes its state from all of them (pipeline/intake.py) and records it here,
+in the same transaction that finishes the deposit, so that a crash leaves
+either both or neither. People then decide (accept, refuse) and follow it up
+(traité, contre-signé, titre émis); every change is an event with who and when.
+
+The documents' bytes are kept once each, by their sha256, under the state
+folder: a follow-up deposit is judged with the documents that came before,
+and the regional team receives the completed dossier whole.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import sqlite3
+from contextlib import closing
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+
+from .report import Problem, Role
+from .store import JOURNAL, Store
+
+
+class DossierStatus(StrEnum):
+    COMPLETE = "complete"  # every rule holds
+    INCOMPLETE = "incomplete"  # problems remain, with the deposits' codes
+    ACCEPTED = "accepted"  # a person accepted it (a hand signature checked on a scan…)
+    REFUSED = "refused"  # a person refused it; the depositor is told
+
+
+class FollowUp(StrEnum):
+    """The regional team's own follow-up once a dossier is complete."""
+
+    TRAITE = "traite"
+    CONTRE_SIGNE = "contre-signe"
+    TITRE_EMIS = "titre-emis"
+
+
+class EventKind(StrEnum):
+    OPENED = "opened"
+    DEPOSIT = "deposit"  # a deposit brought documents to it
+    REPLACED = "replaced"  # a newer document took the place of one of the same role
+    COMPLETED = "completed"
+    REOPENED = "reopened"  # a deposit came after a person's decision
+    ACCEPTED = "accepted"
+    REFUSED = "refused"
+    FOLLOW_UP = "follow_up"
+    REMINDED = "reminded"
+    MESSAGE = "message"  # a message about it was sent
+
+
+DECIDED = (DossierStatus.ACCEPTED, DossierStatus.REFUSED)
+
+
+def now() -> str:
+    return dt.datetime.now(dt.UTC).astimezone().isoformat(timespec="seconds")
+
+
+def dossier_id(siret: str, variant: str) -> str:
+    """Stable, so that a deposit resumed after a crash names the same dossier in the same messages."""
+    return f"{siret}-{variant}"
+
+
+def _decimal(text: str | None) -> Decimal | None:
+    return Decimal(text) if text is not None else None
+
+
+@dataclass(frozen=True)
+class Dossier:
+    id: str
+    siret: str
+    variant: str
+    status: DossierStatus
+    problems: tuple[Problem, ...] = ()
+    signatory: str | None = None
+    region: str | None = None
+    mailbox: str | None = None
+    email: str | None = None  # the depositor's address, from the latest deposit's form
+    due: Decimal | None = None  # the contribution due, when csac is sure of it
+    paid: Decimal | None = None  # the orders' total attributed to it
+    follow_up: FollowUp | None = None
+    opened_at: str = ""
+    updated_at: str = ""
+    completed_at: str | None = None
+    reminders: int = 0
+    reminded_at: str | None = None
+
+    @property
+    def codes(self) -> list[str]:
+        return [p.code for p in self.problems]
+
+    @classmethod
+    def of_row(cls, row: sqlite3.Row) -> Dossier:
+        return cls(
+            row["id"], row["siret"], row["variant"], DossierStatus(row["status"]),
+            tuple(Problem(p["code"], p["message"]) for p in json.loads(row["problems"])),
+            row["signatory"], row["region"], row["mailbox"], row["email"], _decimal(row["due"]),
+            _decimal(row["paid"]), FollowUp(row["follow_up"]) if row["follow_up"] else None,
+            row["opened_at"], row["updated_at"], row["completed_at"], row["reminders"], row["reminded_at"],
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Held:
+    """A document a dossier holds, from one of its deposits; `replaced_by` once a newer one came."""
+
+    seq: int
+    dossier_id: str
+    deposit_id: str
+    role: Role
+    name: str
+    sha256: str
+    added_at: str
+    replaced_by: int | None = None
+
+    @classmethod
+    def of_row(cls, row: sqlite3.Row) -> Held:
+        return cls(
+            row["seq"], row["dossier_id"], row["deposit_id"], Role(row["role"]), row["name"], row["sha256"],
+            row["added_at"], row["replaced_by"],
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Event:
+    at: str
+    kind: EventKind
+    by: str | None = None
+    detail: str | None = None
+    deposit_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Brought:
+    """A document a deposit brings to a dossier."""
+
+    role: Role
+    name: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Update:
+    """A dossier as intake judged it after one deposit: its state and the documents the deposit brought."""
+
+    dossier: Dossier
+    brought: tuple[Brought, ...] = ()
+
+
+class DossierBook:
+    """The dossiers of one journal file; each call is its own transaction."""
+
+    def __init__(self, journal: Path):
+        self._store = Store(journal, JOURNAL)
+
+    # -- reading -------------------------------------------------------------------------------------
+    def get(self, dossier: str) -> Dossier | None:
+        with closing(self._store.connect()) as conn:
+            row = conn.execute("SELECT * FROM dossiers WHERE id = ?", (dossier,)).fetchone()
+        return Dossier.of_row(row) if row else None
+
+    def of_siret(self, siret: str) -> list[Dossier]:
+        """A signatory's dossiers, oldest first: where a follow-up deposit may belong."""
+        return self.search(siret=siret)
+
+    def search(
+        self,
+        region: str | None = None,
+        status: DossierStatus | None = None,
+        siret: str | None = None,
+        text: str | None = None,
+    ) -> list[Dossier]:
+        """Dossiers, oldest first; `text` is looked for in the signatory's name, SIRET and id."""
+        where, args = [], []
+        for column, value in (("region", region), ("status", status), ("siret", siret)):
+            if value:
+                where.append(f"{column} = ?")
+                args.append(str(value))
+        if text:
+            where.append(
+                "(signatory LIKE ? ESCAPE '\\' OR siret LIKE ? ESCAPE '\\' OR id LIKE ? ESCAPE '\\')"
+            )
+            pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            args += [pattern] * 3
+        sql = "SELECT * FROM dossiers" + (" WHERE " + " AND ".join(where) if where else "")
+        with closing(self._store.connect()) as conn:
+            rows = conn.execute(sql + " ORDER BY opened_at, id", args).fetchall()
+        return [Dossier.of_row(r) for r in rows]
+
+    def documents(self, dossier: str, current: bool = True) -> list[Held]:
+        """Its documents in the order they came; only those not replaced, unless `current` is False."""
+        sql = "SELECT * FROM dossier_documents WHERE dossier_id = ?"
+        if current:
+            sql += " AND replaced_by IS NULL"
+        with closing(self._store.connect()) as conn:
+            return [Held.of_row(r) for r in conn.execute(sql + " ORDER BY seq", (dossier,))]
+
+    def deposits(self, dossier: str) -> list[str]:
+        """The deposits that brought it documents, in order."""
+        return list(dict.fromkeys(h.deposit_id for h in self.documents(dossier, current=False)))
+
+    def events(self, dossier: str) -> list[Event]:
+        with closing(self._store.connect()) as conn:
+            rows = conn.execute(
+                "SELECT at, kind, by, detail, deposit_id FROM dossier_events WHERE dossier_id = ? ORDER BY seq",
+                (dossier,),
+            ).fetchall()
+        return [Event(r["at"], EventKind(r["kind"]), r["by"], r["detail"], r["deposit_id"]) for r in rows]
+
+    # -- writing -------------------------------------------------------------------------------------
+    def decide(
+        self, dossier: str, status: DossierStatus, by: str, note: str, at: str | None = None
+    ) -> Dossier:
+        """A person's decision: accepted or refused, with who, when and why."""
+        if status not in DECIDED:
+            raise ValueError(f"décision inconnue : {status}")
+        kind = EventKind.ACCEPTED if status == DossierStatus.ACCEPTED else EventKind.REFUSED
+        return self._change(dossier, {"status": status}, kind, by, note, at)
+
+    def set_follow_up(self, dossier: str, state: FollowUp, by: str, at: str | None = None) -> Dossier:
+        return self._change(dossier, {"follow_up": state}, EventKind.FOLLOW_UP, by, str(state), at)
+
+    def reminded(self, dossier: str, detail: str, at: str) -> Dossier:
+        """One more reminder sent; the count and the date decide the next one."""
+        with self._store.transaction() as conn:
+            conn.execute(
+                "UPDATE dossiers SET reminders = reminders + 1, reminded_at = ? WHERE id = ?", (at, dossier)
+            )
+            add_event(conn, dossier, EventKind.REMINDED, at, detail=detail)
+        return self._required(dossier)
+
+    def event(self, dossier: str, kind: EventKind, detail: str, by: str | None = None, at: str | None = None):
+        with self._store.transaction() as conn:
+            add_event(conn, dossier, kind, at or now(), by, detail)
+
+    def _change(self, dossier: str, values: dict, kind: EventKind, by: str, detail: str, at: str | None):
+        at = at or now()
+        with self._store.transaction() as conn:
+            if conn.execute("SELECT 1 FROM dossiers WHERE id = ?", (dossier,)).fetchone() is None:
+                raise KeyError(dossier)
+            sets = ", ".join(f"{column} = ?" for column in values)
+            conn.execute(
+                f"UPDATE dossiers SET {sets}, updated_at = ? WHERE id = ?",
+                (*(str(v) for v in values.values()), at, dossier),
+            )
+            add_event(conn, dossier, kind, at, by, detail)
+        return self._required(dossier)
+
+    def _required(self, dossier: str) -> Dossier:
+        found = self.get(dossier)
+        if found is None:
+            raise KeyError(dossier)
+        return found
+
+
+def add_event(
+    conn: sqlite3.Connection,
+    dossier: str,
+    kind: EventKind,
+    at: str,
+    by: str | None = None,
+    detail: str | None = None,
+    deposit_id: str | None = None,
+) -> None:
+    conn.execute(
+        "INSERT INTO dossier_events (dossier_id, at, kind, by, detail, deposit_id) VALUES (?, ?, ?, ?, ?, ?)",
+        (dossier, at, kind, by, detail, deposit_id),
+    )
+
+
+def record(conn: sqlite3.Connection, update: Update, deposit_id: str, at: str) -> None:
+    """A deposit's effect on one dossier, inside the transaction that finishes the deposit."""
+    d = update.dossier
+    before = conn.execute("SELECT status FROM dossiers WHERE id = ?", (d.id,)).fetchone()
+    _upsert(conn, d, at)
+    if before is None:
+        add_event(conn, d.id, EventKind.OPENED, at, deposit_id=deposit_id)
+    elif before["status"] in DECIDED:
+        add_event(conn, d.id, EventKind.REOPENED, at, detail=before["status"], deposit_id=deposit_id)
+    names = ", ".join(b.name for b in update.brought)
+    add_event(conn, d.id, EventKind.DEPOSIT, at, detail=names, deposit_id=deposit_id)
+    for brought in update.brought:
+        _hold(conn, d.id, deposit_id, brought, at)
+    if d.status == DossierStatus.COMPLETE and (before is None or before["status"] != DossierStatus.COMPLETE):
+        add_event(conn, d.id, EventKind.COMPLETED, at, deposit_id=deposit_id)
+
+
+def _upsert(conn: sqlite3.Connection, d: Dossier, at: str) -> None:
+    problems = json.dumps([p.to_json() for p in d.problems], ensure_ascii=False)
+    completed = at if d.status == DossierStatus.COMPLETE else None
+    conn.execute(
+        "INSERT INTO dossiers (id, siret, variant, signatory, region, mailbox, email, status, problems, due,"
+        " paid, opened_at, updated_at, completed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (id) DO UPDATE SET signatory = coalesce(excluded.signatory, signatory),"
+        " region = coalesce(excluded.region, region), mailbox = coalesce(excluded.mailbox, mailbox),"
+        " email = coalesce(excluded.email, email), status = excluded.status, problems = excluded.problems,"
+        " due = excluded.due, paid = excluded.paid, updated_at = excluded.updated_at,"
+        " completed_at = CASE WHEN excluded.status = 'complete' THEN coalesce(completed_at, excluded.completed_at)"
+        " ELSE NULL END",
+        (
+            d.id, d.siret, d.variant, d.signatory, d.region, d.mailbox, d.email, d.status, problems,
+            _text(d.due), _text(d.paid), at, at, completed,
+        ),
+    )  # fmt: skip
+
+
+def _text(amount: Decimal | None) -> str | None:
+    return str(amount) if amount is not None else None
+
+
+def _hold(conn: sqlite3.Connection, dossier: str, deposit_id: str, doc: Brought, at: str) -> None:
+    """The document, in place of the earlier deposits' documents of its role (both stay in the history)."""
+    cur = conn.execute(
+        "INSERT OR IGNORE INTO dossier_documents (dossier_id, deposit_id, role, name, sha256, added_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (dossier, deposit_id, doc.role, doc.name, doc.sha256, at),
+    )
+    if not cur.rowcount:  # the same deposit recorded again after a crash
+        return
+    older = conn.execute(
+        "SELECT seq, name FROM dossier_documents WHERE dossier_id = ? AND role = ? AND deposit_id != ?"
+        " AND replaced_by IS NULL",
+        (dossier, doc.role, deposit_id),
+    ).fetchall()
+    for row in older:
+        conn.execute(
+            "UPDATE dossier_documents SET replaced_by = ? WHERE seq = ?", (cur.lastrowid, row["seq"])
+        )
+        add_event(
+            conn, dossier, EventKind.REPLACED, at, detail=f"{row['name']} → {doc.name}", deposit_id=deposit_id
+        )
+
+
+# -- the documents' bytes -----------------------------------------------------------------------------
+
+
+class Documents:
+    """Each document kept once, by its sha256, 0600: written whole (a temporary file, then renamed)."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def path(self, sha256: str) -> Path:
+        return self.folder / sha256[:2] / sha256
+
+    def keep(self, data: bytes) -> str:
+        sha = hashlib.sha256(data).hexdigest()
+        path = self.path(sha)
+        if path.exists():
+            return sha
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = path.with_name(f".{sha}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        return sha
+
+    def read(self, sha256: str) -> bytes:
+        return self.path(sha256).read_bytes()
