@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .archive import ArchiveRejected, Limits, read_archive
+from .archive import ArchiveRejected, Limits, read_archive, zip_of
 from .classify import Classified, classify, settle
 from .config import Config
 from .deliver import Courier, archive, quarantine
@@ -290,10 +290,35 @@ def _quarantine(
     return replace(out, delivered_to=(str(folder),))
 
 
+def _completed(a: Assessment, out: IntakeReport) -> tuple[Parcel, ...]:
+    """Each dossier this deposit completed after earlier ones: all its documents, for the regional team,
+    each under the number of the deposit that brought it."""
+    views = {v.dossier_id: v for v in out.dossiers}
+    return tuple(
+        Parcel(
+            f"dossier-{j.dossier_id}.zip",
+            zip_of(
+                [
+                    (f"{o or out.deposit_id}/{d.doc.name}", d.doc.data)
+                    for d, o in zip(j.docs, j.origins, strict=True)
+                ]
+            ),
+        )
+        for j in a.dossiers
+        if views[j.dossier_id].status == "complete" and views[j.dossier_id].earlier
+    )
+
+
 def _deliver(
-    source: Path, deposit: Deposit, out: IntakeReport, sent: Parcel, ctx: IntakeContext, journal: Journal
+    source: Path,
+    deposit: Deposit,
+    out: IntakeReport,
+    parcels: tuple[Parcel, ...],
+    ctx: IntakeContext,
+    journal: Journal,
 ) -> IntakeReport:
     """The report once delivered: where its messages went, and where its original is kept if need be."""
+    sent = parcels[0]
     if out.status == Verdict.REJECTED:
         return _quarantine(source, deposit, out, ctx, journal)
     if not sent.original:  # files were held back: the whole deposit is kept for audit
@@ -301,7 +326,7 @@ def _deliver(
         out = replace(out, archived_to=str(kept))
         journal.event(out.deposit_id, DepositState.ARCHIVED, out.archived_to)
     delivered, courier = [], Courier(ctx.config)
-    for outgoing in (region_message(out, sent), depositor_notice(out)):
+    for outgoing in (region_message(out, sent, parcels[1:]), depositor_notice(out)):
         if outgoing:
             delivered.append(courier.send(outgoing, out.deposit_id))
             journal.event(out.deposit_id, courier.verb, outgoing.message["To"])
@@ -354,7 +379,7 @@ def _take(source: Path, deposit: Deposit, opened, ctx: IntakeContext, journal: J
     try:
         updates = _updates(assessment, out, deposit, ctx)
         sent = assessment.parcel or Parcel(deposit.name, deposit.data)
-        out = _deliver(source, deposit, out, sent, ctx, journal)
+        out = _deliver(source, deposit, out, (sent, *_completed(assessment, out)), ctx, journal)
     except OSError as exc:
         journal.event(
             opened.deposit_id, DepositState.DELIVERY_FAILED, f"{type(exc).__name__}: {exc.strerror or exc}"
