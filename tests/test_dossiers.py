@@ -319,3 +319,55 @@ def test_the_documents_of_a_dossier_are_kept_once_each_and_readable_only_by_csac
     kept = [p for p in (workspace.state / "documents").rglob("*") if p.is_file()]
     assert len(kept) == 3 and {p.stat().st_mode & 0o777 for p in kept} == {0o600}
     assert sorted(p.read_bytes() for p in kept) == sorted([conv, annex, order_pdf(ENTITY, due)])
+
+
+# -- two intakes at once ----------------------------------------------------------------------------
+
+
+def _take_in_after(barrier, path: str, root: str, folders: tuple[str, str, str]) -> None:
+    from pathlib import Path
+
+    from pipeline.intake import IntakeContext
+    from pipeline.resources import Resources, Workspace
+
+    ctx = IntakeContext.build(Resources(Path(root)), Workspace(*map(Path, folders)))
+    barrier.wait(timeout=60)
+    take_in(Path(path), ctx)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("round_", range(3))
+def test_two_follow_ups_to_one_dossier_at_once_are_judged_one_after_the_other(
+    package, deposit, drop, workspace, resources, round_
+):
+    """Each follow-up is judged with what the other brought: the dossier ends complete, whatever came first."""
+    import multiprocessing
+
+    unsigned, annex, due = package(LOT2, "none")
+    signed, _, _ = package(LOT2)
+    deposit([("Convention.pdf", unsigned), ("Annexe.xlsx", annex)])
+    paths = [drop(zip_of(m), f"suite-{round_}-{i}.zip") for i, m in enumerate(
+        [[("EJ.pdf", order_pdf(ENTITY, due))], [("Convention signée.pdf", signed)]]
+    )]  # fmt: skip
+    for path in paths:
+        write_form(path, form_of(ENTITY))
+    spawn = multiprocessing.get_context("spawn")
+    barrier = spawn.Barrier(2)
+    folders = tuple(str(f) for f in (workspace.inbox, workspace.outbox, workspace.state))
+    takers = [
+        spawn.Process(target=_take_in_after, args=(barrier, str(p), str(resources.root), folders))
+        for p in paths
+    ]
+    for taker in takers:
+        taker.start()
+    for taker in takers:
+        taker.join(timeout=120)
+    assert [t.exitcode for t in takers] == [0, 0]
+    book = DossierBook(workspace.journal)
+    [dossier] = book.search(siret=ENTITY.siret)
+    assert dossier.status == "complete"
+    assert sorted(h.name for h in book.documents(dossier.id)) == [
+        "Annexe.xlsx",
+        "Convention signée.pdf",
+        "EJ.pdf",
+    ]
