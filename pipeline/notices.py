@@ -89,8 +89,8 @@ def summary(report: IntakeReport) -> str:
         "",
         f"Signataire : {one_line(report.signatory or 'non lu', 300)}",
         f"SIRET : {report.siret or 'non lu'}",
-        f"Convention : {report.variant or 'non reconnue'}",
-        f"Signature : {one_line(report.signature.detail if report.signature else 'sans objet', LINE)}",
+        f"Convention : {_conventions(report)}",
+        f"Signature : {_signature(report)}",
         f"Contribution due : {report.due_text or 'non déterminée'} ; montant du bon de commande : {report.paid_text or 'non lu'}",
         f"Référence de commande (EJ / bon de commande) : {one_line(report.order_number or 'non lue', 60)}",
         _invoice_line(report),
@@ -127,6 +127,18 @@ def summary(report: IntakeReport) -> str:
     return "\n".join(lines)
 
 
+def _signature(report: IntakeReport) -> str:
+    if len(report.dossiers) > 1:
+        return "celle de chaque convention, ci-dessous"
+    return one_line(report.signature.detail if report.signature else "sans objet", LINE)
+
+
+def _conventions(report: IntakeReport) -> str:
+    if len(report.dossiers) > 1:
+        return f"{len(report.dossiers)} conventions ({', '.join(d.variant for d in report.dossiers)})"
+    return report.variant or "non reconnue"
+
+
 def _dossiers(report: IntakeReport) -> list[str]:
     """Each dossier the deposit concerns: its state after it, and the deposits it was built from."""
     if not report.dossiers:
@@ -134,7 +146,10 @@ def _dossiers(report: IntakeReport) -> list[str]:
     lines = ["", "Dossiers (un signataire, une convention) :"]
     for d in report.dossiers:
         earlier = f" ; dépôts précédents : {', '.join(d.earlier)}" if d.earlier else ""
-        lines.append(f"  - {d.dossier_id} ({convention_fr(d.variant)}) : {DOSSIER_FR[d.status]}{earlier}")
+        due = f" ; contribution due : {d.contribution.text}" if d.contribution else ""
+        lines.append(
+            f"  - {d.dossier_id} ({convention_fr(d.variant)}) : {DOSSIER_FR[d.status]}{due}{earlier}"
+        )
         lines += (
             [f"      [{p.code}] {one_line(p.message, LINE)}" for p in d.problems]
             if len(report.dossiers) > 1
@@ -161,9 +176,12 @@ def _per_dossier(report: IntakeReport) -> list[str]:
     lines = [f"Votre dépôt concerne {len(report.dossiers)} conventions :", ""]
     for d in report.dossiers:
         if d.status == "complete":
-            lines.append(f"  - {convention_fr(d.variant)} : dossier complet.")
+            lines.append(f"  - {convention_fr(d.variant)} (dossier n° {d.dossier_id}) : dossier complet.")
             continue
-        lines.append(f"  - {convention_fr(d.variant)} : dossier incomplet. Merci de nous faire parvenir :")
+        lines.append(
+            f"  - {convention_fr(d.variant)} (dossier n° {d.dossier_id}) : dossier incomplet. "
+            "Merci de nous faire parvenir :"
+        )
         lines += [f"      - {one_line(p.message, LINE)}" for p in d.problems]
     general = [p for p in report.problems if not any(p in d.problems for d in report.dossiers)]
     if general:
@@ -178,6 +196,8 @@ def notice(report: IntakeReport) -> str:
         f"Nous avons bien reçu votre dépôt du {_when(report)} (fichier {quoted(report.file, NAME)}), enregistré sous le n° {report.deposit_id}.",
         "",
     ]
+    if len(report.dossiers) == 1:
+        head += [f"Référence de votre dossier : {report.dossiers[0].dossier_id}.", ""]
     head += _follow_up_line(report)
     if len(report.dossiers) > 1:
         body = _per_dossier(report)

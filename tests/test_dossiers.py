@@ -243,7 +243,7 @@ def test_four_conventions_with_an_order_for_only_one_tell_the_depositor_what_eac
     [notice] = messages(workspace.outbox, "depositors")
     text = body(notice)
     assert "Votre dépôt concerne 4 conventions" in text and "Votre dossier est complet" not in text
-    assert "accord-cadre 2021-047-001 : dossier complet." in text
+    assert f"accord-cadre 2021-047-001 (dossier n° {ENTITY.siret}-{AC047}) : dossier complet." in text
     assert text.count("dossier incomplet") == 3
 
 
