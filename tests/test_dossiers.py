@@ -186,6 +186,34 @@ def test_two_conventions_two_annexes_and_one_order_paying_both_give_two_complete
     assert (out.status, states(out)) == ("complete", {LOT2: ("complete", []), AC047: ("complete", [])})
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_the_verdict_of_four_conventions_and_two_orders_never_depends_on_the_members_order(
+    package, deposit, seed
+):
+    import random
+
+    _, _, due = package(AC047)
+    members = [
+        *members_for(package, [LOT2, LOT4, AC047, AC063], signature={LOT4: "none"}),
+        ("EJ 047.pdf", order_pdf(ENTITY, due, market="")),  # 2 500 €: 047's due, and no other's
+        (
+            "EJ commun.pdf",
+            order_pdf(ENTITY, Decimal("2000.00"), market=""),
+        ),  # the other three: 1 000 + 500 + 500
+    ]
+    random.Random(seed).shuffle(members)
+    out = deposit(members, market=ALL)
+    assert states(out) == {
+        LOT2: ("complete", []), LOT4: ("incomplete", ["convention_unsigned"]), AC047: ("complete", []),
+        AC063: ("complete", []),
+    }  # fmt: skip
+    assert (out.variant, out.contribution.amount, out.amount_paid) == (
+        None,
+        Decimal("4500.00"),
+        Decimal("4500.00"),
+    )
+
+
 def test_an_order_naming_both_accords_cadres_pays_both(package, deposit):
     both = order_pdf(ENTITY, Decimal("3500.00"), market=f"{MARKET[LOT2]} et {MARKET[AC047]}")
     out = deposit([*members_for(package, [LOT2, AC047]), ("EJ.pdf", both)])
