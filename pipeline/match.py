@@ -43,6 +43,9 @@ class Shared:
     order: Classified
     keys: tuple[str, ...]
     amount: Decimal | None
+    elsewhere: tuple[
+        tuple[str, Decimal | None], ...
+    ] = ()  # dues of the dossiers it pays outside this deposit
 
 
 @dataclass(frozen=True)
