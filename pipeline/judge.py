@@ -117,10 +117,10 @@ class Judge:
         bulletin = self._bulletin(docs, dues, [d for g in groups.values() for d in g if id(d) in kept_ids])
         paying = bulletin.order if bulletin and id(bulletin.order) not in kept_ids else None
         shared, orders = attach_orders(groups, [d for d in docs if d is not paying], dues, self.ctx.variants)
-        shared += self._kept_shares(earlier)
         for s in shared:
             for k in s.keys:
                 groups[k].append(s.order)
+        shared += self._kept_shares(earlier)  # already in their groups
         for key in groups:  # the bulletin is the signatory's: every dossier of this deposit holds it
             groups[key] += [d for d in docs if d.role == BULLETIN] + ([paying] if paying else [])
         membership = frozenset(self.membership | ({id(paying)} if paying else set()))
