@@ -31,6 +31,7 @@ from .orders import read_order_amount
 from .problems import Finding
 from .routing import Route, route
 from .rules import Due, amount, contract, expected_due, known_variant, presence, signed, siret_checks
+from .sirets import is_valid
 
 DOSSIER_ROLES = (CONVENTION, ANNEX, PURCHASE_ORDER, BULLETIN)
 MEMBERSHIP = "membership"  # the purpose of the order that pays the bulletin d'adhésion
@@ -104,27 +105,63 @@ class Judge:
 
     # -- which dossiers -----------------------------------------------------------------------------
     def plan(self, docs: list[Classified]) -> Plan:
-        """Each convention's group, with the documents its dossier already holds; annexes, the bulletin
-        and the order paying it, then the contributions' orders."""
+        """The deposit's conventions, each with what its dossier holds; then what none of them takes
+        goes to the signatory's other dossiers on evidence (their accord-cadre named, a due or a sum of
+        dues paid), never by guess. The bulletin goes to every dossier the deposit concerns."""
         groups = by_convention(docs)
-        earlier = self._earlier(groups) if groups else self._follow_up(docs)
-        for key, (_, kept) in earlier.items():
+        earlier = self._earlier(groups)
+        bulletin_only = not groups and any(d.role == BULLETIN for d in docs)
+        extra = self._others(docs, groups) if not groups or self._leftovers(docs, groups) else {}
+        for key, (_, kept) in (earlier | extra).items():
             groups.setdefault(key, []).extend(kept)
+        earlier |= extra
         kept_ids = frozenset(id(d) for _, kept in earlier.values() for d in kept)
-        unmatched = attach_annexes(groups, docs, self.ctx.variants)
-        draft = Plan(groups, earlier, kept_ids, membership=frozenset(self.membership))
-        dues = {k: self._due_of(draft, k) for k in groups}
+        unmatched = attach_annexes(groups, docs, self.ctx.variants, kept_ids)
+        dues = {
+            k: self._due_of(Plan(groups, earlier, kept_ids, membership=frozenset(self.membership)), k)
+            for k in groups
+        }
         bulletin = self._bulletin(docs, dues, [d for g in groups.values() for d in g if id(d) in kept_ids])
         paying = bulletin.order if bulletin and id(bulletin.order) not in kept_ids else None
-        shared, orders = attach_orders(groups, [d for d in docs if d is not paying], dues, self.ctx.variants)
+        orders = [d for d in docs if d is not paying]
+        shared, unplaced = attach_orders(groups, orders, dues, self.ctx.variants, strict=bool(extra))
+        unplaced += self._by_form(groups, unplaced, extra)
         for s in shared:
             for k in s.keys:
                 groups[k].append(s.order)
-        shared += self._kept_shares(earlier)  # already in their groups
+        bulletins = [d for d in docs if d.role == BULLETIN]
         for key in groups:  # the bulletin is the signatory's: every dossier of this deposit holds it
-            groups[key] += [d for d in docs if d.role == BULLETIN] + ([paying] if paying else [])
+            holds = bulletins or any(d.role == BULLETIN for d in groups[key])
+            groups[key] += bulletins + ([paying] if paying and holds else [])
+        mine = {id(d) for d in docs}
+        if not bulletin_only:  # the signatory's other dossiers that this deposit brings nothing to
+            for key in [k for k in extra if not any(id(d) in mine for d in groups[k])]:
+                del groups[key], earlier[key]
+        shared += self._kept_shares(earlier)  # already in their groups
         membership = frozenset(self.membership | ({id(paying)} if paying else set()))
-        return Plan(groups, earlier, kept_ids, tuple(shared), tuple(unmatched + orders), membership, bulletin)
+        left = tuple((d, why) for d, why in unmatched + unplaced if why)
+        return Plan(groups, earlier, kept_ids, tuple(shared), left, membership, bulletin)
+
+    def _leftovers(self, docs: list[Classified], groups: dict) -> bool:
+        """Whether a deposit with conventions holds an order or annex naming another accord-cadre."""
+        mine = set(groups)
+        return any(
+            d.role in (ANNEX, PURCHASE_ORDER) and variants_named(d, self.ctx.variants) - mine for d in docs
+        )
+
+    def _by_form(self, groups: dict, unplaced: list, extra: dict) -> list:
+        """An order of a follow-up that names no accord-cadre, of an amount that is no due: the form's
+        "numéro de marché", when it names exactly one of the signatory's dossiers, says whose it is."""
+        said = markets_named(self.form.get("numero_marche") or "") if self.form else []
+        named = [k for k in extra if any(m.names(self.ctx.variants[k].market) for m in said)]
+        still = []
+        for doc, why in unplaced:
+            if len(named) == 1 and doc.role == PURCHASE_ORDER and not variants_named(doc, self.ctx.variants):
+                groups[named[0]].append(doc)
+            else:
+                still.append((doc, why))
+        unplaced[:] = still
+        return []
 
     def _kept_shares(self, earlier: dict) -> list[Shared]:
         """A kept order that pays several dossiers pays them still: its amount is checked against the sum
@@ -195,49 +232,36 @@ class Judge:
         where = route(facts, self.form, self.ctx.workspace.register, self.ctx.regions)
         return facts, where, expected_due(facts, where.registered, self.ctx.variants, self.form)
 
-    # -- a follow-up: no convention in the deposit ----------------------------------------------------
-    def _follow_up(self, docs: list[Classified]) -> dict[str, tuple[Dossier, tuple[Classified, ...]]]:
-        """The open dossier this deposit completes: the signatory's, of the accord-cadre it names, else
-        of the amount it pays. None when it cannot be told: the deposit is then judged alone."""
+    # -- the signatory's other dossiers ------------------------------------------------------------
+    def _others(
+        self, docs: list[Classified], groups: dict
+    ) -> dict[str, tuple[Dossier, tuple[Classified, ...]]]:
+        """The signatory's dossiers this deposit's conventions are not, with what they hold. The signatory
+        is the one its documents name; a form naming another SIRET makes it nobody's (never a stranger's
+        dossier)."""
         if self.book is None or not any(d.role in DOSSIER_ROLES for d in docs):
             return {}
-        siret = (
-            gather(docs, self.ctx.resah).siret
-            or self._bulletin_siret(docs)
-            or (self.form.siret if self.form else None)
-        )
-        candidates = (
-            [d for d in self.book.of_siret(siret) if d.status != DossierStatus.REFUSED] if siret else []
-        )
-        bulletin = any(d.role == BULLETIN for d in docs)
-        chosen = candidates if bulletin else self._designated(docs, candidates)
-        return {d.variant: (d, self._kept_documents(d)) for d in chosen}
+        siret = self._signatory(docs)
+        if siret is None:
+            return {}
+        return {
+            d.variant: (d, self._kept_documents(d))
+            for d in self.book.of_siret(siret)
+            if d.variant not in groups
+        }
 
     @staticmethod
     def _bulletin_siret(docs: list[Classified]) -> str | None:
         bulletin = principal(docs, BULLETIN)
         return read_bulletin(bulletin).siret if bulletin else None
 
-    def _designated(self, docs: list[Classified], candidates: list[Dossier]) -> list[Dossier]:
-        """The accord-cadre its documents (or its form) name, else its amount; never a guess."""
-        named = set().union(*(variants_named(d, self.ctx.variants) for d in docs if d.role in DOSSIER_ROLES))
-        if self.form and self.form.get("numero_marche"):
-            said = markets_named(self.form.get("numero_marche"))
-            named |= {v.id for v in self.ctx.variants.values() for m in said if m.names(v.market)}
-        if named:
-            candidates = [d for d in candidates if d.variant in named]
-        if len(candidates) <= 1:
-            return candidates
-        open_ = [d for d in candidates if d.status == DossierStatus.INCOMPLETE]
-        return open_ if len(open_) == 1 else self._by_amount(docs, open_)
-
-    def _by_amount(self, docs: list[Classified], candidates: list[Dossier]) -> list[Dossier]:
-        amounts = {read_order_amount(d.doc.text).value for d in docs if d.role == PURCHASE_ORDER} - {None}
-        if len(amounts) != 1:
-            return []
-        [paid] = amounts
-        single = [d for d in candidates if d.due == paid]
-        return single if len(single) == 1 else []
+    def _signatory(self, docs: list[Classified]) -> str | None:
+        read = gather(docs, self.ctx.resah).siret or self._bulletin_siret(docs)
+        said = self.form.siret if self.form else None
+        if read and said and read != said:
+            return None
+        siret = read or said
+        return siret if siret and is_valid(siret) else None
 
     def _kept_documents(self, dossier: Dossier) -> tuple[Classified, ...]:
         """The dossier's current documents, read again from where csac kept them."""
