@@ -235,7 +235,8 @@ def intake_cmd(
     colour = {"complete": "green", "incomplete": "yellow", "rejected": "red"}[report.status]
     out.print(f"[{colour}]{STATUS_FR[report.status]}[/{colour}] {report.deposit_id} — {report.file}")
     out.print(
-        f"  variante : {report.variant} — SIRET : {report.siret} — région : {report.region} ({report.mailbox})"
+        f"  convention : {report.variant or (f'{len(report.dossiers)} conventions' if report.dossiers else '—')}"
+        f" — SIRET : {report.siret or '—'} — région : {report.region or '—'} ({report.mailbox or '—'})"
     )
     for doc in report.documents:
         out.print(f"  {doc.role:<15} {doc.name}")

@@ -289,7 +289,7 @@ def record(conn: sqlite3.Connection, update: Update, deposit_id: str, at: str) -
     _upsert(conn, d, at)
     if before is None:
         add_event(conn, d.id, EventKind.OPENED, at, deposit_id=deposit_id)
-    elif before["status"] in DECIDED:
+    elif before["status"] in DECIDED and before["status"] != d.status:
         add_event(conn, d.id, EventKind.REOPENED, at, detail=before["status"], deposit_id=deposit_id)
     names = ", ".join(b.name for b in update.brought)
     add_event(conn, d.id, EventKind.DEPOSIT, at, detail=names, deposit_id=deposit_id)
@@ -307,7 +307,7 @@ def _upsert(conn: sqlite3.Connection, d: Dossier, at: str) -> None:
         " paid, opened_at, updated_at, completed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (id) DO UPDATE SET signatory = coalesce(excluded.signatory, signatory),"
         " region = coalesce(excluded.region, region), mailbox = coalesce(excluded.mailbox, mailbox),"
-        " email = coalesce(excluded.email, email), status = excluded.status, problems = excluded.problems,"
+        " email = coalesce(email, excluded.email), status = excluded.status, problems = excluded.problems,"
         " due = excluded.due, paid = excluded.paid, updated_at = excluded.updated_at,"
         " completed_at = CASE WHEN excluded.status = 'complete' THEN coalesce(completed_at, excluded.completed_at)"
         " ELSE NULL END",
@@ -331,6 +331,14 @@ def _hold(conn: sqlite3.Connection, dossier: str, deposit_id: str, doc: Brought,
         (dossier, deposit_id, doc.role, doc.name, doc.sha256, doc.purpose, at),
     )
     if not cur.rowcount:  # the same deposit recorded again after a crash
+        return
+    same = conn.execute(
+        "SELECT seq FROM dossier_documents WHERE dossier_id = ? AND role = ? AND purpose = ? AND sha256 = ?"
+        " AND deposit_id != ? AND replaced_by IS NULL",
+        (dossier, doc.role, doc.purpose, doc.sha256, deposit_id),
+    ).fetchone()
+    if same:  # the very document it holds, sent again: nothing is replaced
+        conn.execute("DELETE FROM dossier_documents WHERE seq = ?", (cur.lastrowid,))
         return
     older = conn.execute(
         "SELECT seq, name FROM dossier_documents WHERE dossier_id = ? AND role = ? AND purpose = ?"

@@ -21,16 +21,16 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 
-from .archive import ArchiveRejected, Limits, read_archive, zip_of
+from .archive import ArchiveRejected, Limits, read_archive
 from .classify import Classified, classify, settle
 from .config import Config
 from .deliver import Courier, archive, quarantine
-from .dossiers import Brought, Documents, Dossier, Update
+from .dossiers import Brought, Documents, Dossier, DossierStatus, Update
 from .errors import DeliveryError
 from .extract import extract
 from .facts import Facts
 from .form import Form, read_form, sidecar_for
-from .forward import Parcel, parcel
+from .forward import Parcel, dossier_parcel, parcel
 from .journal import Journal
 from .judge import Judge, Judged
 from .notices import depositor_notice, duplicate_notice, french_date, quarantine_notice, region_message
@@ -172,7 +172,7 @@ def assess(deposit: Deposit, ctx: IntakeContext) -> Assessment:
     findings = _union(
         [
             *readable(docs, ctx.catalogue),
-            *(f for j in judged for f in j.findings),
+            *(f for j in judged for f in j.asked),
             *form_checks(deposit.form, ctx.catalogue),
         ]
     )
@@ -329,20 +329,17 @@ def _quarantine(
 
 def _completed(a: Assessment, out: IntakeReport) -> tuple[Parcel, ...]:
     """Each dossier this deposit completed after earlier ones: all its documents, for the regional team,
-    each under the number of the deposit that brought it."""
+    each under the number of the deposit that brought it; never again once it was complete."""
     views = {v.dossier_id: v for v in out.dossiers}
     return tuple(
-        Parcel(
+        dossier_parcel(
             f"dossier-{j.dossier_id}.zip",
-            zip_of(
-                [
-                    (f"{o or out.deposit_id}/{d.doc.name}", d.doc.data)
-                    for d, o in zip(j.docs, j.origins, strict=True)
-                ]
-            ),
+            [(o or out.deposit_id, d) for d, o in zip(j.docs, j.origins, strict=True)],
         )
         for j in a.dossiers
-        if views[j.dossier_id].status == "complete" and views[j.dossier_id].earlier
+        if views[j.dossier_id].status == "complete"
+        and views[j.dossier_id].earlier
+        and not (j.earlier and j.earlier.status == DossierStatus.COMPLETE)
     )
 
 
@@ -451,7 +448,7 @@ def _updates(a: Assessment, out: IntakeReport, deposit: Deposit, ctx: IntakeCont
                 view.dossier_id, view.siret, view.variant, j.status, view.problems,
                 j.facts.signatory or name, j.route.region.name if j.route.region else None,
                 j.route.region.mailbox if j.route.region else None, out.email,
-                j.due.amount if j.due and j.due.certain else None, j.facts.amount_paid,
+                j.due.amount if j.due and j.due.certain else None, j.paid,
             ),
             tuple(
                 Brought(d.role, d.doc.name, kept.keep(d.doc.data), purpose)

@@ -14,6 +14,7 @@ document that could not be read) is judged once.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
@@ -32,7 +33,9 @@ from .problems import Finding
 from .routing import Route, route
 from .rules import Due, amount, contract, expected_due, known_variant, presence, signed, siret_checks
 from .sirets import is_valid
+from .untrusted import quoted
 
+log = logging.getLogger("csac.dossiers")
 DOSSIER_ROLES = (CONVENTION, ANNEX, PURCHASE_ORDER, BULLETIN)
 MEMBERSHIP = "membership"  # the purpose of the order that pays the bulletin d'adhésion
 
@@ -52,6 +55,7 @@ class Judged:
     origins: tuple[str | None, ...] = ()  # for each document, the earlier deposit that brought it
     deposits: tuple[str, ...] = ()  # the earlier deposits that brought it documents
     purposes: tuple[str, ...] = ()  # for each document, what it pays when it is an order: "membership" or ""
+    paid: Decimal | None = None  # what its orders pay for it: its share of an order paying several
 
     @property
     def dossier_id(self) -> str | None:
@@ -62,7 +66,21 @@ class Judged:
 
     @property
     def status(self) -> DossierStatus:
-        return DossierStatus.INCOMPLETE if self.findings else DossierStatus.COMPLETE
+        """Complete, incomplete; or still accepted, when what remains is what a person accepted."""
+        if not self.findings:
+            return DossierStatus.COMPLETE
+        return DossierStatus.ACCEPTED if self.waived else DossierStatus.INCOMPLETE
+
+    @property
+    def waived(self) -> bool:
+        """A person accepted the dossier with these very problems (a hand signature checked on a scan…)."""
+        accepted = self.earlier is not None and self.earlier.status == DossierStatus.ACCEPTED
+        return accepted and {f.code for f in self.findings} <= set(self.earlier.codes)
+
+    @property
+    def asked(self) -> tuple[Finding, ...]:
+        """What the depositor is still asked for: nothing a person accepted."""
+        return () if self.waived else self.findings
 
 
 @dataclass(frozen=True)
@@ -227,7 +245,7 @@ class Judge:
 
     def _facts_and_due(self, docs: list[Classified]) -> tuple[Facts, Route, Due | None]:
         facts = gather(docs, self.ctx.resah)
-        if not facts.siret and self.form and self.form.siret:
+        if not facts.siret and self.form and self.form.siret and is_valid(self.form.siret):
             facts = replace(facts, siret=self.form.siret)
         where = route(facts, self.form, self.ctx.workspace.register, self.ctx.regions)
         return facts, where, expected_due(facts, where.registered, self.ctx.variants, self.form)
@@ -270,6 +288,10 @@ class Judge:
             try:
                 data = self.kept.read(held.sha256)
             except OSError:
+                log.warning(
+                    "dossier %s : document conservé introuvable (%s, %s), jugé sans lui",
+                    dossier.id, held.sha256[:12], held.role,
+                )  # fmt: skip
                 continue  # a kept file lost: the dossier is judged without it, and asks for it again
             doc = classify(extract(Member(held.name, data), self.ctx.limits), self.ctx.variants)
             doc = replace(doc, role=held.role) if doc.role != held.role else doc
@@ -290,7 +312,7 @@ class Judge:
         facts, where, due = self._facts_and_due(group)
         cat = self.ctx.catalogue
         findings = [
-            *presence(group, due, cat),
+            *self._unmatched(presence(group, due, cat), plan),
             *known_variant(group, facts, cat),
             *signed(group, facts, cat),
             *siret_checks(facts, self.form, cat),
@@ -308,19 +330,22 @@ class Judge:
         origins = tuple(self.origin[id(d)].deposit_id if id(d) in self.origin else None for d in group)
         deposits = tuple(self.book.deposits(dossier.id)) if dossier and self.book else ()
         purposes = tuple(plan.slot(d)[1] for d in group)
+        paid = (due.amount if due and due.certain else None) if share else facts.amount_paid
         return Judged(
-            key,
-            tuple(group),
-            brought,
-            facts,
-            where,
-            due,
-            tuple(findings),
-            dossier,
-            origins,
-            deposits,
-            purposes,
-        )
+            key, tuple(group), brought, facts, where, due, tuple(findings), dossier, origins, deposits, purposes, paid
+        )  # fmt: skip
+
+    def _unmatched(self, found: list[Finding], plan: Plan) -> list[Finding]:
+        """A missing order, when the deposit holds orders no convention takes: said as such."""
+        orders = [d for d, _ in plan.unmatched if d.role == PURCHASE_ORDER]
+        if not orders:
+            return found
+        named = ", ".join(_amounted(d) for d in orders)
+        cat = self.ctx.catalogue
+        return [
+            cat.finding(f.code, named, scope="unmatched") if f.code == "purchase_order_missing" else f
+            for f in found
+        ]
 
     def _membership(self, plan: Plan, key: str) -> list[Finding]:
         """The bulletin's findings, for each dossier that holds it."""
@@ -352,7 +377,10 @@ class Judge:
     def _shared_amount(self, share: Shared, plan: Plan) -> list[Finding]:
         """One order for several conventions: its amount against the sum of their dues."""
         dues = {k: self._due_of(plan, k) for k in share.keys} | dict(share.elsewhere)
-        if share.amount is None or any(v is None for v in dues.values()):
+        if share.amount is None:
+            detail = f"{quoted(share.order.doc.name, 80)}, pour {len(dues)} conventions ({', '.join(sorted(dues))})"
+            return [self.ctx.catalogue.finding("amount_mismatch", detail, scope="ambiguous")]
+        if any(v is None for v in dues.values()):
             return []  # no figure is guessed; the regional team checks it
         total = sum(dues.values(), Decimal(0))
         if share.amount == total:
@@ -362,3 +390,8 @@ class Judge:
             f"au lieu de {format_eur(total)}, somme de leurs contributions"
         )
         return [self.ctx.catalogue.finding("amount_mismatch", detail)]
+
+
+def _amounted(order: Classified) -> str:
+    value = read_order_amount(order.doc.text).value
+    return quoted(order.doc.name, 80) + (f" ({format_eur(value)})" if value is not None else "")

@@ -130,10 +130,10 @@ def attach_orders(
         named = sorted(known & groups.keys())
         if named:
             placed[id(order)] = named
-        elif known:  # another convention's order: maybe of the signatory's other dossier
-            elsewhere.add(id(order))
         elif len(groups) == 1 and not strict:
             placed[id(order)] = list(groups)
+        elif known:  # another convention's order: maybe of the signatory's other dossier
+            elsewhere.add(id(order))
         elif markets_named(order.doc.text[:HEAD]):  # an accord-cadre csac does not know
             elsewhere.add(id(order))
     for by_amount in (_single, _subset):

@@ -283,7 +283,7 @@ JOURNAL_V2 = (
         purpose TEXT NOT NULL DEFAULT '',
         added_at TEXT NOT NULL,
         replaced_by INTEGER REFERENCES dossier_documents (seq),
-        UNIQUE (dossier_id, deposit_id, name)
+        UNIQUE (dossier_id, deposit_id, name, sha256)
     )""",
     "CREATE INDEX IF NOT EXISTS dossier_documents_of ON dossier_documents (dossier_id, replaced_by)",
     """CREATE TABLE IF NOT EXISTS dossier_events (
