@@ -501,3 +501,112 @@ def test_a_bulletin_with_its_order_for_a_signatory_without_a_dossier_is_judged_a
     out = deposit([("Bulletin.pdf", bulletin()), ("EJ adhésion.pdf", bulletin.order("600"))])
     assert (out.status, out.codes, out.dossiers) == ("complete", [], ())
     assert [d.role.value for d in out.documents] == ["bulletin", "purchase_order"]
+
+
+# -- follow-ups go where the evidence says, never by guess ----------------------------------------
+
+
+def test_one_follow_up_with_an_order_for_each_of_two_open_dossiers_completes_both(package, deposit):
+    deposit(members_for(package, [LOT2, AC047]), market=ALL)
+    _, _, due2 = package(LOT2)
+    _, _, due047 = package(AC047)
+    later = deposit(
+        [
+            ("EJ lot 2.pdf", order_pdf(ENTITY, due2)),
+            ("EJ 047.pdf", order_pdf(ENTITY, due047, market=MARKET[AC047])),
+        ],
+        market=ALL,
+    )
+    assert states(later) == {LOT2: ("complete", []), AC047: ("complete", [])}
+
+
+@pytest.mark.parametrize("names", ["nothing", "both"])
+def test_one_order_sent_later_for_two_open_dossiers_pays_both(package, deposit, names):
+    deposit(members_for(package, [LOT2, AC047]), market=ALL)
+    market = "" if names == "nothing" else f"{MARKET[LOT2]} et {MARKET[AC047]}"
+    later = deposit([("EJ.pdf", order_pdf(ENTITY, Decimal("3500.00"), market=market))], market=ALL)
+    assert states(later) == {LOT2: ("complete", []), AC047: ("complete", [])}
+
+
+def test_a_new_convention_and_the_order_of_an_open_dossier_each_go_to_their_own(package, deposit):
+    conv2, annex2, due2 = package(LOT2)
+    deposit([("Convention.pdf", conv2), ("Annexe.xlsx", annex2)])
+    conv047, annex047, _ = package(AC047)
+    later = deposit(
+        [
+            ("Convention 047.pdf", conv047),
+            ("Annexe 047.xlsx", annex047),
+            ("EJ lot 2.pdf", order_pdf(ENTITY, due2)),
+        ],
+        market=ALL,
+    )
+    assert states(later) == {LOT2: ("complete", []), AC047: ("incomplete", ["purchase_order_missing"])}
+
+
+@pytest.mark.parametrize("market", ["2021-045 lot 7", "2022-999", MARKET[AC047]])
+def test_an_order_naming_another_accord_cadre_never_replaces_a_dossiers_order(package, deposit, market):
+    conv, annex, due = package(LOT2)
+    deposit([("Convention.pdf", conv), ("Annexe.xlsx", annex), ("EJ.pdf", order_pdf(ENTITY, due))])
+    stray = deposit([("EJ autre.pdf", order_pdf(ENTITY, due, ej="1300077777", market=market))], market=market)
+    assert stray.dossiers == ()
+
+
+@pytest.mark.parametrize("market", ["2022-999", MARKET[LOT4]])
+def test_an_order_naming_an_accord_cadre_that_no_convention_of_the_deposit_is_is_not_placed_by_amount(
+    package, deposit, market
+):
+    _, _, due = package(LOT2)
+    out = deposit([*members_for(package, [LOT2, AC047]), ("EJ.pdf", order_pdf(ENTITY, due, market=market))])
+    assert states(out)[LOT2] == ("incomplete", ["purchase_order_missing"])
+
+
+def test_a_follow_up_whose_form_names_another_siret_than_its_order_is_nobodys_follow_up(
+    package, deposit, workspace
+):
+    from tests.builders import make_siret
+
+    conv, annex, due = package(LOT2)
+    first = deposit([("Convention.pdf", conv), ("Annexe.xlsx", annex), ("EJ.pdf", order_pdf(ENTITY, due))])
+    stranger = deposit(
+        [("EJ.pdf", order_pdf(ENTITY, Decimal("12.00"), ej="1300066666"))],
+        siret=make_siret(777), email="autre@voisine.example",
+    )  # fmt: skip
+    dossier = DossierBook(workspace.journal).get(first.dossiers[0].dossier_id)
+    assert stranger.dossiers == () and dossier.status == "complete"
+    assert dossier.email == "achats@test-sur-mer.example"
+
+
+def test_the_same_documents_sent_again_to_a_complete_dossier_replace_nothing_and_are_not_sent_again_whole(
+    package, deposit, workspace
+):
+    conv, annex, due = package(LOT2)
+    deposit([("Convention.pdf", conv), ("Annexe.xlsx", annex)])
+    deposit([("EJ.pdf", order_pdf(ENTITY, due))])
+    again = deposit(
+        [("EJ.pdf", order_pdf(ENTITY, due))], telephone="0321000001"
+    )  # another form: not a duplicate
+    assert states(again) == {LOT2: ("complete", [])}
+    book = DossierBook(workspace.journal)
+    assert not [e for e in book.events(again.dossiers[0].dossier_id) if e.kind == "replaced"]
+    last = messages(workspace.outbox, "Hauts-de-France@resah.fr")[-1]
+    assert [p.get_filename() for p in last.iter_attachments()] == ["depot-3.zip"]
+
+
+def test_an_accepted_dossier_stays_accepted_when_only_what_was_accepted_remains(package, deposit, workspace):
+    from pipeline.dossiers import DossierStatus
+
+    unsigned, annex, due = package(LOT2, "none")
+    first = deposit(
+        [
+            ("Convention scannée.pdf", unsigned),
+            ("Annexe.xlsx", annex),
+            ("EJ.pdf", order_pdf(ENTITY, Decimal("10"))),
+        ]
+    )
+    book = DossierBook(workspace.journal)
+    book.decide(
+        first.dossiers[0].dossier_id, DossierStatus.ACCEPTED, "M. Durand", "signature manuscrite vérifiée"
+    )
+    assert states(first)[LOT2][1] == ["convention_unsigned", "amount_mismatch"]
+    later = deposit([("EJ corrigé.pdf", order_pdf(ENTITY, due))])
+    assert (later.status, states(later)) == ("complete", {LOT2: ("accepted", ["convention_unsigned"])})
