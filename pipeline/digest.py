@@ -165,7 +165,7 @@ def text(d: Digest) -> str:
     lines = [f"{title(d)} (au {long_date(d.today)})", "", *_totals(d), ""]
     lines.append(f"Dossiers en attente de régularisation, du plus ancien au plus récent : {len(d.awaiting)}")
     for who, variant, opened, how_long, missing in _awaiting_rows(d):
-        lines.append(f"- {who} — {variant} — ouvert le {opened} ({how_long}) — il manque :")
+        lines.append(f"- {who} — {variant} — ouvert le {opened} (depuis {how_long}) — il manque :")
         lines += [f"    · {m}" for m in missing]
     period = [
         f"- {opened} — {who} — {variant} — {status} — dû {due}, commandé {paid} — en attente {wait}"
