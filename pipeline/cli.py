@@ -342,6 +342,9 @@ def config_check_cmd(
     out.print(
         f"  relais SMTP : {config.relay.describe() if config.relay else 'aucun (Maildir dans le dossier de sortie)'}"
     )
+    out.print(
+        f"  relances : après {config.reminder_days} jours sans régularisation, puis tous les {config.reminder_days} jours"
+    )
     if config.redirect:
         out.print(f"  [yellow]répétition : tous les messages vont à {config.redirect}[/yellow]")
     if check.failure:

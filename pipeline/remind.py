@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .config import Config
 from .dates import local_day, long_date
@@ -70,7 +70,7 @@ class Run:
     dry_run: bool = False
     reminders: tuple[Reminder, ...] = ()  # sent and journalled; due, when dry
     unreachable: tuple[Dossier, ...] = ()  # due, but no depositor's address to write to
-    failed: tuple[tuple[Dossier, str], ...] = field(default=())  # could not be sent: tried at the next run
+    failed: tuple[tuple[Dossier, str], ...] = ()  # could not be sent: tried again at the next run
 
     def to_json(self) -> dict:
         return {
@@ -130,7 +130,7 @@ def reminder(dossier: Dossier, number: int, deposits: list[str], now: dt.datetim
 
 def remind(config: Config, now: dt.datetime, days: int | None = None, dry_run: bool = False) -> Run:
     """Every reminder due at `now`, sent then journalled (or only listed, when dry)."""
-    now, days = now.astimezone(), days or config.reminder_days
+    now, days = now.astimezone(), config.reminder_days if days is None else days
     book = DossierBook(config.workspace.journal)
     due = [d for d in book.search(status=DossierStatus.INCOMPLETE) if is_due(d, now, days)]
     unreachable = tuple(d for d in due if not d.email)
