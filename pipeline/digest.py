@@ -24,17 +24,11 @@ from .deliver import Outgoing, compose
 from .dossiers import Dossier, DossierBook, DossierStatus
 from .journal import Journal
 from .money import format_eur
-from .notices import LINE
+from .notices import DOSSIER_FR, LINE
 from .regions import Region
 from .report import ON_QUOTE
 from .untrusted import one_line
 
-STATUS_FR = {
-    DossierStatus.COMPLETE: "complet",
-    DossierStatus.INCOMPLETE: "incomplet",
-    DossierStatus.ACCEPTED: "accepté",
-    DossierStatus.REFUSED: "refusé",
-}
 NAME = 300  # characters of a signatory's name shown
 
 
@@ -80,7 +74,7 @@ class Digest:
             return "de personne (dossier refusé)"
         if dossier.follow_up:
             return f"de l'équipe régionale (suivi : {dossier.follow_up})"
-        return f"de l'équipe régionale (dossier {STATUS_FR[dossier.status]} à traiter)"
+        return f"de l'équipe régionale (dossier {DOSSIER_FR[dossier.status]} à traiter)"
 
 
 def _unreturned(register_file: Path, region: Region, dossiers: list[Dossier]) -> tuple[Unreturned, ...]:
@@ -127,7 +121,7 @@ def _who(d: Dossier) -> str:
 
 def _period_rows(d: Digest) -> list[tuple[str, ...]]:
     return [
-        (long_date(local_day(x.opened_at)), _who(x), x.variant, STATUS_FR[x.status], _amount(x.due),
+        (long_date(local_day(x.opened_at)), _who(x), x.variant, DOSSIER_FR[x.status], _amount(x.due),
          _amount(x.paid), Digest.waits_on(x))
         for x in d.dossiers
     ]  # fmt: skip
@@ -149,7 +143,7 @@ def _unreturned_rows(d: Digest) -> list[tuple[str, str, str]]:
 
 
 def _totals(d: Digest) -> list[str]:
-    counts = ", ".join(f"{STATUS_FR[s]}s : {d.count(s)}" for s in DossierStatus)
+    counts = ", ".join(f"{DOSSIER_FR[s]}s : {d.count(s)}" for s in DossierStatus)
     return [
         f"Dépôts reçus : {d.deposits} ; dossiers concernés : {len(d.dossiers)} ({counts})",
         f"Contributions dues : {format_eur(d.total_due())} ; montants des bons de commande : "

@@ -30,7 +30,7 @@ from .config import Config
 from .dates import local_day, long_date
 from .deliver import DEPOSITORS, Courier, Outgoing, add_header, compose, message_id
 from .dossiers import Dossier, DossierBook, DossierStatus
-from .notices import LINE
+from .notices import LINE, convention_fr
 from .store import JOURNAL, Store
 from .untrusted import one_line
 
@@ -98,13 +98,13 @@ def body(dossier: Dossier, number: int, deposits: list[str], now: dt.datetime) -
     lines = [
         "Madame, Monsieur,",
         "",
-        f"Votre dossier de convention {dossier.variant} pour {who} (SIRET {dossier.siret}), ouvert le "
-        f"{opened}, ne peut toujours pas être traité. Merci de nous faire parvenir :",
+        f"Votre dossier n° {dossier.id} ({convention_fr(dossier.variant)}) pour {who} (SIRET {dossier.siret}), "
+        f"ouvert le {opened}, ne peut toujours pas être traité. Merci de nous faire parvenir :",
         "",
         *[f"  - {one_line(p.message, LINE)}" for p in dossier.problems],
         "",
-        "Il suffit de déposer les pièces manquantes dans l'espace de dépôt des adhésions : elles seront "
-        "rattachées à votre dossier.",
+        "Vous pouvez déposer les documents manquants seuls, dans l'espace de dépôt des adhésions : ils seront "
+        "joints à votre dossier.",
         "",
         f"Dépôt(s) déjà reçu(s) pour ce dossier : {', '.join(f'n° {d}' for d in deposits) or 'aucun'}.",
         f"Relance n° {number} sur {MAX_REMINDERS}"
@@ -118,7 +118,7 @@ def body(dossier: Dossier, number: int, deposits: list[str], now: dt.datetime) -
 def reminder(dossier: Dossier, number: int, deposits: list[str], now: dt.datetime) -> Reminder:
     """Reminder `number` of a dossier, to its depositor, copied to its region; its Message-ID is the
     dossier's and the number's, whenever it is built."""
-    subject = f"Resah — relance : votre dossier de convention {dossier.variant} est incomplet"
+    subject = f"Resah — relance : votre dossier {convention_fr(dossier.variant)} est incomplet"
     mid = message_id(dossier.id, f"reminder-{number}")
     msg = compose(dossier.email or "", subject, body(dossier, number, deposits, now), mid, now)
     add_header(msg, "X-CSAC-Dossier-Id", dossier.id)
