@@ -114,12 +114,13 @@ class Held:
     sha256: str
     added_at: str
     replaced_by: int | None = None
+    purpose: str = ""  # "membership": the order paying the bulletin d'adhésion
 
     @classmethod
     def of_row(cls, row: sqlite3.Row) -> Held:
         return cls(
             row["seq"], row["dossier_id"], row["deposit_id"], Role(row["role"]), row["name"], row["sha256"],
-            row["added_at"], row["replaced_by"],
+            row["added_at"], row["replaced_by"], row["purpose"],
         )  # fmt: skip
 
 
@@ -139,6 +140,7 @@ class Brought:
     role: Role
     name: str
     sha256: str
+    purpose: str = ""  # "membership" for the order that pays the bulletin d'adhésion, not a contribution
 
 
 @dataclass(frozen=True)
@@ -196,6 +198,16 @@ class DossierBook:
             sql += " AND replaced_by IS NULL"
         with closing(self._store.connect()) as conn:
             return [Held.of_row(r) for r in conn.execute(sql + " ORDER BY seq", (dossier,))]
+
+    def holding(self, sha256: str, siret: str) -> list[Dossier]:
+        """The signatory's dossiers that hold this very document now: one order paying several."""
+        with closing(self._store.connect()) as conn:
+            rows = conn.execute(
+                "SELECT DISTINCT dossiers.* FROM dossiers JOIN dossier_documents ON dossier_id = dossiers.id"
+                " WHERE sha256 = ? AND siret = ? AND replaced_by IS NULL ORDER BY id",
+                (sha256, siret),
+            ).fetchall()
+        return [Dossier.of_row(r) for r in rows]
 
     def deposits(self, dossier: str) -> list[str]:
         """The deposits that brought it documents, in order."""
@@ -316,18 +328,19 @@ def _text(amount: Decimal | None) -> str | None:
 
 
 def _hold(conn: sqlite3.Connection, dossier: str, deposit_id: str, doc: Brought, at: str) -> None:
-    """The document, in place of the earlier deposits' documents of its role (both stay in the history)."""
+    """The document, in place of the earlier deposits' documents of its role and purpose (both stay in
+    the history): a membership order never replaces a contribution's."""
     cur = conn.execute(
-        "INSERT OR IGNORE INTO dossier_documents (dossier_id, deposit_id, role, name, sha256, added_at)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        (dossier, deposit_id, doc.role, doc.name, doc.sha256, at),
+        "INSERT OR IGNORE INTO dossier_documents (dossier_id, deposit_id, role, name, sha256, purpose, added_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (dossier, deposit_id, doc.role, doc.name, doc.sha256, doc.purpose, at),
     )
     if not cur.rowcount:  # the same deposit recorded again after a crash
         return
     older = conn.execute(
-        "SELECT seq, name FROM dossier_documents WHERE dossier_id = ? AND role = ? AND deposit_id != ?"
-        " AND replaced_by IS NULL",
-        (dossier, doc.role, deposit_id),
+        "SELECT seq, name FROM dossier_documents WHERE dossier_id = ? AND role = ? AND purpose = ?"
+        " AND deposit_id != ? AND replaced_by IS NULL",
+        (dossier, doc.role, doc.purpose, deposit_id),
     ).fetchall()
     for row in older:
         conn.execute(

@@ -22,6 +22,7 @@ ROLE_FR = {
     Role.CONVENTION: "convention",
     Role.ANNEX: "annexe « Vos besoins »",
     Role.PURCHASE_ORDER: "EJ / bon de commande",
+    Role.BULLETIN: "bulletin d'adhésion",
     Role.OTHER: "autre document",
 }
 

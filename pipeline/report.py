@@ -35,6 +35,7 @@ class Role(StrEnum):
     CONVENTION = "convention"
     ANNEX = "annex"
     PURCHASE_ORDER = "purchase_order"
+    BULLETIN = "bulletin"  # the signed bulletin d'adhésion: its own fee and order (pipeline/bulletin.py)
     OTHER = "other"
 
 

@@ -280,6 +280,7 @@ JOURNAL_V2 = (
         role TEXT NOT NULL,
         name TEXT NOT NULL,
         sha256 TEXT NOT NULL,
+        purpose TEXT NOT NULL DEFAULT '',
         added_at TEXT NOT NULL,
         replaced_by INTEGER REFERENCES dossier_documents (seq),
         UNIQUE (dossier_id, deposit_id, name)

@@ -186,6 +186,34 @@ def test_two_conventions_two_annexes_and_one_order_paying_both_give_two_complete
     assert (out.status, states(out)) == ("complete", {LOT2: ("complete", []), AC047: ("complete", [])})
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_the_verdict_of_four_conventions_and_two_orders_never_depends_on_the_members_order(
+    package, deposit, seed
+):
+    import random
+
+    _, _, due = package(AC047)
+    members = [
+        *members_for(package, [LOT2, LOT4, AC047, AC063], signature={LOT4: "none"}),
+        ("EJ 047.pdf", order_pdf(ENTITY, due, market="")),  # 2 500 €: 047's due, and no other's
+        (
+            "EJ commun.pdf",
+            order_pdf(ENTITY, Decimal("2000.00"), market=""),
+        ),  # the other three: 1 000 + 500 + 500
+    ]
+    random.Random(seed).shuffle(members)
+    out = deposit(members, market=ALL)
+    assert states(out) == {
+        LOT2: ("complete", []), LOT4: ("incomplete", ["convention_unsigned"]), AC047: ("complete", []),
+        AC063: ("complete", []),
+    }  # fmt: skip
+    assert (out.variant, out.contribution.amount, out.amount_paid) == (
+        None,
+        Decimal("4500.00"),
+        Decimal("4500.00"),
+    )
+
+
 def test_an_order_naming_both_accords_cadres_pays_both(package, deposit):
     both = order_pdf(ENTITY, Decimal("3500.00"), market=f"{MARKET[LOT2]} et {MARKET[AC047]}")
     out = deposit([*members_for(package, [LOT2, AC047]), ("EJ.pdf", both)])
@@ -255,6 +283,19 @@ def test_an_order_that_matches_no_convention_is_reported_and_never_guessed(packa
     }  # fmt: skip
     [note] = [d.note for d in out.documents if d.name == "EJ.pdf"]
     assert note.startswith("non rattaché à une convention")
+
+
+def test_an_order_that_paid_two_dossiers_still_pays_both_when_one_is_completed_later(package, deposit):
+    lot2, annex2, _ = package(LOT2)
+    ac047, annex047, _ = package(AC047)
+    both = (
+        "EJ commun.pdf",
+        order_pdf(ENTITY, Decimal("3500.00"), market=f"{MARKET[LOT2]} et {MARKET[AC047]}"),
+    )
+    first = deposit([("C lot 2.pdf", lot2), ("A lot 2.xlsx", annex2), ("C 047.pdf", ac047), both], market=ALL)
+    later = deposit([("Annexe 047.xlsx", annex047)], market=MARKET[AC047])
+    assert states(first) == {LOT2: ("complete", []), AC047: ("incomplete", ["annex_missing"])}
+    assert states(later) == {AC047: ("complete", [])}
 
 
 # -- a newer document replaces the older one of its role -------------------------------------------
@@ -371,3 +412,92 @@ def test_two_follow_ups_to_one_dossier_at_once_are_judged_one_after_the_other(
         "Convention signée.pdf",
         "EJ.pdf",
     ]
+
+
+# -- the bulletin d'adhésion ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def bulletin(renderer, resources):
+    """The signatory's bulletin d'adhésion as it comes back (ticking "autre organisme": 600 €), and an
+    order paying the membership."""
+    from pipeline import sample
+
+    signatory = ENTITY.data()["signataire"]
+    docx = sample.bulletin_docx(renderer, resources, signatory)
+    identity = sample.throwaway_identity("Maire", ENTITY.name)
+
+    def _bulletin(signed: bool = True, sector: str = "autre") -> bytes:
+        return sample.bulletin_pdf(docx, identity if signed else None, sector=sector)
+
+    def _order(amount: str, ej: str = "1300055555") -> bytes:
+        return sample.membership_order_of(signatory, Decimal(amount), ej, renderer.resah)
+
+    _bulletin.order = _order
+    return _bulletin
+
+
+def test_a_bulletin_in_the_deposit_has_its_role_and_its_600_euro_order_is_not_taken_for_the_contribution(
+    package, deposit, bulletin
+):
+    conv, annex, due = package(LOT2)
+    out = deposit([
+        ("Convention.pdf", conv), ("Annexe.xlsx", annex), ("EJ contribution.pdf", order_pdf(ENTITY, due)),
+        ("Bulletin d'adhésion.pdf", bulletin()), ("EJ adhésion.pdf", bulletin.order("600")),
+    ])  # fmt: skip
+    assert (out.status, states(out)) == ("complete", {LOT2: ("complete", [])})
+    roles = {d.name: d.role.value for d in out.dossiers[0].documents}
+    assert roles["Bulletin d'adhésion.pdf"] == "bulletin" and roles["EJ adhésion.pdf"] == "purchase_order"
+
+
+@pytest.mark.parametrize(
+    "case, codes",
+    [
+        ("unsigned", ["convention_unsigned"]),
+        ("300 €", ["amount_mismatch"]),
+        ("no order", ["purchase_order_missing"]),
+    ],
+)
+def test_a_bulletin_is_checked_and_its_problems_are_its_dossiers(package, deposit, bulletin, case, codes):
+    conv, annex, due = package(LOT2)
+    extra = {
+        "unsigned": [("Bulletin.pdf", bulletin(signed=False)), ("EJ adhésion.pdf", bulletin.order("600"))],
+        "300 €": [("Bulletin.pdf", bulletin()), ("EJ adhésion.pdf", bulletin.order("300"))],
+        "no order": [("Bulletin.pdf", bulletin())],
+    }[case]
+    out = deposit(
+        [("Convention.pdf", conv), ("Annexe.xlsx", annex), ("EJ.pdf", order_pdf(ENTITY, due)), *extra]
+    )
+    assert states(out) == {LOT2: ("incomplete", codes)}
+    assert "adhésion" in out.dossiers[0].problems[0].message
+
+
+def test_a_bulletin_sent_alone_later_joins_every_dossier_of_its_signatory(package, deposit, bulletin):
+    deposit(
+        [*members_for(package, [LOT2, AC047]), ("EJ.pdf", order_pdf(ENTITY, Decimal("3500.00"), market=""))]
+    )
+    later = deposit([("Bulletin.pdf", bulletin()), ("EJ adhésion.pdf", bulletin.order("600"))])
+    assert states(later) == {LOT2: ("complete", []), AC047: ("complete", [])}
+    assert all("Bulletin.pdf" in [d.name for d in dossier.documents] for dossier in later.dossiers)
+
+
+def test_a_membership_order_sent_alone_pays_the_bulletin_its_dossier_kept(package, deposit, bulletin):
+    conv, annex, due = package(LOT2)
+    first = deposit([
+        ("Convention.pdf", conv), ("Annexe.xlsx", annex), ("EJ.pdf", order_pdf(ENTITY, due)), ("Bulletin.pdf", bulletin()),
+    ])  # fmt: skip
+    second = deposit([("EJ adhésion.pdf", bulletin.order("600"))])
+    assert states(first) == {LOT2: ("incomplete", ["purchase_order_missing"])}
+    assert states(second) == {LOT2: ("complete", [])}
+    assert [d.name for d in second.dossiers[0].documents if d.role == "purchase_order"] == [
+        "EJ.pdf",
+        "EJ adhésion.pdf",
+    ]
+
+
+def test_a_bulletin_with_its_order_for_a_signatory_without_a_dossier_is_judged_as_a_bulletin(
+    deposit, bulletin
+):
+    out = deposit([("Bulletin.pdf", bulletin()), ("EJ adhésion.pdf", bulletin.order("600"))])
+    assert (out.status, out.codes, out.dossiers) == ("complete", [], ())
+    assert [d.role.value for d in out.documents] == ["bulletin", "purchase_order"]
