@@ -234,13 +234,18 @@ class DossierBook:
     def set_follow_up(self, dossier: str, state: FollowUp, by: str, at: str | None = None) -> Dossier:
         return self._change(dossier, {"follow_up": state}, EventKind.FOLLOW_UP, by, str(state), at)
 
-    def reminded(self, dossier: str, detail: str, at: str) -> Dossier:
-        """One more reminder sent; the count and the date decide the next one."""
+    def reminded(self, dossier: str, detail: str, at: str, number: int | None = None) -> Dossier:
+        """One more reminder sent; the count and the date decide the next one. With its `number`, it is
+        counted only if it is the next one: two runs that sent the same reminder record it once."""
+        sql, args = (
+            "UPDATE dossiers SET reminders = reminders + 1, reminded_at = ? WHERE id = ?",
+            [at, dossier],
+        )
+        if number is not None:
+            sql, args = f"{sql} AND reminders = ?", [*args, number - 1]
         with self._store.transaction() as conn:
-            conn.execute(
-                "UPDATE dossiers SET reminders = reminders + 1, reminded_at = ? WHERE id = ?", (at, dossier)
-            )
-            add_event(conn, dossier, EventKind.REMINDED, at, detail=detail)
+            if conn.execute(sql, args).rowcount:
+                add_event(conn, dossier, EventKind.REMINDED, at, detail=detail)
         return self._required(dossier)
 
     def event(self, dossier: str, kind: EventKind, detail: str, by: str | None = None, at: str | None = None):

@@ -304,7 +304,22 @@ def journal_v2(conn: sqlite3.Connection) -> None:
     run(conn, JOURNAL_V2)
 
 
-JOURNAL = Schema("le journal", (journal_v1, journal_v2))
+JOURNAL_V3 = (
+    # the last day each daily chore of the watcher ran (the reminders): a restart does not run it again
+    """CREATE TABLE IF NOT EXISTS chores (
+        name TEXT PRIMARY KEY,
+        day TEXT NOT NULL,
+        at TEXT NOT NULL
+    )""",
+)
+
+
+def journal_v3(conn: sqlite3.Connection) -> None:
+    """The watcher's daily chores: the last day each one ran."""
+    run(conn, JOURNAL_V3)
+
+
+JOURNAL = Schema("le journal", (journal_v1, journal_v2, journal_v3))
 
 
 # -- the register of signatories ----------------------------------------------------------------
