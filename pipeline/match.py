@@ -132,9 +132,9 @@ def attach_orders(
             placed[id(order)] = named
         elif len(groups) == 1 and not strict:
             placed[id(order)] = list(groups)
-        elif known:  # another convention's order: maybe of the signatory's other dossier
-            elsewhere.add(id(order))
-        elif markets_named(order.doc.text[:HEAD]):  # an accord-cadre csac does not know
+        elif known or markets_named(
+            order.doc.text[:HEAD]
+        ):  # another convention's order: maybe of the signatory's other dossier
             elsewhere.add(id(order))
     for by_amount in (_single, _subset):
         for order, amount in orders:
