@@ -13,7 +13,6 @@ and the regional team receives the completed dossier whole.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import os
@@ -26,7 +25,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from .report import Problem, Role
-from .store import JOURNAL, Store
+from .store import JOURNAL, Store, now
 
 
 class DossierStatus(StrEnum):
@@ -59,10 +58,6 @@ class EventKind(StrEnum):
 
 DECIDED = (DossierStatus.ACCEPTED, DossierStatus.REFUSED)
 Check = Callable[["Dossier"], None]  # raises when a change may not be made to the dossier as it stands
-
-
-def now() -> str:
-    return dt.datetime.now(dt.UTC).astimezone().isoformat(timespec="seconds")
 
 
 def dossier_id(siret: str, variant: str) -> str:

@@ -8,11 +8,14 @@ a deposit is only marked done once its messages are in their Maildirs.
 from __future__ import annotations
 
 import errno
+import fcntl
 import hashlib
 import json
 import os
 import shutil
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -20,31 +23,22 @@ from .archive import ArchiveRejected, Limits, read_archive
 from .classify import Classified, classify, settle
 from .config import Config
 from .deliver import Courier, archive, quarantine
+from .dossiers import Brought, Documents, Dossier, Update
 from .errors import DeliveryError
 from .extract import extract
-from .facts import Facts, gather
+from .facts import Facts
 from .form import Form, read_form, sidecar_for
 from .forward import Parcel, parcel
 from .journal import Journal
+from .judge import Judge, Judged, Plan
 from .notices import depositor_notice, duplicate_notice, french_date, quarantine_notice, region_message
 from .problems import Catalogue, Finding, load_catalogue
 from .regions import Region, RegionBook, load_regions
-from .report import Document, IntakeReport, Problem, Role, Signature, Verdict
+from .report import Document, DossierDocument, DossierReport, IntakeReport, Problem, Role, Signature, Verdict
 from .resah import Resah, load_resah
 from .resources import Resources, Workspace
-from .routing import Route, route
-from .rules import (
-    Due,
-    amount,
-    contract,
-    expected_due,
-    form_checks,
-    known_variant,
-    presence,
-    readable,
-    signed,
-    siret_checks,
-)
+from .routing import Route
+from .rules import Due, form_checks, readable
 from .store import DepositState
 from .untrusted import printable, quoted
 from .variants import Variant, load_variants
@@ -118,6 +112,8 @@ class Assessment:
     due: Due | None = None
     ignored: tuple[str, ...] = ()
     parcel: Parcel | None = None  # what the regional team receives
+    dossiers: tuple[Judged, ...] = ()  # each dossier the deposit concerns, judged whole
+    unmatched: tuple[tuple[Classified, str], ...] = ()  # documents no convention claims, and why
 
 
 def load_deposit(path: Path, form_path: Path | None, ctx: IntakeContext) -> Deposit:
@@ -142,7 +138,7 @@ def _read(deposit: Deposit, ctx: IntakeContext) -> tuple[list[Classified], tuple
 
 
 def assess(deposit: Deposit, ctx: IntakeContext) -> Assessment:
-    """Every finding about a deposit, and where it goes. Writes nothing."""
+    """Every finding about a deposit and its dossiers, and where it goes. Writes nothing."""
     try:
         docs, ignored = _read(deposit, ctx)
     except ArchiveRejected as exc:
@@ -151,26 +147,30 @@ def assess(deposit: Deposit, ctx: IntakeContext) -> Assessment:
     if dangerous:
         detail = "; ".join(f"{quoted(d.doc.name, 80)} : {d.doc.error}" for d in dangerous)
         return Assessment(Verdict.REJECTED, (ctx.catalogue.finding("archive_unsafe", detail),), tuple(docs))
-    facts = gather(docs, ctx.resah)
-    where = route(facts, deposit.form, ctx.workspace.register, ctx.regions)
-    due = expected_due(facts, where.registered, ctx.variants, deposit.form)
-    cat = ctx.catalogue
-    findings = [
-        *readable(docs, cat),
-        *presence(docs, due, cat),
-        *known_variant(docs, facts, cat),
-        *signed(docs, facts, cat),
-        *siret_checks(facts, deposit.form, cat),
-        *contract(facts, deposit.form, ctx.variants, cat),
-        *amount(docs, facts, due, cat),
-        *form_checks(deposit.form, cat),
-    ]
-    if where.region is None:
-        findings.append(cat.finding("region_unknown"))
+    judge = Judge(ctx, deposit.form)
+    plan = judge.plan(docs)
+    if not plan.groups:  # nothing names a dossier: the deposit is judged alone, as a whole
+        plan = Plan({"": list(docs)}, {})
+    judged = judge.judge(plan)
+    findings = _union(
+        [
+            *readable(docs, ctx.catalogue),
+            *(f for j in judged for f in j.findings),
+            *form_checks(deposit.form, ctx.catalogue),
+        ]
+    )
+    first = judged[0]
     return Assessment(
-        Verdict(cat.verdict(findings)), tuple(findings), tuple(docs), facts, where, due, tuple(ignored),
-        parcel(deposit.name, deposit.data, tuple(docs), tuple(ignored)),
+        Verdict(ctx.catalogue.verdict(findings)), tuple(findings), tuple(docs), first.facts, first.route,
+        first.due, tuple(ignored), parcel(deposit.name, deposit.data, tuple(docs), tuple(ignored)),
+        tuple(j for j in judged if j.dossier_id), plan.unmatched,
     )  # fmt: skip
+
+
+def _union(findings: list[Finding]) -> list[Finding]:
+    """Each problem once, in the order found; region_unknown last, as a deposit always listed it."""
+    once = list(dict.fromkeys(findings))
+    return [f for f in once if f.code != "region_unknown"] + [f for f in once if f.code == "region_unknown"]
 
 
 def _note(doc: Classified) -> str | None:
@@ -183,8 +183,9 @@ def _note(doc: Classified) -> str | None:
     return None
 
 
-def _document(d: Classified) -> Document:
-    return Document(d.doc.name, d.role, d.doc.kind, _note(d), tuple(d.doc.active))
+def _document(d: Classified, unmatched: dict[int, str]) -> Document:
+    note = f"non rattaché à une convention : {unmatched[id(d)]}" if id(d) in unmatched else _note(d)
+    return Document(d.doc.name, d.role, d.doc.kind, note, tuple(d.doc.active))
 
 
 def report(
@@ -202,7 +203,7 @@ def report(
         siret=facts.siret if facts else None,
         region=region.name if region else None,
         mailbox=region.mailbox if region else None,
-        documents=tuple(_document(d) for d in a.documents),
+        documents=tuple(_document(d, {id(u): why for u, why in a.unmatched}) for d in a.documents),
         problems=tuple(Problem(f.code, f.message) for f in a.findings),
         signatory=(facts.signatory if facts else None) or (form.get("raison_sociale") if form else None),
         signature=Signature.of(facts.signature) if facts and facts.signature else None,
@@ -215,7 +216,17 @@ def report(
         region_source=where.source if where else None,
         ignored=a.ignored,
         withheld=a.parcel.held if a.parcel else (),
+        dossiers=tuple(_dossier(j, deposit_id, ctx) for j in a.dossiers),
     )
+
+
+def _dossier(j: Judged, deposit_id: str, ctx: IntakeContext) -> DossierReport:
+    return DossierReport(
+        j.dossier_id, j.facts.siret, j.facts.variant, j.status.value,
+        tuple(Problem(f.code, f.message) for f in _union(list(j.findings))),
+        tuple(DossierDocument(d.doc.name, d.role, o or deposit_id) for d, o in zip(j.docs, j.origins, strict=True)),
+        (*j.deposits, deposit_id) if deposit_id not in j.deposits else j.deposits,
+    )  # fmt: skip
 
 
 def _region(a: Assessment, ctx: IntakeContext) -> Region | None:
@@ -331,10 +342,17 @@ def take_in(
         out = replace(out, delivered_to=tuple(_tell_duplicate(out, opened.duplicate_of, ctx, journal)))
         journal.finish(out)
         return out
+    with dossier_lock(ctx.workspace.state):  # two intakes never judge one dossier at once
+        return _take(source, deposit, opened, ctx, journal)
+
+
+def _take(source: Path, deposit: Deposit, opened, ctx: IntakeContext, journal: Journal) -> IntakeReport:
+    """Judge, deliver, then finish: the deposit and its dossiers are written in one transaction, last."""
     assessment = assess(deposit, ctx)
     journal.event(opened.deposit_id, DepositState.ASSESSED, assessment.status)
     out = report(deposit, opened.deposit_id, opened.received_at, assessment, ctx)
     try:
+        updates = _updates(assessment, out, deposit, ctx)
         sent = assessment.parcel or Parcel(deposit.name, deposit.data)
         out = _deliver(source, deposit, out, sent, ctx, journal)
     except OSError as exc:
@@ -344,8 +362,38 @@ def take_in(
         raise DeliveryError(
             f"dépôt {opened.deposit_id} : remise impossible dans {ctx.workspace.outbox} ({exc.strerror or exc})"
         ) from exc
-    journal.finish(out)
+    journal.finish(out, updates)
     return out
+
+
+@contextmanager
+def dossier_lock(state: Path) -> Iterator[None]:
+    """An exclusive lock on the dossiers for one intake: released by the system if the process dies."""
+    state.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(state / "dossiers.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _updates(a: Assessment, out: IntakeReport, deposit: Deposit, ctx: IntakeContext) -> tuple[Update, ...]:
+    """What the deposit does to each dossier; the documents it brings are kept first (once each)."""
+    kept = Documents(ctx.workspace.documents)
+    name = deposit.form.get("raison_sociale") if deposit.form else None
+    return tuple(
+        Update(
+            Dossier(
+                view.dossier_id, view.siret, view.variant, j.status, view.problems,
+                j.facts.signatory or name, j.route.region.name if j.route.region else None,
+                j.route.region.mailbox if j.route.region else None, out.email,
+                j.due.amount if j.due and j.due.certain else None, j.facts.amount_paid,
+            ),
+            tuple(Brought(d.role, d.doc.name, kept.keep(d.doc.data)) for d in j.brought),
+        )
+        for j, view in zip(a.dossiers, out.dossiers, strict=True)
+    )  # fmt: skip
 
 
 FORM_KEPT_BYTES = 1 << 20  # a form up to this size is copied beside its deposit in quarantine

@@ -17,8 +17,9 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
+from .dossiers import Update, record
 from .report import IntakeReport
-from .store import JOURNAL, DepositState, PutState, Store
+from .store import JOURNAL, DepositState, PutState, Store, now
 
 FINAL = (DepositState.DONE,)
 IN_HAND_SECONDS = 600  # an unfinished row younger than this is a deposit in hand
@@ -52,10 +53,6 @@ def _in_hand(row) -> bool:
 def _kept_where(codes: str) -> str:
     """A duplicate is not kept again: it points at the deposit already received."""
     return "déjà reçu" if codes == "duplicate" else "quarantaine"
-
-
-def now() -> str:
-    return dt.datetime.now(dt.UTC).astimezone().isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)
@@ -145,8 +142,9 @@ class Journal:
             )
         _log(deposit_id, state, _safe(state, detail))
 
-    def finish(self, outcome: IntakeReport) -> None:
-        """The outcome, written once delivery is done: the deposit's last state, its report in JSON form."""
+    def finish(self, outcome: IntakeReport, dossiers: tuple[Update, ...] = ()) -> None:
+        """The outcome, written once delivery is done: the deposit's last state, its report in JSON form,
+        and what it did to its dossiers, in the same transaction."""
         report = outcome.to_json()
         problems = json.dumps([p["code"] for p in report["problems"]])
         with self._store.transaction() as conn:
@@ -171,6 +169,8 @@ class Journal:
                 "INSERT INTO events (deposit_id, at, state, detail) VALUES (?, ?, ?, ?)",
                 (report["deposit_id"], now(), DepositState.DONE, report["status"]),
             )
+            for update in dossiers:
+                record(conn, update, report["deposit_id"], now())
         codes = ", ".join(p["code"] for p in report["problems"])
         _log(
             report["deposit_id"],

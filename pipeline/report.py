@@ -164,6 +164,59 @@ class Withheld:
 
 
 @dataclass(frozen=True)
+class DossierDocument:
+    """A document of a dossier, and the deposit that brought it."""
+
+    name: str
+    role: Role
+    deposit_id: str
+
+    def __post_init__(self) -> None:
+        _coerce(self, "role", Role)
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "role": self.role.value, "deposit_id": self.deposit_id}
+
+
+@dataclass(frozen=True)
+class DossierReport:
+    """One dossier this deposit opened or updated, as it stands after it (pipeline/dossiers.py)."""
+
+    dossier_id: str
+    siret: str
+    variant: str
+    status: str  # complete or incomplete (a person's decision comes later: accepted, refused)
+    problems: tuple[Problem, ...] = ()
+    documents: tuple[DossierDocument, ...] = ()
+    deposits: tuple[str, ...] = ()  # every deposit that brought it documents, this one last
+
+    def to_json(self) -> dict:
+        return {
+            "dossier_id": self.dossier_id,
+            "siret": self.siret,
+            "variant": self.variant,
+            "status": self.status,
+            "problems": [p.to_json() for p in self.problems],
+            "documents": [d.to_json() for d in self.documents],
+            "deposits": list(self.deposits),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> DossierReport:
+        return cls(
+            data["dossier_id"], data["siret"], data["variant"], data["status"],
+            tuple(Problem(p["code"], p["message"]) for p in data["problems"]),
+            tuple(DossierDocument(d["name"], d["role"], d["deposit_id"]) for d in data["documents"]),
+            tuple(data["deposits"]),
+        )  # fmt: skip
+
+    @property
+    def earlier(self) -> tuple[str, ...]:
+        """The deposits before this one."""
+        return self.deposits[:-1]
+
+
+@dataclass(frozen=True)
 class IntakeReport:
     """The outcome of one deposit: its verdict, what was read, where it went."""
 
@@ -190,6 +243,7 @@ class IntakeReport:
     ignored: tuple[str, ...] = ()
     withheld: tuple[Withheld, ...] = ()
     archived_to: str | None = None  # where the original is kept when files were withheld
+    dossiers: tuple[DossierReport, ...] = ()  # the dossiers it opened or updated (pipeline/judge.py)
 
     def __post_init__(self) -> None:
         _coerce(self, "status", Verdict)
@@ -233,6 +287,7 @@ class IntakeReport:
             "ignored": list(self.ignored),
             "withheld": [w.to_json() for w in self.withheld],
             "archived_to": self.archived_to,
+            "dossiers": [d.to_json() for d in self.dossiers],
         }
 
     @classmethod
@@ -248,6 +303,7 @@ class IntakeReport:
             delivered_to=tuple(data.get("delivered_to", ())),
             ignored=tuple(data.get("ignored", ())),
             withheld=tuple(Withheld(w["name"], w["reason"]) for w in data.get("withheld", ())),
+            dossiers=tuple(DossierReport.from_json(d) for d in data.get("dossiers", ())),
         )
 
 

@@ -15,6 +15,7 @@ The states written in them are the enums below, stored as their text.
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -78,6 +79,11 @@ class Schema:
     @property
     def version(self) -> int:
         return len(self.migrations)
+
+
+def now() -> str:
+    """The time written in the journal: local, with its offset, to the second."""
+    return dt.datetime.now(dt.UTC).astimezone().isoformat(timespec="seconds")
 
 
 def connect(path: Path) -> sqlite3.Connection:

@@ -1,0 +1,154 @@
+"""Which convention each annex and order of a deposit belongs to.
+
+A ZIP may hold several conventions (a local authority joining four
+agreements returns them together). Each convention opens a bundle; an annex
+or an order joins the bundle of the accord-cadre and lot it names, else the
+one its amount designates: the contribution due of one convention, or the sum
+of several when one order pays them together. When neither says, a document
+joins the only bundle that lacks its role; otherwise it stays unmatched and
+is reported, never guessed. Everything is taken in an order of its own
+(variant ids, document names), never the ZIP's member order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from itertools import combinations
+
+from .classify import ANNEX, CONVENTION, PURCHASE_ORDER, Classified
+from .markets import markets_named
+from .orders import read_order_amount
+from .variants import Variant
+
+HEAD = 4000  # characters of an annex or an order read for the accord-cadre it names
+MAX_SUBSET = 8  # bundles among which an order's amount is matched to a sum: 2**8 subsets at most
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """The documents of one convention in this deposit; `key` is its variant (or '?' + its framework)."""
+
+    key: str
+    docs: tuple[Classified, ...]
+
+    def has(self, role: str) -> bool:
+        return any(d.role == role for d in self.docs)
+
+
+@dataclass(frozen=True)
+class Shared:
+    """An order that pays several conventions at once: its amount must be the sum of their dues."""
+
+    order: Classified
+    keys: tuple[str, ...]
+    amount: Decimal | None
+
+
+@dataclass(frozen=True)
+class Matching:
+    bundles: tuple[Bundle, ...]
+    shared: tuple[Shared, ...] = ()
+    unmatched: tuple[tuple[Classified, str], ...] = field(default=())  # (document, why, in French)
+
+
+def key_of(convention: Classified) -> str:
+    return convention.variant or f"?{convention.framework or ''}"
+
+
+def variants_named(doc: Classified, variants: dict[str, Variant]) -> set[str]:
+    """The variants an annex or an order names by its accord-cadre number and lot."""
+    named = markets_named(doc.doc.text[:HEAD])
+    return {v.id for v in variants.values() for m in named if m.names(v.market)}
+
+
+def by_convention(docs: list[Classified]) -> dict[str, list[Classified]]:
+    """One bundle per convention's variant, in the order of their keys."""
+    groups: dict[str, list[Classified]] = {}
+    for conv in sorted((d for d in docs if d.role == CONVENTION), key=lambda d: (key_of(d), d.doc.name)):
+        groups.setdefault(key_of(conv), []).append(conv)
+    return dict(sorted(groups.items()))
+
+
+def _ordered(docs: list[Classified], role: str) -> list[Classified]:
+    return sorted((d for d in docs if d.role == role), key=lambda d: (d.doc.name, d.doc.data))
+
+
+def attach_annexes(groups: dict[str, list[Classified]], docs: list[Classified], variants) -> list:
+    """Each annex to the convention it names, else to the only one without an annex; the rest unmatched."""
+    unmatched = []
+    for annex in _ordered(docs, ANNEX):
+        named = variants_named(annex, variants) & groups.keys()
+        lacking = [k for k in groups if not any(d.role == ANNEX for d in groups[k])]
+        target = _one(named) or (next(iter(groups)) if len(groups) == 1 else _one(set(lacking)))
+        if target:
+            groups[target].append(annex)
+        else:
+            unmatched.append((annex, _why_annex(named, groups)))
+    return unmatched
+
+
+def _one(keys) -> str | None:
+    return next(iter(keys)) if len(keys) == 1 else None
+
+
+def _why_annex(named: set[str], groups) -> str:
+    if len(named) > 1:
+        return f"elle désigne plusieurs conventions ({', '.join(sorted(named))})"
+    return f"elle ne désigne aucune des {len(groups)} conventions déposées par son accord-cadre et son lot"
+
+
+def attach_orders(
+    groups: dict[str, list[Classified]],
+    docs: list[Classified],
+    dues: dict[str, Decimal | None],
+    variants: dict[str, Variant],
+) -> tuple[list[Shared], list]:
+    """Each order to the convention it names, else the one (or the several) its amount designates."""
+    shared, unmatched = [], []
+    for order in _ordered(docs, PURCHASE_ORDER):
+        amount = read_order_amount(order.doc.text).value
+        keys = _keys_for(order, amount, groups, dues, variants)
+        if not keys:
+            unmatched.append((order, _why_order(amount)))
+        elif len(keys) == 1:
+            groups[keys[0]].append(order)
+        else:
+            shared.append(Shared(order, tuple(keys), amount))
+    return shared, unmatched
+
+
+def _keys_for(order, amount, groups, dues, variants) -> list[str]:
+    named = sorted(variants_named(order, variants) & groups.keys())
+    if named:
+        return named
+    if len(groups) == 1:
+        return list(groups)
+    if amount is None:
+        return []
+    single = [k for k in groups if dues.get(k) == amount]
+    if len(single) == 1:
+        return single
+    return _subset_summing_to(amount, {k: v for k, v in dues.items() if k in groups and v is not None})
+
+
+def _subset_summing_to(amount: Decimal, dues: dict[str, Decimal]) -> list[str]:
+    """The one set of conventions whose dues add up to the amount; none when no set, or several, do."""
+    keys = sorted(dues)[:MAX_SUBSET]
+    found = [
+        list(c)
+        for n in range(2, len(keys) + 1)
+        for c in combinations(keys, n)
+        if sum(dues[k] for k in c) == amount
+    ]
+    return found[0] if len(found) == 1 else []
+
+
+def _why_order(amount: Decimal | None) -> str:
+    if amount is None:
+        return "il ne désigne aucun accord-cadre et son montant n'a pas pu être lu"
+    return "il ne désigne aucun accord-cadre et son montant ne correspond à aucune contribution due"
+
+
+def bundles_of(groups: dict[str, list[Classified]]) -> tuple[Bundle, ...]:
+    return tuple(Bundle(k, tuple(v)) for k, v in groups.items())
