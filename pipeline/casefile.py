@@ -63,7 +63,7 @@ SENT_FR = {  # a message's state in a Maildir (pipeline/store.py PutState) or in
     "sending": "en cours d'envoi", "sent": "accepté par le relais", "failed": "refusé par le relais",
 }  # fmt: skip
 MESSAGE_ID_RE = re.compile(r"<[^<>\s]+@[^<>\s]+>")
-KIND_RE = re.compile(r"<[^<>]*\.([a-z_]+)(?:-\d+)?@")
+KIND_RE = re.compile(r"<([^<>]*)\.([a-z_]+)(?:-\d+)?@")  # <{deposit or dossier}.{kind}[-{n}]@…>
 
 
 def french_time(iso: str) -> str:
@@ -141,6 +141,7 @@ class Sent:
     state: str  # delivered / putting (Maildir); queued / sending / sent / failed (relay)
     at: str
     answer: str | None = None  # the relay's last answer
+    deposit_id: str | None = None  # the deposit it is about, when it is about one
 
     @property
     def kind_fr(self) -> str:
@@ -161,7 +162,7 @@ class Sent:
 
     def to_json(self) -> dict:
         return {"message_id": self.message_id, "kind": self.kind, "to": self.to, "via": self.via,
-                "state": self.state, "at": self.at, "answer": self.answer}  # fmt: skip
+                "state": self.state, "at": self.at, "answer": self.answer, "deposit_id": self.deposit_id}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -239,11 +240,14 @@ def sent_messages(journal: Path, deposit_ids: list[str], message_ids: list[str])
             f" deposit_id IN ({_marks(deposit_ids)}) OR message_id IN ({_marks(message_ids)})",
             [*deposit_ids, *message_ids],
         ).fetchall()
-    found = [Sent(r["message_id"], _kind(r["message_id"]), Path(r["folder"]).name, "maildir", r["state"],
-                  r["at"]) for r in put]  # fmt: skip
+    found = [
+        Sent(r["message_id"], _kind(r["message_id"]), Path(r["folder"]).name, "maildir", r["state"], r["at"],
+             deposit_id=_about(r["message_id"], deposit_ids))
+        for r in put
+    ]  # fmt: skip
     found += [
         Sent(r["message_id"], _kind(r["message_id"]), r["recipients"], "relay", r["state"],
-             r["sent_at"] or r["queued_at"], r["answer"])
+             r["sent_at"] or r["queued_at"], r["answer"], _about(r["message_id"], deposit_ids))
         for r in queued
     ]  # fmt: skip
     return sorted(found, key=lambda s: (s.at, s.message_id, s.to))
@@ -251,4 +255,9 @@ def sent_messages(journal: Path, deposit_ids: list[str], message_ids: list[str])
 
 def _kind(message_id: str) -> str | None:
     found = KIND_RE.match(message_id)
-    return found.group(1) if found else None
+    return found.group(2) if found else None
+
+
+def _about(message_id: str, deposit_ids: list[str]) -> str | None:
+    found = KIND_RE.match(message_id)
+    return found.group(1) if found and found.group(1) in deposit_ids else None

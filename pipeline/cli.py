@@ -604,10 +604,12 @@ def _print_history(found) -> None:
         table.add_row(*map(_plain, (french_time(e.at), event_fr(e), e.by, detail_fr(e), e.deposit_id)))
     out.print(table)
     table = Table(title="Messages", title_justify="left")
-    for col in ("date", "message", "à", "voie", "état"):
+    for col in ("date", "message", "à", "voie", "état", "dépôt"):
         table.add_column(col, overflow="fold")
     for m in found.messages:
-        table.add_row(*map(_plain, (french_time(m.at), m.kind_fr, m.to_fr, m.via_fr, m.state_fr)))
+        table.add_row(
+            *map(_plain, (french_time(m.at), m.kind_fr, m.to_fr, m.via_fr, m.state_fr, m.deposit_id))
+        )
     out.print(table if found.messages else "Messages : aucun trouvé dans le journal.")
 
 
