@@ -730,7 +730,7 @@ def main() -> None:
     try:
         code = app(standalone_mode=False)  # click returns typer.Exit codes here
     except CsacError as exc:
-        err.print(f"[red]erreur[/red] : {exc}", highlight=False)
+        err.print(Text.assemble(("erreur", "red"), f" : {exc}"))  # what it quotes is no markup
         if isinstance(exc, InputError):
             err.print("Rien n'a été écrit. Corrigez le fichier et relancez.")
         sys.exit(exc.exit_code)

@@ -17,6 +17,7 @@ import json
 import mailbox
 import os
 import shutil
+import sys
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from email import policy
@@ -27,6 +28,7 @@ from openpyxl import load_workbook
 
 from pipeline import api
 from pipeline.casefile import age_days
+from pipeline.cli import main
 from pipeline.config import Config
 from pipeline.decide import UnknownDossier, refusal_message
 from pipeline.deliver import DEPOSITORS, Courier, Outgoing
@@ -334,6 +336,13 @@ def test_an_unknown_dossier_exits_1_and_says_how_to_find_it(command):
 def test_an_unknown_dossier_names_those_that_contain_what_was_typed():
     result = csac("dossier", "show", AJACCIO.siret)
     assert refused_with_an_error(result, "dossiers proches", AJACCIO_ID)
+
+
+def test_what_was_typed_is_quoted_in_the_error_as_it_was_typed(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["csac", "dossier", "show", "[/x]"])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    assert exit_.value.code == ExitCode.bad_args and "dossier inconnu : [/x]" in capsys.readouterr().err
 
 
 # -- accept ---------------------------------------------------------------------------------------
