@@ -13,6 +13,11 @@ claim one role, the strongest keeps it; documents with strong evidence each
 keep theirs (a ZIP may hold two real conventions), and the one that speaks for
 the role is chosen by weight and name, never by the ZIP's member order.
 
+A bulletin d'adhésion is known the same way, by its title as a heading and
+the parts of its form (the établissement, the interlocuteur, the two sector
+boxes): it is never a convention or an order, though it names the convention,
+an amount and, once filled in, an EJ number. A letter sending it is `other`.
+
 A convention is recognised against the rendering side's variants (the
 accord-cadre number and the lot), so a convention for an agreement csac does
 not know is still a convention, with an unknown variant. The file name is
@@ -33,15 +38,21 @@ from .report import Role
 from .textnorm import fold, key
 from .variants import Variant
 
-CONVENTION, ANNEX, PURCHASE_ORDER, OTHER = Role.CONVENTION, Role.ANNEX, Role.PURCHASE_ORDER, Role.OTHER
-ROLES = (CONVENTION, ANNEX, PURCHASE_ORDER, OTHER)
+CONVENTION, ANNEX, PURCHASE_ORDER, BULLETIN, OTHER = (
+    Role.CONVENTION, Role.ANNEX, Role.PURCHASE_ORDER, Role.BULLETIN, Role.OTHER,
+)  # fmt: skip
+ROLES = (CONVENTION, ANNEX, PURCHASE_ORDER, BULLETIN, OTHER)
 
 CONVENTION_TITLE = "conventiondeservicedachatcentralis"
 CONVENTION_CLAUSES = (
     "entredunepart", "etdautrepart", "ilestconvenucequisuit", "reglementdesdifferends",
     "dureeetdatedeffet", "cipresdesignelesignataire",
 )  # fmt: skip
-NOT_A_CONVENTION = "bulletindadhesion"
+BULLETIN_TITLE_RE = re.compile(r"^([^:]{0,40}\s[—–|-]\s)?bulletin d[' ]?\s?adhesion\b")
+BULLETIN_PARTS = (  # the form's own parts, as key() reads them across the PDF's line breaks
+    "informationsrelativesaletablissement", "interlocuteuruniquepourleresah", "souhaiteadhereralacentraledachat",
+    "netsdetaxepourlanneecivile", "mercidecocherlacategorie", "etablissementdusecteurmedicosocial",
+)  # fmt: skip
 ANNEX_TITLE_RE = re.compile(
     r"^(annexe\b.*\b(besoins|beneficiaires|recensement)|vos besoins|recensement des besoins)"
 )
@@ -83,12 +94,13 @@ OTHER_PAPER_RES = tuple((re.compile(title), kind) for kind, title in OTHER_PAPER
 SUPPLIER_RE = re.compile(r"^(client|code client|destinataire de la facture)\s*:")  # a seller's paper
 RESAH_ISSUER_RE = re.compile(r"^(gip\s+)?resah\b|^reseau des acheteurs hospitaliers")
 NAME_HINTS = (
+    (BULLETIN, ("bulletin",)),
     (CONVENTION, ("convention", "csac")),
     (ANNEX, ("annexe", "besoins", "annex")),
     (PURCHASE_ORDER, ("bon", "commande", "bdc", "ej", "engagement")),
 )
-CLAIM = {CONVENTION: 2, ANNEX: 2, PURCHASE_ORDER: 2}  # the least evidence for a role
-STRONG = {CONVENTION: 5, ANNEX: 4, PURCHASE_ORDER: 4}  # evidence that holds against a rival
+CLAIM = {CONVENTION: 2, ANNEX: 2, PURCHASE_ORDER: 2, BULLETIN: 3}  # the least evidence for a role
+STRONG = {CONVENTION: 5, ANNEX: 4, PURCHASE_ORDER: 4, BULLETIN: 5}  # evidence that holds against a rival
 LETTER = 2  # letter marks that make a document `other` unless its structure weighs more
 
 
@@ -144,6 +156,8 @@ def title(lines: list[str]) -> str | None:
             return ANNEX
         if ORDER_TITLE_RE.match(line):
             return PURCHASE_ORDER
+        if BULLETIN_TITLE_RE.match(line):
+            return BULLETIN
         if CONVENTION_TITLE in key(line)[:TITLE_PREFIX]:  # maybe after a letterhead on the same line
             return CONVENTION
     return None
@@ -171,9 +185,15 @@ def supplier_paper(lines: list[str]) -> bool:
 def convention_weight(k: str, titled: bool) -> int:
     """A convention shows its title as a heading and its clauses; a letter quoting them is no convention."""
     clauses = sum(c in k for c in CONVENTION_CLAUSES)
-    if not titled or clauses == 0 or NOT_A_CONVENTION in k:
+    if not titled or clauses == 0:
         return 0
     return 3 + min(clauses, 3)
+
+
+def bulletin_weight(k: str, titled: bool) -> int:
+    """A bulletin shows its title and the parts of its form; untitled, three of them still make one."""
+    parts = sum(p in k for p in BULLETIN_PARTS)
+    return 3 * titled + min(parts, 3) if parts else 0
 
 
 def annex_weight(doc: Extracted, titled: bool) -> int:
@@ -217,11 +237,12 @@ def _title_zone(lines: list[str]) -> list[str]:
 def weigh(doc: Extracted) -> dict[str, int]:
     """The evidence for each role; `other` holds the letter's marks."""
     lines = _lines(doc)
-    titled = title(lines)
+    titled, k = title(lines), key(doc.text)
     return {
-        CONVENTION: convention_weight(key(doc.text), titled == CONVENTION),
+        CONVENTION: convention_weight(k, titled == CONVENTION),
         ANNEX: annex_weight(doc, titled == ANNEX),
         PURCHASE_ORDER: order_weight(doc, titled == PURCHASE_ORDER),
+        BULLETIN: bulletin_weight(k, titled == BULLETIN),
         OTHER: letter_weight(lines),
     }
 

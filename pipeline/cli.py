@@ -231,8 +231,10 @@ def intake_cmd(
     if as_json:
         out.print_json(json.dumps(report.to_json(), ensure_ascii=False))
         return
+    from .notices import DOSSIER_FR, STATUS_FR  # loaded with intake itself, not at every start-up
+
     colour = {"complete": "green", "incomplete": "yellow", "rejected": "red"}[report.status]
-    out.print(f"[{colour}]{report.status}[/{colour}] {report.deposit_id} — {report.file}")
+    out.print(f"[{colour}]{STATUS_FR[report.status]}[/{colour}] {report.deposit_id} — {report.file}")
     out.print(
         f"  variante : {report.variant} — SIRET : {report.siret} — région : {report.region} ({report.mailbox})"
     )
@@ -240,6 +242,8 @@ def intake_cmd(
         out.print(f"  {doc.role:<15} {doc.name}")
     for problem in report.problems:
         out.print(f"  [{colour}]{problem.code}[/{colour}] {problem.message}")
+    for d in report.dossiers:
+        out.print(f"  dossier {d.dossier_id} : {DOSSIER_FR[d.status]} (dépôts : {', '.join(d.deposits)})")
     out.print(f"  remis à : {', '.join(report.delivered_to) or '—'}")
 
 

@@ -17,9 +17,10 @@ import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from pathlib import Path
 
-from .archive import ArchiveRejected, Limits, read_archive
+from .archive import ArchiveRejected, Limits, read_archive, zip_of
 from .classify import Classified, classify, settle
 from .config import Config
 from .deliver import Courier, archive, quarantine
@@ -32,9 +33,20 @@ from .forward import Parcel, parcel
 from .journal import Journal
 from .judge import Judge, Judged, Plan
 from .notices import depositor_notice, duplicate_notice, french_date, quarantine_notice, region_message
+from .orders import read_order_amount
 from .problems import Catalogue, Finding, load_catalogue
 from .regions import Region, RegionBook, load_regions
-from .report import Document, DossierDocument, DossierReport, IntakeReport, Problem, Role, Signature, Verdict
+from .report import (
+    Contribution,
+    Document,
+    DossierDocument,
+    DossierReport,
+    IntakeReport,
+    Problem,
+    Role,
+    Signature,
+    Verdict,
+)
 from .resah import Resah, load_resah
 from .resources import Resources, Workspace
 from .routing import Route
@@ -199,7 +211,7 @@ def report(
         file=deposit.name,
         sha256=deposit.sha256,
         received_at=received_at,
-        variant=facts.variant if facts else None,
+        variant=facts.variant if facts and len(a.dossiers) < 2 else None,
         siret=facts.siret if facts else None,
         region=region.name if region else None,
         mailbox=region.mailbox if region else None,
@@ -207,8 +219,10 @@ def report(
         problems=tuple(Problem(f.code, f.message) for f in a.findings),
         signatory=(facts.signatory if facts else None) or (form.get("raison_sociale") if form else None),
         signature=Signature.of(facts.signature) if facts and facts.signature else None,
-        contribution=a.due.stated() if a.due else None,
-        amount_paid=facts.amount_paid if facts else None,
+        contribution=_total_due(a.dossiers) if len(a.dossiers) > 1 else (a.due.stated() if a.due else None),
+        amount_paid=_total_paid(a.dossiers)
+        if len(a.dossiers) > 1
+        else (facts.amount_paid if facts else None),
         order_number=(facts.order_number if facts else None)
         or (form.get("reference_commande") if form else None),
         code_service=form.get("code_service_chorus") if form else None,
@@ -220,12 +234,28 @@ def report(
     )
 
 
+def _total_due(dossiers: tuple[Judged, ...]) -> Contribution:
+    """The dues of several conventions: their sum, unless one of them is not a sure figure."""
+    unsure = [j.key for j in dossiers if not (j.due and j.due.certain)]
+    if unsure:
+        return Contribution(None, f"contribution non déterminée pour {', '.join(unsure)}")
+    return Contribution(sum((j.due.amount or Decimal(0) for j in dossiers), Decimal(0)))
+
+
+def _total_paid(dossiers: tuple[Judged, ...]) -> Decimal | None:
+    """What the deposit's orders add up to, each order once however many conventions it pays."""
+    orders = {id(d): d for j in dossiers for d in j.brought if d.role == Role.PURCHASE_ORDER}
+    amounts = [read_order_amount(d.doc.text).value for d in orders.values()]
+    return sum(amounts, Decimal(0)) if amounts and None not in amounts else None
+
+
 def _dossier(j: Judged, deposit_id: str, ctx: IntakeContext) -> DossierReport:
     return DossierReport(
         j.dossier_id, j.facts.siret, j.facts.variant, j.status.value,
         tuple(Problem(f.code, f.message) for f in _union(list(j.findings))),
         tuple(DossierDocument(d.doc.name, d.role, o or deposit_id) for d, o in zip(j.docs, j.origins, strict=True)),
         (*j.deposits, deposit_id) if deposit_id not in j.deposits else j.deposits,
+        j.due.stated() if j.due else None,
     )  # fmt: skip
 
 
@@ -290,10 +320,35 @@ def _quarantine(
     return replace(out, delivered_to=(str(folder),))
 
 
+def _completed(a: Assessment, out: IntakeReport) -> tuple[Parcel, ...]:
+    """Each dossier this deposit completed after earlier ones: all its documents, for the regional team,
+    each under the number of the deposit that brought it."""
+    views = {v.dossier_id: v for v in out.dossiers}
+    return tuple(
+        Parcel(
+            f"dossier-{j.dossier_id}.zip",
+            zip_of(
+                [
+                    (f"{o or out.deposit_id}/{d.doc.name}", d.doc.data)
+                    for d, o in zip(j.docs, j.origins, strict=True)
+                ]
+            ),
+        )
+        for j in a.dossiers
+        if views[j.dossier_id].status == "complete" and views[j.dossier_id].earlier
+    )
+
+
 def _deliver(
-    source: Path, deposit: Deposit, out: IntakeReport, sent: Parcel, ctx: IntakeContext, journal: Journal
+    source: Path,
+    deposit: Deposit,
+    out: IntakeReport,
+    parcels: tuple[Parcel, ...],
+    ctx: IntakeContext,
+    journal: Journal,
 ) -> IntakeReport:
     """The report once delivered: where its messages went, and where its original is kept if need be."""
+    sent = parcels[0]
     if out.status == Verdict.REJECTED:
         return _quarantine(source, deposit, out, ctx, journal)
     if not sent.original:  # files were held back: the whole deposit is kept for audit
@@ -301,7 +356,7 @@ def _deliver(
         out = replace(out, archived_to=str(kept))
         journal.event(out.deposit_id, DepositState.ARCHIVED, out.archived_to)
     delivered, courier = [], Courier(ctx.config)
-    for outgoing in (region_message(out, sent), depositor_notice(out)):
+    for outgoing in (region_message(out, sent, parcels[1:]), depositor_notice(out)):
         if outgoing:
             delivered.append(courier.send(outgoing, out.deposit_id))
             journal.event(out.deposit_id, courier.verb, outgoing.message["To"])
@@ -354,7 +409,7 @@ def _take(source: Path, deposit: Deposit, opened, ctx: IntakeContext, journal: J
     try:
         updates = _updates(assessment, out, deposit, ctx)
         sent = assessment.parcel or Parcel(deposit.name, deposit.data)
-        out = _deliver(source, deposit, out, sent, ctx, journal)
+        out = _deliver(source, deposit, out, (sent, *_completed(assessment, out)), ctx, journal)
     except OSError as exc:
         journal.event(
             opened.deposit_id, DepositState.DELIVERY_FAILED, f"{type(exc).__name__}: {exc.strerror or exc}"

@@ -104,11 +104,28 @@ def attach_orders(
     dues: dict[str, Decimal | None],
     variants: dict[str, Variant],
 ) -> tuple[list[Shared], list]:
-    """Each order to the convention it names, else the one (or the several) its amount designates."""
+    """Each order to the conventions it names; then, among those still without an order, to the one
+    whose due its amount is; then to the one set of them whose dues it adds up to."""
+    orders = [(o, read_order_amount(o.doc.text).value) for o in _ordered(docs, PURCHASE_ORDER)]
+    placed: dict[int, list[str]] = {}
+    for order, _ in orders:
+        named = sorted(variants_named(order, variants) & groups.keys())
+        if named or len(groups) == 1:
+            placed[id(order)] = named or list(groups)
+    for by_amount in (_single, _subset):
+        for order, amount in orders:
+            if id(order) not in placed and amount is not None:
+                paid = {k for keys in placed.values() for k in keys}
+                keys = by_amount(amount, {k: v for k, v in dues.items() if k in groups and k not in paid})
+                if keys:
+                    placed[id(order)] = keys
+    return _place(groups, orders, placed)
+
+
+def _place(groups, orders, placed) -> tuple[list[Shared], list]:
     shared, unmatched = [], []
-    for order in _ordered(docs, PURCHASE_ORDER):
-        amount = read_order_amount(order.doc.text).value
-        keys = _keys_for(order, amount, groups, dues, variants)
+    for order, amount in orders:
+        keys = placed.get(id(order))
         if not keys:
             unmatched.append((order, _why_order(amount)))
         elif len(keys) == 1:
@@ -118,28 +135,21 @@ def attach_orders(
     return shared, unmatched
 
 
-def _keys_for(order, amount, groups, dues, variants) -> list[str]:
-    named = sorted(variants_named(order, variants) & groups.keys())
-    if named:
-        return named
-    if len(groups) == 1:
-        return list(groups)
-    if amount is None:
-        return []
-    single = [k for k in groups if dues.get(k) == amount]
-    if len(single) == 1:
-        return single
-    return _subset_summing_to(amount, {k: v for k, v in dues.items() if k in groups and v is not None})
+def _single(amount: Decimal, dues: dict[str, Decimal | None]) -> list[str]:
+    """The one convention whose due the amount is."""
+    found = [k for k, v in dues.items() if v == amount]
+    return found if len(found) == 1 else []
 
 
-def _subset_summing_to(amount: Decimal, dues: dict[str, Decimal]) -> list[str]:
+def _subset(amount: Decimal, dues: dict[str, Decimal | None]) -> list[str]:
     """The one set of conventions whose dues add up to the amount; none when no set, or several, do."""
-    keys = sorted(dues)[:MAX_SUBSET]
+    known = {k: v for k, v in dues.items() if v is not None}
+    keys = sorted(known)[:MAX_SUBSET]
     found = [
         list(c)
         for n in range(2, len(keys) + 1)
         for c in combinations(keys, n)
-        if sum(dues[k] for k in c) == amount
+        if sum(known[k] for k in c) == amount
     ]
     return found[0] if len(found) == 1 else []
 

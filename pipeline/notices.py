@@ -22,8 +22,18 @@ ROLE_FR = {
     Role.CONVENTION: "convention",
     Role.ANNEX: "annexe « Vos besoins »",
     Role.PURCHASE_ORDER: "EJ / bon de commande",
+    Role.BULLETIN: "bulletin d'adhésion",
     Role.OTHER: "autre document",
 }
+
+
+DOSSIER_FR = {"complete": "complet", "incomplete": "incomplet", "accepted": "accepté", "refused": "refusé"}
+
+
+def convention_fr(variant: str) -> str:
+    """ "2021-045-lot2" as people write it: "accord-cadre 2021-045 lot 2"."""
+    number, _, lot = variant.partition("-lot")
+    return f"accord-cadre {number}" + (f" lot {lot}" if lot else "")
 
 
 def _when(report: IntakeReport) -> str:
@@ -80,8 +90,8 @@ def summary(report: IntakeReport) -> str:
         "",
         f"Signataire : {one_line(report.signatory or 'non lu', 300)}",
         f"SIRET : {report.siret or 'non lu'}",
-        f"Convention : {report.variant or 'non reconnue'}",
-        f"Signature : {one_line(report.signature.detail if report.signature else 'sans objet', LINE)}",
+        f"Convention : {_conventions(report)}",
+        f"Signature : {_signature(report)}",
         f"Contribution due : {report.due_text or 'non déterminée'} ; montant du bon de commande : {report.paid_text or 'non lu'}",
         f"Référence de commande (EJ / bon de commande) : {one_line(report.order_number or 'non lue', 60)}",
         _invoice_line(report),
@@ -95,6 +105,7 @@ def summary(report: IntakeReport) -> str:
         ],
     ]
     lines += _caution(report)
+    lines += _dossiers(report)
     if report.problems:
         lines += ["", "À régulariser :", *_problems(report, codes=True)]
     elif report.contribution and report.contribution.to_check:  # csac could not be sure of the amount due
@@ -117,6 +128,68 @@ def summary(report: IntakeReport) -> str:
     return "\n".join(lines)
 
 
+def _signature(report: IntakeReport) -> str:
+    if len(report.dossiers) > 1:
+        return "celle de chaque convention, ci-dessous"
+    return one_line(report.signature.detail if report.signature else "sans objet", LINE)
+
+
+def _conventions(report: IntakeReport) -> str:
+    if len(report.dossiers) > 1:
+        return f"{len(report.dossiers)} conventions ({', '.join(d.variant for d in report.dossiers)})"
+    return report.variant or "non reconnue"
+
+
+def _dossiers(report: IntakeReport) -> list[str]:
+    """Each dossier the deposit concerns: its state after it, and the deposits it was built from."""
+    if not report.dossiers:
+        return []
+    lines = ["", "Dossiers (un signataire, une convention) :"]
+    for d in report.dossiers:
+        earlier = f" ; dépôts précédents : {', '.join(d.earlier)}" if d.earlier else ""
+        due = f" ; contribution due : {d.contribution.text}" if d.contribution else ""
+        lines.append(
+            f"  - {d.dossier_id} ({convention_fr(d.variant)}) : {DOSSIER_FR[d.status]}{due}{earlier}"
+        )
+        lines += (
+            [f"      [{p.code}] {one_line(p.message, LINE)}" for p in d.problems]
+            if len(report.dossiers) > 1
+            else []
+        )
+    completed = [d for d in report.dossiers if d.status == "complete" and d.earlier]
+    if completed:
+        lines.append(
+            "  Complété(s) par ce dépôt : tous les documents du dossier sont joints "
+            f"({', '.join(f'dossier-{d.dossier_id}.zip' for d in completed)})."
+        )
+    return lines
+
+
+def _follow_up_line(report: IntakeReport) -> list[str]:
+    earlier = sorted({e for d in report.dossiers for e in d.earlier})
+    if not earlier:
+        return []
+    return [f"Ce dépôt complète les documents reçus précédemment (dépôt(s) n° {', '.join(earlier)}).", ""]
+
+
+def _per_dossier(report: IntakeReport) -> list[str]:
+    """A deposit of several conventions: what each needs, convention by convention."""
+    lines = [f"Votre dépôt concerne {len(report.dossiers)} conventions :", ""]
+    for d in report.dossiers:
+        if d.status == "complete":
+            lines.append(f"  - {convention_fr(d.variant)} (dossier n° {d.dossier_id}) : dossier complet.")
+            continue
+        lines.append(
+            f"  - {convention_fr(d.variant)} (dossier n° {d.dossier_id}) : dossier incomplet. "
+            "Merci de nous faire parvenir :"
+        )
+        lines += [f"      - {one_line(p.message, LINE)}" for p in d.problems]
+    general = [p for p in report.problems if not any(p in d.problems for d in report.dossiers)]
+    if general:
+        lines += ["", "Pour l'ensemble du dépôt :", *[f"  - {one_line(p.message, LINE)}" for p in general]]
+    return lines
+
+
 def notice(report: IntakeReport) -> str:
     head = [
         "Madame, Monsieur,",
@@ -124,7 +197,17 @@ def notice(report: IntakeReport) -> str:
         f"Nous avons bien reçu votre dépôt du {_when(report)} (fichier {quoted(report.file, NAME)}), enregistré sous le n° {report.deposit_id}.",
         "",
     ]
-    if report.status == Verdict.COMPLETE:
+    if len(report.dossiers) == 1:
+        head += [f"Référence de votre dossier : {report.dossiers[0].dossier_id}.", ""]
+    head += _follow_up_line(report)
+    if len(report.dossiers) > 1:
+        body = _per_dossier(report)
+        if report.status != Verdict.COMPLETE:
+            body += [
+                "",
+                "Vous pouvez déposer les documents manquants seuls, dans l'espace de dépôt des adhésions.",
+            ]
+    elif report.status == Verdict.COMPLETE:
         body = [
             "Votre dossier est complet : convention signée, annexe et bon de commande. Il est transmis à l'équipe "
             f"du Resah de votre région ({report.mailbox}), qui reviendra vers vous pour la mise à disposition.",
@@ -134,7 +217,8 @@ def notice(report: IntakeReport) -> str:
         body += _problems(report, codes=False)
         body += [
             "",
-            "Vous pouvez déposer à nouveau l'ensemble des documents dans l'espace de dépôt des adhésions.",
+            "Vous pouvez déposer les documents manquants seuls (ils seront joints à votre dossier), ou à nouveau "
+            "l'ensemble des documents, dans l'espace de dépôt des adhésions.",
         ]
     if _invoice_by_mail(report):
         body += [
@@ -149,21 +233,24 @@ def notice(report: IntakeReport) -> str:
     return "\n".join(head + body + ["", contact, "", "Le Resah — centrale d'achat"])
 
 
-def region_message(report: IntakeReport, sent: Parcel) -> Outgoing:
-    """The summary, with the deposit attached: as it came, or only its documents if files were held back."""
+def region_message(report: IntakeReport, sent: Parcel, dossiers: tuple[Parcel, ...] = ()) -> Outgoing:
+    """The summary, with the deposit attached: as it came, or only its documents if files were held back;
+    and each dossier this deposit completed, whole."""
     who = one_line(report.signatory or report.file, 80)
-    subject = (
-        f"[CSAC] Dépôt {STATUS_FR[report.status]} — {who} — {report.variant or 'convention non reconnue'}"
-    )
+    what = report.variant or "convention non reconnue"
+    if len(report.dossiers) > 1:
+        what = f"{len(report.dossiers)} conventions"
+    subject = f"[CSAC] Dépôt {STATUS_FR[report.status]} — {who} — {what}"
     msg = new_message(
         report.mailbox, subject, summary(report), report.deposit_id, "region", report.received_at
     )
     add_header(msg, "X-CSAC-Status", report.status.value)
     if any(d.active_content for d in report.documents):
         add_header(msg, "X-CSAC-Active-Content", "yes")
-    msg.add_attachment(
-        sent.data, maintype="application", subtype="zip", filename=one_line(sent.filename, NAME)
-    )
+    for parcel in (sent, *dossiers):
+        msg.add_attachment(
+            parcel.data, maintype="application", subtype="zip", filename=one_line(parcel.filename, NAME)
+        )
     return Outgoing(report.mailbox, msg)
 
 

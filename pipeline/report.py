@@ -35,6 +35,7 @@ class Role(StrEnum):
     CONVENTION = "convention"
     ANNEX = "annex"
     PURCHASE_ORDER = "purchase_order"
+    BULLETIN = "bulletin"  # the signed bulletin d'adhésion: its own fee and order (pipeline/bulletin.py)
     OTHER = "other"
 
 
@@ -189,6 +190,7 @@ class DossierReport:
     problems: tuple[Problem, ...] = ()
     documents: tuple[DossierDocument, ...] = ()
     deposits: tuple[str, ...] = ()  # every deposit that brought it documents, this one last
+    contribution: Contribution | None = None  # its contribution due
 
     def to_json(self) -> dict:
         return {
@@ -199,6 +201,8 @@ class DossierReport:
             "problems": [p.to_json() for p in self.problems],
             "documents": [d.to_json() for d in self.documents],
             "deposits": list(self.deposits),
+            "contribution_due": self.contribution.text if self.contribution else None,
+            "contribution_to_check": self.contribution.to_check if self.contribution else None,
         }
 
     @classmethod
@@ -207,7 +211,7 @@ class DossierReport:
             data["dossier_id"], data["siret"], data["variant"], data["status"],
             tuple(Problem(p["code"], p["message"]) for p in data["problems"]),
             tuple(DossierDocument(d["name"], d["role"], d["deposit_id"]) for d in data["documents"]),
-            tuple(data["deposits"]),
+            tuple(data["deposits"]), _contribution(data),
         )  # fmt: skip
 
     @property

@@ -3,7 +3,8 @@
 The convention's text is laid out as a PDF the way Word exports it (the
 "ti"/"tt" ligatures come out as Ɵ/Ʃ on extraction, as in real returns),
 then signed (PAdES) with a throwaway certificate made on the spot. The
-annex is the rendered workbook; the purchase order is a Chorus-style EJ.
+annex is the rendered workbook; the purchase order is a Chorus-style EJ. The
+bulletin d'adhésion is laid out and signed the same way, with its own order.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pyhanko.sign import signers
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from .archive import zip_of
+from .context import CHECKED, UNCHECKED
 from .money import format_eur
 from .render import write_atomic
 from .request import contribution_due, parse_request
@@ -147,7 +149,13 @@ def purchase_order_pdf(
     ej: str,
     market: str,
     supplier: Resah,
+    subject: str | None = None,
 ) -> bytes:
+    """`subject`: what the order pays, when not the contribution to the accord-cadre `market`."""
+    subject = (
+        subject
+        or f"contribution annuelle au titre de la convention de service d'achat centralisé — accord-cadre {market}"
+    )
     lines = [
         "ENGAGEMENT JURIDIQUE — BON DE COMMANDE",
         f"Numéro d'engagement juridique : {ej}",
@@ -157,7 +165,7 @@ def purchase_order_pdf(
         f"{address}",
         f"{postal_code} {city}",
         f"Fournisseur : {supplier.as_supplier}",
-        f"Objet : contribution annuelle au titre de la convention de service d'achat centralisé — accord-cadre {market}",
+        f"Objet : {subject}",
         f"Montant HT : {format_eur(amount)}",
         "TVA : non applicable",
         f"Montant total : {format_eur(amount)}",
@@ -235,3 +243,48 @@ def order_of(
     """The signatory's purchase order (EJ) for `amount`, from `supplier` (the renderer's Resah)."""
     s = signatory
     return purchase_order_pdf(s["denomination"], s["siret"], s["adresse"], s["code_postal"], s["ville"], amount, ej, market, supplier)  # fmt: skip
+
+
+SECTOR_BOXES = {"medico_social": "Établissement du secteur médico-social", "autre": "Autre organisme"}
+EJ_LINE, CODE_SERVICE_LINE = "Numéro d’Engagement juridique (EJ) :", "Code service :"
+
+
+def bulletin_docx(renderer, resources, signatory: dict = COMMUNE, on: dt.date = dt.date(2024, 3, 1)) -> bytes:
+    """The bulletin d'adhésion csac renders for `signatory` (its "medico_social" ticks that box) in the year of `on`."""
+    request = parse_request({"signataire": signatory, "mode": "compte_propre"}, "sample", renderer.regions,
+                            resources.schema("beneficiary"), list(renderer.variants))  # fmt: skip
+    [bulletin] = renderer.package(request, on, ("bulletin",))
+    return bulletin.data
+
+
+def bulletin_pdf(
+    docx: bytes,
+    identity: Identity | None,
+    sector: str | None = None,
+    ej: str | None = None,
+    code_service: str | None = None,
+) -> bytes:
+    """The bulletin as it comes back: laid out as Word exports it, filled in, signed by `identity` (None:
+    unsigned). `sector` ticks medico_social, autre, both or none of the boxes instead of the rendered one;
+    `ej` and `code_service` are written on their dotted lines instead of a separate order."""
+    paragraphs = [_filled(p, sector, ej, code_service) for p in docx_paragraphs(docx)]
+    pdf = text_pdf([word_ligatures(p) for p in paragraphs], "Bulletin d'adhésion")
+    return sign_pdf(pdf, identity) if identity else pdf
+
+
+def _filled(paragraph: str, sector: str | None, ej: str | None, code_service: str | None) -> str:
+    for name, label in SECTOR_BOXES.items():
+        if sector and paragraph.endswith(label) and paragraph[:1] in (CHECKED, UNCHECKED):
+            return f"{CHECKED if sector in (name, 'both') else UNCHECKED} {label}"
+    for start, value in ((EJ_LINE, ej), (CODE_SERVICE_LINE, code_service)):
+        if value and paragraph.startswith(start):
+            return f"{start} {value}"
+    return paragraph
+
+
+def membership_order_of(
+    signatory: dict, amount: Decimal, ej: str, supplier: Resah, year: int = 2024
+) -> bytes:
+    """The signatory's order (EJ) paying its membership of the centrale d'achat for `year`: no accord-cadre named."""
+    s, subject = signatory, f"adhésion {year} à la centrale d'achat du Resah (bulletin d'adhésion)"
+    return purchase_order_pdf(s["denomination"], s["siret"], s["adresse"], s["code_postal"], s["ville"], amount, ej, "", supplier, subject)  # fmt: skip

@@ -18,12 +18,14 @@ import json
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
 import zipfile
 from collections import Counter
+from contextlib import closing
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -54,11 +56,17 @@ class SoakResult:
     left_in_processing: list[str] = field(default_factory=list)
     messages_twice: list[str] = field(default_factory=list)
     routed_without_message: list[str] = field(default_factory=list)
+    dossier_twice: list[str] = field(default_factory=list)  # a deposit recorded twice in one dossier
+    dossier_missing: list[str] = field(
+        default_factory=list
+    )  # a deposit whose report names a dossier it is not in
+    follow_ups_completing: int = 0  # follow-up deposits (an order alone) that found their dossier
 
     @property
     def ok(self) -> bool:
         return not (self.lost or self.doubled or self.unfinished or self.left_in_processing
-                    or self.messages_twice or self.routed_without_message)  # fmt: skip
+                    or self.messages_twice or self.routed_without_message or self.dossier_twice
+                    or self.dossier_missing)  # fmt: skip
 
 
 def _hostile_zip(i: int) -> bytes:
@@ -70,17 +78,20 @@ def _hostile_zip(i: int) -> bytes:
 
 
 def make_drops(renderer, resources, count: int, rng: random.Random) -> list[Drop]:
-    """Half complete, a quarter without annex, a quarter hostile or broken; half with a form."""
+    """A third complete, a sixth without annex, a sixth an order alone (a follow-up to the signatory's
+    dossier), a third hostile or broken; half with a form."""
     package = sample.signed_package(renderer, resources)
     convention, annex, e = package["convention"], package["annex"], sample.COMMUNE
     drops = []
     for i in range(count):
-        kind = rng.choice(["complete", "complete", "incomplete", "hostile"])
+        kind = rng.choice(["complete", "complete", "incomplete", "follow-up", "hostile", "hostile"])
         order = sample.order_of(e, Decimal("1000"), f"EJ-{i:05d}", renderer.resah)
         if kind == "complete":
             data = sample.zip_of([("c.pdf", convention), ("a.xlsx", annex), ("o.pdf", order)])
         elif kind == "incomplete":
             data = sample.zip_of([("c.pdf", convention), ("o.pdf", order)])
+        elif kind == "follow-up":
+            data = sample.zip_of([(f"EJ-{i:05d}.pdf", order)])
         else:
             data = rng.choice([
                 _hostile_zip(i),
@@ -216,4 +227,21 @@ def check(work: Path, drops: list[Drop], kills: int) -> SoakResult:
     for r in rows:
         if r["status"] in ("complete", "incomplete") and ids[f"<{r['id']}.region@csac.resah.fr>"] != 1:
             result.routed_without_message.append(r["id"])
+    _check_dossiers(work / "var" / "journal.sqlite", result)
     return result
+
+
+def _check_dossiers(journal: Path, result: SoakResult) -> None:
+    """Each finished deposit is in each dossier its report names, once."""
+    with closing(sqlite3.connect(journal)) as conn:
+        recorded = Counter(
+            conn.execute("SELECT dossier_id, deposit_id FROM dossier_events WHERE kind = 'deposit'")
+        )
+        reports = [json.loads(r[0]) for r in conn.execute("SELECT report FROM deposits WHERE state = 'done'")]
+    result.dossier_twice = [f"{d} ← {dep}" for (d, dep), n in recorded.items() if n > 1]
+    for report in reports:
+        for d in report.get("dossiers", ()):
+            if (d["dossier_id"], report["deposit_id"]) not in recorded:
+                result.dossier_missing.append(f"{d['dossier_id']} ← {report['deposit_id']}")
+        if report.get("dossiers") and all(doc["role"] == "purchase_order" for doc in report["documents"]):
+            result.follow_ups_completing += 1

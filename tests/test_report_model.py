@@ -214,7 +214,7 @@ def test_a_report_the_journal_kept_is_refused_if_its_verdict_is_not_one_of_the_t
 
 OUTSIDE = {
     "a verdict": lambda: report_of(status="accepted"),
-    "a role": lambda: Document("bulletin.pdf", "bulletin"),
+    "a role": lambda: Document("facture.pdf", "invoice"),
     "a signature status": lambda: Signature("forged", "?"),
     "a problem code": lambda: Problem("late", "Dépôt hors délai"),
 }

@@ -13,3 +13,4 @@ def test_every_dropped_file_has_exactly_one_outcome_across_kills(tmp_path, rende
     result = soak(tmp_path, drops, kills=3, seed=7, timeout=300)
     assert result.ok, result
     assert sum(result.outcomes.values()) == 40
+    assert result.follow_ups_completing > 0  # orders sent alone joined the signatory's dossier
