@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .decide import Refusal
     from .dossiers import Dossier
     from .mailqueue import Flush
+    from .remind import Run
     from .render import Document
     from .request import Request
     from .variants import Variant
@@ -247,7 +248,8 @@ def regional_digest(options: DigestOptions) -> DigestDone:
     if region is None:
         known = ", ".join(r.name for r in book.regions)
         raise ArgumentError(f"région inconnue : {options.region} — régions : {known}")
-    result = digest.build_digest(config.workspace.journal, region, options.since)
+    ws = config.workspace
+    result = digest.build_digest(ws.journal, region, options.since, ws.register)
     files = ()
     if options.out:
         options.out.mkdir(parents=True, exist_ok=True)
@@ -260,6 +262,24 @@ def regional_digest(options: DigestOptions) -> DigestDone:
         courier.send(digest.message(result, dt.date.today()), None)
         courier.flush()
     return DigestDone(digest.text(result), files, region.mailbox if options.send else None)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RemindOptions(Setup):
+    days: int | None = None  # None: the configuration's reminder_days
+    dry_run: bool = False  # list the reminders due, send nothing
+    now: dt.datetime | None = None  # the moment that decides what is due; None: now
+    outbox: Path | None = None
+    state: Path | None = None
+
+
+def send_reminders(options: RemindOptions) -> Run:
+    """The depositors of the dossiers still incomplete after N days reminded of what is missing."""
+    from .remind import remind
+
+    config = options.config(outbox=options.outbox, state=options.state)
+    now = options.now or dt.datetime.now()
+    return remind(config, now, options.days, options.dry_run)
 
 
 @dataclass(frozen=True, kw_only=True)

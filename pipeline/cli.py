@@ -236,7 +236,8 @@ def intake_cmd(
     colour = {"complete": "green", "incomplete": "yellow", "rejected": "red"}[report.status]
     out.print(f"[{colour}]{STATUS_FR[report.status]}[/{colour}] {report.deposit_id} — {report.file}")
     out.print(
-        f"  variante : {report.variant} — SIRET : {report.siret} — région : {report.region} ({report.mailbox})"
+        f"  convention : {report.variant or (f'{len(report.dossiers)} conventions' if report.dossiers else '—')}"
+        f" — SIRET : {report.siret or '—'} — région : {report.region or '—'} ({report.mailbox or '—'})"
     )
     for doc in report.documents:
         out.print(f"  {doc.role:<15} {doc.name}")
@@ -347,6 +348,9 @@ def config_check_cmd(
     out.print(
         f"  relais SMTP : {config.relay.describe() if config.relay else 'aucun (Maildir dans le dossier de sortie)'}"
     )
+    out.print(
+        f"  relances : après {config.reminder_days} jours sans régularisation, puis tous les {config.reminder_days} jours"
+    )
     if config.redirect:
         out.print(f"  [yellow]répétition : tous les messages vont à {config.redirect}[/yellow]")
     if check.failure:
@@ -391,8 +395,9 @@ def digest_cmd(
     send: Annotated[bool, typer.Option("--send", help="L'envoyer à la boîte de la région.")] = False,
     state: StateOpt = None,
 ) -> None:
-    """Synthèse pour une équipe régionale : dépôts reçus, complets ou non, contributions dues, et de qui
-    chacun attend la suite.
+    """Synthèse pour une équipe régionale : ses dossiers (chacun compté une fois, quel que soit le nombre
+    de dépôts), ceux en attente de régularisation du plus ancien au plus récent avec ce qui manque, de
+    qui chacun attend la suite, et les conventions envoyées jamais retournées (registre des signataires).
 
     Exemple : `csac digest --region Corse --since 2024-03-01 --send`
     """
@@ -403,6 +408,63 @@ def digest_cmd(
     out.print(done.text, highlight=False)
     if done.sent_to:
         out.print(f"synthèse envoyée à {done.sent_to}")
+
+
+@app.command("remind")
+def remind_cmd(
+    ctx: typer.Context,
+    days: Annotated[
+        int | None,
+        typer.Option(
+            "--days",
+            min=1,
+            help="Jours sans régularisation avant une relance, puis entre deux relances. Par défaut : "
+            "`reminder_days` de la configuration (10).",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Lister les relances dues sans rien envoyer ni journaliser.")
+    ] = False,
+    now: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            "--now",
+            formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M"],
+            help="Date (et heure) de référence au lieu de maintenant : avec --dry-run, ce qui partirait ce jour-là.",
+        ),
+    ] = None,
+    outbox: OutboxOpt = None,
+    state: StateOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Relance les déposants des dossiers encore incomplets après N jours : ce qui manque, copie à la région.
+
+    Une relance au plus tous les N jours, trois au plus ; un dossier complet, accepté ou refusé n'en reçoit
+    pas. `csac watch` les envoie aussi, une fois par jour.
+
+    Exemple : `csac remind --dry-run`, ou `csac remind --days 15 --json`
+    """
+    os.umask(PRIVATE)
+    options = api.RemindOptions(
+        config_file=ctx.obj, days=days, dry_run=dry_run, now=now, outbox=outbox, state=state
+    )
+    run = api.send_reminders(options)
+    if as_json:
+        out.print_json(json.dumps(run.to_json(), ensure_ascii=False))
+        return
+    verb = "à envoyer (simulation : rien n'est envoyé)" if run.dry_run else "envoyées"
+    out.print(f"relances {verb} : {len(run.reminders)} (dossiers incomplets depuis {run.days} jours)")
+    for r in run.reminders:
+        d = r.dossier
+        out.print(
+            f"  {d.id} — relance {r.number} à {d.email} (copie {d.mailbox or '—'}) — {', '.join(d.codes)}"
+        )
+    for d in run.unreachable:
+        out.print(f"  [yellow]{d.id} : aucune adresse du déposant, pas de relance[/yellow]")
+    for d, why in run.failed:
+        err.print(f"  [red]{d.id} : relance impossible[/red] ({why}) ; nouvel essai à la prochaine relance")
+    if run.failed:
+        raise typer.Exit(ExitCode.file_access_error)
 
 
 @app.command("watch")

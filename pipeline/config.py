@@ -19,6 +19,7 @@ from .resources import Resources, Workspace
 from .schemas import check
 
 DEFAULT_FILE = Path("csac.yaml")
+REMINDER_DAYS = 10  # days an incomplete dossier waits for a reminder, and between two
 ENV_PATHS = {"inbox": "CSAC_INBOX", "outbox": "CSAC_OUTBOX", "state": "CSAC_STATE"}
 ENV_SMTP = {"host": "CSAC_SMTP_HOST", "port": "CSAC_SMTP_PORT", "security": "CSAC_SMTP_SECURITY",
             "username": "CSAC_SMTP_USERNAME", "sender": "CSAC_SMTP_SENDER"}  # fmt: skip
@@ -60,6 +61,7 @@ class Config:
     retry: Retry = Retry()
     source: str = "défauts"
     send_inline: bool = True  # False under `csac watch`: intake only queues, the watcher's sender sends
+    reminder_days: int = REMINDER_DAYS
 
     @property
     def smtputf8(self) -> bool:
@@ -128,4 +130,4 @@ def load_config(path: Path | None, resources: Resources, env: Mapping[str, str] 
             f"smtp.username est renseigné mais la variable d'environnement {var} (mot de passe) est vide"
         )
     return Config(workspace, _relay(data.get("smtp"), env), data.get("redirect"), boxes.get("triage"), boxes.get("quarantine"),
-                  Retry(**retry), str(path or "défauts"))  # fmt: skip
+                  Retry(**retry), str(path or "défauts"), reminder_days=data.get("reminder_days", REMINDER_DAYS))  # fmt: skip

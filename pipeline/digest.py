@@ -1,92 +1,204 @@
-"""The digest for a regional team: what came in since a date, and who it waits on.
+"""The digest for a regional team: its dossiers, what each waits for, and who never answered.
 
-Read from the journal's reports; written in French, as plain text and HTML,
-and sent, when asked, through the same delivery as everything else.
+A dossier (one signatory on one variant) is counted once, however many
+deposits it took: the totals are the dossiers' dues and orders. The
+dossiers awaiting regularisation come oldest first, with their age and what
+is missing, whenever they were opened. From the register of rendered
+signatories come those who were sent a convention and never returned it
+(no dossier for that SIRET and variant). Dates are written in French
+(pipeline/dates.py). Plain text and HTML, sent, when asked, through the same
+delivery as everything else.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+from . import register
+from .dates import age, local_day, long_date
 from .deliver import Outgoing, compose
+from .dossiers import Dossier, DossierBook, DossierStatus
 from .journal import Journal
 from .money import format_eur
-from .notices import STATUS_FR
+from .notices import DOSSIER_FR, LINE
 from .regions import Region
-from .report import IntakeReport, Verdict
+from .report import ON_QUOTE
+from .untrusted import one_line
+
+NAME = 300  # characters of a signatory's name shown
+
+
+@dataclass(frozen=True)
+class Unreturned:
+    """A signatory sent a convention (rendered, in the register) that never came back."""
+
+    siret: str
+    name: str
+    variant: str
+    due: Decimal | None  # None: on quote
 
 
 @dataclass(frozen=True)
 class Digest:
     region: Region
     since: dt.date
-    reports: tuple[IntakeReport, ...]
+    dossiers: tuple[Dossier, ...] = ()  # the region's dossiers with something new since `since`
+    awaiting: tuple[Dossier, ...] = ()  # its dossiers still incomplete, oldest first, whenever opened
+    deposits: int = 0  # deposits received since `since`
+    unreturned: tuple[Unreturned, ...] = ()
+    today: dt.date = field(default_factory=dt.date.today)
 
-    def count(self, status: Verdict) -> int:
-        return sum(r.status == status for r in self.reports)
+    def count(self, status: DossierStatus) -> int:
+        return sum(d.status == status for d in self.dossiers)
 
     def total_due(self) -> Decimal:
-        """The contributions due; one on quote or to be checked counts for nothing."""
-        return sum((r.contribution.amount or Decimal(0) for r in self.reports if r.contribution), Decimal(0))
+        """The contributions due, once per dossier; one on quote or to be checked counts for nothing."""
+        return sum((d.due or Decimal(0) for d in self.dossiers), Decimal(0))
 
     def total_paid(self) -> Decimal:
-        return sum((r.amount_paid or Decimal(0) for r in self.reports), Decimal(0))
+        return sum((d.paid or Decimal(0) for d in self.dossiers), Decimal(0))
+
+    def age(self, dossier: Dossier) -> int:
+        """Days since it was opened."""
+        return (self.today - local_day(dossier.opened_at)).days
 
     @staticmethod
-    def waits_on(report: IntakeReport) -> str:
-        if report.status == Verdict.COMPLETE:
-            return "de l'équipe régionale (dossier complet à traiter)"
-        return f"du déposant ({', '.join(report.codes)})"
+    def waits_on(dossier: Dossier) -> str:
+        if dossier.status == DossierStatus.INCOMPLETE:
+            return f"du déposant ({', '.join(dossier.codes)})"
+        if dossier.status == DossierStatus.REFUSED:
+            return "de personne (dossier refusé)"
+        if dossier.follow_up:
+            return f"de l'équipe régionale (suivi : {dossier.follow_up})"
+        return f"de l'équipe régionale (dossier {DOSSIER_FR[dossier.status]} à traiter)"
 
 
-def build_digest(journal: Path, region: Region, since: dt.date) -> Digest:
-    if not journal.exists():
-        return Digest(region, since, ())
-    return Digest(
-        region,
-        since,
-        tuple(IntakeReport.from_json(r) for r in Journal(journal).reports(region.mailbox, since.isoformat())),
+def _unreturned(register_file: Path, region: Region, dossiers: list[Dossier]) -> tuple[Unreturned, ...]:
+    returned = {(d.siret, d.variant) for d in dossiers}
+    return tuple(
+        Unreturned(s.siret, s.denomination, variant, s.due(variant)[1])
+        for s in register.of_region(register_file, region.id)
+        for variant in sorted(s.dues)
+        if (s.siret, variant) not in returned
     )
 
 
-def _lines(d: Digest) -> list[tuple[str, str, str, str, str, str, str]]:
+def build_digest(
+    journal: Path,
+    region: Region,
+    since: dt.date,
+    register_file: Path | None = None,
+    today: dt.date | None = None,
+) -> Digest:
+    """The region's digest, from the journal's dossiers and deposits and, when given, the register."""
+    today = today or dt.date.today()
+    if not journal.exists():
+        unreturned = _unreturned(register_file, region, []) if register_file else ()
+        return Digest(region, since, unreturned=unreturned, today=today)
+    every = [d for d in DossierBook(journal).search() if d.mailbox == region.mailbox]  # oldest first
+    return Digest(
+        region,
+        since,
+        tuple(d for d in every if local_day(d.updated_at) >= since),
+        tuple(d for d in every if d.status == DossierStatus.INCOMPLETE),
+        len(Journal(journal).reports(region.mailbox, since.isoformat())),
+        _unreturned(register_file, region, every) if register_file else (),
+        today,
+    )
+
+
+def _amount(amount: Decimal | None) -> str:
+    return format_eur(amount) if amount is not None else "—"
+
+
+def _who(d: Dossier) -> str:
+    return f"{one_line(d.signatory or 'signataire non lu', NAME)} (SIRET {d.siret})"
+
+
+def _period_rows(d: Digest) -> list[tuple[str, ...]]:
     return [
-        (r.received_at[:10], r.signatory or r.file, r.variant or "—", STATUS_FR[r.status],
-         r.due_text or "—", r.paid_text or "—", Digest.waits_on(r))
-        for r in d.reports
+        (long_date(local_day(x.opened_at)), _who(x), x.variant, DOSSIER_FR[x.status], _amount(x.due),
+         _amount(x.paid), Digest.waits_on(x))
+        for x in d.dossiers
     ]  # fmt: skip
 
 
-def text(d: Digest) -> str:
-    head = [
-        f"Synthèse des dépôts — {d.region.name} — depuis le {d.since:%d/%m/%Y}",
-        "",
-        f"Dépôts reçus : {len(d.reports)} (complets : {d.count(Verdict.COMPLETE)}, incomplets : {d.count(Verdict.INCOMPLETE)})",
-        f"Contributions dues : {format_eur(d.total_due())} ; montants des bons de commande : {format_eur(d.total_paid())}",
-        "",
+def _awaiting_rows(d: Digest) -> list[tuple[str, str, str, str, list[str]]]:
+    return [
+        (_who(x), x.variant, long_date(local_day(x.opened_at)), age(d.age(x)),
+         [one_line(p.message, LINE) for p in x.problems])
+        for x in d.awaiting
+    ]  # fmt: skip
+
+
+def _unreturned_rows(d: Digest) -> list[tuple[str, str, str]]:
+    return [
+        (f"{one_line(u.name, NAME)} (SIRET {u.siret})", u.variant, format_eur(u.due) if u.due else ON_QUOTE)
+        for u in d.unreturned
     ]
-    body = [f"- {day} — {who} — {variant} — {status} — dû {due}, commandé {paid} — en attente {wait}"
-            for day, who, variant, status, due, paid, wait in _lines(d)]  # fmt: skip
-    return "\n".join(head + (body or ["Aucun dépôt sur la période."]) + ["", "— csac, Resah"])
+
+
+def _totals(d: Digest) -> list[str]:
+    counts = ", ".join(f"{DOSSIER_FR[s]}s : {d.count(s)}" for s in DossierStatus)
+    return [
+        f"Dépôts reçus : {d.deposits} ; dossiers concernés : {len(d.dossiers)} ({counts})",
+        f"Contributions dues : {format_eur(d.total_due())} ; montants des bons de commande : "
+        f"{format_eur(d.total_paid())} (une fois par dossier)",
+    ]
+
+
+def title(d: Digest) -> str:
+    return f"Synthèse des dépôts — {d.region.name} — depuis le {long_date(d.since)}"
+
+
+def text(d: Digest) -> str:
+    lines = [f"{title(d)} (au {long_date(d.today)})", "", *_totals(d), ""]
+    lines.append(f"Dossiers en attente de régularisation, du plus ancien au plus récent : {len(d.awaiting)}")
+    for who, variant, opened, how_long, missing in _awaiting_rows(d):
+        lines.append(f"- {who} — {variant} — ouvert le {opened} (depuis {how_long}) — il manque :")
+        lines += [f"    · {m}" for m in missing]
+    period = [
+        f"- {opened} — {who} — {variant} — {status} — dû {due}, commandé {paid} — en attente {wait}"
+        for opened, who, variant, status, due, paid, wait in _period_rows(d)
+    ]
+    lines += ["", "Dossiers de la période :", *(period or ["Aucun dossier sur la période."])]
+    lines += ["", f"Conventions envoyées et jamais retournées : {len(d.unreturned)}"]
+    lines += [f"- {who} — {variant} — contribution due : {due}" for who, variant, due in _unreturned_rows(d)]
+    return "\n".join(lines + ["", "— csac, Resah"])
+
+
+def _cell(value: str | list[str]) -> str:
+    """A text, or a list of them (what is missing) as a bulleted list."""
+    if isinstance(value, list):
+        return "<ul>" + "".join(f"<li>{html.escape(v)}</li>" for v in value) + "</ul>"
+    return html.escape(value)
+
+
+def _table(head: tuple[str, ...], rows: list[tuple]) -> str:
+    heads = "".join(f"<th>{h}</th>" for h in head)
+    body = "".join("<tr>" + "".join(f"<td>{_cell(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{heads}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def html_page(d: Digest) -> str:
     e = html.escape
-    rows = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in line) + "</tr>" for line in _lines(d))
-    head = "".join(
-        f"<th>{h}</th>"
-        for h in ("Reçu", "Signataire", "Convention", "Verdict", "Dû", "Commandé", "En attente de")
+    totals = "".join(f"<p>{e(line)}</p>" for line in _totals(d))
+    awaiting = _table(("Signataire", "Convention", "Ouvert le", "Depuis", "Il manque"), _awaiting_rows(d))
+    period = _table(
+        ("Ouvert le", "Signataire", "Convention", "État", "Dû", "Commandé", "En attente de"), _period_rows(d)
     )
+    unreturned = _table(("Signataire", "Convention", "Contribution due"), _unreturned_rows(d))
     return (
         f'<!DOCTYPE html><html lang="fr"><meta charset="utf-8"><title>Synthèse — {e(d.region.name)}</title>'
-        f"<body><h1>Synthèse des dépôts — {e(d.region.name)}</h1><p>Depuis le {d.since:%d/%m/%Y} : "
-        f"{len(d.reports)} dépôt(s), {d.count(Verdict.COMPLETE)} complet(s), {d.count(Verdict.INCOMPLETE)} incomplet(s). "
-        f"Contributions dues : {e(format_eur(d.total_due()))} ; commandées : {e(format_eur(d.total_paid()))}.</p>"
-        f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></body></html>\n"
+        f"<body><h1>{e(title(d))}</h1><p>Au {e(long_date(d.today))}.</p>{totals}"
+        f"<h2>Dossiers en attente de régularisation ({len(d.awaiting)}), du plus ancien au plus récent</h2>{awaiting}"
+        f"<h2>Dossiers de la période</h2>{period}"
+        f"<h2>Conventions envoyées et jamais retournées ({len(d.unreturned)})</h2>{unreturned}"
+        "</body></html>\n"
     )
 
 
@@ -94,7 +206,7 @@ def message(d: Digest, today: dt.date, now: dt.datetime | None = None) -> Outgoi
     """The digest as mail, built like every other message (`compose`): one Message-ID per region,
     period and day, so that sending it twice a day delivers it once; dated `now` (by default, the
     moment it is built)."""
-    subject = f"[CSAC] Synthèse des dépôts — {d.region.name} — depuis le {d.since:%d/%m/%Y}"
+    subject = f"[CSAC] {title(d)}"
     mid = f"<digest-{d.region.id}-{d.since.isoformat()}-{today.isoformat()}@csac.resah.fr>"
     msg = compose(d.region.mailbox, subject, text(d), mid, now or dt.datetime.now().astimezone())
     msg.add_alternative(html_page(d), subtype="html")

@@ -116,12 +116,13 @@ class Held:
     sha256: str
     added_at: str
     replaced_by: int | None = None
+    purpose: str = ""  # "membership": the order paying the bulletin d'adhésion
 
     @classmethod
     def of_row(cls, row: sqlite3.Row) -> Held:
         return cls(
             row["seq"], row["dossier_id"], row["deposit_id"], Role(row["role"]), row["name"], row["sha256"],
-            row["added_at"], row["replaced_by"],
+            row["added_at"], row["replaced_by"], row["purpose"],
         )  # fmt: skip
 
 
@@ -142,6 +143,7 @@ class Brought:
     role: Role
     name: str
     sha256: str
+    purpose: str = ""  # "membership" for the order that pays the bulletin d'adhésion, not a contribution
 
 
 @dataclass(frozen=True)
@@ -200,6 +202,16 @@ class DossierBook:
         with closing(self._store.connect()) as conn:
             return [Held.of_row(r) for r in conn.execute(sql + " ORDER BY seq", (dossier,))]
 
+    def holding(self, sha256: str, siret: str) -> list[Dossier]:
+        """The signatory's dossiers that hold this very document now: one order paying several."""
+        with closing(self._store.connect()) as conn:
+            rows = conn.execute(
+                "SELECT DISTINCT dossiers.* FROM dossiers JOIN dossier_documents ON dossier_id = dossiers.id"
+                " WHERE sha256 = ? AND siret = ? AND replaced_by IS NULL ORDER BY id",
+                (sha256, siret),
+            ).fetchall()
+        return [Dossier.of_row(r) for r in rows]
+
     def deposits(self, dossier: str) -> list[str]:
         """The deposits that brought it documents, in order."""
         return list(dict.fromkeys(h.deposit_id for h in self.documents(dossier, current=False)))
@@ -236,13 +248,18 @@ class DossierBook:
     ) -> Dossier:
         return self._change(dossier, {"follow_up": state}, EventKind.FOLLOW_UP, by, str(state), at, check)
 
-    def reminded(self, dossier: str, detail: str, at: str) -> Dossier:
-        """One more reminder sent; the count and the date decide the next one."""
+    def reminded(self, dossier: str, detail: str, at: str, number: int | None = None) -> Dossier:
+        """One more reminder sent; the count and the date decide the next one. With its `number`, it is
+        counted only if it is the next one: two runs that sent the same reminder record it once."""
+        sql, args = (
+            "UPDATE dossiers SET reminders = reminders + 1, reminded_at = ? WHERE id = ?",
+            [at, dossier],
+        )
+        if number is not None:
+            sql, args = f"{sql} AND reminders = ?", [*args, number - 1]
         with self._store.transaction() as conn:
-            conn.execute(
-                "UPDATE dossiers SET reminders = reminders + 1, reminded_at = ? WHERE id = ?", (at, dossier)
-            )
-            add_event(conn, dossier, EventKind.REMINDED, at, detail=detail)
+            if conn.execute(sql, args).rowcount:
+                add_event(conn, dossier, EventKind.REMINDED, at, detail=detail)
         return self._required(dossier)
 
     def event(self, dossier: str, kind: EventKind, detail: str, by: str | None = None, at: str | None = None):
@@ -304,7 +321,7 @@ def record(conn: sqlite3.Connection, update: Update, deposit_id: str, at: str) -
     _upsert(conn, d, at)
     if before is None:
         add_event(conn, d.id, EventKind.OPENED, at, deposit_id=deposit_id)
-    elif before["status"] in DECIDED:
+    elif before["status"] in DECIDED and before["status"] != d.status:
         add_event(conn, d.id, EventKind.REOPENED, at, detail=before["status"], deposit_id=deposit_id)
     names = ", ".join(b.name for b in update.brought)
     add_event(conn, d.id, EventKind.DEPOSIT, at, detail=names, deposit_id=deposit_id)
@@ -322,7 +339,7 @@ def _upsert(conn: sqlite3.Connection, d: Dossier, at: str) -> None:
         " paid, opened_at, updated_at, completed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (id) DO UPDATE SET signatory = coalesce(excluded.signatory, signatory),"
         " region = coalesce(excluded.region, region), mailbox = coalesce(excluded.mailbox, mailbox),"
-        " email = coalesce(excluded.email, email), status = excluded.status, problems = excluded.problems,"
+        " email = coalesce(email, excluded.email), status = excluded.status, problems = excluded.problems,"
         " due = excluded.due, paid = excluded.paid, updated_at = excluded.updated_at,"
         " completed_at = CASE WHEN excluded.status = 'complete' THEN coalesce(completed_at, excluded.completed_at)"
         " ELSE NULL END",
@@ -338,18 +355,27 @@ def _text(amount: Decimal | None) -> str | None:
 
 
 def _hold(conn: sqlite3.Connection, dossier: str, deposit_id: str, doc: Brought, at: str) -> None:
-    """The document, in place of the earlier deposits' documents of its role (both stay in the history)."""
+    """The document, in place of the earlier deposits' documents of its role and purpose (both stay in
+    the history): a membership order never replaces a contribution's."""
     cur = conn.execute(
-        "INSERT OR IGNORE INTO dossier_documents (dossier_id, deposit_id, role, name, sha256, added_at)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        (dossier, deposit_id, doc.role, doc.name, doc.sha256, at),
+        "INSERT OR IGNORE INTO dossier_documents (dossier_id, deposit_id, role, name, sha256, purpose, added_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (dossier, deposit_id, doc.role, doc.name, doc.sha256, doc.purpose, at),
     )
     if not cur.rowcount:  # the same deposit recorded again after a crash
         return
+    same = conn.execute(
+        "SELECT seq FROM dossier_documents WHERE dossier_id = ? AND role = ? AND purpose = ? AND sha256 = ?"
+        " AND deposit_id != ? AND replaced_by IS NULL",
+        (dossier, doc.role, doc.purpose, doc.sha256, deposit_id),
+    ).fetchone()
+    if same:  # the very document it holds, sent again: nothing is replaced
+        conn.execute("DELETE FROM dossier_documents WHERE seq = ?", (cur.lastrowid,))
+        return
     older = conn.execute(
-        "SELECT seq, name FROM dossier_documents WHERE dossier_id = ? AND role = ? AND deposit_id != ?"
-        " AND replaced_by IS NULL",
-        (dossier, doc.role, deposit_id),
+        "SELECT seq, name FROM dossier_documents WHERE dossier_id = ? AND role = ? AND purpose = ?"
+        " AND deposit_id != ? AND replaced_by IS NULL",
+        (dossier, doc.role, doc.purpose, deposit_id),
     ).fetchall()
     for row in older:
         conn.execute(

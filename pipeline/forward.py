@@ -35,6 +35,7 @@ class Parcel:
     filename: str
     data: bytes
     held: tuple[Withheld, ...] = ()
+    active: tuple[str, ...] = ()  # the names of the documents in it that could run something when opened
 
     @property
     def original(self) -> bool:
@@ -57,6 +58,15 @@ def _why_held(doc: Classified) -> str | None:
     if suffix and suffix not in SUFFIXES[doc.doc.kind]:  # a PDF named .html opens in a browser
         return f"son nom (« {suffix} ») ne correspond pas à son contenu ({KIND_FR[doc.doc.kind]})"
     return None
+
+
+def dossier_parcel(name: str, docs: list[tuple[str, Classified]]) -> Parcel:
+    """A dossier's documents, each under the folder of the deposit that brought it: only those a deposit
+    would forward (never a program, nor a file whose name would open it as something else)."""
+    held = tuple(Withheld(f"{folder}/{d.doc.name}", why) for folder, d in docs if (why := _why_held(d)))
+    kept = [(folder, d) for folder, d in docs if not _why_held(d)]
+    active = tuple(f"{folder}/{d.doc.name}" for folder, d in kept if d.doc.active)
+    return Parcel(name, zip_of([(f"{folder}/{d.doc.name}", d.doc.data) for folder, d in kept]), held, active)
 
 
 def parcel(name: str, data: bytes, docs: tuple[Classified, ...], ignored: tuple[str, ...]) -> Parcel:

@@ -7,6 +7,7 @@ a deposit is only marked done once its messages are in their Maildirs.
 
 from __future__ import annotations
 
+import datetime as dt
 import errno
 import fcntl
 import hashlib
@@ -20,18 +21,18 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 
-from .archive import ArchiveRejected, Limits, read_archive, zip_of
+from .archive import ArchiveRejected, Limits, read_archive
 from .classify import Classified, classify, settle
 from .config import Config
 from .deliver import Courier, archive, quarantine
-from .dossiers import Brought, Documents, Dossier, Update
+from .dossiers import Brought, Documents, Dossier, DossierStatus, Update
 from .errors import DeliveryError
 from .extract import extract
 from .facts import Facts
 from .form import Form, read_form, sidecar_for
-from .forward import Parcel, parcel
+from .forward import Parcel, dossier_parcel, parcel
 from .journal import Journal
-from .judge import Judge, Judged, Plan
+from .judge import Judge, Judged
 from .notices import depositor_notice, duplicate_notice, french_date, quarantine_notice, region_message
 from .orders import read_order_amount
 from .problems import Catalogue, Finding, load_catalogue
@@ -52,6 +53,7 @@ from .resources import Resources, Workspace
 from .routing import Route
 from .rules import Due, form_checks, readable
 from .store import DepositState
+from .tariff import MembershipTariff, load_membership
 from .untrusted import printable, quoted
 from .variants import Variant, load_variants
 
@@ -68,6 +70,7 @@ class IntakeContext:
     resah: Resah  # its own SIRET and address, never the depositor's
     limits: Limits = Limits()
     config: Config = Config()
+    membership: MembershipTariff | None = None  # the bulletin d'adhésion's fees and cut-off
 
     @classmethod
     def build(
@@ -81,6 +84,7 @@ class IntakeContext:
         return cls(
             resources, workspace, load_variants(resources), load_regions(resources.regions_file),
             load_catalogue(resources.problems_file), load_resah(resources.resah_file), limits or Limits(), config,
+            load_membership(resources.membership_file),
         )  # fmt: skip
 
 
@@ -95,6 +99,7 @@ class Deposit:
     name: str
     data: bytes
     form: Form | None
+    received: dt.date | None = None  # the day it was received (the bulletin's 31 October rule); None: today
 
     @property
     def sha256(self) -> str:
@@ -159,15 +164,15 @@ def assess(deposit: Deposit, ctx: IntakeContext) -> Assessment:
     if dangerous:
         detail = "; ".join(f"{quoted(d.doc.name, 80)} : {d.doc.error}" for d in dangerous)
         return Assessment(Verdict.REJECTED, (ctx.catalogue.finding("archive_unsafe", detail),), tuple(docs))
-    judge = Judge(ctx, deposit.form)
+    judge = Judge(ctx, deposit.form, deposit.received or dt.date.today())
     plan = judge.plan(docs)
     if not plan.groups:  # nothing names a dossier: the deposit is judged alone, as a whole
-        plan = Plan({"": list(docs)}, {})
+        plan = judge.alone(docs)
     judged = judge.judge(plan)
     findings = _union(
         [
             *readable(docs, ctx.catalogue),
-            *(f for j in judged for f in j.findings),
+            *(f for j in judged for f in j.asked),
             *form_checks(deposit.form, ctx.catalogue),
         ]
     )
@@ -190,6 +195,8 @@ def _note(doc: Classified) -> str | None:
         return f"mis de côté : {doc.doc.error}"
     if doc.role == Role.CONVENTION:
         return f"{doc.variant or 'accord-cadre non reconnu'} ; {doc.doc.signature.detail}"
+    if doc.role == Role.BULLETIN:
+        return doc.doc.signature.detail
     if doc.doc.scanned:
         return "document scanné"
     return None
@@ -322,20 +329,17 @@ def _quarantine(
 
 def _completed(a: Assessment, out: IntakeReport) -> tuple[Parcel, ...]:
     """Each dossier this deposit completed after earlier ones: all its documents, for the regional team,
-    each under the number of the deposit that brought it."""
+    each under the number of the deposit that brought it; never again once it was complete."""
     views = {v.dossier_id: v for v in out.dossiers}
     return tuple(
-        Parcel(
+        dossier_parcel(
             f"dossier-{j.dossier_id}.zip",
-            zip_of(
-                [
-                    (f"{o or out.deposit_id}/{d.doc.name}", d.doc.data)
-                    for d, o in zip(j.docs, j.origins, strict=True)
-                ]
-            ),
+            [(o or out.deposit_id, d) for d, o in zip(j.docs, j.origins, strict=True)],
         )
         for j in a.dossiers
-        if views[j.dossier_id].status == "complete" and views[j.dossier_id].earlier
+        if views[j.dossier_id].status == "complete"
+        and views[j.dossier_id].earlier
+        and not (j.earlier and j.earlier.status == DossierStatus.COMPLETE)
     )
 
 
@@ -385,7 +389,7 @@ def take_in(
     """
     deposit = load_deposit(source, form_path, ctx)
     if name:
-        deposit = Deposit(name, deposit.data, deposit.form)
+        deposit = replace(deposit, name=name)
     journal = Journal(ctx.workspace.journal)
     opened = journal.open(
         deposit.sha256, deposit.name, source_key(source) if claimed else None, deposit.form_sha256
@@ -397,6 +401,7 @@ def take_in(
         out = replace(out, delivered_to=tuple(_tell_duplicate(out, opened.duplicate_of, ctx, journal)))
         journal.finish(out)
         return out
+    deposit = replace(deposit, received=dt.datetime.fromisoformat(opened.received_at).date())
     with dossier_lock(ctx.workspace.state):  # two intakes never judge one dossier at once
         return _take(source, deposit, opened, ctx, journal)
 
@@ -443,9 +448,12 @@ def _updates(a: Assessment, out: IntakeReport, deposit: Deposit, ctx: IntakeCont
                 view.dossier_id, view.siret, view.variant, j.status, view.problems,
                 j.facts.signatory or name, j.route.region.name if j.route.region else None,
                 j.route.region.mailbox if j.route.region else None, out.email,
-                j.due.amount if j.due and j.due.certain else None, j.facts.amount_paid,
+                j.due.amount if j.due and j.due.certain else None, j.paid,
             ),
-            tuple(Brought(d.role, d.doc.name, kept.keep(d.doc.data)) for d in j.brought),
+            tuple(
+                Brought(d.role, d.doc.name, kept.keep(d.doc.data), purpose)
+                for d, purpose in zip(j.docs, j.purposes, strict=True) if any(d is b for b in j.brought)
+            ),
         )
         for j, view in zip(a.dossiers, out.dossiers, strict=True)
     )  # fmt: skip

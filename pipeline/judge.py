@@ -13,11 +13,14 @@ document that could not be read) is judged once.
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from .archive import Member
-from .classify import ANNEX, CONVENTION, PURCHASE_ORDER, Classified, classify
+from .bulletin import BulletinCheck, check_bulletin, read_bulletin
+from .classify import ANNEX, BULLETIN, CONVENTION, PURCHASE_ORDER, Classified, classify, principal
 from .dossiers import Documents, Dossier, DossierBook, DossierStatus, Held, dossier_id
 from .extract import extract
 from .facts import Facts, gather
@@ -29,8 +32,12 @@ from .orders import read_order_amount
 from .problems import Finding
 from .routing import Route, route
 from .rules import Due, amount, contract, expected_due, known_variant, presence, signed, siret_checks
+from .sirets import is_valid
+from .untrusted import quoted
 
-DOSSIER_ROLES = (CONVENTION, ANNEX, PURCHASE_ORDER)
+log = logging.getLogger("csac.dossiers")
+DOSSIER_ROLES = (CONVENTION, ANNEX, PURCHASE_ORDER, BULLETIN)
+MEMBERSHIP = "membership"  # the purpose of the order that pays the bulletin d'adhésion
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,8 @@ class Judged:
     earlier: Dossier | None = None  # the dossier as it stood before this deposit
     origins: tuple[str | None, ...] = ()  # for each document, the earlier deposit that brought it
     deposits: tuple[str, ...] = ()  # the earlier deposits that brought it documents
+    purposes: tuple[str, ...] = ()  # for each document, what it pays when it is an order: "membership" or ""
+    paid: Decimal | None = None  # what its orders pay for it: its share of an order paying several
 
     @property
     def dossier_id(self) -> str | None:
@@ -57,7 +66,21 @@ class Judged:
 
     @property
     def status(self) -> DossierStatus:
-        return DossierStatus.INCOMPLETE if self.findings else DossierStatus.COMPLETE
+        """Complete, incomplete; or still accepted, when what remains is what a person accepted."""
+        if not self.findings:
+            return DossierStatus.COMPLETE
+        return DossierStatus.ACCEPTED if self.waived else DossierStatus.INCOMPLETE
+
+    @property
+    def waived(self) -> bool:
+        """A person accepted the dossier with these very problems (a hand signature checked on a scan…)."""
+        accepted = self.earlier is not None and self.earlier.status == DossierStatus.ACCEPTED
+        return accepted and {f.code for f in self.findings} <= set(self.earlier.codes)
+
+    @property
+    def asked(self) -> tuple[Finding, ...]:
+        """What the depositor is still asked for: nothing a person accepted."""
+        return () if self.waived else self.findings
 
 
 @dataclass(frozen=True)
@@ -69,40 +92,140 @@ class Plan:
     kept: frozenset[int] = frozenset()  # id() of the documents read back from earlier deposits
     shared: tuple[Shared, ...] = ()
     unmatched: tuple[tuple[Classified, str], ...] = ()
+    membership: frozenset[int] = frozenset()  # id() of the orders that pay a bulletin d'adhésion
+    bulletin: BulletinCheck | None = None  # the deposit's own bulletin, checked with its orders
+
+    def slot(self, doc: Classified) -> tuple[str, str]:
+        """What a document stands for in a dossier: its role, and for an order what it pays."""
+        return doc.role, MEMBERSHIP if id(doc) in self.membership else ""
 
     def newest(self, key: str) -> list[Classified]:
-        """This deposit's documents take the place of the kept ones of the same role."""
+        """This deposit's documents take the place of the kept ones of the same role and purpose."""
         group = self.groups[key]
-        brought = {d.role for d in group if id(d) not in self.kept}
-        return [d for d in group if id(d) not in self.kept or d.role not in brought]
+        brought = {self.slot(d) for d in group if id(d) not in self.kept}
+        return [d for d in group if id(d) not in self.kept or self.slot(d) not in brought]
+
+    def contribution(self, key: str) -> list[Classified]:
+        """The documents the convention's rules read: neither the bulletin nor the order paying it."""
+        return [d for d in self.newest(key) if d.role != BULLETIN and id(d) not in self.membership]
 
 
 class Judge:
     """What judging needs: the intake context's data, and the journal's dossiers (read only)."""
 
-    def __init__(self, ctx, form: Form | None):
-        self.ctx, self.form = ctx, form
+    def __init__(self, ctx, form: Form | None, received: dt.date):
+        self.ctx, self.form, self.received = ctx, form, received
         journal = ctx.workspace.journal
         self.book = DossierBook(journal) if journal.exists() else None
         self.kept = Documents(ctx.workspace.documents)
         self.origin: dict[int, Held] = {}  # id() of a kept document → where the journal has it
+        self.membership: set[int] = set()  # id() of the kept orders that paid a bulletin
 
     # -- which dossiers -----------------------------------------------------------------------------
     def plan(self, docs: list[Classified]) -> Plan:
-        """Each convention's group, with the documents its dossier already holds; annexes, then orders."""
+        """The deposit's conventions, each with what its dossier holds; then what none of them takes
+        goes to the signatory's other dossiers on evidence (their accord-cadre named, a due or a sum of
+        dues paid), never by guess. The bulletin goes to every dossier the deposit concerns."""
         groups = by_convention(docs)
-        earlier = self._earlier(groups) if groups else self._follow_up(docs)
-        for key, (_, kept) in earlier.items():
+        earlier = self._earlier(groups)
+        bulletin_only = not groups and any(d.role == BULLETIN for d in docs)
+        extra = self._others(docs, groups) if not groups or self._leftovers(docs, groups) else {}
+        for key, (_, kept) in (earlier | extra).items():
             groups.setdefault(key, []).extend(kept)
+        earlier |= extra
         kept_ids = frozenset(id(d) for _, kept in earlier.values() for d in kept)
-        unmatched = attach_annexes(groups, docs, self.ctx.variants)
-        draft = Plan(groups, earlier, kept_ids)
-        dues = {k: self._due_of(draft, k) for k in groups}
-        shared, orders = attach_orders(groups, docs, dues, self.ctx.variants)
+        unmatched = attach_annexes(groups, docs, self.ctx.variants, kept_ids)
+        dues = {
+            k: self._due_of(Plan(groups, earlier, kept_ids, membership=frozenset(self.membership)), k)
+            for k in groups
+        }
+        bulletin = self._bulletin(docs, dues, [d for g in groups.values() for d in g if id(d) in kept_ids])
+        paying = bulletin.order if bulletin and id(bulletin.order) not in kept_ids else None
+        orders = [d for d in docs if d is not paying]
+        shared, unplaced = attach_orders(groups, orders, dues, self.ctx.variants, strict=bool(extra))
+        unplaced += self._by_form(groups, unplaced, extra)
         for s in shared:
             for k in s.keys:
                 groups[k].append(s.order)
-        return Plan(groups, earlier, kept_ids, tuple(shared), tuple(unmatched + orders))
+        bulletins = [d for d in docs if d.role == BULLETIN]
+        for key in groups:  # the bulletin is the signatory's: every dossier of this deposit holds it
+            holds = bulletins or any(d.role == BULLETIN for d in groups[key])
+            groups[key] += bulletins + ([paying] if paying and holds else [])
+        mine = {id(d) for d in docs}
+        if not bulletin_only:  # the signatory's other dossiers that this deposit brings nothing to
+            for key in [k for k in extra if not any(id(d) in mine for d in groups[k])]:
+                del groups[key], earlier[key]
+        shared += self._kept_shares(earlier)  # already in their groups
+        membership = frozenset(self.membership | ({id(paying)} if paying else set()))
+        left = tuple((d, why) for d, why in unmatched + unplaced if why)
+        return Plan(groups, earlier, kept_ids, tuple(shared), left, membership, bulletin)
+
+    def _leftovers(self, docs: list[Classified], groups: dict) -> bool:
+        """Whether a deposit with conventions holds an order or annex naming another accord-cadre."""
+        mine = set(groups)
+        return any(
+            d.role in (ANNEX, PURCHASE_ORDER) and variants_named(d, self.ctx.variants) - mine for d in docs
+        )
+
+    def _by_form(self, groups: dict, unplaced: list, extra: dict) -> list:
+        """An order of a follow-up that names no accord-cadre, of an amount that is no due: the form's
+        "numéro de marché", when it names exactly one of the signatory's dossiers, says whose it is."""
+        said = markets_named(self.form.get("numero_marche") or "") if self.form else []
+        named = [k for k in extra if any(m.names(self.ctx.variants[k].market) for m in said)]
+        still = []
+        for doc, why in unplaced:
+            if len(named) == 1 and doc.role == PURCHASE_ORDER and not variants_named(doc, self.ctx.variants):
+                groups[named[0]].append(doc)
+            else:
+                still.append((doc, why))
+        unplaced[:] = still
+        return []
+
+    def _kept_shares(self, earlier: dict) -> list[Shared]:
+        """A kept order that pays several dossiers pays them still: its amount is checked against the sum
+        of their dues, the dossiers outside this deposit at the dues they were judged with."""
+        shares = []
+        for dossier, kept in earlier.values():
+            for doc in kept:
+                held = self.origin[id(doc)]
+                if doc.role != PURCHASE_ORDER or held.purpose or any(s.order is doc for s in shares):
+                    continue
+                holders = self.book.holding(held.sha256, dossier.siret)
+                if len(holders) > 1:
+                    inside = tuple(h.variant for h in holders if h.variant in earlier)
+                    outside = tuple((h.variant, h.due) for h in holders if h.variant not in earlier)
+                    shares.append(Shared(doc, inside, read_order_amount(doc.doc.text).value, outside))
+        return shares
+
+    def _bulletin(
+        self, docs: list[Classified], dues: dict, kept: list[Classified] = ()
+    ) -> BulletinCheck | None:
+        """The signatory's bulletin d'adhésion (this deposit's, else the one its dossier kept) checked, and
+        the order that pays it: one of this deposit's orders, else the one kept for it."""
+        bulletin = principal(docs, BULLETIN) or principal([d for d in kept if d.role == BULLETIN], BULLETIN)
+        if bulletin is None or self.ctx.membership is None:
+            return None
+        held = self.origin.get(id(bulletin))
+        received = dt.date.fromisoformat(held.added_at[:10]) if held else self.received
+        known = [v for v in dues.values() if v is not None]
+
+        def check(orders: list[Classified]) -> BulletinCheck:
+            return check_bulletin(bulletin, orders, received, self.ctx.membership, self.ctx.catalogue, known)
+
+        checked = check([d for d in docs if d.role == PURCHASE_ORDER])
+        paying = [d for d in kept if id(d) in self.membership]
+        return check(paying) if checked.order is None and paying else checked
+
+    def alone(self, docs: list[Classified]) -> Plan:
+        """A deposit no dossier takes: judged as a whole, as a deposit always was; a bulletin sent alone
+        (with the order paying it) is judged as a bulletin."""
+        if any(d.role == BULLETIN for d in docs) and not any(d.role in (CONVENTION, ANNEX) for d in docs):
+            bulletin = self._bulletin(docs, {})
+            others = [d for d in docs if d.role == PURCHASE_ORDER and d is not bulletin.order]
+            if not others:
+                paying = {id(bulletin.order)} if bulletin.order else set()
+                return Plan({"": list(docs)}, {}, membership=frozenset(paying), bulletin=bulletin)
+        return Plan({"": list(docs)}, {})
 
     def _earlier(self, groups: dict[str, list[Classified]]) -> dict:
         """The dossiers these conventions update, when they exist already."""
@@ -117,49 +240,46 @@ class Judge:
         return found
 
     def _due_of(self, plan: Plan, key: str) -> Decimal | None:
-        due = self._facts_and_due(plan.newest(key))[2]
+        due = self._facts_and_due(plan.contribution(key))[2]
         return due.amount if due and due.certain else None
 
     def _facts_and_due(self, docs: list[Classified]) -> tuple[Facts, Route, Due | None]:
         facts = gather(docs, self.ctx.resah)
-        if not facts.siret and self.form and self.form.siret:
+        if not facts.siret and self.form and self.form.siret and is_valid(self.form.siret):
             facts = replace(facts, siret=self.form.siret)
         where = route(facts, self.form, self.ctx.workspace.register, self.ctx.regions)
         return facts, where, expected_due(facts, where.registered, self.ctx.variants, self.form)
 
-    # -- a follow-up: no convention in the deposit ----------------------------------------------------
-    def _follow_up(self, docs: list[Classified]) -> dict[str, tuple[Dossier, tuple[Classified, ...]]]:
-        """The open dossier this deposit completes: the signatory's, of the accord-cadre it names, else
-        of the amount it pays. None when it cannot be told: the deposit is then judged alone."""
+    # -- the signatory's other dossiers ------------------------------------------------------------
+    def _others(
+        self, docs: list[Classified], groups: dict
+    ) -> dict[str, tuple[Dossier, tuple[Classified, ...]]]:
+        """The signatory's dossiers this deposit's conventions are not, with what they hold. The signatory
+        is the one its documents name; a form naming another SIRET makes it nobody's (never a stranger's
+        dossier)."""
         if self.book is None or not any(d.role in DOSSIER_ROLES for d in docs):
             return {}
-        siret = gather(docs, self.ctx.resah).siret or (self.form.siret if self.form else None)
-        candidates = (
-            [d for d in self.book.of_siret(siret) if d.status != DossierStatus.REFUSED] if siret else []
-        )
-        chosen = self._designated(docs, candidates)
-        return {d.variant: (d, self._kept_documents(d)) for d in chosen}
+        siret = self._signatory(docs)
+        if siret is None:
+            return {}
+        return {
+            d.variant: (d, self._kept_documents(d))
+            for d in self.book.of_siret(siret)
+            if d.variant not in groups
+        }
 
-    def _designated(self, docs: list[Classified], candidates: list[Dossier]) -> list[Dossier]:
-        """The accord-cadre its documents (or its form) name, else its amount; never a guess."""
-        named = set().union(*(variants_named(d, self.ctx.variants) for d in docs if d.role in DOSSIER_ROLES))
-        if self.form and self.form.get("numero_marche"):
-            said = markets_named(self.form.get("numero_marche"))
-            named |= {v.id for v in self.ctx.variants.values() for m in said if m.names(v.market)}
-        if named:
-            candidates = [d for d in candidates if d.variant in named]
-        if len(candidates) <= 1:
-            return candidates
-        open_ = [d for d in candidates if d.status == DossierStatus.INCOMPLETE]
-        return open_ if len(open_) == 1 else self._by_amount(docs, open_)
+    @staticmethod
+    def _bulletin_siret(docs: list[Classified]) -> str | None:
+        bulletin = principal(docs, BULLETIN)
+        return read_bulletin(bulletin).siret if bulletin else None
 
-    def _by_amount(self, docs: list[Classified], candidates: list[Dossier]) -> list[Dossier]:
-        amounts = {read_order_amount(d.doc.text).value for d in docs if d.role == PURCHASE_ORDER} - {None}
-        if len(amounts) != 1:
-            return []
-        [paid] = amounts
-        single = [d for d in candidates if d.due == paid]
-        return single if len(single) == 1 else []
+    def _signatory(self, docs: list[Classified]) -> str | None:
+        read = gather(docs, self.ctx.resah).siret or self._bulletin_siret(docs)
+        said = self.form.siret if self.form else None
+        if read and said and read != said:
+            return None
+        siret = read or said
+        return siret if siret and is_valid(siret) else None
 
     def _kept_documents(self, dossier: Dossier) -> tuple[Classified, ...]:
         """The dossier's current documents, read again from where csac kept them."""
@@ -168,10 +288,16 @@ class Judge:
             try:
                 data = self.kept.read(held.sha256)
             except OSError:
+                log.warning(
+                    "dossier %s : document conservé introuvable (%s, %s), jugé sans lui",
+                    dossier.id, held.sha256[:12], held.role,
+                )  # fmt: skip
                 continue  # a kept file lost: the dossier is judged without it, and asks for it again
             doc = classify(extract(Member(held.name, data), self.ctx.limits), self.ctx.variants)
             doc = replace(doc, role=held.role) if doc.role != held.role else doc
             self.origin[id(doc)] = held
+            if held.purpose == MEMBERSHIP:
+                self.membership.add(id(doc))
             out.append(doc)
         return tuple(out)
 
@@ -180,28 +306,61 @@ class Judge:
         return [self._judge_one(plan, key) for key in plan.groups]
 
     def _judge_one(self, plan: Plan, key: str) -> Judged:
-        group = plan.newest(key)
+        group = plan.contribution(key)
+        if not group and plan.bulletin:  # a bulletin sent alone
+            return self._bulletin_alone(plan, key)
         facts, where, due = self._facts_and_due(group)
         cat = self.ctx.catalogue
         findings = [
-            *presence(group, due, cat),
+            *self._unmatched(presence(group, due, cat), plan),
             *known_variant(group, facts, cat),
             *signed(group, facts, cat),
             *siret_checks(facts, self.form, cat),
             *self._contract(facts, plan),
         ]
-        share = next((s for s in plan.shared if key in s.keys), None)
+        share = next((s for s in plan.shared if key in s.keys and any(s.order is d for d in group)), None)
         findings += self._shared_amount(share, plan) if share else amount(group, facts, due, cat)
+        findings += self._membership(plan, key)
         if where.region is None:
             findings.append(cat.finding("region_unknown"))
+        group = plan.newest(key)
         brought = tuple(d for d in group if id(d) not in plan.kept)
         earlier = plan.earlier.get(key)
         dossier = earlier[0] if earlier else None
         origins = tuple(self.origin[id(d)].deposit_id if id(d) in self.origin else None for d in group)
         deposits = tuple(self.book.deposits(dossier.id)) if dossier and self.book else ()
+        purposes = tuple(plan.slot(d)[1] for d in group)
+        paid = (due.amount if due and due.certain else None) if share else facts.amount_paid
         return Judged(
-            key, tuple(group), brought, facts, where, due, tuple(findings), dossier, origins, deposits
-        )
+            key, tuple(group), brought, facts, where, due, tuple(findings), dossier, origins, deposits, purposes, paid
+        )  # fmt: skip
+
+    def _unmatched(self, found: list[Finding], plan: Plan) -> list[Finding]:
+        """A missing order, when the deposit holds orders no convention takes: said as such."""
+        orders = [d for d, _ in plan.unmatched if d.role == PURCHASE_ORDER]
+        if not orders:
+            return found
+        named = ", ".join(_amounted(d) for d in orders)
+        cat = self.ctx.catalogue
+        return [
+            cat.finding(f.code, named, scope="unmatched") if f.code == "purchase_order_missing" else f
+            for f in found
+        ]
+
+    def _membership(self, plan: Plan, key: str) -> list[Finding]:
+        """The bulletin's findings, for each dossier that holds it."""
+        if plan.bulletin is None or not any(d.role == BULLETIN for d in plan.newest(key)):
+            return []
+        return list(plan.bulletin.findings)
+
+    def _bulletin_alone(self, plan: Plan, key: str) -> Judged:
+        facts, where, _ = self._facts_and_due(plan.groups[key])
+        findings = list(plan.bulletin.findings)
+        if where.region is None:
+            findings.append(self.ctx.catalogue.finding("region_unknown"))
+        group = tuple(plan.groups[key])
+        purposes = tuple(plan.slot(d)[1] for d in group)
+        return Judged(key, group, group, facts, where, None, tuple(findings), purposes=purposes)
 
     def _contract(self, facts: Facts, plan: Plan) -> list[Finding]:
         """The form's "numéro de marché" names one market: a deposit of several conventions is checked once."""
@@ -217,18 +376,22 @@ class Judge:
 
     def _shared_amount(self, share: Shared, plan: Plan) -> list[Finding]:
         """One order for several conventions: its amount against the sum of their dues."""
-        dues = {k: self._due_of(plan, k) for k in share.keys}
-        if share.amount is None or any(v is None for v in dues.values()):
+        dues = {k: self._due_of(plan, k) for k in share.keys} | dict(share.elsewhere)
+        if share.amount is None:
+            detail = f"{quoted(share.order.doc.name, 80)}, pour {len(dues)} conventions ({', '.join(sorted(dues))})"
+            return [self.ctx.catalogue.finding("amount_mismatch", detail, scope="ambiguous")]
+        if any(v is None for v in dues.values()):
             return []  # no figure is guessed; the regional team checks it
         total = sum(dues.values(), Decimal(0))
         if share.amount == total:
             return []
         detail = (
-            f"{format_eur(share.amount)} pour {len(share.keys)} conventions ({', '.join(share.keys)}) "
+            f"{format_eur(share.amount)} pour {len(dues)} conventions ({', '.join(sorted(dues))}) "
             f"au lieu de {format_eur(total)}, somme de leurs contributions"
         )
         return [self.ctx.catalogue.finding("amount_mismatch", detail)]
 
 
-def unknown(key: str) -> bool:
-    return key.startswith("?")
+def _amounted(order: Classified) -> str:
+    value = read_order_amount(order.doc.text).value
+    return quoted(order.doc.name, 80) + (f" ({format_eur(value)})" if value is not None else "")

@@ -43,6 +43,9 @@ class Shared:
     order: Classified
     keys: tuple[str, ...]
     amount: Decimal | None
+    elsewhere: tuple[
+        tuple[str, Decimal | None], ...
+    ] = ()  # dues of the dossiers it pays outside this deposit
 
 
 @dataclass(frozen=True)
@@ -74,17 +77,27 @@ def _ordered(docs: list[Classified], role: str) -> list[Classified]:
     return sorted((d for d in docs if d.role == role), key=lambda d: (d.doc.name, d.doc.data))
 
 
-def attach_annexes(groups: dict[str, list[Classified]], docs: list[Classified], variants) -> list:
-    """Each annex to the convention it names, else to the only one without an annex; the rest unmatched."""
-    unmatched = []
+def attach_annexes(
+    groups: dict[str, list[Classified]], docs: list[Classified], variants, kept: frozenset[int] = frozenset()
+) -> list:
+    """Each annex to the convention it names; then each other one to the only convention still without an
+    annex from this deposit (`kept`: the documents earlier deposits left, which a new annex replaces)."""
+    unmatched, unnamed = [], []
     for annex in _ordered(docs, ANNEX):
         named = variants_named(annex, variants) & groups.keys()
-        lacking = [k for k in groups if not any(d.role == ANNEX for d in groups[k])]
-        target = _one(named) or (next(iter(groups)) if len(groups) == 1 else _one(set(lacking)))
+        if len(named) == 1:
+            groups[named.pop()].append(annex)
+        elif named:
+            unmatched.append((annex, _why_annex(named, groups)))
+        else:
+            unnamed.append(annex)
+    for annex in unnamed:
+        lacking = [k for k in groups if not any(d.role == ANNEX and id(d) not in kept for d in groups[k])]
+        target = next(iter(groups)) if len(groups) == 1 else _one(set(lacking))
         if target:
             groups[target].append(annex)
         else:
-            unmatched.append((annex, _why_annex(named, groups)))
+            unmatched.append((annex, _why_annex(set(), groups)))
     return unmatched
 
 
@@ -103,31 +116,42 @@ def attach_orders(
     docs: list[Classified],
     dues: dict[str, Decimal | None],
     variants: dict[str, Variant],
+    strict: bool = False,
 ) -> tuple[list[Shared], list]:
     """Each order to the conventions it names; then, among those still without an order, to the one
-    whose due its amount is; then to the one set of them whose dues it adds up to."""
+    whose due its amount is; then to the one set of them whose dues it adds up to. An order naming an
+    accord-cadre none of them is goes to none. Not `strict`, a deposit of one convention keeps every
+    order for it, as a deposit always did: its amount is checked."""
     orders = [(o, read_order_amount(o.doc.text).value) for o in _ordered(docs, PURCHASE_ORDER)]
     placed: dict[int, list[str]] = {}
+    elsewhere: set[int] = set()
     for order, _ in orders:
-        named = sorted(variants_named(order, variants) & groups.keys())
-        if named or len(groups) == 1:
-            placed[id(order)] = named or list(groups)
+        known = variants_named(order, variants)
+        named = sorted(known & groups.keys())
+        if named:
+            placed[id(order)] = named
+        elif len(groups) == 1 and not strict:
+            placed[id(order)] = list(groups)
+        elif known:  # another convention's order: maybe of the signatory's other dossier
+            elsewhere.add(id(order))
+        elif markets_named(order.doc.text[:HEAD]):  # an accord-cadre csac does not know
+            elsewhere.add(id(order))
     for by_amount in (_single, _subset):
         for order, amount in orders:
-            if id(order) not in placed and amount is not None:
+            if id(order) not in placed and id(order) not in elsewhere and amount is not None:
                 paid = {k for keys in placed.values() for k in keys}
                 keys = by_amount(amount, {k: v for k, v in dues.items() if k in groups and k not in paid})
                 if keys:
                     placed[id(order)] = keys
-    return _place(groups, orders, placed)
+    return _place(groups, orders, placed, elsewhere)
 
 
-def _place(groups, orders, placed) -> tuple[list[Shared], list]:
+def _place(groups, orders, placed, elsewhere) -> tuple[list[Shared], list]:
     shared, unmatched = [], []
     for order, amount in orders:
         keys = placed.get(id(order))
         if not keys:
-            unmatched.append((order, _why_order(amount)))
+            unmatched.append((order, _why_order(amount, id(order) in elsewhere)))
         elif len(keys) == 1:
             groups[keys[0]].append(order)
         else:
@@ -154,7 +178,9 @@ def _subset(amount: Decimal, dues: dict[str, Decimal | None]) -> list[str]:
     return found[0] if len(found) == 1 else []
 
 
-def _why_order(amount: Decimal | None) -> str:
+def _why_order(amount: Decimal | None, said: bool = False) -> str:
+    if said:
+        return "il désigne un accord-cadre qui n'est celui d'aucune des conventions concernées"
     if amount is None:
         return "il ne désigne aucun accord-cadre et son montant n'a pas pu être lu"
     return "il ne désigne aucun accord-cadre et son montant ne correspond à aucune contribution due"

@@ -81,7 +81,7 @@ def _caution(report: IntakeReport) -> list[str]:
     return lines
 
 
-def summary(report: IntakeReport) -> str:
+def summary(report: IntakeReport, dossiers: tuple[Parcel, ...] = ()) -> str:
     lines = [
         "Bonjour,",
         "",
@@ -105,9 +105,12 @@ def summary(report: IntakeReport) -> str:
         ],
     ]
     lines += _caution(report)
-    lines += _dossiers(report)
-    if report.problems:
-        lines += ["", "À régulariser :", *_problems(report, codes=True)]
+    lines += _dossiers(report) + _whole(dossiers)
+    general = _general(report)
+    if general:
+        lines += ["", "À régulariser :", *[f"  - [{p.code}] {one_line(p.message, LINE)}" for p in general]]
+    elif report.problems:
+        lines += ["", "À régulariser : ce que chaque dossier ci-dessus indique."]
     elif report.contribution and report.contribution.to_check:  # csac could not be sure of the amount due
         lines += [
             "",
@@ -156,28 +159,47 @@ def _dossiers(report: IntakeReport) -> list[str]:
             if len(report.dossiers) > 1
             else []
         )
-    completed = [d for d in report.dossiers if d.status == "complete" and d.earlier]
-    if completed:
-        lines.append(
-            "  Complété(s) par ce dépôt : tous les documents du dossier sont joints "
-            f"({', '.join(f'dossier-{d.dossier_id}.zip' for d in completed)})."
-        )
     return lines
 
 
-def _follow_up_line(report: IntakeReport) -> list[str]:
-    earlier = sorted({e for d in report.dossiers for e in d.earlier})
-    if not earlier:
+def _whole(parcels: tuple[Parcel, ...]) -> list[str]:
+    """The dossiers this deposit completed, attached whole: what in them could run, what was held back."""
+    if not parcels:
         return []
-    return [f"Ce dépôt complète les documents reçus précédemment (dépôt(s) n° {', '.join(earlier)}).", ""]
+    lines = [
+        "",
+        f"Dossier(s) complété(s) par ce dépôt, joints en entier : {', '.join(p.filename for p in parcels)}.",
+    ]
+    for p in parcels:
+        if p.active:
+            lines.append(f"  Attention — contenu actif dans {p.filename} : {', '.join(p.active)}.")
+        lines += [f"  Non joint : {quoted(h.name, NAME)} ({h.reason})" for h in p.held]
+    return lines
+
+
+def _general(report: IntakeReport) -> list:
+    """The problems to list once: all of them for one dossier; for several, those of none in particular
+    (each dossier's are listed with it)."""
+    if len(report.dossiers) < 2:
+        return list(report.problems)
+    return [p for p in report.problems if not any(p in d.problems for d in report.dossiers)]
+
+
+def _follow_up_line(report: IntakeReport) -> list[str]:
+    """Said without the earlier deposits' numbers: the depositor may not be the one who sent them."""
+    if not any(d.earlier for d in report.dossiers):
+        return []
+    return ["Ce dépôt est joint aux documents que nous avions déjà reçus pour votre dossier.", ""]
 
 
 def _per_dossier(report: IntakeReport) -> list[str]:
     """A deposit of several conventions: what each needs, convention by convention."""
     lines = [f"Votre dépôt concerne {len(report.dossiers)} conventions :", ""]
     for d in report.dossiers:
-        if d.status == "complete":
-            lines.append(f"  - {convention_fr(d.variant)} (dossier n° {d.dossier_id}) : dossier complet.")
+        if d.status in ("complete", "accepted"):
+            lines.append(
+                f"  - {convention_fr(d.variant)} (dossier n° {d.dossier_id}) : dossier {DOSSIER_FR[d.status]}."
+            )
             continue
         lines.append(
             f"  - {convention_fr(d.variant)} (dossier n° {d.dossier_id}) : dossier incomplet. "
@@ -242,10 +264,10 @@ def region_message(report: IntakeReport, sent: Parcel, dossiers: tuple[Parcel, .
         what = f"{len(report.dossiers)} conventions"
     subject = f"[CSAC] Dépôt {STATUS_FR[report.status]} — {who} — {what}"
     msg = new_message(
-        report.mailbox, subject, summary(report), report.deposit_id, "region", report.received_at
+        report.mailbox, subject, summary(report, dossiers), report.deposit_id, "region", report.received_at
     )
     add_header(msg, "X-CSAC-Status", report.status.value)
-    if any(d.active_content for d in report.documents):
+    if any(d.active_content for d in report.documents) or any(p.active for p in dossiers):
         add_header(msg, "X-CSAC-Active-Content", "yes")
     for parcel in (sent, *dossiers):
         msg.add_attachment(

@@ -70,3 +70,14 @@ def lookup(path: Path, siret: str | None = None, name: str | None = None) -> Reg
             if found or not name:
                 return _row(found)
         return _row(conn.execute("SELECT * FROM signatories WHERE folded_name = ?", (fold(name),)).fetchone())
+
+
+def of_region(path: Path, region: str) -> list[Registered]:
+    """The signatories rendered for one region (its id), by name."""
+    if not path.exists():
+        return []
+    with closing(Store(path, REGISTER).connect()) as conn:
+        rows = conn.execute(
+            "SELECT * FROM signatories WHERE region = ? ORDER BY folded_name, siret", (region,)
+        ).fetchall()
+    return [_row(r) for r in rows]

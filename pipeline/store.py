@@ -280,9 +280,10 @@ JOURNAL_V2 = (
         role TEXT NOT NULL,
         name TEXT NOT NULL,
         sha256 TEXT NOT NULL,
+        purpose TEXT NOT NULL DEFAULT '',
         added_at TEXT NOT NULL,
         replaced_by INTEGER REFERENCES dossier_documents (seq),
-        UNIQUE (dossier_id, deposit_id, name)
+        UNIQUE (dossier_id, deposit_id, name, sha256)
     )""",
     "CREATE INDEX IF NOT EXISTS dossier_documents_of ON dossier_documents (dossier_id, replaced_by)",
     """CREATE TABLE IF NOT EXISTS dossier_events (
@@ -303,7 +304,22 @@ def journal_v2(conn: sqlite3.Connection) -> None:
     run(conn, JOURNAL_V2)
 
 
-JOURNAL = Schema("le journal", (journal_v1, journal_v2))
+JOURNAL_V3 = (
+    # the last day each daily chore of the watcher ran (the reminders): a restart does not run it again
+    """CREATE TABLE IF NOT EXISTS chores (
+        name TEXT PRIMARY KEY,
+        day TEXT NOT NULL,
+        at TEXT NOT NULL
+    )""",
+)
+
+
+def journal_v3(conn: sqlite3.Connection) -> None:
+    """The watcher's daily chores: the last day each one ran."""
+    run(conn, JOURNAL_V3)
+
+
+JOURNAL = Schema("le journal", (journal_v1, journal_v2, journal_v3))
 
 
 # -- the register of signatories ----------------------------------------------------------------

@@ -27,13 +27,16 @@ files (a file csac may not read) is the deposit's.
 
 Mail goes apart from intake: intake only queues, and the watcher's sender
 thread (pipeline/sender.py) talks to the relay, so a slow relay never holds
-a deposit back.
+a deposit back. Once a day, among its chores, it sends the reminders of the
+dossiers still incomplete (pipeline/remind.py); their failure is logged, tried
+again an hour later, and never stops it.
 """
 
 from __future__ import annotations
 
 import codecs
 import contextlib
+import datetime as dt
 import errno
 import fcntl
 import itertools
@@ -47,7 +50,7 @@ import tempfile
 import threading
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -55,6 +58,7 @@ from watchdog.events import FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
+from . import remind
 from .archive import is_zip
 from .errors import DeliveryError
 from .form import SIDECAR_SUFFIXES, sidecar_for
@@ -78,6 +82,7 @@ OUR_ERRNOS = MACHINE_ERRNOS | {errno.EACCES, errno.EPERM, errno.EIO}
 FORM_PEEK = 64 * 1024  # bytes of a JSON form read to see whether it is whole; a larger one is no form
 CUT_TAIL = 8  # characters: a parse that fails this close to the end may be a token cut by the writer
 NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.EXDEV}
+REMIND_RETRY = 3600.0  # seconds before the day's reminders are tried again after a failure
 
 
 @dataclass(frozen=True)
@@ -268,9 +273,16 @@ def _put(claim: Claim, folder: Path) -> Path:
 class Watcher:
     """One watcher process on one inbox."""
 
-    def __init__(self, ctx: IntakeContext, settings: WatchSettings = WatchSettings()):
+    def __init__(
+        self,
+        ctx: IntakeContext,
+        settings: WatchSettings = WatchSettings(),
+        clock: Callable[[], dt.datetime] | None = None,
+    ):
         self.ctx = replace(ctx, config=replace(ctx.config, send_inline=False))  # intake queues; run() sends
         self.settings = settings
+        self.clock = clock or (lambda: dt.datetime.now().astimezone())  # what the daily reminders go by
+        self._reminders_after = float("-inf")  # monotonic: after a failed run, the next try waits
         ws = ctx.workspace
         self.mine = ws.processing / f"{socket.gethostname()}-{os.getpid()}"
         self._lock_fd: int | None = None
@@ -514,12 +526,25 @@ class Watcher:
         chores = (
             ("reprise des veilleurs arrêtés", self.recover),
             ("reprise des dépôts réservés", self.retry_mine),
+            ("relances des dossiers incomplets", self.remind_daily),
         )
         for what, chore in chores:
             try:
                 chore()
             except Exception as exc:
                 log.error(f"{what} : {_describe(exc)} ; nouvel essai dans {self.settings.rescan:.0f} s")
+
+    def remind_daily(self) -> remind.Run | None:
+        """The day's reminders, once a day (see remind.daily); after a failure, tried again an hour later."""
+        if time.monotonic() < self._reminders_after:
+            return None
+        self._reminders_after = time.monotonic() + REMIND_RETRY  # kept if the run raises
+        run = remind.daily(self.ctx.config, self.clock())
+        if run is None or not run.failed:
+            self._reminders_after = float("-inf")
+        if run and run.reminders and self.sender:
+            self.sender.wake()
+        return run
 
     def _observe(self, wake: threading.Event):
         """File-system events, to wake up early; without them the loop still scans every tick."""

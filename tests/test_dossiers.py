@@ -108,7 +108,7 @@ def test_the_depositor_is_asked_for_the_order_then_told_the_dossier_is_complete(
     asked, told = messages(workspace.outbox, "depositors")
     assert "bon de commande" in body(asked) and "montant attendu : 1\u00a0000,00\u00a0€" in body(asked)
     assert "Votre dossier est complet" in body(told)
-    assert f"dépôt(s) n° {first.deposit_id}" in body(told)
+    assert "déjà reçus pour votre dossier" in body(told) and first.deposit_id not in body(told)
     assert "Votre dossier est complet" not in body(asked)
 
 
@@ -285,6 +285,19 @@ def test_an_order_that_matches_no_convention_is_reported_and_never_guessed(packa
     assert note.startswith("non rattaché à une convention")
 
 
+def test_an_order_that_paid_two_dossiers_still_pays_both_when_one_is_completed_later(package, deposit):
+    lot2, annex2, _ = package(LOT2)
+    ac047, annex047, _ = package(AC047)
+    both = (
+        "EJ commun.pdf",
+        order_pdf(ENTITY, Decimal("3500.00"), market=f"{MARKET[LOT2]} et {MARKET[AC047]}"),
+    )
+    first = deposit([("C lot 2.pdf", lot2), ("A lot 2.xlsx", annex2), ("C 047.pdf", ac047), both], market=ALL)
+    later = deposit([("Annexe 047.xlsx", annex047)], market=MARKET[AC047])
+    assert states(first) == {LOT2: ("complete", []), AC047: ("incomplete", ["annex_missing"])}
+    assert states(later) == {AC047: ("complete", [])}
+
+
 # -- a newer document replaces the older one of its role -------------------------------------------
 
 
@@ -399,3 +412,201 @@ def test_two_follow_ups_to_one_dossier_at_once_are_judged_one_after_the_other(
         "Convention signée.pdf",
         "EJ.pdf",
     ]
+
+
+# -- the bulletin d'adhésion ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def bulletin(renderer, resources):
+    """The signatory's bulletin d'adhésion as it comes back (ticking "autre organisme": 600 €), and an
+    order paying the membership."""
+    from pipeline import sample
+
+    signatory = ENTITY.data()["signataire"]
+    docx = sample.bulletin_docx(renderer, resources, signatory)
+    identity = sample.throwaway_identity("Maire", ENTITY.name)
+
+    def _bulletin(signed: bool = True, sector: str = "autre") -> bytes:
+        return sample.bulletin_pdf(docx, identity if signed else None, sector=sector)
+
+    def _order(amount: str, ej: str = "1300055555") -> bytes:
+        return sample.membership_order_of(signatory, Decimal(amount), ej, renderer.resah)
+
+    _bulletin.order = _order
+    return _bulletin
+
+
+def test_a_bulletin_in_the_deposit_has_its_role_and_its_600_euro_order_is_not_taken_for_the_contribution(
+    package, deposit, bulletin
+):
+    conv, annex, due = package(LOT2)
+    out = deposit([
+        ("Convention.pdf", conv), ("Annexe.xlsx", annex), ("EJ contribution.pdf", order_pdf(ENTITY, due)),
+        ("Bulletin d'adhésion.pdf", bulletin()), ("EJ adhésion.pdf", bulletin.order("600")),
+    ])  # fmt: skip
+    assert (out.status, states(out)) == ("complete", {LOT2: ("complete", [])})
+    roles = {d.name: d.role.value for d in out.dossiers[0].documents}
+    assert roles["Bulletin d'adhésion.pdf"] == "bulletin" and roles["EJ adhésion.pdf"] == "purchase_order"
+
+
+@pytest.mark.parametrize(
+    "case, codes",
+    [
+        ("unsigned", ["convention_unsigned"]),
+        ("300 €", ["amount_mismatch"]),
+        ("no order", ["purchase_order_missing"]),
+    ],
+)
+def test_a_bulletin_is_checked_and_its_problems_are_its_dossiers(package, deposit, bulletin, case, codes):
+    conv, annex, due = package(LOT2)
+    extra = {
+        "unsigned": [("Bulletin.pdf", bulletin(signed=False)), ("EJ adhésion.pdf", bulletin.order("600"))],
+        "300 €": [("Bulletin.pdf", bulletin()), ("EJ adhésion.pdf", bulletin.order("300"))],
+        "no order": [("Bulletin.pdf", bulletin())],
+    }[case]
+    out = deposit(
+        [("Convention.pdf", conv), ("Annexe.xlsx", annex), ("EJ.pdf", order_pdf(ENTITY, due)), *extra]
+    )
+    assert states(out) == {LOT2: ("incomplete", codes)}
+    assert "adhésion" in out.dossiers[0].problems[0].message
+
+
+def test_a_bulletin_sent_alone_later_joins_every_dossier_of_its_signatory(package, deposit, bulletin):
+    deposit(
+        [*members_for(package, [LOT2, AC047]), ("EJ.pdf", order_pdf(ENTITY, Decimal("3500.00"), market=""))]
+    )
+    later = deposit([("Bulletin.pdf", bulletin()), ("EJ adhésion.pdf", bulletin.order("600"))])
+    assert states(later) == {LOT2: ("complete", []), AC047: ("complete", [])}
+    assert all("Bulletin.pdf" in [d.name for d in dossier.documents] for dossier in later.dossiers)
+
+
+def test_a_membership_order_sent_alone_pays_the_bulletin_its_dossier_kept(package, deposit, bulletin):
+    conv, annex, due = package(LOT2)
+    first = deposit([
+        ("Convention.pdf", conv), ("Annexe.xlsx", annex), ("EJ.pdf", order_pdf(ENTITY, due)), ("Bulletin.pdf", bulletin()),
+    ])  # fmt: skip
+    second = deposit([("EJ adhésion.pdf", bulletin.order("600"))])
+    assert states(first) == {LOT2: ("incomplete", ["purchase_order_missing"])}
+    assert states(second) == {LOT2: ("complete", [])}
+    assert [d.name for d in second.dossiers[0].documents if d.role == "purchase_order"] == [
+        "EJ.pdf",
+        "EJ adhésion.pdf",
+    ]
+
+
+def test_a_bulletin_with_its_order_for_a_signatory_without_a_dossier_is_judged_as_a_bulletin(
+    deposit, bulletin
+):
+    out = deposit([("Bulletin.pdf", bulletin()), ("EJ adhésion.pdf", bulletin.order("600"))])
+    assert (out.status, out.codes, out.dossiers) == ("complete", [], ())
+    assert [d.role.value for d in out.documents] == ["bulletin", "purchase_order"]
+
+
+# -- follow-ups go where the evidence says, never by guess ----------------------------------------
+
+
+def test_one_follow_up_with_an_order_for_each_of_two_open_dossiers_completes_both(package, deposit):
+    deposit(members_for(package, [LOT2, AC047]), market=ALL)
+    _, _, due2 = package(LOT2)
+    _, _, due047 = package(AC047)
+    later = deposit(
+        [
+            ("EJ lot 2.pdf", order_pdf(ENTITY, due2)),
+            ("EJ 047.pdf", order_pdf(ENTITY, due047, market=MARKET[AC047])),
+        ],
+        market=ALL,
+    )
+    assert states(later) == {LOT2: ("complete", []), AC047: ("complete", [])}
+
+
+@pytest.mark.parametrize("names", ["nothing", "both"])
+def test_one_order_sent_later_for_two_open_dossiers_pays_both(package, deposit, names):
+    deposit(members_for(package, [LOT2, AC047]), market=ALL)
+    market = "" if names == "nothing" else f"{MARKET[LOT2]} et {MARKET[AC047]}"
+    later = deposit([("EJ.pdf", order_pdf(ENTITY, Decimal("3500.00"), market=market))], market=ALL)
+    assert states(later) == {LOT2: ("complete", []), AC047: ("complete", [])}
+
+
+def test_a_new_convention_and_the_order_of_an_open_dossier_each_go_to_their_own(package, deposit):
+    conv2, annex2, due2 = package(LOT2)
+    deposit([("Convention.pdf", conv2), ("Annexe.xlsx", annex2)])
+    conv047, annex047, _ = package(AC047)
+    later = deposit(
+        [
+            ("Convention 047.pdf", conv047),
+            ("Annexe 047.xlsx", annex047),
+            ("EJ lot 2.pdf", order_pdf(ENTITY, due2)),
+        ],
+        market=ALL,
+    )
+    assert states(later) == {LOT2: ("complete", []), AC047: ("incomplete", ["purchase_order_missing"])}
+
+
+@pytest.mark.parametrize("market", ["2021-045 lot 7", "2022-999", MARKET[AC047]])
+def test_an_order_naming_another_accord_cadre_never_replaces_a_dossiers_order(package, deposit, market):
+    conv, annex, due = package(LOT2)
+    deposit([("Convention.pdf", conv), ("Annexe.xlsx", annex), ("EJ.pdf", order_pdf(ENTITY, due))])
+    stray = deposit([("EJ autre.pdf", order_pdf(ENTITY, due, ej="1300077777", market=market))], market=market)
+    assert stray.dossiers == ()
+
+
+@pytest.mark.parametrize("market", ["2022-999", MARKET[LOT4]])
+def test_an_order_naming_an_accord_cadre_that_no_convention_of_the_deposit_is_is_not_placed_by_amount(
+    package, deposit, market
+):
+    _, _, due = package(LOT2)
+    out = deposit([*members_for(package, [LOT2, AC047]), ("EJ.pdf", order_pdf(ENTITY, due, market=market))])
+    assert states(out)[LOT2] == ("incomplete", ["purchase_order_missing"])
+
+
+def test_a_follow_up_whose_form_names_another_siret_than_its_order_is_nobodys_follow_up(
+    package, deposit, workspace
+):
+    from tests.builders import make_siret
+
+    conv, annex, due = package(LOT2)
+    first = deposit([("Convention.pdf", conv), ("Annexe.xlsx", annex), ("EJ.pdf", order_pdf(ENTITY, due))])
+    stranger = deposit(
+        [("EJ.pdf", order_pdf(ENTITY, Decimal("12.00"), ej="1300066666"))],
+        siret=make_siret(777), email="autre@voisine.example",
+    )  # fmt: skip
+    dossier = DossierBook(workspace.journal).get(first.dossiers[0].dossier_id)
+    assert stranger.dossiers == () and dossier.status == "complete"
+    assert dossier.email == "achats@test-sur-mer.example"
+
+
+def test_the_same_documents_sent_again_to_a_complete_dossier_replace_nothing_and_are_not_sent_again_whole(
+    package, deposit, workspace
+):
+    conv, annex, due = package(LOT2)
+    deposit([("Convention.pdf", conv), ("Annexe.xlsx", annex)])
+    deposit([("EJ.pdf", order_pdf(ENTITY, due))])
+    again = deposit(
+        [("EJ.pdf", order_pdf(ENTITY, due))], telephone="0321000001"
+    )  # another form: not a duplicate
+    assert states(again) == {LOT2: ("complete", [])}
+    book = DossierBook(workspace.journal)
+    assert not [e for e in book.events(again.dossiers[0].dossier_id) if e.kind == "replaced"]
+    last = messages(workspace.outbox, "Hauts-de-France@resah.fr")[-1]
+    assert [p.get_filename() for p in last.iter_attachments()] == ["depot-3.zip"]
+
+
+def test_an_accepted_dossier_stays_accepted_when_only_what_was_accepted_remains(package, deposit, workspace):
+    from pipeline.dossiers import DossierStatus
+
+    unsigned, annex, due = package(LOT2, "none")
+    first = deposit(
+        [
+            ("Convention scannée.pdf", unsigned),
+            ("Annexe.xlsx", annex),
+            ("EJ.pdf", order_pdf(ENTITY, Decimal("10"))),
+        ]
+    )
+    book = DossierBook(workspace.journal)
+    book.decide(
+        first.dossiers[0].dossier_id, DossierStatus.ACCEPTED, "M. Durand", "signature manuscrite vérifiée"
+    )
+    assert states(first)[LOT2][1] == ["convention_unsigned", "amount_mismatch"]
+    later = deposit([("EJ corrigé.pdf", order_pdf(ENTITY, due))])
+    assert (later.status, states(later)) == ("complete", {LOT2: ("accepted", ["convention_unsigned"])})

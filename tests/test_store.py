@@ -160,6 +160,11 @@ def rows(path) -> dict[str, list[tuple]]:
     return {t: sorted(query(path, f"SELECT * FROM {t}"), key=repr) for t in tables(path)}
 
 
+def without_later_tables(found: dict) -> dict:
+    """The rows of the tables a journal of issue 9 had: the dossiers (version 2) and chores (3) came later."""
+    return {t: r for t, r in found.items() if not t.startswith("dossier") and t != "chores"}
+
+
 def shape(path) -> dict:
     """Each table's columns (name, type, not null, default, key) and indexes, whatever their order."""
     found = {}
@@ -195,10 +200,10 @@ def noted(n: int):
 def test_an_empty_file_is_given_every_table_of_the_journal_and_its_version(tmp_path):
     path = fresh(tmp_path)
     assert tables(path) == [
-        "attempts", "delivered", "deposits", "dossier_documents", "dossier_events", "dossiers", "events",
-        "messages", "sqlite_sequence",
+        "attempts", "chores", "delivered", "deposits", "dossier_documents", "dossier_events", "dossiers",
+        "events", "messages", "sqlite_sequence",
     ]  # fmt: skip
-    assert version(path) == JOURNAL.version == 2
+    assert version(path) == JOURNAL.version == 3
 
 
 def test_an_empty_file_is_given_the_register_table_and_its_version(tmp_path):
@@ -213,7 +218,7 @@ def test_a_journal_of_today_keeps_every_row_and_is_set_to_the_current_version(tm
     path = written(tmp_path / "var" / "journal.sqlite", TODAY_JOURNAL + TODAY_ROWS)
     before = rows(path)
     Journal(path)
-    assert {t: r for t, r in rows(path).items() if not t.startswith("dossier")} == before
+    assert without_later_tables(rows(path)) == before
     assert version(path) == JOURNAL.version
 
 
@@ -281,8 +286,21 @@ def test_a_journal_at_version_1_is_given_the_dossier_tables_and_keeps_its_rows(t
     written(path, TODAY_ROWS)
     before = rows(path)
     Journal(path)
-    assert version(path) == 2 and {"dossiers", "dossier_documents", "dossier_events"} <= set(tables(path))
-    assert {t: r for t, r in rows(path).items() if not t.startswith("dossier")} == before
+    assert version(path) == JOURNAL.version and {"dossiers", "dossier_documents", "dossier_events"} <= set(
+        tables(path)
+    )
+    assert without_later_tables(rows(path)) == before
+
+
+def test_a_journal_at_version_2_is_given_the_table_of_daily_chores_and_keeps_its_rows(tmp_path):
+    """The journal of the first dossiers (version 2), opened by the csac that sends reminders daily (3)."""
+    path = tmp_path / "var" / "journal.sqlite"
+    Store(path, Schema("journal", JOURNAL.migrations[:2]))
+    written(path, TODAY_ROWS)
+    before = rows(path)
+    Journal(path)
+    assert version(path) == 3 and "chores" in tables(path)
+    assert {t: r for t, r in rows(path).items() if t != "chores"} == before
 
 
 def test_a_later_version_is_applied_to_a_journal_at_an_earlier_version(tmp_path):
