@@ -388,15 +388,11 @@ def refuse_dossier(options: RefuseOptions) -> Refusal:
     from .decide import refuse
     from .deliver import Courier
     from .dossiers import DossierBook
-    from .variants import load_variants
 
     config = options.config(outbox=options.outbox, state=options.state)
-    book = DossierBook(config.workspace.journal)
-    variants = load_variants(options.resources)
-    found = book.get(options.dossier.strip())
-    variant = variants.get(found.variant) if found else None
-    convention = f"{variant.label} ({variant.summary})" if variant else ""
-    return refuse(book, Courier(config), options.dossier, options.by, options.reason, convention)
+    return refuse(
+        DossierBook(config.workspace.journal), Courier(config), options.dossier, options.by, options.reason
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -14,16 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .deliver import DEPOSITORS
-from .dossiers import Dossier, DossierBook, DossierStatus, Event, EventKind, FollowUp, Held
-from .notices import ROLE_FR
+from .dossiers import Dossier, DossierBook, Event, EventKind, FollowUp, Held
+from .notices import DOSSIER_FR, ROLE_FR
 from .store import JOURNAL, Store
 
-STATUS_FR = {
-    DossierStatus.COMPLETE: "complet",
-    DossierStatus.INCOMPLETE: "incomplet",
-    DossierStatus.ACCEPTED: "accepté",
-    DossierStatus.REFUSED: "refusé",
-}
+STATUS_FR = DOSSIER_FR  # the dossiers' states in French, as the notices say them
 FOLLOW_UP_FR = {
     FollowUp.TRAITE: "traité",
     FollowUp.CONTRE_SIGNE: "contre-signé",
@@ -201,7 +196,7 @@ def case_file(journal: Path, dossier: Dossier) -> CaseFile:
     book = DossierBook(journal)
     events = book.events(dossier.id)
     deposit_ids = book.deposits(dossier.id)
-    mids = [m for e in events if e.kind == EventKind.MESSAGE for m in MESSAGE_ID_RE.findall(e.detail or "")]
+    mids = [m for e in events for m in MESSAGE_ID_RE.findall(e.detail or "")]  # refusals, reminders…
     return CaseFile(
         dossier,
         tuple(book.documents(dossier.id, current=False)),

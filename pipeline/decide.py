@@ -16,9 +16,10 @@ import datetime as dt
 from dataclasses import dataclass
 
 from .casefile import FOLLOW_UP_FR, STATUS_FR, french_time
-from .deliver import DEPOSITORS, Courier, Outgoing, add_header, compose
+from .deliver import DEPOSITORS, Courier, Outgoing, add_header, compose, message_id
 from .dossiers import Dossier, DossierBook, DossierStatus, Event, EventKind, FollowUp
 from .errors import ArgumentError
+from .notices import convention_fr
 from .untrusted import one_line
 
 NAME = 120  # characters of a person's name kept
@@ -117,16 +118,14 @@ class Refusal:
 
 
 def refusal_id(dossier: Dossier, event: Event) -> str:
-    return f"<{dossier.id}.refusal-{event.seq}@csac.resah.fr>"
+    return message_id(dossier.id, f"refusal-{event.seq}")
 
 
-def refuse(
-    book: DossierBook, courier: Courier, dossier_id: str, by: str, reason: str, convention: str = ""
-) -> Refusal:
+def refuse(book: DossierBook, courier: Courier, dossier_id: str, by: str, reason: str) -> Refusal:
     """Refused by a person, and the depositor told why (Reply-To and copy: the region's mailbox).
 
     A refusal already recorded whose message was never journalled (a crash in between) is not
-    recorded again: its own message is sent, once. `convention` names the variant for the depositor.
+    recorded again: its own message is sent, once.
     """
     by, reason = said(by, BY, NAME), said(reason, WHY)
     dossier = required(book, dossier_id)
@@ -141,7 +140,7 @@ def refuse(
             check=_decided_already(DossierStatus.REFUSED, "envoyé à nouveau"),
         )
         event = _last(book.events(dossier.id), EventKind.REFUSED)
-    message = refusal_message(dossier, event, book.deposits(dossier.id), convention)
+    message = refusal_message(dossier, event, book.deposits(dossier.id))
     sent_to = _send(courier, dossier, message)
     if sent_to:
         to = " ; copie ".join(sent_to)
@@ -178,16 +177,16 @@ def _send(courier: Courier, dossier: Dossier, message) -> tuple[str, ...]:
     return tuple(a for a in (dossier.email, dossier.mailbox) if a)
 
 
-def refusal_message(dossier: Dossier, event: Event, deposits: list[str], convention: str = ""):
+def refusal_message(dossier: Dossier, event: Event, deposits: list[str]):
     """The French message telling the depositor (or, without one, the region) why the dossier is refused."""
     to = dossier.email or dossier.mailbox
     who = one_line(dossier.signatory or f"SIRET {dossier.siret}", NAME)
-    what = convention or dossier.variant
+    what = convention_fr(dossier.variant)
     lines = [
         "Madame, Monsieur,",
         "",
-        f"Après examen, l'équipe du Resah de votre région n'a pas retenu votre dossier pour la convention "
-        f"{what} ({who}, SIRET {dossier.siret}).",
+        f"Après examen, l'équipe du Resah de votre région n'a pas retenu votre dossier pour la convention de "
+        f"l'{what} ({who}, SIRET {dossier.siret}), dossier n° {dossier.id}.",
         "",
         f"Motif : {event.detail}",
         "",
@@ -200,7 +199,7 @@ def refusal_message(dossier: Dossier, event: Event, deposits: list[str], convent
         if dossier.mailbox
         else "Pour toute question : 01.55.78.54.54 (tapez 1)",
         "",
-        f"Décision du {french_time(event.at)}, dossier n° {dossier.id}.",
+        f"Décision du {french_time(event.at)}.",
         "",
         "Le Resah — centrale d'achat",
     ]

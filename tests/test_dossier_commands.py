@@ -298,6 +298,14 @@ def test_show_lists_the_messages_sent_about_the_dossiers_deposits(desk):
     assert all(m["state"] == "delivered" for m in messages)
 
 
+def test_show_lists_the_reminders_sent_about_the_dossier():
+    later = dt.datetime.now().astimezone() + dt.timedelta(days=11)
+    api.send_reminders(api.RemindOptions(now=later, outbox=Path("courrier"), state=Path("etat")))
+    [sent] = [m for m in shown(AJACCIO_ID)["messages"] if m["kind"] == "reminder"]
+    assert (sent["to"], sent["via"], sent["state"]) == ("depositors", "maildir", "delivered")
+    assert "relance au déposant" in ok("dossier", "show", AJACCIO_ID).stdout
+
+
 def test_show_without_json_prints_the_dossier_in_french(desk):
     out = ok("dossier", "show", COMMUNE_ID).stdout
     assert f"Dossier {COMMUNE_ID} — complet" in out
