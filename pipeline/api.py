@@ -24,6 +24,9 @@ from .resources import KINDS, Resources
 
 if TYPE_CHECKING:
     from .campaign import BatchResult
+    from .casefile import CaseFile
+    from .decide import Refusal
+    from .dossiers import Dossier
     from .mailqueue import Flush
     from .remind import Run
     from .render import Document
@@ -305,3 +308,135 @@ def watch(options: WatchOptions, stop: threading.Event) -> None:
     ws = config.workspace
     logging.getLogger("csac.watch").info("veille de %s (%s ; sortie : %s)", ws.inbox, how, ws.outbox)
     Watcher(ctx, settings).run(stop)
+
+
+# -- dossiers: what the regional teams do with them ----------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class DossierQuery(Setup):
+    region: str | None = None  # its name, id, label or mailbox
+    status: str | None = None  # complete, incomplete, accepted, refused
+    siret: str | None = None  # spaces allowed
+    search: str | None = None  # in the signatory's name, the SIRET and the dossier's id
+    state: Path | None = None
+
+
+def _region_named(resources: Resources, name: str):
+    from .regions import load_regions
+
+    book = load_regions(resources.regions_file)
+    region = book.named(name)
+    if region is None:
+        known = ", ".join(r.name for r in book.regions)
+        raise ArgumentError(f"région inconnue : {name} — régions : {known}")
+    return region
+
+
+def list_dossiers(options: DossierQuery) -> list[Dossier]:
+    """The dossiers that match every criterion given, oldest first."""
+    from .dossiers import DossierBook, DossierStatus
+
+    region = _region_named(options.resources, options.region).name if options.region else None
+    siret = "".join(options.siret.split()) if options.siret else None
+    if options.status and options.status not in set(DossierStatus):
+        raise ArgumentError(f"état inconnu : {options.status} — états : {', '.join(DossierStatus)}")
+    status = DossierStatus(options.status) if options.status else None
+    book = DossierBook(options.config(state=options.state).workspace.journal)
+    return book.search(region=region, status=status, siret=siret, text=options.search)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DossierOptions(Setup):
+    dossier: str  # its id, as `csac dossier list` prints it
+    state: Path | None = None
+
+
+def show_dossier(options: DossierOptions) -> CaseFile:
+    """The dossier with its documents, deposits, history and the messages the journal knows of."""
+    from .casefile import case_file
+    from .decide import required
+    from .dossiers import DossierBook
+
+    journal = options.config(state=options.state).workspace.journal
+    return case_file(journal, required(DossierBook(journal), options.dossier))
+
+
+@dataclass(frozen=True, kw_only=True)
+class AcceptOptions(DossierOptions):
+    by: str  # who decides
+    note: str  # why, e.g. "signature manuscrite vérifiée sur le scan"
+
+
+def accept_dossier(options: AcceptOptions) -> Dossier:
+    from .decide import accept
+    from .dossiers import DossierBook
+
+    book = DossierBook(options.config(state=options.state).workspace.journal)
+    return accept(book, options.dossier, options.by, options.note)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RefuseOptions(DossierOptions):
+    by: str  # who decides
+    reason: str  # told to the depositor, in their message
+    outbox: Path | None = None
+
+
+def refuse_dossier(options: RefuseOptions) -> Refusal:
+    """Refused, and the depositor told why through the same delivery as every message (Maildir or relay)."""
+    from .decide import refuse
+    from .deliver import Courier
+    from .dossiers import DossierBook
+
+    config = options.config(outbox=options.outbox, state=options.state)
+    return refuse(
+        DossierBook(config.workspace.journal), Courier(config), options.dossier, options.by, options.reason
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class FollowUpOptions(DossierOptions):
+    follow_up: str  # traite, contre-signe or titre-emis
+    by: str
+
+
+def follow_up_dossier(options: FollowUpOptions) -> Dossier:
+    from .decide import follow_up
+    from .dossiers import DossierBook, FollowUp
+
+    if options.follow_up not in set(FollowUp):
+        raise ArgumentError(f"suivi inconnu : {options.follow_up} — suivis : {', '.join(FollowUp)}")
+    book = DossierBook(options.config(state=options.state).workspace.journal)
+    return follow_up(book, options.dossier, FollowUp(options.follow_up), options.by)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExportOptions(Setup):
+    region: str
+    format: str = "xlsx"  # or csv
+    out: Path | None = None  # None: dossiers-REGION-DATE.FORMAT in the working folder
+    today: dt.date | None = None  # the ages' reference; None: today
+    state: Path | None = None
+
+
+@dataclass(frozen=True)
+class Exported:
+    path: Path
+    count: int
+    region: str
+
+
+def export_dossiers(options: ExportOptions) -> Exported:
+    """A region's dossiers written as its follow-up spreadsheet."""
+    from . import sheet
+    from .dossiers import DossierBook
+
+    if options.format not in sheet.FORMATS:
+        raise ArgumentError(f"format inconnu : {options.format} — formats : {', '.join(sheet.FORMATS)}")
+    region = _region_named(options.resources, options.region)
+    today = options.today or dt.date.today()
+    book = DossierBook(options.config(state=options.state).workspace.journal)
+    dossiers = book.search(region=region.name)
+    path = options.out or Path(f"dossiers-{region.id}-{today:%Y-%m-%d}.{options.format}")
+    return Exported(sheet.write(dossiers, path, options.format, today), len(dossiers), region.name)

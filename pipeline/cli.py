@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from . import api
 from .errors import CsacError, ExitCode, InputError
@@ -524,12 +525,278 @@ def watch_cmd(
             signal.signal(signum, handler)
 
 
+# -- dossiers: the regional teams' commands -------------------------------------------------------------
+
+dossier_app = typer.Typer(
+    help="Les dossiers (un signataire sur une convention) : les suivre, les accepter, les refuser, les exporter.",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+)
+app.add_typer(dossier_app, name="dossier")
+DossierArg = Annotated[
+    str, typer.Argument(metavar="DOSSIER", help="Numéro du dossier, tel que `csac dossier list` l'affiche.")
+]
+ByOpt = Annotated[str, typer.Option("--by", help="Votre nom : il est journalisé avec la décision.")]
+RegionOpt = Annotated[
+    str | None, typer.Option("--region", help="Région : son nom, son identifiant ou sa boîte aux lettres.")
+]
+
+
+def _plain(value: object) -> Text:
+    """Text read from deposits, shown as written: no rich markup taken from it."""
+    return Text("—" if value in (None, "") else str(value))
+
+
+def _dossier_row(d, today: dt.date) -> list[Text]:
+    from .casefile import STATUS_FR, age_days, follow_up_fr, missing
+
+    cells = (d.id, d.signatory, d.siret, d.variant, d.region, STATUS_FR[d.status], age_days(d, today),
+             missing(d), follow_up_fr(d))  # fmt: skip
+    return [_plain(c) for c in cells]
+
+
+@dossier_app.command("list")
+def dossier_list_cmd(
+    ctx: typer.Context,
+    region: RegionOpt = None,
+    status: Annotated[
+        str | None,
+        typer.Option("--status", help="État : incomplete, complete, accepted ou refused."),
+    ] = None,
+    siret: Annotated[
+        str | None, typer.Option("--siret", help="SIRET du signataire (espaces permis).")
+    ] = None,
+    search: Annotated[
+        str | None,
+        typer.Option(
+            "--search", help="Texte cherché dans le nom du signataire, le SIRET et le numéro du dossier."
+        ),
+    ] = None,
+    state: StateOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Liste les dossiers, du plus ancien au plus récent, avec ce qui manque à chacun.
+
+    Exemples : `csac dossier list --region Corse --status incomplete`, `csac dossier list --search Béthune`,
+    `csac dossier list --siret "200 072 460 00013" --json`
+    """
+    from .casefile import summary_json
+
+    query = api.DossierQuery(
+        config_file=ctx.obj, region=region, status=status, siret=siret, search=search, state=state
+    )
+    dossiers, today = api.list_dossiers(query), dt.date.today()
+    if as_json:
+        out.print_json(json.dumps([summary_json(d, today) for d in dossiers], ensure_ascii=False))
+        return
+    if not dossiers:
+        out.print("Aucun dossier ne correspond. `csac dossier list` sans critère les liste tous.")
+        return
+    table = Table(title="Dossiers", caption=f"{len(dossiers)} dossier(s)")
+    columns = ("dossier", "signataire", "SIRET", "convention", "région", "état", "âge (jours)",
+               "à régulariser", "suivi")  # fmt: skip
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    for d in dossiers:
+        table.add_row(*_dossier_row(d, today))
+    out.print(table)
+
+
+@dossier_app.command("show")
+def dossier_show_cmd(
+    ctx: typer.Context, dossier: DossierArg, state: StateOpt = None, as_json: JsonOpt = False
+) -> None:
+    """Montre un dossier : ses documents (en vigueur et remplacés), ce qui manque, ses dépôts, son
+    historique (qui, quand) et les messages envoyés à son sujet.
+
+    Exemple : `csac dossier show 20007246000013-2021-045-lot2`
+    """
+    found = api.show_dossier(api.DossierOptions(config_file=ctx.obj, dossier=dossier, state=state))
+    if as_json:
+        out.print_json(json.dumps(found.to_json(dt.date.today()), ensure_ascii=False))
+        return
+    _print_head(found.dossier)
+    _print_documents(found)
+    _print_history(found)
+
+
+def _print_head(d) -> None:
+    from .casefile import STATUS_FR, follow_up_fr, french_time
+    from .money import format_eur
+
+    out.print(Text.assemble(("Dossier ", "bold"), (d.id, "bold"), f" — {STATUS_FR[d.status]}"))
+    due, paid = (format_eur(a) if a is not None else "—" for a in (d.due, d.paid))
+    for line in (
+        f"  signataire : {d.signatory or '—'} — SIRET : {d.siret} — convention : {d.variant}",
+        f"  région : {d.region or '—'} ({d.mailbox or '—'}) — déposant : {d.email or '—'}",
+        f"  ouvert le {french_time(d.opened_at)} — mis à jour le {french_time(d.updated_at)}",
+        f"  contribution due : {due} ; montant commandé : {paid}",
+        f"  suivi : {follow_up_fr(d) or '—'} — relances : {d.reminders}",
+    ):
+        out.print(_plain(line))
+    if d.problems:
+        out.print("À régulariser :")
+        for p in d.problems:
+            out.print(_plain(f"  [{p.code}] {p.message}"))
+
+
+def _print_documents(found) -> None:
+    from .casefile import french_time, role_fr
+    from .notices import STATUS_FR
+
+    table = Table(title="Documents", title_justify="left")
+    for col in ("rôle", "fichier", "dépôt", "reçu le", "état"):
+        table.add_column(col, overflow="fold")
+    for h in found.documents:
+        status = "remplacé" if h.replaced_by is not None else "en vigueur"
+        table.add_row(*map(_plain, (role_fr(h.role), h.name, h.deposit_id, french_time(h.added_at), status)))
+    out.print(table)
+    table = Table(title="Dépôts", title_justify="left")
+    for col in ("dépôt", "fichier", "reçu le", "verdict"):
+        table.add_column(col, overflow="fold")
+    for dep in found.deposits:
+        verdict = STATUS_FR.get(dep.status, dep.status)
+        table.add_row(*map(_plain, (dep.id, dep.file, french_time(dep.received_at), verdict)))
+    out.print(table)
+
+
+def _print_history(found) -> None:
+    from .casefile import detail_fr, event_fr, french_time
+
+    table = Table(title="Historique", title_justify="left")
+    for col in ("date", "événement", "par", "détail", "dépôt"):
+        table.add_column(col, overflow="fold")
+    for e in found.events:
+        table.add_row(*map(_plain, (french_time(e.at), event_fr(e), e.by, detail_fr(e), e.deposit_id)))
+    out.print(table)
+    table = Table(title="Messages", title_justify="left")
+    for col in ("date", "message", "à", "voie", "état", "dépôt"):
+        table.add_column(col, overflow="fold")
+    for m in found.messages:
+        table.add_row(
+            *map(_plain, (french_time(m.at), m.kind_fr, m.to_fr, m.via_fr, m.state_fr, m.deposit_id))
+        )
+    out.print(table if found.messages else "Messages : aucun trouvé dans le journal.")
+
+
+@dossier_app.command("accept")
+def dossier_accept_cmd(
+    ctx: typer.Context,
+    dossier: DossierArg,
+    by: ByOpt,
+    note: Annotated[str, typer.Option("--note", help="Pourquoi : ce que vous avez vérifié.")],
+    state: StateOpt = None,
+) -> None:
+    """Accepte un dossier, même si csac y voit un manque (par exemple une signature manuscrite vérifiée
+    sur le scan). La décision est journalisée avec votre nom, la date et la note.
+
+    Exemple : `csac dossier accept 20007246000013-2021-045-lot2 --by "Marie Durand" --note "signature manuscrite vérifiée sur le scan"`
+    """
+    options = api.AcceptOptions(config_file=ctx.obj, dossier=dossier, by=by, note=note, state=state)
+    done = api.accept_dossier(options)
+    out.print(_plain(f"dossier {done.id} accepté par {by.strip()}"))
+
+
+@dossier_app.command("refuse")
+def dossier_refuse_cmd(
+    ctx: typer.Context,
+    dossier: DossierArg,
+    by: ByOpt,
+    reason: Annotated[
+        str, typer.Option("--reason", help="Le motif, tel que le déposant le lira dans le message.")
+    ],
+    outbox: OutboxOpt = None,
+    state: StateOpt = None,
+) -> None:
+    """Refuse un dossier et en prévient le déposant par courriel, avec le motif, en copie à la région
+    (réponse à la région). La décision est journalisée avec votre nom et la date.
+
+    Relancée après une interruption, la commande envoie le message du refus déjà enregistré, une seule fois.
+
+    Exemple : `csac dossier refuse 20007246000013-2021-045-lot2 --by "Marie Durand" --reason "le bon de commande est au nom d'un autre établissement"`
+    """
+    options = api.RefuseOptions(
+        config_file=ctx.obj, dossier=dossier, by=by, reason=reason, outbox=outbox, state=state
+    )
+    done = api.refuse_dossier(options)
+    if done.resumed:
+        from .casefile import french_time
+
+        out.print(_plain(f"le refus enregistré le {french_time(done.event.at)} par {done.event.by} "
+                         f"(motif : {done.event.detail}) n'avait pas été envoyé : il l'est maintenant"))  # fmt: skip
+    else:
+        out.print(_plain(f"dossier {done.dossier.id} refusé par {done.event.by}"))
+    if not done.sent_to:
+        err.print(
+            "[yellow]personne n'a pu être prévenu : ni adresse du déposant ni boîte régionale connues[/yellow]"
+        )
+    elif done.dossier.email:
+        copy = f", copie à {done.sent_to[1]}" if len(done.sent_to) > 1 else ""
+        out.print(_plain(f"déposant prévenu : {done.sent_to[0]}{copy}"))
+    else:
+        err.print(
+            _plain(f"aucune adresse du déposant : le refus est envoyé à la région seule ({done.sent_to[0]})")
+        )
+
+
+@dossier_app.command("set")
+def dossier_set_cmd(
+    ctx: typer.Context,
+    dossier: DossierArg,
+    follow_up: Annotated[
+        str,
+        typer.Option(
+            "--state",
+            metavar="SUIVI",
+            help="Où en est l'équipe : traite, contre-signe ou titre-emis. Le dossier du journal se donne ici par "
+            "--config ou CSAC_STATE.",
+        ),
+    ],
+    by: ByOpt,
+) -> None:
+    """Note le suivi de l'équipe régionale pour un dossier complet ou accepté : traité, contre-signé,
+    titre émis. Journalisé avec votre nom et la date.
+
+    Exemple : `csac dossier set 20007246000013-2021-045-lot2 --state contre-signe --by "Marie Durand"`
+    """
+    from .casefile import follow_up_fr
+
+    options = api.FollowUpOptions(config_file=ctx.obj, dossier=dossier, follow_up=follow_up, by=by)
+    done = api.follow_up_dossier(options)
+    out.print(_plain(f"dossier {done.id} : {follow_up_fr(done)} (par {by.strip()})"))
+
+
+@dossier_app.command("export")
+def dossier_export_cmd(
+    ctx: typer.Context,
+    region: Annotated[
+        str, typer.Option("--region", help="Région : son nom, son identifiant ou sa boîte aux lettres.")
+    ],
+    fmt: Annotated[
+        str, typer.Option("--format", metavar="FORMAT", help="xlsx (Excel) ou csv (séparateur « ; », UTF-8).")
+    ] = "xlsx",
+    out_file: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Fichier à écrire. Par défaut : dossiers-REGION-DATE.FORMAT ici."),
+    ] = None,
+    state: StateOpt = None,
+) -> None:
+    """Écrit le tableau de suivi des dossiers d'une région, pour Excel : une ligne par dossier, avec son
+    état, son âge, ce qui manque, les montants et le suivi.
+
+    Exemple : `csac dossier export --region Corse --format xlsx --out suivi-corse.xlsx`
+    """
+    options = api.ExportOptions(config_file=ctx.obj, region=region, format=fmt, out=out_file, state=state)
+    done = api.export_dossiers(options)
+    out.print(_plain(f"{done.count} dossier(s) de {done.region} écrit(s) dans {done.path}"))
+
+
 def main() -> None:
     """Entry point: typed errors become a French message and an exit code."""
     try:
         code = app(standalone_mode=False)  # click returns typer.Exit codes here
     except CsacError as exc:
-        err.print(f"[red]erreur[/red] : {exc}", highlight=False)
+        err.print(Text.assemble(("erreur", "red"), f" : {exc}"))  # what it quotes is no markup
         if isinstance(exc, InputError):
             err.print("Rien n'a été écrit. Corrigez le fichier et relancez.")
         sys.exit(exc.exit_code)

@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import sqlite3
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
 from decimal import Decimal
@@ -56,6 +57,7 @@ class EventKind(StrEnum):
 
 
 DECIDED = (DossierStatus.ACCEPTED, DossierStatus.REFUSED)
+Check = Callable[["Dossier"], None]  # raises when a change may not be made to the dossier as it stands
 
 
 def dossier_id(siret: str, variant: str) -> str:
@@ -131,6 +133,7 @@ class Event:
     by: str | None = None
     detail: str | None = None
     deposit_id: str | None = None
+    seq: int | None = None  # its number in the journal: what was sent about it is named after it
 
 
 @dataclass(frozen=True)
@@ -216,23 +219,34 @@ class DossierBook:
     def events(self, dossier: str) -> list[Event]:
         with closing(self._store.connect()) as conn:
             rows = conn.execute(
-                "SELECT at, kind, by, detail, deposit_id FROM dossier_events WHERE dossier_id = ? ORDER BY seq",
+                "SELECT at, kind, by, detail, deposit_id, seq FROM dossier_events WHERE dossier_id = ? ORDER BY seq",
                 (dossier,),
             ).fetchall()
-        return [Event(r["at"], EventKind(r["kind"]), r["by"], r["detail"], r["deposit_id"]) for r in rows]
+        return [
+            Event(r["at"], EventKind(r["kind"]), r["by"], r["detail"], r["deposit_id"], r["seq"])
+            for r in rows
+        ]
 
     # -- writing -------------------------------------------------------------------------------------
     def decide(
-        self, dossier: str, status: DossierStatus, by: str, note: str, at: str | None = None
+        self,
+        dossier: str,
+        status: DossierStatus,
+        by: str,
+        note: str,
+        at: str | None = None,
+        check: Check | None = None,
     ) -> Dossier:
         """A person's decision: accepted or refused, with who, when and why."""
         if status not in DECIDED:
             raise ValueError(f"décision inconnue : {status}")
         kind = EventKind.ACCEPTED if status == DossierStatus.ACCEPTED else EventKind.REFUSED
-        return self._change(dossier, {"status": status}, kind, by, note, at)
+        return self._change(dossier, {"status": status}, kind, by, note, at, check)
 
-    def set_follow_up(self, dossier: str, state: FollowUp, by: str, at: str | None = None) -> Dossier:
-        return self._change(dossier, {"follow_up": state}, EventKind.FOLLOW_UP, by, str(state), at)
+    def set_follow_up(
+        self, dossier: str, state: FollowUp, by: str, at: str | None = None, check: Check | None = None
+    ) -> Dossier:
+        return self._change(dossier, {"follow_up": state}, EventKind.FOLLOW_UP, by, str(state), at, check)
 
     def reminded(self, dossier: str, detail: str, at: str, number: int | None = None) -> Dossier:
         """One more reminder sent; the count and the date decide the next one. With its `number`, it is
@@ -252,11 +266,24 @@ class DossierBook:
         with self._store.transaction() as conn:
             add_event(conn, dossier, kind, at or now(), by, detail)
 
-    def _change(self, dossier: str, values: dict, kind: EventKind, by: str, detail: str, at: str | None):
+    def _change(
+        self,
+        dossier: str,
+        values: dict,
+        kind: EventKind,
+        by: str,
+        detail: str,
+        at: str | None,
+        check: Check | None = None,
+    ):
+        """`check` sees the dossier as it is under the write lock, and may refuse the change by raising."""
         at = at or now()
         with self._store.transaction() as conn:
-            if conn.execute("SELECT 1 FROM dossiers WHERE id = ?", (dossier,)).fetchone() is None:
+            row = conn.execute("SELECT * FROM dossiers WHERE id = ?", (dossier,)).fetchone()
+            if row is None:
                 raise KeyError(dossier)
+            if check:
+                check(Dossier.of_row(row))
             sets = ", ".join(f"{column} = ?" for column in values)
             conn.execute(
                 f"UPDATE dossiers SET {sets}, updated_at = ? WHERE id = ?",
