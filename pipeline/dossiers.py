@@ -13,12 +13,13 @@ and the regional team receives the completed dossier whole.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import Callable
-from contextlib import closing
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -154,6 +155,19 @@ class Update:
     brought: tuple[Brought, ...] = ()
 
 
+@contextmanager
+def judging(state: Path) -> Iterator[None]:
+    """An exclusive lock on the dossiers while one intake judges them, or a person decides: released by the
+    system if the process dies. A decision never lands between an intake's reading and its writing."""
+    state.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(state / "dossiers.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 class DossierBook:
     """The dossiers of one journal file; each call is its own transaction."""
 
@@ -278,7 +292,7 @@ class DossierBook:
     ):
         """`check` sees the dossier as it is under the write lock, and may refuse the change by raising."""
         at = at or now()
-        with self._store.transaction() as conn:
+        with judging(self._store.path.parent), self._store.transaction() as conn:
             row = conn.execute("SELECT * FROM dossiers WHERE id = ?", (dossier,)).fetchone()
             if row is None:
                 raise KeyError(dossier)

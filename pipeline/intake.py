@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
-import fcntl
 import hashlib
 import json
 import os
 import shutil
 import unicodedata
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
@@ -25,7 +22,7 @@ from .archive import ArchiveRejected, Limits, read_archive
 from .classify import Classified, classify, settle
 from .config import Config
 from .deliver import Courier, archive, quarantine
-from .dossiers import Brought, Documents, Dossier, DossierStatus, Update
+from .dossiers import Brought, Documents, Dossier, DossierStatus, Update, judging
 from .errors import DeliveryError
 from .extract import extract
 from .facts import Facts
@@ -402,7 +399,7 @@ def take_in(
         journal.finish(out)
         return out
     deposit = replace(deposit, received=dt.datetime.fromisoformat(opened.received_at).date())
-    with dossier_lock(ctx.workspace.state):  # two intakes never judge one dossier at once
+    with judging(ctx.workspace.state):  # two intakes never judge one dossier at once
         return _take(source, deposit, opened, ctx, journal)
 
 
@@ -424,18 +421,6 @@ def _take(source: Path, deposit: Deposit, opened, ctx: IntakeContext, journal: J
         ) from exc
     journal.finish(out, updates)
     return out
-
-
-@contextmanager
-def dossier_lock(state: Path) -> Iterator[None]:
-    """An exclusive lock on the dossiers for one intake: released by the system if the process dies."""
-    state.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(state / "dossiers.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
 
 
 def _updates(a: Assessment, out: IntakeReport, deposit: Deposit, ctx: IntakeContext) -> tuple[Update, ...]:

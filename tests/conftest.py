@@ -20,6 +20,10 @@ from pipeline.request import parse_request
 from pipeline.resources import Resources
 from pipeline.variants import load_variants
 
+# csac's rich consoles read the width once, when pipeline.cli is first imported: whichever test does it
+# first, under xdist or not, tables and lines come out whole and the same.
+os.environ.setdefault("COLUMNS", "1000")
+
 FIXTURES = Path(__file__).parent / "fixtures"
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 VARIANT_IDS = ["2021-045-lot2", "2021-045-lot4", "2021-047-001", "2021-063-002"]

@@ -610,3 +610,26 @@ def test_an_accepted_dossier_stays_accepted_when_only_what_was_accepted_remains(
     assert states(first)[LOT2][1] == ["convention_unsigned", "amount_mismatch"]
     later = deposit([("EJ corrigé.pdf", order_pdf(ENTITY, due))])
     assert (later.status, states(later)) == ("complete", {LOT2: ("accepted", ["convention_unsigned"])})
+
+
+def test_a_persons_decision_waits_for_the_intake_judging_the_dossier(package, deposit, workspace):
+    import threading
+    import time
+
+    from pipeline.dossiers import DossierStatus, judging
+
+    conv, annex, _ = package(LOT2)
+    dossier = deposit([("Convention.pdf", conv), ("Annexe.xlsx", annex)]).dossiers[0].dossier_id
+    book, decided = DossierBook(workspace.journal), threading.Event()
+
+    def accept() -> None:
+        book.decide(dossier, DossierStatus.ACCEPTED, "Mme Martin", "bon de commande reçu par courrier")
+        decided.set()
+
+    with judging(workspace.state):  # as an intake holds it from reading the dossier to writing it
+        taker = threading.Thread(target=accept)
+        taker.start()
+        time.sleep(0.5)
+        assert not decided.is_set()
+    taker.join(timeout=10)
+    assert decided.is_set() and book.get(dossier).status == "accepted"
