@@ -9,8 +9,9 @@ child's own environment; pipeline.cli itself is imported there (its consoles rea
 
 The server, one per test process, is started on first use. It forks twice per process so that the
 `csac` is reparented to the test process (a child subreaper: Linux), which then waits for it and
-signals it as it would any subprocess.Popen child. What it cannot reproduce (another program,
-another user, a preexec_fn) goes through subprocess unchanged.
+signals it as it would any subprocess.Popen child. What it cannot reproduce goes through
+subprocess unchanged: another program, a preexec_fn, and another user (who may not read the
+interpreter's own files, which a forked child imports lazily from the server's paths).
 """
 
 from __future__ import annotations
