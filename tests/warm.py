@@ -90,6 +90,14 @@ class Popen(subprocess.Popen):
         self._child_created = True
         self._close_pipe_fds(*pipes)
 
+    def _try_wait(self, wait_flags):
+        """subprocess's waitpid, through wait4: `rusage` then holds the child's own peak memory (ru_maxrss)."""
+        try:
+            pid, status, self.rusage = os.wait4(self.pid, wait_flags)
+        except ChildProcessError:  # as subprocess: no status to be had
+            pid, status = self.pid, 0
+        return pid, status
+
     def _set_limits(self) -> None:
         for kind, limit in self._limits.items():
             resource.setrlimit(kind, limit)
