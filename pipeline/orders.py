@@ -334,8 +334,8 @@ def _problem(line: str, m: re.Match) -> str | None:
 
 def _tokens(line: str, cells: bool = False) -> list[Token]:
     """Amounts: written as money (a currency, or cents), a lone number after its label, or a number cell."""
-    found, counted = [], COUNT_RE.search(fold(line))
-    numbers = list(NUMBER_RE.finditer(line))
+    found, numbers = [], list(NUMBER_RE.finditer(line))
+    counted = COUNT_RE.search(fold(line)) if numbers else None  # most lines hold no number: no fold
     for m in numbers:
         money, end = _money(line, m)
         lone = len(numbers) == 1 and ONLY_CURRENCY.match(line[end:]) and not counted
@@ -419,9 +419,11 @@ def _foreign_remark(after: str) -> bool:
 def _unreadable(line: str) -> Reading | None:
     """A line that labels an own total but whose value cannot be read ('1 OOO,OO €'); not one in words."""
     bare = UNIT_RE.sub(" ", line)
-    label = parse_label(bare.split(":")[0])
     value = bare.split(":", 1)[1] if ":" in bare else ""
-    if label is None or not label.counts or not (re.search(r"\d", value) or GARBLED_RE.search(bare)):
+    if not (re.search(r"\d", value) or GARBLED_RE.search(bare)):
+        return None  # no figure at all: the label is not read
+    label = parse_label(bare.split(":")[0])
+    if label is None or not label.counts:
         return None
     return Reading(label, None, ILLEGIBLE)
 

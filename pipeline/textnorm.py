@@ -47,6 +47,8 @@ def squash(text: str) -> str:
 
 def fold(text: str) -> str:
     """For matching: no accents, case-folded, one kind of apostrophe, single spaces."""
+    if text.isascii():  # the common case, words and labels: nothing to decompose or strip
+        return " ".join(text.casefold().split())
     decomposed = unicodedata.normalize("NFKD", text)
     bare = "".join(c for c in decomposed if not unicodedata.combining(c))
     bare = bare.replace("\u2019", "'").replace("\u2018", "'").casefold()

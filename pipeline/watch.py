@@ -128,12 +128,22 @@ class Claim:
         return cls(folder, deposit, form)
 
 
+# watchdog's event types (5.0 and later) for a file opened, or closed without a write
+READS = ("opened", "closed_no_write")
+
+
 class _Wake(FileSystemEventHandler):
+    """Wakes the loop when a file is written, moved, removed or has its mode changed.
+
+    Opening a file or closing it unwritten changes nothing a deposit is judged on; the loop
+    itself reads the files it waits for, so waking on those would make it spin."""
+
     def __init__(self, wake: threading.Event):
         self.wake = wake
 
     def on_any_event(self, event) -> None:
-        self.wake.set()
+        if event.event_type not in READS:
+            self.wake.set()
 
 
 def _watched(name: str) -> bool:

@@ -19,6 +19,7 @@ from pipeline.render import Renderer
 from pipeline.request import parse_request
 from pipeline.resources import Resources
 from pipeline.variants import load_variants
+from tests import warm
 
 # csac's rich consoles read the width once, when pipeline.cli is first imported: whichever test does it
 # first, under xdist or not, tables and lines come out whole and the same.
@@ -85,14 +86,15 @@ def docx_text(source) -> str:
 
 
 def run_csac(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """The real `csac` command in a subprocess, by default in an empty folder of its own.
+    """The real `csac` command in a process of its own (forked warm: tests/warm.py), by default in an
+    empty folder of its own.
 
     What csac writes beside itself (var/ when no --state is given) then never
     lands in the repository, where parallel test workers would share it.
     """
     env = os.environ | {"COLUMNS": "200"}
     with tempfile.TemporaryDirectory(prefix="csac-cwd-") as scratch:
-        return subprocess.run(
+        return warm.run(
             [sys.executable, "-m", "pipeline", *args],
             capture_output=True,
             text=True,

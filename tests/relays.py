@@ -26,6 +26,7 @@ from aiosmtpd.smtp import SMTP
 
 from pipeline.deliver import new_message
 from pipeline.mailqueue import MailQueue
+from tests import warm
 from tests.test_smtp import free_port
 
 
@@ -162,7 +163,7 @@ def csac(config: Path, *args: str) -> list[str]:
 def run(config: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     """The real `csac` with this configuration; a terminal wide enough for status's table."""
     env = os.environ | {"COLUMNS": "1000"}
-    return subprocess.run(csac(config, *args), capture_output=True, text=True, timeout=timeout, env=env)
+    return warm.run(csac(config, *args), capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def queue_messages(state: Path, count: int, to: str = "Corse@resah.fr", prefix: str = "m") -> list[str]:

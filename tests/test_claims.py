@@ -23,6 +23,7 @@ import pytest
 
 from pipeline.journal import Journal
 from tests import builders as b
+from tests import warm
 from tests.test_faults import read_only
 from tests.test_watch import wait_for
 
@@ -33,7 +34,7 @@ class Watch:
     def __init__(self, root: Path, settle: str = "0.2"):
         args = [sys.executable, "-m", "pipeline", "watch", "--inbox", str(root / "inbox"), "--outbox", str(root / "outbox"),
                 "--state", str(root / "var"), "--settle", settle, "--rescan", "0.5"]  # fmt: skip
-        self.proc = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
+        self.proc = warm.Popen(args, stderr=subprocess.PIPE, text=True)
         wait_for(lambda: (root / "inbox" / "processing").is_dir(), "watcher start")
 
     def stop(self) -> str:

@@ -2,6 +2,10 @@
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -19,6 +23,18 @@ def _campaign(tmp_path, *lines, name="campagne.csv"):
     path = tmp_path / name
     path.write_text(HEADER + "".join(lines), encoding="utf-8")
     return path
+
+
+@pytest.mark.slow  # a program started cold
+@pytest.mark.parametrize(
+    "program", [[str(Path(sys.executable).with_name("csac"))], [sys.executable, "-m", "pipeline"]]
+)
+def test_the_installed_program_and_the_module_start_csac(program):
+    """Exec'd here: the other tests fork csac from a warm process that has its libraries imported (tests/warm.py)."""
+    done = subprocess.run(
+        [*program, "--help"], capture_output=True, text=True, env=os.environ | {"COLUMNS": "200"}
+    )
+    assert done.returncode == 0 and "render-batch" in done.stdout, done.stderr
 
 
 @pytest.mark.slow  # a real csac process
@@ -137,8 +153,6 @@ def test_the_same_campaign_rendered_twice_gives_identical_files(tmp_path):
 
 @pytest.mark.slow  # a real csac process
 def test_a_yaml_campaign_renders_mandates_and_groupements(tmp_path):
-    from pathlib import Path
-
     example = Path(__file__).parent.parent / "examples" / "campagne.yaml"
     result = run_csac(
         "render-batch", str(example), "--variants", "2021-047-001", "-o", str(tmp_path / "out"), cwd=tmp_path

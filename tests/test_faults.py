@@ -11,6 +11,7 @@ import pytest
 
 from pipeline.journal import Journal
 from tests import builders as b
+from tests import warm
 from tests.test_watch import rows, wait_for
 
 pytestmark = pytest.mark.slow  # a real `csac watch` against a read-only or full outbox
@@ -66,7 +67,7 @@ def deposit(renderer, resources):
 def start(tmp_path):
     args = [sys.executable, "-m", "pipeline", "watch", "--inbox", str(tmp_path / "inbox"), "--outbox", str(tmp_path / "outbox"),
             "--state", str(tmp_path / "var"), "--settle", "0.2", "--rescan", "0.5"]  # fmt: skip
-    proc = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
+    proc = warm.Popen(args, stderr=subprocess.PIPE, text=True)
     wait_for(lambda: (tmp_path / "inbox" / "processing").is_dir(), "watcher start")
     return proc
 
@@ -143,10 +144,10 @@ def test_csac_intake_says_it_could_not_deliver_and_exits_non_zero(tmp_path, depo
     (tmp_path / "outbox").mkdir()
     (tmp_path / "d.zip").write_bytes(deposit)
     with read_only(tmp_path / "outbox"):
-        done = subprocess.run([sys.executable, "-m", "pipeline", "intake", str(tmp_path / "d.zip"), "--json",
+        done = warm.run([sys.executable, "-m", "pipeline", "intake", str(tmp_path / "d.zip"), "--json",
                                "--outbox", str(tmp_path / "outbox"), "--state", str(tmp_path / "var")], capture_output=True, text=True)  # fmt: skip
     assert done.returncode == 5 and "remise impossible" in done.stderr
     [row] = Journal(tmp_path / "var" / "journal.sqlite").latest()
     assert row["state"] == "delivery_failed"
-    assert json.loads(subprocess.run([sys.executable, "-m", "pipeline", "status", "--json", "--state", str(tmp_path / "var")],
+    assert json.loads(warm.run([sys.executable, "-m", "pipeline", "status", "--json", "--state", str(tmp_path / "var")],
                                      capture_output=True, text=True).stdout)[0]["state"] == "delivery_failed"  # fmt: skip

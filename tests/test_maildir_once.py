@@ -28,6 +28,7 @@ from pipeline.notices import region_message
 from pipeline.report import IntakeReport
 from pipeline.resources import Workspace
 from tests import builders as b
+from tests import warm
 
 REGION = "Guadeloupe-Martinique@resah.fr"
 ENTITY = b.Entity(postal_code="97200", city="FORT-DE-FRANCE")
@@ -75,9 +76,7 @@ def test_two_csac_intake_of_one_file_at_once_deliver_each_message_once(tmp_path,
     drop_pair(tmp_path, deposit)
     args = [sys.executable, "-m", "pipeline", "intake", str(tmp_path / "d.zip"), "--outbox", str(tmp_path / "out"),
             "--state", str(tmp_path / "var")]  # fmt: skip
-    procs = [
-        subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)
-    ]
+    procs = [warm.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     for proc in procs:
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
@@ -236,7 +235,7 @@ def test_a_half_made_maildir_is_completed_and_receives_its_message(
 def test_csac_intake_completes_an_empty_depositors_folder_and_exits_0(tmp_path, deposit):
     (tmp_path / "out" / DEPOSITORS).mkdir(parents=True)
     drop_pair(tmp_path, deposit)
-    done = subprocess.run([sys.executable, "-m", "pipeline", "intake", str(tmp_path / "d.zip"), "--outbox", str(tmp_path / "out"),
+    done = warm.run([sys.executable, "-m", "pipeline", "intake", str(tmp_path / "d.zip"), "--outbox", str(tmp_path / "out"),
                            "--state", str(tmp_path / "var")], capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert len(message_ids(tmp_path / "out" / DEPOSITORS)) == 1

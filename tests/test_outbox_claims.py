@@ -19,6 +19,7 @@ import pytest
 from pipeline.config import Config, Relay, Retry
 from pipeline.mailqueue import MailQueue
 from pipeline.resources import Workspace
+from tests import warm
 from tests.relays import csac, queue_messages, relay_starter, run, write_config
 from tests.test_watch import wait_for
 
@@ -46,7 +47,7 @@ def test_concurrent_csac_outbox_flush_processes_send_each_message_once(start_rel
     relay = start_relay(delay=0.05)
     ids = queue_messages(tmp_path / "var", COUNT)
     config = write_config(tmp_path, relay, state=tmp_path / "var")
-    procs = [subprocess.Popen(csac(config, "outbox", "flush", "--force"), stderr=subprocess.PIPE, text=True)
+    procs = [warm.Popen(csac(config, "outbox", "flush", "--force"), stderr=subprocess.PIPE, text=True)
              for _ in range(flushers)]  # fmt: skip
     for proc in procs:
         assert proc.wait(timeout=120) == 0, proc.stderr.read()
@@ -84,11 +85,11 @@ def test_a_flush_beside_the_watchers_rescan_sends_each_message_once(start_relay,
     config = write_config(
         tmp_path, relay, inbox=tmp_path / "inbox", outbox=tmp_path / "outbox", state=tmp_path / "var"
     )
-    watch = subprocess.Popen(
+    watch = warm.Popen(
         csac(config, "watch", "--settle", "0.2", "--rescan", "0.3"), stderr=subprocess.PIPE, text=True
     )
     try:
-        flushes = [subprocess.Popen(csac(config, "outbox", "flush", "--force"), stderr=subprocess.PIPE, text=True)
+        flushes = [warm.Popen(csac(config, "outbox", "flush", "--force"), stderr=subprocess.PIPE, text=True)
                    for _ in range(2)]  # fmt: skip
         for proc in flushes:
             assert proc.wait(timeout=120) == 0, proc.stderr.read()

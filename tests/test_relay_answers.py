@@ -21,6 +21,7 @@ from pipeline.deliver import Courier, Outgoing, new_message
 from pipeline.mailqueue import MailQueue
 from pipeline.resources import Workspace
 from tests import builders as b
+from tests import warm
 from tests.relays import csac, queue_messages, relay_starter, run, write_config
 from tests.test_watch import wait_for
 
@@ -201,7 +202,7 @@ def test_csac_watch_goes_on_after_a_depositor_address_the_relay_cannot_take(star
     config = write_config(
         tmp_path, relay, inbox=tmp_path / "inbox", outbox=tmp_path / "out", state=tmp_path / "var"
     )
-    watch = subprocess.Popen(
+    watch = warm.Popen(
         csac(config, "watch", "--settle", "0.2", "--rescan", "0.5"), stderr=subprocess.PIPE, text=True
     )
     try:

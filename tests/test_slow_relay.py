@@ -21,6 +21,7 @@ import pytest
 
 from pipeline.deliver import INLINE_SECONDS
 from pipeline.journal import Journal
+from tests import warm
 from tests.relays import SilentRelay, csac, relay_starter, run, write_config
 from tests.test_relay_answers import deposits, drop, status  # noqa: F401 (fixture)
 from tests.test_watch import wait_for
@@ -55,7 +56,7 @@ def start_watch(tmp_path, relay, timeout: float) -> tuple[object, subprocess.Pop
     """A real `csac watch` on tmp_path/inbox with this relay and smtp.timeout: its config and process."""
     config = write_config(tmp_path, relay, timeout, inbox=tmp_path / "inbox", outbox=tmp_path / "out",
                           state=tmp_path / "var")  # fmt: skip
-    watch = subprocess.Popen(csac(config, "watch", "--settle", "0.2", "--rescan", "0.5"),
+    watch = warm.Popen(csac(config, "watch", "--settle", "0.2", "--rescan", "0.5"),
                              stderr=subprocess.PIPE, text=True)  # fmt: skip
     wait_for(lambda: (tmp_path / "inbox" / "processing").is_dir(), "watcher start")
     return config, watch

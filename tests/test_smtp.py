@@ -19,6 +19,7 @@ from pipeline.config import Config, Relay, Retry
 from pipeline.intake import IntakeContext, take_in
 from pipeline.mailqueue import MailQueue
 from tests import builders as b
+from tests import warm
 
 
 class Recorder:
@@ -159,7 +160,7 @@ def test_a_permanent_refusal_is_failed_and_shown_by_status(
 ):
     smtp.reject = True
     take_in(drop(deposit()), ctx_for(resources, workspace, relay_config(workspace, smtp.controller.port)))
-    done = subprocess.run(
+    done = warm.run(
         [sys.executable, "-m", "pipeline", "status", "--json", "--state", str(workspace.state)],
         capture_output=True,
         text=True,
@@ -199,13 +200,13 @@ def test_a_sender_killed_after_the_relay_took_the_message_resends_it_with_the_sa
         "flush",
         "--force",
     ]
-    sender = subprocess.Popen(flush, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    sender = warm.Popen(flush, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     smtp.kill_pid = sender.pid  # the relay has the message; the sender dies before recording it
     sender.communicate(timeout=60)
     assert sender.returncode == -signal.SIGKILL
     queue = MailQueue(workspace.state)
     assert queue.all()[0]["state"] == "sending" and len(smtp.received) == 1
-    again = subprocess.run(flush, capture_output=True, text=True, timeout=60)
+    again = warm.run(flush, capture_output=True, text=True, timeout=60)
     assert again.returncode == 0, again.stderr
     ids = [m["Message-ID"] for m in smtp.received]
     assert len(ids) == 2 and len(set(ids)) == 1  # the same Message-ID: the mailbox keeps one
@@ -218,7 +219,7 @@ def test_config_check_connects_to_the_relay(smtp, tmp_path):
         f"smtp: {{host: 127.0.0.1, port: {smtp.controller.port}, security: none, sender: csac@resah.fr}}\n",
         encoding="utf-8",
     )
-    done = subprocess.run([sys.executable, "-m", "pipeline", "--config", str(tmp_path / "csac.yaml"), "config", "check", "--connect"],
+    done = warm.run([sys.executable, "-m", "pipeline", "--config", str(tmp_path / "csac.yaml"), "config", "check", "--connect"],
                           capture_output=True, text=True)  # fmt: skip
     assert done.returncode == 0 and "127.0.0.1" in done.stdout and "250" in done.stdout
 
@@ -286,7 +287,7 @@ def test_a_digest_for_a_region_is_written_and_sent(
         f"paths: {{state: {workspace.state}}}\nsmtp: {{host: 127.0.0.1, port: {smtp.controller.port}, security: none, sender: csac@resah.fr}}\n",
         encoding="utf-8",
     )
-    done = subprocess.run([sys.executable, "-m", "pipeline", "--config", str(tmp_path / "csac.yaml"), "digest", "--region", "Corse",
+    done = warm.run([sys.executable, "-m", "pipeline", "--config", str(tmp_path / "csac.yaml"), "digest", "--region", "Corse",
                            "--since", "2020-01-01", "--out", str(tmp_path / "dg"), "--send"], capture_output=True, text=True)  # fmt: skip
     assert done.returncode == 0, done.stderr
     [msg] = smtp.received
@@ -321,7 +322,7 @@ def test_csac_watch_routes_by_mail_through_the_relay(smtp, deposit, entity, tmp_
         f"smtp: {{host: 127.0.0.1, port: {smtp.controller.port}, security: none, sender: csac@resah.fr}}\n",
         encoding="utf-8",
     )
-    watch = subprocess.Popen([sys.executable, "-m", "pipeline", "--config", str(tmp_path / "csac.yaml"), "watch", "--settle", "0.2"],
+    watch = warm.Popen([sys.executable, "-m", "pipeline", "--config", str(tmp_path / "csac.yaml"), "watch", "--settle", "0.2"],
                              stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:
         wait_for(lambda: (tmp_path / "inbox" / "processing").is_dir(), "watcher start")
@@ -333,6 +334,6 @@ def test_csac_watch_routes_by_mail_through_the_relay(smtp, deposit, entity, tmp_
         watch.communicate(timeout=30)
     assert sorted(m["To"] for m in smtp.received) == ["Corse@resah.fr", "achats@test-sur-mer.example"]
     assert not (tmp_path / "outbox" / "Corse@resah.fr").exists()  # by mail, not into a Maildir
-    table = subprocess.run([sys.executable, "-m", "pipeline", "--config", str(tmp_path / "csac.yaml"), "status"],
+    table = warm.run([sys.executable, "-m", "pipeline", "--config", str(tmp_path / "csac.yaml"), "status"],
                            capture_output=True, text=True, env=os.environ | {"COLUMNS": "250"}).stdout  # fmt: skip
     assert "sent, sent" in table

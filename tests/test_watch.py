@@ -12,6 +12,7 @@ import pytest
 
 from pipeline.journal import Journal
 from tests import builders as b
+from tests import warm
 
 pytestmark = pytest.mark.slow  # a real `csac watch` in each test
 
@@ -34,7 +35,7 @@ class WatchProcess:
             "0.3",
             *extra,
         ]
-        self.proc = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
+        self.proc = warm.Popen(args, stderr=subprocess.PIPE, text=True)
         wait_for(lambda: (root / "inbox" / "processing").is_dir(), "watcher start")
 
     def stop(self) -> str:

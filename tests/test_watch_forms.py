@@ -136,3 +136,26 @@ def test_a_json_form_that_never_ends_is_judged_once_its_writer_has_been_gone_lon
     wait_for(lambda: len(rows(tmp_path)) == 1, "the deposit", 40)
     assert 9 < time.monotonic() - start < 20
     assert "form_invalid" in rows(tmp_path)[0]["problems"]
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system time the process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_a_watcher_waiting_for_a_form_cut_short_sleeps_between_its_looks(
+    tmp_path,
+    watcher,  # noqa: F811
+    full_deposit,  # noqa: F811
+):
+    """Reading the waiting form must not wake the watcher again: it would look at it without pause."""
+    watch = watcher("--settle", "0.3")
+    data, form = full_deposit
+    (tmp_path / "inbox" / "d.json").write_bytes(_json(form)[:40])
+    (tmp_path / "inbox" / "d.zip").write_bytes(data)
+    time.sleep(1.0)  # settled: from now on each look finds the form still unfinished
+    before = _cpu_seconds(watch.proc.pid)
+    time.sleep(3.0)
+    assert _cpu_seconds(watch.proc.pid) - before < 0.5  # 2 s and more when each look woke it again
+    assert rows(tmp_path) == []  # still waiting for the form

@@ -35,6 +35,7 @@ from pipeline.journal import Journal
 from pipeline.resources import Workspace
 from pipeline.watch import Watcher, WatchSettings
 from tests import builders as b
+from tests import warm
 from tests.test_faults import read_only
 from tests.test_smtp import Recorder, free_port
 from tests.test_watch import wait_for
@@ -155,9 +156,6 @@ def _config(root: Path, port: int) -> Path:
 
 
 def _start(config: Path) -> subprocess.Popen:
-    def limit():
-        resource.setrlimit(resource.RLIMIT_AS, (SAFETY_NET, SAFETY_NET))
-
     args = [
         sys.executable,
         "-m",
@@ -170,7 +168,8 @@ def _start(config: Path) -> subprocess.Popen:
         "--rescan",
         "0.5",
     ]
-    return subprocess.Popen(args, stderr=subprocess.PIPE, text=True, preexec_fn=limit)
+    limits = {resource.RLIMIT_AS: (SAFETY_NET, SAFETY_NET)}
+    return warm.Popen(args, stderr=subprocess.PIPE, text=True, limits=limits)
 
 
 def _watch(proc: subprocess.Popen, condition, timeout: float, run: Run) -> float | None:
@@ -380,13 +379,13 @@ def test_a_deposit_in_hand_each_time_the_watcher_dies_is_set_aside_after_five_de
     args = [sys.executable, "-m", "pipeline", "watch", "--inbox", str(tmp_path / "inbox"), "--outbox",
             str(tmp_path / "outbox"), "--state", str(tmp_path / "var"), "--settle", "0.2", "--rescan", "0.5"]  # fmt: skip
     for deaths in range(WatchSettings().crashes):
-        proc = subprocess.Popen(args, stderr=subprocess.DEVNULL)
+        proc = warm.Popen(args, stderr=subprocess.DEVNULL)
         try:
             wait_for(lambda deaths=deaths: _begun(tmp_path, deaths), "a try under way")
         finally:
             proc.kill()
             proc.wait()
-    proc = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
+    proc = warm.Popen(args, stderr=subprocess.PIPE, text=True)
     try:
         wait_for(lambda: _done(tmp_path), "the deposit's outcome")
     finally:
