@@ -67,6 +67,14 @@ def _options(
     ] = None,
 ) -> None:
     ctx.obj = config
+    _width_from_environment()
+
+
+def _width_from_environment() -> None:
+    """COLUMNS as it is when the command runs, not when csac was imported (a script may set it)."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        out.width = err.width = int(columns)
 
 
 def _variant_ids(names: list[str]) -> tuple[str, ...]:

@@ -100,7 +100,9 @@ class Journal:
         same = next((r for r in rows if source and r["source"] == source), None)  # this very drop
         if same and same["state"] not in FINAL:
             return Opened(same["id"], same["received_at"])  # taken up again after a crash, whatever its form
-        if same and same["form_sha256"] == form_sha256:
+        # this very file, finished: with the same form, or with none (its form went to done/ first and the
+        # watcher died before the file followed: adopted again, the file comes without it)
+        if same and (same["form_sha256"] == form_sha256 or not form_sha256):
             return Opened(
                 same["id"], same["received_at"], finished=IntakeReport.from_json(json.loads(same["report"]))
             )

@@ -21,10 +21,6 @@ from pipeline.resources import Resources
 from pipeline.variants import load_variants
 from tests import warm
 
-# csac's rich consoles read the width once, when pipeline.cli is first imported: whichever test does it
-# first, under xdist or not, tables and lines come out whole and the same.
-os.environ.setdefault("COLUMNS", "1000")
-
 FIXTURES = Path(__file__).parent / "fixtures"
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 VARIANT_IDS = ["2021-045-lot2", "2021-045-lot4", "2021-047-001", "2021-063-002"]

@@ -169,6 +169,18 @@ def test_the_same_file_dropped_again_with_a_corrected_form_is_judged_anew(
     assert again.deposit_id != first.deposit_id
 
 
+def test_a_file_taken_again_without_the_form_that_went_ahead_of_it_to_done_is_not_taken_twice(
+    intake_ctx, drop, zip_bytes, commune
+):
+    """The watcher moves the form to done/ first, then the file: killed in between, the file is adopted
+    again alone. It is the same drop, already finished: its report, no second row."""
+    path = drop(zip_bytes, form=b.form(commune))
+    first = take_in(path, intake_ctx, claimed=True)
+    path.with_suffix(".json").unlink()
+    again = take_in(path, intake_ctx, claimed=True)
+    assert again.deposit_id == first.deposit_id and len(Journal(intake_ctx.workspace.journal).latest()) == 1
+
+
 def test_a_copy_of_a_submission_still_being_taken_in_is_a_duplicate_of_it(
     intake_ctx, drop, zip_bytes, commune
 ):
