@@ -126,6 +126,7 @@ def test_a_second_file_of_the_same_name_dropped_while_the_first_is_claimed_does_
         wait_for(lambda: len(claims(tmp_path)) == 2, "the second, claimed beside the first")
     wait_for(lambda: len(outcomes(tmp_path)) == 2, "both delivered once the outbox is writable")
     assert attachments(tmp_path) == sorted([digest(first), digest(second)])
+    wait_for(lambda: len(in_done(tmp_path)) == 2, "both moved to done/")  # journalled done, then moved
     assert in_done(tmp_path) == sorted([digest(first), digest(second)])
     assert notified(tmp_path) == [
         "deposant1@mairie.example",
@@ -177,6 +178,7 @@ def test_claims_of_a_killed_watcher_are_recovered_beside_a_same_named_file(tmp_p
     watches.append(Watch(tmp_path))
     wait_for(lambda: len(outcomes(tmp_path)) == 2, "the recovered deposit and the new one")
     assert attachments(tmp_path) == sorted([digest(first), digest(second)])
+    wait_for(lambda: len(in_done(tmp_path)) == 2, "both moved to done/")  # journalled done, then moved
     assert in_done(tmp_path) == sorted([digest(first), digest(second)])
     assert notified(tmp_path) == ["deposant1@mairie.example", "deposant2@mairie.example"]
     watches[1].stop()
@@ -201,6 +203,7 @@ def test_two_deposits_of_one_name_both_reach_done_intact(tmp_path, watches, name
     second, _ = deposit(2)
     (inbox / name).write_bytes(second)
     wait_for(lambda: len(outcomes(tmp_path)) == 2, "the second deposit of that name")
+    wait_for(lambda: len(in_done(tmp_path)) == 2, "both moved to done/")  # journalled done, then moved
     assert in_done(tmp_path) == sorted([digest(first), digest(second)])
     assert all(len(p.name.encode()) <= 255 for p in (inbox / "done").iterdir())
     watches[0].stop()

@@ -137,7 +137,7 @@ def test_a_form_written_just_after_its_zip_is_picked_up(tmp_path, watcher, full_
     time.sleep(0.2)
     (tmp_path / "inbox" / "d.json").write_text(json.dumps(form), encoding="utf-8")
     wait_for(lambda: len(rows(tmp_path)) == 1, "the deposit")
-    assert (tmp_path / "inbox" / "done" / "d.json").exists()
+    wait_for(lambda: (tmp_path / "inbox" / "done" / "d.json").exists(), "the form moved to done/")
 
 
 def test_a_file_that_never_becomes_a_zip_is_rejected_not_left_behind(tmp_path, watcher):
