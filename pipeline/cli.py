@@ -239,7 +239,7 @@ def intake_cmd(
     if as_json:
         out.print_json(json.dumps(report.to_json(), ensure_ascii=False))
         return
-    from .notices import DOSSIER_FR, STATUS_FR  # loaded with intake itself, not at every start-up
+    from .notices import DOSSIER_FR, ROLE_FR, STATUS_FR  # loaded with intake itself, not at every start-up
 
     colour = {"complete": "green", "incomplete": "yellow", "rejected": "red"}[report.status]
     out.print(f"[{colour}]{STATUS_FR[report.status]}[/{colour}] {report.deposit_id} — {report.file}")
@@ -248,7 +248,7 @@ def intake_cmd(
         f" — SIRET : {report.siret or '—'} — région : {report.region or '—'} ({report.mailbox or '—'})"
     )
     for doc in report.documents:
-        out.print(f"  {doc.role:<15} {doc.name}")
+        out.print(f"  {ROLE_FR[doc.role]:<24} {doc.name}", markup=False)
     for problem in report.problems:
         out.print(f"  [{colour}]{problem.code}[/{colour}] {problem.message}")
     for d in report.dossiers:
