@@ -40,7 +40,9 @@ def write(dossiers: list[Dossier], path: Path, fmt: str, today: dt.date) -> Path
     data = (xlsx if fmt == "xlsx" else csv_bytes)([row(d, today) for d in dossiers])
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.part")
-    partial.write_bytes(data)
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # depositors' addresses: 0600
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
     os.replace(partial, path)
     return path
 

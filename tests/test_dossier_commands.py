@@ -572,6 +572,13 @@ def test_export_xlsx_has_french_headers_and_amounts_as_numbers():
     assert agglo["État"] == "complet" and isinstance(agglo["Ouvert le"], dt.datetime)
 
 
+@pytest.mark.parametrize("fmt", ["xlsx", "csv"])
+def test_the_export_is_readable_only_by_its_owner_like_everything_csac_writes(fmt):
+    """It holds the depositors' addresses."""
+    ok("dossier", "export", "--region", "Hauts-de-France", "--format", fmt, "--out", f"suivi.{fmt}")
+    assert Path(f"suivi.{fmt}").stat().st_mode & 0o777 == 0o600
+
+
 def test_export_csv_is_utf8_with_bom_and_semicolons_for_french_excel():
     ok("dossier", "export", "--region", "Hauts-de-France", "--format", "csv", "--out", "suivi.csv")
     data = Path("suivi.csv").read_bytes()
