@@ -255,7 +255,7 @@ def _total_paid(dossiers: tuple[Judged, ...]) -> Decimal | None:
 
 def _dossier(j: Judged, deposit_id: str, ctx: IntakeContext) -> DossierReport:
     return DossierReport(
-        j.dossier_id, j.facts.siret, j.facts.variant, j.status.value,
+        j.dossier_id, j.facts.siret, j.variant, j.status.value,
         tuple(Problem(f.code, f.message) for f in _union(list(j.findings))),
         tuple(DossierDocument(d.doc.name, d.role, o or deposit_id) for d, o in zip(j.docs, j.origins, strict=True)),
         (*j.deposits, deposit_id) if deposit_id not in j.deposits else j.deposits,

@@ -56,12 +56,17 @@ class Judged:
     deposits: tuple[str, ...] = ()  # the earlier deposits that brought it documents
     purposes: tuple[str, ...] = ()  # for each document, what it pays when it is an order: "membership" or ""
     paid: Decimal | None = None  # what its orders pay for it: its share of an order paying several
+    deduced: str | None = None  # a scanned convention's variant, as its annex, order or form name it
+
+    @property
+    def variant(self) -> str | None:
+        return self.facts.variant or self.deduced
 
     @property
     def dossier_id(self) -> str | None:
         """None when csac cannot say whose dossier it is (no SIRET, or no known variant)."""
-        if self.facts.siret and self.facts.variant:
-            return dossier_id(self.facts.siret, self.facts.variant)
+        if self.facts.siret and self.variant:
+            return dossier_id(self.facts.siret, self.variant)
         return None
 
     @property
@@ -127,9 +132,10 @@ class Judge:
         goes to the signatory's other dossiers on evidence (their accord-cadre named, a due or a sum of
         dues paid), never by guess. The bulletin goes to every dossier the deposit concerns."""
         groups = by_convention(docs)
-        earlier = self._earlier(groups)
+        earlier = self._earlier(groups, docs)
         bulletin_only = not groups and any(d.role == BULLETIN for d in docs)
-        extra = self._others(docs, groups) if not groups or self._leftovers(docs, groups) else {}
+        taken = {d.id for d, _ in earlier.values()}  # a scan's dossier is its conventions' already
+        extra = self._others(docs, groups, taken) if not groups or self._leftovers(docs, groups) else {}
         for key, (_, kept) in (earlier | extra).items():
             groups.setdefault(key, []).extend(kept)
         earlier |= extra
@@ -227,14 +233,17 @@ class Judge:
                 return Plan({"": list(docs)}, {}, membership=frozenset(paying), bulletin=bulletin)
         return Plan({"": list(docs)}, {})
 
-    def _earlier(self, groups: dict[str, list[Classified]]) -> dict:
-        """The dossiers these conventions update, when they exist already."""
+    def _earlier(self, groups: dict[str, list[Classified]], docs: list[Classified]) -> dict:
+        """The dossiers these conventions update, when they exist already (a scan's, by its deduced variant)."""
         if self.book is None:
             return {}
         found = {}
         for key, convs in groups.items():
-            facts = gather(convs, self.ctx.resah)
-            dossier = self.book.get(dossier_id(facts.siret, key)) if facts.siret and facts.variant else None
+            siret = gather(convs, self.ctx.resah).siret or self._signatory(docs)
+            variant = self._deduced(docs) if key == "?" else key
+            dossier = (
+                self.book.get(dossier_id(siret, variant)) if siret and variant and variant[0] != "?" else None
+            )
             if dossier is not None:
                 found[key] = (dossier, self._kept_documents(dossier))
         return found
@@ -252,7 +261,7 @@ class Judge:
 
     # -- the signatory's other dossiers ------------------------------------------------------------
     def _others(
-        self, docs: list[Classified], groups: dict
+        self, docs: list[Classified], groups: dict, taken: set[str] = frozenset()
     ) -> dict[str, tuple[Dossier, tuple[Classified, ...]]]:
         """The signatory's dossiers this deposit's conventions are not, with what they hold. The signatory
         is the one its documents name; a form naming another SIRET makes it nobody's (never a stranger's
@@ -265,7 +274,7 @@ class Judge:
         return {
             d.variant: (d, self._kept_documents(d))
             for d in self.book.of_siret(siret)
-            if d.variant not in groups
+            if d.variant not in groups and d.id not in taken
         }
 
     @staticmethod
@@ -310,6 +319,11 @@ class Judge:
         if not group and plan.bulletin:  # a bulletin sent alone
             return self._bulletin_alone(plan, key)
         facts, where, due = self._facts_and_due(group)
+        deduced = self._deduced(group) if key == "?" else None
+        if deduced:  # a scan's contribution: the tariff of the variant its annex or order names
+            due = expected_due(
+                replace(facts, variant=deduced), where.registered, self.ctx.variants, self.form
+            )
         cat = self.ctx.catalogue
         findings = [
             *self._unmatched(presence(group, due, cat), plan),
@@ -332,8 +346,21 @@ class Judge:
         purposes = tuple(plan.slot(d)[1] for d in group)
         paid = (due.amount if due and due.certain else None) if share else facts.amount_paid
         return Judged(
-            key, tuple(group), brought, facts, where, due, tuple(findings), dossier, origins, deposits, purposes, paid
+            key, tuple(group), brought, facts, where, due, tuple(findings), dossier, origins, deposits, purposes, paid,
+            deduced,
         )  # fmt: skip
+
+    def _deduced(self, group: list[Classified]) -> str | None:
+        """A convention with no text (a scan signed by hand) names no accord-cadre: its dossier is the one its
+        annex and orders, else its form, name, when they name exactly one. Its problem stays (a person checks
+        the scan, and may accept the dossier)."""
+        named = set().union(
+            *(variants_named(d, self.ctx.variants) for d in group if d.role in (ANNEX, PURCHASE_ORDER))
+        )
+        if not named and self.form:
+            said = markets_named(self.form.get("numero_marche") or "")
+            named = {v.id for v in self.ctx.variants.values() for m in said if m.names(v.market)}
+        return named.pop() if len(named) == 1 else None
 
     def _unmatched(self, found: list[Finding], plan: Plan) -> list[Finding]:
         """A missing order, when the deposit holds orders no convention takes: said as such."""

@@ -633,3 +633,28 @@ def test_a_persons_decision_waits_for_the_intake_judging_the_dossier(package, de
         assert not decided.is_set()
     taker.join(timeout=10)
     assert decided.is_set() and book.get(dossier).status == "accepted"
+
+
+def test_a_scanned_convention_opens_the_dossier_its_annex_names_for_a_person_to_accept(
+    package, deposit, renderer, resources, workspace
+):
+    from pipeline.dossiers import DossierStatus
+    from tests.builders import scanned_pdf
+
+    _, annex, due = package(LOT2)
+    scan = deposit(
+        [
+            ("Convention signée.pdf", scanned_pdf()),
+            ("Annexe.xlsx", annex),
+            ("EJ.pdf", order_pdf(ENTITY, Decimal("10"))),
+        ]
+    )
+    assert states(scan) == {LOT2: ("incomplete", ["convention_unknown", "amount_mismatch"])}
+    DossierBook(workspace.journal).decide(
+        scan.dossiers[0].dossier_id,
+        DossierStatus.ACCEPTED,
+        "M. Durand",
+        "signature manuscrite vérifiée sur le scan",
+    )
+    later = deposit([("Convention signée.pdf", scanned_pdf()), ("EJ corrigé.pdf", order_pdf(ENTITY, due))])
+    assert (later.status, states(later)) == ("complete", {LOT2: ("accepted", ["convention_unknown"])})
