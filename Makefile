@@ -44,8 +44,9 @@ JOBS     ?= 6
 test: $(STAMP)
 	$(PYTEST) -q -rs -n $(JOBS) --dist loadgroup --durations=10
 
+# worksteal: a worker that runs out of tests takes some queued on the other instead of waiting.
 check: $(STAMP)
-	$(PYTEST) -q -rs -n 2 -m "not slow"
+	$(PYTEST) -q -rs -n 2 --dist worksteal -m "not slow"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check pipeline tests bench tools

@@ -180,7 +180,11 @@ def serve(fd: int) -> None:
     import importlib
 
     for name in PRELOAD:
-        importlib.import_module(name)
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:  # a module renamed since: the child imports what it needs
+            if exc.name != name:
+                raise
     gc.freeze()  # the collector leaves what was imported alone: fewer pages copied in each child
     control = socket.socket(fileno=fd)
     while True:
