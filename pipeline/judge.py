@@ -320,6 +320,8 @@ class Judge:
             return self._bulletin_alone(plan, key)
         facts, where, due = self._facts_and_due(group)
         deduced = self._deduced(group) if key == "?" else None
+        if not facts.variant and key in self.ctx.variants:  # its convention's file lost: the dossier's own
+            deduced = key
         if deduced:  # a scan's contribution: the tariff of the variant its annex or order names
             due = expected_due(
                 replace(facts, variant=deduced), where.registered, self.ctx.variants, self.form

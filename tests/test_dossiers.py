@@ -658,3 +658,16 @@ def test_a_scanned_convention_opens_the_dossier_its_annex_names_for_a_person_to_
     )
     later = deposit([("Convention signée.pdf", scanned_pdf()), ("EJ corrigé.pdf", order_pdf(ENTITY, due))])
     assert (later.status, states(later)) == ("complete", {LOT2: ("accepted", ["convention_unknown"])})
+
+
+def test_a_follow_up_to_a_dossier_whose_kept_files_were_lost_still_goes_to_it_and_asks_for_them(
+    package, deposit, workspace
+):
+    import shutil
+
+    conv, annex, due = package(LOT2)
+    first = deposit([("Convention.pdf", conv), ("Annexe.xlsx", annex)])
+    shutil.rmtree(workspace.state / "documents")
+    later = deposit([("EJ.pdf", order_pdf(ENTITY, due))])
+    assert [d.dossier_id for d in later.dossiers] == [first.dossiers[0].dossier_id]
+    assert states(later) == {LOT2: ("incomplete", ["convention_missing", "annex_missing"])}
