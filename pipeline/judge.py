@@ -1,9 +1,10 @@
 """Judge each dossier a deposit concerns, with the documents that came before.
 
 A dossier is one signatory on one variant (pipeline/dossiers.py). A deposit
-with conventions opens or updates one dossier per convention; a deposit
-without one (the order sent alone, days later) goes to the signatory's open
-dossier that its accord-cadre, else its amount, designates. Either way the
+with conventions opens or updates one dossier per convention; what none of
+them takes (the order sent alone, days later) goes to the signatory's other
+dossiers on evidence: the accord-cadre it names, a due or a sum of dues it
+pays, else the form's numéro de marché. Either way the
 dossier is judged whole: its earlier documents, re-read from where csac kept
 them, with this deposit's documents in place of those of the same role. The
 rules are the ones a single deposit always had (pipeline/rules.py), run on
@@ -25,8 +26,7 @@ from .dossiers import Documents, Dossier, DossierBook, DossierStatus, Held, doss
 from .extract import extract
 from .facts import Facts, gather
 from .form import Form
-from .markets import markets_named
-from .match import Shared, attach_annexes, attach_orders, by_convention, variants_named
+from .match import Shared, attach_annexes, attach_orders, by_convention, variants_in, variants_named
 from .money import format_eur
 from .orders import read_order_amount
 from .problems import Finding
@@ -149,7 +149,7 @@ class Judge:
         paying = bulletin.order if bulletin and id(bulletin.order) not in kept_ids else None
         orders = [d for d in docs if d is not paying]
         shared, unplaced = attach_orders(groups, orders, dues, self.ctx.variants, strict=bool(extra))
-        unplaced += self._by_form(groups, unplaced, extra)
+        unplaced = self._by_form(groups, unplaced, extra)
         for s in shared:
             for k in s.keys:
                 groups[k].append(s.order)
@@ -166,6 +166,10 @@ class Judge:
         left = tuple((d, why) for d, why in unmatched + unplaced if why)
         return Plan(groups, earlier, kept_ids, tuple(shared), left, membership, bulletin)
 
+    def _form_names(self) -> set[str]:
+        """The variants the form's "numéro de marché" names."""
+        return variants_in(self.form.get("numero_marche") or "", self.ctx.variants) if self.form else set()
+
     def _leftovers(self, docs: list[Classified], groups: dict) -> bool:
         """Whether a deposit with conventions holds an order or annex naming another accord-cadre."""
         mine = set(groups)
@@ -175,17 +179,16 @@ class Judge:
 
     def _by_form(self, groups: dict, unplaced: list, extra: dict) -> list:
         """An order of a follow-up that names no accord-cadre, of an amount that is no due: the form's
-        "numéro de marché", when it names exactly one of the signatory's dossiers, says whose it is."""
-        said = markets_named(self.form.get("numero_marche") or "") if self.form else []
-        named = [k for k in extra if any(m.names(self.ctx.variants[k].market) for m in said)]
+        "numéro de marché", when it names exactly one of the signatory's dossiers, says whose it is.
+        Returns what is still unplaced."""
+        named = [k for k in extra if k in self._form_names()]
         still = []
         for doc, why in unplaced:
             if len(named) == 1 and doc.role == PURCHASE_ORDER and not variants_named(doc, self.ctx.variants):
                 groups[named[0]].append(doc)
             else:
                 still.append((doc, why))
-        unplaced[:] = still
-        return []
+        return still
 
     def _kept_shares(self, earlier: dict) -> list[Shared]:
         """A kept order that pays several dossiers pays them still: its amount is checked against the sum
@@ -312,9 +315,10 @@ class Judge:
 
     # -- judging each dossier -----------------------------------------------------------------------
     def judge(self, plan: Plan) -> list[Judged]:
-        return [self._judge_one(plan, key) for key in plan.groups]
+        dues = {k: self._due_of(plan, k) for k in plan.groups} if plan.shared else {}
+        return [self._judge_one(plan, key, dues) for key in plan.groups]
 
-    def _judge_one(self, plan: Plan, key: str) -> Judged:
+    def _judge_one(self, plan: Plan, key: str, dues: dict[str, Decimal | None]) -> Judged:
         group = plan.contribution(key)
         if not group and plan.bulletin:  # a bulletin sent alone
             return self._bulletin_alone(plan, key)
@@ -335,7 +339,7 @@ class Judge:
             *self._contract(facts, plan),
         ]
         share = next((s for s in plan.shared if key in s.keys and any(s.order is d for d in group)), None)
-        findings += self._shared_amount(share, plan) if share else amount(group, facts, due, cat)
+        findings += self._shared_amount(share, dues) if share else amount(group, facts, due, cat)
         findings += self._membership(plan, key)
         if where.region is None:
             findings.append(cat.finding("region_unknown"))
@@ -359,9 +363,7 @@ class Judge:
         named = set().union(
             *(variants_named(d, self.ctx.variants) for d in group if d.role in (ANNEX, PURCHASE_ORDER))
         )
-        if not named and self.form:
-            said = markets_named(self.form.get("numero_marche") or "")
-            named = {v.id for v in self.ctx.variants.values() for m in said if m.names(v.market)}
+        named = named or self._form_names()
         return named.pop() if len(named) == 1 else None
 
     def _unmatched(self, found: list[Finding], plan: Plan) -> list[Finding]:
@@ -394,18 +396,13 @@ class Judge:
     def _contract(self, facts: Facts, plan: Plan) -> list[Finding]:
         """The form's "numéro de marché" names one market: a deposit of several conventions is checked once."""
         found = contract(facts, self.form, self.ctx.variants, self.ctx.catalogue)
-        if found and len(plan.groups) > 1:
-            others = [k for k in plan.groups if k != facts.variant]
-            said = markets_named(self.form.get("numero_marche") or "")
-            if any(
-                m.names(self.ctx.variants[k].market) for k in others if k in self.ctx.variants for m in said
-            ):
-                return []
+        if found and len(plan.groups) > 1 and self._form_names() & (plan.groups.keys() - {facts.variant}):
+            return []
         return found
 
-    def _shared_amount(self, share: Shared, plan: Plan) -> list[Finding]:
+    def _shared_amount(self, share: Shared, known: dict[str, Decimal | None]) -> list[Finding]:
         """One order for several conventions: its amount against the sum of their dues."""
-        dues = {k: self._due_of(plan, k) for k in share.keys} | dict(share.elsewhere)
+        dues = {k: known[k] for k in share.keys} | dict(share.elsewhere)
         if share.amount is None:
             detail = f"{quoted(share.order.doc.name, 80)}, pour {len(dues)} conventions ({', '.join(sorted(dues))})"
             return [self.ctx.catalogue.finding("amount_mismatch", detail, scope="ambiguous")]

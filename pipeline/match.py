@@ -1,18 +1,18 @@
 """Which convention each annex and order of a deposit belongs to.
 
 A ZIP may hold several conventions (a local authority joining four
-agreements returns them together). Each convention opens a bundle; an annex
-or an order joins the bundle of the accord-cadre and lot it names, else the
+agreements returns them together). Each convention opens a group; an annex
+or an order joins the group of the accord-cadre and lot it names, else the
 one its amount designates: the contribution due of one convention, or the sum
-of several when one order pays them together. When neither says, a document
-joins the only bundle that lacks its role; otherwise it stays unmatched and
-is reported, never guessed. Everything is taken in an order of its own
+of several when one order pays them together. An annex that names nothing
+joins the only group still without one; otherwise a document stays unmatched
+and is reported, never guessed. Everything is taken in an order of its own
 (variant ids, document names), never the ZIP's member order.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from itertools import combinations
 
@@ -22,18 +22,7 @@ from .orders import read_order_amount
 from .variants import Variant
 
 HEAD = 4000  # characters of an annex or an order read for the accord-cadre it names
-MAX_SUBSET = 8  # bundles among which an order's amount is matched to a sum: 2**8 subsets at most
-
-
-@dataclass(frozen=True)
-class Bundle:
-    """The documents of one convention in this deposit; `key` is its variant (or '?' + its framework)."""
-
-    key: str
-    docs: tuple[Classified, ...]
-
-    def has(self, role: str) -> bool:
-        return any(d.role == role for d in self.docs)
+MAX_SUBSET = 8  # groups among which an order's amount is matched to a sum: 2**8 subsets at most
 
 
 @dataclass(frozen=True)
@@ -48,25 +37,23 @@ class Shared:
     ] = ()  # dues of the dossiers it pays outside this deposit
 
 
-@dataclass(frozen=True)
-class Matching:
-    bundles: tuple[Bundle, ...]
-    shared: tuple[Shared, ...] = ()
-    unmatched: tuple[tuple[Classified, str], ...] = field(default=())  # (document, why, in French)
-
-
 def key_of(convention: Classified) -> str:
     return convention.variant or f"?{convention.framework or ''}"
 
 
-def variants_named(doc: Classified, variants: dict[str, Variant]) -> set[str]:
-    """The variants an annex or an order names by its accord-cadre number and lot."""
-    named = markets_named(doc.doc.text[:HEAD])
+def variants_in(text: str, variants: dict[str, Variant]) -> set[str]:
+    """The variants a text (a document's head, a form's "numéro de marché") names by accord-cadre and lot."""
+    named = markets_named(text)
     return {v.id for v in variants.values() for m in named if m.names(v.market)}
 
 
+def variants_named(doc: Classified, variants: dict[str, Variant]) -> set[str]:
+    """The variants an annex or an order names by its accord-cadre number and lot."""
+    return variants_in(doc.doc.text[:HEAD], variants)
+
+
 def by_convention(docs: list[Classified]) -> dict[str, list[Classified]]:
-    """One bundle per convention's variant, in the order of their keys."""
+    """One group per convention's variant, in the order of their keys."""
     groups: dict[str, list[Classified]] = {}
     for conv in sorted((d for d in docs if d.role == CONVENTION), key=lambda d: (key_of(d), d.doc.name)):
         groups.setdefault(key_of(conv), []).append(conv)
@@ -132,9 +119,7 @@ def attach_orders(
             placed[id(order)] = named
         elif len(groups) == 1 and not strict:
             placed[id(order)] = list(groups)
-        elif known or markets_named(
-            order.doc.text[:HEAD]
-        ):  # another convention's order: maybe of the signatory's other dossier
+        elif known or markets_named(order.doc.text[:HEAD]):  # another dossier's order, or an unknown market
             elsewhere.add(id(order))
     for by_amount in (_single, _subset):
         for order, amount in orders:
@@ -184,7 +169,3 @@ def _why_order(amount: Decimal | None, said: bool = False) -> str:
     if amount is None:
         return "il ne désigne aucun accord-cadre et son montant n'a pas pu être lu"
     return "il ne désigne aucun accord-cadre et son montant ne correspond à aucune contribution due"
-
-
-def bundles_of(groups: dict[str, list[Classified]]) -> tuple[Bundle, ...]:
-    return tuple(Bundle(k, tuple(v)) for k, v in groups.items())
