@@ -247,8 +247,8 @@ class Judge:
             dossier = (
                 self.book.get(dossier_id(siret, variant)) if siret and variant and variant[0] != "?" else None
             )
-            if dossier is not None:
-                found[key] = (dossier, self._kept_documents(dossier))
+            if dossier is not None:  # its convention is this deposit's: the kept one is not read again
+                found[key] = (dossier, self._kept_documents(dossier, skip=CONVENTION))
         return found
 
     def _due_of(self, plan: Plan, key: str) -> Decimal | None:
@@ -293,10 +293,13 @@ class Judge:
         siret = read or said
         return siret if siret and is_valid(siret) else None
 
-    def _kept_documents(self, dossier: Dossier) -> tuple[Classified, ...]:
-        """The dossier's current documents, read again from where csac kept them."""
+    def _kept_documents(self, dossier: Dossier, skip: str | None = None) -> tuple[Classified, ...]:
+        """The dossier's current documents, read again from where csac kept them (but those of the role
+        `skip`, which this deposit replaces whatever they say)."""
         out = []
         for held in self.book.documents(dossier.id):
+            if held.role == skip:
+                continue
             try:
                 data = self.kept.read(held.sha256)
             except OSError:
