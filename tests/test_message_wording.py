@@ -4,6 +4,7 @@ Each case takes real deposits in, then reads every message intake wrote, in ever
 Maildir of the outbox, as a person would: the subject and the text body.
 """
 
+import datetime as dt
 import email
 import mailbox
 import re
@@ -159,3 +160,19 @@ def test_the_forbidden_patterns_catch_what_they_name():
     ):
         assert offences(sample), sample
     assert not offences("Votre dossier est complet (n° 20261202-0001), reçu le 02/12/2026 à 09:30.")
+
+
+def test_a_reminder_and_a_refusal_are_written_in_words_only(intake_ctx, drop, documents, commune):
+    from pipeline import decide, remind
+    from pipeline.deliver import Courier
+    from pipeline.dossiers import DossierBook
+
+    data, form = _no_order(documents, b.form(commune))
+    report = take_in(drop(data, form=form), intake_ctx)
+    later = dt.datetime.now().astimezone() + dt.timedelta(days=11)
+    assert remind.remind(intake_ctx.config, later).reminders, "no reminder was due"
+    book = DossierBook(intake_ctx.workspace.journal)
+    decide.refuse(book, Courier(intake_ctx.config), report.dossiers[0].dossier_id, "Mme Durand", "hors délai")
+    sent = messages(intake_ctx.workspace.outbox)
+    found = {msg["Subject"]: offences(text_of(msg)) for msg in sent}
+    assert len(found) >= 4 and not {k: v for k, v in found.items() if v}
