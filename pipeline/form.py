@@ -191,7 +191,7 @@ def _validated(data: dict, source: str, schema: Path, smtputf8: bool) -> Form:
                 valid[name] = address.check(valid[name], smtputf8)
             except address.AddressError as exc:
                 problems.append(
-                    f"{label(name, named)} : l'adresse reçue, {shown(valid[name])}, n'est pas utilisable : {exc}"
+                    f"{label(name, named)} : l'adresse reçue dans le formulaire, {shown(valid[name])}, n'est pas utilisable : {exc}"
                 )
                 del valid[name]
     refused = frozenset(k for k in map(_readable, data) if k not in valid) - {""}

@@ -15,6 +15,9 @@ from jsonschema.exceptions import ValidationError
 from .untrusted import quoted
 
 KINDS = {"object": "une liste de champs", "array": "une liste de valeurs"}
+RECEIVED = (
+    "la valeur reçue dans le formulaire"  # said of every value quoted: the depositor's, never the Resah's
+)
 
 
 def label(name: str, titles: dict[str, str]) -> str:
@@ -43,7 +46,7 @@ def _too_long(error: ValidationError, field: str) -> str:
     if "propertyNames" in error.schema_path:
         return f"un nom de champ trop long a été reçu : {quoted(error.instance)}"
     return (
-        f"{field} : la valeur reçue est trop longue ({len(error.instance)} caractères, "
+        f"{field} : {RECEIVED} est trop longue ({len(error.instance)} caractères, "
         f"{error.validator_value} au plus) : {quoted(error.instance)}"
     )
 
@@ -51,7 +54,7 @@ def _too_long(error: ValidationError, field: str) -> str:
 def _pattern(error: ValidationError, field: str) -> str:
     examples = error.schema.get("examples")
     hint = f" (par exemple {examples[0]})" if examples else ""
-    return f"{field} : la valeur reçue, {quoted(str(error.instance))}, n'est pas au format attendu{hint}"
+    return f"{field} : {RECEIVED}, {quoted(str(error.instance))}, n'est pas au format attendu{hint}"
 
 
 def said(error: ValidationError, titles: dict[str, str]) -> str:
@@ -70,12 +73,12 @@ def said(error: ValidationError, titles: dict[str, str]) -> str:
     if v in ("minLength", "minItems") or (v == "type" and value is None):
         return f"{field} : vide"
     if v == "type":
-        return f"{field} : un texte est attendu ; reçu : {_received(value)}"
+        return f"{field} : un texte est attendu ; reçu dans le formulaire : {_received(value)}"
     if v == "not":
-        return f"{field} : la valeur reçue contient un retour à la ligne ou un caractère invisible ({_received(value)})"
+        return f"{field} : {RECEIVED} contient un retour à la ligne ou un caractère invisible ({_received(value)})"
     if v == "pattern":
         return _pattern(error, field)
     if v == "format":
         why = f" : {error.cause}" if error.cause else ""
-        return f"{field} : l'adresse reçue, {_received(value)}, n'est pas valide{why}"
-    return f"{field} : la valeur reçue, {_received(value)}, n'est pas admise"
+        return f"{field} : l'adresse reçue dans le formulaire, {_received(value)}, n'est pas valide{why}"
+    return f"{field} : {RECEIVED}, {_received(value)}, n'est pas admise"

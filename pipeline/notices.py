@@ -208,9 +208,10 @@ def _follow_up_line(report: IntakeReport) -> list[str]:
     return ["Ce dépôt est joint aux documents que nous avions déjà reçus pour votre dossier.", ""]
 
 
-def _to_send(problems) -> list[str]:
-    """The pieces to send, one a line, as things (never a diagnosis); the form's are asked apart."""
-    return [f"  – {one_line(p.ask, LINE)}" for p in problems if p.ask and p.code != "form_invalid"]
+def to_send(problems) -> list[str]:
+    """The pieces to send, one a line, as things (never a diagnosis); the form's are asked apart, and the
+    region not found is information. A problem kept by an older csac, without its ask, is said as it was."""
+    return [f"  – {one_line(p.ask or p.message, LINE)}" for p in problems if p.code not in NOT_SENT]
 
 
 def _form_lines(problems) -> list[str]:
@@ -229,10 +230,11 @@ def _form_lines(problems) -> list[str]:
 
 
 def _noted(problems) -> list[str]:
-    """What the depositor has nothing to do about, told as information (the region not found…)."""
-    return [f"À noter : {one_line(p.message, LINE)}" for p in problems if not p.ask]
+    """What the depositor has nothing to do about, told as information: the region not found."""
+    return [f"À noter : {one_line(p.message, LINE)}" for p in problems if p.code == "region_unknown"]
 
 
+NOT_SENT = ("form_invalid", "region_unknown")  # asked in a reply, and nothing to do
 SEND_ONLY = (
     "Inutile de renvoyer les documents déjà reçus : déposez uniquement ces pièces, avec le formulaire, "
     "dans l'espace de dépôt des adhésions ; elles seront jointes à votre dossier."
@@ -242,7 +244,7 @@ SEND_ONLY = (
 def _missing(report: IntakeReport) -> list[str]:
     """One dossier, or a deposit no dossier takes: what to send, once, and nothing else."""
     lines = ["Votre dossier ne peut pas encore être traité."]
-    things = _to_send(report.problems)
+    things = to_send(report.problems)
     if things:
         lines += ["", "Pour le compléter, merci de nous envoyer uniquement :", "", *things, "", SEND_ONLY]
     lines += _form_lines(report.problems)
@@ -255,16 +257,16 @@ def _per_dossier(report: IntakeReport) -> list[str]:
     the deposit as a whole."""
     lines = [f"Votre dépôt concerne {len(report.dossiers)} conventions :", ""]
     for d in report.dossiers:
-        head = f"  - {convention_fr(d.variant).capitalize()} (dossier n° {d.dossier_id}) : dossier {DOSSIER_FR[d.status]}"
-        things = _to_send(d.problems) if d.status not in ("complete", "accepted") else []
+        head = f"  - {convention_fr(d.variant)} (dossier n° {d.dossier_id}) : dossier {DOSSIER_FR[d.status]}"
+        things = to_send(d.problems) if d.status not in ("complete", "accepted") else []
         lines.append(head + (" ; merci de nous envoyer uniquement :" if things else "."))
         lines += [f"    {line}" for line in things]
     general = [p for p in report.problems if not any(p in d.problems for d in report.dossiers)]
-    things = _to_send(general)
+    things = to_send(general)
     if things:
         lines += ["", "Pour l'ensemble du dépôt, merci de nous envoyer aussi :", "", *things]
     if things or any(
-        _to_send(d.problems) for d in report.dossiers if d.status not in ("complete", "accepted")
+        to_send(d.problems) for d in report.dossiers if d.status not in ("complete", "accepted")
     ):
         lines += ["", SEND_ONLY]
     lines += _form_lines(report.problems)
