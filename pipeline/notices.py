@@ -48,13 +48,14 @@ def subject_of(report: IntakeReport, state: str, number: str | None = None) -> s
     state ("dossier complet", "dépôt refusé"…) and the deposit number (this one unless `number` is given).
 
     "Convention 2021-045 lot 4 — Communauté d'Agglomération de Béthune-Bruay — dossier complet (n° …)".
-    The organisation is the one the documents name, else the form's raison sociale, on one line.
+    The organisation is the one the documents name, else the form's raison sociale, on one line. The
+    subject starts with a plain word ("Convention", "3 conventions"), whatever follows.
     """
     variants = [d.variant for d in report.dossiers] or [v for v in (report.variant,) if v]
     what = (
         f"{len(variants)} conventions"
         if len(variants) > 1
-        else (f"Convention {convention_ref(variants[0])}" if variants else "Dépôt de convention")
+        else " ".join(("Convention", *map(convention_ref, variants)))
     )
     who = one_line(report.signatory or "", ORGANISATION)
     return " — ".join(p for p in (what, who, f"{state} (n° {number or report.deposit_id})") if p)
