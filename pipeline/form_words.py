@@ -73,7 +73,10 @@ def said(error: ValidationError, titles: dict[str, str]) -> str:
     if v in ("minLength", "minItems") or (v == "type" and value is None):
         return f"{field} : vide"
     if v == "type":
-        return f"{field} : un texte est attendu ; reçu dans le formulaire : {_received(value)}"
+        expected = (
+            "un texte est attendu" if error.validator_value == "string" else "une valeur simple est attendue"
+        )
+        return f"{field} : {expected} ; reçu dans le formulaire : {_received(value)}"
     if v == "not":
         return f"{field} : {RECEIVED} contient un retour à la ligne ou un caractère invisible ({_received(value)})"
     if v == "pattern":
