@@ -30,6 +30,13 @@ ROLE_FR = {
 
 
 DOSSIER_FR = {"complete": "complet", "incomplete": "incomplet", "accepted": "accepté", "refused": "refusé"}
+DONE = ("complete", "accepted")  # a dossier nothing more is asked for
+NOT_SENT = ("form_invalid", "region_unknown")  # asked in a reply; nothing to do
+SEND_ONLY = (
+    "Inutile de renvoyer les documents déjà reçus : déposez uniquement ces pièces, avec le formulaire, "
+    "dans l'espace de dépôt des adhésions ; elles seront jointes à votre dossier."
+)
+SIGNATURE = "Le Resah — centrale d'achat"
 
 
 def convention_ref(variant: str) -> str:
@@ -235,13 +242,6 @@ def _noted(problems) -> list[str]:
     return [f"À noter : {one_line(p.message, LINE)}" for p in problems if p.code == "region_unknown"]
 
 
-NOT_SENT = ("form_invalid", "region_unknown")  # asked in a reply, and nothing to do
-SEND_ONLY = (
-    "Inutile de renvoyer les documents déjà reçus : déposez uniquement ces pièces, avec le formulaire, "
-    "dans l'espace de dépôt des adhésions ; elles seront jointes à votre dossier."
-)
-
-
 def _missing(report: IntakeReport) -> list[str]:
     """One dossier, or a deposit no dossier takes: what to send, once, and nothing else."""
     lines = ["Votre dossier ne peut pas encore être traité."]
@@ -256,20 +256,20 @@ def _missing(report: IntakeReport) -> list[str]:
 def _per_dossier(report: IntakeReport) -> list[str]:
     """A deposit of several conventions: what each needs, convention by convention, then what concerns
     the deposit as a whole."""
-    lines = [f"Votre dépôt concerne {len(report.dossiers)} conventions :", ""]
+    lines, asked = [f"Votre dépôt concerne {len(report.dossiers)} conventions :", ""], False
     for d in report.dossiers:
-        head = f"  - {convention_fr(d.variant)} (dossier n° {d.dossier_id}) : dossier {DOSSIER_FR[d.status]}"
-        things = to_send(d.problems) if d.status not in ("complete", "accepted") else []
-        lines.append(head + (" ; merci de nous envoyer uniquement :" if things else "."))
+        things = to_send(d.problems) if d.status not in DONE else []
+        lines.append(
+            f"  - {convention_fr(d.variant)} (dossier n° {d.dossier_id}) : dossier {DOSSIER_FR[d.status]}"
+            + (" ; merci de nous envoyer uniquement :" if things else ".")
+        )
         lines += [f"    {line}" for line in things]
+        asked = asked or bool(things)
     general = [p for p in report.problems if not any(p in d.problems for d in report.dossiers)]
     things = to_send(general)
     if things:
         lines += ["", "Pour l'ensemble du dépôt, merci de nous envoyer aussi :", "", *things]
-    if things or any(
-        to_send(d.problems) for d in report.dossiers if d.status not in ("complete", "accepted")
-    ):
-        lines += ["", SEND_ONLY]
+    lines += ["", SEND_ONLY] if asked or things else []
     lines += _form_lines(report.problems)
     noted = _noted(general)
     return lines + ([""] + noted if noted else [])
@@ -312,9 +312,6 @@ def notice(report: IntakeReport) -> str:
             f"Le titre de recettes vous sera adressé par courriel à {report.code_service}, comme demandé dans le formulaire.",
         ]
     return "\n".join(head + body + ["", _contact(report), "", SIGNATURE])
-
-
-SIGNATURE = "Le Resah — centrale d'achat"
 
 
 def _contact(report: IntakeReport) -> str:
