@@ -49,20 +49,27 @@ class Archive:
 
 
 class ArchiveRejected(Exception):
-    """The deposit cannot be read safely; `code` is archive_corrupt or archive_unsafe."""
+    """The deposit cannot be read safely; `code` is archive_corrupt or archive_unsafe.
 
-    def __init__(self, code: str, reason: str):
+    `reason` is csac's own French, for the people who examine the quarantine; `cause`
+    picks the depositor's sentence in the problem catalogue (never a library's text);
+    `name` is the member concerned, quoted, when there is one.
+    """
+
+    def __init__(self, code: str, reason: str, cause: str = "", name: str = ""):
         super().__init__(reason)
         self.code = code
         self.reason = reason
+        self.cause = cause
+        self.name = name
 
 
-def _unsafe(reason: str) -> ArchiveRejected:
-    return ArchiveRejected("archive_unsafe", reason)
+def _unsafe(reason: str, cause: str, name: str = "") -> ArchiveRejected:
+    return ArchiveRejected("archive_unsafe", reason, cause, name)
 
 
-def _corrupt(reason: str) -> ArchiveRejected:
-    return ArchiveRejected("archive_corrupt", reason)
+def _corrupt(reason: str, name: str = "") -> ArchiveRejected:
+    return ArchiveRejected("archive_corrupt", reason, "damaged", name)
 
 
 @dataclass
@@ -77,7 +84,7 @@ class _Budget:
     def count_member(self, name: str) -> None:
         self.members += 1
         if self.members > self.limits.max_members:
-            raise _unsafe(f"plus de {self.limits.max_members} fichiers dans l'archive")
+            raise _unsafe(f"plus de {self.limits.max_members} fichiers dans l'archive", "too_many")
 
 
 def _unicode_path(extra: bytes, raw: bytes) -> str | None:
@@ -123,16 +130,19 @@ def _ignored(name: str) -> bool:
 
 
 def _check_name(name: str, info: zipfile.ZipInfo, limits: Limits) -> None:
+    shown = quoted(name, 80)
     if len(name) > limits.max_name_length:
-        raise _unsafe(f"nom de fichier de plus de {limits.max_name_length} caractères")
+        raise _unsafe(
+            f"nom de fichier de plus de {limits.max_name_length} caractères", "name_too_long", shown
+        )
     if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
-        raise _unsafe(f"chemin absolu refusé : {quoted(name, 80)}")
+        raise _unsafe(f"chemin absolu refusé : {shown}", "traversal", shown)
     if ".." in name.split("/"):
-        raise _unsafe(f"chemin remontant hors de l'archive refusé : {quoted(name, 80)}")
+        raise _unsafe(f"chemin remontant hors de l'archive refusé : {shown}", "traversal", shown)
     if stat.S_ISLNK(info.external_attr >> 16):
-        raise _unsafe(f"lien symbolique refusé : {quoted(name, 80)}")
+        raise _unsafe(f"lien symbolique refusé : {shown}", "link", shown)
     if info.flag_bits & 0x1:
-        raise _unsafe(f"fichier chiffré (protégé par mot de passe) : {quoted(name, 80)}")
+        raise _unsafe(f"fichier chiffré (protégé par mot de passe) : {shown}", "encrypted", shown)
 
 
 def _inflate(
@@ -151,15 +161,19 @@ def _inflate(
                 size += len(chunk)
                 budget.inflated += len(chunk)
                 if budget.inflated > limits.max_total_bytes:
-                    raise _unsafe(f"plus de {limits.max_total_bytes // 2**20} Mo une fois décompressée")
-                if size > limits.ratio_floor and size > limits.max_ratio * max(info.compress_size, 1):
                     raise _unsafe(
-                        f"taux de compression anormal (bombe de décompression) : {quoted(name, 80)}"
+                        f"plus de {limits.max_total_bytes // 2**20} Mo une fois décompressée", "bomb"
+                    )
+                if size > limits.ratio_floor and size > limits.max_ratio * max(info.compress_size, 1):
+                    shown = quoted(name, 80)
+                    raise _unsafe(
+                        f"taux de compression anormal (bombe de décompression) : {shown}", "bomb", shown
                     )
                 if keep:
                     chunks.append(chunk)
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, ValueError, OverflowError) as exc:
-        raise _corrupt(f"fichier endommagé dans l'archive : {quoted(name, 80)} ({exc})") from exc
+        shown = quoted(name, 80)
+        raise _corrupt(f"fichier endommagé dans l'archive : {shown} ({_what(exc)})", shown) from exc
     return b"".join(chunks)
 
 
@@ -173,20 +187,23 @@ def check_package(data: bytes, limits: Limits = Limits()) -> None:
     with _open(data, "le document") as zf:
         infos = zf.infolist()
         if len(infos) > limits.max_members:
-            raise _unsafe(f"document de plus de {limits.max_members} parties")
+            raise _unsafe(f"document de plus de {limits.max_members} parties", "too_many")
         for info in infos:
             if info.flag_bits & 0x1:
-                raise _unsafe(f"partie chiffrée : {quoted(info.filename, 80)}")
+                raise _unsafe(f"partie chiffrée : {quoted(info.filename, 80)}", "encrypted")
             before = budget.inflated
             head = _inflate(zf, info, info.filename, budget, keep=False)
             if info.filename.endswith((".xml", ".rels")) and (b"<!DOCTYPE" in head or b"<!ENTITY" in head):
                 raise _unsafe(
-                    f"déclaration d'entités XML dans {quoted(info.filename, 80)} (attaque par expansion)"
+                    f"déclaration d'entités XML dans {quoted(info.filename, 80)} (attaque par expansion)",
+                    "bomb",
                 )
             if info.filename.endswith((".xml", ".rels")):
                 xml += budget.inflated - before
                 if xml > limits.max_xml_bytes:
-                    raise _unsafe(f"plus de {limits.max_xml_bytes // 2**20} Mo de XML dans le document")
+                    raise _unsafe(
+                        f"plus de {limits.max_xml_bytes // 2**20} Mo de XML dans le document", "bomb"
+                    )
 
 
 def zip_of(members: list[tuple[str, bytes]], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
@@ -211,22 +228,35 @@ def is_ooxml(data: bytes) -> bool:
         return False
 
 
+def _what(exc: BaseException) -> str:
+    """What went wrong, in csac's words: a library's message is never shown to people."""
+    if isinstance(exc, zlib.error | EOFError):
+        return "données compressées tronquées ou altérées"
+    if isinstance(exc, NotImplementedError):
+        return "méthode de compression non prise en charge"
+    if isinstance(exc, zipfile.BadZipFile) and "CRC" in str(exc):
+        return "somme de contrôle erronée"
+    return "structure interne incohérente"
+
+
 def _open(data: bytes, label: str) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as exc:
-        raise _corrupt(f"{label} n'est pas une archive ZIP lisible ({exc})") from exc
+        raise _corrupt(
+            f"{label} n'est pas une archive ZIP lisible (répertoire de l'archive absent ou tronqué)"
+        ) from exc
     except Exception as exc:  # zipfile's own parsing: any failure means the directory is unreadable
-        raise _corrupt(f"{label} : répertoire de l'archive illisible ({type(exc).__name__}: {exc})") from exc
+        raise _corrupt(f"{label} : répertoire de l'archive illisible ({_what(exc)})") from exc
 
 
 def _walk(data: bytes, prefix: str, depth: int, budget: _Budget, found: list, ignored: list) -> None:
     if depth > budget.limits.max_depth:
-        raise _unsafe(f"archives imbriquées sur plus de {budget.limits.max_depth} niveaux")
+        raise _unsafe(f"archives imbriquées sur plus de {budget.limits.max_depth} niveaux", "nested")
     with _open(data, quoted(prefix.rstrip("/"), 80) if prefix else "le dépôt") as zf:
         infos = zf.infolist()
         if len(infos) + budget.members > budget.limits.max_members:
-            raise _unsafe(f"plus de {budget.limits.max_members} fichiers dans l'archive")
+            raise _unsafe(f"plus de {budget.limits.max_members} fichiers dans l'archive", "too_many")
         for info in infos:
             name = member_name(info)
             _check_name(name, info, budget.limits)
@@ -247,9 +277,9 @@ def _walk(data: bytes, prefix: str, depth: int, budget: _Budget, found: list, ig
 def read_archive(data: bytes, limits: Limits = Limits()) -> Archive:
     """Every document in the deposit, nested archives opened, or ArchiveRejected."""
     if len(data) > limits.max_archive_bytes:
-        raise _unsafe(f"archive de plus de {limits.max_archive_bytes // 2**20} Mo")
+        raise _unsafe(f"archive de plus de {limits.max_archive_bytes // 2**20} Mo", "too_big")
     if not is_zip(data):
-        raise _corrupt("le fichier déposé n'est pas une archive ZIP")
+        raise ArchiveRejected("archive_corrupt", "le fichier déposé n'est pas une archive ZIP", "not_zip")
     found: list[Member] = []
     ignored: list[str] = []
     try:
@@ -257,7 +287,7 @@ def read_archive(data: bytes, limits: Limits = Limits()) -> Archive:
     except ArchiveRejected:
         raise
     except RecursionError as exc:
-        raise _unsafe("archive imbriquée à l'infini") from exc
+        raise _unsafe("archive imbriquée à l'infini", "nested") from exc
     except Exception as exc:  # zipfile trips over malformed headers in ways of its own
-        raise _corrupt(f"structure de l'archive illisible ({type(exc).__name__})") from exc
+        raise _corrupt(f"structure de l'archive illisible ({_what(exc)})") from exc
     return Archive(tuple(found), tuple(ignored))

@@ -62,6 +62,9 @@ class Config:
     source: str = "défauts"
     send_inline: bool = True  # False under `csac watch`: intake only queues, the watcher's sender sends
     reminder_days: int = REMINDER_DAYS
+    order_document: str = (
+        "required"  # or "form_reference_suffices": the form's EJ number stands for the order
+    )
 
     @property
     def smtputf8(self) -> bool:
@@ -130,4 +133,5 @@ def load_config(path: Path | None, resources: Resources, env: Mapping[str, str] 
             f"smtp.username est renseigné mais la variable d'environnement {var} (mot de passe) est vide"
         )
     return Config(workspace, _relay(data.get("smtp"), env), data.get("redirect"), boxes.get("triage"), boxes.get("quarantine"),
-                  Retry(**retry), str(path or "défauts"), reminder_days=data.get("reminder_days", REMINDER_DAYS))  # fmt: skip
+                  Retry(**retry), str(path or "défauts"), reminder_days=data.get("reminder_days", REMINDER_DAYS),
+                  order_document=data.get("order_document", "required"))  # fmt: skip

@@ -98,7 +98,7 @@ class Dossier:
     def of_row(cls, row: sqlite3.Row) -> Dossier:
         return cls(
             row["id"], row["siret"], row["variant"], DossierStatus(row["status"]),
-            tuple(Problem(p["code"], p["message"]) for p in json.loads(row["problems"])),
+            tuple(Problem.from_json(p) for p in json.loads(row["problems"])),
             row["signatory"], row["region"], row["mailbox"], row["email"], _decimal(row["due"]),
             _decimal(row["paid"]), FollowUp(row["follow_up"]) if row["follow_up"] else None,
             row["opened_at"], row["updated_at"], row["completed_at"], row["reminders"], row["reminded_at"],

@@ -124,7 +124,7 @@ def _annex(facts: Facts) -> list[Sign]:
 
 
 def _form(form: Form | None) -> list[Sign]:
-    usable = form is not None and not any(p.startswith("message") for p in form.problems)
+    usable = form is not None and "message" not in form.failed
     message = fold((form.get("message") or "")[:MAX_MESSAGE]) if usable else ""
     if names_groupement(message):
         return [Sign(GROUPEMENT, "le message du formulaire mentionne un groupement")]

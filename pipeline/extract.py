@@ -150,7 +150,7 @@ def _guard(kind: str, member: Member, limits: Limits) -> None:
     if kind in ("docx", "xlsx"):
         check_package(member.data, limits)
     elif kind == "pdf" and oversized_stream(member.data, limits.max_pdf_stream_bytes):
-        raise ArchiveRejected("archive_unsafe", "flux PDF démesuré une fois décompressé (bombe)")
+        raise ArchiveRejected("archive_unsafe", "flux PDF démesuré une fois décompressé (bombe)", "bomb")
 
 
 def _active(kind: str, member: Member) -> tuple[str, ...]:

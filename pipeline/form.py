@@ -21,7 +21,8 @@ from pathlib import Path
 import yaml
 
 from . import address, sirets
-from .schemas import check, field_path, shown
+from .form_words import label, said
+from .schemas import check, field_path, shown, validator
 
 SIDECAR_SUFFIXES = (".json", ".yaml", ".yml")
 MAX_BYTES = 64 * 1024
@@ -39,7 +40,8 @@ class FormRefused(Exception):
 class Form:
     data: dict  # the fields that passed the schema, and only those
     source: str
-    problems: tuple[str, ...]  # French, one per invalid field
+    problems: tuple[str, ...]  # French, in the portal's words, one per invalid field
+    failed: frozenset[str] = frozenset()  # the names of the fields refused
 
     def get(self, name: str) -> str | None:
         value = self.data.get(name)
@@ -167,23 +169,30 @@ def _as_text(value):
     return str(value) if type(value) is int else value
 
 
+def titles(schema: Path) -> dict[str, str]:
+    """Each field's label on the portal (the schema's titles)."""
+    return {k: v["title"] for k, v in validator(schema).schema["properties"].items() if "title" in v}
+
+
 def _validated(data: dict, source: str, schema: Path, smtputf8: bool) -> Form:
     """Keep the fields the schema accepts, addresses in their ASCII form; report the others."""
-    problems = [f"nom de champ non admis : {shown(_readable(k))}" for k in data if not _text(k)]
+    named = titles(schema)
+    problems = [f"un nom de champ non admis a été reçu : {shown(_readable(k))}" for k in data if not _text(k)]
     broken = [k for k, v in data.items() if _text(k) and isinstance(v, str) and not _text(v)]
-    problems += [
-        f"{_readable(k)} : caractère invalide (texte mal encodé) ; saisissez-le à nouveau" for k in broken
-    ]
+    problems += [f"{label(k, named)} : caractère invalide reçu (texte mal encodé)" for k in broken]
     fields = {k: _as_text(v) for k, v in data.items() if _text(k) and k not in broken}
-    found = check(schema, fields)
+    found = check(schema, fields, lambda error: said(error, named))
     failed = {p.path for p in found}
-    problems += [str(p) for p in found]
+    problems += [p.message for p in found]
     valid = {k: v for k, v in fields.items() if field_path([k]) not in failed}
     for name in ADDRESS_FIELDS:
         if "@" in str(valid.get(name, "")):
             try:
                 valid[name] = address.check(valid[name], smtputf8)
             except address.AddressError as exc:
-                problems.append(f"{name} : {exc}")
+                problems.append(
+                    f"{label(name, named)} : l'adresse reçue dans le formulaire, {shown(valid[name])}, n'est pas utilisable : {exc}"
+                )
                 del valid[name]
-    return Form(valid, source, tuple(problems))
+    refused = frozenset(k for k in map(_readable, data) if k not in valid) - {""}
+    return Form(valid, source, tuple(problems), refused)

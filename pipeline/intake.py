@@ -30,7 +30,14 @@ from .form import Form, read_form, sidecar_for
 from .forward import Parcel, dossier_parcel, parcel
 from .journal import Journal
 from .judge import Judge, Judged
-from .notices import depositor_notice, duplicate_notice, french_date, quarantine_notice, region_message
+from .notices import (
+    depositor_notice,
+    duplicate_notice,
+    french_date,
+    quarantine_notice,
+    region_message,
+    rejection_notice,
+)
 from .orders import read_order_amount
 from .problems import Catalogue, Finding, load_catalogue
 from .regions import Region, RegionBook, load_regions
@@ -156,11 +163,14 @@ def assess(deposit: Deposit, ctx: IntakeContext) -> Assessment:
     try:
         docs, ignored = _read(deposit, ctx)
     except ArchiveRejected as exc:
-        return Assessment(Verdict.REJECTED, (ctx.catalogue.finding(exc.code, exc.reason),))
+        refused = ctx.catalogue.finding(exc.code, exc.reason, scope=exc.cause or None, name=exc.name)
+        return Assessment(Verdict.REJECTED, (refused,))
     dangerous = [d for d in docs if d.doc.unsafe]
     if dangerous:
         detail = "; ".join(f"{quoted(d.doc.name, 80)} : {d.doc.error}" for d in dangerous)
-        return Assessment(Verdict.REJECTED, (ctx.catalogue.finding("archive_unsafe", detail),), tuple(docs))
+        names = ", ".join(quoted(d.doc.name, 80) for d in dangerous)
+        refused = ctx.catalogue.finding("archive_unsafe", detail, scope="dangerous", name=names)
+        return Assessment(Verdict.REJECTED, (refused,), tuple(docs))
     judge = Judge(ctx, deposit.form, deposit.received or dt.date.today())
     plan = judge.plan(docs)
     if not plan.groups:  # nothing names a dossier: the deposit is judged alone, as a whole
@@ -220,7 +230,7 @@ def report(
         region=region.name if region else None,
         mailbox=region.mailbox if region else None,
         documents=tuple(_document(d, {id(u): why for u, why in a.unmatched}) for d in a.documents),
-        problems=tuple(Problem(f.code, f.message) for f in a.findings),
+        problems=tuple(Problem(f.code, f.message, f.ask) for f in a.findings),
         signatory=(facts.signatory if facts else None) or (form.get("raison_sociale") if form else None),
         signature=Signature.of(facts.signature) if facts and facts.signature else None,
         contribution=_total_due(a.dossiers) if len(a.dossiers) > 1 else (a.due.stated() if a.due else None),
@@ -256,7 +266,7 @@ def _total_paid(dossiers: tuple[Judged, ...]) -> Decimal | None:
 def _dossier(j: Judged, deposit_id: str, ctx: IntakeContext) -> DossierReport:
     return DossierReport(
         j.dossier_id, j.facts.siret, j.variant, j.status.value,
-        tuple(Problem(f.code, f.message) for f in _union(list(j.findings))),
+        tuple(Problem(f.code, f.message, f.ask) for f in _union(list(j.findings))),
         tuple(DossierDocument(d.doc.name, d.role, o or deposit_id) for d, o in zip(j.docs, j.origins, strict=True)),
         (*j.deposits, deposit_id) if deposit_id not in j.deposits else j.deposits,
         j.due.stated() if j.due else None,
@@ -315,11 +325,15 @@ def _quarantine(
         ctx.limits.max_archive_bytes,
     )
     journal.event(out.deposit_id, DepositState.QUARANTINED, str(folder))
-    notice = quarantine_notice(out, ctx.config.quarantine, str(folder)) if ctx.config.quarantine else None
-    if notice:
-        courier = Courier(ctx.config)
+    notices = (
+        quarantine_notice(out, ctx.config.quarantine, str(folder)) if ctx.config.quarantine else None,
+        rejection_notice(out),
+    )
+    courier, sent = Courier(ctx.config), [n for n in notices if n]
+    for notice in sent:
         courier.send(notice, out.deposit_id)
         journal.event(out.deposit_id, courier.verb, notice.message["To"])
+    if sent:
         courier.flush()
     return replace(out, delivered_to=(str(folder),))
 
@@ -444,6 +458,7 @@ def _updates(a: Assessment, out: IntakeReport, deposit: Deposit, ctx: IntakeCont
     )  # fmt: skip
 
 
+SET_ASIDE = "dépôt mis de côté pour examen"  # what the depositor's subject says of a deposit set aside
 FORM_KEPT_BYTES = 1 << 20  # a form up to this size is copied beside its deposit in quarantine
 UNREAD = (errno.EACCES, errno.EPERM, errno.EIO)  # a file csac may not read: set aside without a copy
 
@@ -453,12 +468,13 @@ def set_aside(
 ) -> IntakeReport:
     """The last resort for a deposit csac failed on again and again: kept in quarantine for a person.
 
-    Only its bytes are read (its form is often what failed); a file csac may not read
-    at all is set aside too, a note standing for it. It gets a final outcome, rejected
-    with archive_corrupt (internal), and the quarantine mailbox is told.
+    Only its bytes are read, and its form only for whom to tell (it is often what failed); a
+    file csac may not read at all is set aside too, a note standing for it. It gets a final
+    outcome, rejected with archive_corrupt (internal); the quarantine mailbox and the
+    depositor are told.
     """
     data, unread = _bytes_of(source, ctx)
-    deposit = Deposit(printable(name or source.name), data, None)
+    deposit = Deposit(printable(name or source.name), data, _form_if_readable(form_path, ctx))
     journal = Journal(ctx.workspace.journal)
     opened = journal.open(deposit.sha256, deposit.name, source_key(source))
     if opened.finished:
@@ -547,20 +563,37 @@ def _is_about(exc: OSError, path: Path) -> bool:
     return exc.filename is not None and os.fsdecode(exc.filename) == str(path)
 
 
-def _alert(out: IntakeReport, folder: Path, ctx: IntakeContext, journal: Journal) -> None:
-    """Tell the quarantine mailbox; a notice that cannot be built is journalled, never fatal."""
-    if not ctx.config.quarantine:
-        return
-    courier = Courier(ctx.config)
+def _form_if_readable(form_path: Path | None, ctx: IntakeContext) -> Form | None:
+    """The form of a deposit set aside, for the depositor's address; none if it fails again."""
+    if form_path is None:
+        return None
     try:
-        notice = quarantine_notice(out, ctx.config.quarantine, str(folder))
-        courier.send(notice, out.deposit_id)
-    except OSError:
-        raise
-    except Exception as exc:
-        journal.event(
-            out.deposit_id, DepositState.ALERT_FAILED, printable(f"{type(exc).__name__}: {exc}", 300)
-        )
-        return
-    journal.event(out.deposit_id, courier.verb, notice.message["To"])
-    courier.flush()
+        return read_form(form_path, ctx.resources.schema("deposit-form"), ctx.config.smtputf8)
+    except Exception:  # the last resort must not fail on what may have made the deposit fail
+        return None
+
+
+def _alert(out: IntakeReport, folder: Path, ctx: IntakeContext, journal: Journal) -> None:
+    """Tell the quarantine mailbox and the depositor; a notice that cannot be built is journalled,
+    never fatal."""
+    quarantined = ctx.config.quarantine
+    builds = [lambda: quarantine_notice(out, quarantined, str(folder))] if quarantined else []
+    builds.append(lambda: rejection_notice(out, SET_ASIDE))
+    courier, sent = Courier(ctx.config), False
+    for build in builds:
+        try:
+            notice = build()
+            if notice is None:
+                continue
+            courier.send(notice, out.deposit_id)
+        except OSError:
+            raise
+        except Exception as exc:
+            journal.event(
+                out.deposit_id, DepositState.ALERT_FAILED, printable(f"{type(exc).__name__}: {exc}", 300)
+            )
+            continue
+        journal.event(out.deposit_id, courier.verb, notice.message["To"])
+        sent = True
+    if sent:
+        courier.flush()

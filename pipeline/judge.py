@@ -335,7 +335,7 @@ class Judge:
             )
         cat = self.ctx.catalogue
         findings = [
-            *self._unmatched(presence(group, due, cat), plan),
+            *self._unmatched(presence(group, due, cat, self.form, self.ctx.config.order_document), plan),
             *known_variant(group, facts, cat),
             *signed(group, facts, cat),
             *siret_checks(facts, self.form, cat),

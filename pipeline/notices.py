@@ -13,10 +13,12 @@ from . import active
 from .deliver import DEPOSITORS, Outgoing, add_header, new_message
 from .forward import Parcel
 from .report import IntakeReport, Role, Verdict
+from .rules import plausible_reference, reference_fr
 from .untrusted import one_line, quoted
 
 STATUS_FR = {Verdict.COMPLETE: "complet", Verdict.INCOMPLETE: "incomplet", Verdict.REJECTED: "refusé"}
 NAME = 120  # characters of a file or document name shown
+ORGANISATION = 80  # characters of an organisation's name in a subject
 LINE = 1000  # characters of one problem or note: messages are single sentences
 ROLE_FR = {
     Role.CONVENTION: "convention",
@@ -28,12 +30,42 @@ ROLE_FR = {
 
 
 DOSSIER_FR = {"complete": "complet", "incomplete": "incomplet", "accepted": "accepté", "refused": "refusé"}
+DONE = ("complete", "accepted")  # a dossier nothing more is asked for
+NOT_SENT = ("form_invalid", "region_unknown")  # asked in a reply; nothing to do
+SEND_ONLY = (
+    "Inutile de renvoyer les documents déjà reçus : déposez uniquement ces pièces, avec le formulaire, "
+    "dans l'espace de dépôt des adhésions ; elles seront jointes à votre dossier."
+)
+SIGNATURE = "Le Resah — centrale d'achat"
+
+
+def convention_ref(variant: str) -> str:
+    """ "2021-045-lot2" as people write it: "2021-045 lot 2"."""
+    number, _, lot = variant.partition("-lot")
+    return number + (f" lot {lot}" if lot else "")
 
 
 def convention_fr(variant: str) -> str:
-    """ "2021-045-lot2" as people write it: "accord-cadre 2021-045 lot 2"."""
-    number, _, lot = variant.partition("-lot")
-    return f"accord-cadre {number}" + (f" lot {lot}" if lot else "")
+    """ "2021-045-lot2" as people write it in a sentence: "accord-cadre 2021-045 lot 2"."""
+    return f"accord-cadre {convention_ref(variant)}"
+
+
+def subject_of(report: IntakeReport, state: str, number: str | None = None) -> str:
+    """What a message is about, for its subject: the convention(s) with their lot, the organisation, the
+    state ("dossier complet", "dépôt refusé"…) and the deposit number (this one unless `number` is given).
+
+    "Convention 2021-045 lot 4 — Communauté d'Agglomération de Béthune-Bruay — dossier complet (n° …)".
+    The organisation is the one the documents name, else the form's raison sociale, on one line. The
+    subject starts with a plain word ("Convention", "3 conventions"), whatever follows.
+    """
+    variants = [d.variant for d in report.dossiers] or [v for v in (report.variant,) if v]
+    what = (
+        f"{len(variants)} conventions"
+        if len(variants) > 1
+        else " ".join(("Convention", *map(convention_ref, variants)))
+    )
+    who = one_line(report.signatory or "", ORGANISATION)
+    return " — ".join(p for p in (what, who, f"{state} (n° {number or report.deposit_id})") if p)
 
 
 def _when(report: IntakeReport) -> str:
@@ -42,14 +74,6 @@ def _when(report: IntakeReport) -> str:
 
 def french_date(iso: str) -> str:
     return dt.datetime.fromisoformat(iso).strftime("%d/%m/%Y")
-
-
-def _problems(report: IntakeReport, codes: bool) -> list[str]:
-    """One line per problem; its details (names, what the form said) were quoted by the rules."""
-    return [
-        f"  - [{p.code}] {one_line(p.message, LINE)}" if codes else f"  - {one_line(p.message, LINE)}"
-        for p in report.problems
-    ]
 
 
 def _invoice_by_mail(report: IntakeReport) -> bool:
@@ -192,67 +216,110 @@ def _follow_up_line(report: IntakeReport) -> list[str]:
     return ["Ce dépôt est joint aux documents que nous avions déjà reçus pour votre dossier.", ""]
 
 
+def to_send(problems) -> list[str]:
+    """The pieces to send, one a line, as things (never a diagnosis); the form's are asked apart, and the
+    region not found is information. A problem kept by an older csac, without its ask, is said as it was."""
+    return [f"  – {one_line(p.ask or p.message, LINE)}" for p in problems if p.code not in NOT_SENT]
+
+
+def _form_lines(problems) -> list[str]:
+    """The form's problems, field by field in the portal's words: it cannot be edited once submitted."""
+    fields = [line for p in problems if p.code == "form_invalid" for line in p.ask.splitlines() if line]
+    if not fields:
+        return []
+    return [
+        "",
+        "Le formulaire de dépôt, déjà envoyé depuis le portail, ne peut plus être modifié. Répondez simplement "
+        "à ce message en indiquant la bonne valeur de chaque champ ci-dessous ; l'équipe du Resah corrigera "
+        "votre dossier :",
+        "",
+        *[f"  – {one_line(line, LINE)}" for line in fields],
+    ]
+
+
+def _noted(problems) -> list[str]:
+    """What the depositor has nothing to do about, told as information: the region not found."""
+    return [f"À noter : {one_line(p.message, LINE)}" for p in problems if p.code == "region_unknown"]
+
+
+def _missing(report: IntakeReport) -> list[str]:
+    """One dossier, or a deposit no dossier takes: what to send, once, and nothing else."""
+    lines = ["Votre dossier ne peut pas encore être traité."]
+    things = to_send(report.problems)
+    if things:
+        lines += ["", "Pour le compléter, merci de nous envoyer uniquement :", "", *things, "", SEND_ONLY]
+    lines += _form_lines(report.problems)
+    noted = _noted(report.problems)
+    return lines + ([""] + noted if noted else [])
+
+
 def _per_dossier(report: IntakeReport) -> list[str]:
-    """A deposit of several conventions: what each needs, convention by convention."""
-    lines = [f"Votre dépôt concerne {len(report.dossiers)} conventions :", ""]
+    """A deposit of several conventions: what each needs, convention by convention, then what concerns
+    the deposit as a whole."""
+    lines, asked = [f"Votre dépôt concerne {len(report.dossiers)} conventions :", ""], False
     for d in report.dossiers:
-        if d.status in ("complete", "accepted"):
-            lines.append(
-                f"  - {convention_fr(d.variant)} (dossier n° {d.dossier_id}) : dossier {DOSSIER_FR[d.status]}."
-            )
-            continue
+        things = to_send(d.problems) if d.status not in DONE else []
         lines.append(
-            f"  - {convention_fr(d.variant)} (dossier n° {d.dossier_id}) : dossier incomplet. "
-            "Merci de nous faire parvenir :"
+            f"  - {convention_fr(d.variant)} (dossier n° {d.dossier_id}) : dossier {DOSSIER_FR[d.status]}"
+            + (" ; merci de nous envoyer uniquement :" if things else ".")
         )
-        lines += [f"      - {one_line(p.message, LINE)}" for p in d.problems]
+        lines += [f"    {line}" for line in things]
+        asked = asked or bool(things)
     general = [p for p in report.problems if not any(p in d.problems for d in report.dossiers)]
-    if general:
-        lines += ["", "Pour l'ensemble du dépôt :", *[f"  - {one_line(p.message, LINE)}" for p in general]]
-    return lines
+    things = to_send(general)
+    if things:
+        lines += ["", "Pour l'ensemble du dépôt, merci de nous envoyer aussi :", "", *things]
+    lines += ["", SEND_ONLY] if asked or things else []
+    lines += _form_lines(report.problems)
+    noted = _noted(general)
+    return lines + ([""] + noted if noted else [])
+
+
+def _complete(report: IntakeReport) -> list[str]:
+    """The acknowledgement: what the complete dossier holds, the form's EJ number when it stands for the order."""
+    held = {doc.role for d in report.dossiers for doc in d.documents} or {d.role for d in report.documents}
+    reference = None if Role.PURCHASE_ORDER in held else plausible_reference(report.order_number)
+    order = (
+        f"{reference_fr(reference)} indiqué dans le formulaire" if reference else "l'EJ ou le bon de commande"
+    )
+    return [
+        f"Votre dossier est complet : convention signée, annexe « Vos besoins » et {order}. Il est transmis à "
+        f"l'équipe du Resah de votre région ({report.mailbox}), qui reviendra vers vous pour la mise à disposition.",
+    ]
+
+
+def _received_line(report: IntakeReport) -> str:
+    return (
+        f"Nous avons bien reçu votre dépôt du {_when(report)} (fichier {quoted(report.file, NAME)}), "
+        f"enregistré sous le n° {report.deposit_id}."
+    )
 
 
 def notice(report: IntakeReport) -> str:
-    head = [
-        "Madame, Monsieur,",
-        "",
-        f"Nous avons bien reçu votre dépôt du {_when(report)} (fichier {quoted(report.file, NAME)}), enregistré sous le n° {report.deposit_id}.",
-        "",
-    ]
+    head = ["Madame, Monsieur,", "", _received_line(report), ""]
     if len(report.dossiers) == 1:
         head += [f"Référence de votre dossier : {report.dossiers[0].dossier_id}.", ""]
     head += _follow_up_line(report)
     if len(report.dossiers) > 1:
         body = _per_dossier(report)
-        if report.status != Verdict.COMPLETE:
-            body += [
-                "",
-                "Vous pouvez déposer les documents manquants seuls, dans l'espace de dépôt des adhésions.",
-            ]
     elif report.status == Verdict.COMPLETE:
-        body = [
-            "Votre dossier est complet : convention signée, annexe et bon de commande. Il est transmis à l'équipe "
-            f"du Resah de votre région ({report.mailbox}), qui reviendra vers vous pour la mise à disposition.",
-        ]
+        body = _complete(report)
     else:
-        body = ["Votre dossier ne peut pas encore être traité. Merci de nous faire parvenir :", ""]
-        body += _problems(report, codes=False)
-        body += [
-            "",
-            "Vous pouvez déposer les documents manquants seuls (ils seront joints à votre dossier), ou à nouveau "
-            "l'ensemble des documents, dans l'espace de dépôt des adhésions.",
-        ]
+        body = _missing(report)
     if _invoice_by_mail(report):
         body += [
             "",
             f"Le titre de recettes vous sera adressé par courriel à {report.code_service}, comme demandé dans le formulaire.",
         ]
-    contact = (
+    return "\n".join(head + body + ["", _contact(report), "", SIGNATURE])
+
+
+def _contact(report: IntakeReport) -> str:
+    return (
         f"Pour toute question : {report.mailbox}"
         if report.mailbox
         else "Pour toute question : 01.55.78.54.54 (tapez 1)"
     )
-    return "\n".join(head + body + ["", contact, "", "Le Resah — centrale d'achat"])
 
 
 def region_message(report: IntakeReport, sent: Parcel, dossiers: tuple[Parcel, ...] = ()) -> Outgoing:
@@ -276,17 +343,21 @@ def region_message(report: IntakeReport, sent: Parcel, dossiers: tuple[Parcel, .
     return Outgoing(report.mailbox, msg)
 
 
+def _state(report: IntakeReport) -> str:
+    """The dossier state, as the depositor's subject says it."""
+    several = len(report.dossiers) > 1
+    if report.status == Verdict.COMPLETE:
+        return "dossiers complets" if several else "dossier complet"
+    return "dossiers à compléter" if several else "dossier incomplet"
+
+
 def depositor_notice(report: IntakeReport) -> Outgoing | None:
     if not report.email:
         return None
-    subject = (
-        "Resah — accusé de réception de votre convention"
-        if report.status == Verdict.COMPLETE
-        else "Resah — votre dépôt de convention est incomplet"
-    )
     msg: EmailMessage = new_message(
-        report.email, subject, notice(report), report.deposit_id, "notice", report.received_at
-    )
+        report.email, subject_of(report, _state(report)), notice(report), report.deposit_id, "notice",
+        report.received_at,
+    )  # fmt: skip
     if report.mailbox:
         add_header(msg, "Reply-To", report.mailbox)
         if (
@@ -296,35 +367,59 @@ def depositor_notice(report: IntakeReport) -> Outgoing | None:
     return Outgoing(DEPOSITORS, msg)
 
 
+def _refused(report: IntakeReport) -> str:
+    """A refused deposit, told in the depositor's words: what happened, what to do, its number."""
+    told = [one_line(p.ask, LINE) for p in report.problems if p.ask]
+    lines = ["Madame, Monsieur,", "", _received_line(report), "", *told, ""]
+    return "\n".join(lines + [_contact(report), "", SIGNATURE])
+
+
 def duplicate_notice(report: IntakeReport, original: dict) -> Outgoing | None:
-    """One line for a depositor who sent the same ZIP and form again: already received, under which number."""
+    """A depositor who sent the same ZIP and form again: already received, under which number, what to do."""
     if not report.email:
         return None
-    line = (
-        f"Votre dépôt (fichier {quoted(report.file, NAME)}) a déjà été reçu le {french_date(original['received_at'])} "
-        f"sous le n° {original['id']} : il n'est pas traité une seconde fois."
+    subject = subject_of(report, f"dépôt déjà reçu le {french_date(original['received_at'])}", original["id"])
+    msg = new_message(
+        report.email, subject, _refused(report), report.deposit_id, "duplicate", report.received_at
     )
-    body = "\n".join(["Madame, Monsieur,", "", line, "", "Le Resah — centrale d'achat"])
-    subject = f"Resah — dépôt déjà reçu (n° {original['id']})"
-    msg = new_message(report.email, subject, body, report.deposit_id, "duplicate", report.received_at)
     if original.get("mailbox"):
         add_header(msg, "Reply-To", original["mailbox"])
     return Outgoing(DEPOSITORS, msg)
 
 
+def rejection_notice(report: IntakeReport, state: str = "dépôt refusé") -> Outgoing | None:
+    """A deposit refused (unreadable, unsafe) or set aside for a person: the depositor is told, in their
+    words, never a library's; `state` is what the subject says of it."""
+    if not report.email:
+        return None
+    msg = new_message(
+        report.email, subject_of(report, state), _refused(report), report.deposit_id, "rejection",
+        report.received_at,
+    )  # fmt: skip
+    return Outgoing(DEPOSITORS, msg)
+
+
 def quarantine_notice(report: IntakeReport, mailbox: str, folder: str) -> Outgoing:
-    """Tell the quarantine mailbox; the refused file itself stays in the quarantine folder."""
+    """Tell the quarantine mailbox; the refused file itself stays in the quarantine folder. The problem
+    codes go in a header, for filters; the body is for a person."""
+    told = (
+        f"Le déposant ({report.email}) a été prévenu."
+        if report.email
+        else "Aucune adresse du déposant : personne n'a été prévenu."
+    )
     lines = [
         f"Un dépôt a été refusé le {_when(report)} ({one_line(report.file, NAME)}, sha256 {report.sha256}).",
         "",
-        *_problems(report, codes=True),
+        *[f"  - {one_line(p.message, LINE)}" for p in report.problems],
         "",
         f"Le fichier est conservé, intact, dans {folder} avec le motif du refus. Il n'est pas joint à ce message.",
+        told,
+        "",
+        f"Dépôt n° {report.deposit_id}.",
         "",
         "— csac, Resah",
     ]
-    subject = f"[CSAC] Dépôt refusé — {one_line(report.file, NAME)}"
-    return Outgoing(
-        mailbox,
-        new_message(mailbox, subject, "\n".join(lines), report.deposit_id, "quarantine", report.received_at),
-    )
+    subject = f"[CSAC] Dépôt refusé — {one_line(report.file, NAME)} (n° {report.deposit_id})"
+    msg = new_message(mailbox, subject, "\n".join(lines), report.deposit_id, "quarantine", report.received_at)
+    add_header(msg, "X-CSAC-Problems", ", ".join(report.codes))
+    return Outgoing(mailbox, msg)

@@ -1,4 +1,9 @@
-"""The problem catalogue: codes, French messages and the verdict they imply."""
+"""The problem catalogue: codes, French messages and the verdict they imply.
+
+Each problem has two sentences: its `message`, the diagnosis the regional team
+and the journal read; and its `ask`, what the depositor is asked for (a thing
+to send, or for a refused deposit what happened and what to do).
+"""
 
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ class Finding:
     code: str
     message: str
     verdict: str = "incomplete"
+    ask: str = ""  # the depositor's words: what to send or do; empty when there is nothing to ask
 
     def as_dict(self) -> dict:
         return {"code": self.code, "message": self.message}
@@ -32,10 +38,16 @@ class Finding:
 class Catalogue:
     entries: dict
 
-    def finding(self, code: str, detail: str = "", scope: str | None = None) -> Finding:
-        """The problem with its message; `scope` picks a variant of the code (e.g. "document")."""
-        entry = self.entries[code][scope] if scope else self.entries[code]
-        return Finding(code, entry["message"].format(detail=detail), entry["verdict"])
+    def finding(self, code: str, detail: str = "", scope: str | None = None, **fields: str) -> Finding:
+        """The problem with its message and its ask; `scope` picks a variant of the code (e.g. "document"),
+        which takes from its code what it does not say itself. `fields` fill the other {names} of the texts."""
+        entry = self.entries[code]
+        if scope:
+            entry = {k: v for k, v in entry.items() if not isinstance(v, dict)} | entry[scope]
+        values = {"detail": detail, **fields}
+        values["told"] = entry.get("told", "").format(**values)
+        ask = entry.get("ask", "").format(**values)
+        return Finding(code, entry["message"].format(**values), entry["verdict"], ask)
 
     @staticmethod
     def verdict(findings) -> str:

@@ -30,7 +30,7 @@ from .config import Config
 from .dates import local_day, long_date
 from .deliver import DEPOSITORS, Courier, Outgoing, add_header, compose, message_id
 from .dossiers import Dossier, DossierBook, DossierStatus
-from .notices import LINE, convention_fr
+from .notices import SEND_ONLY, convention_fr, to_send
 from .store import JOURNAL, Store
 from .untrusted import one_line
 
@@ -99,12 +99,11 @@ def body(dossier: Dossier, number: int, deposits: list[str], now: dt.datetime) -
         "Madame, Monsieur,",
         "",
         f"Votre dossier n° {dossier.id} ({convention_fr(dossier.variant)}) pour {who} (SIRET {dossier.siret}), "
-        f"ouvert le {opened}, ne peut toujours pas être traité. Merci de nous faire parvenir :",
+        f"ouvert le {opened}, ne peut toujours pas être traité. Merci de nous envoyer uniquement :",
         "",
-        *[f"  - {one_line(p.message, LINE)}" for p in dossier.problems],
+        *to_send(dossier.problems),
         "",
-        "Vous pouvez déposer les documents manquants seuls, dans l'espace de dépôt des adhésions : ils seront "
-        "joints à votre dossier.",
+        SEND_ONLY,
         "",
         f"Dépôt(s) déjà reçu(s) pour ce dossier : {', '.join(f'n° {d}' for d in deposits) or 'aucun'}.",
         f"Relance n° {number} sur {MAX_REMINDERS}"

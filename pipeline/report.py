@@ -91,17 +91,23 @@ class Document:
 
 @dataclass(frozen=True)
 class Problem:
-    """A problem of the deposit: its fixed code (design.md) and the French sentence."""
+    """A problem of the deposit: its fixed code (design.md), the French diagnosis, and what the depositor
+    is asked for (pipeline/problems.py)."""
 
     code: str
     message: str
+    ask: str = ""
 
     def __post_init__(self) -> None:
         if self.code not in CODES:
             raise ValueError(f"code : valeur inconnue {self.code!r}")
 
     def to_json(self) -> dict:
-        return {"code": self.code, "message": self.message}
+        return {"code": self.code, "message": self.message} | ({"ask": self.ask} if self.ask else {})
+
+    @classmethod
+    def from_json(cls, data: dict) -> Problem:
+        return cls(data["code"], data["message"], data.get("ask", ""))
 
 
 @dataclass(frozen=True)
@@ -209,7 +215,7 @@ class DossierReport:
     def from_json(cls, data: dict) -> DossierReport:
         return cls(
             data["dossier_id"], data["siret"], data["variant"], data["status"],
-            tuple(Problem(p["code"], p["message"]) for p in data["problems"]),
+            tuple(Problem.from_json(p) for p in data["problems"]),
             tuple(DossierDocument(d["name"], d["role"], d["deposit_id"]) for d in data["documents"]),
             tuple(data["deposits"]), _contribution(data),
         )  # fmt: skip
@@ -300,7 +306,7 @@ class IntakeReport:
         return cls(
             **{k: data[k] for k in PLAIN if k in data},
             documents=tuple(Document.from_json(d) for d in data["documents"]),
-            problems=tuple(Problem(p["code"], p["message"]) for p in data["problems"]),
+            problems=tuple(Problem.from_json(p) for p in data["problems"]),
             signature=_maybe(data.get("signature"), Signature.from_json),
             contribution=_contribution(data),
             amount_paid=_maybe(data.get("amount_paid"), parse_eur),

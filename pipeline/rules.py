@@ -6,6 +6,8 @@ French messages tell the depositor what to send.
 
 from __future__ import annotations
 
+import re
+
 from .classify import ANNEX, CONVENTION, PURCHASE_ORDER, Classified, principal
 from .dues import Due as Due
 from .dues import expected_due as expected_due
@@ -19,25 +21,62 @@ from .untrusted import quoted
 from .variants import Variant
 
 NAME_QUOTE = 80  # characters of a file name from the deposit shown in a message
+REQUIRED, FORM_REFERENCE_SUFFICES = "required", "form_reference_suffices"  # config: order_document
+REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ./_-]{2,28}[A-Za-z0-9]")  # an EJ or order number, as typed
 FORM_PROBLEMS = 8  # listed in full; the rest are counted
 
 
-def presence(docs: list[Classified], due: Due | None, cat: Catalogue) -> list[Finding]:
+def presence(
+    docs: list[Classified], due: Due | None, cat: Catalogue, form: Form | None = None, policy: str = REQUIRED
+) -> list[Finding]:
+    """The documents a dossier needs; for its order, the form's reference may do (config: order_document)."""
     roles = {d.role for d in docs}
-    expected = (
-        f"montant attendu : {format_eur(due.amount)}"
-        if due and due.certain and due.amount
-        else "contribution au titre de la convention"
-    )
-    return [
-        cat.finding(code, expected if code == "purchase_order_missing" else "")
-        for role, code in (
-            (CONVENTION, "convention_missing"),
-            (ANNEX, "annex_missing"),
-            (PURCHASE_ORDER, "purchase_order_missing"),
-        )
+    found = [
+        cat.finding(code)
+        for role, code in ((CONVENTION, "convention_missing"), (ANNEX, "annex_missing"))
         if role not in roles
     ]
+    return found + ([] if PURCHASE_ORDER in roles else _order_missing(due, cat, form, policy))
+
+
+def _order_missing(due: Due | None, cat: Catalogue, form: Form | None, policy: str) -> list[Finding]:
+    """No order document: asked for, unless the form gives a plausible reference and the policy lets it do."""
+    certain = due is not None and due.certain and due.amount
+    expected = (
+        f"montant attendu : {format_eur(due.amount)}" if certain else "contribution au titre de la convention"
+    )
+    amount = (
+        f"de {format_eur(due.amount)} (montant de votre contribution)" if certain else "de votre contribution"
+    )
+    reference = plausible_reference(form.get("reference_commande") if form else None)
+    if reference is None:
+        return [cat.finding("purchase_order_missing", expected, due=amount)]
+    if policy == FORM_REFERENCE_SUFFICES:
+        return []
+    return [
+        cat.finding(
+            "purchase_order_missing",
+            expected,
+            "form_reference",
+            due=amount,
+            reference=reference_fr(reference),
+        )
+    ]
+
+
+def reference_fr(reference: str) -> str:
+    """A plausible reference as people say it: digits are a Chorus EJ, anything else a bon de commande."""
+    return f"l'EJ n° {reference}" if reference.isdigit() else f"le bon de commande n° {reference}"
+
+
+def plausible_reference(text: str | None) -> str | None:
+    """The form's "référence de commande" when it can be an EJ or a bon de commande number, spaces
+    squeezed: 4 to 30 letters, digits and separators (- / . _ space), at least 4 digits, not one
+    character repeated ("0000000000"). "En cours", "voir PJ" or "N/A" are no reference."""
+    said = " ".join((text or "").split())
+    if not REFERENCE.fullmatch(said) or sum(c.isdigit() for c in said) < 4:
+        return None
+    return said if len(set(said) - set(" -/._")) > 1 else None
 
 
 def known_variant(docs: list[Classified], facts: Facts, cat: Catalogue) -> list[Finding]:
@@ -135,4 +174,4 @@ def form_checks(form: Form | None, cat: Catalogue) -> list[Finding]:
     told = list(form.problems[:FORM_PROBLEMS])
     if len(form.problems) > FORM_PROBLEMS:
         told.append(f"et {len(form.problems) - FORM_PROBLEMS} autre(s) problème(s)")
-    return [cat.finding("form_invalid", " ; ".join(told))]
+    return [cat.finding("form_invalid", " ; ".join(told), fields="\n".join(told))]  # the notice: one a line

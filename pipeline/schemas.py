@@ -7,6 +7,7 @@ a 60 KB value, or one with line breaks, is never echoed back as it is.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
@@ -117,14 +118,15 @@ def _message(error: ValidationError) -> str:
     return error.message
 
 
-def check(schema: Path, data) -> list[Problem]:
-    """The first violation of each field of `data` (type, then characters, then length), by field path."""
+def check(schema: Path, data, wording: Callable[[ValidationError], str] = _message) -> list[Problem]:
+    """The first violation of each field of `data` (type, then characters, then length), by field path;
+    `wording` says it (the deposit form has its own, in the portal's words: pipeline/form_words.py)."""
     first: dict[str, ValidationError] = {}
     for error in validator(schema).iter_errors(data):
         where = field_path(error.absolute_path)
         if where not in first or _rank(error) < _rank(first[where]):
             first[where] = error
-    return [Problem(where, _message(first[where])) for where in sorted(first)]
+    return [Problem(where, wording(first[where])) for where in sorted(first)]
 
 
 def _rank(error: ValidationError) -> int:

@@ -77,15 +77,19 @@ def test_an_incomplete_deposit_lists_the_problems_for_the_region_and_the_deposit
     assert "[amount_mismatch]" in region.get_body(("plain",)).get_content()
     [notice] = messages(intake_ctx.workspace.outbox / "depositors")
     assert notice["To"] == "achats@test-sur-mer.example"
-    assert notice["Subject"] == "Resah — votre dépôt de convention est incomplet"
+    assert notice["Subject"] == (
+        f"Convention 2021-045 lot 2 — Commune de Test-sur-Mer — dossier incomplet (n° {report.deposit_id})"
+    )
     text = notice.get_body(("plain",)).get_content()
-    assert "Merci de nous faire parvenir" in text and report.problems[0].message in text
+    assert "merci de nous envoyer uniquement" in text and report.problems[0].ask in text
 
 
 def test_a_complete_deposit_gets_an_acknowledgement(intake_ctx, drop, deposit_bytes, commune):
-    take_in(drop(deposit_bytes(), form=b.form(commune)), intake_ctx)
+    report = take_in(drop(deposit_bytes(), form=b.form(commune)), intake_ctx)
     [notice] = messages(intake_ctx.workspace.outbox / "depositors")
-    assert notice["Subject"] == "Resah — accusé de réception de votre convention"
+    assert notice["Subject"] == (
+        f"Convention 2021-045 lot 2 — Commune de Test-sur-Mer — dossier complet (n° {report.deposit_id})"
+    )
     assert "Votre dossier est complet" in notice.get_body(("plain",)).get_content()
 
 

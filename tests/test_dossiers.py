@@ -106,7 +106,7 @@ def test_the_depositor_is_asked_for_the_order_then_told_the_dossier_is_complete(
     first = deposit([("Convention.pdf", conv), ("Annexe.xlsx", annex)])
     deposit([("EJ.pdf", order_pdf(ENTITY, due))])
     asked, told = messages(workspace.outbox, "depositors")
-    assert "bon de commande" in body(asked) and "montant attendu : 1\u00a0000,00\u00a0€" in body(asked)
+    assert "bon de commande de 1\u00a0000,00\u00a0€ (montant de votre contribution)" in body(asked)
     assert "Votre dossier est complet" in body(told)
     assert "déjà reçus pour votre dossier" in body(told) and first.deposit_id not in body(told)
     assert "Votre dossier est complet" not in body(asked)

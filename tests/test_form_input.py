@@ -38,6 +38,7 @@ ENTITY = b.Entity()
 SCHEMA_PATH = Path(__file__).parent.parent / "schemas" / "deposit-form.schema.json"
 SCHEMA = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 MAX_LENGTH = {name: spec["maxLength"] for name, spec in SCHEMA["properties"].items()}
+LABEL = {name: f"« {spec['title']} »" for name, spec in SCHEMA["properties"].items()}  # as the portal says it
 CONTROLS = {
     "CR LF and a header": "\r\nBcc: victime@exemple.fr",
     "LF": "\n",
@@ -145,7 +146,7 @@ def test_a_control_character_in_a_header_bound_field_is_form_invalid_and_the_fie
     value = form()[field]
     hostile = value[:3] + control + value[3:]
     report = take_in(drop(order_only, form=form(**{field: hostile})), intake_ctx)
-    assert "form_invalid" in codes(report) and field in report.problems[-1].message
+    assert "form_invalid" in codes(report) and LABEL[field] in report.problems[-1].message
     assert not any(hostile in s for s in strings(report.to_json()))
     if field == "email":
         assert "depositors" not in mail(intake_ctx)
@@ -233,7 +234,7 @@ def test_a_nested_value_in_one_field_refuses_that_field_only(intake_ctx, drop, o
         text = "".join(f"{k}: {json.dumps(v)}\n" for k, v in good.items() if k != "raison_sociale")
         text += "raison_sociale: " + deep("yaml", "mapping", 15) + "\n"
     report = take_in_with_form(intake_ctx, drop, order_only, text, f".{fmt}")
-    assert "form_invalid" in codes(report) and "raison_sociale" in report.problems[-1].message
+    assert "form_invalid" in codes(report) and LABEL["raison_sociale"] in report.problems[-1].message
     assert report.email == good["email"]  # the other fields are still used
     assert_safe_mail(intake_ctx)
 
@@ -318,7 +319,7 @@ def test_a_field_past_its_maximum_length_is_form_invalid_and_never_used(intake_c
     value = at_length(field, MAX_LENGTH[field] + 1)
     path = drop(order_only, form=form(**{field: value}))
     report = take_in(path, intake_ctx)
-    assert codes(report)[-1] == "form_invalid" and field in report.problems[-1].message
+    assert codes(report)[-1] == "form_invalid" and LABEL[field] in report.problems[-1].message
     assert read_form(path.with_suffix(".json"), SCHEMA_PATH).get(field) is None
     assert_safe_mail(intake_ctx, value)
 
@@ -363,7 +364,7 @@ INVALID_ADDRESSES = [
 @pytest.mark.parametrize("address", INVALID_ADDRESSES)
 def test_an_invalid_email_is_form_invalid_and_gets_no_notice(intake_ctx, drop, order_only, address):
     report = take_in(drop(order_only, form=form(email=address)), intake_ctx)
-    assert codes(report)[-1] == "form_invalid" and "email" in report.problems[-1].message
+    assert codes(report)[-1] == "form_invalid" and LABEL["email"] in report.problems[-1].message
     assert report.email is None
     boxes = mail(intake_ctx)
     assert "depositors" not in boxes and list(boxes) == ["Hauts-de-France@resah.fr"]
@@ -384,7 +385,7 @@ def test_an_invalid_invoice_address_is_form_invalid_and_never_written_to(
     intake_ctx, drop, order_only, address
 ):
     report = take_in(drop(order_only, form=form(code_service_chorus=address)), intake_ctx)
-    assert codes(report)[-1] == "form_invalid" and "code_service_chorus" in report.problems[-1].message
+    assert codes(report)[-1] == "form_invalid" and LABEL["code_service_chorus"] in report.problems[-1].message
     assert report.code_service is None
     text = notice_text(intake_ctx)
     assert "titre de recettes vous sera adressé" not in text and "https://" not in text

@@ -234,7 +234,7 @@ def test_an_invalid_form_is_form_invalid_and_still_routed(intake_ctx, drop, part
         drop(deposit(parts), form=b.form(commune, email="pas-une-adresse", reference_commande="x" * 60)),
         intake_ctx,
     )
-    assert codes(report) == ["form_invalid"] and "email" in report.problems[0].message
+    assert codes(report) == ["form_invalid"] and "« Email »" in report.problems[0].message
     assert report.mailbox == "Hauts-de-France@resah.fr"
 
 

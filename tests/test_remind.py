@@ -158,7 +158,7 @@ def test_a_run_that_reminded_late_counts_the_next_interval_from_its_own_day(conf
 
 
 def listed(msg) -> list[str]:
-    return [line for line in body(msg).splitlines() if line.startswith("  - ")]
+    return [line for line in body(msg).splitlines() if line.startswith("  – ")]
 
 
 def test_the_reminder_names_exactly_what_is_missing_as_the_notice_words_it(config, deposit):
@@ -167,7 +167,7 @@ def test_the_reminder_names_exactly_what_is_missing_as_the_notice_words_it(confi
     [msg] = received(config)
     [notice] = [m for m in notices(config) if ".notice@" in m["Message-ID"]]
     assert dossier.codes == ["purchase_order_missing", "convention_unsigned"]
-    assert listed(msg) == [f"  - {p.message}" for p in dossier.problems] == listed(notice)
+    assert listed(msg) == [f"  – {p.ask}" for p in dossier.problems] == listed(notice)
 
 
 def test_the_reminder_is_copied_to_the_region_which_the_depositor_answers(config, deposit):

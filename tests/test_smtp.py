@@ -106,7 +106,9 @@ def test_a_routed_deposit_arrives_once_at_its_region_with_the_zip_intact(
     assert hashlib.sha256(attachment.get_content()).hexdigest() == hashlib.sha256(data).hexdigest()
     assert ("csac@resah.fr", ["Corse@resah.fr"]) in smtp.envelopes
     [notice] = [m for m in smtp.received if m["To"] == "achats@test-sur-mer.example"]
-    assert notice["Subject"] == "Resah — accusé de réception de votre convention"
+    assert notice["Subject"] == (
+        f"Convention 2021-045 lot 2 — {entity.name} — dossier complet (n° {report.deposit_id})"
+    )
     assert [r["state"] for r in MailQueue(workspace.state).all()] == ["sent", "sent"]
 
 
@@ -118,7 +120,7 @@ def test_an_incomplete_deposits_notice_lists_what_to_send_and_copies_the_region(
     [notice] = [m for m in smtp.received if m["To"] == "achats@test-sur-mer.example"]
     assert (
         notice["Cc"] == "Corse@resah.fr"
-        and "Merci de nous faire parvenir" in notice.get_body(("plain",)).get_content()
+        and "merci de nous envoyer uniquement" in notice.get_body(("plain",)).get_content()
     )
     assert any(
         "Corse@resah.fr" in rcpts for _, rcpts in smtp.envelopes if "achats@test-sur-mer.example" in rcpts
@@ -272,7 +274,7 @@ def test_the_configured_triage_and_quarantine_mailboxes(smtp, resources, workspa
     take_in(drop(b.raw_zip([b.Raw(b"../evil.pdf", b"x")]), "evil.zip"), ctx)
     assert sorted(m["To"] for m in smtp.received) == ["securite@resah.fr", "tri@resah.fr"]
     [alert] = [m for m in smtp.received if m["To"] == "securite@resah.fr"]
-    assert "archive_unsafe" in alert.get_body(("plain",)).get_content() and not list(alert.iter_attachments())
+    assert alert["X-CSAC-Problems"] == "archive_unsafe" and not list(alert.iter_attachments())
 
 
 @pytest.mark.slow  # a real csac process
