@@ -99,7 +99,7 @@ def test_a_routed_deposit_arrives_once_at_its_region_with_the_zip_intact(
     msg = to_region[0]
     assert msg["Message-ID"] == f"<{report.deposit_id}.region@csac.resah.fr>"
     assert (
-        msg["Subject"].startswith("[CSAC] Dépôt complet")
+        msg["Subject"].endswith(f"— complet — dépôt n° {report.deposit_id}")
         and "Verdict : COMPLET" in msg.get_body(("plain",)).get_content()
     )
     [attachment] = list(msg.iter_attachments())
@@ -110,19 +110,18 @@ def test_a_routed_deposit_arrives_once_at_its_region_with_the_zip_intact(
     assert [r["state"] for r in MailQueue(workspace.state).all()] == ["sent", "sent"]
 
 
-def test_an_incomplete_deposits_notice_lists_what_to_send_and_copies_the_region(
+def test_an_incomplete_deposits_notice_lists_what_to_send_and_goes_to_the_depositor_alone(
     smtp, resources, workspace, drop, deposit, entity
 ):
     ctx = ctx_for(resources, workspace, relay_config(workspace, smtp.controller.port))
     take_in(drop(deposit(Decimal("10")), form=b.form(entity)), ctx)
     [notice] = [m for m in smtp.received if m["To"] == "achats@test-sur-mer.example"]
     assert (
-        notice["Cc"] == "Corse@resah.fr"
-        and "Merci de nous faire parvenir" in notice.get_body(("plain",)).get_content()
+        notice["Cc"] is None and "Merci de nous faire parvenir" in notice.get_body(("plain",)).get_content()
     )
-    assert any(
-        "Corse@resah.fr" in rcpts for _, rcpts in smtp.envelopes if "achats@test-sur-mer.example" in rcpts
-    )
+    assert [rcpts for _, rcpts in smtp.envelopes if "achats@test-sur-mer.example" in rcpts] == [
+        ["achats@test-sur-mer.example"]
+    ]
 
 
 def test_a_refusal_then_acceptance_is_retried(smtp, resources, workspace, drop, deposit):
@@ -272,7 +271,7 @@ def test_the_configured_triage_and_quarantine_mailboxes(smtp, resources, workspa
     take_in(drop(b.raw_zip([b.Raw(b"../evil.pdf", b"x")]), "evil.zip"), ctx)
     assert sorted(m["To"] for m in smtp.received) == ["securite@resah.fr", "tri@resah.fr"]
     [alert] = [m for m in smtp.received if m["To"] == "securite@resah.fr"]
-    assert "archive_unsafe" in alert.get_body(("plain",)).get_content() and not list(alert.iter_attachments())
+    assert alert["X-CSAC-Problems"] == "archive_unsafe" and not list(alert.iter_attachments())
 
 
 @pytest.mark.slow  # a real csac process
