@@ -169,7 +169,7 @@ def _name(form: Form, found: list[Subject]) -> tuple[list[FormWarning], set]:
     warnings = [
         FormWarning(
             "form_conflict",
-            f"Raison sociale : le formulaire indique {quoted(said, NAME_QUOTE)}, les documents "
+            f"Raison sociale : le formulaire indique {quoted(said, NAME_QUOTE)}, les documents nomment "
             f"{quoted(name, NAME_QUOTE)}.",
         )
         for name in other
@@ -216,6 +216,7 @@ def _siret(form: Form, found: list[Subject], codes: set[str]) -> list[FormWarnin
         return []
     return [
         FormWarning(
-            "form_conflict", f"SIRET : le formulaire indique {form.siret}, les documents {', '.join(read)}."
+            "form_conflict",
+            f"SIRET : le formulaire indique {form.siret}, les documents portent {', '.join(read)}.",
         )
     ]

@@ -168,6 +168,11 @@ def _depositor(report: IntakeReport) -> list[str]:
 
 
 def _to_do(report: IntakeReport) -> list[str]:
+    """What is left to regularise, and how a person ends a review."""
+    return _missing(report) + (_accept(report) if report.review else [])
+
+
+def _missing(report: IntakeReport) -> list[str]:
     general = _general(report)
     if general:
         return ["", "À régulariser :", *[f"  - {one_line(p.message, LINE)}" for p in general]]
@@ -176,8 +181,7 @@ def _to_do(report: IntakeReport) -> list[str]:
     if report.review:
         return [
             "",
-            "Rien ne manque dans les documents, mais le dépôt est à vérifier (voir en tête de ce message) : "
-            "il n'est traité qu'une fois accepté (csac dossier accept).",
+            "Rien ne manque dans les documents, mais le dépôt est à vérifier (voir en tête de ce message).",
         ]
     if report.contribution and report.contribution.to_check:  # csac could not be sure of the amount due
         return [
@@ -185,6 +189,15 @@ def _to_do(report: IntakeReport) -> list[str]:
             "Rien ne manque côté déposant ; le montant de la contribution est à vérifier avant traitement.",
         ]
     return ["", "Rien ne manque : le dépôt peut être traité."]
+
+
+def _accept(report: IntakeReport) -> list[str]:
+    """How a person ends the review: each dossier under review is treated once accepted."""
+    return [
+        f"Une fois vérifié, acceptez le dossier : csac dossier accept {d.dossier_id} --by NOM --note TEXTE"
+        for d in report.dossiers
+        if d.review
+    ]
 
 
 def _told(report: IntakeReport) -> list[str]:
@@ -331,10 +344,7 @@ def notice(report: IntakeReport) -> str:
 
 def _checking(report: IntakeReport) -> str:
     team = f"l'équipe du Resah de votre région ({report.mailbox})" if report.mailbox else "l'équipe du Resah"
-    return (
-        f"Votre dépôt est bien reçu. Il est en cours de vérification par {team}, qui reviendra vers vous "
-        "pour la suite."
-    )
+    return f"Votre dépôt est en cours de vérification par {team}, qui reviendra vers vous pour la suite."
 
 
 def region_subject(report: IntakeReport) -> str:
