@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email
+import json
 import mailbox
 import re
 from decimal import Decimal
@@ -23,6 +24,7 @@ from pipeline.dossiers import DossierBook, DossierStatus
 from pipeline.intake import IntakeContext, take_in
 from pipeline.request import parse_request
 from tests import builders as b
+from tests.test_cli_options import ok  # `csac` run in this process
 from tests.test_smtp import relay_config, smtp  # noqa: F401  (the aiosmtpd fixture)
 
 COMMUNE = b.Entity(postal_code="20000", city="AJACCIO")  # Corse
@@ -133,7 +135,7 @@ def test_the_depositor_of_a_deposit_under_review_is_told_it_is_being_checked_not
 def test_the_report_of_a_deposit_under_review_follows_its_schema(deposit, resources):
     report = deposit(message=ISSUE_MESSAGE, raison_sociale=STRANGER)
     schema = resources.schema("intake-report")
-    jsonschema.validate(report.to_json(), __import__("json").loads(schema.read_text(encoding="utf-8")))
+    jsonschema.validate(report.to_json(), json.loads(schema.read_text(encoding="utf-8")))
     assert report.to_json()["warnings"][0] == {
         "code": "depositor_message",
         "message": report.warnings[0].message,
@@ -350,3 +352,35 @@ def test_the_depositor_of_a_dossier_under_review_gets_no_reminder(deposit, intak
     assert report.status == "incomplete" and report.review is True
     later = dt.datetime.now().astimezone() + dt.timedelta(days=30)
     assert remind.remind(intake_ctx.config, later).reminders == ()
+
+
+# -- where a clerk or a team reads the verdict ---------------------------------------------------------
+
+
+def test_the_intake_command_says_a_deposit_under_review_is_to_be_checked_and_why(
+    documents, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "depot.zip"
+    path.write_bytes(b.zip_of(documents()))
+    b.write_form(path, b.form(COMMUNE, message=ISSUE_MESSAGE))
+    shown = ok("intake", path, "--outbox", tmp_path / "courrier", "--state", tmp_path / "etat").stdout
+    first, *rest = shown.splitlines()
+    assert first.startswith("à vérifier ") and any(
+        line.startswith("  à vérifier Le message du déposant") for line in rest
+    )
+    assert re.search(r"dossier \S+ : à vérifier", shown)
+
+
+def test_the_dossier_list_says_a_dossier_under_review_is_to_be_checked(
+    deposit, intake_ctx, monkeypatch, tmp_path
+):
+    monkeypatch.chdir(tmp_path)
+    report = deposit(message=ISSUE_MESSAGE)
+    [row] = json.loads(ok("dossier", "list", "--json", "--state", intake_ctx.workspace.state).stdout)
+    assert (row["dossier_id"], row["status"], row["review"]) == (
+        report.dossiers[0].dossier_id,
+        "complete",
+        True,
+    )
+    assert "à vérifier" in ok("dossier", "list", "--state", intake_ctx.workspace.state).stdout
