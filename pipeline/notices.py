@@ -100,7 +100,7 @@ def summary(report: IntakeReport, dossiers: tuple[Parcel, ...] = ()) -> str:
         f"Contribution due : {report.due_text or 'non déterminée'} ; montant du bon de commande : {report.paid_text or 'non lu'}",
         f"Référence de commande (EJ / bon de commande) : {one_line(report.order_number or 'non lue', 60)}",
         _invoice_line(report),
-        f"Région : {report.region} (déterminée par : {report.region_source or 'aucune source'})",
+        f"Région : {report.region or 'non déterminée'} (déterminée par : {report.region_source or 'aucune source'})",
         *_depositor(report),
         "",
         "Documents :",
@@ -151,7 +151,7 @@ def _signed_by(report: IntakeReport) -> str:
         return one_line(sig.signer, 120) + said
     if report.representative:
         return f"{quoted(report.representative, 120)} d'après la convention (nom non lu sur la signature)"
-    return "non lu sur la signature" + ("" if role else " ; qualité non indiquée")
+    return "nom non lu sur la signature (qualité non indiquée)"
 
 
 def _depositor(report: IntakeReport) -> list[str]:
