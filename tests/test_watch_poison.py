@@ -330,7 +330,7 @@ def test_a_deposit_that_fails_every_time_is_set_aside_after_three_tries_across_r
     reason = (kept / "reason.txt").read_text()
     assert "traité automatiquement" in reason and "3 essais en échec" in reason and "RuntimeError" in reason
     [alert] = list((ctx.workspace.outbox / "securite@resah.fr" / "new").iterdir())
-    assert "[archive_corrupt]" in alert.read_text() and "RuntimeError" in alert.read_text()
+    assert "X-CSAC-Problems: archive_corrupt" in alert.read_text() and "RuntimeError" in alert.read_text()
     assert sorted(p.name for p in ctx.workspace.done.iterdir()) == ["poison.json", "poison.zip"]
     assert not list(ctx.workspace.processing.rglob("*.zip"))
 
