@@ -211,7 +211,11 @@ def report(
 ) -> IntakeReport:
     """The intake report, before delivery: its JSON form is schemas/intake-report.schema.json."""
     facts, where, form, region = a.facts, a.route, deposit.form, _region(a, ctx)
-    found = check_conflicts(form, a.dossiers, facts, {f.code for f in a.findings}, ctx.variants)
+    found = (  # a rejected deposit is never treated: nothing to check before treating it
+        Conflicts()
+        if a.status == Verdict.REJECTED
+        else check_conflicts(form, a.dossiers, facts, {f.code for f in a.findings}, ctx.variants)
+    )
     return IntakeReport(
         deposit_id=deposit_id,
         status=a.status,

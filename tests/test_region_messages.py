@@ -142,6 +142,11 @@ def test_the_report_of_a_deposit_under_review_follows_its_schema(deposit, resour
     }
 
 
+def test_a_rejected_deposit_is_never_under_review_whatever_its_message(intake_ctx, drop):
+    report = take_in(drop(b"ceci n'est pas un zip", form=b.form(COMMUNE, message=ISSUE_MESSAGE)), intake_ctx)
+    assert (report.status, report.review, report.warnings) == ("rejected", False, ())
+
+
 # -- form conflicts -------------------------------------------------------------------------------
 
 
