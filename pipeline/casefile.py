@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .deliver import DEPOSITORS
 from .dossiers import Dossier, DossierBook, Event, EventKind, FollowUp, Held
-from .notices import DOSSIER_FR, ROLE_FR
+from .notices import DOSSIER_FR, REVIEW_FR, ROLE_FR
 from .store import JOURNAL, Store
 
 STATUS_FR = DOSSIER_FR  # the dossiers' states in French, as the notices say them
@@ -94,6 +94,11 @@ def _amount(value) -> str | None:
     return str(value) if value is not None else None
 
 
+def state_fr(dossier: Dossier) -> str:
+    """A dossier's state as people read it: "à vérifier" while a person has to check it."""
+    return REVIEW_FR if dossier.review else STATUS_FR[dossier.status]
+
+
 def summary_json(dossier: Dossier, today: dt.date) -> dict:
     """One line of `csac dossier list --json`: amounts as decimal text ("1000.00"), dates in ISO 8601."""
     d = dossier
@@ -103,7 +108,7 @@ def summary_json(dossier: Dossier, today: dt.date) -> dict:
         "mailbox": d.mailbox, "email": d.email, "due": _amount(d.due), "paid": _amount(d.paid),
         "follow_up": d.follow_up.value if d.follow_up else None, "opened_at": d.opened_at,
         "updated_at": d.updated_at, "completed_at": d.completed_at, "age_days": age_days(d, today),
-        "reminders": d.reminders, "reminded_at": d.reminded_at,
+        "reminders": d.reminders, "reminded_at": d.reminded_at, "review": d.review,
     }  # fmt: skip
 
 

@@ -239,20 +239,27 @@ def intake_cmd(
     if as_json:
         out.print_json(json.dumps(report.to_json(), ensure_ascii=False))
         return
-    from .notices import DOSSIER_FR, ROLE_FR, STATUS_FR  # loaded with intake itself, not at every start-up
+    from .notices import DOSSIER_FR, REVIEW_FR, ROLE_FR, state_fr  # loaded with intake, not at every start-up
 
-    colour = {"complete": "green", "incomplete": "yellow", "rejected": "red"}[report.status]
-    out.print(f"[{colour}]{STATUS_FR[report.status]}[/{colour}] {report.deposit_id} — {report.file}")
+    colour = (
+        "yellow"
+        if report.review
+        else {"complete": "green", "incomplete": "yellow", "rejected": "red"}[report.status]
+    )
+    out.print(f"[{colour}]{state_fr(report)}[/{colour}] {report.deposit_id} — {report.file}")
     out.print(
         f"  convention : {report.variant or (f'{len(report.dossiers)} conventions' if report.dossiers else '—')}"
         f" — SIRET : {report.siret or '—'} — région : {report.region or '—'} ({report.mailbox or '—'})"
     )
     for doc in report.documents:
         out.print(f"  {ROLE_FR[doc.role]:<24} {doc.name}", markup=False)
+    for warning in report.warnings:
+        out.print(Text.assemble("  ", (REVIEW_FR, "yellow"), " ", warning.message))  # no markup from a form
     for problem in report.problems:
         out.print(f"  [{colour}]{problem.code}[/{colour}] {problem.message}")
     for d in report.dossiers:
-        out.print(f"  dossier {d.dossier_id} : {DOSSIER_FR[d.status]} (dépôts : {', '.join(d.deposits)})")
+        state = REVIEW_FR if d.review else DOSSIER_FR[d.status]
+        out.print(f"  dossier {d.dossier_id} : {state} (dépôts : {', '.join(d.deposits)})")
     out.print(f"  remis à : {', '.join(report.delivered_to) or '—'}")
 
 
@@ -556,9 +563,9 @@ def _plain(value: object) -> Text:
 
 
 def _dossier_row(d, today: dt.date) -> list[Text]:
-    from .casefile import STATUS_FR, age_days, follow_up_fr, missing
+    from .casefile import age_days, follow_up_fr, missing, state_fr
 
-    cells = (d.id, d.signatory, d.siret, d.variant, d.region, STATUS_FR[d.status], age_days(d, today),
+    cells = (d.id, d.signatory, d.siret, d.variant, d.region, state_fr(d), age_days(d, today),
              missing(d), follow_up_fr(d))  # fmt: skip
     return [_plain(c) for c in cells]
 
@@ -629,10 +636,10 @@ def dossier_show_cmd(
 
 
 def _print_head(d) -> None:
-    from .casefile import STATUS_FR, follow_up_fr, french_time
+    from .casefile import follow_up_fr, french_time, state_fr
     from .money import format_eur
 
-    out.print(Text.assemble(("Dossier ", "bold"), (d.id, "bold"), f" — {STATUS_FR[d.status]}"))
+    out.print(Text.assemble(("Dossier ", "bold"), (d.id, "bold"), f" — {state_fr(d)}"))
     due, paid = (format_eur(a) if a is not None else "—" for a in (d.due, d.paid))
     for line in (
         f"  signataire : {d.signatory or '—'} — SIRET : {d.siret} — convention : {d.variant}",

@@ -89,6 +89,7 @@ class Dossier:
     completed_at: str | None = None
     reminders: int = 0
     reminded_at: str | None = None
+    review: bool = False  # "à vérifier": a person checks it before it is treated (pipeline/conflicts.py)
 
     @property
     def codes(self) -> list[str]:
@@ -102,6 +103,7 @@ class Dossier:
             row["signatory"], row["region"], row["mailbox"], row["email"], _decimal(row["due"]),
             _decimal(row["paid"]), FollowUp(row["follow_up"]) if row["follow_up"] else None,
             row["opened_at"], row["updated_at"], row["completed_at"], row["reminders"], row["reminded_at"],
+            bool(row["review"]),
         )  # fmt: skip
 
 
@@ -255,7 +257,7 @@ class DossierBook:
         if status not in DECIDED:
             raise ValueError(f"décision inconnue : {status}")
         kind = EventKind.ACCEPTED if status == DossierStatus.ACCEPTED else EventKind.REFUSED
-        return self._change(dossier, {"status": status}, kind, by, note, at, check)
+        return self._change(dossier, {"status": status, "review": 0}, kind, by, note, at, check)
 
     def set_follow_up(
         self, dossier: str, state: FollowUp, by: str, at: str | None = None, check: Check | None = None
@@ -341,25 +343,30 @@ def record(conn: sqlite3.Connection, update: Update, deposit_id: str, at: str) -
     add_event(conn, d.id, EventKind.DEPOSIT, at, detail=names, deposit_id=deposit_id)
     for brought in update.brought:
         _hold(conn, d.id, deposit_id, brought, at)
-    if d.status == DossierStatus.COMPLETE and (before is None or before["status"] != DossierStatus.COMPLETE):
+    if _announced(d) and (before is None or before["status"] != DossierStatus.COMPLETE):
         add_event(conn, d.id, EventKind.COMPLETED, at, deposit_id=deposit_id)
+
+
+def _announced(d: Dossier) -> bool:
+    """Complete, and said so: a dossier under review is complete only once a person accepts it."""
+    return d.status == DossierStatus.COMPLETE and not d.review
 
 
 def _upsert(conn: sqlite3.Connection, d: Dossier, at: str) -> None:
     problems = json.dumps([p.to_json() for p in d.problems], ensure_ascii=False)
-    completed = at if d.status == DossierStatus.COMPLETE else None
+    completed = at if _announced(d) else None
     conn.execute(
         "INSERT INTO dossiers (id, siret, variant, signatory, region, mailbox, email, status, problems, due,"
-        " paid, opened_at, updated_at, completed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " paid, opened_at, updated_at, completed_at, review) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (id) DO UPDATE SET signatory = coalesce(excluded.signatory, signatory),"
         " region = coalesce(excluded.region, region), mailbox = coalesce(excluded.mailbox, mailbox),"
         " email = coalesce(email, excluded.email), status = excluded.status, problems = excluded.problems,"
-        " due = excluded.due, paid = excluded.paid, updated_at = excluded.updated_at,"
+        " due = excluded.due, paid = excluded.paid, updated_at = excluded.updated_at, review = excluded.review,"
         " completed_at = CASE WHEN excluded.status = 'complete' THEN coalesce(completed_at, excluded.completed_at)"
         " ELSE NULL END",
         (
             d.id, d.siret, d.variant, d.signatory, d.region, d.mailbox, d.email, d.status, problems,
-            _text(d.due), _text(d.paid), at, at, completed,
+            _text(d.due), _text(d.paid), at, at, completed, int(d.review),
         ),
     )  # fmt: skip
 

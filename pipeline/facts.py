@@ -27,6 +27,11 @@ CHECKED_RE = re.compile(r"^\s*(?:[☒☑✔✓✗✘⊠]|\[x\]|\(x\))", re.I)
 BOX_RE = re.compile(r"[☒☑✔✓✗✘⊠☐□]|\[[x ]\]|\([x ]\)", re.I)
 TIER_RE = re.compile(r"contribution annuelle due par le signataire\s*:[^()]{0,60}\(([^()]{1,200})\)", re.I)
 ANNEX_MODE_RE = re.compile(r"^mode\s*:\s*(compte propre|mandat|groupement)\b")
+REPRESENTED_RE = (
+    re.compile(  # the convention's "Représenté par son exécutif dûment habilité (Jean Dupont, Maire)"
+        r"repr[ée]sent[ée]e?\s+par\s+son\s+ex[ée]cutif\s+d[ûu]ment\s+habilit[ée]e?\s*\(([^()]{1,200})\)", re.I
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,7 @@ class Facts:
     annex_groupement: str | None = None  # the annex's line naming a groupement de commandes (title, header)
     convention_box: str | None = None  # the mode the convention's checked box names
     convention_tier: str | None = None  # the tariff label printed beside the convention's contribution
+    representative: str | None = None  # who represents the signatory, as the convention prints it
 
 
 def order_amount(text: str) -> Decimal | None:
@@ -213,6 +219,26 @@ def convention_tier(text: str) -> str | None:
     return " ".join(found.group(1).split()) if found else None
 
 
+def representative(text: str) -> str | None:
+    """The signatory's representative the rendered convention names, when its request gave one."""
+    found = REPRESENTED_RE.search(" ".join(text.split()))
+    return found.group(1).strip() or None if found else None
+
+
+QUALITY_RE = re.compile(  # on folded text: the words of a representative's quality
+    r"\b(?:maire|adjoint|president|vice-president|directeur|directrice|dgs|secretaire general|ordonnateur"
+    r"|conseill|delegue|administrat|gerant|responsable)"
+)
+
+
+def quality(representative: str | None) -> str | None:
+    """The quality in "Monsieur Olivier Gacquerre, Président": the part of it that names a role."""
+    if not representative:
+        return None
+    parts = [p.strip() for p in representative.split(",") if p.strip()]
+    return next((p for p in parts if QUALITY_RE.search(fold(p))), None)
+
+
 def paid_amount(docs: list[Classified]) -> OrderAmount:
     """The order's own total; a doubt when equally strong orders state different totals."""
     orders = rivals(docs, PURCHASE_ORDER)
@@ -263,4 +289,5 @@ def gather(docs: list[Classified], own: Resah) -> Facts:
         annex_groupement=groupement_line(annex.doc.text) if annex else None,
         convention_box=convention_box(convention.doc.text) if convention else None,
         convention_tier=convention_tier(convention.doc.text) if convention else None,
+        representative=representative(convention.doc.text) if convention else None,
     )

@@ -21,6 +21,8 @@ from pathlib import Path
 from .archive import ArchiveRejected, Limits, read_archive
 from .classify import Classified, classify, settle
 from .config import Config
+from .conflicts import Conflicts
+from .conflicts import check as check_conflicts
 from .deliver import Courier, archive, quarantine
 from .dossiers import Brought, Documents, Dossier, DossierStatus, Update, judging
 from .errors import DeliveryError
@@ -219,6 +221,11 @@ def report(
 ) -> IntakeReport:
     """The intake report, before delivery: its JSON form is schemas/intake-report.schema.json."""
     facts, where, form, region = a.facts, a.route, deposit.form, _region(a, ctx)
+    found = (  # a rejected deposit is never treated: nothing to check before treating it
+        Conflicts()
+        if a.status == Verdict.REJECTED
+        else check_conflicts(form, a.dossiers, facts, {f.code for f in a.findings}, ctx.variants)
+    )
     return IntakeReport(
         deposit_id=deposit_id,
         status=a.status,
@@ -244,7 +251,12 @@ def report(
         region_source=where.source if where else None,
         ignored=a.ignored,
         withheld=a.parcel.held if a.parcel else (),
-        dossiers=tuple(_dossier(j, deposit_id, ctx) for j in a.dossiers),
+        dossiers=tuple(_dossier(j, deposit_id, found) for j in a.dossiers),
+        warnings=found.warnings,
+        review=found.review,
+        telephone=form.get("telephone") if form else None,
+        message=form.get("message") if form else None,
+        representative=facts.representative if facts and len(a.dossiers) < 2 else None,
     )
 
 
@@ -263,13 +275,13 @@ def _total_paid(dossiers: tuple[Judged, ...]) -> Decimal | None:
     return sum(amounts, Decimal(0)) if amounts and None not in amounts else None
 
 
-def _dossier(j: Judged, deposit_id: str, ctx: IntakeContext) -> DossierReport:
+def _dossier(j: Judged, deposit_id: str, found: Conflicts) -> DossierReport:
     return DossierReport(
         j.dossier_id, j.facts.siret, j.variant, j.status.value,
         tuple(Problem(f.code, f.message, f.ask) for f in _union(list(j.findings))),
         tuple(DossierDocument(d.doc.name, d.role, o or deposit_id) for d, o in zip(j.docs, j.origins, strict=True)),
         (*j.deposits, deposit_id) if deposit_id not in j.deposits else j.deposits,
-        j.due.stated() if j.due else None,
+        j.due.stated() if j.due else None, j.dossier_id in found.dossiers,
     )  # fmt: skip
 
 
@@ -340,7 +352,8 @@ def _quarantine(
 
 def _completed(a: Assessment, out: IntakeReport) -> tuple[Parcel, ...]:
     """Each dossier this deposit completed after earlier ones: all its documents, for the regional team,
-    each under the number of the deposit that brought it; never again once it was complete."""
+    each under the number of the deposit that brought it; never again once it was complete, nor while it
+    is under review (a person accepts it first)."""
     views = {v.dossier_id: v for v in out.dossiers}
     return tuple(
         dossier_parcel(
@@ -349,6 +362,7 @@ def _completed(a: Assessment, out: IntakeReport) -> tuple[Parcel, ...]:
         )
         for j in a.dossiers
         if views[j.dossier_id].status == "complete"
+        and not views[j.dossier_id].review
         and views[j.dossier_id].earlier
         and not (j.earlier and j.earlier.status == DossierStatus.COMPLETE)
     )
@@ -447,7 +461,7 @@ def _updates(a: Assessment, out: IntakeReport, deposit: Deposit, ctx: IntakeCont
                 view.dossier_id, view.siret, view.variant, j.status, view.problems,
                 j.facts.signatory or name, j.route.region.name if j.route.region else None,
                 j.route.region.mailbox if j.route.region else None, out.email,
-                j.due.amount if j.due and j.due.certain else None, j.paid,
+                j.due.amount if j.due and j.due.certain else None, j.paid, review=view.review,
             ),
             tuple(
                 Brought(d.role, d.doc.name, kept.keep(d.doc.data), purpose)

@@ -11,12 +11,14 @@ from email.message import EmailMessage
 
 from . import active
 from .deliver import DEPOSITORS, Outgoing, add_header, new_message
+from .facts import quality
 from .forward import Parcel
 from .report import IntakeReport, Role, Verdict
 from .rules import plausible_reference, reference_fr
-from .untrusted import one_line, quoted
+from .untrusted import one_line, quoted, quoted_lines
 
 STATUS_FR = {Verdict.COMPLETE: "complet", Verdict.INCOMPLETE: "incomplet", Verdict.REJECTED: "refusé"}
+REVIEW_FR = "à vérifier"  # a deposit or dossier a person checks before it is treated (pipeline/conflicts.py)
 NAME = 120  # characters of a file or document name shown
 ORGANISATION = 80  # characters of an organisation's name in a subject
 LINE = 1000  # characters of one problem or note: messages are single sentences
@@ -76,6 +78,17 @@ def french_date(iso: str) -> str:
     return dt.datetime.fromisoformat(iso).strftime("%d/%m/%Y")
 
 
+def state_fr(report: IntakeReport) -> str:
+    """The verdict as people read it: complet, incomplet, refusé, or à vérifier."""
+    return REVIEW_FR if report.review else STATUS_FR[report.status]
+
+
+def _problems(report: IntakeReport) -> list[str]:
+    """One line per problem; its details (names, what the form said) were quoted by the rules. The codes
+    are for scripts: in the X-CSAC-Problems header, never in the text."""
+    return [f"  - {one_line(p.message, LINE)}" for p in report.problems]
+
+
 def _invoice_by_mail(report: IntakeReport) -> bool:
     """The portal's "code service Chorus" field takes an e-mail address for invoices by mail."""
     return "@" in (report.code_service or "")
@@ -106,20 +119,21 @@ def _caution(report: IntakeReport) -> list[str]:
 
 
 def summary(report: IntakeReport, dossiers: tuple[Parcel, ...] = ()) -> str:
-    lines = [
-        "Bonjour,",
-        "",
+    lines = ["Bonjour,", "", *_warnings(report)]
+    lines += [
         f"Un dépôt de convention a été reçu le {_when(report)} ({one_line(report.file, NAME)}).",
-        f"Verdict : {STATUS_FR[report.status].upper()}",
+        f"Verdict : {_verdict(report)}",
         "",
-        f"Signataire : {one_line(report.signatory or 'non lu', 300)}",
+        f"Établissement : {one_line(report.signatory or 'non lu', 300)}",
+        f"Signé par : {_signed_by(report)}",
         f"SIRET : {report.siret or 'non lu'}",
         f"Convention : {_conventions(report)}",
         f"Signature : {_signature(report)}",
         f"Contribution due : {report.due_text or 'non déterminée'} ; montant du bon de commande : {report.paid_text or 'non lu'}",
         f"Référence de commande (EJ / bon de commande) : {one_line(report.order_number or 'non lue', 60)}",
         _invoice_line(report),
-        f"Région : {report.region} (déterminée par : {report.region_source or 'aucune source'})",
+        f"Région : {report.region or 'non déterminée'} (déterminée par : {report.region_source or 'aucune source'})",
+        *_depositor(report),
         "",
         "Documents :",
         *[
@@ -130,20 +144,8 @@ def summary(report: IntakeReport, dossiers: tuple[Parcel, ...] = ()) -> str:
     ]
     lines += _caution(report)
     lines += _dossiers(report) + _whole(dossiers)
-    general = _general(report)
-    if general:
-        lines += ["", "À régulariser :", *[f"  - [{p.code}] {one_line(p.message, LINE)}" for p in general]]
-    elif report.problems:
-        lines += ["", "À régulariser : ce que chaque dossier ci-dessus indique."]
-    elif report.contribution and report.contribution.to_check:  # csac could not be sure of the amount due
-        lines += [
-            "",
-            "Rien ne manque côté déposant ; le montant de la contribution est à vérifier avant traitement.",
-        ]
-    else:
-        lines += ["", "Rien ne manque : le dépôt peut être traité."]
-    if report.email:
-        lines += ["", f"Le déposant ({report.email}) a été prévenu."]
+    lines += _to_do(report)
+    lines += _told(report)
     lines += [
         "",
         f"Dépôt n° {report.deposit_id} — "
@@ -153,6 +155,93 @@ def summary(report: IntakeReport, dossiers: tuple[Parcel, ...] = ()) -> str:
         "— csac, Resah",
     ]
     return "\n".join(lines)
+
+
+def _warnings(report: IntakeReport) -> list[str]:
+    """First of all: what the team checks before acting (pipeline/conflicts.py)."""
+    if not report.warnings:
+        return []
+    head = "À VÉRIFIER AVANT TOUT TRAITEMENT :" if report.review else "Points d'attention :"
+    return [head, *[f"  - {one_line(w.message, LINE)}" for w in report.warnings], ""]
+
+
+def _verdict(report: IntakeReport) -> str:
+    if not report.review:
+        return STATUS_FR[report.status].upper()
+    if report.status == Verdict.COMPLETE:
+        return "À VÉRIFIER (rien ne manque dans les documents, mais voir les points en tête de ce message)"
+    return "À VÉRIFIER (incomplet ; voir aussi les points en tête de ce message)"
+
+
+def _signed_by(report: IntakeReport) -> str:
+    """The signer's name from the certificate, and their quality: the certificate's title, else the one the
+    convention gives its representative."""
+    sig = report.signature
+    role = (sig.title if sig else None) or quality(report.representative)
+    said = f", {one_line(role, 80)}" if role else " (qualité non indiquée)"
+    if sig and sig.signer:
+        return one_line(sig.signer, 120) + said
+    if report.representative:
+        return f"{quoted(report.representative, 120)} d'après la convention (nom non lu sur la signature)"
+    return "nom non lu sur la signature (qualité non indiquée)"
+
+
+def _depositor(report: IntakeReport) -> list[str]:
+    """What the depositor gave to be reached, and wrote: quoted as theirs."""
+    phone = quoted(report.telephone, 30) if report.telephone else "non indiqué"
+    lines = [f"Téléphone du déposant : {phone}", f"Courriel du déposant : {report.email or 'non indiqué'}"]
+    if not report.message:
+        return [*lines, "Message du déposant : aucun"]
+    return [
+        *lines,
+        "Message du déposant (ses propres mots, tels qu'écrits dans le formulaire) :",
+        *[f"  {line}" for line in quoted_lines(report.message)],
+    ]
+
+
+def _to_do(report: IntakeReport) -> list[str]:
+    """What is left to regularise, and how a person ends a review."""
+    return _missing(report) + (_accept(report) if report.review else [])
+
+
+def _missing(report: IntakeReport) -> list[str]:
+    general = _general(report)
+    if general:
+        return ["", "À régulariser :", *[f"  - {one_line(p.message, LINE)}" for p in general]]
+    if report.problems:
+        return ["", "À régulariser : ce que chaque dossier ci-dessus indique."]
+    if report.review:
+        return [
+            "",
+            "Rien ne manque dans les documents, mais le dépôt est à vérifier (voir en tête de ce message).",
+        ]
+    if report.contribution and report.contribution.to_check:  # csac could not be sure of the amount due
+        return [
+            "",
+            "Rien ne manque côté déposant ; le montant de la contribution est à vérifier avant traitement.",
+        ]
+    return ["", "Rien ne manque : le dépôt peut être traité."]
+
+
+def _accept(report: IntakeReport) -> list[str]:
+    """How a person ends the review: each dossier under review is treated once accepted."""
+    return [
+        f"Une fois vérifié, acceptez le dossier : csac dossier accept {d.dossier_id} --by NOM --note TEXTE"
+        for d in report.dossiers
+        if d.review
+    ]
+
+
+def _told(report: IntakeReport) -> list[str]:
+    """What the depositor was told, word for word: the region receives no copy of the notice itself."""
+    if not report.email:
+        return [
+            "",
+            "Aucun avis n'a été envoyé au déposant : le formulaire de dépôt ne donne pas d'adresse "
+            "électronique valide. Prévenez-le si nécessaire.",
+        ]
+    told = [f"    {line}".rstrip() for line in notice(report).splitlines()]
+    return ["", f"Message envoyé au déposant ({report.email}) — objet : {notice_subject(report)}", "", *told]
 
 
 def _signature(report: IntakeReport) -> str:
@@ -175,13 +264,10 @@ def _dossiers(report: IntakeReport) -> list[str]:
     for d in report.dossiers:
         earlier = f" ; dépôts précédents : {', '.join(d.earlier)}" if d.earlier else ""
         due = f" ; contribution due : {d.contribution.text}" if d.contribution else ""
-        lines.append(
-            f"  - {d.dossier_id} ({convention_fr(d.variant)}) : {DOSSIER_FR[d.status]}{due}{earlier}"
-        )
+        state = REVIEW_FR if d.review else DOSSIER_FR[d.status]
+        lines.append(f"  - {d.dossier_id} ({convention_fr(d.variant)}) : {state}{due}{earlier}")
         lines += (
-            [f"      [{p.code}] {one_line(p.message, LINE)}" for p in d.problems]
-            if len(report.dossiers) > 1
-            else []
+            [f"      - {one_line(p.message, LINE)}" for p in d.problems] if len(report.dossiers) > 1 else []
         )
     return lines
 
@@ -258,6 +344,12 @@ def _per_dossier(report: IntakeReport) -> list[str]:
     the deposit as a whole."""
     lines, asked = [f"Votre dépôt concerne {len(report.dossiers)} conventions :", ""], False
     for d in report.dossiers:
+        if d.review and d.status in DONE:
+            lines.append(
+                f"  - {convention_fr(d.variant)} (dossier n° {d.dossier_id}) : dossier reçu, en cours de "
+                "vérification par l'équipe du Resah de votre région."
+            )
+            continue
         things = to_send(d.problems) if d.status not in DONE else []
         lines.append(
             f"  - {convention_fr(d.variant)} (dossier n° {d.dossier_id}) : dossier {DOSSIER_FR[d.status]}"
@@ -302,10 +394,13 @@ def notice(report: IntakeReport) -> str:
     head += _follow_up_line(report)
     if len(report.dossiers) > 1:
         body = _per_dossier(report)
+    elif report.status == Verdict.COMPLETE and report.review:
+        body = [_checking(report) + " Vous n'avez rien à envoyer d'ici là."]
     elif report.status == Verdict.COMPLETE:
         body = _complete(report)
     else:
         body = _missing(report)
+        body += ["", _checking(report)] if report.review else []
     if _invoice_by_mail(report):
         body += [
             "",
@@ -322,18 +417,38 @@ def _contact(report: IntakeReport) -> str:
     )
 
 
+def _checking(report: IntakeReport) -> str:
+    team = f"l'équipe du Resah de votre région ({report.mailbox})" if report.mailbox else "l'équipe du Resah"
+    return f"Votre dépôt est en cours de vérification par {team}, qui reviendra vers vous pour la suite."
+
+
+def region_subject(report: IntakeReport) -> str:
+    """Who, which accord-cadre and lot, in what state, which deposit: told apart in a list of mails."""
+    who = one_line(report.signatory or report.file, 80)
+    what = convention_fr(report.variant) if report.variant else "convention non reconnue"
+    if len(report.dossiers) > 1:
+        what = f"{len(report.dossiers)} conventions"
+    return f"[CSAC] {who} — {what} — {state_fr(report)} — dépôt n° {report.deposit_id}"
+
+
+def _machine_headers(msg: EmailMessage, report: IntakeReport) -> None:
+    """What scripts read: the codes stay out of the text people read."""
+    add_header(msg, "X-CSAC-Status", report.status.value)
+    add_header(msg, "X-CSAC-Review", "yes" if report.review else "no")
+    if report.problems:
+        add_header(msg, "X-CSAC-Problems", ", ".join(dict.fromkeys(report.codes)))
+    if report.warnings:
+        add_header(msg, "X-CSAC-Warnings", ", ".join(dict.fromkeys(w.code for w in report.warnings)))
+
+
 def region_message(report: IntakeReport, sent: Parcel, dossiers: tuple[Parcel, ...] = ()) -> Outgoing:
     """The summary, with the deposit attached: as it came, or only its documents if files were held back;
     and each dossier this deposit completed, whole."""
-    who = one_line(report.signatory or report.file, 80)
-    what = report.variant or "convention non reconnue"
-    if len(report.dossiers) > 1:
-        what = f"{len(report.dossiers)} conventions"
-    subject = f"[CSAC] Dépôt {STATUS_FR[report.status]} — {who} — {what}"
     msg = new_message(
-        report.mailbox, subject, summary(report, dossiers), report.deposit_id, "region", report.received_at
-    )
-    add_header(msg, "X-CSAC-Status", report.status.value)
+        report.mailbox, region_subject(report), summary(report, dossiers), report.deposit_id, "region",
+        report.received_at,
+    )  # fmt: skip
+    _machine_headers(msg, report)
     if any(d.active_content for d in report.documents) or any(p.active for p in dossiers):
         add_header(msg, "X-CSAC-Active-Content", "yes")
     for parcel in (sent, *dossiers):
@@ -346,24 +461,27 @@ def region_message(report: IntakeReport, sent: Parcel, dossiers: tuple[Parcel, .
 def _state(report: IntakeReport) -> str:
     """The dossier state, as the depositor's subject says it."""
     several = len(report.dossiers) > 1
+    if report.status == Verdict.COMPLETE and report.review:
+        return "dossiers en cours de vérification" if several else "dossier en cours de vérification"
     if report.status == Verdict.COMPLETE:
         return "dossiers complets" if several else "dossier complet"
     return "dossiers à compléter" if several else "dossier incomplet"
 
 
+def notice_subject(report: IntakeReport) -> str:
+    return subject_of(report, _state(report))
+
+
 def depositor_notice(report: IntakeReport) -> Outgoing | None:
+    """To the depositor alone: the region reads it, word for word, in its own summary (one message per
+    deposit), and the depositor's answer goes to the region (Reply-To)."""
     if not report.email:
         return None
     msg: EmailMessage = new_message(
-        report.email, subject_of(report, _state(report)), notice(report), report.deposit_id, "notice",
-        report.received_at,
-    )  # fmt: skip
+        report.email, notice_subject(report), notice(report), report.deposit_id, "notice", report.received_at
+    )
     if report.mailbox:
         add_header(msg, "Reply-To", report.mailbox)
-        if (
-            report.status == Verdict.INCOMPLETE
-        ):  # the region follows the regularisation up (seed: "par courriel à l'adresse de votre région")
-            add_header(msg, "Cc", report.mailbox)
     return Outgoing(DEPOSITORS, msg)
 
 
@@ -410,7 +528,7 @@ def quarantine_notice(report: IntakeReport, mailbox: str, folder: str) -> Outgoi
     lines = [
         f"Un dépôt a été refusé le {_when(report)} ({one_line(report.file, NAME)}, sha256 {report.sha256}).",
         "",
-        *[f"  - {one_line(p.message, LINE)}" for p in report.problems],
+        *_problems(report),
         "",
         f"Le fichier est conservé, intact, dans {folder} avec le motif du refus. Il n'est pas joint à ce message.",
         told,
@@ -421,5 +539,5 @@ def quarantine_notice(report: IntakeReport, mailbox: str, folder: str) -> Outgoi
     ]
     subject = f"[CSAC] Dépôt refusé — {one_line(report.file, NAME)} (n° {report.deposit_id})"
     msg = new_message(mailbox, subject, "\n".join(lines), report.deposit_id, "quarantine", report.received_at)
-    add_header(msg, "X-CSAC-Problems", ", ".join(report.codes))
+    _machine_headers(msg, report)
     return Outgoing(mailbox, msg)

@@ -84,9 +84,10 @@ class Run:
 
 
 def is_due(dossier: Dossier, now: dt.datetime, days: int) -> bool:
-    """Incomplete, fewer than three reminders, and `days` calendar days since it opened or was last
-    reminded (days, not hours: a daily run at 8 o'clock reminds a dossier opened at 14 o'clock on time)."""
-    if dossier.status != DossierStatus.INCOMPLETE or dossier.reminders >= MAX_REMINDERS:
+    """Incomplete, not under review (the regional team answers the depositor itself), fewer than three
+    reminders, and `days` calendar days since it opened or was last reminded (days, not hours: a daily
+    run at 8 o'clock reminds a dossier opened at 14 o'clock on time)."""
+    if dossier.status != DossierStatus.INCOMPLETE or dossier.review or dossier.reminders >= MAX_REMINDERS:
         return False
     since = local_day(dossier.reminded_at or dossier.opened_at, now.tzinfo)
     return now.date() >= since + dt.timedelta(days=days)

@@ -21,8 +21,10 @@ ON_QUOTE = "sur devis"  # the variant's tariff gives no figure
 TO_CHECK = "montant à vérifier par l'équipe régionale ({why})"
 PLAIN = (  # the report's keys that are the same text in the model and in its JSON form
     "deposit_id", "status", "file", "sha256", "received_at", "variant", "siret", "region", "mailbox",
-    "signatory", "order_number", "code_service", "email", "region_source", "archived_to",
+    "signatory", "order_number", "code_service", "email", "region_source", "archived_to", "telephone",
+    "message", "representative", "review",
 )  # fmt: skip
+WARNING_CODES = ("form_conflict", "depositor_message")  # what a person checks before acting: never hidden
 
 
 class Verdict(StrEnum):
@@ -111,6 +113,22 @@ class Problem:
 
 
 @dataclass(frozen=True)
+class FormWarning:
+    """What the form says against the documents (form_conflict), or a depositor's message that asks for a
+    change (depositor_message): shown first to the regional team, never hidden."""
+
+    code: str
+    message: str
+
+    def __post_init__(self) -> None:
+        if self.code not in WARNING_CODES:
+            raise ValueError(f"code : valeur inconnue {self.code!r}")
+
+    def to_json(self) -> dict:
+        return {"code": self.code, "message": self.message}
+
+
+@dataclass(frozen=True)
 class Signature:
     """The convention's best signature, as the report states it (pipeline/signature.py)."""
 
@@ -119,6 +137,7 @@ class Signature:
     signer: str | None = None
     covers: Coverage | None = None
     modification: str | None = None  # what was appended after the signed revision
+    title: str | None = None  # the signer's quality, as the certificate's title attribute gives it
 
     def __post_init__(self) -> None:
         _coerce(self, "status", SignatureStatus)
@@ -126,7 +145,7 @@ class Signature:
     @classmethod
     def of(cls, check: SignatureCheck) -> Signature:
         """From pipeline.signature.SignatureCheck: what the report states of it (not `trusted`)."""
-        return cls(check.status, check.detail, check.signer, check.covers, check.modification)
+        return cls(check.status, check.detail, check.signer, check.covers, check.modification, check.title)
 
     def to_json(self) -> dict:
         return {
@@ -135,13 +154,14 @@ class Signature:
             "signer": self.signer,
             "covers": self.covers.as_dict() if self.covers else None,
             "modification": self.modification,
+            "signer_title": self.title,
         }
 
     @classmethod
     def from_json(cls, data: dict) -> Signature:
         return cls(
             data["status"], data["detail"], data.get("signer"),
-            _maybe(data.get("covers"), Coverage.from_dict), data.get("modification"),
+            _maybe(data.get("covers"), Coverage.from_dict), data.get("modification"), data.get("signer_title"),
         )  # fmt: skip
 
 
@@ -197,6 +217,7 @@ class DossierReport:
     documents: tuple[DossierDocument, ...] = ()
     deposits: tuple[str, ...] = ()  # every deposit that brought it documents, this one last
     contribution: Contribution | None = None  # its contribution due
+    review: bool = False  # a person checks it before it is treated (pipeline/conflicts.py)
 
     def to_json(self) -> dict:
         return {
@@ -209,6 +230,7 @@ class DossierReport:
             "deposits": list(self.deposits),
             "contribution_due": self.contribution.text if self.contribution else None,
             "contribution_to_check": self.contribution.to_check if self.contribution else None,
+            "review": self.review,
         }
 
     @classmethod
@@ -217,7 +239,7 @@ class DossierReport:
             data["dossier_id"], data["siret"], data["variant"], data["status"],
             tuple(Problem.from_json(p) for p in data["problems"]),
             tuple(DossierDocument(d["name"], d["role"], d["deposit_id"]) for d in data["documents"]),
-            tuple(data["deposits"]), _contribution(data),
+            tuple(data["deposits"]), _contribution(data), data.get("review", False),
         )  # fmt: skip
 
     @property
@@ -254,6 +276,11 @@ class IntakeReport:
     withheld: tuple[Withheld, ...] = ()
     archived_to: str | None = None  # where the original is kept when files were withheld
     dossiers: tuple[DossierReport, ...] = ()  # the dossiers it opened or updated (pipeline/judge.py)
+    warnings: tuple[FormWarning, ...] = ()  # the form against the documents, the depositor's message
+    review: bool = False  # "à vérifier": a person checks it before it is treated, whatever its status
+    telephone: str | None = None  # the form's, the depositor's own words
+    message: str | None = None  # the form's free text, the depositor's own words
+    representative: str | None = None  # who represents the signatory, as the convention prints it
 
     def __post_init__(self) -> None:
         _coerce(self, "status", Verdict)
@@ -298,6 +325,11 @@ class IntakeReport:
             "withheld": [w.to_json() for w in self.withheld],
             "archived_to": self.archived_to,
             "dossiers": [d.to_json() for d in self.dossiers],
+            "warnings": [w.to_json() for w in self.warnings],
+            "review": self.review,
+            "telephone": self.telephone,
+            "message": self.message,
+            "representative": self.representative,
         }
 
     @classmethod
@@ -314,6 +346,7 @@ class IntakeReport:
             ignored=tuple(data.get("ignored", ())),
             withheld=tuple(Withheld(w["name"], w["reason"]) for w in data.get("withheld", ())),
             dossiers=tuple(DossierReport.from_json(d) for d in data.get("dossiers", ())),
+            warnings=tuple(FormWarning(w["code"], w["message"]) for w in data.get("warnings", ())),
         )
 
 

@@ -67,14 +67,14 @@ class Identity:
     key: bytes
 
 
-def throwaway_identity(name: str, organisation: str) -> Identity:
+def throwaway_identity(name: str, organisation: str, title: str | None = None) -> Identity:
+    """A self-signed signing certificate; `title`, the signer's quality, as qualified certificates state it."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    subject = x509.Name(
-        [
-            x509.NameAttribute(NameOID.COMMON_NAME, name),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation[:64]),
-        ]
-    )
+    attributes = [
+        x509.NameAttribute(NameOID.COMMON_NAME, name),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation[:64]),
+    ]
+    subject = x509.Name(attributes + ([x509.NameAttribute(NameOID.TITLE, title)] if title else []))
     start = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
     usage = x509.KeyUsage(True, True, False, False, False, False, False, False, False)
     cert = (

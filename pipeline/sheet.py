@@ -13,7 +13,7 @@ import os
 from decimal import Decimal
 from pathlib import Path
 
-from .casefile import STATUS_FR, age_days, follow_up_fr, missing
+from .casefile import age_days, follow_up_fr, missing, state_fr
 from .dossiers import Dossier
 
 FORMATS = ("csv", "xlsx")
@@ -31,7 +31,7 @@ def row(d: Dossier, today: dt.date) -> tuple:
     """A dossier's cells, typed: text, a date, whole days, Decimal amounts (None when unknown)."""
     opened = dt.datetime.fromisoformat(d.opened_at).date()
     return (
-        d.id, d.signatory or "", d.siret, d.variant, d.region or "", STATUS_FR[d.status], opened,
+        d.id, d.signatory or "", d.siret, d.variant, d.region or "", state_fr(d), opened,
         age_days(d, today), missing(d), d.due, d.paid, follow_up_fr(d), d.reminders, d.email or "",
     )  # fmt: skip
 

@@ -118,6 +118,9 @@ class SignatureCheck:
     covers: Coverage | None = None
     # what follows the signed revision: none, lta_updates, form_filling, annotations, other, unchecked
     modification: str | None = None
+    title: str | None = (
+        None  # the signer's quality (Maire, Président…): the certificate's title, if it has one
+    )
 
     @property
     def signed(self) -> bool:
@@ -164,7 +167,18 @@ def _signer(certificate) -> str | None:
     """The signer's common name, printable and short: it comes from the depositor's certificate."""
     if certificate is None:
         return None
-    name = certificate.subject.native.get("common_name") or certificate.subject.human_friendly
+    return _printable(certificate.subject.native.get("common_name") or certificate.subject.human_friendly)
+
+
+def _title(certificate) -> str | None:
+    """The signer's quality, when the certificate states it (X.520 title: "Maire", "Président")."""
+    if certificate is None:
+        return None
+    title = certificate.subject.native.get("title")
+    return _printable(title) if title else None
+
+
+def _printable(name) -> str | None:
     name = ", ".join(name) if isinstance(name, list) else str(name)
     printable = "".join(c for c in name if not unicodedata.category(c).startswith("C"))
     return " ".join(printable.split())[:SIGNER_CHARS] or None
@@ -216,20 +230,20 @@ def _check(embedded, revisions: int, data: bytes) -> SignatureCheck:
 
     context = ValidationContext(trust_roots=[], allow_fetching=False)
     status = validate_pdf_signature(embedded, context, skip_diff=True)
-    signer = _signer(status.signing_cert)
+    signer, title = _signer(status.signing_cert), _title(status.signing_cert)
     covers = _coverage(embedded, status.coverage == Level.ENTIRE_FILE, revisions, len(data))
     if not (status.intact and status.valid):
         return SignatureCheck(
-            INVALID, signer, False, DETAILS["broken" if status.intact else "altered"], covers
+            INVALID, signer, False, DETAILS["broken" if status.intact else "altered"], covers, title=title
         )
     if status.coverage < Level.ENTIRE_REVISION:  # a gap in the byte range, or a revision left half signed
-        return SignatureCheck(INVALID, signer, False, DETAILS["irregular"], covers, "other")
+        return SignatureCheck(INVALID, signer, False, DETAILS["irregular"], covers, "other", title)
     modification, permitted = _modification(embedded, covers.entire_file, covers)
     if not permitted:
         return SignatureCheck(
-            INVALID, signer, False, _detail(modification, False, covers), covers, modification
+            INVALID, signer, False, _detail(modification, False, covers), covers, modification, title
         )
-    checked = replace(_seen(embedded, modification, covers, data), signer=signer, covers=covers)
+    checked = replace(_seen(embedded, modification, covers, data), signer=signer, covers=covers, title=title)
     if checked.status != VALID:
         return checked
     trusted = bool(status.trusted)

@@ -319,7 +319,13 @@ def journal_v3(conn: sqlite3.Connection) -> None:
     run(conn, JOURNAL_V3)
 
 
-JOURNAL = Schema("le journal", (journal_v1, journal_v2, journal_v3))
+def journal_v4(conn: sqlite3.Connection) -> None:
+    """A dossier "à vérifier": a person checks it before it is treated (the form against its documents,
+    the depositor's message); its status stays what its documents make it."""
+    add_columns(conn, "dossiers", {"review": "INTEGER NOT NULL DEFAULT 0"})
+
+
+JOURNAL = Schema("le journal", (journal_v1, journal_v2, journal_v3, journal_v4))
 
 
 # -- the register of signatories ----------------------------------------------------------------

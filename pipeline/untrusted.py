@@ -42,6 +42,22 @@ def quoted(text: str, limit: int = FIELD_QUOTE) -> str:
     return f"« {one_line(LINK.sub('[lien retiré]', inner), limit)} »"
 
 
+def quoted_lines(text: str, lines: int = 20, width: int = 200) -> list[str]:
+    """A depositor's text over several lines, each line quoted "> " as theirs, links removed: at most
+    `lines` lines of `width` characters, blank runs made one, and said to be cut when it was."""
+    raw = [one_line(line, width * 4) for line in text[: lines * width * 4].splitlines()]
+    kept: list[str] = []
+    for line in raw:
+        if line or (kept and kept[-1]):
+            kept.append(line)
+    while kept and not kept[-1]:
+        kept.pop()
+    out = [f"> {one_line(LINK.sub('[lien retiré]', line), width)}".rstrip() for line in kept[:lines]]
+    if len(kept) > lines or len(text) > lines * width * 4:
+        out.append("> […] (message tronqué)")
+    return out
+
+
 def printable(name: str, limit: int = 255) -> str:
     """A file name a person can read anywhere (header, journal, report): valid UTF-8, one line, bounded.
 

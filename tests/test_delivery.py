@@ -53,7 +53,9 @@ def test_the_region_receives_a_french_summary_with_the_zip_attached(intake_ctx, 
     [msg] = messages(intake_ctx.workspace.outbox / "Guadeloupe-Martinique@resah.fr")
     assert msg["To"] == "Guadeloupe-Martinique@resah.fr"
     assert msg["Message-ID"] == f"<{report.deposit_id}.region@csac.resah.fr>"
-    assert msg["Subject"].startswith("[CSAC] Dépôt complet — Commune de Test-sur-Mer — 2021-045-lot2")
+    assert msg["Subject"] == (
+        f"[CSAC] Commune de Test-sur-Mer — accord-cadre 2021-045 lot 2 — complet — dépôt n° {report.deposit_id}"
+    )
     body = msg.get_body(("plain",)).get_content()
     for expected in (
         "Verdict : COMPLET",
@@ -74,7 +76,8 @@ def test_an_incomplete_deposit_lists_the_problems_for_the_region_and_the_deposit
 ):
     report = take_in(drop(deposit_bytes(amount=Decimal("600")), form=b.form(commune)), intake_ctx)
     [region] = messages(intake_ctx.workspace.outbox / "Guadeloupe-Martinique@resah.fr")
-    assert "[amount_mismatch]" in region.get_body(("plain",)).get_content()
+    assert report.problems[0].message in region.get_body(("plain",)).get_content()
+    assert region["X-CSAC-Problems"] == "amount_mismatch"
     [notice] = messages(intake_ctx.workspace.outbox / "depositors")
     assert notice["To"] == "achats@test-sur-mer.example"
     assert notice["Subject"] == (

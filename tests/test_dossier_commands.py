@@ -70,10 +70,10 @@ class Desk:
     corrected_order: str  # its order of 1 000 € sent alone, days later
 
 
-def _deposit(folder: Path, name: str, entity: b.Entity, members: list[tuple[str, bytes]]) -> Path:
+def _deposit(folder: Path, name: str, entity: b.Entity, members: list[tuple[str, bytes]], **fields) -> Path:
     path = folder / name
     path.write_bytes(b.zip_of(members))
-    b.write_form(path, b.form(entity, email=EMAILS[entity.siret]))
+    b.write_form(path, b.form(entity, email=EMAILS[entity.siret], **fields))
     return path
 
 
@@ -103,7 +103,11 @@ def desk(tmp_path_factory, renderer, resources, loaded_intake) -> Desk:
     )
     corrected = take_in(
         _deposit(
-            drops, "commune-bc.zip", COMMUNE, [("EJ corrigé.pdf", b.order_pdf(COMMUNE, DUE, ej="1300054321"))]
+            drops,
+            "commune-bc.zip",
+            COMMUNE,
+            [("EJ corrigé.pdf", b.order_pdf(COMMUNE, DUE, ej="1300054321"))],
+            reference_commande="1300054321",  # the form gives the corrected order's EJ
         ),
         ctx,
     )

@@ -125,7 +125,8 @@ def test_every_recipient_refused_for_good_fails_the_message_with_the_answer(star
 
 @pytest.mark.slow  # a real csac process
 def test_csac_status_names_the_recipient_the_relay_refused(start_relay, tmp_path, deposits):  # noqa: F811
-    """The attacker's case, end to end: an incomplete deposit's notice copies the region, whose RCPT is refused."""
+    """The attacker's case, end to end: an incomplete deposit's message to its region, whose RCPT is refused
+    (the depositor's notice no longer copies the region: the region's own message carries it)."""
     relay = start_relay(rcpt_answers={CC: REFUSALS[0]})
     config = write_config(tmp_path, relay, outbox=tmp_path / "out", state=tmp_path / "var")
     (tmp_path / "d.json").write_text(json.dumps(b.form(ENTITY, numero_marche="2099-999")), encoding="utf-8")
@@ -133,7 +134,7 @@ def test_csac_status_names_the_recipient_the_relay_refused(start_relay, tmp_path
     done = run(config, "intake", str(tmp_path / "d.zip"), "--json")
     assert done.returncode == 0, done.stderr
     [deposit] = json.loads(run(config, "status", "--json").stdout)
-    notice = next(m for m in deposit["messages"] if m["kind"] == "depositors")
-    assert notice["state"] == "sent" and notice["refused"] == [CC]
-    assert TO in [r for a in relay.accepted for r in a.rcpt_tos]
-    assert f"refusé définitivement pour {CC}" in run(config, "status").stdout
+    region = next(m for m in deposit["messages"] if m["kind"] == CC)
+    assert region["state"] == "failed" and region["refused"] == [CC]
+    assert [a.rcpt_tos for a in relay.accepted] == [[TO]]
+    assert f"failed ({REFUSALS[0]})" in run(config, "status").stdout

@@ -99,7 +99,7 @@ def test_a_routed_deposit_arrives_once_at_its_region_with_the_zip_intact(
     msg = to_region[0]
     assert msg["Message-ID"] == f"<{report.deposit_id}.region@csac.resah.fr>"
     assert (
-        msg["Subject"].startswith("[CSAC] Dépôt complet")
+        msg["Subject"].endswith(f"— complet — dépôt n° {report.deposit_id}")
         and "Verdict : COMPLET" in msg.get_body(("plain",)).get_content()
     )
     [attachment] = list(msg.iter_attachments())
@@ -112,19 +112,19 @@ def test_a_routed_deposit_arrives_once_at_its_region_with_the_zip_intact(
     assert [r["state"] for r in MailQueue(workspace.state).all()] == ["sent", "sent"]
 
 
-def test_an_incomplete_deposits_notice_lists_what_to_send_and_copies_the_region(
+def test_an_incomplete_deposits_notice_lists_what_to_send_and_goes_to_the_depositor_alone(
     smtp, resources, workspace, drop, deposit, entity
 ):
     ctx = ctx_for(resources, workspace, relay_config(workspace, smtp.controller.port))
     take_in(drop(deposit(Decimal("10")), form=b.form(entity)), ctx)
     [notice] = [m for m in smtp.received if m["To"] == "achats@test-sur-mer.example"]
     assert (
-        notice["Cc"] == "Corse@resah.fr"
+        notice["Cc"] is None
         and "merci de nous envoyer uniquement" in notice.get_body(("plain",)).get_content()
     )
-    assert any(
-        "Corse@resah.fr" in rcpts for _, rcpts in smtp.envelopes if "achats@test-sur-mer.example" in rcpts
-    )
+    assert [rcpts for _, rcpts in smtp.envelopes if "achats@test-sur-mer.example" in rcpts] == [
+        ["achats@test-sur-mer.example"]
+    ]
 
 
 def test_a_refusal_then_acceptance_is_retried(smtp, resources, workspace, drop, deposit):

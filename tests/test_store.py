@@ -13,6 +13,7 @@ from contextlib import closing
 import pytest
 
 from pipeline import register
+from pipeline.dossiers import DossierBook
 from pipeline.journal import Journal
 from pipeline.mailqueue import MailQueue
 from pipeline.store import JOURNAL, REGISTER, DepositState, Schema, Store, StoreError
@@ -203,7 +204,7 @@ def test_an_empty_file_is_given_every_table_of_the_journal_and_its_version(tmp_p
         "attempts", "chores", "delivered", "deposits", "dossier_documents", "dossier_events", "dossiers",
         "events", "messages", "sqlite_sequence",
     ]  # fmt: skip
-    assert version(path) == JOURNAL.version == 3
+    assert version(path) == JOURNAL.version == 4
 
 
 def test_an_empty_file_is_given_the_register_table_and_its_version(tmp_path):
@@ -299,8 +300,28 @@ def test_a_journal_at_version_2_is_given_the_table_of_daily_chores_and_keeps_its
     written(path, TODAY_ROWS)
     before = rows(path)
     Journal(path)
-    assert version(path) == 3 and "chores" in tables(path)
+    assert version(path) == JOURNAL.version and "chores" in tables(path)
     assert {t: r for t, r in rows(path).items() if t != "chores"} == before
+
+
+V3_DOSSIER = """
+INSERT INTO dossiers (id, siret, variant, signatory, status, problems, opened_at, updated_at)
+    VALUES ('20007246000013-2021-045-lot2', '20007246000013', '2021-045-lot2', 'Béthune-Bruay', 'incomplete',
+    '[{"code": "annex_missing", "message": "annexe absente"}]', '2026-03-01T10:00:00+01:00', '2026-03-01T10:00:00+01:00');
+"""
+
+
+def test_a_journal_at_version_3_gives_its_dossiers_a_review_flag_off_and_keeps_them(tmp_path):
+    """The journal of the daily reminders (version 3), opened by the csac of dossiers "à vérifier" (4)."""
+    path = tmp_path / "var" / "journal.sqlite"
+    Store(path, Schema("journal", JOURNAL.migrations[:3]))
+    written(path, TODAY_ROWS + V3_DOSSIER)
+    before = rows(path)
+    dossier = DossierBook(path).get("20007246000013-2021-045-lot2")
+    assert version(path) == 4 and dossier.review is False and dossier.codes == ["annex_missing"]
+    assert {
+        t: [r[:-1] for r in found] if t == "dossiers" else found for t, found in rows(path).items()
+    } == before
 
 
 def test_a_later_version_is_applied_to_a_journal_at_an_earlier_version(tmp_path):
