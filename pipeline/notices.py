@@ -201,10 +201,11 @@ def _depositor(report: IntakeReport) -> list[str]:
 
 def _to_do(report: IntakeReport) -> list[str]:
     """What is left to regularise, and how a person ends a review."""
-    return _missing(report) + (_accept(report) if report.review else [])
+    return _to_regularise(report) + (_accept(report) if report.review else [])
 
 
-def _missing(report: IntakeReport) -> list[str]:
+def _to_regularise(report: IntakeReport) -> list[str]:
+    """The diagnosis, for the team: what is wrong, as the rules said it."""
     general = _general(report)
     if general:
         return ["", "À régulariser :", *[f"  - {one_line(p.message, LINE)}" for p in general]]
