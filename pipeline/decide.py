@@ -19,7 +19,7 @@ from .casefile import FOLLOW_UP_FR, STATUS_FR, french_time
 from .deliver import DEPOSITORS, Courier, Outgoing, add_header, compose, message_id
 from .dossiers import Dossier, DossierBook, DossierStatus, Event, EventKind, FollowUp
 from .errors import ArgumentError
-from .notices import convention_fr
+from .notices import convention_fr, dossier_subject
 from .untrusted import one_line
 
 NAME = 120  # characters of a person's name kept
@@ -203,7 +203,7 @@ def refusal_message(dossier: Dossier, event: Event, deposits: list[str]):
         "",
         "Le Resah — centrale d'achat",
     ]
-    subject = f"Resah — votre dossier n'est pas retenu ({what})"
+    subject = dossier_subject(dossier.variant, dossier.signatory, "dossier non retenu", dossier.id)
     msg = compose(
         to, subject, "\n".join(lines), refusal_id(dossier, event), dt.datetime.fromisoformat(event.at)
     )

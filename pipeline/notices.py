@@ -70,6 +70,13 @@ def subject_of(report: IntakeReport, state: str, number: str | None = None) -> s
     return " — ".join(p for p in (what, who, f"{state} (n° {number or report.deposit_id})") if p)
 
 
+def dossier_subject(variant: str, organisation: str | None, state: str, dossier_id: str) -> str:
+    """A message about a dossier rather than a deposit (reminder, decision): said as the notices say it."""
+    who = one_line(organisation or "", ORGANISATION)
+    parts = (f"Convention {convention_ref(variant)}", who, f"{state} (dossier n° {dossier_id})")
+    return " — ".join(p for p in parts if p)
+
+
 def _when(report: IntakeReport) -> str:
     return dt.datetime.fromisoformat(report.received_at).strftime("%d/%m/%Y à %H:%M")
 

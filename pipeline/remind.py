@@ -30,7 +30,7 @@ from .config import Config
 from .dates import local_day, long_date
 from .deliver import DEPOSITORS, Courier, Outgoing, add_header, compose, message_id
 from .dossiers import Dossier, DossierBook, DossierStatus
-from .notices import SEND_ONLY, convention_fr, to_send
+from .notices import SEND_ONLY, convention_fr, dossier_subject, to_send
 from .store import JOURNAL, Store
 from .untrusted import one_line
 
@@ -118,7 +118,7 @@ def body(dossier: Dossier, number: int, deposits: list[str], now: dt.datetime) -
 def reminder(dossier: Dossier, number: int, deposits: list[str], now: dt.datetime) -> Reminder:
     """Reminder `number` of a dossier, to its depositor, copied to its region; its Message-ID is the
     dossier's and the number's, whenever it is built."""
-    subject = f"Resah — relance : votre dossier {convention_fr(dossier.variant)} est incomplet"
+    subject = dossier_subject(dossier.variant, dossier.signatory, "relance : dossier incomplet", dossier.id)
     mid = message_id(dossier.id, f"reminder-{number}")
     msg = compose(dossier.email or "", subject, body(dossier, number, deposits, now), mid, now)
     add_header(msg, "X-CSAC-Dossier-Id", dossier.id)

@@ -415,7 +415,7 @@ def refuse(dossier: str = AJACCIO_ID, *more: str):
 def test_refuse_tells_the_depositor_why_in_french():
     refuse()
     [msg] = refusals(Path("courrier/depositors"))
-    assert msg["To"] == "marches@ajaccio.example" and "n'est pas retenu" in msg["Subject"]
+    assert msg["To"] == "marches@ajaccio.example" and "dossier non retenu" in msg["Subject"]
     text = body(msg)
     assert f"Motif : {REASON}" in text and "n'a pas retenu votre dossier" in text and AJACCIO.siret in text
 
