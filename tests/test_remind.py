@@ -114,6 +114,15 @@ def test_the_depositor_is_reminded_ten_days_after_the_dossier_opened(config, dep
     assert reminders(config, dossier) == 1
 
 
+def test_a_reminders_subject_names_the_convention_the_organisation_and_the_dossier(config, deposit):
+    dossier = deposit()
+    remind.remind(config, day(dossier, 10))
+    [msg] = received(config)
+    assert msg["Subject"] == (
+        f"Convention 2021-045 lot 2 — {COMMUNE.name} — relance : dossier incomplet (dossier n° {dossier.id})"
+    )
+
+
 def test_the_number_of_days_comes_from_the_configuration(config, deposit):
     dossier = deposit()
     assert len(remind.remind(replace(config, reminder_days=4), day(dossier, 4)).reminders) == 1
