@@ -187,7 +187,8 @@ def _signed_by(report: IntakeReport) -> str:
     role = (sig.title if sig else None) or quality(report.representative)
     said = f", {one_line(role, 80)}" if role else " (qualité non indiquée)"
     if sig and sig.signer:
-        return one_line(sig.signer, 120) + said
+        named = one_line(sig.signer, 120)
+        return named if role and named.casefold().endswith(role.casefold()) else named + said
     if report.representative:
         return f"{quoted(report.representative, 120)} d'après la convention (nom non lu sur la signature)"
     return "nom non lu sur la signature (qualité non indiquée)"
@@ -380,7 +381,7 @@ def _complete(report: IntakeReport) -> list[str]:
     held = {doc.role for d in report.dossiers for doc in d.documents} or {d.role for d in report.documents}
     reference = None if Role.PURCHASE_ORDER in held else plausible_reference(report.order_number)
     order = (
-        f"{reference_fr(reference)} indiqué dans le formulaire" if reference else "l'EJ ou le bon de commande"
+        f"{reference_fr(reference)} indiqué dans le formulaire" if reference else "votre EJ ou bon de commande"
     )
     return [
         f"Votre dossier est complet : convention signée, annexe « Vos besoins » et {order}. Il est transmis à "

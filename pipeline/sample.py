@@ -192,7 +192,8 @@ def write_deposit(renderer, request, variant, out_zip: Path, email: str) -> tupl
     """Render, sign and zip a deposit for one signatory and variant, with its form beside it."""
     docs = {d.kind: d.data for d in renderer.package(request, dt.date.today(), ("convention", "annex"))}
     entity = request.signatory.entity
-    identity = throwaway_identity(request.signatory.representative or "Représentant", entity.name)
+    name, _, title = (request.signatory.representative or "Représentant").partition(", ")
+    identity = throwaway_identity(name, entity.name, title or None)
     due = contribution_due(variant, request).amount or Decimal("0")
     ej = "1300012345"
     market = variant.framework_agreement + (f" lot {variant.lot}" if variant.lot else "")

@@ -206,6 +206,15 @@ def test_the_signer_is_named_with_the_quality_their_certificate_gives(
     assert "Signé par : Jeanne Martin, Maire\n" in text(region_mail(intake_ctx))
 
 
+def test_a_certificate_whose_name_already_carries_the_quality_is_not_given_it_twice(
+    deposit, intake_ctx, renderer, resources, documents
+):
+    docx = b.rendered(renderer, resources, COMMUNE, "2021-045-lot2")["convention"]
+    identity = sample.throwaway_identity("Olivier Gacquerre, Président", "Commune", title="Président")
+    deposit(documents(convention=signed_by(identity, docx)))
+    assert "Signé par : Olivier Gacquerre, Président\n" in text(region_mail(intake_ctx))
+
+
 def test_a_signer_whose_quality_nothing_gives_is_said_without_one(
     deposit, intake_ctx, renderer, resources, documents
 ):
