@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import email
 import io
-import mailbox
 import shutil
 import subprocess
 import sys
