@@ -291,24 +291,27 @@ SinceOpt = Annotated[
 
 
 def _status_table(rows, with_region: bool) -> Table:
-    """Readable in 80 columns: date, number and state whole; the organisation and the region cut with
-    an ellipsis, never wrapped; the region left out when the list is one region's."""
+    """Readable in 80 columns: date, number and state whole; the organisation and the region share what
+    is left, cut with an ellipsis, never wrapped; the region left out when the list is one region's."""
     heads = [h for h in STATUS_HEADS if with_region or h != "région"]
-    widest = lambda head, values: max(len(head), *map(len, values))  # noqa: E731
-    fixed = (
-        DATE_WIDTH + widest("n° de dépôt", (r.id for r in rows)) + widest("état", (r.state_fr for r in rows))
+    cells = [(r.received_fr(), r.id, r.signatory or "—", *([r.region or "—"] if with_region else []), r.state_fr)
+             for r in rows]  # fmt: skip
+    widths = dict(
+        zip(heads, (max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(heads)), strict=True)
     )
-    rest = max(out.width - fixed - (GAP * len(heads) - 1), 2 * len("organisation"))
-    region = min(widest("région", (r.region or "—" for r in rows)), rest // 2 - 1) if with_region else 0
+    shared = ("organisation", "région")
+    rest = out.width - sum(w for h, w in widths.items() if h not in shared) - (GAP * len(heads) - 1)
+    rest = max(rest, 2 * len("région"))  # a terminal narrower than 80 columns squeezes every column
+    if with_region:
+        widths["région"] = min(widths["région"], max(len("région"), rest // 2 - 1))
+    widths["organisation"] = min(widths["organisation"], rest - widths.get("région", 0))
     table = Table(title="Derniers dépôts", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
                   padding=(0, GAP - 1, 0, 0), caption=f"{len(rows)} dépôt(s), du plus récent au plus ancien",
                   caption_justify="left")  # fmt: skip
     for head in heads:
-        width = {"organisation": rest - region, "région": region}.get(head)
-        table.add_column(head, no_wrap=True, overflow="ellipsis", max_width=width)
-    for r in rows:
-        cells = (r.received_fr(), r.id, r.signatory, *([r.region] if with_region else []), r.state_fr)
-        table.add_row(*map(_plain, cells))
+        table.add_column(head, no_wrap=True, overflow="ellipsis", width=widths[head])
+    for row in cells:
+        table.add_row(*map(_plain, row))
     return table
 
 

@@ -116,8 +116,8 @@ def build_digest(
     )
 
 
-def _amount(amount: Decimal | None) -> str:
-    return format_eur(amount) if amount is not None else "—"
+def _amount(amount: Decimal | None, none: str = "—") -> str:
+    return format_eur(amount) if amount is not None else none
 
 
 def _who(d: Dossier) -> str:
@@ -126,8 +126,8 @@ def _who(d: Dossier) -> str:
 
 def _period_rows(d: Digest) -> list[tuple[str, ...]]:
     return [
-        (long_date(local_day(x.opened_at)), _who(x), convention_fr(x.variant), DOSSIER_FR[x.status], _amount(x.due),
-         _amount(x.paid), Digest.waits_on(x))
+        (long_date(local_day(x.opened_at)), _who(x), convention_fr(x.variant), DOSSIER_FR[x.status], _amount(x.due, "non déterminé"),
+         _amount(x.paid, "aucun bon de commande"), Digest.waits_on(x))
         for x in d.dossiers
     ]  # fmt: skip
 
@@ -265,7 +265,7 @@ def _triage_lines(r: IntakeReport) -> list[str]:
     )
     others = [one_line(p.message, LINE) for p in r.problems if p.code != "region_unknown"]
     return [
-        f"Dépôt n° {r.deposit_id}, reçu le {received:%d/%m/%Y à %H:%M} — dossier {STATUS_FR[r.status]}",
+        f"Dépôt n° {r.deposit_id}, reçu le {received:%d/%m/%Y à %H:%M} — {STATUS_FR[r.status]}",
         f"Organisation : {one_line(r.signatory or 'non lue', NAME)} — SIRET : {r.siret or 'non lu'}",
         f"Convention : {conventions} — fichier : {one_line(r.file, NAME)}",
         f"Déposant : {r.email or 'adresse non donnée'}",
