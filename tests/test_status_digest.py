@@ -25,8 +25,10 @@ from pathlib import Path
 import pytest
 
 from pipeline.dates import long_date, parse_day
+from pipeline.deliver import new_message
 from pipeline.errors import ArgumentError, ExitCode
 from pipeline.intake import take_in
+from pipeline.mailqueue import MailQueue
 from pipeline.problems import CODES
 from pipeline.resources import Workspace
 from tests import builders as b
@@ -151,6 +153,18 @@ def test_status_lists_the_journal_as_json_with_english_keys_and_values(journal, 
     ajaccio = next(r for r in rows if r["id"] == journal.ids["ajaccio"])
     assert ajaccio["status"] == "incomplete" and ajaccio["mailbox"] == "Corse@resah.fr"
     assert ajaccio["signatory"] == AJACCIO.name and "purchase_order_missing" in ajaccio["problems"]
+
+
+def test_status_says_in_french_which_messages_wait_for_the_relay(journal, state):
+    deposit = journal.ids["ajaccio"]
+    msg = new_message(
+        "Corse@resah.fr", "[CSAC] Dépôt", "Bonjour,\n", deposit, "region", "2026-12-01T10:00:00+01:00"
+    )
+    MailQueue(state).enqueue(
+        msg, deposit, "Corse@resah.fr", ["Corse@resah.fr"]
+    )  # as intake does with a relay
+    lines = ok("status", "--state", state, env=NARROW).stdout.splitlines()
+    assert f"{deposit} — courriel à Corse@resah.fr : en attente d'envoi" in lines
 
 
 def test_status_says_when_no_deposit_matches(state):
@@ -418,6 +432,11 @@ def test_the_triage_digest_says_what_a_clerk_does_with_each_deposit(state, tmp_p
         in text
     )
     assert "répondre au déposant" in text
+
+
+def test_the_triage_digests_html_lists_the_deposit_and_what_to_do(journal, state, tmp_path):
+    page = sent_digest(state, "triage", tmp_path / "courrier").get_body(("html",)).get_content()
+    assert f"Dépôt n° {journal.ids['abroad']}" in page and "<ol><li>retrouver la région du signataire" in page
 
 
 def test_the_triage_digest_holds_no_deposit_of_a_known_region(journal, state, tmp_path):
