@@ -21,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from . import api
+from .dates import DAY_HELP
 from .errors import ArgumentError, CsacError, ExitCode, InputError
 from .resources import KINDS
 
@@ -284,8 +285,7 @@ SinceOpt = Annotated[
     typer.Option(
         "--since",
         metavar="DATE",
-        help="Depuis ce jour inclus : une date (2026-11-01 ou 01/11/2026) ou une durée jusqu'à aujourd'hui "
-        "(7j, « 7 jours », « 2 semaines »).",
+        help=f"Depuis ce jour inclus : {DAY_HELP}.",
     ),
 ]
 
@@ -474,8 +474,7 @@ def digest_cmd(
         typer.Option(
             "--since",
             metavar="DATE",
-            help="Premier jour couvert : une date (2026-11-01 ou 01/11/2026) ou une durée jusqu'à aujourd'hui "
-            "(7j, « 7 jours », « 2 semaines »).",
+            help=f"Premier jour couvert : {DAY_HELP}.",
         ),
     ],
     out_dir: Annotated[

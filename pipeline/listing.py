@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ArgumentError
@@ -101,7 +101,7 @@ class Listed:
     signatory: str | None  # the organisation, as read in its documents or its form
     problems: tuple[str, ...] = ()  # codes
     delivered_to: tuple[str, ...] = ()
-    messages: tuple[dict, ...] = field(default=())  # the relay queue's, when there is one
+    messages: tuple[dict, ...] = ()  # the relay queue's, when there is one
 
     @classmethod
     def of_row(cls, row) -> Listed:
