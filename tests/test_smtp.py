@@ -296,7 +296,7 @@ def test_a_digest_for_a_region_is_written_and_sent(
     # the same signatory's lot twice, the second with a wrong order: one dossier, counted once
     assert "Dépôts reçus : 2 ; dossiers concernés : 1 (complets : 0, incomplets : 1," in plain
     assert "Contributions dues : 1\u00a0000,00\u00a0€ ; montants des bons de commande : 10,00\u00a0€" in plain
-    assert "en attente du déposant (amount_mismatch)" in plain
+    assert "en attente du déposant (montant du bon de commande erroné)" in plain
     assert "<table>" in msg.get_body(("html",)).get_content()
     assert (tmp_path / "dg" / "digest-corse-2020-01-01.html").exists()
 
