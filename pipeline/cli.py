@@ -315,11 +315,18 @@ def _status_table(rows, with_region: bool) -> Table:
     return table
 
 
-def _mail_troubles(rows) -> list[str]:
-    """The messages still waiting for the relay or refused by it, with the relay's answer."""
+def _mails(rows) -> list[str]:
+    """Under a relay: how many of these deposits' messages stand where, then each one still waiting or
+    refused, with the relay's answer."""
+    from collections import Counter
+
     from .casefile import SENT_FR
 
-    return [
+    counts = Counter(m["state"] for r in rows for m in r.messages)
+    if not counts:
+        return []  # no relay: the messages are in the Maildirs
+    states = " ; ".join(f"{SENT_FR.get(state, state)} : {n}" for state, n in sorted(counts.items()))
+    return [f"Courriels par le relais SMTP — {states}"] + [
         f"{r.id} — courriel à {m['recipients']} : {SENT_FR.get(m['state'], m['state'])}"
         + (f" — {m['answer']}" if m["answer"] else "")
         for r in rows
@@ -371,7 +378,7 @@ def status_cmd(
         out.print("Aucun dépôt ne correspond. `csac status` sans critère liste les derniers.")
         return
     out.print(_status_table(rows, with_region=not region))
-    for line in _mail_troubles(rows):
+    for line in _mails(rows):
         out.print(_plain(line), soft_wrap=False)
 
 

@@ -336,4 +336,4 @@ def test_csac_watch_routes_by_mail_through_the_relay(smtp, deposit, entity, tmp_
     assert not (tmp_path / "outbox" / "Corse@resah.fr").exists()  # by mail, not into a Maildir
     table = warm.run([sys.executable, "-m", "pipeline", "--config", str(tmp_path / "csac.yaml"), "status"],
                            capture_output=True, text=True, env=os.environ | {"COLUMNS": "250"}).stdout  # fmt: skip
-    assert "sent, sent" in table
+    assert "Courriels par le relais SMTP — accepté par le relais : 2" in table

@@ -164,6 +164,7 @@ def test_status_says_in_french_which_messages_wait_for_the_relay(journal, state)
         msg, deposit, "Corse@resah.fr", ["Corse@resah.fr"]
     )  # as intake does with a relay
     lines = ok("status", "--state", state, env=NARROW).stdout.splitlines()
+    assert "Courriels par le relais SMTP — en attente d'envoi : 1" in lines
     assert f"{deposit} — courriel à Corse@resah.fr : en attente d'envoi" in lines
 
 
