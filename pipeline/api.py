@@ -14,7 +14,7 @@ import datetime as dt
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,7 +27,9 @@ if TYPE_CHECKING:
     from .casefile import CaseFile
     from .decide import Refusal
     from .dossiers import Dossier
+    from .listing import Listed
     from .mailqueue import Flush
+    from .regions import Region, RegionBook
     from .remind import Run
     from .render import Document
     from .request import Request
@@ -164,18 +166,29 @@ def take_in_deposit(options: IntakeOptions) -> dict:
 @dataclass(frozen=True, kw_only=True)
 class StatusOptions(Setup):
     limit: int = 20  # deposits, newest first
+    region: str | None = None  # its name, id, label or mailbox, as a person types it; or the triage
+    siret: str | None = None  # spaces allowed
+    search: str | None = None  # in the organisation, file name, deposit number or dossier number
+    status: str | None = None  # complet/complete, incomplet/incomplete, refusé/rejected
+    since: dt.date | None = None  # received on that day or after
     state: Path | None = None
 
 
-def latest_deposits(options: StatusOptions) -> list[dict]:
-    """The journal's latest deposits, each with its messages (`messages`: sent, queued or failed)."""
-    from .journal import Journal
+def latest_deposits(options: StatusOptions) -> list[Listed]:
+    """The journal's latest deposits that match the options, each with its messages (sent, queued or
+    failed through the relay)."""
+    from .listing import Criteria, deposits, verdict_named
     from .mailqueue import MailQueue
 
-    workspace = options.config(state=options.state).workspace
-    rows = Journal(workspace.journal).latest(options.limit)
-    queue = MailQueue(workspace.state)
-    return [row | {"messages": queue.for_deposit(row["id"])} for row in rows]
+    config = options.config(state=options.state)
+    mailbox = _region_named(options.resources, options.region, config).mailbox if options.region else None
+    criteria = Criteria(
+        mailbox, options.siret, options.search, verdict_named(options.status) if options.status else None,
+        options.since, options.limit,
+    )  # fmt: skip
+    queue = MailQueue(config.workspace.state)
+    rows = deposits(config.workspace.journal, criteria)
+    return [replace(row, messages=tuple(queue.for_deposit(row.id))) for row in rows]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -222,10 +235,11 @@ def flush_outbox(options: FlushOptions) -> Flush:
 
 @dataclass(frozen=True, kw_only=True)
 class DigestOptions(Setup):
-    region: str  # its name, id, label or mailbox
+    region: str  # its name, id, label or mailbox, as a person types it; or the triage
     since: dt.date  # the first day covered
     out: Path | None = None  # write digest-REGION-DATE.txt and .html there
     send: bool = False  # send it to the region's mailbox
+    outbox: Path | None = None  # where the Maildirs are when there is no relay: intake's
     state: Path | None = None
 
 
@@ -237,19 +251,18 @@ class DigestDone:
 
 
 def regional_digest(options: DigestOptions) -> DigestDone:
-    """A region's digest, written and sent as asked; ArgumentError for a region nobody knows."""
+    """A region's digest, or the triage's, written and sent as asked; ArgumentError for a region nobody
+    knows. Sent without a relay, it lands in the outbox intake delivers to."""
     from . import digest
     from .deliver import Courier
-    from .regions import load_regions
 
-    config = options.config(state=options.state)
-    book = load_regions(options.resources.regions_file)
-    region = book.named(options.region)
-    if region is None:
-        known = ", ".join(r.name for r in book.regions)
-        raise ArgumentError(f"région inconnue : {options.region} — régions : {known}")
-    ws = config.workspace
-    result = digest.build_digest(ws.journal, region, options.since, ws.register)
+    config = options.config(outbox=options.outbox, state=options.state)
+    book = _regions(options.resources, config)
+    region, ws = book.find(options.region), config.workspace
+    if region == book.triage:
+        result = digest.build_triage(ws.journal, region, options.since)
+    else:
+        result = digest.build_digest(ws.journal, region, options.since, ws.register)
     files = ()
     if options.out:
         options.out.mkdir(parents=True, exist_ok=True)
@@ -322,15 +335,20 @@ class DossierQuery(Setup):
     state: Path | None = None
 
 
-def _region_named(resources: Resources, name: str):
+def _regions(resources: Resources, config: Config | None = None) -> RegionBook:
+    """The regions, and the triage with the configuration's mailbox when it sets one (intake.triage)."""
     from .regions import load_regions
 
     book = load_regions(resources.regions_file)
-    region = book.named(name)
-    if region is None:
-        known = ", ".join(r.name for r in book.regions)
-        raise ArgumentError(f"région inconnue : {name} — régions : {known}")
-    return region
+    if config and config.triage:
+        return replace(book, triage=replace(book.triage, mailbox=config.triage))
+    return book
+
+
+def _region_named(resources: Resources, name: str, config: Config | None = None) -> Region:
+    """The region (or the triage) a person names, whatever the case, accents or hyphens; ArgumentError,
+    in French, for a name nobody knows."""
+    return _regions(resources, config).find(name)
 
 
 def list_dossiers(options: DossierQuery) -> list[Dossier]:

@@ -14,13 +14,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 
 from . import api
-from .errors import CsacError, ExitCode, InputError
+from .dates import DAY_HELP
+from .errors import ArgumentError, CsacError, ExitCode, InputError
 from .resources import KINDS
 
 app = typer.Typer(
@@ -263,17 +265,81 @@ def intake_cmd(
     out.print(f"  remis à : {', '.join(report.delivered_to) or '—'}")
 
 
-def _mails(messages: list[dict]) -> str:
-    """Each message's state, with the relay's answer when it explains a wait or a refusal."""
-    return ", ".join(
-        m["state"]
-        + (
-            f" ({m['answer']})"
-            if (m["state"] in ("failed", "queued") or m["refused"]) and m["answer"]
-            else ""
-        )
-        for m in messages
+DATE_WIDTH, GAP = 16, 2  # "01/11/2026 10:15"; the spaces between two columns of `status`
+STATUS_HEADS = ("reçu le", "n° de dépôt", "organisation", "région", "état")
+RegionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--region",
+        help="Région : son nom, son identifiant ou sa boîte aux lettres, sans souci des majuscules, accents "
+        "ni tirets (« hauts de france »), ou `triage`.",
+    ),
+]
+
+
+def _day(text: str | None) -> dt.date | None:
+    """A first day as people write it (pipeline/dates.py): a date, or how many days or weeks back."""
+    from .dates import parse_day
+
+    try:
+        return parse_day(text, dt.date.today()) if text else None
+    except ValueError as exc:
+        raise ArgumentError(f"--since : {exc}") from None
+
+
+SinceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--since",
+        metavar="DATE",
+        help=f"Depuis ce jour inclus : {DAY_HELP}.",
+    ),
+]
+
+
+def _status_table(rows, with_region: bool) -> Table:
+    """Readable in 80 columns: date, number and state whole; the organisation and the region share what
+    is left, cut with an ellipsis, never wrapped; the region left out when the list is one region's."""
+    heads = [h for h in STATUS_HEADS if with_region or h != "région"]
+    cells = [(r.received_fr(), r.id, r.signatory or "—", *([r.region or "—"] if with_region else []), r.state_fr)
+             for r in rows]  # fmt: skip
+    widths = dict(
+        zip(heads, (max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(heads)), strict=True)
     )
+    shared = ("organisation", "région")
+    rest = out.width - sum(w for h, w in widths.items() if h not in shared) - (GAP * len(heads) - 1)
+    rest = max(rest, 2 * len("région"))  # a terminal narrower than 80 columns squeezes every column
+    if with_region:
+        widths["région"] = min(widths["région"], max(len("région"), rest // 2 - 1))
+    widths["organisation"] = min(widths["organisation"], rest - widths.get("région", 0))
+    table = Table(title="Derniers dépôts", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
+                  padding=(0, GAP - 1, 0, 0), caption=f"{len(rows)} dépôt(s), du plus récent au plus ancien",
+                  caption_justify="left")  # fmt: skip
+    for head in heads:
+        table.add_column(head, no_wrap=True, overflow="ellipsis", width=widths[head])
+    for row in cells:
+        table.add_row(*map(_plain, row))
+    return table
+
+
+def _mails(rows) -> list[str]:
+    """Under a relay: how many of these deposits' messages stand where, then each one still waiting or
+    refused, with the relay's answer."""
+    from collections import Counter
+
+    from .casefile import SENT_FR
+
+    counts = Counter(m["state"] for r in rows for m in r.messages)
+    if not counts:
+        return []  # no relay: the messages are in the Maildirs
+    states = " ; ".join(f"{SENT_FR.get(state, state)} : {n}" for state, n in sorted(counts.items()))
+    return [f"Courriels par le relais SMTP — {states}"] + [
+        f"{r.id} — courriel à {m['recipients']} : {SENT_FR.get(m['state'], m['state'])}"
+        + (f" — {m['answer']}" if m["answer"] else "")
+        for r in rows
+        for m in r.messages
+        if m["state"] != "sent" or m["refused"]
+    ]
 
 
 @app.command("status")
@@ -282,34 +348,45 @@ def status_cmd(
     limit: Annotated[
         int, typer.Option("--limit", "-n", help="Nombre de dépôts, du plus récent au plus ancien.")
     ] = 20,
+    region: RegionOpt = None,
+    siret: Annotated[
+        str | None, typer.Option("--siret", help="SIRET du signataire (espaces permis).")
+    ] = None,
+    search: Annotated[
+        str | None,
+        typer.Option(
+            "--search",
+            help="Texte cherché dans l'organisation, le nom du fichier, le numéro du dépôt et celui du dossier "
+            "(sans souci des majuscules ni des accents).",
+        ),
+    ] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(
+            "--status", help="État : complet, incomplet ou refusé (ou complete, incomplete, rejected)."
+        ),
+    ] = None,
+    since: SinceOpt = None,
     state: StateOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Liste les derniers dépôts et leur verdict, d'après le journal.
+    """Liste les derniers dépôts et leur état, d'après le journal ; lisible sur 80 colonnes.
 
-    Exemple : `csac status` ou `csac status --json -n 100`
+    Exemples : `csac status --region "hauts de france" --since 7j`, `csac status --status incomplet
+    --since 01/11/2026`, `csac status --search Béthune`, `csac status --siret "200 072 460 00013" --json -n 100`
     """
-    rows = api.latest_deposits(api.StatusOptions(config_file=ctx.obj, limit=limit, state=state))
+    options = api.StatusOptions(config_file=ctx.obj, limit=limit, region=region, siret=siret, search=search,
+                                status=status, since=_day(since), state=state)  # fmt: skip
+    rows = api.latest_deposits(options)
     if as_json:
-        out.print_json(json.dumps(rows, ensure_ascii=False))
+        out.print_json(json.dumps([r.to_json() for r in rows], ensure_ascii=False))
         return
-    table = Table(title="Derniers dépôts")
-    columns = ("dépôt", "reçu", "fichier", "état", "verdict", "variante", "région", "problèmes", "courriels")
-    for col in columns:
-        table.add_column(col, overflow="fold")
-    for r in rows:
-        table.add_row(
-            r["id"],
-            r["received_at"][:19],
-            r["file"],
-            r["state"],
-            r["status"] or "—",
-            r["variant"] or "—",
-            r["region"] or "—",
-            ", ".join(r["problems"]),
-            _mails(r["messages"]) or "—",
-        )
-    out.print(table)
+    if not rows:
+        out.print("Aucun dépôt ne correspond. `csac status` sans critère liste les derniers.")
+        return
+    out.print(_status_table(rows, with_region=not region))
+    for line in _mails(rows):
+        out.print(_plain(line), soft_wrap=False)
 
 
 @app.command("sample-deposit")
@@ -399,28 +476,43 @@ def outbox_flush_cmd(
 def digest_cmd(
     ctx: typer.Context,
     region: Annotated[
-        str, typer.Option("--region", help="Région : son nom, son identifiant ou sa boîte aux lettres.")
+        str,
+        typer.Option(
+            "--region",
+            help="Région : son nom, son identifiant ou sa boîte aux lettres, sans souci des majuscules, accents "
+            "ni tirets (« hauts de france »), ou `triage` pour les dépôts dont la région est inconnue.",
+        ),
     ],
     since: Annotated[
-        dt.datetime, typer.Option("--since", formats=["%Y-%m-%d"], help="Premier jour couvert.")
+        str,
+        typer.Option(
+            "--since",
+            metavar="DATE",
+            help=f"Premier jour couvert : {DAY_HELP}.",
+        ),
     ],
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Écrire ici digest-REGION-DATE.txt et .html.")
     ] = None,
     send: Annotated[bool, typer.Option("--send", help="L'envoyer à la boîte de la région.")] = False,
+    outbox: OutboxOpt = None,
     state: StateOpt = None,
 ) -> None:
     """Synthèse pour une équipe régionale : ses dossiers (chacun compté une fois, quel que soit le nombre
     de dépôts), ceux en attente de régularisation du plus ancien au plus récent avec ce qui manque, de
     qui chacun attend la suite, et les conventions envoyées jamais retournées (registre des signataires).
 
-    Exemple : `csac digest --region Corse --since 2024-03-01 --send`
+    Avec `--region triage` : les dépôts dont la région n'a pu être déterminée, ce qui en a été lu et ce
+    que l'équipe de tri doit en faire. Sans relais SMTP, `--send` la dépose dans le dossier de sortie
+    de `csac intake` (configuration, CSAC_OUTBOX ou --outbox).
+
+    Exemples : `csac digest --region "hauts de france" --since 7j --send`,
+    `csac digest --region triage --since 01/11/2026 --out syntheses/`
     """
-    options = api.DigestOptions(
-        config_file=ctx.obj, region=region, since=since.date(), out=out_dir, send=send, state=state
-    )
+    options = api.DigestOptions(config_file=ctx.obj, region=region, since=_day(since), out=out_dir, send=send,
+                                outbox=outbox, state=state)  # fmt: skip
     done = api.regional_digest(options)
-    out.print(done.text, highlight=False)
+    out.print(_plain(done.text), highlight=False)
     if done.sent_to:
         out.print(f"synthèse envoyée à {done.sent_to}")
 
@@ -552,9 +644,6 @@ DossierArg = Annotated[
     str, typer.Argument(metavar="DOSSIER", help="Numéro du dossier, tel que `csac dossier list` l'affiche.")
 ]
 ByOpt = Annotated[str, typer.Option("--by", help="Votre nom : il est journalisé avec la décision.")]
-RegionOpt = Annotated[
-    str | None, typer.Option("--region", help="Région : son nom, son identifiant ou sa boîte aux lettres.")
-]
 
 
 def _plain(value: object) -> Text:

@@ -7,6 +7,9 @@ server left in C or en_US they are English. The twelve names are data, here.
 from __future__ import annotations
 
 import datetime as dt
+import re
+
+from .textnorm import fold
 
 MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
           "novembre", "décembre")  # fmt: skip
@@ -27,3 +30,24 @@ def age(days: int) -> str:
     if days <= 0:
         return "aujourd'hui"
     return f"{days} jour{'s' if days > 1 else ''}"
+
+
+_RELATIVE_RE = re.compile(r"^(\d{1,4})\s*(j|jours?|sem|semaines?)$")
+DAY_FORMATS = ("%Y-%m-%d", "%d/%m/%Y")
+DAY_HELP = "une date (2026-11-01 ou 01/11/2026) ou une durée jusqu'à aujourd'hui (7j, 7 jours, 2 semaines)"
+
+
+def parse_day(text: str, today: dt.date) -> dt.date:
+    """The first day a person means by "2026-11-01", "01/11/2026", "7j", "7 jours" or "2 semaines"
+    (that many days or weeks before `today`); ValueError, in French, for anything else."""
+    wanted = fold(text)
+    relative = _RELATIVE_RE.match(wanted)
+    if relative:
+        count, unit = int(relative.group(1)), relative.group(2)
+        return today - dt.timedelta(days=count * (1 if unit.startswith("j") else 7))
+    for form in DAY_FORMATS:
+        try:
+            return dt.datetime.strptime(wanted, form).date()
+        except ValueError:
+            continue
+    raise ValueError(f"« {text} » n'est pas une date : écrivez {DAY_HELP}")

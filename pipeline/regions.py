@@ -7,16 +7,18 @@ code to a département and a région.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from .errors import ConfigError
-from .textnorm import fold
+from .errors import ArgumentError, ConfigError
+from .textnorm import key
 
 _POSTAL_RE = re.compile(r"^\d{5}$")
+PART = 4  # letters a name typed in part must have to pick the one region that contains it
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,13 @@ class Region:
     departments: tuple[str, ...]  # INSEE codes; the YAML key is "departements"
     postal_codes: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
+
+    def spellings(self) -> set[str]:
+        """What a person may type for it, as `textnorm.key` reduces it (letters and digits only): its
+        name, id, label, mailbox and the mailbox's aliases, with or without "@resah.fr"."""
+        boxes = (self.mailbox, *self.aliases)
+        words = (self.name, self.id, self.label, *boxes, *(b.partition("@")[0] for b in boxes))
+        return {key(w) for w in words}
 
 
 @dataclass(frozen=True)
@@ -42,12 +51,28 @@ class RegionBook:
         raise KeyError(region_id)
 
     def named(self, text: str) -> Region | None:
-        """The region a person names by its name, id, label or mailbox, whatever the case or accents."""
-        wanted = fold(text)
-        return next(
-            (r for r in self.regions if wanted in (fold(r.name), fold(r.id), fold(r.mailbox), fold(r.label))),
-            None,
-        )
+        """The region (or triage) a person names by its name, id, label or mailbox, whatever the case,
+        accents, hyphens, spaces or apostrophes: "hauts de france", "ILE-DE-FRANCE", "corse@resah.fr"."""
+        wanted = key(text)
+        return next((r for r in (*self.regions, self.triage) if wanted in r.spellings()), None)
+
+    def find(self, text: str) -> Region:
+        """`named`, else the one region whose name holds what was typed ("Réunion", "Bourgogne");
+        else ArgumentError, in French, with the closest names, or all of them."""
+        found = self.named(text)
+        if found:
+            return found
+        wanted, everyone = key(text), (*self.regions, self.triage)
+        holding = [r for r in everyone if len(wanted) >= PART and any(wanted in s for s in r.spellings())]
+        if len(holding) == 1:
+            return holding[0]
+        names = {key(r.name): r.name for r in everyone}
+        close = [names[k] for k in difflib.get_close_matches(wanted, names, n=3, cutoff=0.6)]
+        if holding or close:
+            maybe = " ou ".join(r.name for r in holding) if holding else " ou ".join(close)
+            raise ArgumentError(f"région inconnue : {text} — vouliez-vous dire {maybe} ?")
+        known = ", ".join(r.name for r in everyone)
+        raise ArgumentError(f"région inconnue : {text} — régions : {known}")
 
     def for_department(self, code: str) -> Region | None:
         return next((r for r in self.regions if code in r.departments), None)

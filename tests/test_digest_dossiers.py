@@ -156,7 +156,7 @@ def test_a_never_returned_convention_is_named_with_its_due_in_the_text(render, i
     text = digest.text(build(intake_ctx, hdf))
     assert "Conventions envoyées et jamais retournées : 1" in text
     assert (
-        f"- {OTHER.name} (SIRET {OTHER.siret}) — 2021-045-lot2 — contribution due : 1\u00a0000,00\u00a0€"
+        f"- {OTHER.name} (SIRET {OTHER.siret}) — accord-cadre 2021-045 lot 2 — contribution due : 1\u00a0000,00\u00a0€"
         in text
     )
 

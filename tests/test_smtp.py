@@ -298,7 +298,7 @@ def test_a_digest_for_a_region_is_written_and_sent(
     # the same signatory's lot twice, the second with a wrong order: one dossier, counted once
     assert "Dépôts reçus : 2 ; dossiers concernés : 1 (complets : 0, incomplets : 1," in plain
     assert "Contributions dues : 1\u00a0000,00\u00a0€ ; montants des bons de commande : 10,00\u00a0€" in plain
-    assert "en attente du déposant (amount_mismatch)" in plain
+    assert "en attente du déposant (montant du bon de commande erroné)" in plain
     assert "<table>" in msg.get_body(("html",)).get_content()
     assert (tmp_path / "dg" / "digest-corse-2020-01-01.html").exists()
 
@@ -338,4 +338,4 @@ def test_csac_watch_routes_by_mail_through_the_relay(smtp, deposit, entity, tmp_
     assert not (tmp_path / "outbox" / "Corse@resah.fr").exists()  # by mail, not into a Maildir
     table = warm.run([sys.executable, "-m", "pipeline", "--config", str(tmp_path / "csac.yaml"), "status"],
                            capture_output=True, text=True, env=os.environ | {"COLUMNS": "250"}).stdout  # fmt: skip
-    assert "sent, sent" in table
+    assert "Courriels par le relais SMTP — accepté par le relais : 2" in table

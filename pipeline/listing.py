@@ -1,0 +1,147 @@
+"""The deposits `csac status` lists: the journal's, newest first, as a regional team asks for them.
+
+A team looks for its own deposits (its region's mailbox), one signatory's (SIRET), one it was told of
+(a few words of the organisation, the file name, the deposit or dossier number, typed as people type:
+accents, case, hyphens and spaces do not matter), those in one state, or those of the last days. The
+filters are SQL here; the command only parses and prints. Each row keeps the journal's English values
+for scripts (`to_json`) and says its state in French for people (`state_fr`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ArgumentError
+from .notices import STATUS_FR
+from .report import Verdict
+from .store import JOURNAL, DepositState, Store
+from .textnorm import fold, key
+
+PENDING_FR = {  # a deposit not finished yet, or whose delivery failed
+    DepositState.DELIVERY_FAILED: "remise en échec",
+    DepositState.ALERT_FAILED: "alerte en échec",
+}
+IN_PROGRESS = "en cours"
+# The verdicts as a person may type them, in French or in English, accents and case aside. "à vérifier"
+# (review) belongs here once the report carries it.
+VERDICT_WORDS = {fold(word): v for v in Verdict for word in (v.value, STATUS_FR[v])} | {
+    "complete": Verdict.COMPLETE,
+    "incomplete": Verdict.INCOMPLETE,
+    "refuse": Verdict.REJECTED,
+    "rejete": Verdict.REJECTED,
+}
+COLUMNS = (
+    "id, file, received_at, state, status, variant, siret, region, mailbox, problems, delivered_to,"
+    " json_extract(report, '$.signatory') AS signatory"
+)
+_TEXT = (  # the free text: organisation, file name, deposit number, or the number of one of its dossiers
+    "(instr(csac_key(json_extract(report, '$.signatory')), :text) OR instr(csac_key(file), :text)"
+    " OR instr(csac_key(id), :text) OR EXISTS (SELECT 1 FROM json_each(report, '$.dossiers')"
+    " WHERE instr(csac_key(json_extract(value, '$.dossier_id')), :text)))"
+)
+
+
+def verdict_named(text: str) -> Verdict:
+    """The verdict a person types: "complet", "incomplete", "refusé", "rejected"…; else ArgumentError."""
+    found = VERDICT_WORDS.get(fold(text))
+    if found is None:
+        known = ", ".join(f"{STATUS_FR[v]} ({v.value})" for v in Verdict)
+        raise ArgumentError(f"état inconnu : {text} — états : {known}")
+    return found
+
+
+@dataclass(frozen=True)
+class Criteria:
+    """What the deposits listed must match; None matches everything."""
+
+    mailbox: str | None = None  # the region's (or triage's) mailbox
+    siret: str | None = None  # spaces allowed
+    text: str | None = None  # in the organisation, file name, deposit number or dossier number
+    status: Verdict | None = None
+    since: dt.date | None = None  # received on that day or after
+    limit: int = 20
+
+    def where(self) -> tuple[str, dict]:
+        clauses, args = [], {}
+        if self.mailbox:
+            clauses.append("mailbox = :mailbox COLLATE NOCASE")
+            args["mailbox"] = self.mailbox
+        if self.siret:
+            clauses.append("siret = :siret")
+            args["siret"] = "".join(self.siret.split())
+        if self.text:
+            clauses.append(_TEXT)
+            args["text"] = key(self.text)
+        if self.status:
+            clauses.append("state = :done AND status = :status")
+            args |= {"done": DepositState.DONE, "status": self.status.value}
+        if self.since:
+            clauses.append("received_at >= :since")
+            args["since"] = self.since.isoformat()
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), args
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One deposit as `csac status` shows it."""
+
+    id: str
+    file: str
+    received_at: str  # ISO 8601, with its offset
+    state: str  # DepositState
+    status: str | None  # the verdict, once done
+    variant: str | None
+    siret: str | None
+    region: str | None
+    mailbox: str | None
+    signatory: str | None  # the organisation, as read in its documents or its form
+    problems: tuple[str, ...] = ()  # codes
+    delivered_to: tuple[str, ...] = ()
+    messages: tuple[dict, ...] = ()  # the relay queue's, when there is one
+
+    @classmethod
+    def of_row(cls, row) -> Listed:
+        data = dict(row) | {
+            "problems": tuple(json.loads(row["problems"] or "[]")),
+            "delivered_to": tuple(json.loads(row["delivered_to"] or "[]")),
+        }
+        return cls(**data)
+
+    @property
+    def state_fr(self) -> str:
+        """Its verdict in French once done; else where it stands."""
+        if self.state == DepositState.DONE and self.status:
+            return STATUS_FR[Verdict(self.status)]
+        return PENDING_FR.get(self.state, IN_PROGRESS)
+
+    def received_fr(self) -> str:
+        """The day and time it was received, as the Resah writes them: 01/11/2026 10:15."""
+        return dt.datetime.fromisoformat(self.received_at).strftime("%d/%m/%Y %H:%M")
+
+    def to_json(self) -> dict:
+        """For scripts: the journal's keys and values, in English."""
+        data = {k: getattr(self, k) for k in ("id", "file", "received_at", "state", "status", "variant",
+                                              "siret", "region", "mailbox", "signatory")}  # fmt: skip
+        return data | {
+            "problems": list(self.problems),
+            "delivered_to": list(self.delivered_to),
+            "messages": list(self.messages),
+        }
+
+
+def _key(text: str | None) -> str:
+    return key(text) if text else ""
+
+
+def deposits(journal: Path, criteria: Criteria) -> list[Listed]:
+    """The deposits matching every criterion, newest first, `criteria.limit` at most."""
+    where, args = criteria.where()
+    sql = f"SELECT {COLUMNS} FROM deposits{where} ORDER BY received_at DESC, id DESC LIMIT :limit"
+    with closing(Store(journal, JOURNAL).connect()) as conn:
+        conn.create_function("csac_key", 1, _key, deterministic=True)
+        rows = conn.execute(sql, args | {"limit": criteria.limit}).fetchall()
+    return [Listed.of_row(r) for r in rows]
