@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ArgumentError
-from .notices import STATUS_FR
+from .notices import REVIEW_FR, STATUS_FR
 from .report import Verdict
 from .store import JOURNAL, DepositState, Store
 from .textnorm import fold, key
@@ -26,17 +26,20 @@ PENDING_FR = {  # a deposit not finished yet, or whose delivery failed
     DepositState.ALERT_FAILED: "alerte en échec",
 }
 IN_PROGRESS = "en cours"
-# The verdicts as a person may type them, in French or in English, accents and case aside. "à vérifier"
-# (review) belongs here once the report carries it.
+REVIEW = "review"  # not a verdict: a deposit a person checks before it is treated (report.review)
+# The states as a person may type them, in French or in English, accents and case aside.
 VERDICT_WORDS = {fold(word): v for v in Verdict for word in (v.value, STATUS_FR[v])} | {
     "complete": Verdict.COMPLETE,
     "incomplete": Verdict.INCOMPLETE,
     "refuse": Verdict.REJECTED,
     "rejete": Verdict.REJECTED,
+    fold(REVIEW_FR): REVIEW,
+    "a verifier": REVIEW,
+    REVIEW: REVIEW,
 }
 COLUMNS = (
     "id, file, received_at, state, status, variant, siret, region, mailbox, problems, delivered_to,"
-    " json_extract(report, '$.signatory') AS signatory"
+    " json_extract(report, '$.signatory') AS signatory, coalesce(json_extract(report, '$.review'), 0) AS review"
 )
 _TEXT = (  # the free text: organisation, file name, deposit number, or the number of one of its dossiers
     "(instr(csac_key(json_extract(report, '$.signatory')), :text) OR instr(csac_key(file), :text)"
@@ -45,11 +48,11 @@ _TEXT = (  # the free text: organisation, file name, deposit number, or the numb
 )
 
 
-def verdict_named(text: str) -> Verdict:
-    """The verdict a person types: "complet", "incomplete", "refusé", "rejected"…; else ArgumentError."""
+def verdict_named(text: str) -> Verdict | str:
+    """The state a person types: "complet", "incomplete", "refusé", "à vérifier"…; else ArgumentError."""
     found = VERDICT_WORDS.get(fold(text))
     if found is None:
-        known = ", ".join(f"{STATUS_FR[v]} ({v.value})" for v in Verdict)
+        known = ", ".join([*(f"{STATUS_FR[v]} ({v.value})" for v in Verdict), f"{REVIEW_FR} ({REVIEW})"])
         raise ArgumentError(f"état inconnu : {text} — états : {known}")
     return found
 
@@ -61,7 +64,7 @@ class Criteria:
     mailbox: str | None = None  # the region's (or triage's) mailbox
     siret: str | None = None  # spaces allowed
     text: str | None = None  # in the organisation, file name, deposit number or dossier number
-    status: Verdict | None = None
+    status: Verdict | str | None = None  # a verdict, or REVIEW
     since: dt.date | None = None  # received on that day or after
     limit: int = 20
 
@@ -76,8 +79,13 @@ class Criteria:
         if self.text:
             clauses.append(_TEXT)
             args["text"] = key(self.text)
-        if self.status:
-            clauses.append("state = :done AND status = :status")
+        if self.status == REVIEW:
+            clauses.append("state = :done AND json_extract(report, '$.review') = 1")
+            args["done"] = DepositState.DONE
+        elif self.status:  # a deposit under review is "à vérifier", not "complet"
+            clauses.append(
+                "state = :done AND status = :status AND coalesce(json_extract(report, '$.review'), 0) = 0"
+            )
             args |= {"done": DepositState.DONE, "status": self.status.value}
         if self.since:
             clauses.append("received_at >= :since")
@@ -99,6 +107,7 @@ class Listed:
     region: str | None
     mailbox: str | None
     signatory: str | None  # the organisation, as read in its documents or its form
+    review: bool = False  # "à vérifier"
     problems: tuple[str, ...] = ()  # codes
     delivered_to: tuple[str, ...] = ()
     messages: tuple[dict, ...] = ()  # the relay queue's, when there is one
@@ -108,12 +117,15 @@ class Listed:
         data = dict(row) | {
             "problems": tuple(json.loads(row["problems"] or "[]")),
             "delivered_to": tuple(json.loads(row["delivered_to"] or "[]")),
+            "review": bool(row["review"]),
         }
         return cls(**data)
 
     @property
     def state_fr(self) -> str:
         """Its verdict in French once done; else where it stands."""
+        if self.state == DepositState.DONE and self.review:
+            return REVIEW_FR
         if self.state == DepositState.DONE and self.status:
             return STATUS_FR[Verdict(self.status)]
         return PENDING_FR.get(self.state, IN_PROGRESS)
@@ -125,7 +137,7 @@ class Listed:
     def to_json(self) -> dict:
         """For scripts: the journal's keys and values, in English."""
         data = {k: getattr(self, k) for k in ("id", "file", "received_at", "state", "status", "variant",
-                                              "siret", "region", "mailbox", "signatory")}  # fmt: skip
+                                              "siret", "region", "mailbox", "signatory", "review")}  # fmt: skip
         return data | {
             "problems": list(self.problems),
             "delivered_to": list(self.delivered_to),

@@ -381,7 +381,9 @@ def _complete(report: IntakeReport) -> list[str]:
     held = {doc.role for d in report.dossiers for doc in d.documents} or {d.role for d in report.documents}
     reference = None if Role.PURCHASE_ORDER in held else plausible_reference(report.order_number)
     order = (
-        f"{reference_fr(reference)} indiqué dans le formulaire" if reference else "votre EJ ou bon de commande"
+        f"{reference_fr(reference)} indiqué dans le formulaire"
+        if reference
+        else "votre EJ ou bon de commande"
     )
     return [
         f"Votre dossier est complet : convention signée, annexe « Vos besoins » et {order}. Il est transmis à "

@@ -39,6 +39,8 @@ BETHUNE = b.Entity("Communauté d’Agglomération de Béthune-Bruay, Artois-Lys
 ARRAS = b.Entity()  # Commune de Test-sur-Mer, Arras: Hauts-de-France
 AJACCIO = b.Entity("Commune d'Ajaccio", b.make_siret(2020), postal_code="20000", city="AJACCIO")
 ABROAD = b.Entity(postal_code="98000", city="MONACO")  # no French region: triage
+RENNES = b.Entity("Commune de Rennes", b.make_siret(3535), postal_code="35000", city="RENNES")
+CANCELLED = "l'EJ joint est annulé, merci d'utiliser l'EJ 1300099999"  # puts the deposit under review
 DUE = Decimal("1000")  # a commune of 60,000 on lot 2
 NARROW = {"COLUMNS": "80"}
 WIDE = {"COLUMNS": "1000"}
@@ -81,6 +83,7 @@ def journal(tmp_path_factory, loaded_intake, renderer, resources) -> Journal:
         "ajaccio": (_deposit(renderer, resources, AJACCIO, order=False), b.form(AJACCIO)),
         "damaged": (_deposit(renderer, resources, ARRAS, order=False)[:300], None),
         "abroad": (_triage_zip(renderer, resources), b.form(ABROAD, market="2021-063-002")),
+        "rennes": (_deposit(renderer, resources, RENNES, order=True), b.form(RENNES, message=CANCELLED)),
     }
     ws.inbox.mkdir()
     reports = {}
@@ -135,7 +138,9 @@ def test_status_shows_date_number_organisation_region_and_state_in_french_in_80_
     assert FRENCH_TIME.search(row) and "Commune d" in row and "Corse" in row and "incomplet" in row
 
 
-@pytest.mark.parametrize(("name", "state_fr"), [("bethune", "complet"), ("damaged", "refusé")])
+@pytest.mark.parametrize(
+    ("name", "state_fr"), [("bethune", "complet"), ("damaged", "refusé"), ("rennes", "à vérifier")]
+)
 def test_status_says_each_state_in_french(name, state_fr, journal, state):
     [row] = [line for line in ok("status", "--state", state).stdout.splitlines() if journal.ids[name] in line]
     assert row.rstrip().endswith(state_fr)
@@ -153,6 +158,12 @@ def test_status_lists_the_journal_as_json_with_english_keys_and_values(journal, 
     ajaccio = next(r for r in rows if r["id"] == journal.ids["ajaccio"])
     assert ajaccio["status"] == "incomplete" and ajaccio["mailbox"] == "Corse@resah.fr"
     assert ajaccio["signatory"] == AJACCIO.name and "purchase_order_missing" in ajaccio["problems"]
+
+
+def test_status_json_says_which_deposit_is_under_review(journal, state):
+    rows = {r["id"]: r for r in json.loads(ok("status", "--state", state, "--json").stdout)}
+    assert rows[journal.ids["rennes"]]["review"] is True and rows[journal.ids["bethune"]]["review"] is False
+    assert rows[journal.ids["rennes"]]["status"] == "complete"  # the verdict keeps its enum
 
 
 def test_status_says_in_french_which_messages_wait_for_the_relay(journal, state):
@@ -228,6 +239,9 @@ def test_status_search_finds_the_deposits_of_a_dossier_by_its_number(journal, st
         ("refusé", ("damaged",)),
         ("refuse", ("damaged",)),
         ("rejected", ("damaged",)),
+        ("à vérifier", ("rennes",)),
+        ("A VERIFIER", ("rennes",)),
+        ("review", ("rennes",)),
     ],
 )
 def test_status_status_keeps_the_deposits_in_that_state_named_in_french_or_english(
