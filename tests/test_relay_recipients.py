@@ -137,4 +137,4 @@ def test_csac_status_names_the_recipient_the_relay_refused(start_relay, tmp_path
     region = next(m for m in deposit["messages"] if m["kind"] == CC)
     assert region["state"] == "failed" and region["refused"] == [CC]
     assert [a.rcpt_tos for a in relay.accepted] == [[TO]]
-    assert f"failed ({REFUSALS[0]})" in run(config, "status").stdout
+    assert f"courriel à {CC} : refusé par le relais — {REFUSALS[0]}" in run(config, "status").stdout
