@@ -73,7 +73,18 @@ def main() -> None:
         damaged(complete, inbox / "envoi-interrompu.zip")
         for name in ("convention-signee.zip", "sans-ej.zip", "envoi-interrompu.zip"):
             csac("intake", inbox / name, "--outbox", outbox, "--state", state)
-        csac("digest", "--region", "hauts de france", "--send", "--outbox", outbox, "--state", state)
+        csac(
+            "digest",
+            "--region",
+            "hauts de france",
+            "--since",
+            "7j",
+            "--send",
+            "--outbox",
+            outbox,
+            "--state",
+            state,
+        )
         for path in messages(outbox):
             print("=" * 78)
             print(f"Boîte : {path.parent.parent.name}")

@@ -261,8 +261,8 @@ def _signature(report: IntakeReport) -> str:
 
 def _conventions(report: IntakeReport) -> str:
     if len(report.dossiers) > 1:
-        return f"{len(report.dossiers)} conventions ({', '.join(d.variant for d in report.dossiers)})"
-    return report.variant or "non reconnue"
+        return f"{len(report.dossiers)} conventions ({', '.join(convention_fr(d.variant) for d in report.dossiers)})"
+    return convention_fr(report.variant) if report.variant else "non reconnue"
 
 
 def _dossiers(report: IntakeReport) -> list[str]:

@@ -60,7 +60,7 @@ def test_the_region_receives_a_french_summary_with_the_zip_attached(intake_ctx, 
     for expected in (
         "Verdict : COMPLET",
         f"SIRET : {commune.siret}",
-        "Convention : 2021-045-lot2",
+        "Convention : accord-cadre 2021-045 lot 2",
         "Contribution due : 1\u00a0000,00\u00a0€ ; montant du bon de commande : 1\u00a0000,00\u00a0€",
         "(EJ / bon de commande) : 1300012345",
         "Code service Chorus : SERV-971",
