@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 CSAC   := $(VENV)/bin/csac
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test check lint bench templates clean
+.PHONY: demo test check lint bench templates clean messages
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -61,3 +61,7 @@ templates: $(STAMP)
 
 clean:
 	rm -rf $(VENV) outbox/demo
+
+# One message of each kind csac sends, from real deposits (the README's examples)
+messages: $(STAMP)
+	$(PY) examples/messages.py
