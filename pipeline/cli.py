@@ -363,7 +363,8 @@ def status_cmd(
     status: Annotated[
         str | None,
         typer.Option(
-            "--status", help="État : complet, incomplet ou refusé (ou complete, incomplete, rejected)."
+            "--status",
+            help="État : complet, incomplet, refusé ou à vérifier (ou complete, incomplete, rejected, review).",
         ),
     ] = None,
     since: SinceOpt = None,
