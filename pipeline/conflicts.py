@@ -40,7 +40,9 @@ CHANGES = {  # what a depositor's message asks to be changed, on its folded text
     ),
 }
 ORDER_WORDS = re.compile(r"\be\.?j(?![a-z])|\bengagements? juridiques?\b|\bbons? de commande\b|\bcommande\b")
-NUMBER_RE = re.compile(r"\d(?:[ .]?\d){7,12}(?!\d)")  # 8 to 13 digits: an EJ or an order number
+NUMBER_RE = re.compile(r"(?<!\d)\d(?:[ .]?\d){7,12}(?!\d)")  # 8 to 13 digits: an EJ or an order number
+# A telephone written the international way (+33 3 21 61 70 00, 0033 (0)3…): its digits are no order number.
+PHONE_RE = re.compile(r"(?:\+|\b00)\s?\d{2,3}\s?(?:\(0\)\s?)?\d(?:[ .-]?\d){7,9}(?!\d)")
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,8 @@ def changes_asked(message: str, known: Sequence[str]) -> list[str]:
     folded = fold(message)
     asked = [what for what, pattern in CHANGES.items() if pattern.search(folded)]
     if ORDER_WORDS.search(folded):
-        others = [n for n in NUMBER_RE.findall(folded) if _order_like(n) and not _known(n, known)]
+        numbers = NUMBER_RE.findall(PHONE_RE.sub(" ", folded))
+        others = [n for n in numbers if _order_like(n) and not _known(n, known)]
         if others:
             asked.insert(
                 0,

@@ -63,6 +63,8 @@ NOT_ASKING = {
     "the sample form's": "Convention signée, annexe et EJ ci-joints.",
     "the known EJ": "EJ n° 1300012345 ci-joint.",
     "a telephone": "Pour l'EJ, appelez-moi au 03 21 00 00 00",
+    "an international telephone": "EJ ci-joint. Tél : +33 3 21 61 70 00",
+    "a SIRET": "EJ joint, SIRET 20007246000013",
     "correct is no correction": "Tout est correct, merci.",
     "déjà, projet, objet": "Objet : projet déjà validé en conseil",
 }
