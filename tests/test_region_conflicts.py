@@ -19,6 +19,10 @@ SAME_ORGANISATION = {
         "Communauté d’Agglomération de Béthune-Bruay, Artois-Lys Romane",
     ),
     "CCAS": ("CCAS d'Arras", "Centre communal d'action sociale d'Arras"),
+    "initials with dots": ("C.C.A.S. d'Arras", "Centre communal d'action sociale d'Arras"),
+    "without its de": ("CCAS Arras", "Centre communal d'action sociale d'Arras"),
+    "an article in the name": ("Le Mans", "Commune du Mans"),
+    "CHRU": ("CHRU de Lille", "Centre hospitalier régional universitaire de Lille"),
 }
 OTHER_ORGANISATION = {
     "another commune": ("Commune de Lens", "Commune de Test-sur-Mer"),
