@@ -29,8 +29,11 @@ NAME_QUOTE = 120  # characters of a raison sociale quoted in a warning
 ABBREVIATIONS = {  # how the same organisation is also written, by folded word
     "st": "saint", "ste": "sainte", "ca": "communaute d agglomeration", "cc": "communaute de communes",
     "cu": "communaute urbaine", "ccas": "centre communal d action sociale", "ch": "centre hospitalier",
-    "chu": "centre hospitalier universitaire",
+    "chu": "centre hospitalier universitaire", "chr": "centre hospitalier regional",
+    "chru": "centre hospitalier regional universitaire",
 }  # fmt: skip
+INITIALS_RE = re.compile(r"\b(?:[a-z]\.){2,}")  # "c.c.a.s." is "ccas"
+PARTICLES = {"de", "du", "des", "d", "l", "la", "le", "les"}  # "Le Mans" is "Commune du Mans"
 PREFIX_RE = re.compile(r"^(?:(?:la|le|les) )?(?:commune|mairie|ville)(?: (?:de la|de l|des|du|de|d))? ")
 HEAD_RE = re.compile(r",|\(| [-–] ")  # what follows is a complement: "…Béthune-Bruay, Artois-Lys Romane"
 CHANGES = {  # what a depositor's message asks to be changed, on its folded text
@@ -40,7 +43,9 @@ CHANGES = {  # what a depositor's message asks to be changed, on its folded text
     ),
 }
 ORDER_WORDS = re.compile(r"\be\.?j(?![a-z])|\bengagements? juridiques?\b|\bbons? de commande\b|\bcommande\b")
-NUMBER_RE = re.compile(r"\d(?:[ .]?\d){7,12}(?!\d)")  # 8 to 13 digits: an EJ or an order number
+NUMBER_RE = re.compile(r"(?<!\d)\d(?:[ .]?\d){7,12}(?!\d)")  # 8 to 13 digits: an EJ or an order number
+# A telephone written the international way (+33 3 21 61 70 00, 0033 (0)3…): its digits are no order number.
+PHONE_RE = re.compile(r"(?:\+|\b00)\s?\d{2,3}\s?(?:\(0\)\s?)?\d(?:[ .-]?\d){7,9}(?!\d)")
 
 
 @dataclass(frozen=True)
@@ -53,8 +58,10 @@ class Conflicts:
 
 
 def _words(name: str) -> str:
-    words = re.sub(r"[^a-z0-9]+", " ", fold(name)).split()
-    return PREFIX_RE.sub("", " ".join(ABBREVIATIONS.get(w, w) for w in words) + " ").strip()
+    folded = INITIALS_RE.sub(lambda m: m.group().replace(".", ""), fold(name))
+    words = re.sub(r"[^a-z0-9]+", " ", folded).split()
+    named = PREFIX_RE.sub("", " ".join(ABBREVIATIONS.get(w, w) for w in words) + " ")
+    return " ".join(w for w in named.split() if w not in PARTICLES)
 
 
 def _forms(name: str) -> set[str]:
@@ -84,7 +91,8 @@ def changes_asked(message: str, known: Sequence[str]) -> list[str]:
     folded = fold(message)
     asked = [what for what, pattern in CHANGES.items() if pattern.search(folded)]
     if ORDER_WORDS.search(folded):
-        others = [n for n in NUMBER_RE.findall(folded) if _order_like(n) and not _known(n, known)]
+        numbers = NUMBER_RE.findall(PHONE_RE.sub(" ", folded))
+        others = [n for n in numbers if _order_like(n) and not _known(n, known)]
         if others:
             asked.insert(
                 0,

@@ -29,7 +29,7 @@ from .deliver import Outgoing, compose
 from .dossiers import Dossier, DossierBook, DossierStatus
 from .journal import Journal
 from .money import format_eur
-from .notices import DOSSIER_FR, LINE, STATUS_FR, convention_fr
+from .notices import DOSSIER_FR, LINE, REVIEW_FR, STATUS_FR, convention_fr
 from .regions import Region
 from .report import ON_QUOTE, IntakeReport
 from .untrusted import one_line
@@ -58,7 +58,11 @@ class Digest:
     today: dt.date = field(default_factory=dt.date.today)
 
     def count(self, status: DossierStatus) -> int:
-        return sum(d.status == status for d in self.dossiers)
+        """Dossiers in that state; one under review is counted apart (`reviewed`), never as complete."""
+        return sum(d.status == status and not d.review for d in self.dossiers)
+
+    def reviewed(self) -> int:
+        return sum(d.review for d in self.dossiers)
 
     def total_due(self) -> Decimal:
         """The contributions due, once per dossier; one on quote or to be checked counts for nothing."""
@@ -77,6 +81,10 @@ class Digest:
             return f"du déposant ({casefile.missing(dossier)})"
         if dossier.status == DossierStatus.REFUSED:
             return "de personne (dossier refusé)"
+        if dossier.review:
+            return (
+                "de l'équipe régionale (dossier à vérifier avant tout traitement, puis à accepter ou refuser)"
+            )
         if dossier.follow_up:
             return f"de l'équipe régionale (suivi : {casefile.follow_up_fr(dossier)})"
         return f"de l'équipe régionale (dossier {DOSSIER_FR[dossier.status]} à traiter)"
@@ -124,9 +132,13 @@ def _who(d: Dossier) -> str:
     return f"{one_line(d.signatory or 'signataire non lu', NAME)} (SIRET {d.siret})"
 
 
+def _state(x: Dossier) -> str:
+    return REVIEW_FR if x.review else DOSSIER_FR[x.status]
+
+
 def _period_rows(d: Digest) -> list[tuple[str, ...]]:
     return [
-        (long_date(local_day(x.opened_at)), _who(x), convention_fr(x.variant), DOSSIER_FR[x.status], _amount(x.due, "non déterminé"),
+        (long_date(local_day(x.opened_at)), _who(x), convention_fr(x.variant), _state(x), _amount(x.due, "non déterminé"),
          _amount(x.paid, "aucun bon de commande"), Digest.waits_on(x))
         for x in d.dossiers
     ]  # fmt: skip
@@ -152,7 +164,9 @@ def _unreturned_rows(d: Digest) -> list[tuple[str, str, str]]:
 
 
 def _totals(d: Digest) -> list[str]:
-    counts = ", ".join(f"{DOSSIER_FR[s]}s : {d.count(s)}" for s in DossierStatus)
+    counts = ", ".join(
+        [*(f"{DOSSIER_FR[s]}s : {d.count(s)}" for s in DossierStatus), f"{REVIEW_FR} : {d.reviewed()}"]
+    )
     return [
         f"Dépôts reçus : {d.deposits} ; dossiers concernés : {len(d.dossiers)} ({counts})",
         f"Contributions dues : {format_eur(d.total_due())} ; montants des bons de commande : "

@@ -52,6 +52,8 @@ def _too_long(error: ValidationError, field: str) -> str:
 
 
 def _pattern(error: ValidationError, field: str) -> str:
+    if not str(error.instance).strip():  # the portal sent the field empty: nothing to quote
+        return f"{field} : vide"
     examples = error.schema.get("examples")
     hint = f" (par exemple {examples[0]})" if examples else ""
     return f"{field} : {RECEIVED}, {quoted(str(error.instance))}, n'est pas au format attendu{hint}"

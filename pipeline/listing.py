@@ -48,6 +48,16 @@ _TEXT = (  # the free text: organisation, file name, deposit number, or the numb
 )
 
 
+def _searched(text: str) -> str:
+    """The letters and digits searched; none would match every deposit (instr of "" is 1)."""
+    if not key(text):
+        raise ArgumentError(
+            f"--search : « {text} » ne contient ni lettre ni chiffre : écrivez quelques mots de "
+            "l'organisation, un nom de fichier, un numéro de dépôt ou de dossier"
+        )
+    return key(text)
+
+
 def verdict_named(text: str) -> Verdict | str:
     """The state a person types: "complet", "incomplete", "refusé", "à vérifier"…; else ArgumentError."""
     found = VERDICT_WORDS.get(fold(text))
@@ -76,9 +86,9 @@ class Criteria:
         if self.siret:
             clauses.append("siret = :siret")
             args["siret"] = "".join(self.siret.split())
-        if self.text:
+        if self.text is not None:
             clauses.append(_TEXT)
-            args["text"] = key(self.text)
+            args["text"] = _searched(self.text)
         if self.status == REVIEW:
             clauses.append("state = :done AND json_extract(report, '$.review') = 1")
             args["done"] = DepositState.DONE

@@ -125,6 +125,12 @@ def _caution(report: IntakeReport) -> list[str]:
     return lines
 
 
+def _region_line(report: IntakeReport) -> str:
+    if report.region_source:
+        return f"Région : {report.region} (déterminée par : {report.region_source})"
+    return f"Région : {report.region or 'non déterminée'} — ni les documents ni le formulaire ne l'indiquent"
+
+
 def summary(report: IntakeReport, dossiers: tuple[Parcel, ...] = ()) -> str:
     lines = ["Bonjour,", "", *_warnings(report)]
     lines += [
@@ -139,7 +145,7 @@ def summary(report: IntakeReport, dossiers: tuple[Parcel, ...] = ()) -> str:
         f"Contribution due : {report.due_text or 'non déterminée'} ; montant du bon de commande : {report.paid_text or 'non lu'}",
         f"Référence de commande (EJ / bon de commande) : {one_line(report.order_number or 'non lue', 60)}",
         _invoice_line(report),
-        f"Région : {report.region or 'non déterminée'} (déterminée par : {report.region_source or 'aucune source'})",
+        _region_line(report),
         *_depositor(report),
         "",
         "Documents :",

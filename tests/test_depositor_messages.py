@@ -336,6 +336,7 @@ FORM_PROBLEMS = {  # a field the portal's form got wrong, its label, and what wa
         "« Numéro de téléphone » : la valeur reçue dans le formulaire, « abc », n'est pas au format attendu "
         "(par exemple 01231415)",
     ),
+    "an empty telephone": ({"telephone": ""}, "« Numéro de téléphone » : vide"),
     "a list for text": (
         {"numero_marche": ["2021-045", "lot 2"]},
         "« Numéro de marché » : un texte est attendu",

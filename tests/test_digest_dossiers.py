@@ -42,7 +42,7 @@ def deposit(renderer, resources, intake_ctx, drop):
     """Take in a real deposit: `parts` among convention (or unsigned), annex, order; the report."""
     count = itertools.count()
 
-    def _deposit(entity=COMMUNE, parts=("convention", "annex"), variant="2021-045-lot2"):
+    def _deposit(entity=COMMUNE, parts=("convention", "annex"), variant="2021-045-lot2", **fields):
         docs = b.rendered(renderer, resources, entity, variant)
         files = {
             "convention": ("convention.pdf", lambda: b.convention_pdf(docs["convention"])),
@@ -51,7 +51,9 @@ def deposit(renderer, resources, intake_ctx, drop):
             "order": ("EJ.pdf", lambda: b.order_pdf(entity, DUE)),
         }
         members = [(files[p][0], files[p][1]()) for p in parts]
-        return take_in(drop(b.zip_of(members), f"depot-{next(count)}.zip", form=b.form(entity)), intake_ctx)
+        return take_in(
+            drop(b.zip_of(members), f"depot-{next(count)}.zip", form=b.form(entity, **fields)), intake_ctx
+        )
 
     return _deposit
 
@@ -74,6 +76,23 @@ def test_a_lot_deposited_three_times_counts_once(deposit, intake_ctx, hdf):
         "Contributions dues : 1\u00a0000,00\u00a0€ ; montants des bons de commande : 1\u00a0000,00\u00a0€"
         in text
     )
+
+
+CANCELLED = "l'EJ joint est annulé, merci d'utiliser l'EJ 1300099999"  # puts the deposit under review
+
+
+def test_a_dossier_under_review_is_listed_as_a_verifier_not_complete(deposit, intake_ctx, hdf):
+    deposit(parts=("convention", "annex", "order"), message=CANCELLED)
+    [line] = [
+        x for x in digest.text(build(intake_ctx, hdf)).splitlines() if "accord-cadre 2021-045 lot 2" in x
+    ]
+    assert "— à vérifier —" in line and "complet" not in line
+
+
+def test_a_dossier_under_review_is_counted_apart_from_the_complete_ones(deposit, intake_ctx, hdf):
+    deposit(parts=("convention", "annex", "order"), message=CANCELLED)
+    text = digest.text(build(intake_ctx, hdf))
+    assert "(complets : 0, incomplets : 0, acceptés : 0, refusés : 0, à vérifier : 1)" in text
 
 
 def test_the_totals_add_each_dossier_once(deposit, intake_ctx, hdf):

@@ -19,6 +19,10 @@ SAME_ORGANISATION = {
         "Communauté d’Agglomération de Béthune-Bruay, Artois-Lys Romane",
     ),
     "CCAS": ("CCAS d'Arras", "Centre communal d'action sociale d'Arras"),
+    "initials with dots": ("C.C.A.S. d'Arras", "Centre communal d'action sociale d'Arras"),
+    "without its de": ("CCAS Arras", "Centre communal d'action sociale d'Arras"),
+    "an article in the name": ("Le Mans", "Commune du Mans"),
+    "CHRU": ("CHRU de Lille", "Centre hospitalier régional universitaire de Lille"),
 }
 OTHER_ORGANISATION = {
     "another commune": ("Commune de Lens", "Commune de Test-sur-Mer"),
@@ -63,6 +67,8 @@ NOT_ASKING = {
     "the sample form's": "Convention signée, annexe et EJ ci-joints.",
     "the known EJ": "EJ n° 1300012345 ci-joint.",
     "a telephone": "Pour l'EJ, appelez-moi au 03 21 00 00 00",
+    "an international telephone": "EJ ci-joint. Tél : +33 3 21 61 70 00",
+    "a SIRET": "EJ joint, SIRET 20007246000013",
     "correct is no correction": "Tout est correct, merci.",
     "déjà, projet, objet": "Objet : projet déjà validé en conseil",
 }

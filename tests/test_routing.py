@@ -1,6 +1,9 @@
 """Routing: register first, then postal codes read in the documents, then the form; else triage."""
 
+import email
+import mailbox
 from decimal import Decimal
+from email import policy
 
 import pytest
 
@@ -105,6 +108,17 @@ def test_no_region_at_all_goes_to_triage(intake_ctx, drop, renderer, resources):
     assert report.mailbox == intake_ctx.regions.triage.mailbox
     assert "region_unknown" in [p.code for p in report.problems]
     assert any(p.name == intake_ctx.regions.triage.mailbox for p in intake_ctx.workspace.outbox.iterdir())
+
+
+def test_the_triage_summary_says_nothing_gave_the_region_without_calling_it_determined(
+    intake_ctx, drop, renderer, resources
+):
+    docs = b.rendered(renderer, resources, b.Entity(), "2021-063-002")
+    take_in(drop(b.zip_of([("c.pdf", b.convention_pdf(docs["convention"]))])), intake_ctx)
+    [msg] = mailbox.Maildir(intake_ctx.workspace.outbox / intake_ctx.regions.triage.mailbox)
+    body = email.message_from_bytes(msg.as_bytes(), policy=policy.default).get_body(("plain",)).get_content()
+    [line] = [line for line in body.splitlines() if line.startswith("Région : ")]
+    assert "ni les documents ni le formulaire ne l'indiquent" in line and "déterminée par" not in line
 
 
 def test_the_resahs_own_address_is_never_taken_for_the_depositors(intake_ctx, drop, renderer, resources):

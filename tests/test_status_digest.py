@@ -221,6 +221,13 @@ def test_status_search_looks_in_the_organisation_and_the_file_name(search, found
     assert listed(state, "--search", search) == (named(journal, found) if found else set())
 
 
+@pytest.mark.parametrize("search", ["%", "_", "'", ""])
+def test_status_search_without_a_letter_or_a_digit_exits_1_instead_of_listing_everything(search, state):
+    result = csac("status", "--state", state, "--search", search)
+    assert isinstance(result.exception, ArgumentError) and result.exception.exit_code == ExitCode.bad_args
+    assert "ne contient ni lettre ni chiffre" in str(result.exception)
+
+
 def test_status_search_finds_a_deposit_by_its_number(journal, state):
     assert listed(state, "--search", journal.ids["damaged"]) == named(journal, "damaged")
 
