@@ -38,6 +38,9 @@ SEND_ONLY = (
     "Inutile de renvoyer les documents déjà reçus : déposez uniquement ces pièces, avec le formulaire, "
     "dans l'espace de dépôt des adhésions ; elles seront jointes à votre dossier."
 )
+SEND_THESE = (
+    "Déposez ces pièces, avec le formulaire, dans l'espace de dépôt des adhésions."  # nothing kept yet
+)
 SIGNATURE = "Le Resah — centrale d'achat"
 
 
@@ -348,7 +351,9 @@ def _missing(report: IntakeReport) -> list[str]:
     lines = ["Votre dossier ne peut pas encore être traité."]
     things = to_send(report.problems)
     if things:
-        lines += ["", "Pour le compléter, merci de nous envoyer uniquement :", "", *things, "", SEND_ONLY]
+        kept = any(d.role != Role.OTHER for d in report.documents)  # else there is nothing not to send again
+        lines += ["", "Pour le compléter, merci de nous envoyer uniquement :", "", *things, ""]
+        lines += [SEND_ONLY if kept else SEND_THESE]
     lines += _form_lines(report.problems)
     noted = _noted(report.problems)
     return lines + ([""] + noted if noted else [])
@@ -426,12 +431,10 @@ def notice(report: IntakeReport) -> str:
     return "\n".join(head + body + ["", _contact(report), "", SIGNATURE])
 
 
-def _contact(report: IntakeReport) -> str:
-    return (
-        f"Pour toute question : {report.mailbox}"
-        if report.mailbox
-        else "Pour toute question : 01.55.78.54.54 (tapez 1)"
-    )
+def _contact(report: IntakeReport, mailbox: str | None = None) -> str:
+    """The region's mailbox (`mailbox` when the report has none: a duplicate's is its original's)."""
+    mailbox = report.mailbox or mailbox
+    return f"Pour toute question : {mailbox}" if mailbox else "Pour toute question : 01.55.78.54.54 (tapez 1)"
 
 
 def _checking(report: IntakeReport) -> str:
@@ -502,11 +505,11 @@ def depositor_notice(report: IntakeReport) -> Outgoing | None:
     return Outgoing(DEPOSITORS, msg)
 
 
-def _refused(report: IntakeReport) -> str:
+def _refused(report: IntakeReport, mailbox: str | None = None) -> str:
     """A refused deposit, told in the depositor's words: what happened, what to do, its number."""
     told = [one_line(p.ask, LINE) for p in report.problems if p.ask]
     lines = ["Madame, Monsieur,", "", _received_line(report), "", *told, ""]
-    return "\n".join(lines + [_contact(report), "", SIGNATURE])
+    return "\n".join(lines + [_contact(report, mailbox), "", SIGNATURE])
 
 
 def duplicate_notice(report: IntakeReport, original: dict) -> Outgoing | None:
@@ -515,7 +518,12 @@ def duplicate_notice(report: IntakeReport, original: dict) -> Outgoing | None:
         return None
     subject = subject_of(report, f"dépôt déjà reçu le {french_date(original['received_at'])}", original["id"])
     msg = new_message(
-        report.email, subject, _refused(report), report.deposit_id, "duplicate", report.received_at
+        report.email,
+        subject,
+        _refused(report, original.get("mailbox")),
+        report.deposit_id,
+        "duplicate",
+        report.received_at,
     )
     if original.get("mailbox"):
         add_header(msg, "Reply-To", original["mailbox"])

@@ -190,6 +190,23 @@ def test_a_duplicate_tells_the_depositor_when_and_under_which_number_it_was_firs
     assert "déposez uniquement les documents manquants ou corrigés" in text(msg)
 
 
+def test_a_duplicate_gives_as_contact_the_region_its_reply_goes_to(deposit, intake_ctx, package):
+    conv, annex, due = package(LOT2)
+    members = [("Convention.pdf", conv), ("Annexe.xlsx", annex), ("EJ.pdf", b.order_pdf(ENTITY, due))]
+    deposit(members)
+    again = deposit(members)
+    msg = next(m for m in mails(intake_ctx) if again.deposit_id in m["Message-ID"])
+    assert msg["Reply-To"] == "Hauts-de-France@resah.fr"
+    assert "Pour toute question : Hauts-de-France@resah.fr" in text(msg)
+
+
+def test_a_deposit_of_nothing_usable_is_not_told_that_its_documents_were_kept(deposit, intake_ctx):
+    """A ZIP holding only a photo: nothing was received that it need not send again."""
+    deposit([("photo.jpg", b"\xff\xd8\xff\xe0" + b"\x00" * 64)])
+    [msg] = mails(intake_ctx)
+    assert "Inutile de renvoyer" not in text(msg) and "Déposez ces pièces" in text(msg)
+
+
 def test_a_deposit_set_aside_after_repeated_failures_tells_the_depositor_a_person_will_examine_it(
     intake_ctx, drop
 ):
