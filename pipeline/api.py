@@ -329,7 +329,7 @@ def watch(options: WatchOptions, stop: threading.Event) -> None:
 @dataclass(frozen=True, kw_only=True)
 class DossierQuery(Setup):
     region: str | None = None  # its name, id, label or mailbox
-    status: str | None = None  # complete, incomplete, accepted, refused
+    status: str | None = None  # complet/complete, incomplet, accepté, refusé, à vérifier/review
     siret: str | None = None  # spaces allowed
     search: str | None = None  # in the signatory's name, the SIRET and the dossier's id
     state: Path | None = None
@@ -353,15 +353,16 @@ def _region_named(resources: Resources, name: str, config: Config | None = None)
 
 def list_dossiers(options: DossierQuery) -> list[Dossier]:
     """The dossiers that match every criterion given, oldest first."""
-    from .dossiers import DossierBook, DossierStatus
+    from .dossiers import DossierBook
+    from .listing import REVIEW, dossier_state_named
 
     region = _region_named(options.resources, options.region).name if options.region else None
     siret = "".join(options.siret.split()) if options.siret else None
-    if options.status and options.status not in set(DossierStatus):
-        raise ArgumentError(f"état inconnu : {options.status} — états : {', '.join(DossierStatus)}")
-    status = DossierStatus(options.status) if options.status else None
+    state = dossier_state_named(options.status) if options.status else None
+    review = None if state is None else state == REVIEW  # a dossier under review is "à vérifier" only
+    status = None if state in (None, REVIEW) else state
     book = DossierBook(options.config(state=options.state).workspace.journal)
-    return book.search(region=region, status=status, siret=siret, text=options.search)
+    return book.search(region=region, status=status, siret=siret, text=options.search, review=review)
 
 
 @dataclass(frozen=True, kw_only=True)

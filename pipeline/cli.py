@@ -665,7 +665,11 @@ def dossier_list_cmd(
     region: RegionOpt = None,
     status: Annotated[
         str | None,
-        typer.Option("--status", help="État : incomplete, complete, accepted ou refused."),
+        typer.Option(
+            "--status",
+            help="État : complet, incomplet, accepté, refusé ou à vérifier (ou complete, incomplete, accepted, "
+            "refused, review).",
+        ),
     ] = None,
     siret: Annotated[
         str | None, typer.Option("--siret", help="SIRET du signataire (espaces permis).")
@@ -681,7 +685,7 @@ def dossier_list_cmd(
 ) -> None:
     """Liste les dossiers, du plus ancien au plus récent, avec ce qui manque à chacun.
 
-    Exemples : `csac dossier list --region Corse --status incomplete`, `csac dossier list --search Béthune`,
+    Exemples : `csac dossier list --region Corse --status incomplet`, `csac dossier list --search Béthune`,
     `csac dossier list --siret "200 072 460 00013" --json`
     """
     from .casefile import summary_json
