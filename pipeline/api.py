@@ -25,7 +25,7 @@ from .resources import KINDS, Resources
 if TYPE_CHECKING:
     from .campaign import BatchResult
     from .casefile import CaseFile
-    from .decide import Refusal
+    from .decide import Acceptance, Refusal
     from .dossiers import Dossier
     from .listing import Listed
     from .mailqueue import Flush
@@ -385,14 +385,19 @@ def show_dossier(options: DossierOptions) -> CaseFile:
 class AcceptOptions(DossierOptions):
     by: str  # who decides
     note: str  # why, e.g. "signature manuscrite vérifiée sur le scan"
+    outbox: Path | None = None
 
 
-def accept_dossier(options: AcceptOptions) -> Dossier:
+def accept_dossier(options: AcceptOptions) -> Acceptance:
+    """Accepted; a dossier that holds every document and was never sent whole goes to its region, whole,
+    through the same delivery as every message (Maildir or relay), its documents read as intake reads them."""
     from .decide import accept
     from .dossiers import DossierBook
+    from .intake import IntakeContext
 
-    book = DossierBook(options.config(state=options.state).workspace.journal)
-    return accept(book, options.dossier, options.by, options.note)
+    config = options.config(outbox=options.outbox, state=options.state)
+    ctx = IntakeContext.build(options.resources, config.workspace, config=config)
+    return accept(DossierBook(config.workspace.journal), ctx, options.dossier, options.by, options.note)
 
 
 @dataclass(frozen=True, kw_only=True)
