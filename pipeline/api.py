@@ -25,7 +25,7 @@ from .resources import KINDS, Resources
 if TYPE_CHECKING:
     from .campaign import BatchResult
     from .casefile import CaseFile
-    from .decide import Refusal
+    from .decide import Acceptance, Refusal
     from .dossiers import Dossier
     from .listing import Listed
     from .mailqueue import Flush
@@ -329,7 +329,7 @@ def watch(options: WatchOptions, stop: threading.Event) -> None:
 @dataclass(frozen=True, kw_only=True)
 class DossierQuery(Setup):
     region: str | None = None  # its name, id, label or mailbox
-    status: str | None = None  # complete, incomplete, accepted, refused
+    status: str | None = None  # complet/complete, incomplet, accepté, refusé, à vérifier/review
     siret: str | None = None  # spaces allowed
     search: str | None = None  # in the signatory's name, the SIRET and the dossier's id
     state: Path | None = None
@@ -353,15 +353,16 @@ def _region_named(resources: Resources, name: str, config: Config | None = None)
 
 def list_dossiers(options: DossierQuery) -> list[Dossier]:
     """The dossiers that match every criterion given, oldest first."""
-    from .dossiers import DossierBook, DossierStatus
+    from .dossiers import DossierBook
+    from .listing import REVIEW, dossier_state_named
 
     region = _region_named(options.resources, options.region).name if options.region else None
     siret = "".join(options.siret.split()) if options.siret else None
-    if options.status and options.status not in set(DossierStatus):
-        raise ArgumentError(f"état inconnu : {options.status} — états : {', '.join(DossierStatus)}")
-    status = DossierStatus(options.status) if options.status else None
+    state = dossier_state_named(options.status) if options.status else None
+    review = None if state is None else state == REVIEW  # a dossier under review is "à vérifier" only
+    status = None if state in (None, REVIEW) else state
     book = DossierBook(options.config(state=options.state).workspace.journal)
-    return book.search(region=region, status=status, siret=siret, text=options.search)
+    return book.search(region=region, status=status, siret=siret, text=options.search, review=review)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -384,14 +385,19 @@ def show_dossier(options: DossierOptions) -> CaseFile:
 class AcceptOptions(DossierOptions):
     by: str  # who decides
     note: str  # why, e.g. "signature manuscrite vérifiée sur le scan"
+    outbox: Path | None = None
 
 
-def accept_dossier(options: AcceptOptions) -> Dossier:
+def accept_dossier(options: AcceptOptions) -> Acceptance:
+    """Accepted; a dossier that holds every document and was never sent whole goes to its region, whole,
+    through the same delivery as every message (Maildir or relay), its documents read as intake reads them."""
     from .decide import accept
     from .dossiers import DossierBook
+    from .intake import IntakeContext
 
-    book = DossierBook(options.config(state=options.state).workspace.journal)
-    return accept(book, options.dossier, options.by, options.note)
+    config = options.config(outbox=options.outbox, state=options.state)
+    ctx = IntakeContext.build(options.resources, config.workspace, config=config)
+    return accept(DossierBook(config.workspace.journal), ctx, options.dossier, options.by, options.note)
 
 
 @dataclass(frozen=True, kw_only=True)

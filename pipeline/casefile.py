@@ -51,6 +51,7 @@ MESSAGE_FR = {  # the kind of a message, read from its Message-ID (pipeline/deli
     "duplicate": "avis de doublon",
     "quarantine": "alerte de quarantaine",
     "refusal": "refus au déposant",
+    "acceptance": "dossier accepté, envoyé en entier à la région",
     "reminder": "relance au déposant",
 }
 SENT_FR = {  # a message's state in a Maildir (pipeline/store.py PutState) or in the relay's queue (MessageState)

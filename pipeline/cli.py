@@ -666,7 +666,11 @@ def dossier_list_cmd(
     region: RegionOpt = None,
     status: Annotated[
         str | None,
-        typer.Option("--status", help="État : incomplete, complete, accepted ou refused."),
+        typer.Option(
+            "--status",
+            help="État : complet, incomplet, accepté, refusé ou à vérifier (ou complete, incomplete, accepted, "
+            "refused, review).",
+        ),
     ] = None,
     siret: Annotated[
         str | None, typer.Option("--siret", help="SIRET du signataire (espaces permis).")
@@ -682,7 +686,7 @@ def dossier_list_cmd(
 ) -> None:
     """Liste les dossiers, du plus ancien au plus récent, avec ce qui manque à chacun.
 
-    Exemples : `csac dossier list --region Corse --status incomplete`, `csac dossier list --search Béthune`,
+    Exemples : `csac dossier list --region Corse --status incomplet`, `csac dossier list --search Béthune`,
     `csac dossier list --siret "200 072 460 00013" --json`
     """
     from .casefile import summary_json
@@ -790,16 +794,33 @@ def dossier_accept_cmd(
     dossier: DossierArg,
     by: ByOpt,
     note: Annotated[str, typer.Option("--note", help="Pourquoi : ce que vous avez vérifié.")],
+    outbox: OutboxOpt = None,
     state: StateOpt = None,
 ) -> None:
     """Accepte un dossier, même si csac y voit un manque (par exemple une signature manuscrite vérifiée
-    sur le scan). La décision est journalisée avec votre nom, la date et la note.
+    sur le scan) ou s'il était à vérifier. La décision est journalisée avec votre nom, la date et la note.
+
+    Un dossier qui contient toutes ses pièces et n'a jamais été envoyé en entier à sa région (à vérifier,
+    ou incomplet pour ce que vous acceptez) lui est envoyé en entier, une seule fois, avec votre nom et la
+    note. Relancée après une interruption, la commande envoie ce message s'il n'était pas parti.
 
     Exemple : `csac dossier accept 20007246000013-2021-045-lot2 --by "Marie Durand" --note "signature manuscrite vérifiée sur le scan"`
     """
-    options = api.AcceptOptions(config_file=ctx.obj, dossier=dossier, by=by, note=note, state=state)
+    options = api.AcceptOptions(
+        config_file=ctx.obj, dossier=dossier, by=by, note=note, outbox=outbox, state=state
+    )
     done = api.accept_dossier(options)
-    out.print(_plain(f"dossier {done.id} accepté par {by.strip()}"))
+    if done.resumed:
+        from .casefile import french_time
+
+        out.print(_plain(f"l'acceptation enregistrée le {french_time(done.event.at)} par {done.event.by} "
+                         "n'avait pas été envoyée à la région : elle l'est maintenant"))  # fmt: skip
+    else:
+        out.print(_plain(f"dossier {done.dossier.id} accepté par {done.event.by}"))
+    if done.message_id:
+        out.print(_plain(f"dossier envoyé en entier à {done.dossier.mailbox}"))
+    elif done.withheld:
+        err.print(Text(done.withheld, style="yellow"))
 
 
 @dossier_app.command("refuse")

@@ -192,13 +192,18 @@ class DossierBook:
         status: DossierStatus | None = None,
         siret: str | None = None,
         text: str | None = None,
+        review: bool | None = None,
     ) -> list[Dossier]:
-        """Dossiers, oldest first; `text` is looked for in the signatory's name, SIRET and id."""
+        """Dossiers, oldest first; `text` is looked for in the signatory's name, SIRET and id; `review`
+        keeps those under review ("à vérifier"), or those not, when given."""
         where, args = [], []
         for column, value in (("region", region), ("status", status), ("siret", siret)):
             if value:
                 where.append(f"{column} = ?")
                 args.append(str(value))
+        if review is not None:
+            where.append("review = ?")
+            args.append(int(review))
         if text:
             where.append(
                 "(signatory LIKE ? ESCAPE '\\' OR siret LIKE ? ESCAPE '\\' OR id LIKE ? ESCAPE '\\')"

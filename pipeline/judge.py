@@ -300,16 +300,9 @@ class Judge:
         for held in self.book.documents(dossier.id):
             if held.role == skip:
                 continue
-            try:
-                data = self.kept.read(held.sha256)
-            except OSError:
-                log.warning(
-                    "dossier %s : document conservé introuvable (%s, %s), jugé sans lui",
-                    dossier.id, held.sha256[:12], held.role,
-                )  # fmt: skip
+            doc = read_kept(self.ctx, self.kept, held)
+            if doc is None:
                 continue  # a kept file lost: the dossier is judged without it, and asks for it again
-            doc = classify(extract(Member(held.name, data), self.ctx.limits), self.ctx.variants)
-            doc = replace(doc, role=held.role) if doc.role != held.role else doc
             self.origin[id(doc)] = held
             if held.purpose == MEMBERSHIP:
                 self.membership.add(id(doc))
@@ -419,6 +412,23 @@ class Judge:
             f"au lieu de {format_eur(total)}, somme de leurs contributions"
         )
         return [self.ctx.catalogue.finding("amount_mismatch", detail)]
+
+
+def read_kept(ctx, kept: Documents, held: Held) -> Classified | None:
+    """A dossier's document read again from where csac kept it, as intake read it, in the role the journal
+    gives it; None (and a warning) when its file was lost."""
+    try:
+        data = kept.read(held.sha256)
+    except OSError:
+        log.warning(
+            "dossier %s : document conservé introuvable (%s, %s)",
+            held.dossier_id,
+            held.sha256[:12],
+            held.role,
+        )
+        return None
+    doc = classify(extract(Member(held.name, data), ctx.limits), ctx.variants)
+    return replace(doc, role=held.role) if doc.role != held.role else doc
 
 
 def _amounted(order: Classified) -> str:

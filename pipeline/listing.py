@@ -15,8 +15,9 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
+from .dossiers import DossierStatus
 from .errors import ArgumentError
-from .notices import REVIEW_FR, STATUS_FR
+from .notices import DOSSIER_FR, REVIEW_FR, STATUS_FR
 from .report import Verdict
 from .store import JOURNAL, DepositState, Store
 from .textnorm import fold, key
@@ -36,6 +37,11 @@ VERDICT_WORDS = {fold(word): v for v in Verdict for word in (v.value, STATUS_FR[
     fold(REVIEW_FR): REVIEW,
     "a verifier": REVIEW,
     REVIEW: REVIEW,
+}
+# A dossier's states as a person may type them (`csac dossier list --status`): its own, where "refusé" is a
+# person's refusal, and "à vérifier" as a deposit's.
+DOSSIER_WORDS = {fold(word): s for s in DossierStatus for word in (s.value, DOSSIER_FR[s])} | {
+    word: REVIEW for word, found in VERDICT_WORDS.items() if found == REVIEW
 }
 COLUMNS = (
     "id, file, received_at, state, status, variant, siret, region, mailbox, problems, delivered_to,"
@@ -60,9 +66,20 @@ def _searched(text: str) -> str:
 
 def verdict_named(text: str) -> Verdict | str:
     """The state a person types: "complet", "incomplete", "refusé", "à vérifier"…; else ArgumentError."""
-    found = VERDICT_WORDS.get(fold(text))
+    return _named(text, VERDICT_WORDS, [(STATUS_FR[v], v.value) for v in Verdict])
+
+
+def dossier_state_named(text: str) -> DossierStatus | str:
+    """A dossier's state as a person types it: "incomplet", "accepted", "Refusé", "à vérifier"…; else
+    ArgumentError."""
+    return _named(text, DOSSIER_WORDS, [(DOSSIER_FR[s], s.value) for s in DossierStatus])
+
+
+def _named(text: str, words: dict, states: list[tuple[str, str]]):
+    """What `words` makes of the folded text; an error naming every state, in French then in English."""
+    found = words.get(fold(text))
     if found is None:
-        known = ", ".join([*(f"{STATUS_FR[v]} ({v.value})" for v in Verdict), f"{REVIEW_FR} ({REVIEW})"])
+        known = ", ".join(f"{fr} ({en})" for fr, en in [*states, (REVIEW_FR, REVIEW)])
         raise ArgumentError(f"état inconnu : {text} — états : {known}")
     return found
 

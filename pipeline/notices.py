@@ -298,11 +298,15 @@ def _whole(parcels: tuple[Parcel, ...]) -> list[str]:
         "",
         f"Dossier(s) complété(s) par ce dépôt, joints en entier : {', '.join(p.filename for p in parcels)}.",
     ]
-    for p in parcels:
-        if p.active:
-            lines.append(f"  Attention — contenu actif dans {p.filename} : {', '.join(p.active)}.")
-        lines += [f"  Non joint : {quoted(h.name, NAME)} ({h.reason})" for h in p.held]
-    return lines
+    return lines + [line for p in parcels for line in parcel_notes(p)]
+
+
+def parcel_notes(parcel: Parcel) -> list[str]:
+    """What the team must know of an attached dossier before opening it: what could run, what is not in it."""
+    lines = [f"  Attention — contenu actif dans {parcel.filename} : {', '.join(parcel.active)}."]
+    return (lines if parcel.active else []) + [
+        f"  Non joint : {quoted(h.name, NAME)} ({h.reason})" for h in parcel.held
+    ]
 
 
 def _general(report: IntakeReport) -> list:

@@ -24,6 +24,9 @@ NAME_QUOTE = 80  # characters of a file name from the deposit shown in a message
 REQUIRED, FORM_REFERENCE_SUFFICES = "required", "form_reference_suffices"  # config: order_document
 REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ./_-]{2,28}[A-Za-z0-9]")  # an EJ or order number, as typed
 FORM_PROBLEMS = 8  # listed in full; the rest are counted
+ABSENT = {  # the problem that says a dossier's document is absent, by its role
+    CONVENTION: "convention_missing", ANNEX: "annex_missing", PURCHASE_ORDER: "purchase_order_missing",
+}  # fmt: skip
 
 
 def presence(
@@ -31,11 +34,7 @@ def presence(
 ) -> list[Finding]:
     """The documents a dossier needs; for its order, the form's reference may do (config: order_document)."""
     roles = {d.role for d in docs}
-    found = [
-        cat.finding(code)
-        for role, code in ((CONVENTION, "convention_missing"), (ANNEX, "annex_missing"))
-        if role not in roles
-    ]
+    found = [cat.finding(ABSENT[role]) for role in (CONVENTION, ANNEX) if role not in roles]
     return found + ([] if PURCHASE_ORDER in roles else _order_missing(due, cat, form, policy))
 
 
@@ -50,12 +49,12 @@ def _order_missing(due: Due | None, cat: Catalogue, form: Form | None, policy: s
     )
     reference = plausible_reference(form.get("reference_commande") if form else None)
     if reference is None:
-        return [cat.finding("purchase_order_missing", expected, due=amount)]
+        return [cat.finding(ABSENT[PURCHASE_ORDER], expected, due=amount)]
     if policy == FORM_REFERENCE_SUFFICES:
         return []
     return [
         cat.finding(
-            "purchase_order_missing",
+            ABSENT[PURCHASE_ORDER],
             expected,
             "form_reference",
             due=amount,

@@ -233,9 +233,48 @@ def test_list_status_keeps_the_dossiers_in_that_state(status, expected):
     assert {d["dossier_id"] for d in listed("--status", status)} == expected
 
 
-def test_list_with_an_unknown_status_exits_1_naming_the_states():
-    result = csac("dossier", "list", "--status", "incomplet")
-    assert refused_with_an_error(result, "état inconnu : incomplet", "incomplete")
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [("incomplet", {AJACCIO_ID}), ("COMPLET", {AGGLO_ID, COMMUNE_ID}), ("Refusé", set()), ("refuse", set())],
+)
+def test_list_status_is_understood_in_french_whatever_the_case_and_accents(status, expected):
+    assert {d["dossier_id"] for d in listed("--status", status)} == expected
+
+
+@pytest.mark.parametrize("accepted", ["accepté", "ACCEPTE"])
+def test_list_status_accepte_keeps_the_dossiers_a_person_accepted(accepted):
+    ok("dossier", "accept", AJACCIO_ID, *BY, "--note", "EJ reçu par courrier")
+    assert [d["dossier_id"] for d in listed("--status", accepted)] == [AJACCIO_ID]
+
+
+def test_list_status_a_verifier_keeps_the_dossiers_under_review_and_complet_no_longer_does(
+    renderer, resources
+):
+    entity = b.Entity("Commune de Lens", b.make_siret(6262))
+    docs = b.rendered(renderer, resources, entity, "2021-045-lot2")
+    path = Path("lens.zip")
+    path.write_bytes(
+        b.zip_of(
+            [
+                ("Convention.pdf", b.convention_pdf(docs["convention"])),
+                ("Annexe.xlsx", docs["annex"]),
+                ("EJ.pdf", b.order_pdf(entity, DUE)),
+            ]
+        )
+    )
+    b.write_form(path, b.form(entity, message="L'EJ joint est annulé, merci d'utiliser l'EJ 1300099999."))
+    ok("intake", str(path))
+    review = dossier_of(entity)
+    assert [d["dossier_id"] for d in listed("--status", "À vérifier")] == [review]
+    assert [d["dossier_id"] for d in listed("--status", "review")] == [review]
+    assert review not in {d["dossier_id"] for d in listed("--status", "complet")}
+
+
+def test_list_with_an_unknown_status_exits_1_naming_the_states_in_french():
+    result = csac("dossier", "list", "--status", "en cours")
+    assert refused_with_an_error(
+        result, "état inconnu : en cours", "complet", "incomplet", "accepté", "refusé", "à vérifier"
+    )
 
 
 @pytest.mark.parametrize("siret", [AJACCIO.siret, b.spaced(AJACCIO.siret)])

@@ -337,7 +337,10 @@ def test_a_dossier_under_review_is_kept_so_in_the_journal(deposit, intake_ctx):
 def test_a_person_accepting_a_dossier_under_review_ends_the_review(deposit, intake_ctx):
     report = deposit(message=ISSUE_MESSAGE)
     book = DossierBook(intake_ctx.workspace.journal)
-    accepted = decide.accept(book, report.dossiers[0].dossier_id, "Marie Durand", "EJ 1300099999 vérifié")
+    done = decide.accept(
+        book, intake_ctx, report.dossiers[0].dossier_id, "Marie Durand", "EJ 1300099999 vérifié"
+    )
+    accepted = done.dossier
     assert (accepted.status, accepted.review) == (DossierStatus.ACCEPTED, False)
 
 
