@@ -121,6 +121,7 @@ class Deposit:
     file: str
     received_at: str
     status: str | None
+    review: bool = False  # "à vérifier": its verdict is not told as such
 
     def to_json(self) -> dict:
         return {
@@ -128,6 +129,7 @@ class Deposit:
             "file": self.file,
             "received_at": self.received_at,
             "status": self.status,
+            "review": self.review,
         }
 
 
@@ -219,9 +221,13 @@ def _marks(values: list) -> str:
 def _deposits(journal: Path, ids: list[str]) -> list[Deposit]:
     with closing(Store(journal, JOURNAL).connect()) as conn:
         rows = conn.execute(
-            f"SELECT id, file, received_at, status FROM deposits WHERE id IN ({_marks(ids)})", ids
+            "SELECT id, file, received_at, status, coalesce(json_extract(report, '$.review'), 0) AS review"
+            f" FROM deposits WHERE id IN ({_marks(ids)})",
+            ids,
         ).fetchall()
-    found = {r["id"]: Deposit(r["id"], r["file"], r["received_at"], r["status"]) for r in rows}
+    found = {
+        r["id"]: Deposit(r["id"], r["file"], r["received_at"], r["status"], bool(r["review"])) for r in rows
+    }
     return [found[i] for i in ids if i in found]
 
 

@@ -751,7 +751,7 @@ def _print_head(d) -> None:
 
 def _print_documents(found) -> None:
     from .casefile import french_time, role_fr
-    from .notices import STATUS_FR
+    from .notices import REVIEW_FR, STATUS_FR
 
     table = Table(title="Documents", title_justify="left")
     for col in ("rôle", "fichier", "dépôt", "reçu le", "état"):
@@ -764,7 +764,7 @@ def _print_documents(found) -> None:
     for col in ("dépôt", "fichier", "reçu le", "verdict"):
         table.add_column(col, overflow="fold")
     for dep in found.deposits:
-        verdict = STATUS_FR.get(dep.status, dep.status)
+        verdict = REVIEW_FR if dep.review else STATUS_FR.get(dep.status, dep.status)
         table.add_row(*map(_plain, (dep.id, dep.file, french_time(dep.received_at), verdict)))
     out.print(table)
 

@@ -401,3 +401,16 @@ def test_the_dossier_list_says_a_dossier_under_review_is_to_be_checked(
         True,
     )
     assert "à vérifier" in ok("dossier", "list", "--state", intake_ctx.workspace.state).stdout
+
+
+def test_dossier_show_says_a_deposit_under_review_is_to_be_checked_not_complete(
+    deposit, intake_ctx, monkeypatch, tmp_path
+):
+    monkeypatch.chdir(tmp_path)
+    report = deposit(message=ISSUE_MESSAGE)
+    state = intake_ctx.workspace.state
+    shown = ok(
+        "dossier", "show", report.dossiers[0].dossier_id, "--state", state, env={"COLUMNS": "200"}
+    ).stdout
+    [row] = [line for line in shown.splitlines() if report.deposit_id in line and report.file in line]
+    assert "à vérifier" in row and "complet" not in row
