@@ -64,7 +64,7 @@ def contribution_order(amount: str = "1000", ej: str = CONTRIBUTION_EJ) -> bytes
 
 def plain_order(amount: str, ej: str = MEMBERSHIP_EJ) -> bytes:
     """An order that names neither the adhésion nor an accord-cadre: only its number and amount."""
-    return b.sample.text_pdf(
+    return b.text_pdf(
         [
             "BON DE COMMANDE",
             f"Numéro d'engagement juridique : {ej}",
@@ -101,7 +101,7 @@ def codes(checked) -> list[tuple[str, str]]:
 def seed_bulletin() -> bytes:
     """The 2024 bulletin as the Resah sent it to Béthune: the seed's damaged text, no box ticked."""
     lines = (FIXTURES / "seed" / "bulletin-2024.txt").read_text(encoding="utf-8").splitlines()
-    return sample.text_pdf([line for line in lines if line.strip()])
+    return b.text_pdf([line for line in lines if line.strip()])
 
 
 LAYOUTS = {
@@ -147,7 +147,7 @@ QUOTING = {
 @pytest.mark.parametrize("kind", ["pdf", "docx"])
 @pytest.mark.parametrize("letter", QUOTING)
 def test_a_letter_quoting_the_bulletin_dadhesion_is_not_one(variants, letter, kind):
-    paper = sample.text_pdf(QUOTING[letter]) if kind == "pdf" else b.text_docx(QUOTING[letter])
+    paper = b.text_pdf(QUOTING[letter]) if kind == "pdf" else b.text_docx(QUOTING[letter])
     assert role_of(f"Bulletin d'adhésion - courrier.{kind}", paper, variants) == "other"
 
 

@@ -14,7 +14,7 @@ from decimal import Decimal
 import pytest
 from openpyxl import load_workbook
 
-from pipeline import sample, sirets
+from pipeline import sirets
 from pipeline.errors import ConfigError
 from pipeline.intake import Deposit, IntakeContext, assess, take_in
 from pipeline.markets import markets_named
@@ -157,7 +157,7 @@ def test_the_resahs_own_siret_is_the_one_its_data_file_gives(tmp_path, resources
         encoding="utf-8",
     )
     commune = b.Entity()
-    order = sample.text_pdf(  # the supplier's block first, as many orders print it
+    order = b.text_pdf(  # the supplier's block first, as many orders print it
         ["BON DE COMMANDE", f"Fournisseur : {load_resah(moved.resah_file).as_supplier}",
          "Numéro d'engagement juridique : 1300012345", f"Acheteur : {commune.name}",
          f"SIRET : {b.spaced(commune.siret)}", commune.address, f"{commune.postal_code} {commune.city}",
