@@ -39,16 +39,16 @@ RESAH = load_resah(Resources.default().resah_file)  # the orders' supplier
 
 
 @once
-def _identity(name: str) -> bytes:
-    """A throwaway certificate of a commune's `name` and its key (DER), the certificate's length first."""
-    made = sample.throwaway_identity(name, "Commune")
+def _identity(name: str, organisation: str) -> bytes:
+    """A throwaway certificate of `name` at `organisation` and its key (DER), the certificate's length first."""
+    made = sample.throwaway_identity(name, organisation)
     return struct.pack("<I", len(made.certificate)) + made.certificate + made.key
 
 
 @functools.cache
-def identity(name: str) -> sample.Identity:
+def identity(name: str, organisation: str = "Commune") -> sample.Identity:
     """A signatory's throwaway certificate: its RSA key is made once per session."""
-    data = _identity(name)
+    data = _identity(name, organisation)
     size = struct.unpack_from("<I", data)[0]
     return sample.Identity(data[4 : 4 + size], data[4 + size :])
 

@@ -24,6 +24,7 @@ from pipeline.intake import take_in
 from pipeline.tariff import load_membership
 from tests import builders as b
 from tests.conftest import FIXTURES
+from tests.session_builds import once
 from tests.test_verdicts import LETTERS
 
 COMMUNE = sample.COMMUNE  # 1 000,00 € due on 2021-045 lot 2
@@ -46,18 +47,21 @@ def membership(resources):
     return load_membership(resources.membership_file)
 
 
+@once
 def bulletin(docx, sector: str = "autre", signed: bool = True, **filled) -> bytes:
     """The rendered bulletin of `sector`, exported by Word, filled in and signed (or not); "none" and
-    "both" tick no box or both on the rendered "autre organisme" bulletin."""
+    "both" tick no box or both on the rendered "autre organisme" bulletin. Once per session."""
     rendered = docx.get(sector, docx["autre"])
     ticked = sector if sector not in docx else None
     return sample.bulletin_pdf(rendered, b.IDENTITY if signed else None, ticked, **filled)
 
 
+@once
 def membership_order(amount: str, ej: str = MEMBERSHIP_EJ) -> bytes:
     return sample.membership_order_of(COMMUNE, Decimal(amount), ej, b.RESAH)
 
 
+@once
 def contribution_order(amount: str = "1000", ej: str = CONTRIBUTION_EJ) -> bytes:
     return sample.order_of(COMMUNE, Decimal(amount), ej, b.RESAH)
 

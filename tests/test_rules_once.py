@@ -28,6 +28,8 @@ from tests import builders as b
 
 DAY = dt.date(2024, 3, 1)
 VARIANTS = load_variants(Resources.default())
+# On one xdist worker: the four one-variant renderers (one_variant_renderers) are then built once.
+pytestmark = pytest.mark.xdist_group("rules-once")
 SEPARATORS = {
     "spaces": " ",
     "dots": ".",
