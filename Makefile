@@ -35,10 +35,12 @@ demo: $(STAMP)
 unexport PYTHONDONTWRITEBYTECODE
 TEST_TMP := $(shell test -d /dev/shm -a -w /dev/shm && echo /dev/shm)
 PYTEST   := $(if $(TEST_TMP),TMPDIR=$(TEST_TMP) )$(PY) -m pytest
-# Six workers on two cores: the watcher and relay tests spend most of their time waiting, and the
-# others fill the cores meanwhile (measured: 4 workers 133-135 s, 6 117 s, 8 119-130 s).
+# Four workers on two cores: the watcher and relay tests spend much of their time waiting, and the
+# others fill the cores meanwhile. Six were faster while the soak waited 43 s; since it waits 18 s,
+# each worker more costs more CPU than it saves in waits (measured back to back, with another
+# suite running beside: 3 workers 175 s / 215 s CPU, 4 156 s / 223 s, 6 171 s / 259 s).
 # loadgroup keeps the tests sharing one watcher scenario (xdist_group) on one worker.
-JOBS     ?= 6
+JOBS     ?= 4
 
 # pytest exits 5 when it finds no test: make, and so CI, fail then.
 test: $(STAMP)

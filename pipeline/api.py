@@ -303,6 +303,7 @@ class WatchOptions(Setup):
     poll: float | None = None  # poll every this many seconds instead of file-system events
     settle: float = 0.5  # seconds a file must stay unchanged before it is taken
     rescan: float = 10.0  # seconds between full rescans and retries
+    corrupt_grace: float = 30.0  # seconds a stable file that never reads as a ZIP waits before it is taken
 
 
 def watch(options: WatchOptions, stop: threading.Event) -> None:
@@ -312,7 +313,9 @@ def watch(options: WatchOptions, stop: threading.Event) -> None:
 
     config = options.config(options.inbox, options.outbox, options.state)
     ctx = IntakeContext.build(options.resources, config.workspace, config=config)
-    settings = WatchSettings(settle=options.settle, poll=options.poll, rescan=options.rescan)
+    settings = WatchSettings(
+        settle=options.settle, poll=options.poll, rescan=options.rescan, corrupt_grace=options.corrupt_grace
+    )
     how = (
         f"interrogation toutes les {options.poll:g} s"
         if options.poll

@@ -602,6 +602,14 @@ def watch_cmd(
             "--rescan", help="Secondes entre deux balayages complets et nouveaux essais des dépôts en échec."
         ),
     ] = 10.0,
+    corrupt_grace: Annotated[
+        float,
+        typer.Option(
+            "--corrupt-grace",
+            help="Secondes pendant lesquelles un fichier stable qui ne se lit pas comme un ZIP est attendu"
+            " avant d'être pris quand même (et refusé).",
+        ),
+    ] = 30.0,
     log_json: Annotated[bool, typer.Option("--log-json", help="Un objet JSON par ligne de journal.")] = False,
 ) -> None:
     """Surveille la boîte de dépôt et reçoit chaque dépôt qui y arrive, une seule fois.
@@ -615,8 +623,9 @@ def watch_cmd(
     to_stderr(log_json)
     os.umask(PRIVATE)
     options = api.WatchOptions(
-        config_file=ctx.obj, inbox=inbox, outbox=outbox, state=state, poll=poll, settle=settle, rescan=rescan
-    )
+        config_file=ctx.obj, inbox=inbox, outbox=outbox, state=state, poll=poll, settle=settle, rescan=rescan,
+        corrupt_grace=corrupt_grace,
+    )  # fmt: skip
     stop = threading.Event()
 
     def on_signal(signum, frame):

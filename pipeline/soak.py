@@ -133,14 +133,15 @@ def _drop(inbox: Path, staging: Path, d: Drop, rng: random.Random) -> None:
 class Watchers:
     """The watcher process, killed and restarted on demand."""
 
-    def __init__(self, work: Path):
+    def __init__(self, work: Path, corrupt_grace: float | None = None):
         self.work = work
+        self.grace = [] if corrupt_grace is None else ["--corrupt-grace", str(corrupt_grace)]
         self.proc: subprocess.Popen | None = None
         self.log = (work / "watch.log").open("a")
 
     def start(self) -> None:
         args = [sys.executable, "-m", "pipeline", "watch", "--inbox", str(self.work / "inbox"),
-                "--outbox", str(self.work / "outbox"), "--state", str(self.work / "var"), "--settle", "0.3", "--rescan", "1"]  # fmt: skip
+                "--outbox", str(self.work / "outbox"), "--state", str(self.work / "var"), "--settle", "0.3", "--rescan", "1", *self.grace]  # fmt: skip
         self.proc = subprocess.Popen(args, stderr=self.log, env=os.environ | {"CSAC_HOME": str(ROOT)})
 
     def kill(self) -> None:
@@ -171,12 +172,20 @@ def _settled(work: Path, names: set[str]) -> bool:
     return names <= done and not any(p.suffix == ".zip" for p in (work / "inbox").iterdir())
 
 
-def soak(work: Path, drops: list[Drop], kills: int, seed: int, timeout: float = 600) -> SoakResult:
+def soak(
+    work: Path,
+    drops: list[Drop],
+    kills: int,
+    seed: int,
+    timeout: float = 600,
+    corrupt_grace: float | None = None,
+) -> SoakResult:
+    """`corrupt_grace`: the watcher's, when not its default (what never reads as a ZIP waits that long)."""
     rng = random.Random(seed)
     inbox, staging = work / "inbox", work / "staging"
     inbox.mkdir(parents=True)
     staging.mkdir()
-    watchers = Watchers(work)
+    watchers = Watchers(work, corrupt_grace)
     watchers.start()
     writer = threading.Thread(
         target=lambda: [(_drop(inbox, staging, d, rng), time.sleep(rng.uniform(0, 0.15))) for d in drops]

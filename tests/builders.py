@@ -33,15 +33,27 @@ from pipeline import sample
 from pipeline.request import parse_request
 from pipeline.resah import load_resah
 from pipeline.resources import Resources
+from tests.session_builds import once
 
-IDENTITY = sample.throwaway_identity("Maire", "Commune")
 RESAH = load_resah(Resources.default().resah_file)  # the orders' supplier
 
 
+@once
+def _identity(name: str, organisation: str) -> bytes:
+    """A throwaway certificate of `name` at `organisation` and its key (DER), the certificate's length first."""
+    made = sample.throwaway_identity(name, organisation)
+    return struct.pack("<I", len(made.certificate)) + made.certificate + made.key
+
+
 @functools.cache
-def identity(name: str) -> sample.Identity:
-    """Another signatory's throwaway certificate: its RSA key is made once per session."""
-    return sample.throwaway_identity(name, "Commune")
+def identity(name: str, organisation: str = "Commune") -> sample.Identity:
+    """A signatory's throwaway certificate: its RSA key is made once per session."""
+    data = _identity(name, organisation)
+    size = struct.unpack_from("<I", data)[0]
+    return sample.Identity(data[4 : 4 + size], data[4 + size :])
+
+
+IDENTITY = identity("Maire")
 
 
 def make_siret(n: int) -> str:
@@ -145,6 +157,7 @@ TYPOLOGY_FR = {
 }
 
 
+@once
 def groupement_xlsx(members: list[Entity], total: str | None = None, roles: bool = True) -> bytes:
     """A groupement's own spreadsheet: titled, rows marked coordonnateur / membre; `total` adds csac's
     Total row. Without roles, a plain list of beneficiaries: no title, no role column, nothing says
@@ -170,6 +183,19 @@ def groupement_xlsx(members: list[Entity], total: str | None = None, roles: bool
     return buf.getvalue()
 
 
+@once
+def text_pdf(paragraphs: list[str], title: str = "") -> bytes:
+    """sample.text_pdf's page of paragraphs, laid out once per session for the same text."""
+    return sample.text_pdf(list(paragraphs), title)
+
+
+@once
+def signed(pdf: bytes) -> bytes:
+    """`pdf` signed (PAdES) by the session's throwaway signatory, once per session for the same PDF."""
+    return sample.sign_pdf(pdf, IDENTITY)
+
+
+@once
 def text_docx(paragraphs: list[str]) -> bytes:
     """A Word document of plain paragraphs, as a clerk types a letter."""
     from docx import Document
@@ -191,6 +217,7 @@ def _page() -> FPDF:
     return pdf
 
 
+@once
 def positioned_pdf(items: list[tuple[float, float, str]]) -> bytes:
     """Text drawn at (x, y) in the given order: how table cells come out of a PDF, one per line."""
     pdf = _page()
@@ -199,6 +226,7 @@ def positioned_pdf(items: list[tuple[float, float, str]]) -> bytes:
     return bytes(pdf.output())
 
 
+@once
 def table_pdf(head: list[str], rows: list[tuple[str, ...]], tail: list[str] = ()) -> bytes:
     """Paragraphs, a real table (each row comes out as one line), then more paragraphs."""
     pdf = _page()
@@ -214,6 +242,7 @@ def table_pdf(head: list[str], rows: list[tuple[str, ...]], tail: list[str] = ()
     return bytes(pdf.output())
 
 
+@once
 def tables_order(kind: str, head: list[str], tables: list[list[tuple[str, ...]]]) -> bytes:
     """An order with real tables, as a buyer's tool prints it: PDF, Word, or Excel with text cells or,
     for kind "xlsx_numbers", amounts typed as numbers ("1 000,00 €" becomes the number 1000)."""
@@ -275,6 +304,7 @@ def _tables_docx(head: list[str], tables: list[list[tuple[str, ...]]]) -> bytes:
     return buf.getvalue()
 
 
+@once
 def own_sheet(
     members: list[Entity],
     title: str | None = None,
@@ -303,7 +333,7 @@ def own_sheet(
     return buf.getvalue()
 
 
-@functools.cache
+@once
 def convention_pdf(docx: bytes, signature: str = "valid", letter_spaced: bool = True) -> bytes:
     """signature: valid, none, empty (an empty signature field) or tampered. Laid out and signed once per session."""
     paragraphs = [sample.word_ligatures(p) for p in sample.docx_paragraphs(docx)]
@@ -327,6 +357,7 @@ def convention_pdf(docx: bytes, signature: str = "valid", letter_spaced: bool = 
     return pdf
 
 
+@once
 def scanned_pdf() -> bytes:
     """A page that is only an image: a scanned, hand-signed convention."""
     image = Image.new("L", (300, 400), 255)
@@ -338,6 +369,7 @@ def scanned_pdf() -> bytes:
     return bytes(pdf.output())
 
 
+@once
 def annex_pdf(entity: Entity, typology_label: str) -> bytes:
     lines = [
         "Annexe « Vos besoins »",
@@ -359,7 +391,7 @@ def order_pdf(
     return _order_pdf(entity.name, spaced(siret or entity.siret), where, str(amount), ej, market)
 
 
-@functools.cache
+@once
 def _order_pdf(buyer: str, siret: str, where: tuple, amount: str, ej: str, market: str) -> bytes:
     return sample.purchase_order_pdf(buyer, siret, *where, Decimal(amount), ej, market, RESAH)
 
@@ -453,6 +485,7 @@ def _png(width: int = 120, height: int = 40) -> io.BytesIO:
     return buf
 
 
+@once
 def convention_with_images(docx: bytes, logo: bool = True, signature_image: bool = False) -> bytes:
     """An unsigned Word export with the Resah logo on page 1, and maybe a pasted signature."""
     pdf = FPDF(format="A4")

@@ -19,7 +19,7 @@ from pipeline.render import Renderer
 from pipeline.request import parse_request
 from pipeline.resources import Resources
 from pipeline.variants import load_variants
-from tests import warm
+from tests import session_builds, warm
 
 FIXTURES = Path(__file__).parent / "fixtures"
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
@@ -150,6 +150,20 @@ def drop(tmp_path):
         return path
 
     return _drop
+
+
+def pytest_configure(config):
+    """The folder where tests/session_builds.py shares built documents, for this session only.
+
+    Made by the first process (xdist's controller, or pytest alone): the workers it starts inherit
+    its path, set before they start.
+    """
+    if os.environ.get(session_builds.FOLDER_VARIABLE):
+        return
+    folder = tempfile.mkdtemp(prefix="csac-tests-built-")
+    os.environ[session_builds.FOLDER_VARIABLE] = folder
+    config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
+    config.add_cleanup(lambda: os.environ.pop(session_builds.FOLDER_VARIABLE, None))
 
 
 @pytest.hookimpl(tryfirst=True)

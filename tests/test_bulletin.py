@@ -24,6 +24,7 @@ from pipeline.intake import take_in
 from pipeline.tariff import load_membership
 from tests import builders as b
 from tests.conftest import FIXTURES
+from tests.session_builds import once
 from tests.test_verdicts import LETTERS
 
 COMMUNE = sample.COMMUNE  # 1 000,00 € due on 2021-045 lot 2
@@ -46,25 +47,28 @@ def membership(resources):
     return load_membership(resources.membership_file)
 
 
+@once
 def bulletin(docx, sector: str = "autre", signed: bool = True, **filled) -> bytes:
     """The rendered bulletin of `sector`, exported by Word, filled in and signed (or not); "none" and
-    "both" tick no box or both on the rendered "autre organisme" bulletin."""
+    "both" tick no box or both on the rendered "autre organisme" bulletin. Once per session."""
     rendered = docx.get(sector, docx["autre"])
     ticked = sector if sector not in docx else None
     return sample.bulletin_pdf(rendered, b.IDENTITY if signed else None, ticked, **filled)
 
 
+@once
 def membership_order(amount: str, ej: str = MEMBERSHIP_EJ) -> bytes:
     return sample.membership_order_of(COMMUNE, Decimal(amount), ej, b.RESAH)
 
 
+@once
 def contribution_order(amount: str = "1000", ej: str = CONTRIBUTION_EJ) -> bytes:
     return sample.order_of(COMMUNE, Decimal(amount), ej, b.RESAH)
 
 
 def plain_order(amount: str, ej: str = MEMBERSHIP_EJ) -> bytes:
     """An order that names neither the adhésion nor an accord-cadre: only its number and amount."""
-    return b.sample.text_pdf(
+    return b.text_pdf(
         [
             "BON DE COMMANDE",
             f"Numéro d'engagement juridique : {ej}",
@@ -101,7 +105,7 @@ def codes(checked) -> list[tuple[str, str]]:
 def seed_bulletin() -> bytes:
     """The 2024 bulletin as the Resah sent it to Béthune: the seed's damaged text, no box ticked."""
     lines = (FIXTURES / "seed" / "bulletin-2024.txt").read_text(encoding="utf-8").splitlines()
-    return sample.text_pdf([line for line in lines if line.strip()])
+    return b.text_pdf([line for line in lines if line.strip()])
 
 
 LAYOUTS = {
@@ -147,7 +151,7 @@ QUOTING = {
 @pytest.mark.parametrize("kind", ["pdf", "docx"])
 @pytest.mark.parametrize("letter", QUOTING)
 def test_a_letter_quoting_the_bulletin_dadhesion_is_not_one(variants, letter, kind):
-    paper = sample.text_pdf(QUOTING[letter]) if kind == "pdf" else b.text_docx(QUOTING[letter])
+    paper = b.text_pdf(QUOTING[letter]) if kind == "pdf" else b.text_docx(QUOTING[letter])
     assert role_of(f"Bulletin d'adhésion - courrier.{kind}", paper, variants) == "other"
 
 

@@ -59,7 +59,7 @@ def watches():
 
 def deposit(n: int) -> tuple[bytes, dict]:
     """A small deposit of its own bytes, with a form of its own address."""
-    data = b.zip_of([("Courrier.pdf", b.sample.text_pdf([f"Courrier d'accompagnement du dépôt n° {n}"]))])
+    data = b.zip_of([("Courrier.pdf", b.text_pdf([f"Courrier d'accompagnement du dépôt n° {n}"]))])
     return data, b.form(b.Entity(), email=f"deposant{n}@mairie.example")
 
 

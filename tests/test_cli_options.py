@@ -645,6 +645,18 @@ def test_watch_leaves_a_file_alone_until_it_has_settled(tmp_path):
 
 
 @pytest.mark.slow  # a real watcher in process (make check leaves watchers out)
+def test_watch_takes_a_file_that_never_reads_as_a_zip_once_it_has_waited_the_grace_given(tmp_path):
+    """Taken (and refused) after the 0.3 s asked, where it waits 30 s by default: it may still be
+    being written."""
+    inbox = tmp_path / "depots"
+    inbox.mkdir()
+    (inbox / "a.zip").write_bytes(b"pas un zip")
+    watching(*quick(inbox, "--corrupt-grace", "0.3"), inbox=inbox, until=taken(inbox))
+    assert taken(inbox)()
+    assert [r["status"] for r in Journal(Path("var") / "journal.sqlite").latest()] == ["rejected"]
+
+
+@pytest.mark.slow  # a real watcher in process (make check leaves watchers out)
 def test_watch_rescan_adopts_a_dead_watchers_deposit_that_often(tmp_path):
     """A dead watcher's claim is adopted at the next rescan: 0.3 s asked, 10 s by default. It is
     made once a first deposit was taken, so after the rescan every watcher makes as it starts."""

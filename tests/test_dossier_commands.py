@@ -51,6 +51,8 @@ EMAILS = {AGGLO.siret: "achats@agglo.example", COMMUNE.siret: "achats@test-sur-m
           AJACCIO.siret: "marches@ajaccio.example"}  # fmt: skip
 DUE = Decimal("1000")  # each of them, on 2021-045 lot 2
 REASON = "La convention a été signée par une personne qui n'a pas délégation de signature."
+# On one xdist worker: the deposits are then taken in once (`desk`), not once on each worker.
+pytestmark = pytest.mark.xdist_group("dossier-commands")
 
 
 def dossier_of(entity: b.Entity) -> str:

@@ -17,11 +17,14 @@ from decimal import Decimal
 
 import pytest
 
+from pipeline import sample
 from pipeline.dossiers import DossierBook
 from pipeline.intake import take_in
 from pipeline.request import contribution_due
+from tests import builders
 from tests.builders import Entity, convention_pdf, order_pdf, rendered, write_form, zip_of
 from tests.builders import form as form_of
+from tests.session_builds import once
 
 LOT2, LOT4, AC047, AC063 = "2021-045-lot2", "2021-045-lot4", "2021-047-001", "2021-063-002"
 MARKET = {LOT2: "2021-045 lot 2", LOT4: "2021-045 lot 4", AC047: "2021-047-001", AC063: "2021-063-002"}
@@ -417,24 +420,30 @@ def test_two_follow_ups_to_one_dossier_at_once_are_judged_one_after_the_other(
 # -- the bulletin d'adhésion ------------------------------------------------------------------------
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def bulletin(renderer, resources):
     """The signatory's bulletin d'adhésion as it comes back (ticking "autre organisme": 600 €), and an
     order paying the membership."""
-    from pipeline import sample
-
-    signatory = ENTITY.data()["signataire"]
-    docx = sample.bulletin_docx(renderer, resources, signatory)
-    identity = sample.throwaway_identity("Maire", ENTITY.name)
+    docx = sample.bulletin_docx(renderer, resources, ENTITY.data()["signataire"])
 
     def _bulletin(signed: bool = True, sector: str = "autre") -> bytes:
-        return sample.bulletin_pdf(docx, identity if signed else None, sector=sector)
+        return _bulletin_pdf(docx, signed, sector)
 
-    def _order(amount: str, ej: str = "1300055555") -> bytes:
-        return sample.membership_order_of(signatory, Decimal(amount), ej, renderer.resah)
-
-    _bulletin.order = _order
+    _bulletin.order = _membership_order
     return _bulletin
+
+
+@once
+def _bulletin_pdf(docx: bytes, signed: bool, sector: str) -> bytes:
+    """Laid out and signed (or not) once per session."""
+    identity = builders.identity("Maire", ENTITY.name) if signed else None
+    return sample.bulletin_pdf(docx, identity, sector=sector)
+
+
+@once
+def _membership_order(amount: str, ej: str = "1300055555") -> bytes:
+    """Laid out once per session."""
+    return sample.membership_order_of(ENTITY.data()["signataire"], Decimal(amount), ej, builders.RESAH)
 
 
 def test_a_bulletin_in_the_deposit_has_its_role_and_its_600_euro_order_is_not_taken_for_the_contribution(

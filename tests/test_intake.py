@@ -144,7 +144,7 @@ def test_a_missing_document_is_named(intake_ctx, drop, parts, commune, missing, 
 
 def test_a_convention_for_an_unknown_accord_cadre_is_convention_unknown(intake_ctx, drop, parts, commune):
     text = [p.replace("2021-045", "2019-012") for p in b.sample.docx_paragraphs(parts["docx"])]
-    other = b.sample.sign_pdf(b.sample.text_pdf(text), b.IDENTITY)
+    other = b.signed(b.text_pdf(text))
     report = take_in(drop(deposit(parts, convention=other)), intake_ctx)
     assert roles(report)["Convention signée.pdf"] == "convention"
     assert "convention_unknown" in codes(report) and "2019-012" in report.problems[0].message
@@ -256,7 +256,7 @@ def test_an_explorer_zip_with_subfolders_litter_and_a_nested_zip(intake_ctx, dro
             ("Dépôt Mairie/Thumbs.db", b"\0" * 100),
             ("Dépôt Mairie/desktop.ini", b"[.ShellClassInfo]"),
             ("Dépôt Mairie/Pièces jointes.zip", inner),
-            ("Dépôt Mairie/Délibération.pdf", b.sample.text_pdf(["Délibération du conseil municipal"])),
+            ("Dépôt Mairie/Délibération.pdf", b.text_pdf(["Délibération du conseil municipal"])),
         ]
     )
     report = take_in(drop(data, form=b.form(commune)), intake_ctx)

@@ -21,7 +21,7 @@ BETHUNE = b.Entity(
 def seed_convention(variant_id: str) -> bytes:
     """The convention as the Resah sent it (the seed's damaged text), signed by the signatory (once per session)."""
     lines = (FIXTURES / "seed" / f"{variant_id}.txt").read_text(encoding="utf-8").splitlines()
-    return sample.sign_pdf(sample.text_pdf([line for line in lines if line.strip()]), b.IDENTITY)
+    return b.signed(b.text_pdf([line for line in lines if line.strip()]))
 
 
 def codes(report):

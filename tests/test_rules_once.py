@@ -14,7 +14,7 @@ from decimal import Decimal
 import pytest
 from openpyxl import load_workbook
 
-from pipeline import sample, sirets
+from pipeline import sirets
 from pipeline.errors import ConfigError
 from pipeline.intake import Deposit, IntakeContext, assess, take_in
 from pipeline.markets import markets_named
@@ -28,6 +28,8 @@ from tests import builders as b
 
 DAY = dt.date(2024, 3, 1)
 VARIANTS = load_variants(Resources.default())
+# On one xdist worker: the four one-variant renderers (one_variant_renderers) are then built once.
+pytestmark = pytest.mark.xdist_group("rules-once")
 SEPARATORS = {
     "spaces": " ",
     "dots": ".",
@@ -157,7 +159,7 @@ def test_the_resahs_own_siret_is_the_one_its_data_file_gives(tmp_path, resources
         encoding="utf-8",
     )
     commune = b.Entity()
-    order = sample.text_pdf(  # the supplier's block first, as many orders print it
+    order = b.text_pdf(  # the supplier's block first, as many orders print it
         ["BON DE COMMANDE", f"Fournisseur : {load_resah(moved.resah_file).as_supplier}",
          "Numéro d'engagement juridique : 1300012345", f"Acheteur : {commune.name}",
          f"SIRET : {b.spaced(commune.siret)}", commune.address, f"{commune.postal_code} {commune.city}",

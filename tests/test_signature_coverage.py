@@ -19,7 +19,6 @@ import jsonschema
 import pypdfium2 as pdfium
 import pytest
 
-from pipeline import sample
 from pipeline.intake import take_in
 from pipeline.signature import MAX_LATER_REVISIONS, check_pdf
 from tests import builders as b
@@ -35,10 +34,7 @@ def convention(renderer, resources):
     return b.convention_pdf(docs["convention"], signature="none")
 
 
-@functools.cache
-def signed(pdf: bytes) -> bytes:
-    """Signed once per session: most changes here are made to the same signed convention."""
-    return sample.sign_pdf(pdf, b.IDENTITY)
+signed = b.signed  # once per session: most changes here are made to the same signed convention
 
 
 def with_field(pdf: bytes) -> bytes:
@@ -48,7 +44,7 @@ def with_field(pdf: bytes) -> bytes:
 
 @functools.cache
 def letter() -> bytes:
-    return sample.text_pdf(["Objet : accusé de réception", "Nous avons bien reçu votre courrier."])
+    return b.text_pdf(["Objet : accusé de réception", "Nous avons bien reçu votre courrier."])
 
 
 CHANGES_AFTER_SIGNING = {

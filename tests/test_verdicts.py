@@ -85,7 +85,7 @@ def _head() -> list[str]:
 def chorus_ej(own: str, extra: list[str]) -> bytes:
     """A Chorus EJ: header, the order's lines, then what the buyer's tool adds."""
     lines = _head() + ["Montant HT : " + own, "TVA : non applicable", "Montant total : " + own]
-    return b.sample.text_pdf(lines + extra)
+    return b.text_pdf(lines + extra)
 
 
 def mairie_table(own: str, extra: list[str]) -> bytes:
@@ -202,7 +202,7 @@ AMOUNT_FORMATS = {
 @pytest.mark.parametrize("fmt", AMOUNT_FORMATS)
 def test_every_way_of_writing_an_amount_is_read(variants, kind, fmt):
     lines = ["BON DE COMMANDE N° 2024-042", "Prix unitaire : 990,00 €", *AMOUNT_FORMATS[fmt].split("\n")]
-    data = b.sample.text_pdf(lines) if kind == "pdf" else b.text_docx(lines)
+    data = b.text_pdf(lines) if kind == "pdf" else b.text_docx(lines)
     facts = gather([read(f"o.{kind}", data, variants)], b.RESAH)
     assert (facts.amount_paid, facts.amount_doubt) == (Decimal("1000.00"), None)
 
@@ -224,7 +224,7 @@ AMBIGUOUS = {
 
 @pytest.mark.parametrize("case", AMBIGUOUS)
 def test_an_unclear_order_is_said_unclear_and_no_figure_is_guessed(intake_ctx, drop, signed, commune, case):
-    order = b.sample.text_pdf(_head() + AMBIGUOUS[case])
+    order = b.text_pdf(_head() + AMBIGUOUS[case])
     report = take_in(drop(deposit(signed, order), f"{case}.zip", b.form(commune)), intake_ctx)
     assert codes(report) == ["amount_mismatch"] and report.amount_paid is None
     message = report.problems[0].message
@@ -346,7 +346,7 @@ def seed_with_box(ticked: str) -> bytes:
         else line
         for line in lines
     ]  # fmt: skip
-    return b.sample.sign_pdf(b.sample.text_pdf([line for line in boxed if line.strip()]), b.IDENTITY)
+    return b.signed(b.text_pdf([line for line in boxed if line.strip()]))
 
 
 def unsure_parts(case, groupements, renderer, resources):
@@ -453,7 +453,7 @@ LETTERS = {
 def test_a_cover_letter_is_never_taken_for_a_deposit_document(
     intake_ctx, drop, signed, commune, letter, kind
 ):
-    paper = b.sample.text_pdf(LETTERS[letter]) if kind == "pdf" else b.text_docx(LETTERS[letter])
+    paper = b.text_pdf(LETTERS[letter]) if kind == "pdf" else b.text_docx(LETTERS[letter])
     name = f"Courrier.{kind}"
     report = take_in(
         drop(deposit(signed, None, (name, paper), annex=False), f"{letter}-{kind}.zip"), intake_ctx
@@ -466,7 +466,7 @@ def test_a_cover_letter_is_never_taken_for_a_deposit_document(
 def test_a_real_order_keeps_its_role_beside_a_letter_quoting_its_number(
     intake_ctx, drop, signed, commune, letter
 ):
-    paper = ("Lettre.pdf", b.sample.text_pdf(LETTERS[letter]))
+    paper = ("Lettre.pdf", b.text_pdf(LETTERS[letter]))
     report = take_in(drop(deposit(signed, b.order_pdf(commune, DUE), paper), f"{letter}.zip"), intake_ctx)
     assert roles(report)["EJ.pdf"] == "purchase_order" and roles(report)["Lettre.pdf"] == "other"
     assert report.status == "complete"
@@ -490,7 +490,7 @@ NOTES = {
 def test_of_two_annexes_the_real_table_wins_over_a_document_mentioning_vos_besoins(
     intake_ctx, drop, signed, commune, note, kind
 ):
-    paper = b.sample.text_pdf(NOTES[note]) if kind == "pdf" else b.text_docx(NOTES[note])
+    paper = b.text_pdf(NOTES[note]) if kind == "pdf" else b.text_docx(NOTES[note])
     name = f"Vos besoins - {note}.{kind}"
     report = take_in(
         drop(deposit(signed, b.order_pdf(commune, DUE), (name, paper)), f"{note}-{kind}.zip"), intake_ctx
@@ -589,7 +589,7 @@ def test_an_amount_header_naming_its_currency_is_read_with_the_value_below(
     intake_ctx, drop, signed, commune, header, place
 ):
     if place == "next_line":
-        order = b.sample.text_pdf([*ORDER_HEAD, header, "1 000,00"])
+        order = b.text_pdf([*ORDER_HEAD, header, "1 000,00"])
     else:
         order = b.table_pdf(
             ORDER_HEAD, [("Désignation", header), ("Contribution annuelle CSAC 2024", "1 000,00")]
@@ -608,7 +608,7 @@ NOT_THE_ORDERS = [  # totals an order prints that are not its own
 
 
 def labelled_order(own_label: str, own: str, other: str, big: str) -> bytes:
-    return b.sample.text_pdf([*_head(), f"{own_label} : {own}", f"{other} : {big}"])
+    return b.text_pdf([*_head(), f"{own_label} : {own}", f"{other} : {big}"])
 
 
 @pytest.mark.parametrize("other", NOT_THE_ORDERS)
@@ -684,7 +684,7 @@ SELLERS_PAPERS = {
 
 
 def paper(name: str, kind: str) -> bytes:
-    return b.sample.text_pdf(SELLERS_PAPERS[name]) if kind == "pdf" else b.text_docx(SELLERS_PAPERS[name])
+    return b.text_pdf(SELLERS_PAPERS[name]) if kind == "pdf" else b.text_docx(SELLERS_PAPERS[name])
 
 
 @pytest.mark.parametrize("kind", ["pdf", "docx"])
@@ -749,7 +749,7 @@ def test_an_order_is_known_by_its_number_whatever_its_tool_calls_it(
     intake_ctx, drop, signed, commune, case, kind
 ):
     lines, number = ORDERS_BY_NUMBER[case]
-    order = b.sample.text_pdf(lines) if kind == "pdf" else b.text_docx(lines)
+    order = b.text_pdf(lines) if kind == "pdf" else b.text_docx(lines)
     member = f"BC.{kind}"
     report = take_in(
         drop(deposit(signed, None, (member, order)), f"{case}-{kind}.zip", b.form(commune)), intake_ctx
@@ -773,7 +773,7 @@ NOT_THE_ANNEX = {  # tables of SIRETs with an amount that are not the annex's be
 @pytest.mark.parametrize("kind", ["pdf", "docx"])
 @pytest.mark.parametrize("table", NOT_THE_ANNEX)
 def test_a_table_of_sirets_that_is_not_the_annex_is_other(intake_ctx, drop, signed, commune, table, kind):
-    data = b.sample.text_pdf(NOT_THE_ANNEX[table]) if kind == "pdf" else b.text_docx(NOT_THE_ANNEX[table])
+    data = b.text_pdf(NOT_THE_ANNEX[table]) if kind == "pdf" else b.text_docx(NOT_THE_ANNEX[table])
     member = f"Tableau.{kind}"
     report = take_in(
         drop(deposit(signed, b.order_pdf(commune, DUE), (member, data), annex=False), f"{table}-{kind}.zip"),
@@ -794,7 +794,7 @@ CLAUSE_LETTER = [
 def test_a_letter_quoting_the_conventions_clauses_is_not_the_convention(
     intake_ctx, drop, signed, commune, kind
 ):
-    letter = b.sample.text_pdf(CLAUSE_LETTER) if kind == "pdf" else b.text_docx(CLAUSE_LETTER)
+    letter = b.text_pdf(CLAUSE_LETTER) if kind == "pdf" else b.text_docx(CLAUSE_LETTER)
     member = f"Courrier.{kind}"
     zipped = b.zip_of(
         [(member, letter), ("Annexe.xlsx", signed["annex"]), ("EJ.pdf", b.order_pdf(commune, DUE))]

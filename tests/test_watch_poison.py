@@ -369,9 +369,8 @@ def _begun(root: Path, deaths: int) -> bool:
 @pytest.mark.slow
 def test_a_deposit_in_hand_each_time_the_watcher_dies_is_set_aside_after_five_deaths(tmp_path):
     """A deposit that kills the watcher (out of memory, a parser's crash) must not kill it at every restart."""
-    from pipeline import sample
 
-    pdf = sample.text_pdf([f"Ligne {i} d'un long courrier d'accompagnement" for i in range(200)], "Courrier")
+    pdf = b.text_pdf([f"Ligne {i} d'un long courrier d'accompagnement" for i in range(200)], "Courrier")
     (tmp_path / "inbox").mkdir()
     (tmp_path / "inbox" / "lourd.zip").write_bytes(
         b.zip_of([(f"piece-{i:03d}.pdf", pdf) for i in range(200)])
