@@ -253,11 +253,13 @@ def _accept(report: IntakeReport) -> list[str]:
 def _told(report: IntakeReport) -> list[str]:
     """What the depositor was told, word for word: the region receives no copy of the notice itself."""
     if not report.email:
-        return [
-            "",
-            "Aucun avis n'a été envoyé au déposant : le formulaire de dépôt ne donne pas d'adresse "
-            "électronique valide. Prévenez-le si nécessaire.",
-        ]
+        why = (
+            "le formulaire de dépôt n'a pas pu être lu, ou ne donne pas d'adresse électronique valide (voir "
+            "ci-dessus)"
+            if "form_invalid" in report.codes
+            else "le formulaire de dépôt ne donne pas d'adresse électronique valide"
+        )
+        return ["", f"Aucun avis n'a été envoyé au déposant : {why}. Prévenez-le si nécessaire."]
     told = [f"    {line}".rstrip() for line in notice(report).splitlines()]
     return ["", f"Message envoyé au déposant ({report.email}) — objet : {notice_subject(report)}", "", *told]
 

@@ -414,3 +414,13 @@ def test_dossier_show_says_a_deposit_under_review_is_to_be_checked_not_complete(
     ).stdout
     [row] = [line for line in shown.splitlines() if report.deposit_id in line and report.file in line]
     assert "à vérifier" in row and "complet" not in row
+
+
+def test_a_form_too_big_to_read_is_not_said_to_lack_an_address_nor_asked_to_be_completed(deposit, intake_ctx):
+    """A 100 KB message makes the form unreadable (over 64 KB): its address was never read, not invalid."""
+    deposit(message="x" * 100_000)
+    summary = text(region_mail(intake_ctx))
+    assert "formulaire trop volumineux" in summary and "Merci de le compléter" not in summary
+    assert (
+        "le formulaire de dépôt n'a pas pu être lu, ou ne donne pas d'adresse électronique valide" in summary
+    )
