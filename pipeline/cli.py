@@ -661,6 +661,9 @@ def _plain(value: object) -> Text:
     return Text("—" if value in (None, "") else str(value))
 
 
+WIDE_TABLE = 120  # columns the dossier table needs to be read; narrower, each dossier on lines of its own
+
+
 def _dossier_row(d, today: dt.date) -> list[Text]:
     from .casefile import age_days, follow_up_fr, missing, state_fr
 
@@ -710,6 +713,9 @@ def dossier_list_cmd(
     if not dossiers:
         out.print("Aucun dossier ne correspond. `csac dossier list` sans critère les liste tous.")
         return
+    if out.width < WIDE_TABLE:
+        _dossier_lines(dossiers, today)
+        return
     table = Table(title="Dossiers", caption=f"{len(dossiers)} dossier(s)")
     columns = ("dossier", "signataire", "SIRET", "convention", "région", "état", "âge (jours)",
                "à régulariser", "suivi")  # fmt: skip
@@ -718,6 +724,26 @@ def dossier_list_cmd(
     for d in dossiers:
         table.add_row(*_dossier_row(d, today))
     out.print(table)
+
+
+def _dossier_lines(dossiers, today: dt.date) -> None:
+    """A terminal too narrow for nine columns: each dossier on a few lines of its own, each cut with an
+    ellipsis rather than wrapped letter by letter."""
+    from .casefile import age_days, follow_up_fr, missing, state_fr
+    from .notices import convention_fr
+
+    for d in dossiers:
+        lines = [
+            f"{d.id} — {state_fr(d)} — {age_days(d, today)} j",
+            f"  {d.signatory or '—'} — SIRET {d.siret}",
+            f"  {convention_fr(d.variant)} — {d.region or 'région indéterminée'}",
+            *([f"  à régulariser : {missing(d)}"] if missing(d) else []),
+            *([f"  suivi : {follow_up_fr(d)}"] if follow_up_fr(d) else []),
+        ]
+        for line in lines:
+            out.print(_plain(line), no_wrap=True, overflow="ellipsis", crop=True)
+        out.print()
+    out.print(f"{len(dossiers)} dossier(s)")
 
 
 @dossier_app.command("show")

@@ -183,6 +183,18 @@ def test_list_shows_each_dossier_with_its_state_in_french_and_what_is_missing():
     assert "complet" in agglo and "incomplet" not in agglo and AGGLO.siret in agglo
 
 
+def test_list_in_80_columns_gives_each_dossier_lines_of_its_own_none_wrapped():
+    lines = ok("dossier", "list", env={"COLUMNS": "80"}).stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    at = lines.index(next(line for line in lines if line.startswith(AJACCIO_ID)))
+    head, who, what, lacks = lines[at : at + 4]
+    assert head == f"{AJACCIO_ID} — incomplet — 0 j" and AJACCIO.siret in who
+    assert (
+        what == "  accord-cadre 2021-045 lot 2 — Corse"
+        and lacks == "  à régulariser : bon de commande absent"
+    )
+
+
 def test_list_without_json_is_a_table_for_people():
     result = ok("dossier", "list")
     assert "à régulariser" in result.stdout and "3 dossier(s)" in result.stdout
