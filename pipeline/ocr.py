@@ -12,6 +12,7 @@ their rendered bytes' sha256, so no page is OCRed twice.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -23,6 +24,7 @@ import resource
 import shutil
 import signal
 import time
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -33,6 +35,8 @@ INSTALL = "apt-get install tesseract-ocr tesseract-ocr-fra"
 MIN_TEXT = 20  # fewer letters than this on a page: its text layer is not usable (a scanner's stamp)
 MIN_DPI = 100  # below this a page is too coarse to read: a larger one is refused
 BLANK_RANGE = 16  # a page whose darkest pixel is this close to white holds nothing to read
+OSD_HALVED = 2400  # pixels on the short side (A4 at 300 dpi) from which orientation is seen at half size
+OSD_SURE = 2.0  # Tesseract's orientation confidence under which a page is read as it is
 CACHE_VERSION = "1"
 
 
@@ -68,9 +72,29 @@ class PageText:
     ocr: bool = False  # the text was read by OCR, not taken from the text layer
 
 
+@dataclass(frozen=True)
+class Reading:
+    """What one deposit's readers need for OCR: its limits (the deposit's clock started), the cache,
+    and why OCR cannot run (None when it can)."""
+
+    limits: Limits = Limits()
+    cache: Path | None = None
+    missing: str | None = None
+
+    @classmethod
+    def start(cls, limits: Limits, cache: Path | None) -> Reading:
+        return cls(limits.started(), cache, available())
+
+
 def available() -> str | None:
     """None when OCR can run; else why not, in French, with how to install it."""
-    if shutil.which("tesseract") is None:
+    return _probe(os.environ.get("PATH", ""))
+
+
+@functools.lru_cache(maxsize=4)
+def _probe(path: str) -> str | None:
+    """Asked once per PATH: Tesseract does not come and go while csac runs."""
+    if shutil.which("tesseract", path=path) is None:
         return f"OCR indisponible (Tesseract absent) : pour lire les scans, installez-le ({INSTALL})"
     import pytesseract
 
@@ -112,6 +136,15 @@ def read_pdf(data: bytes, limits: Limits, cache: Path | None = None) -> tuple[Pa
 def read_image(data: bytes, limits: Limits, cache: Path | None = None) -> PageText:
     """The text of a photo or scanned image (JPEG, PNG, TIFF: its first frame)."""
     return _bounded(_image_page, (data,), 1, limits, cache)
+
+
+def beyond_pages(page: PageText, limits: Limits) -> bool:
+    """Left unread only because the document has more scanned pages than are read."""
+    return page.unread == _beyond(limits)
+
+
+def _beyond(limits: Limits) -> str:
+    return f"non lue : au-delà des {limits.max_pages} pages lues par OCR"
 
 
 def usable(layer: str) -> bool:
@@ -219,10 +252,14 @@ def _fitting_dpi(width: float, height: float, limits: Limits) -> float:
 def _image_page(data: bytes, *, number: int, limits: Limits, cache: Path | None) -> PageText:
     from PIL import Image
 
-    image = Image.open(io.BytesIO(data))  # reads the header only: the size is known, nothing decoded
-    width, height = image.size
-    if width * height > limits.max_pixels:
-        return PageText(number, "", f"non lue : image démesurée ({width} × {height} pixels)")
+    Image.MAX_IMAGE_PIXELS = limits.max_pixels  # this worker's own Pillow: refuses from the header
+    warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # up to twice as large: refused below
+    try:
+        image = Image.open(io.BytesIO(data))  # reads the header only: the size is known, nothing decoded
+    except Image.DecompressionBombError:
+        image = None
+    if image is None or image.size[0] * image.size[1] > limits.max_pixels:
+        return PageText(number, "", f"non lue : image démesurée (plus de {limits.max_pixels / 1e6:.0f} Mpx)")
     image = image.convert("L")
     return _read(image, number, limits, cache)
 
@@ -241,16 +278,20 @@ def _read(image, number: int, limits: Limits, cache: Path | None) -> PageText:
 
 
 def _upright(image):
-    """The page turned the right way up, as Tesseract's orientation detection says; as is when it cannot tell."""
+    """The page turned the right way up, as Tesseract's orientation detection says; as is when it
+    cannot tell. Detection reads a large page at half size: as sure, and faster."""
     import pytesseract
 
+    seen = image.reduce(2) if min(image.size) >= OSD_HALVED else image
     try:
-        osd = pytesseract.image_to_osd(image, config="--psm 0")
+        osd = pytesseract.image_to_osd(seen, config="--psm 0")
     except pytesseract.TesseractError:  # too little text to tell: read it as it is
         return image
-    found = re.search(r"Rotate: (\d+)", osd)
-    angle = int(found.group(1)) if found else 0
-    return image.rotate(-angle, expand=True) if angle % 360 else image
+    angle = re.search(r"Rotate: (\d+)", osd)
+    sure = re.search(r"Orientation confidence: ([\d.]+)", osd)
+    if not angle or not sure or float(sure.group(1)) < OSD_SURE or int(angle.group(1)) % 360 == 0:
+        return image
+    return image.rotate(-int(angle.group(1)), expand=True)
 
 
 def _ocr(image, number: int) -> PageText:
