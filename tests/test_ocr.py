@@ -185,27 +185,40 @@ def test_intake_keeps_what_ocr_read_in_the_state_folder(tesseract, intake_ctx, d
 # -- without Tesseract -------------------------------------------------------------------------
 
 
-def test_without_tesseract_intake_treats_scans_as_before_and_says_once_how_to_enable_ocr(
-    tmp_path, commune, convention_pages, parts
-):
-    scan = scans.image_pdf(convention_pages[:2], 200)
+def intake_without_tesseract(tmp_path, members, commune, *options: str) -> str:
+    """`csac intake` run where Tesseract is not on the PATH: what it prints."""
     zipped = tmp_path / "depot.zip"
-    zipped.write_bytes(
-        b.zip_of([("Convention.pdf", scan), ("Photo.jpg", scans.jpeg(convention_pages[2])), *parts])
-    )
+    zipped.write_bytes(b.zip_of(members))
     zipped.with_suffix(".json").write_text(json.dumps(b.form(commune)), encoding="utf-8")
     bare = tmp_path / "bin"  # only Python: no tesseract on this PATH
     bare.mkdir()
     (bare / "python").symlink_to(sys.executable)
-    env = os.environ | {"PATH": str(bare)}
-    args = ["--outbox", tmp_path / "outbox", "--state", tmp_path / "var"]
-    run = [sys.executable, "-m", "pipeline", "intake", zipped, *args]
-    said = subprocess.run([*run, "--json"], env=env, cwd=tmp_path, capture_output=True, text=True, check=True)
-    report = json.loads(said.stdout)
+    env = os.environ | {"PATH": str(bare), "COLUMNS": "300"}
+    run = [sys.executable, "-m", "pipeline", "intake", zipped, "--outbox", tmp_path / "outbox"]
+    run += ["--state", tmp_path / "var", *options]
+    return subprocess.run(run, env=env, cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+
+
+@pytest.fixture
+def scans_and_parts(convention_pages, parts):
+    """A convention scanned in two pages and a photo of its third, beside its annex and order."""
+    scan = scans.image_pdf(convention_pages[:2], 200)
+    return [("Convention.pdf", scan), ("Photo.jpg", scans.jpeg(convention_pages[2])), *parts]
+
+
+def test_without_tesseract_intake_treats_scans_as_before_and_says_once_how_to_enable_ocr(
+    tmp_path, commune, scans_and_parts
+):
+    report = json.loads(intake_without_tesseract(tmp_path, scans_and_parts, commune, "--json"))
     notes = " ".join(d["note"] or "" for d in report["documents"])
     assert "convention_unknown" in [p["code"] for p in report["problems"]]
     assert notes.count("apt-get install tesseract-ocr tesseract-ocr-fra") == 1
     assert not (tmp_path / "var" / "ocr").exists()
+
+
+def test_without_tesseract_csac_intake_prints_how_to_enable_ocr_once(tmp_path, commune, scans_and_parts):
+    said = intake_without_tesseract(tmp_path, scans_and_parts, commune)
+    assert said.count("apt-get install tesseract-ocr tesseract-ocr-fra") == 1
 
 
 def test_without_tesseract_available_says_how_to_install_it(monkeypatch, tmp_path):
