@@ -159,6 +159,11 @@ def test_a_page_over_its_cpu_time_is_unread_with_why(tesseract, convention_pages
     assert page.text == "" and "non lue" in page.unread
 
 
+def test_a_page_over_its_memory_is_unread_with_why(tesseract, convention_pages):
+    page = ocr.read_image(scans.jpeg(convention_pages[0]), ocr.Limits(memory_bytes=1 << 20))
+    assert page.text == "" and "non lue" in page.unread
+
+
 def test_a_deposit_over_its_time_is_unread_not_waited_for(tesseract, convention_pages):
     spent = ocr.Limits(deposit_seconds=0).started()
     page = ocr.read_image(scans.jpeg(convention_pages[0]), spent)
