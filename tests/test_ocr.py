@@ -114,22 +114,22 @@ MEASURE = """
 import json, resource, sys, time
 from pathlib import Path
 from pipeline import ocr
-data = Path(sys.argv[2]).read_bytes()
+data, limits = Path(sys.argv[2]).read_bytes(), ocr.Limits(**json.loads(sys.argv[3]))
 start = time.monotonic()
-page = ocr.read_image(data, ocr.Limits()) if sys.argv[1] == "image" else ocr.read_pdf(data, ocr.Limits())[0]
+page = ocr.read_image(data, limits) if sys.argv[1] == "image" else ocr.read_pdf(data, limits)[0]
 took = time.monotonic() - start
 rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
 print(json.dumps({"unread": page.unread, "seconds": took, "worker_rss": rss}))
 """
 
 
-def measured(kind: str, data: bytes, tmp_path) -> dict:
-    """What a fresh process reads of `data`, the time it took and its worker's peak RSS (its only child)."""
-    path = tmp_path / "bombe"
+def measured(kind: str, data: bytes, tmp_path, **limits) -> dict:
+    """What a fresh process reads of `data`, the time it took and its worker's peak RSS (its only child).
+    Fresh, so that its worker's address space is its own, not a large test process's."""
+    path = tmp_path / "page"
     path.write_bytes(data)
-    run = subprocess.run(
-        [sys.executable, "-c", MEASURE, kind, path], capture_output=True, text=True, check=True
-    )
+    run = [sys.executable, "-c", MEASURE, kind, path, json.dumps(limits)]
+    run = subprocess.run(run, capture_output=True, text=True, check=True)
     return json.loads(run.stdout)
 
 
@@ -159,9 +159,9 @@ def test_a_page_over_its_cpu_time_is_unread_with_why(tesseract, convention_pages
     assert page.text == "" and "non lue" in page.unread
 
 
-def test_a_page_over_its_memory_is_unread_with_why(tesseract, convention_pages):
-    page = ocr.read_image(scans.jpeg(convention_pages[0]), ocr.Limits(memory_bytes=1 << 20))
-    assert page.text == "" and "non lue" in page.unread
+def test_a_page_over_its_memory_is_unread_with_why(tesseract, convention_pages, tmp_path):
+    read = measured("image", scans.jpeg(convention_pages[0]), tmp_path, memory_bytes=1 << 20)
+    assert "non lue" in read["unread"]
 
 
 def test_a_deposit_over_its_time_is_unread_not_waited_for(tesseract, convention_pages):
