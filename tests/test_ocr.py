@@ -17,6 +17,7 @@ from pipeline.intake import take_in
 from tests import builders as b
 from tests import ocr_scans as scans
 
+pytestmark = pytest.mark.xdist_group("ocr")  # one worker runs Tesseract: the others keep their cores
 VARIANT = "2021-045-lot2"
 LIMITS = ocr.Limits()
 slow = pytest.mark.slow  # Tesseract reads whole deposits: seconds a page
