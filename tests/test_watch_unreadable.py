@@ -80,6 +80,7 @@ def root():
         "mailboxes: {quarantine: securite@resah.fr}\n",
         encoding="utf-8",
     )
+    (folder / "csac.yaml").chmod(0o644)  # whatever umask an in-process `csac intake` left this worker
     yield folder
     shutil.rmtree(folder)
 
