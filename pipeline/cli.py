@@ -255,6 +255,8 @@ def intake_cmd(
     )
     for doc in report.documents:
         out.print(f"  {ROLE_FR[doc.role]:<24} {doc.name}", markup=False)
+    for hint in _ocr_hint(report):  # scans left unread: how to have them read, once
+        out.print(f"  {hint}", style="yellow", markup=False)
     for warning in report.warnings:
         out.print(Text.assemble("  ", (REVIEW_FR, "yellow"), " ", warning.message))  # no markup from a form
     for problem in report.problems:
@@ -263,6 +265,13 @@ def intake_cmd(
         state = REVIEW_FR if d.review else DOSSIER_FR[d.status]
         out.print(f"  dossier {d.dossier_id} : {state} (dépôts : {', '.join(d.deposits)})")
     out.print(f"  remis à : {', '.join(report.delivered_to) or '—'}")
+
+
+def _ocr_hint(report) -> list[str]:
+    from .ocr import INSTALL
+
+    notes = (part for d in report.documents if d.note for part in d.note.split(" ; "))
+    return [part for part in notes if INSTALL in part][:1]
 
 
 DATE_WIDTH, GAP = 16, 2  # "01/11/2026 10:15"; the spaces between two columns of `status`

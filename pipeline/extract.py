@@ -17,7 +17,7 @@ import pypdfium2.raw as pdfium_c
 from docx import Document as open_docx
 from openpyxl import load_workbook
 
-from . import active
+from . import active, ocr
 from .archive import ArchiveRejected, Limits, Member, check_package, is_zip
 from .pdfguard import oversized_stream
 from .signature import NONE, SignatureCheck, check_pdf
@@ -42,6 +42,7 @@ class Extracted:
     unsafe: bool = False  # would have made its reader inflate a bomb
     active: tuple[str, ...] = ()  # active content found (active.py codes): flagged, programs never forwarded
     data: bytes = field(default=b"", repr=False, compare=False)  # the bytes, for what is forwarded
+    ocr: str | None = None  # a scan: what OCR read of it, or why it could not (in French)
 
     @property
     def scanned(self) -> bool:
@@ -71,7 +72,7 @@ def sniff(data: bytes) -> str:
     return "other"
 
 
-def _pdf(member: Member) -> Extracted:
+def _pdf(member: Member, reading: ocr.Reading | None = None) -> Extracted:
     doc = pdfium.PdfDocument(bytes(member.data))
     try:
         texts, scanned, signature_image = [], 0, False
@@ -88,7 +89,39 @@ def _pdf(member: Member) -> Extracted:
     # A logo is not a signature: only a scanned page or an image beside the signature block is.
     unverifiable = scanned > 0 or signature_image
     signature = check_pdf(member.data, unverifiable)
-    return Extracted(member.name, "pdf", normalise("\n".join(texts)), (), pages, scanned, signature)
+    extracted = Extracted(member.name, "pdf", normalise("\n".join(texts)), (), pages, scanned, signature)
+    return _ocr_pdf(extracted, member.data, texts, reading) if scanned and reading else extracted
+
+
+def _ocr_pdf(doc: Extracted, data: bytes, texts: list[str], reading: ocr.Reading) -> Extracted:
+    """A scanned PDF's text as OCR reads it, its text layer kept where it has one."""
+    if reading.missing:
+        return replace(doc, ocr=reading.missing)
+    pages = ocr.read_pdf(bytes(data), reading.limits, reading.cache)
+    read = [p.text if p.ocr else texts[p.number - 1] for p in pages if p.number <= len(texts)]
+    return _with_ocr(replace(doc, text=normalise("\n".join(read))), pages, reading.limits)
+
+
+def _with_ocr(doc: Extracted, pages: tuple[ocr.PageText, ...], limits: ocr.Limits) -> Extracted:
+    """The note a scan carries; a page over a limit sets the document aside, with why."""
+    refused = [p for p in pages if p.unread and not ocr.beyond_pages(p, limits)]
+    skipped = [p for p in pages if p.unread and ocr.beyond_pages(p, limits)]
+    read = sum(p.ocr for p in pages)
+    note = f"lu par OCR ({read} page{'s' if read > 1 else ''})"
+    if skipped:
+        note += f", pages {skipped[0].number} à {skipped[-1].number} non lues (au-delà de {limits.max_pages})"
+    if not refused:
+        return replace(doc, ocr=note)
+    why = "; ".join(f"page {p.number} {p.unread}" for p in refused[:3])
+    return replace(doc, ocr=note, error=f"scan non lu par OCR : {why}"[:300])
+
+
+def _image(member: Member, reading: ocr.Reading) -> Extracted:
+    doc = Extracted(member.name, "image", "", scanned_pages=1)
+    if reading.missing:
+        return replace(doc, ocr=reading.missing)
+    page = ocr.read_image(member.data, reading.limits, reading.cache)
+    return _with_ocr(replace(doc, text=page.text), (page,), reading.limits)
 
 
 def _image_after_signature_block(body) -> bool:
@@ -161,19 +194,23 @@ def _active(kind: str, member: Member) -> tuple[str, ...]:
     return active.in_ooxml(member.data) if kind in ("docx", "xlsx") else active.in_other(member.data)
 
 
-def extract(member: Member, limits: Limits = Limits()) -> Extracted:
-    """The document's text, and any active content it carries, whether or not it reads."""
+def extract(member: Member, limits: Limits = Limits(), reading: ocr.Reading | None = None) -> Extracted:
+    """The document's text, and any active content it carries, whether or not it reads.
+
+    With `reading`, scans and photos are read by OCR; without, they have no text (a name only)."""
     kind = sniff(member.data)
-    return replace(_read(member, limits, kind), active=_active(kind, member), data=member.data)
+    return replace(_read(member, limits, kind, reading), active=_active(kind, member), data=member.data)
 
 
-def _read(member: Member, limits: Limits, kind: str) -> Extracted:
+def _read(member: Member, limits: Limits, kind: str, reading: ocr.Reading | None = None) -> Extracted:
     reader = READERS.get(kind)
+    if kind == "image" and reading:
+        return _image(member, reading)
     if reader is None:
         return Extracted(member.name, kind, "", scanned_pages=int(kind == "image"))
     try:
         _guard(kind, member, limits)
-        return reader(member)
+        return reader(member, reading) if kind == "pdf" else reader(member)
     except ArchiveRejected as exc:
         return Extracted(member.name, "other", "", error=f"document dangereux : {exc.reason}", unsafe=True)
     except Exception as exc:  # a broken document is set aside, never fatal to the deposit

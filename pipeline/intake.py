@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 
+from . import ocr
 from .archive import ArchiveRejected, Limits, read_archive
 from .classify import Classified, classify, settle
 from .config import Config
@@ -77,6 +78,7 @@ class IntakeContext:
     limits: Limits = Limits()
     config: Config = Config()
     membership: MembershipTariff | None = None  # the bulletin d'adhésion's fees and cut-off
+    ocr_limits: ocr.Limits = ocr.Limits()  # what reading one deposit's scans may cost
 
     @classmethod
     def build(
@@ -157,7 +159,9 @@ def load_deposit(path: Path, form_path: Path | None, ctx: IntakeContext) -> Depo
 
 def _read(deposit: Deposit, ctx: IntakeContext) -> tuple[list[Classified], tuple[str, ...]]:
     opened = read_archive(deposit.data, ctx.limits)
-    return settle([classify(extract(m, ctx.limits), ctx.variants) for m in opened.members]), opened.ignored
+    reading = ocr.Reading.start(ctx.ocr_limits, ctx.workspace.state / "ocr")
+    docs = [classify(extract(m, ctx.limits, reading), ctx.variants) for m in opened.members]
+    return settle(docs), opened.ignored
 
 
 def assess(deposit: Deposit, ctx: IntakeContext) -> Assessment:
@@ -199,21 +203,36 @@ def _union(findings: list[Finding]) -> list[Finding]:
     return [f for f in once if f.code != "region_unknown"] + [f for f in once if f.code == "region_unknown"]
 
 
-def _note(doc: Classified) -> str | None:
+def _note(doc: Classified, ocr_said: str | None) -> str | None:
     if doc.doc.error:
         return f"mis de côté : {doc.doc.error}"
     if doc.role == Role.CONVENTION:
-        return f"{doc.variant or 'accord-cadre non reconnu'} ; {doc.doc.signature.detail}"
+        return " ; ".join(
+            filter(None, [doc.variant or "accord-cadre non reconnu", ocr_said, doc.doc.signature.detail])
+        )
     if doc.role == Role.BULLETIN:
         return doc.doc.signature.detail
-    if doc.doc.scanned:
-        return "document scanné"
-    return None
+    return " ; ".join(filter(None, ["document scanné", ocr_said])) if doc.doc.scanned else None
 
 
-def _document(d: Classified, unmatched: dict[int, str]) -> Document:
-    note = f"non rattaché à une convention : {unmatched[id(d)]}" if id(d) in unmatched else _note(d)
+def _ocr_notes(docs: tuple[Classified, ...]) -> dict[int, str | None]:
+    """What OCR says of each scan; that it cannot run, and how to enable it, is said once, on the first."""
+    notes, told = {}, False
+    for d in docs:
+        missing = d.doc.ocr is not None and d.doc.ocr.startswith("OCR indisponible")
+        notes[id(d)] = "non lu (OCR indisponible)" if missing and told else d.doc.ocr
+        told = told or missing
+    return notes
+
+
+def _document(d: Classified, unmatched: dict[int, str], ocr_said: str | None) -> Document:
+    note = f"non rattaché à une convention : {unmatched[id(d)]}" if id(d) in unmatched else _note(d, ocr_said)
     return Document(d.doc.name, d.role, d.doc.kind, note, tuple(d.doc.active))
+
+
+def _documents(a: Assessment) -> tuple[Document, ...]:
+    unmatched, said = {id(u): why for u, why in a.unmatched}, _ocr_notes(a.documents)
+    return tuple(_document(d, unmatched, said[id(d)]) for d in a.documents)
 
 
 def report(
@@ -236,7 +255,7 @@ def report(
         siret=facts.siret if facts else None,
         region=region.name if region else None,
         mailbox=region.mailbox if region else None,
-        documents=tuple(_document(d, {id(u): why for u, why in a.unmatched}) for d in a.documents),
+        documents=_documents(a),
         problems=tuple(Problem(f.code, f.message, f.ask) for f in a.findings),
         signatory=(facts.signatory if facts else None) or (form.get("raison_sociale") if form else None),
         signature=Signature.of(facts.signature) if facts and facts.signature else None,

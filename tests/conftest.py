@@ -111,6 +111,19 @@ def soffice() -> str:
     pytest.skip("LibreOffice (soffice) absent: apt-get install -y libreoffice-writer-nogui to run this check")
 
 
+@pytest.fixture(scope="session")
+def tesseract() -> str:
+    """Tesseract with its French, required in CI (.ci/run installs it), skipped loudly elsewhere."""
+    from pipeline.ocr import available
+
+    missing = available()
+    if missing is None:
+        return shutil.which("tesseract")
+    if os.environ.get("CI"):
+        pytest.fail(f"{missing} — in CI, .ci/run should have installed tesseract-ocr tesseract-ocr-fra")
+    pytest.skip(f"OCR NOT TESTED: {missing}")
+
+
 @pytest.fixture
 def workspace(tmp_path):
     from pipeline.resources import Workspace

@@ -69,6 +69,7 @@ def nobody_runs_csac():
 @pytest.fixture
 def root():
     """A workspace under /tmp that `nobody` can reach: inbox, outbox and var are its own."""
+    umask = os.umask(0o022)  # what nobody may read is the test's choice, not a umask left in this worker
     folder = Path(tempfile.mkdtemp(prefix="csac-autrui-", dir="/tmp"))
     folder.chmod(0o755)
     nobody = pwd.getpwnam("nobody")
@@ -82,6 +83,7 @@ def root():
     )
     yield folder
     shutil.rmtree(folder)
+    os.umask(umask)
 
 
 def as_nobody(root: Path, *args: str) -> list[str]:
