@@ -97,16 +97,16 @@ def scribble(image: Image.Image, zone: Zone, dpi: int, seed: int) -> Image.Image
     rng = random.Random(seed)
     left, top, right, bottom = zone.pixels(dpi)
     inner = (
-        left + (right - left) * 0.1,
-        top + (bottom - top) * 0.2,
-        right - (right - left) * 0.3,
-        bottom - (bottom - top) * 0.2,
+        left + (right - left) * 0.05,
+        top + (bottom - top) * 0.1,
+        right - (right - left) * 0.15,
+        bottom - (bottom - top) * 0.1,
     )
     out = image.copy()
     draw = ImageDraw.Draw(out)
-    width = max(2, round(dpi / 100))
+    width = max(2, round(dpi * 0.5 / 25.4))  # a 0.5 mm ballpoint
     pen = (rng.uniform(inner[0], inner[2]), rng.uniform(inner[1], inner[3]))
-    for _ in range(rng.randint(4, 7)):
+    for _ in range(rng.randint(6, 9)):
         points = [pen] + [
             (rng.uniform(inner[0], inner[2]), rng.uniform(inner[1], inner[3])) for _ in range(3)
         ]
