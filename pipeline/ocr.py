@@ -1,0 +1,299 @@
+"""Text of scans and photos, read by Tesseract in French, at a bounded cost.
+
+A page is OCRed only when it has no usable text layer. Each page is rendered
+and read in a forked worker whose CPU time and address space are capped
+(RLIMIT_CPU, RLIMIT_AS, inherited by Tesseract) and which is killed past a
+wall-clock timeout: a hostile scan costs at most those bounds, and a page
+over a limit comes back unread with the reason, never as an exception.
+A page's size is checked from what it declares (a PDF's MediaBox, an image's
+header) before any pixel is decoded. Pages already read are cached under
+their rendered bytes' sha256, so no page is OCRed twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import multiprocessing
+import os
+import re
+import resource
+import shutil
+import signal
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .textnorm import normalise
+
+LANG = "fra"
+INSTALL = "apt-get install tesseract-ocr tesseract-ocr-fra"
+MIN_TEXT = 20  # fewer letters than this on a page: its text layer is not usable (a scanner's stamp)
+MIN_DPI = 100  # below this a page is too coarse to read: a larger one is refused
+BLANK_RANGE = 16  # a page whose darkest pixel is this close to white holds nothing to read
+CACHE_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class Limits:
+    dpi: int = 300
+    max_pages: int = 8  # a convention has 5-6 pages
+    cpu_seconds_per_page: int = 20
+    memory_bytes: int = 1 << 30  # address space a page's worker may add
+    deposit_seconds: float = 120.0
+    max_pixels: int = 60_000_000  # a page or image larger than this is shrunk (a PDF) or refused
+    wall_seconds_per_page: float = 30.0
+    deadline: float | None = None  # time.monotonic() when the deposit's time is up (see `started`)
+
+    def started(self) -> Limits:
+        """The same limits, the deposit's clock started now."""
+        return replace(self, deadline=time.monotonic() + self.deposit_seconds)
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    box: tuple[int, int, int, int]  # left, top, width, height in the page's pixels
+    confidence: float
+
+
+@dataclass(frozen=True)
+class PageText:
+    number: int  # from 1
+    text: str
+    unread: str | None = None  # why the page was not read, in French
+    words: tuple[Word, ...] = ()
+    ocr: bool = False  # the text was read by OCR, not taken from the text layer
+
+
+def available() -> str | None:
+    """None when OCR can run; else why not, in French, with how to install it."""
+    if shutil.which("tesseract") is None:
+        return f"OCR indisponible (Tesseract absent) : pour lire les scans, installez-le ({INSTALL})"
+    import pytesseract
+
+    try:
+        languages = pytesseract.get_languages(config="")
+    except Exception as exc:  # a broken install reads as no install
+        return (
+            f"OCR indisponible (Tesseract ne répond pas : {type(exc).__name__}) : réinstallez-le ({INSTALL})"
+        )
+    if LANG not in languages:
+        return f"OCR indisponible (français de Tesseract absent) : installez-le ({INSTALL})"
+    return None
+
+
+def read_pdf(data: bytes, limits: Limits, cache: Path | None = None) -> tuple[PageText, ...]:
+    """Each page's text: the text layer where it is usable, OCR (in a bounded worker) elsewhere."""
+    import pypdfium2 as pdfium
+
+    doc = pdfium.PdfDocument(data)
+    try:
+        layers = [doc[i].get_textpage().get_text_range() for i in range(len(doc))]
+    finally:
+        doc.close()
+    pages, ocred = [], 0
+    for index, layer in enumerate(layers):
+        if usable(layer):
+            pages.append(PageText(index + 1, normalise(layer)))
+            continue
+        ocred += 1
+        if ocred > limits.max_pages:
+            pages.append(
+                PageText(index + 1, "", f"non lue : au-delà des {limits.max_pages} pages lues par OCR")
+            )
+            continue
+        pages.append(_bounded(_pdf_page, (data, index), index + 1, limits, cache))
+    return tuple(pages)
+
+
+def read_image(data: bytes, limits: Limits, cache: Path | None = None) -> PageText:
+    """The text of a photo or scanned image (JPEG, PNG, TIFF: its first frame)."""
+    return _bounded(_image_page, (data,), 1, limits, cache)
+
+
+def usable(layer: str) -> bool:
+    return sum(c.isalnum() for c in layer) >= MIN_TEXT
+
+
+# --- the worker -------------------------------------------------------------------------------
+
+
+def _bounded(work, args: tuple, number: int, limits: Limits, cache: Path | None) -> PageText:
+    """`work` run in a forked child under the limits; a child that dies or overruns reads as unread."""
+    wall = limits.wall_seconds_per_page
+    if limits.deadline is not None:
+        wall = min(wall, limits.deadline - time.monotonic())
+        if wall <= 0:
+            return PageText(number, "", "non lue : temps de lecture du dépôt épuisé")
+    receiver, sender = multiprocessing.Pipe(duplex=False)
+    child = multiprocessing.get_context("fork").Process(
+        target=_child, args=(sender, work, args, number, limits, cache), daemon=True
+    )
+    child.start()
+    sender.close()
+    try:
+        if receiver.poll(wall):
+            return receiver.recv()
+        return PageText(number, "", f"non lue : lecture plus longue que {wall:.0f} s")
+    except EOFError:  # the child died without answering: a limit killed it
+        return PageText(number, "", _death(child, limits))
+    finally:
+        receiver.close()
+        _end(child)
+
+
+def _end(child) -> None:
+    if child.is_alive():
+        try:
+            os.killpg(child.pid, signal.SIGKILL)  # Tesseract too: the child leads its own group
+        except ProcessLookupError:  # killed before it made its group
+            child.kill()
+    child.join()
+
+
+def _death(child, limits: Limits) -> str:
+    child.join()
+    if child.exitcode in (-signal.SIGXCPU, -signal.SIGKILL):
+        return f"non lue : plus de {limits.cpu_seconds_per_page} s de calcul"
+    return f"non lue : la lecture a dépassé la mémoire permise ({limits.memory_bytes >> 20} Mo)"
+
+
+def _child(sender, work, args: tuple, number: int, limits: Limits, cache: Path | None) -> None:
+    os.setpgid(0, 0)
+    _limit(limits)
+    try:
+        page = work(*args, number=number, limits=limits, cache=cache)
+    except MemoryError:
+        page = PageText(
+            number, "", f"non lue : la lecture a dépassé la mémoire permise ({limits.memory_bytes >> 20} Mo)"
+        )
+    except Exception as exc:  # an unreadable page is said, never raised into intake
+        page = PageText(number, "", f"non lue : {type(exc).__name__}: {exc}"[:300])
+    sender.send(page)
+    sender.close()
+    os._exit(0)
+
+
+def _limit(limits: Limits) -> None:
+    """Caps this process and Tesseract, which inherits them: CPU seconds, and address space added."""
+    cpu = limits.cpu_seconds_per_page
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    used = _address_space()
+    resource.setrlimit(resource.RLIMIT_AS, (used + limits.memory_bytes, used + limits.memory_bytes))
+    os.environ["OMP_THREAD_LIMIT"] = "1"  # one page, one core: the other workers have theirs
+
+
+def _address_space() -> int:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[0]) * resource.getpagesize()
+
+
+# --- in the child: render, refuse, read ----------------------------------------------------------
+
+
+def _pdf_page(data: bytes, index: int, *, number: int, limits: Limits, cache: Path | None) -> PageText:
+    import pypdfium2 as pdfium
+
+    doc = pdfium.PdfDocument(data)
+    page = doc[index]
+    width, height = page.get_size()  # points, as the page declares them: nothing rendered yet
+    dpi = _fitting_dpi(width, height, limits)
+    if dpi < MIN_DPI:
+        px = (width * limits.dpi / 72) * (height * limits.dpi / 72)
+        return PageText(number, "", f"non lue : page démesurée ({px / 1e6:.0f} Mpx à {limits.dpi} dpi)")
+    image = page.render(scale=dpi / 72, grayscale=True).to_pil()
+    return _read(image, number, limits, cache)
+
+
+def _fitting_dpi(width: float, height: float, limits: Limits) -> float:
+    """The page's dpi: the limits' own, lowered so the page holds at most max_pixels."""
+    pixels = (width * limits.dpi / 72) * (height * limits.dpi / 72)
+    if pixels <= limits.max_pixels:
+        return limits.dpi
+    return limits.dpi * math.sqrt(limits.max_pixels / pixels)
+
+
+def _image_page(data: bytes, *, number: int, limits: Limits, cache: Path | None) -> PageText:
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(data))  # reads the header only: the size is known, nothing decoded
+    width, height = image.size
+    if width * height > limits.max_pixels:
+        return PageText(number, "", f"non lue : image démesurée ({width} × {height} pixels)")
+    image = image.convert("L")
+    return _read(image, number, limits, cache)
+
+
+def _read(image, number: int, limits: Limits, cache: Path | None) -> PageText:
+    key = hashlib.sha256(image.tobytes()).hexdigest()
+    known = _cached(cache, key, number)
+    if known is not None:
+        return known
+    if image.getextrema()[0] >= 255 - BLANK_RANGE:
+        page = PageText(number, "", ocr=True)
+    else:
+        page = _ocr(_upright(image), number)
+    _store(cache, key, page)
+    return page
+
+
+def _upright(image):
+    """The page turned the right way up, as Tesseract's orientation detection says; as is when it cannot tell."""
+    import pytesseract
+
+    try:
+        osd = pytesseract.image_to_osd(image, config="--psm 0")
+    except pytesseract.TesseractError:  # too little text to tell: read it as it is
+        return image
+    found = re.search(r"Rotate: (\d+)", osd)
+    angle = int(found.group(1)) if found else 0
+    return image.rotate(-angle, expand=True) if angle % 360 else image
+
+
+def _ocr(image, number: int) -> PageText:
+    import pytesseract
+
+    data = pytesseract.image_to_data(image, lang=LANG, output_type=pytesseract.Output.DICT)
+    lines: dict[tuple[int, int, int], list[str]] = {}
+    words = []
+    for i, text in enumerate(data["text"]):
+        if not text.strip():
+            continue
+        lines.setdefault((data["block_num"][i], data["par_num"][i], data["line_num"][i]), []).append(text)
+        box = (data["left"][i], data["top"][i], data["width"][i], data["height"][i])
+        words.append(Word(text, box, float(data["conf"][i])))
+    text = "\n".join(" ".join(line) for line in lines.values())
+    return PageText(number, normalise(text), words=tuple(words), ocr=True)
+
+
+# --- the cache ----------------------------------------------------------------------------------
+
+
+def _cached(cache: Path | None, key: str, number: int) -> PageText | None:
+    path = _cache_path(cache, key)
+    if path is None or not path.is_file():
+        return None
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        words = tuple(Word(w["text"], tuple(w["box"]), w["confidence"]) for w in saved["words"])
+        return PageText(number, saved["text"], words=words, ocr=True)
+    except (ValueError, KeyError, TypeError):  # a damaged entry is read again
+        return None
+
+
+def _store(cache: Path | None, key: str, page: PageText) -> None:
+    path = _cache_path(cache, key)
+    if path is None:
+        return
+    words = [{"text": w.text, "box": list(w.box), "confidence": w.confidence} for w in page.words]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.tmp")
+    partial.write_text(json.dumps({"text": page.text, "words": words}, ensure_ascii=False), encoding="utf-8")
+    partial.replace(path)  # whole or absent: a reader never sees half an entry
+
+
+def _cache_path(cache: Path | None, key: str) -> Path | None:
+    return cache / f"{CACHE_VERSION}-{LANG}-{key}.json" if cache is not None else None
