@@ -57,6 +57,7 @@ GOALS = {"variant": 0.98, "siret": 0.95, "seconds": 2.0}
 class Page:
     text: str
     words: tuple  # (text, (left, top, width, height), confidence) in OCR_DPI pixels
+    unread: str | None = None  # why the reader gave up on the page
 
 
 # --- reading: pipeline.ocr when it is there, else the fallback ------------------------------
@@ -66,7 +67,7 @@ try:
 
     def read(pdf: bytes) -> list[Page]:
         pages = _ocr.read_pdf(pdf, _ocr.Limits(dpi=OCR_DPI))
-        return [Page(p.text, tuple((w.text, w.box, w.confidence) for w in p.words)) for p in pages]
+        return [Page(p.text, tuple((w.text, w.box, w.confidence) for w in p.words), p.unread) for p in pages]
 
     READER = "pipeline.ocr.read_pdf"
 except ImportError:  # FALLBACK until pipeline/ocr.py is merged: the same tools, called directly
@@ -142,6 +143,7 @@ class Tally:
     signed_missed: int = 0
     false_signed: int = 0
     label_unread: int = 0
+    pages_unread: int = 0
 
 
 def conventions(resources, variants, chosen: list[str]) -> dict[str, tuple[bytes, str]]:
@@ -188,9 +190,12 @@ def run(args, variants, resah, docs) -> tuple[dict, list[float], list[float]]:
                 seconds.append((time.perf_counter() - start) / 3)
                 floor_seconds.append(floor(pdf, (0, sig_page, sig_page))[1])
                 tally = tallies.setdefault(degradation, Tally())
-                count(tally, understood(first.text, variants, resah), (vid, siret))
-                count_ink(tally, ink(signed_page, signed_pdf, 1), ink(blank_page, blank_pdf, 0))
-                print(f"  {vid:14} {dpi} dpi {degradation:7} {seconds[-1]:.2f} s/page", file=sys.stderr)
+                tally.pages_unread += sum(p.unread is not None for p in (first, signed_page, blank_page))
+                got = understood(first.text, variants, resah)
+                inks = ink(signed_page, signed_pdf, 1), ink(blank_page, blank_pdf, 0)
+                count(tally, got, (vid, siret))
+                count_ink(tally, *inks)
+                print(f"  {vid:14} {dpi} dpi {degradation:7} {seconds[-1]:.2f} s/page read {got} ink {inks}", file=sys.stderr)
     return tallies, seconds, floor_seconds
 
 
@@ -223,11 +228,11 @@ def report(args, tallies: dict[str, Tally], seconds: list[float], floor_seconds:
     )
     print("  (page 1: variant and SIRET; the signature page, inked and blank: the signature zone)")
     print(
-        f"{'degradation':12} {'variant':>9} {'SIRET':>9} {'ink seen':>9} {'false signed':>13} {'label unread':>13}"
+        f"{'degradation':12} {'variant':>9} {'SIRET':>9} {'ink seen':>9} {'false signed':>13} {'label unread':>13} {'pages unread':>13}"
     )
     for name, t in [*tallies.items(), ("all", total)]:
         print(
-            f"{name:12} {t.variant:4}/{t.sets:<4} {t.siret:4}/{t.sets:<4} {t.signed_seen:4}/{t.sets:<4} {t.false_signed:6}/{t.sets:<6} {t.label_unread:6}"
+            f"{name:12} {t.variant:4}/{t.sets:<4} {t.siret:4}/{t.sets:<4} {t.signed_seen:4}/{t.sets:<4} {t.false_signed:6}/{t.sets:<6} {t.label_unread:13} {t.pages_unread:13}"
         )
     med, p90 = statistics.median(seconds), sorted(seconds)[int(len(seconds) * 0.9) - 1]
     fmed = statistics.median(floor_seconds)
