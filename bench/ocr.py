@@ -150,8 +150,8 @@ def conventions(resources, variants, chosen: list[str]) -> dict[str, tuple[bytes
     """Each variant's convention for one commune: (PDF without signature, its SIRET)."""
     renderer = Renderer.build(resources, [variants[v] for v in chosen])
     out = {}
-    for i, vid in enumerate(chosen):
-        entity = Entity(siret=make_siret(5100 + i))
+    for vid in chosen:
+        entity = Entity(siret=make_siret(5100 + list(variants).index(vid)))
         out[vid] = (
             convention_pdf(rendered(renderer, resources, entity, vid)["convention"], "none"),
             entity.siret,
@@ -178,11 +178,11 @@ def one_set(pdf: bytes, dpi: int, degradation: str, seed: int) -> tuple[bytes, b
 def run(args, variants, resah, docs) -> tuple[dict, list[float], list[float]]:
     tallies: dict[str, Tally] = {}
     seconds, floor_seconds = [], []
-    for v_index, (vid, (pdf, siret)) in enumerate(docs.items()):
+    for vid, (pdf, siret) in docs.items():
         sig_page = scans.signature_zone(pdf).page
         for dpi in args.dpi:
-            for d_index, degradation in enumerate(args.degradations):
-                seed = 1000 * v_index + 10 * d_index + dpi
+            for degradation in args.degradations:
+                seed = set_seed(list(variants).index(vid), degradation, dpi)
                 signed_pdf, blank_pdf = one_set(pdf, dpi, degradation, seed)
                 start = time.perf_counter()
                 first, signed_page = read(signed_pdf)
@@ -195,8 +195,16 @@ def run(args, variants, resah, docs) -> tuple[dict, list[float], list[float]]:
                 inks = ink(signed_page, signed_pdf, 1), ink(blank_page, blank_pdf, 0)
                 count(tally, got, (vid, siret))
                 count_ink(tally, *inks)
-                print(f"  {vid:14} {dpi} dpi {degradation:7} {seconds[-1]:.2f} s/page read {got} ink {inks}", file=sys.stderr)
+                print(
+                    f"  {vid:14} {dpi} dpi {degradation:7} {seconds[-1]:.2f} s/page read {got} ink {inks}",
+                    file=sys.stderr,
+                )
     return tallies, seconds, floor_seconds
+
+
+def set_seed(variant: int, degradation: str, dpi: int) -> int:
+    """The same seed for a set whichever others the run builds, so a set can be run again alone."""
+    return 1000 * variant + 10 * list(scans.DEGRADATIONS).index(degradation) + dpi
 
 
 def count(tally: Tally, got: tuple, want: tuple) -> None:
