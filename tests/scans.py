@@ -4,8 +4,9 @@ A convention laid out by csac is rasterised page by page with pypdfium2 (at 150,
 300 dpi, as scanners and multifunction printers are set), then degraded by pure functions
 on PIL images: a page fed askew, JPEG compression, sensor noise, a mairie's stamp over the
 text, a phone's perspective with uneven light. Each is deterministic for its seed, so a
-test or the bench reads the same pixels every run. The signature zone (below "Pour le
-signataire", found in the PDF's own text layer before rasterising) is inked with a
+test or the bench reads the same pixels every run. The signature zone (beside "Pour le
+signataire": csac's layout prints text right below it; found in the PDF's own text layer
+before rasterising) is inked with a
 ballpoint scribble or left blank. Pages then travel as an image-only PDF or as JPEG
 members convention_p1.jpg, convention_p2.jpg…
 """
