@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 CSAC   := $(VENV)/bin/csac
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test check lint bench templates clean messages
+.PHONY: demo test check lint bench bench-ocr templates clean messages
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -57,6 +57,11 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/render.py
 	$(PY) bench/intake.py
+
+# Scans and phone photos of the four conventions read by OCR (needs Tesseract with `fra`; minutes).
+# One OpenMP thread per Tesseract: on 2 cores its default threads cost several times the CPU.
+bench-ocr: $(STAMP)
+	OMP_THREAD_LIMIT=1 $(PY) bench/ocr.py
 
 templates: $(STAMP)
 	$(PY) tools/build_templates.py
