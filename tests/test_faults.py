@@ -95,9 +95,10 @@ def test_a_read_only_outbox_keeps_the_deposit_claimed_until_it_can_be_delivered(
             wait_for(lambda: events(tmp_path).count("delivery_failed") >= 2, "two failed attempts")
             assert claimed(tmp_path) == ["d.zip"] and rows(tmp_path) == []
             assert not (tmp_path / "inbox" / "done" / "d.zip").exists()
-        wait_for(lambda: len(rows(tmp_path)) == 1, "delivery once the outbox is writable")
-        assert delivered(tmp_path) == 1 and claimed(tmp_path) == []
-        assert (tmp_path / "inbox" / "done" / "d.zip").exists()
+        # the journal records the outcome first, then the file leaves processing/ for done/
+        done = lambda: len(rows(tmp_path)) == 1 and claimed(tmp_path) == []  # noqa: E731
+        wait_for(done, "delivery once the outbox is writable")
+        assert delivered(tmp_path) == 1 and (tmp_path / "inbox" / "done" / "d.zip").exists()
     finally:
         proc.send_signal(2)
         err = proc.communicate(timeout=30)[1]
