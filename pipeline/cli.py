@@ -742,12 +742,13 @@ def _dossier_lines(dossiers, today: dt.date) -> None:
     from .notices import convention_fr
 
     for d in dossiers:
+        lacks, follow = missing(d), follow_up_fr(d)
         lines = [
             f"{d.id} — {state_fr(d)} — {age_days(d, today)} j",
             f"  {d.signatory or '—'} — SIRET {d.siret}",
             f"  {convention_fr(d.variant)} — {d.region or 'région indéterminée'}",
-            *([f"  à régulariser : {missing(d)}"] if missing(d) else []),
-            *([f"  suivi : {follow_up_fr(d)}"] if follow_up_fr(d) else []),
+            *([f"  à régulariser : {lacks}"] if lacks else []),
+            *([f"  suivi : {follow}"] if follow else []),
         ]
         for line in lines:
             out.print(_plain(line), no_wrap=True, overflow="ellipsis", crop=True)

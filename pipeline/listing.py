@@ -35,7 +35,6 @@ VERDICT_WORDS = {fold(word): v for v in Verdict for word in (v.value, STATUS_FR[
     "refuse": Verdict.REJECTED,
     "rejete": Verdict.REJECTED,
     fold(REVIEW_FR): REVIEW,
-    "a verifier": REVIEW,
     REVIEW: REVIEW,
 }
 # A dossier's states as a person may type them (`csac dossier list --status`): its own, where "refusé" is a
