@@ -43,6 +43,7 @@ class Extracted:
     active: tuple[str, ...] = ()  # active content found (active.py codes): flagged, programs never forwarded
     data: bytes = field(default=b"", repr=False, compare=False)  # the bytes, for what is forwarded
     ocr: str | None = None  # a scan: what OCR read of it, or why it could not (in French)
+    scan_pages: tuple[ocr.PageText, ...] = field(default=(), repr=False, compare=False)  # as OCR read them
 
     @property
     def scanned(self) -> bool:
@@ -107,6 +108,7 @@ def _with_ocr(doc: Extracted, pages: tuple[ocr.PageText, ...], limits: ocr.Limit
     refused = [p for p in pages if p.unread and not ocr.beyond_pages(p, limits)]
     skipped = [p for p in pages if p.unread and ocr.beyond_pages(p, limits)]
     read = sum(p.ocr for p in pages)
+    doc = replace(doc, scan_pages=pages, signature=scan_signature(doc.signature, pages))
     note = f"lu par OCR ({read} page{'s' if read > 1 else ''})"
     if skipped:
         note += f", pages {skipped[0].number} à {skipped[-1].number} non lues (au-delà de {limits.max_pages})"
@@ -114,6 +116,13 @@ def _with_ocr(doc: Extracted, pages: tuple[ocr.PageText, ...], limits: ocr.Limit
         return replace(doc, ocr=note)
     why = "; ".join(f"page {p.number} {p.unread}" for p in refused[:3])
     return replace(doc, ocr=note, error=f"scan non lu par OCR : {why}"[:300])
+
+
+def scan_signature(found: SignatureCheck, pages: tuple[ocr.PageText, ...]) -> SignatureCheck:
+    """A scan's signature: what its pages show (a scan has no certificate to check), unless the PDF
+    also carries a digital signature, which says more. The one place a scan's signature is decided,
+    whether its pages come from one PDF or from several photos."""
+    return found
 
 
 def _image(member: Member, reading: ocr.Reading) -> Extracted:
