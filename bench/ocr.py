@@ -10,13 +10,14 @@ blank is a third, one-page PDF.
 
 In the same run, per page:
   floor — pdfplumber's text of the born-digital PDF (what reading costs with a text layer);
-  ocr   — `pipeline.ocr.read_pdf` on the image-only PDF (pytesseract + pypdfium2 directly
-          while that module is absent: the fallback below says so when it runs).
+  ocr   — `pipeline.ocr.read_pdf` on the image-only PDF.
 Then csac's own classification on the text read (classify: the variant; gather: the
-signatory's SIRET), and ink in the signature zone: the dark pixels beside "Pour le
-signataire" (found in the OCR word boxes) that no word read by Tesseract covers.
+signatory's SIRET), and ink in the signature zone as the reader measured it
+(pipeline/ink.py): the dark pixels below "Pour le signataire" (found in the OCR word
+boxes) that no printed word read by Tesseract covers.
 
 Run: .venv/bin/python bench/ocr.py [--dpi 150 200 300] [--degradations net skew …] [--variants …]
+     .venv/bin/python bench/ocr.py --quick   (2 variants, 200 dpi, 4 degradations: a few minutes)
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import resource
 import statistics
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pdfplumber
@@ -37,59 +38,37 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.render import machine  # noqa: E402
+from pipeline import ink, ocr  # noqa: E402
 from pipeline.classify import classify  # noqa: E402
 from pipeline.extract import Extracted  # noqa: E402
 from pipeline.facts import gather  # noqa: E402
 from pipeline.render import Renderer  # noqa: E402
 from pipeline.resah import load_resah  # noqa: E402
 from pipeline.resources import Resources  # noqa: E402
-from pipeline.textnorm import fold, normalise  # noqa: E402
+from pipeline.textnorm import normalise  # noqa: E402
 from pipeline.variants import load_variants  # noqa: E402
 from tests import scans  # noqa: E402
 from tests.builders import Entity, convention_pdf, make_siret, rendered  # noqa: E402
 
 OCR_DPI = 300  # what the reader renders an image-only page at (Limits.dpi)
-SIGNED_RATIO = 0.01  # a zone with more ink than this (share of its pixels) reads as signed
+QUICK = {  # a reduced run: two variants, one dpi, the degradations that move the signature zone
+    "dpi": [200],
+    "degradations": ["net", "skew", "stamp", "photo"],
+    "variants": ["2021-045-lot2", "2021-063-002"],
+}
 GOALS = {"variant": 0.98, "siret": 0.95, "seconds": 2.0}
 
 
 @dataclass(frozen=True)
 class Page:
     text: str
-    words: tuple  # (text, (left, top, width, height), confidence) in OCR_DPI pixels
+    ink: float | None  # the share of the signature zone that is ink; None when its label was not read
     unread: str | None = None  # why the reader gave up on the page
 
 
-# --- reading: pipeline.ocr when it is there, else the fallback ------------------------------
-
-try:
-    from pipeline import ocr as _ocr
-
-    def read(pdf: bytes) -> list[Page]:
-        pages = _ocr.read_pdf(pdf, _ocr.Limits(dpi=OCR_DPI))
-        return [Page(p.text, tuple((w.text, w.box, w.confidence) for w in p.words), p.unread) for p in pages]
-
-    READER = "pipeline.ocr.read_pdf"
-except ImportError:  # FALLBACK until pipeline/ocr.py is merged: the same tools, called directly
-    import pytesseract
-
-    def read(pdf: bytes) -> list[Page]:
-        return [_tesseract(image) for image in scans.rasterise(pdf, OCR_DPI)]
-
-    def _tesseract(image) -> Page:
-        data = pytesseract.image_to_data(image.convert("L"), lang="fra", output_type=pytesseract.Output.DICT)
-        lines: dict[tuple, list[str]] = {}
-        words = []
-        for i, text in enumerate(data["text"]):
-            if text.strip():
-                lines.setdefault((data["block_num"][i], data["par_num"][i], data["line_num"][i]), []).append(
-                    text
-                )
-                box = (data["left"][i], data["top"][i], data["width"][i], data["height"][i])
-                words.append((text, box, float(data["conf"][i])))
-        return Page(normalise("\n".join(" ".join(line) for line in lines.values())), tuple(words))
-
-    READER = "FALLBACK: pytesseract + pypdfium2 directly (pipeline.ocr absent)"
+def read(pdf: bytes) -> list[Page]:
+    """Each page as csac reads it: text, and ink in its signature zone (pipeline/ink.py)."""
+    return [Page(p.text, p.ink, p.unread) for p in ocr.read_pdf(pdf, ocr.Limits(dpi=OCR_DPI))]
 
 
 # --- what csac makes of the text -------------------------------------------------------------
@@ -99,36 +78,6 @@ def understood(text: str, variants, resah) -> tuple[str | None, str | None]:
     """(variant, signatory's SIRET) as intake reads them from a convention's text."""
     doc = classify(Extracted("convention.pdf", "pdf", text, pages=1), variants)
     return doc.variant, gather([doc], resah).siret
-
-
-def ink(page: Page, pdf: bytes, index: int) -> float | None:
-    """The share of the signature zone's pixels that are ink no word read covers; None when
-    "Pour le signataire" was not read on the page (page `index` of `pdf`, 0-based)."""
-    label = _label(page.words)
-    if label is None:
-        return None
-    zone = scans.zone_of_label(0, *label)
-    image = scans.rasterise(pdf, OCR_DPI, (index,))[0].convert("L")
-    box = tuple(round(v) for v in (zone.left, zone.top, zone.right, zone.bottom))
-    for _, (left, top, width, height), confidence in page.words:
-        if confidence >= 50:  # printed text, read; a scribble is read as junk, if at all
-            image.paste(255, (left - 2, top - 2, left + width + 2, top + height + 2))
-    return scans.ink_ratio(image, box)
-
-
-def _label(words: tuple) -> tuple[int, int, int, int] | None:
-    """The box of the words "Pour le signataire" (left, top, right, bottom), if read."""
-    folded = [fold(w[0]) for w in words]
-    for i in range(len(words) - 2):
-        if folded[i] == "pour" and folded[i + 1] == "le" and folded[i + 2].startswith("signataire"):
-            boxes = [w[1] for w in words[i : i + 3]]
-            return (
-                min(b[0] for b in boxes),
-                min(b[1] for b in boxes),
-                max(b[0] + b[2] for b in boxes),
-                max(b[1] + b[3] for b in boxes),
-            )
-    return None
 
 
 # --- the run -----------------------------------------------------------------------------------
@@ -144,6 +93,8 @@ class Tally:
     false_signed: int = 0
     label_unread: int = 0
     pages_unread: int = 0
+    signed_inks: list = field(default_factory=list)
+    blank_inks: list = field(default_factory=list)
 
 
 def conventions(resources, variants, chosen: list[str]) -> dict[str, tuple[bytes, str]]:
@@ -170,7 +121,7 @@ def floor(pdf: bytes, pages: tuple[int, ...]) -> tuple[str, float]:
 def one_set(pdf: bytes, dpi: int, degradation: str, seed: int) -> tuple[bytes, bytes]:
     """(page 1 + the signature page signed in ink, the signature page blank), as image-only PDFs."""
     zone = scans.signature_zone(pdf)
-    signed = scans.scanned(pdf, dpi, degradation, seed, pages=(0, zone.page), ink=True)
+    signed = scans.scanned(pdf, dpi, degradation, seed, pages=(0, zone.page), mark="scribble")
     blank = scans.scanned(pdf, dpi, degradation, seed + 1, pages=(zone.page,))
     return scans.image_pdf(signed, dpi), scans.image_pdf(blank, dpi)
 
@@ -192,7 +143,7 @@ def run(args, variants, resah, docs) -> tuple[dict, list[float], list[float]]:
                 tally = tallies.setdefault(degradation, Tally())
                 tally.pages_unread += sum(p.unread is not None for p in (first, signed_page, blank_page))
                 got = understood(first.text, variants, resah)
-                inks = ink(signed_page, signed_pdf, 1), ink(blank_page, blank_pdf, 0)
+                inks = signed_page.ink, blank_page.ink
                 count(tally, got, (vid, siret))
                 count_ink(tally, *inks)
                 print(
@@ -215,9 +166,11 @@ def count(tally: Tally, got: tuple, want: tuple) -> None:
 
 def count_ink(tally: Tally, signed: float | None, blank: float | None) -> None:
     tally.label_unread += (signed is None) + (blank is None)
-    tally.signed_seen += signed is not None and signed > SIGNED_RATIO
-    tally.signed_missed += signed is not None and signed <= SIGNED_RATIO
-    tally.false_signed += blank is not None and blank > SIGNED_RATIO
+    tally.signed_seen += ink.signed(signed)
+    tally.signed_missed += signed is not None and not ink.signed(signed)
+    tally.false_signed += ink.signed(blank)
+    tally.signed_inks += [signed] if signed is not None else []
+    tally.blank_inks += [blank] if blank is not None else []
 
 
 def report(args, tallies: dict[str, Tally], seconds: list[float], floor_seconds: list[float]) -> None:
@@ -230,7 +183,7 @@ def report(args, tallies: dict[str, Tally], seconds: list[float], floor_seconds:
     print(
         f"machine: {machine()}, Tesseract {tesseract_version()}, OMP_THREAD_LIMIT={os.environ.get('OMP_THREAD_LIMIT', '-')}"
     )
-    print(f"reader: {READER}, pages rendered at {OCR_DPI} dpi")
+    print(f"reader: pipeline.ocr.read_pdf, pages rendered at {OCR_DPI} dpi; ink: pipeline.ink")
     print(
         f"corpus: {len(args.variants)} variants × {len(args.dpi)} dpi {args.dpi} × {len(args.degradations)} degradations = {total.sets} pages-sets"
     )
@@ -251,6 +204,10 @@ def report(args, tallies: dict[str, Tally], seconds: list[float], floor_seconds:
     print(
         f"false signed       : {total.false_signed} of {total.sets} blank zones   (goal 0); ink seen on {total.signed_seen} of {total.sets} signed"
     )
+    print(
+        f"ink in the zone    : signed {_spread(total.signed_inks)}; blank {_spread(total.blank_inks)}; "
+        f"signed above {ink.SIGNED:.2%}"
+    )
     print(f"time per page      : median {med:.2f} s, p90 {p90:.2f} s   (goal < {GOALS['seconds']:.0f} s)")
     print(
         f"  floor, pdfplumber on the born-digital page: {fmed * 1000:.1f} ms ({med / fmed:.0f}x less than OCR)"
@@ -258,6 +215,13 @@ def report(args, tallies: dict[str, Tally], seconds: list[float], floor_seconds:
     print(
         f"peak RSS           : {rss:.0f} MiB in a child (Tesseract or a reader worker), {own:.0f} MiB this process"
     )
+
+
+def _spread(values: list[float]) -> str:
+    """Lowest, median and highest, in % of the zone's pixels."""
+    if not values:
+        return "-"
+    return f"min {min(values):.3%} median {statistics.median(values):.3%} max {max(values):.3%}"
 
 
 def tesseract_version() -> str:
@@ -276,7 +240,10 @@ def main() -> None:
     parser.add_argument("--dpi", type=int, nargs="+", default=list(scans.DPIS))
     parser.add_argument("--degradations", nargs="+", default=list(scans.DEGRADATIONS))
     parser.add_argument("--variants", nargs="+")
+    parser.add_argument("--quick", action="store_true", help=f"a few minutes: {QUICK}")
     args = parser.parse_args()
+    if args.quick:
+        args.dpi, args.degradations, args.variants = QUICK["dpi"], QUICK["degradations"], QUICK["variants"]
     resources = Resources.default()
     variants = load_variants(resources)
     args.variants = args.variants or list(variants)

@@ -1,11 +1,13 @@
-"""What a person must check before a deposit is treated: the form against the documents, and what the
-depositor wrote.
+"""What a person must check before a deposit is treated: the form against the documents, what the
+depositor wrote, and a signature only a scan shows.
 
 The form is typed on the portal; the documents are what was signed. When they disagree on the raison
 sociale or the EJ number, or when the depositor's message asks for a change (another EJ, an annulation,
 a correction), csac cannot tell which is right: the deposit is "à vérifier" (`review`), whatever its
 documents make of it, until a person accepts it. A disagreement on the marché or the SIRET is a problem
-already (contract_mismatch, siret_mismatch); it is a warning here only where no problem says it.
+already (contract_mismatch, siret_mismatch); it is a warning here only where no problem says it. Ink in a
+scanned convention's signature zone is no certificate: a person looks at it (the region's message shows the
+zone's crop) and accepts the dossier.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .classify import Classified, principal
 from .dossiers import DECIDED
 from .facts import Facts
 from .form import Form
+from .forward import crop_name
 from .judge import Judged
 from .match import variants_in
 from .notices import convention_fr
@@ -118,12 +122,18 @@ class Subject:
     dossier_id: str | None
     facts: Facts
     variant: str | None
+    convention: str | None = None  # its convention's file name
 
 
-def subjects(judged: Sequence[Judged], alone: Facts | None) -> list[Subject]:
+def subjects(judged: Sequence[Judged], alone: Facts | None, docs: Sequence[Classified] = ()) -> list[Subject]:
     if judged:
-        return [Subject(j.dossier_id, j.facts, j.variant) for j in judged]
-    return [Subject(None, alone, alone.variant)] if alone else []
+        return [Subject(j.dossier_id, j.facts, j.variant, _convention(j.docs)) for j in judged]
+    return [Subject(None, alone, alone.variant, _convention(docs))] if alone else []
+
+
+def _convention(docs: Sequence[Classified]) -> str | None:
+    found = principal(list(docs), "convention")
+    return found.doc.name if found else None
 
 
 def check(
@@ -132,16 +142,19 @@ def check(
     alone: Facts | None,
     codes: set[str],
     variants: dict[str, Variant],
+    docs: Sequence[Classified] = (),
 ) -> Conflicts:
     """Every warning of a deposit; under review: the dossiers a conflict on the raison sociale or the EJ
-    concerns, all of them when the message asks for a change, and those still under review from before."""
-    found = subjects(judged, alone)
+    concerns, or whose convention's signature only a scan shows, all of them when the message asks for a
+    change, and those still under review from before. `docs`: the deposit's, for a deposit no dossier takes."""
+    found = subjects(judged, alone, docs)
     kept = frozenset(
         j.dossier_id for j in judged if j.earlier and j.earlier.review and j.earlier.status not in DECIDED
     )
+    signatures, looked = _signatures(found)
     if form is None:
-        return Conflicts((), bool(kept), kept)
-    warnings, concerned = [], set()
+        return Conflicts(tuple(signatures), bool(kept or looked), frozenset(i for i in kept | looked if i))
+    warnings, concerned = list(signatures), set(looked)
     for found_warnings, ids in (_name(form, found), _reference(form, found)):
         warnings += found_warnings
         concerned |= ids
@@ -152,6 +165,26 @@ def check(
         concerned |= {s.dossier_id for s in found}
     review = bool(asked or concerned or kept)
     return Conflicts(tuple(warnings), review, frozenset(i for i in concerned | kept if i))
+
+
+def _signatures(found: list[Subject]) -> tuple[list[FormWarning], set[str | None]]:
+    """Ink seen in a scanned convention's signature zone: a person looks at its crop before the dossier is
+    treated. (A zone not found is "à vérifier" in the signature's detail, as any scan was before.)"""
+    warnings, concerned = [], set()
+    for s in found:
+        sig = s.facts.signature
+        if not (sig and sig.scanned and sig.signed and sig.crop):
+            continue
+        name = s.convention or "convention"
+        warnings.append(
+            FormWarning(
+                "signature_to_check",
+                f"Convention scannée {quoted(name, NAME_QUOTE)} : signature manuscrite ou cachet à vérifier "
+                f"(voir l'image jointe {crop_name(name)}).",
+            )
+        )
+        concerned.add(s.dossier_id)
+    return warnings, concerned
 
 
 def _asked(asked: list[str]) -> str:

@@ -17,16 +17,17 @@ import pypdfium2.raw as pdfium_c
 from docx import Document as open_docx
 from openpyxl import load_workbook
 
-from . import active, ocr
+from . import active, ink, ocr
 from .archive import ArchiveRejected, Limits, Member, check_package, is_zip
 from .pdfguard import oversized_stream
-from .signature import NONE, SignatureCheck, check_pdf
+from .signature import INVALID, NONE, UNVERIFIED, VALID, SignatureCheck, check_pdf
 from .textnorm import fold, normalise
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 MAX_PAGES = 200
 MAX_ROWS = 5000
 SIGNATURE_BLOCK = "pour le signataire"  # where a pasted signature image would sit
+UNSIGNED_SCAN = "la convention scannée ne porte pas de signature"
 
 
 @dataclass(frozen=True)
@@ -121,8 +122,21 @@ def _with_ocr(doc: Extracted, pages: tuple[ocr.PageText, ...], limits: ocr.Limit
 def scan_signature(found: SignatureCheck, pages: tuple[ocr.PageText, ...]) -> SignatureCheck:
     """A scan's signature: what its pages show (a scan has no certificate to check), unless the PDF
     also carries a digital signature, which says more. The one place a scan's signature is decided,
-    whether its pages come from one PDF or from several photos."""
-    return found
+    whether its pages come from one PDF or from several photos: ink in the zone of "Pour le signataire"
+    is a signature for a person to look at; that zone empty, none; that label never read, a person looks."""
+    if found.status in (VALID, INVALID):
+        return found
+    zoned = [p for p in pages if p.zone is not None]
+    inked = [p for p in zoned if ink.signed(p.ink)]
+    if inked:
+        page = inked[0]
+        detail = f"signature manuscrite ou cachet à vérifier (page {page.number})"
+        return SignatureCheck(UNVERIFIED, detail=detail, scanned=True, crop=page.crop)
+    if zoned:
+        return SignatureCheck(NONE, detail=UNSIGNED_SCAN, scanned=True)
+    return SignatureCheck(
+        UNVERIFIED, detail="signature non localisée : à vérifier visuellement", scanned=True
+    )
 
 
 def _image(member: Member, reading: ocr.Reading) -> Extracted:

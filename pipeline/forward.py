@@ -11,12 +11,13 @@ so they also make the original stay behind.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from .active import EXECUTABLE
 from .archive import zip_of
-from .classify import Classified
+from .classify import BULLETIN, CONVENTION, Classified
 from .report import Withheld
 
 SUFFIXES = {  # the names under which each kind csac reads opens as a document, and nothing else
@@ -40,6 +41,22 @@ class Parcel:
     @property
     def original(self) -> bool:
         return not self.held
+
+
+def crop_name(document: str) -> str:
+    """The name of a scanned document's signature crop, as the message attaches it and its text says it."""
+    stem = re.sub(r"[^\w.-]+", "_", PurePosixPath(document).stem).strip("._")[:60]
+    return f"signature-{stem or 'document'}.png"
+
+
+def signature_crops(docs: list[Classified]) -> dict[str, bytes]:
+    """The crops of the signatures only a scan shows (pipeline/ink.py) on what is signed (a convention, a
+    bulletin), by name: each document's once."""
+    found: dict[str, bytes] = {}
+    for d in docs:
+        if d.role in (CONVENTION, BULLETIN) and d.doc.signature.crop and d.doc.signature.signed:
+            found.setdefault(crop_name(d.doc.name), d.doc.signature.crop)
+    return found
 
 
 def _suffix(name: str) -> str:

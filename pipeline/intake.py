@@ -30,7 +30,7 @@ from .errors import DeliveryError
 from .extract import extract
 from .facts import Facts
 from .form import Form, read_form, sidecar_for
-from .forward import Parcel, dossier_parcel, parcel
+from .forward import Parcel, dossier_parcel, parcel, signature_crops
 from .journal import Journal
 from .judge import Judge, Judged
 from .notices import (
@@ -243,7 +243,7 @@ def report(
     found = (  # a rejected deposit is never treated: nothing to check before treating it
         Conflicts()
         if a.status == Verdict.REJECTED
-        else check_conflicts(form, a.dossiers, facts, {f.code for f in a.findings}, ctx.variants)
+        else check_conflicts(form, a.dossiers, facts, {f.code for f in a.findings}, ctx.variants, a.documents)
     )
     return IntakeReport(
         deposit_id=deposit_id,
@@ -387,6 +387,12 @@ def _completed(a: Assessment, out: IntakeReport) -> tuple[Parcel, ...]:
     )
 
 
+def _crops(a: Assessment) -> dict[str, bytes]:
+    """The signature crops the region sees: this deposit's scans', and those its dossiers kept from before
+    (read again from the OCR cache), for a signature seen on an earlier deposit's scan is still to check."""
+    return signature_crops([*a.documents, *(d for j in a.dossiers for d in j.docs)])
+
+
 def _deliver(
     source: Path,
     deposit: Deposit,
@@ -394,6 +400,7 @@ def _deliver(
     parcels: tuple[Parcel, ...],
     ctx: IntakeContext,
     journal: Journal,
+    crops: dict[str, bytes] | None = None,
 ) -> IntakeReport:
     """The report once delivered: where its messages went, and where its original is kept if need be."""
     sent = parcels[0]
@@ -404,7 +411,7 @@ def _deliver(
         out = replace(out, archived_to=str(kept))
         journal.event(out.deposit_id, DepositState.ARCHIVED, out.archived_to)
     delivered, courier = [], Courier(ctx.config)
-    for outgoing in (region_message(out, sent, parcels[1:]), depositor_notice(out)):
+    for outgoing in (region_message(out, sent, parcels[1:], crops), depositor_notice(out)):
         if outgoing:
             delivered.append(courier.send(outgoing, out.deposit_id))
             journal.event(out.deposit_id, courier.verb, outgoing.message["To"])
@@ -458,7 +465,8 @@ def _take(source: Path, deposit: Deposit, opened, ctx: IntakeContext, journal: J
     try:
         updates = _updates(assessment, out, deposit, ctx)
         sent = assessment.parcel or Parcel(deposit.name, deposit.data)
-        out = _deliver(source, deposit, out, (sent, *_completed(assessment, out)), ctx, journal)
+        parcels = (sent, *_completed(assessment, out))
+        out = _deliver(source, deposit, out, parcels, ctx, journal, _crops(assessment))
     except OSError as exc:
         journal.event(
             opened.deposit_id, DepositState.DELIVERY_FAILED, f"{type(exc).__name__}: {exc.strerror or exc}"

@@ -19,6 +19,7 @@ import logging
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
+from . import ocr
 from .archive import Member
 from .bulletin import BulletinCheck, check_bulletin, read_bulletin
 from .classify import ANNEX, BULLETIN, CONVENTION, PURCHASE_ORDER, Classified, classify, principal
@@ -415,8 +416,9 @@ class Judge:
 
 
 def read_kept(ctx, kept: Documents, held: Held) -> Classified | None:
-    """A dossier's document read again from where csac kept it, as intake read it, in the role the journal
-    gives it; None (and a warning) when its file was lost."""
+    """A dossier's document read again from where csac kept it, as intake read it (a scan's pages come back
+    from the OCR cache, with its signature's ink and crop), in the role the journal gives it; None (and a
+    warning) when its file was lost."""
     try:
         data = kept.read(held.sha256)
     except OSError:
@@ -427,7 +429,8 @@ def read_kept(ctx, kept: Documents, held: Held) -> Classified | None:
             held.role,
         )
         return None
-    doc = classify(extract(Member(held.name, data), ctx.limits), ctx.variants)
+    reading = ocr.Reading.start(ctx.ocr_limits, ctx.workspace.state / "ocr")  # a scan: from the OCR cache
+    doc = classify(extract(Member(held.name, data), ctx.limits, reading), ctx.variants)
     return replace(doc, role=held.role) if doc.role != held.role else doc
 
 

@@ -134,7 +134,8 @@ def _region_line(report: IntakeReport) -> str:
     return f"Région : {report.region or 'non déterminée'} — ni les documents ni le formulaire ne l'indiquent"
 
 
-def summary(report: IntakeReport, dossiers: tuple[Parcel, ...] = ()) -> str:
+def summary(report: IntakeReport, dossiers: tuple[Parcel, ...] = (), crops: tuple[str, ...] = ()) -> str:
+    """The region's text; `crops`: the names of the signature crops attached (pipeline/ink.py)."""
     lines = ["Bonjour,", "", *_warnings(report)]
     lines += [
         f"Un dépôt de convention a été reçu le {_when(report)} ({one_line(report.file, NAME)}).",
@@ -145,6 +146,7 @@ def summary(report: IntakeReport, dossiers: tuple[Parcel, ...] = ()) -> str:
         f"SIRET : {report.siret or 'non lu'}",
         f"Convention : {_conventions(report)}",
         f"Signature : {_signature(report)}",
+        *[f"Signature manuscrite à vérifier : voir l'image jointe {one_line(name, NAME)}" for name in crops],
         f"Contribution due : {report.due_text or 'non déterminée'} ; montant du bon de commande : {report.paid_text or 'non lu'}",
         f"Référence de commande (EJ / bon de commande) : {one_line(report.order_number or 'non lue', 60)}",
         _invoice_line(report),
@@ -467,16 +469,27 @@ def _machine_headers(msg: EmailMessage, report: IntakeReport) -> None:
         add_header(msg, "X-CSAC-Warnings", ", ".join(dict.fromkeys(w.code for w in report.warnings)))
 
 
-def region_message(report: IntakeReport, sent: Parcel, dossiers: tuple[Parcel, ...] = ()) -> Outgoing:
+def region_message(
+    report: IntakeReport,
+    sent: Parcel,
+    dossiers: tuple[Parcel, ...] = (),
+    crops: dict[str, bytes] | None = None,
+) -> Outgoing:
     """The summary, with the deposit attached: as it came, or only its documents if files were held back;
-    and each dossier this deposit completed, whole."""
+    each dossier this deposit completed, whole; and, shown in the message, `crops`: the signature zone of
+    each convention of its dossiers that only a scan shows signed (forward.signature_crops)."""
+    crops = crops or {}
     msg = new_message(
-        report.mailbox, region_subject(report), summary(report, dossiers), report.deposit_id, "region",
-        report.received_at,
+        report.mailbox, region_subject(report), summary(report, dossiers, tuple(crops)), report.deposit_id,
+        "region", report.received_at,
     )  # fmt: skip
     _machine_headers(msg, report)
     if any(d.active_content for d in report.documents) or any(p.active for p in dossiers):
         add_header(msg, "X-CSAC-Active-Content", "yes")
+    for name, png in crops.items():  # shown in the message: the team sees the signature without the ZIP
+        msg.add_attachment(
+            png, maintype="image", subtype="png", filename=one_line(name, NAME), disposition="inline"
+        )
     for parcel in (sent, *dossiers):
         msg.add_attachment(
             parcel.data, maintype="application", subtype="zip", filename=one_line(parcel.filename, NAME)

@@ -25,9 +25,11 @@ import shutil
 import signal
 import time
 import warnings
-from dataclasses import dataclass, replace
+from base64 import b64decode, b64encode
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .ink import Seen, Zone, look
 from .textnorm import normalise
 
 LANG = "fra"
@@ -37,7 +39,7 @@ MIN_DPI = 100  # below this a page is too coarse to read: a larger one is refuse
 BLANK_RANGE = 16  # a page whose darkest pixel is this close to white holds nothing to read
 OSD_HALVED = 2400  # pixels on the short side (A4 at 300 dpi) from which orientation is seen at half size
 OSD_SURE = 2.0  # Tesseract's orientation confidence under which a page is read as it is
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"  # 2: what the page shows of a signature (ink.py)
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,9 @@ class PageText:
     unread: str | None = None  # why the page was not read, in French
     words: tuple[Word, ...] = ()
     ocr: bool = False  # the text was read by OCR, not taken from the text layer
+    zone: Zone | None = None  # where "Pour le signataire" is signed, in the read image's pixels
+    ink: float | None = None  # the share of that zone that is ink (pipeline/ink.py)
+    crop: bytes | None = field(default=None, repr=False)  # the zone cut out, grey, as a PNG
 
 
 @dataclass(frozen=True)
@@ -272,7 +277,10 @@ def _read(image, number: int, limits: Limits, cache: Path | None) -> PageText:
     if image.getextrema()[0] >= 255 - BLANK_RANGE:
         page = PageText(number, "", ocr=True)
     else:
-        page = _ocr(_upright(image), number)
+        upright = _upright(image)
+        page = _ocr(upright, number)
+        seen = look(upright, page.words)  # on the image the words were read on: their boxes are its own
+        page = replace(page, zone=seen.zone, ink=seen.ink, crop=seen.crop)
     _store(cache, key, page)
     return page
 
@@ -320,7 +328,10 @@ def _cached(cache: Path | None, key: str, number: int) -> PageText | None:
     try:
         saved = json.loads(path.read_text(encoding="utf-8"))
         words = tuple(Word(w["text"], tuple(w["box"]), w["confidence"]) for w in saved["words"])
-        return PageText(number, saved["text"], words=words, ocr=True)
+        seen = _seen(saved.get("signature"))
+        return PageText(
+            number, saved["text"], words=words, ocr=True, zone=seen.zone, ink=seen.ink, crop=seen.crop
+        )
     except (ValueError, KeyError, TypeError):  # a damaged entry is read again
         return None
 
@@ -330,10 +341,25 @@ def _store(cache: Path | None, key: str, page: PageText) -> None:
     if path is None:
         return
     words = [{"text": w.text, "box": list(w.box), "confidence": w.confidence} for w in page.words]
+    saved = {"text": page.text, "words": words, "signature": _signature(page)}
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(f".{os.getpid()}.tmp")
-    partial.write_text(json.dumps({"text": page.text, "words": words}, ensure_ascii=False), encoding="utf-8")
+    partial.write_text(json.dumps(saved, ensure_ascii=False), encoding="utf-8")
     partial.replace(path)  # whole or absent: a reader never sees half an entry
+
+
+def _signature(page: PageText) -> dict | None:
+    if page.zone is None:
+        return None
+    crop = b64encode(page.crop).decode("ascii") if page.crop else None
+    return {"zone": page.zone.as_dict(), "ink": page.ink, "crop": crop}
+
+
+def _seen(saved: dict | None) -> Seen:
+    if saved is None:
+        return Seen()
+    crop = b64decode(saved["crop"]) if saved.get("crop") else None
+    return Seen(Zone.from_dict(saved["zone"]), saved["ink"], crop)
 
 
 def _cache_path(cache: Path | None, key: str) -> Path | None:

@@ -24,7 +24,11 @@ PLAIN = (  # the report's keys that are the same text in the model and in its JS
     "signatory", "order_number", "code_service", "email", "region_source", "archived_to", "telephone",
     "message", "representative", "review",
 )  # fmt: skip
-WARNING_CODES = ("form_conflict", "depositor_message")  # what a person checks before acting: never hidden
+WARNING_CODES = (
+    "form_conflict",
+    "depositor_message",
+    "signature_to_check",
+)  # what a person checks before acting: never hidden
 
 
 class Verdict(StrEnum):
@@ -114,8 +118,9 @@ class Problem:
 
 @dataclass(frozen=True)
 class FormWarning:
-    """What the form says against the documents (form_conflict), or a depositor's message that asks for a
-    change (depositor_message): shown first to the regional team, never hidden."""
+    """What the form says against the documents (form_conflict), a depositor's message that asks for a
+    change (depositor_message), or a signature only a scan shows (signature_to_check): shown first to the
+    regional team, never hidden."""
 
     code: str
     message: str

@@ -38,7 +38,7 @@ import sys
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 VALID, INVALID, EMPTY, UNVERIFIED, NONE = "valid", "invalid", "empty", "unverified", "none"
 MAX_XREF_ENTRIES = 50_000  # cross-reference entries pyHanko may load (about 300 bytes each, 700 to diff)
@@ -121,6 +121,10 @@ class SignatureCheck:
     title: str | None = (
         None  # the signer's quality (Maire, Président…): the certificate's title, if it has one
     )
+    scanned: bool = False  # decided from a scan's pixels (pipeline/ink.py): a person looks before treating it
+    crop: bytes | None = field(
+        default=None, repr=False, compare=False
+    )  # its signature zone, a PNG to look at
 
     @property
     def signed(self) -> bool:

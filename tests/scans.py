@@ -4,10 +4,9 @@ A convention laid out by csac is rasterised page by page with pypdfium2 (at 150,
 300 dpi, as scanners and multifunction printers are set), then degraded by pure functions
 on PIL images: a page fed askew, JPEG compression, sensor noise, a mairie's stamp over the
 text, a phone's perspective with uneven light. Each is deterministic for its seed, so a
-test or the bench reads the same pixels every run. The signature zone (beside "Pour le
-signataire": csac's layout prints text right below it; found in the PDF's own text layer
-before rasterising) is inked with a
-ballpoint scribble or left blank. Pages then travel as an image-only PDF or as JPEG
+test or the bench reads the same pixels every run. The signature zone (below "Pour le
+signataire", found by csac's own pipeline/ink.py in the PDF's text layer before rasterising)
+is inked with a ballpoint scribble beside the label, or a stamp, or left blank. Pages then travel as an image-only PDF or as JPEG
 members convention_p1.jpg, convention_p2.jpg…
 """
 
@@ -17,10 +16,14 @@ import io
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pdfplumber
 import pypdfium2 as pdfium
 from PIL import Image, ImageChops, ImageDraw, ImageFont
+
+from pipeline import ink
+from pipeline.ocr import Word
 
 DPIS = (150, 200, 300)
 WHITE = (255, 255, 255)
@@ -31,38 +34,44 @@ SIGNATURE_LABEL = "Pour le signataire"
 
 @dataclass(frozen=True)
 class Zone:
-    """Where a convention is signed, in PDF points (or pixels) from the page's top left corner."""
+    """Where a convention is signed, in PDF points from the page's top left corner, as csac finds it
+    (pipeline/ink.py); `label_right` is where the label "Pour le signataire" ends."""
 
     page: int  # 0-based
     left: float
     top: float
     right: float
     bottom: float
+    label_right: float
 
     def pixels(self, dpi: int) -> tuple[int, int, int, int]:
         k = dpi / 72
         return round(self.left * k), round(self.top * k), round(self.right * k), round(self.bottom * k)
 
+    def room(self, dpi: int) -> tuple[int, int, int, int]:
+        """The part of the zone beside the label, in pixels: where people sign."""
+        left, top, right, bottom = self.pixels(dpi)
+        return round(self.label_right * dpi / 72), top, right, bottom
 
-def zone_of_label(page: int, left: float, top: float, right: float, bottom: float) -> Zone:
-    """The signature zone for the label "Pour le signataire" boxed (left, top, right, bottom).
 
-    csac's layout prints "Son représentant" and "Pour le Resah" right below the label, so people
-    sign beside it: from three label heights to its right, over the two short lines below it,
-    stopping before the long "Le directeur général…" line. In label heights, so the same
-    geometry serves PDF points and a scan's pixels at any resolution."""
-    h = bottom - top
-    return Zone(page, right + 3 * h, top - 0.5 * h, left + 30 * h, top + 4.2 * h)
+def words(page) -> list[Word]:
+    """A pdfplumber page's words as csac's OCR gives them: text and box (left, top, width, height),
+    in points, read with full confidence."""
+    return [
+        Word(w["text"], (w["x0"], w["top"], w["x1"] - w["x0"], w["bottom"] - w["top"]), 100.0)
+        for w in page.extract_words()
+    ]
 
 
 def signature_zone(pdf: bytes) -> Zone:
-    """The signature zone of a convention, read from the PDF's text layer."""
+    """The signature zone of a convention: csac's own geometry (pipeline/ink.py), on the words of the
+    PDF's text layer, so that a scribble lands where csac looks, whatever the layout."""
     with pdfplumber.open(io.BytesIO(pdf)) as doc:
         for number, page in enumerate(doc.pages):
-            found = page.search(SIGNATURE_LABEL, regex=False)
+            found = ink.zone(words(page), page.width, page.height)
             if found:
-                hit = found[0]
-                return zone_of_label(number, hit["x0"], hit["top"], hit["x1"], hit["bottom"])
+                area = found.area
+                return Zone(number, area.left, area.top, area.right, area.bottom, found.label.right)
     raise ValueError(f"no {SIGNATURE_LABEL!r} in this PDF")
 
 
@@ -94,9 +103,10 @@ def _bezier(p0, p1, p2, p3, steps: int = 40) -> list[tuple[float, float]]:
 
 
 def scribble(image: Image.Image, zone: Zone, dpi: int, seed: int) -> Image.Image:
-    """`image` (the zone's page) with a hand signature: random Bezier strokes in dark blue ink."""
+    """`image` (the zone's page) with a hand signature: random Bezier strokes in dark blue ink, beside
+    the label, as people sign (over the lines below it, not over the label itself)."""
     rng = random.Random(seed)
-    left, top, right, bottom = zone.pixels(dpi)
+    left, top, right, bottom = zone.room(dpi)
     inner = (
         left + (right - left) * 0.05,
         top + (bottom - top) * 0.1,
@@ -178,6 +188,13 @@ def stamp(image: Image.Image, seed: int, dpi: int, at: tuple[float, float] = (0.
     return Image.alpha_composite(image.convert("RGBA"), layer).convert("RGB")
 
 
+def stamp_in_zone(image: Image.Image, zone: Zone, dpi: int, seed: int) -> Image.Image:
+    """`image` (the zone's page) with the mairie's stamp beside the label, where some sign with it only."""
+    left, top, right, bottom = zone.room(dpi)
+    at = ((left + (right - left) * 0.3) / image.width, (top + bottom) / 2 / image.height)
+    return stamp(image, seed, dpi, at)
+
+
 def _solve(matrix: list[list[float]], values: list[float]) -> list[float]:
     """Gauss-Jordan elimination with partial pivoting (8 unknowns: no numpy needed)."""
     rows = [row[:] + [v] for row, v in zip(matrix, values, strict=True)]
@@ -250,17 +267,26 @@ DEGRADATIONS: dict[str, Degradation] = {
 }
 
 
+MARKS = {"scribble": scribble, "stamp": stamp_in_zone}  # (page, zone, dpi, seed) -> the page signed
+
+
 def scanned(
-    pdf: bytes, dpi: int, degradation: str, seed: int, pages: tuple[int, ...] | None = None, ink: bool = False
+    pdf: bytes,
+    dpi: int,
+    degradation: str,
+    seed: int,
+    pages: tuple[int, ...] | None = None,
+    mark: str | None = None,
 ) -> list[Image.Image]:
-    """The convention's pages as scanned: rasterised at `dpi`, signed in ink (or not) in its
-    signature zone, then degraded; `pages` 0-based, all by default."""
-    zone = signature_zone(pdf) if ink else None
+    """The convention's pages as scanned: rasterised at `dpi`, signed in its signature zone with a
+    `mark` (a "scribble" in ink, or a "stamp") or left blank, then degraded; `pages` 0-based, all
+    by default."""
+    zone = signature_zone(pdf) if mark else None
     chosen = tuple(range(len(pdfium.PdfDocument(pdf)))) if pages is None else pages
     images = rasterise(pdf, dpi, chosen)
     if zone is not None and zone.page in chosen:
         at = chosen.index(zone.page)
-        images[at] = scribble(images[at], zone, dpi, seed)
+        images[at] = MARKS[mark](images[at], zone, dpi, seed)
     return [DEGRADATIONS[degradation](img, seed + i, dpi) for i, img in enumerate(images)]
 
 
@@ -269,3 +295,39 @@ def ink_ratio(image: Image.Image, box: tuple[int, int, int, int], threshold: int
     crop = image.crop(box).convert("L")
     dark = sum(crop.point(lambda v: 255 if v < threshold else 0).histogram()[255:])
     return dark / max(1, crop.width * crop.height)
+
+
+# --- the two-column signature block (issue 13's layout) -----------------------------------------
+
+SIDE_BY_SIDE = (
+    (
+        "Pour le signataire,",
+        "Son représentant",
+        "Fait à ………………………………, le ………………",
+        "Nom et qualité : ………………………………",
+    ),
+    ("Pour le Resah,", "Le directeur général", "Fait à Paris, le ………………", "Dominique LEGOUGE"),
+)
+
+
+def side_by_side_pdf() -> bytes:
+    """A convention's last page laid out as issue 13 lays it out: a borderless two-column table, the
+    signatory's cell on the left and the Resah's on the right, each with its lines, about 4 cm of room,
+    then "Signature et cachet"."""
+    from fpdf import FPDF
+
+    from pipeline.sample import FONTS
+
+    pdf = FPDF(format="A4")
+    font = next((f for f in FONTS if Path(f).is_file()), None)
+    pdf.add_font("Body", fname=font)
+    pdf.set_font("Body", size=10)
+    pdf.add_page()
+    pdf.multi_cell(0, 5, "Article 12 – Signatures\nLa présente convention est établie en deux exemplaires.")
+    top = pdf.get_y() + 10
+    for column, lines in enumerate(SIDE_BY_SIDE):
+        pdf.set_xy(15 + column * 95, top)
+        pdf.multi_cell(85, 5.5, "\n".join(lines))
+        pdf.set_xy(15 + column * 95, top + 4 * 5.5 + 40)
+        pdf.multi_cell(85, 5.5, "Signature et cachet")
+    return bytes(pdf.output())

@@ -16,6 +16,7 @@ from pipeline import ocr
 from pipeline.intake import take_in
 from tests import builders as b
 from tests import ocr_scans as scans
+from tests import scans as corpus
 
 pytestmark = pytest.mark.xdist_group("ocr")  # one worker runs Tesseract: the others keep their cores
 VARIANT = "2021-045-lot2"
@@ -39,6 +40,15 @@ def convention_pages(convention):
     return scans.pages(convention, 200)
 
 
+@pytest.fixture(scope="module")
+def signed_pages(convention, convention_pages):
+    """The convention printed, signed in ink beside "Pour le signataire", and scanned."""
+    zone = corpus.signature_zone(convention)
+    pages = list(convention_pages)
+    pages[zone.page] = corpus.scribble(pages[zone.page].convert("RGB"), zone, 200, seed=3).convert("L")
+    return pages
+
+
 def deposit(members, drop, commune):
     return drop(b.zip_of(members), form=b.form(commune))
 
@@ -49,10 +59,10 @@ def roles(report) -> dict:
 
 @slow
 def test_a_scanned_convention_annex_and_order_are_routed_with_the_variant_known(
-    tesseract, intake_ctx, drop, commune, convention_pages
+    tesseract, intake_ctx, drop, commune, signed_pages
 ):
     members = [
-        ("scan0001.pdf", scans.image_pdf(convention_pages, 200)),
+        ("scan0001.pdf", scans.image_pdf(signed_pages, 200)),
         ("scan0002.pdf", scans.scanned(b.annex_pdf(commune, "Communes à partir de 50.000 habitants"), 300)),
         ("scan0003.pdf", scans.scanned(b.order_pdf(commune, Decimal("1000")), 250)),
     ]
@@ -67,7 +77,8 @@ def test_a_scanned_convention_annex_and_order_are_routed_with_the_variant_known(
         commune.siret,
         "Hauts-de-France@resah.fr",
     )
-    assert "convention_unknown" not in [p.code for p in report.problems]
+    assert "convention_unknown" not in report.codes and "convention_unsigned" not in report.codes
+    assert report.signature.status == "unverified"  # signed in ink: a person looks at it
 
 
 @slow

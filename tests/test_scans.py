@@ -38,20 +38,23 @@ def test_the_image_only_pdf_has_no_text_layer(convention, page):
         assert all(not (p.extract_text() or "").strip() for p in doc.pages)
 
 
-def test_the_signature_zone_lies_beside_the_label_and_holds_no_printed_text(convention):
+def test_the_signature_zone_holds_the_label_and_no_printed_text_beside_it(convention):
     zone = scans.signature_zone(convention)
+    k = 72 / 150
     with pdfplumber.open(io.BytesIO(convention)) as doc:
         page = doc.pages[zone.page]
-        assert page.search(scans.SIGNATURE_LABEL)
-        inside = page.crop((zone.left, zone.top, zone.right, zone.bottom)).chars
-    assert inside == []
+        (label,) = page.search(scans.SIGNATURE_LABEL)
+        beside = page.crop(tuple(v * k for v in zone.room(150))).chars
+        below = page.search("Pour le Resah")[0]
+    assert zone.left <= label["x0"] and zone.top <= label["top"] and zone.bottom < below["top"]
+    assert beside == []
 
 
 def test_the_scribble_inks_the_signature_zone_and_nothing_else(convention):
     zone = scans.signature_zone(convention)
     (blank,) = scans.rasterise(convention, 150, (zone.page,))
     signed = scans.scribble(blank, zone, 150, seed=1)
-    box = zone.pixels(150)
+    box = zone.room(150)
     assert scans.ink_ratio(blank, box) == 0
     assert scans.ink_ratio(signed, box) > 0.02
     left, top, right, bottom = ImageChops.difference(blank, signed).getbbox()
@@ -103,8 +106,8 @@ def test_photos_are_jpeg_members_named_by_page(page):
 
 def test_scanned_signs_only_when_asked(convention):
     zone = scans.signature_zone(convention)
-    box = zone.pixels(150)
-    (signed,) = scans.scanned(convention, 150, "net", 1, pages=(zone.page,), ink=True)
+    box = zone.room(150)
+    (signed,) = scans.scanned(convention, 150, "net", 1, pages=(zone.page,), mark="scribble")
     (blank,) = scans.scanned(convention, 150, "net", 1, pages=(zone.page,))
     assert scans.ink_ratio(signed, box) > 0.02
     assert scans.ink_ratio(blank, box) == 0
