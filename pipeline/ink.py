@@ -25,7 +25,9 @@ RESAH = ("pour", "le", "resah")
 CACHET = ("signature", "et", "cachet")
 LOOKALIKE = str.maketrans("i1|", "lll")
 ROOM = 16  # label heights below the label when no other label closes the zone: about 5 cm at 9 pt
-FARTHEST = 32  # label heights below the label within which "Signature et cachet" closes the zone (about 10 cm)
+FARTHEST = (
+    32  # label heights below the label within which "Signature et cachet" closes the zone (about 10 cm)
+)
 PRINTED = 50  # Tesseract's confidence from which a word is printed text, masked
 FLAT = (
     0.45  # a word this flat (in label heights) is a rule or a dotted leader, masked whatever its confidence
