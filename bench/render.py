@@ -95,7 +95,7 @@ def per_document(resources, variants, requests, out: Path) -> dict[str, float]:
     renderer = Renderer.build(resources, variants)
     template = resources.convention_template
     jobs = [
-        (v, r, variant_context(v, renderer.regions) | signatory_context(v, r))
+        (v, r, variant_context(v, renderer.regions) | signatory_context(v, r, DAY))
         for r in requests
         for v in variants
     ]
@@ -108,7 +108,7 @@ def per_document(resources, variants, requests, out: Path) -> dict[str, float]:
 
     def ours(job):
         v, r, _ = job
-        data = renderer.conventions[v.id].render(signatory_context(v, r))
+        data = renderer.conventions[v.id].render(signatory_context(v, r, DAY))
         (out / f"csac-{v.id}-{r.signatory.entity.siret}.docx").write_bytes(data)
 
     def floor(job):
