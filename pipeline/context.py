@@ -31,6 +31,15 @@ def created(on: dt.date) -> str:
     return f"{on:%Y-%m-%d}T00:00:00Z"
 
 
+def _blocks(blocks, closing: bool) -> list[dict]:
+    """An article's blocks; `kept`: printed on the page of what follows (the last article's text
+    with the signature block, the line that announces the tariff with the table)."""
+    out = [asdict(b) for b in blocks]
+    for block, after in zip(out, [*out[1:], None], strict=True):
+        block["kept"] = closing or (after is not None and after["kind"] == "tariff")
+    return out
+
+
 def variant_context(variant: Variant, regions: RegionBook) -> dict:
     tariff = variant.tariff
     return {
@@ -39,11 +48,7 @@ def variant_context(variant: Variant, regions: RegionBook) -> dict:
             "id": variant.id,
             "footer_label": variant.footer_label,
             "articles": [
-                {
-                    "title": a.title,
-                    "blocks": [asdict(b) for b in a.blocks],
-                    "closing": a is variant.articles[-1],
-                }
+                {"title": a.title, "blocks": _blocks(a.blocks, a is variant.articles[-1])}
                 for a in variant.articles
             ],
             "tariff": {

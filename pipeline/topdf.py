@@ -26,6 +26,14 @@ def find_soffice() -> str | None:
     return shutil.which("soffice") or shutil.which("libreoffice")
 
 
+def require_soffice() -> str:
+    """LibreOffice's path, checked before anything is written: no package half-done for want of it."""
+    soffice = find_soffice()
+    if soffice is None:
+        raise _no_soffice()
+    return soffice
+
+
 def _batches(sources: Sequence[Path]) -> Iterable[list[Path]]:
     """Batches whose files have distinct names: soffice writes every PDF into one folder."""
     pending = list(sources)
@@ -48,14 +56,17 @@ def _no_soffice() -> ArgumentError:
     )
 
 
-def convert_to_pdf(sources: Sequence[Path], soffice: str | None = None) -> list[Path]:
-    """A PDF beside each source (same name, .pdf), in one soffice call per batch of files."""
-    soffice = soffice or find_soffice()
-    if soffice is None:
-        raise _no_soffice()
+def convert_to_pdf(
+    sources: Sequence[Path], soffice: str | None = None, profile: Path | None = None
+) -> list[Path]:
+    """A PDF beside each source (same name, .pdf), in one soffice call per batch of files.
+
+    `profile`: a LibreOffice user profile to reuse (bench/render.py compares warm starts); by
+    default a throwaway one."""
+    soffice = soffice or require_soffice()
     done = []
     with tempfile.TemporaryDirectory(prefix="csac-soffice-") as scratch:
-        profile, out = Path(scratch, "profile"), Path(scratch, "pdf")
+        profile, out = profile or Path(scratch, "profile"), Path(scratch, "pdf")
         for batch in _batches(sources):
             _run(soffice, profile, out, batch)
             for source in batch:

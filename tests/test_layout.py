@@ -89,7 +89,8 @@ def _tariff_rows(data: bytes) -> dict[str, str]:
     rows = {}
     for tr in table._tbl.iter(f"{W}tr"):
         shd = tr.find(f".//{W}shd")
-        rows["".join(t.text or "" for t in tr.find(f"{W}tc").iter(f"{W}t"))] = shd.get(f"{W}fill")
+        fill = shd.get(f"{W}fill") if shd is not None else None
+        rows["".join(t.text or "" for t in tr.find(f"{W}tc").iter(f"{W}t"))] = fill
     return rows
 
 
@@ -109,7 +110,7 @@ def test_the_signatorys_own_row_is_the_one_highlighted(parse, renderer, bethune,
     data = _doc(renderer, parse(bethune)).data
     lit = [label for label, fill in _tariff_rows(data).items() if fill == OWN_FILL]
     assert lit == [row]
-    assert "Ligne surlignée : votre typologie." in [p.text for p in _open(data).paragraphs]
+    assert _tariff_rows(data)["Ligne surlignée : votre typologie."] is None
 
 
 def test_a_mandate_highlights_each_beneficiarys_row(parse, renderer, bethune):
@@ -119,9 +120,7 @@ def test_a_mandate_highlights_each_beneficiarys_row(parse, renderer, bethune):
     data = _doc(renderer, parse(bethune)).data
     lit = {label for label, fill in _tariff_rows(data).items() if fill == OWN_FILL}
     assert lit == {"Régions", "Communautés d’agglomérations pour leurs besoins propres"}
-    assert "Lignes surlignées : les typologies de vos bénéficiaires." in [
-        p.text for p in _open(data).paragraphs
-    ]
+    assert "Lignes surlignées : les typologies de vos bénéficiaires." in _tariff_rows(data)
 
 
 def test_a_groupement_highlights_its_tier(parse, resources, variants, bethune):
@@ -130,6 +129,12 @@ def test_a_groupement_highlights_its_tier(parse, resources, variants, bethune):
     data = _doc(renderer, parse(bethune, ["2021-047-001"]), variant="2021-047-001").data
     lit = [k for k, fill in _tariff_rows(data).items() if fill == OWN_FILL]
     assert lit == ["Groupement de 5 à 9 bénéficiaires"]
+
+
+def test_the_contribution_due_closes_the_tariff_table(parse, renderer, bethune):
+    last = list(_tariff_rows(_doc(renderer, parse(bethune)).data))[-1]
+    assert last.startswith("Contribution annuelle due par le signataire : 1")
+    assert last.endswith("(Communautés d’agglomérations pour leurs besoins propres)")
 
 
 # -- The signature block -----------------------------------------------------------------------

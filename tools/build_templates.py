@@ -81,8 +81,9 @@ def _styles(doc):
     add("CSAC Sous-article", bold=True, before=6, after=4, heading=True)
     add("CSAC Puce", indent=1.0, after=2)
     add("CSAC Note", 8, after=2)
-    # The last article's text stays on the page of the signature block that closes it.
-    add("CSAC Clôture").paragraph_format.keep_with_next = True
+    # Text kept with what follows: the last article's, with the signature block that closes it;
+    # the line that announces the tariff, with the table.
+    add("CSAC Suivi").paragraph_format.keep_with_next = True
     cell = add("CSAC Cellule", after=0)
     cell.paragraph_format.alignment = WD_ALIGN_PARAGRAPH.LEFT
     cell.paragraph_format.keep_with_next = True  # a table's rows stay together
@@ -92,6 +93,8 @@ def _styles(doc):
     contribution = add("CSAC Contribution", bold=True, before=6, after=6)
     contribution.paragraph_format.alignment = WD_ALIGN_PARAGRAPH.LEFT  # a short line, not stretched
     _border_box(contribution.element.get_or_add_pPr())
+    due = add("CSAC Du", bold=True, before=2, after=2)  # the contribution due, in the tariff's last row
+    due.base_style = cell
     box = add("CSAC Encadre", after=0)  # a framed paragraph: the bulletin's nota bene
     box.paragraph_format.alignment = WD_ALIGN_PARAGRAPH.LEFT
     _border_box(box.element.get_or_add_pPr())
@@ -239,6 +242,18 @@ def _widths(table, *widths):
             cell.width = width
 
 
+def _merged(table, text: str, style: str):
+    """A last row across both columns."""
+    row = table.add_row()
+    _unsplittable(row)
+    cell = row.cells[0].merge(row.cells[1])
+    para = cell.paragraphs[0]
+    para.style = table.part.document.styles[style]
+    para.paragraph_format.keep_with_next = True
+    para.add_run(text)
+    return row
+
+
 def _tariff_table(doc):
     """Header merged down over the lot's note and shaded; amounts right; the signatory's rows lit."""
     table = doc.add_table(rows=0, cols=2)
@@ -262,10 +277,12 @@ def _tariff_table(doc):
     for cell in line.cells:
         _shade(cell, "{{ s.rows[r.key] }}")
     _row(table, "{%tr endfor %}", "")
+    # The note and the contribution due close the table: rows of it, so that they share its page.
+    note = _merged(table, "{{ s.tariff_note }}", "CSAC Note")
+    due = _merged(table, "Contribution annuelle due par le signataire : {{ s.contribution }}", "CSAC Du")
+    _shade(due.cells[0], BLUE)
     _widths(table, Cm(12.0), Cm(5.0))
-    # The last row lets go of the next paragraph: only the rows themselves hold together.
-    line.cells[0].paragraphs[0].paragraph_format.keep_with_next = False
-    line.cells[1].paragraphs[0].paragraph_format.keep_with_next = False
+    note.cells[0].width = due.cells[0].width = Cm(17.0)
 
 
 def _parties(doc):
@@ -293,10 +310,9 @@ def _articles(doc):
     _p(doc, "{{ v.tariff.caption }}", "CSAC Sous-article")
     _tag(doc, "endif")
     _tariff_table(doc)
-    _p(doc, "{{ s.tariff_note }}", "CSAC Note")
-    _p(doc, "Contribution annuelle due par le signataire : {{ s.contribution }}", "CSAC Contribution")
-    _tag(doc, "elif a.closing")
-    _p(doc, "{{ b.text }}", "CSAC Clôture")
+    _p(doc, "", "CSAC Note")  # air below the table
+    _tag(doc, "elif b.kept")
+    _p(doc, "{{ b.text }}", "CSAC Suivi")
     _tag(doc, "else")
     _p(doc, "{{ b.text }}")
     _tag(doc, "endif")
@@ -347,7 +363,7 @@ def _signature_block(doc):
 
     OCR finds "Pour le signataire" and reads ink from there down to the left column's "Signature
     et cachet" (pipeline/ocr.py): both labels open the first line, the room is in each cell."""
-    _p(doc, "", "CSAC Clôture")  # a line of air between the last article and the block
+    _p(doc, "", "CSAC Suivi")  # a line of air between the last article and the block
     table = doc.add_table(rows=1, cols=2)
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
     _borders(table, "nil")
@@ -402,7 +418,7 @@ def _spacing(twentieths: int):
 def _info_table(doc, rows: list[tuple[str, str]]):
     table = doc.add_table(rows=0, cols=2)
     table.style = doc.styles["Table Grid"]
-    _margins(table, top=30, side=100)
+    _margins(table, top=15, side=100)
     for label, value in rows:
         row = _row(table, label, value)
         _unsplittable(row)
@@ -443,7 +459,7 @@ def build_bulletin(path: Path):
             ("Téléphone", "{{ b.contact_telephone }}"),
         ],
     )
-    _p(doc, "")
+    _p(doc, "", "CSAC Note")  # air below the table
     _p(
         doc,
         "Je soussigné, {{ b.signer }}, souhaite adhérer à la centrale d’achat du GIP Resah pour un montant de 300 euros (établissements médico-sociaux) 600 euros (autres organismes) nets de taxe pour l’année civile {{ b.year }}, afin de pouvoir bénéficier, le cas échéant, de ses marchés. Un titre de recettes est envoyé dès la signature de la présente convention. Les suivants seront envoyés au premier trimestre des années civiles suivantes.",
