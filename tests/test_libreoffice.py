@@ -161,10 +161,12 @@ def test_the_mailbox_frame_sits_on_one_page(pdfs, carlito, signatory, document):
 
 @pytest.mark.parametrize("signatory", SIGNATORIES)
 @pytest.mark.parametrize("document", VARIANT_IDS)
-def test_the_signature_block_sits_on_one_page_with_room_to_sign(pdfs, carlito, signatory, document):
+def test_the_signature_block_sits_on_one_page_with_room_to_sign(pdfs, carlito, variants, signatory, document):
     pages = _pages(pdfs[signatory, document])
     (number,) = _on_one_page(pages, "Pour le signataire", "Signature et cachet")
     lines = pages[number]
+    last_words = variants[document].articles[-1].blocks[-1].text  # the closing lines, kept with it
+    assert squash(last_words[:60]) in squash(" ".join(line["text"] for line in lines))
     label = next(line for line in lines if line["text"].startswith("Pour le signataire"))
     # The OCR side's contract: both parties' labels open the same line, the signatory's on the left
     assert "Pour le Resah" in label["text"] and label["x0"] < 3 * CM
@@ -184,12 +186,19 @@ def test_no_heading_is_the_last_line_of_a_page(pdfs, carlito, variants, signator
 
 @pytest.mark.parametrize("signatory", SIGNATORIES)
 @pytest.mark.parametrize("document", DOCUMENTS)
-def test_footers_say_page_n_of_the_real_page_count(pdfs, signatory, document):
+def test_footers_say_page_n_of_the_real_page_count_on_one_line(pdfs, signatory, document):
+    """One line whatever the signatory's name: the bulletin's footer names its SIRET, not its name."""
+    label = "Bulletin d’adhésion" if document == "bulletin" else "Convention de service d’achat centralisé"
     with pdfplumber.open(io.BytesIO(pdfs[signatory, document])) as pdf:
         pages = len(pdf.pages)
-        found = [FOOTER.findall(page.extract_text() or "")[-1] for page in pdf.pages]
+        lines = [
+            [t["text"] for t in page.extract_text_lines() if FOOTER.search(t["text"])] for page in pdf.pages
+        ]
     assert pages >= 2
-    assert found == [(str(n), str(pages)) for n in range(1, pages + 1)]
+    assert [FOOTER.findall(found[-1])[-1] for found in lines] == [
+        (str(n), str(pages)) for n in range(1, pages + 1)
+    ]
+    assert all(found[-1].startswith(label) for found in lines)
 
 
 @pytest.mark.parametrize("document", DOCUMENTS)
