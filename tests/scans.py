@@ -47,12 +47,12 @@ class Zone:
 def zone_of_label(page: int, left: float, top: float, right: float, bottom: float) -> Zone:
     """The signature zone for the label "Pour le signataire" boxed (left, top, right, bottom).
 
-    csac's layout prints "Son représentant" and "Pour le Resah" right below the label, so people
-    sign beside it: from three label heights to its right, over the two short lines below it,
-    stopping before the long "Le directeur général…" line. In label heights, so the same
-    geometry serves PDF points and a scan's pixels at any resolution."""
+    csac's layout prints "Son représentant" right below the label, then the representative's name
+    and "Fait à …" (longer lines), so people sign beside the two short lines: from three label
+    heights to its right, down to the name's line. In label heights, so the same geometry serves
+    PDF points and a scan's pixels at any resolution."""
     h = bottom - top
-    return Zone(page, right + 3 * h, top - 0.5 * h, left + 30 * h, top + 4.2 * h)
+    return Zone(page, right + 3 * h, top - 0.5 * h, left + 30 * h, top + 2.6 * h)
 
 
 def signature_zone(pdf: bytes) -> Zone:
