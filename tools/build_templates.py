@@ -27,6 +27,73 @@ SIGNATURE_ROOM = Cm(3.6)  # with the line above, about 4 cm to sign and stamp
 HALF = Cm(8.5)  # half the text width: A4 less its 2 cm margins
 
 
+# The order the schema gives the children of a paragraph's and a table's properties: Word refuses
+# a file whose elements come in another order, where LibreOffice reads on.
+PPR_ORDER = [
+    "pStyle",
+    "keepNext",
+    "keepLines",
+    "pageBreakBefore",
+    "framePr",
+    "widowControl",
+    "numPr",
+    "suppressLineNumbers",
+    "pBdr",
+    "shd",
+    "tabs",
+    "suppressAutoHyphens",
+    "kinsoku",
+    "wordWrap",
+    "overflowPunct",
+    "topLinePunct",
+    "autoSpaceDE",
+    "autoSpaceDN",
+    "bidi",
+    "adjustRightInd",
+    "snapToGrid",
+    "spacing",
+    "ind",
+    "contextualSpacing",
+    "mirrorIndents",
+    "suppressOverlap",
+    "jc",
+    "textDirection",
+    "textAlignment",
+    "textboxTightWrap",
+    "outlineLvl",
+    "divId",
+    "cnfStyle",
+    "rPr",
+    "sectPr",
+    "pPrChange",
+]
+TBLPR_ORDER = [
+    "tblStyle",
+    "tblpPr",
+    "tblOverlap",
+    "bidiVisual",
+    "tblStyleRowBandSize",
+    "tblStyleColBandSize",
+    "tblW",
+    "jc",
+    "tblCellSpacing",
+    "tblInd",
+    "tblBorders",
+    "shd",
+    "tblLayout",
+    "tblCellMar",
+    "tblLook",
+    "tblCaption",
+    "tblDescription",
+]
+
+
+def _place(parent, el, order: list[str]):
+    """`el` inserted among `parent`'s children where `order` puts it."""
+    tag = el.tag.rpartition("}")[2]
+    return parent.insert_element_before(el, *(f"w:{t}" for t in order[order.index(tag) + 1 :]))
+
+
 def _border_box(pPr, color="4F81BD"):
     borders = OxmlElement("w:pBdr")
     for side in ("top", "left", "bottom", "right"):
@@ -37,13 +104,13 @@ def _border_box(pPr, color="4F81BD"):
     shd = OxmlElement("w:shd")
     for k, v in (("val", "clear"), ("color", "auto"), ("fill", BLUE)):
         shd.set(qn(f"w:{k}"), v)
-    pPr.append(borders)
-    pPr.append(shd)
+    _place(pPr, borders, PPR_ORDER)
+    _place(pPr, shd, PPR_ORDER)
 
 
 def _no_hyphenation(style):
     """Headings never break a word: no automatic hyphenation in them."""
-    style.element.get_or_add_pPr().append(OxmlElement("w:suppressAutoHyphens"))
+    _place(style.element.get_or_add_pPr(), OxmlElement("w:suppressAutoHyphens"), PPR_ORDER)
 
 
 def _styles(doc):
@@ -198,13 +265,12 @@ def _row(table, *cells: str, bold: bool = False, styles: tuple[str, ...] = ()):
     return row
 
 
-def _set(parent, tag: str, **attrs: str):
-    """A w: child element with w: attributes, appended to `parent`."""
+def _set(parent, tag: str, order: list[str] | None = None, **attrs: str):
+    """A w: child element with w: attributes, appended to `parent` (or placed by `order`)."""
     el = OxmlElement(f"w:{tag}")
     for k, v in attrs.items():
         el.set(qn(f"w:{k}"), v)
-    parent.append(el)
-    return el
+    return _place(parent, el, order) if order else parent.append(el) or el
 
 
 def _shade(cell, fill: str):
@@ -221,13 +287,13 @@ def _unsplittable(row, header: bool = False):
 
 def _margins(table, top: int, side: int):
     """Cell padding, in twentieths of a point."""
-    mar = _set(table._tbl.tblPr, "tblCellMar")
+    mar = _set(table._tbl.tblPr, "tblCellMar", TBLPR_ORDER)
     for edge, size in (("top", top), ("left", side), ("bottom", top), ("right", side)):
         _set(mar, edge, w=str(size), type="dxa")
 
 
 def _borders(table, val: str, color: str = "auto", inside: bool = True):
-    borders = _set(table._tbl.tblPr, "tblBorders")
+    borders = _set(table._tbl.tblPr, "tblBorders", TBLPR_ORDER)
     for edge in ("top", "left", "bottom", "right", "insideH", "insideV"):
         edge_val = val if inside or edge[:6] != "inside" else "nil"
         _set(borders, edge, val=edge_val, sz="0" if edge_val == "nil" else "6", space="0", color=color)
