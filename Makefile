@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 CSAC   := $(VENV)/bin/csac
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test check lint bench bench-ocr templates clean messages
+.PHONY: demo test check lint bench bench-ocr templates docs clean messages
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -65,6 +65,12 @@ bench-ocr: $(STAMP)
 
 templates: $(STAMP)
 	$(PY) tools/build_templates.py
+
+# The README's page images (docs/*.png): the sample package as LibreOffice prints it. Needs
+# LibreOffice Writer and Calc (libreoffice-writer-nogui libreoffice-calc-nogui) and, for Word's
+# pagination, Carlito (fonts-crosextra-carlito).
+docs: $(STAMP)
+	$(PY) tools/page_images.py
 
 clean:
 	rm -rf $(VENV) outbox/demo

@@ -95,7 +95,7 @@ def per_document(resources, variants, requests, out: Path) -> dict[str, float]:
     renderer = Renderer.build(resources, variants)
     template = resources.convention_template
     jobs = [
-        (v, r, variant_context(v, renderer.regions) | signatory_context(v, r))
+        (v, r, variant_context(v, renderer.regions) | signatory_context(v, r, DAY))
         for r in requests
         for v in variants
     ]
@@ -108,7 +108,7 @@ def per_document(resources, variants, requests, out: Path) -> dict[str, float]:
 
     def ours(job):
         v, r, _ = job
-        data = renderer.conventions[v.id].render(signatory_context(v, r))
+        data = renderer.conventions[v.id].render(signatory_context(v, r, DAY))
         (out / f"csac-{v.id}-{r.signatory.entity.siret}.docx").write_bytes(data)
 
     def floor(job):
@@ -137,6 +137,28 @@ def whole_campaign(resources, campaign, ids, out: Path, kinds) -> tuple[float, i
     return elapsed, len(result.outputs)
 
 
+def pdf_conversion(resources, variants, requests, work: Path) -> tuple[float, float]:
+    """Seconds per convention converted to PDF (--pdf): all in one soffice call, against one soffice
+    per document; both with the same LibreOffice profile, already created."""
+    from pipeline.topdf import convert_to_pdf
+
+    renderer = Renderer.build(resources, variants[:1])
+    files = []
+    for r in requests:
+        path = work / f"CSAC_{r.signatory.entity.siret}.docx"
+        path.write_bytes(renderer.conventions[variants[0].id].render(signatory_context(variants[0], r, DAY)))
+        files.append(path)
+    profile = work / "lo-profile"
+    convert_to_pdf(files[:1], profile=profile)  # the profile's first start, counted in neither
+    start = time.perf_counter()
+    convert_to_pdf(files, profile=profile)
+    shared = (time.perf_counter() - start) / len(files)
+    start = time.perf_counter()
+    for path in files:
+        convert_to_pdf([path], profile=profile)
+    return shared, (time.perf_counter() - start) / len(files)
+
+
 def machine() -> str:
     cpu = next(
         (
@@ -158,6 +180,7 @@ def main() -> None:
     parser.add_argument(
         "--sample", type=int, default=100, help="signatories timed per document (× 4 variants)"
     )
+    parser.add_argument("--pdf", type=int, default=20, help="conventions converted to PDF (0: skip)")
     args = parser.parse_args()
 
     resources = Resources.default()
@@ -179,6 +202,9 @@ def main() -> None:
         full, n_full = whole_campaign(
             resources, campaign, ids, work / "out", ("convention", "annex", "bulletin")
         )
+        if args.pdf:
+            (work / "pdf").mkdir()
+            pdf = pdf_conversion(resources, variants, requests[: args.pdf], work / "pdf")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -193,6 +219,10 @@ def main() -> None:
     print(f"campaign of {args.signatories} signatories x 4 variants, 2 worker processes:")
     print(f"  conventions only : {n_conv} files in {conventions:.1f} s   (target < 30 s)")
     print(f"  full package     : {n_full} files in {full:.1f} s   (conventions, annexes, bulletins)")
+    if args.pdf:
+        print(f"--pdf, per convention, {args.pdf} converted by LibreOffice:")
+        print(f"  one soffice for all : {pdf[0] * 1000:8.0f} ms")
+        print(f"  one soffice per file: {pdf[1] * 1000:8.0f} ms   ({pdf[1] / pdf[0]:.1f}x)")
 
 
 if __name__ == "__main__":

@@ -66,6 +66,7 @@ class RenderOptions(Setup):
     on: dt.date | None = None  # the bulletin's year and its 31 October rule; None: today
     kinds: tuple[str, ...] = KINDS
     state: Path | None = None  # the register's folder; None: the configuration's
+    pdf: bool = False  # a PDF beside each Word file (LibreOffice), for e-signature platforms
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,23 @@ class Rendered:
     request: Request
     documents: tuple[Document, ...]
     out: Path
+    pdfs: tuple[Path, ...] = ()
+
+
+def _pdfs(out: Path, relpaths: list[str], soffice: str) -> tuple[Path, ...]:
+    """A PDF beside each Word file, all through one LibreOffice process per batch (pipeline/topdf.py).
+
+    Only the Word files: they are what a signatory signs; the annex stays a workbook to fill in."""
+    from .topdf import convert_to_pdf
+
+    return tuple(convert_to_pdf([out / path for path in relpaths if path.endswith(".docx")], soffice))
+
+
+def _soffice(pdf: bool) -> str | None:
+    """LibreOffice when PDFs are asked, found before anything is written."""
+    from .topdf import require_soffice
+
+    return require_soffice() if pdf else None
 
 
 def _prepared(resources: Resources, variant_ids: list[str], beneficiary: Path):
@@ -93,12 +111,14 @@ def render_signatory(options: RenderOptions) -> Rendered:
     from . import register
     from .render import write_documents
 
+    soffice = _soffice(options.pdf)
     chosen, renderer, request = _prepared(options.resources, list(options.variants), options.beneficiary)
     register_file = options.config(state=options.state).workspace.register
     docs = renderer.package(request, options.on or dt.date.today(), options.kinds)
     write_documents(options.out, docs)
+    pdfs = _pdfs(options.out, [d.relpath for d in docs], soffice) if soffice else ()
     register.record(register_file, request, chosen)
-    return Rendered(request, tuple(docs), options.out)
+    return Rendered(request, tuple(docs), options.out, pdfs)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -110,6 +130,7 @@ class CampaignOptions(Setup):
     on: dt.date | None = None  # None: the campaign's date, else today
     kinds: tuple[str, ...] = KINDS
     state: Path | None = None  # the register's folder; None: the configuration's
+    pdf: bool = False  # a PDF beside each Word file, the whole campaign through one LibreOffice per batch
 
 
 def render_campaign(options: CampaignOptions, progress: Progress | None = None) -> BatchResult:
@@ -117,6 +138,7 @@ def render_campaign(options: CampaignOptions, progress: Progress | None = None) 
     from .campaign import load_campaign, run_campaign
     from .variants import load_variants, select
 
+    soffice = _soffice(options.pdf)
     resources = options.resources
     ids = [v.id for v in select(load_variants(resources), list(options.variants))]
     register_file = options.config(state=options.state).workspace.register
@@ -125,9 +147,12 @@ def render_campaign(options: CampaignOptions, progress: Progress | None = None) 
     if progress:
         progress(0, total)
     tick = (lambda n: progress(n, total)) if progress else None
-    return run_campaign(
+    result = run_campaign(
         campaign, ids, options.out, resources, options.jobs, options.on, tick, options.kinds, register_file
     )
+    if soffice:
+        _pdfs(options.out, [entry["path"] for entry in result.outputs], soffice)
+    return result
 
 
 @dataclass(frozen=True, kw_only=True)

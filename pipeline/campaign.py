@@ -36,6 +36,7 @@ CSV_FIELDS = {
     "ville",
     "representant",
     "email",
+    "telephone",
     "finess",
     "medico_social",
     "montant_maximum",

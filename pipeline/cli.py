@@ -43,6 +43,14 @@ DateOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Sortie JSON pour les scripts, au lieu d'un tableau.")]
+PdfOpt = Annotated[
+    bool,
+    typer.Option(
+        "--pdf",
+        help="Écrire aussi un PDF à côté de chaque document Word (plateformes de signature électronique) ; "
+        "demande LibreOffice.",
+    ),
+]
 PRIVATE = 0o077  # deposits, journal and messages hold personal data (GDPR): owner only
 StateOpt = Annotated[
     Path | None,
@@ -125,6 +133,7 @@ def render_cmd(
     bulletin: Annotated[bool, typer.Option(help="Produire aussi le bulletin d'adhésion.")] = True,
     as_json: JsonOpt = False,
     state: StateOpt = None,
+    pdf: PdfOpt = False,
 ) -> None:
     """Produit les conventions, les annexes et le bulletin d'un signataire, et l'inscrit au registre.
 
@@ -140,6 +149,7 @@ def render_cmd(
         on=date.date() if date else None,
         kinds=KINDS if bulletin else ("convention", "annex"),
         state=state,
+        pdf=pdf,
     )
     done = api.render_signatory(options)
     if as_json:
@@ -180,6 +190,7 @@ def render_batch_cmd(
         ),
     ] = ",".join(KINDS),
     state: StateOpt = None,
+    pdf: PdfOpt = False,
 ) -> None:
     """Produit toute une campagne sans s'arrêter aux lignes en erreur, inscrit ses signataires au
     registre et écrit manifest.json.
@@ -195,6 +206,7 @@ def render_batch_cmd(
         on=date.date() if date else None,
         kinds=_kinds(documents),
         state=state,
+        pdf=pdf,
     )
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err) as progress:

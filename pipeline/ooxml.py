@@ -152,16 +152,39 @@ class CompiledDocx:
 
     def render(self, context: dict) -> bytes:
         members = [
-            pack(name, part.render(context).encode("utf-8")) if isinstance(part, Template) else part
+            pack(name, _self_closed(part.render(context)).encode("utf-8"))
+            if isinstance(part, Template)
+            else part
             for name, part in self.parts
         ]
         return write_zip(members)
 
 
+def _self_closed(xml: str) -> str:
+    """An empty value leaves `<w:t ...></w:t>`, which lxml (docxtpl) writes `<w:t .../>`.
+
+    Nothing else writes `></w:t>`: lxml self-closes every empty element, and text escapes `>`."""
+    return xml.replace("></w:t>", "/>")
+
+
+def _render(template: Path, context: dict) -> DocxTemplate:
+    """docxtpl's render, and the core properties' dates, which it leaves as written.
+
+    The templates write the creation date as Jinja too (tools/build_templates.py): it is the
+    campaign's date, so the same campaign always gives the same bytes."""
+    tpl = DocxTemplate(template)
+    tpl.render(context, autoescape=True)
+    env = Environment(autoescape=True)
+    props = tpl.docx.core_properties._element
+    for element in (props.created, props.modified):
+        if element is not None and element.text and "{{" in element.text:
+            element.text = env.from_string(element.text).render(context)
+    return tpl
+
+
 def compile_docx(template: Path, static: dict, deferred: tuple[str, ...]) -> CompiledDocx:
     """Render `template` once with docxtpl; names in `deferred` stay as markers."""
-    tpl = DocxTemplate(template)
-    tpl.render(static | {name: Deferred(name) for name in deferred}, autoescape=True)
+    tpl = _render(template, static | {name: Deferred(name) for name in deferred})
     buf = io.BytesIO()
     tpl.save(buf)
     env = _marker_env()
@@ -176,8 +199,7 @@ def compile_docx(template: Path, static: dict, deferred: tuple[str, ...]) -> Com
 
 def render_docx_naive(template: Path, context: dict) -> bytes:
     """docxtpl as its documentation shows it: the baseline csac must match."""
-    tpl = DocxTemplate(template)
-    tpl.render(context, autoescape=True)
+    tpl = _render(template, context)
     buf = io.BytesIO()
     tpl.save(buf)
     return zip_bytes(read_members(buf.getvalue()))

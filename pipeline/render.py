@@ -81,7 +81,7 @@ class Renderer:
         docs = []
         for v in self.variants:
             if "convention" in kinds:
-                data = self.conventions[v.id].render(signatory_context(v, request))
+                data = self.conventions[v.id].render(signatory_context(v, request, on))
                 docs.append(Document("convention", v.id, siret, f"{siret}/CSAC_{v.id}_{siret}.docx", data))
             if "annex" in kinds:
                 data = render_annex(v, request)

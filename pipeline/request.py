@@ -20,7 +20,7 @@ from .errors import InputError, Problem
 from .money import euros
 from .regions import Region, RegionBook
 from .schemas import check
-from .tariff import GROUPEMENT, Contribution, Tariff
+from .tariff import GROUPEMENT, Contribution, Tariff, TariffRow
 from .variants import Variant
 
 ALL_VARIANTS = "*"
@@ -76,6 +76,7 @@ class Signatory:
     medico_social: bool = False
     finess: str | None = None
     email: str | None = None
+    phone: str | None = None
     contact: Contact = Contact()
 
 
@@ -120,6 +121,7 @@ def _signatory(d: dict) -> Signatory:
         medico_social=bool(d.get("medico_social", False)),
         finess=d.get("finess"),
         email=d.get("email"),
+        phone=one_line(d["telephone"]) if d.get("telephone") else None,
         contact=Contact(**contact),
     )
 
@@ -276,10 +278,18 @@ def beneficiary_due(variant: Variant, mode: str, ben: Entity) -> Contribution | 
     return Contribution.of_row(variant.tariff.row_for(ben.typology, ben.population))
 
 
+def tariff_rows_due(variant: Variant, request: Request) -> list[TariffRow]:
+    """The tariff rows the signatory pays by: a groupement's tier, else one per beneficiary."""
+    tariff = variant.tariff
+    if request.mode == GROUPEMENT:
+        return [tariff.row_for_group(len(request.beneficiaries))]
+    return [tariff.row_for(b.typology, b.population) for b in request.beneficiaries]
+
+
 def contribution_due(variant: Variant, request: Request) -> Contribution:
     """The signatory's annual contribution: a groupement's tier, else its beneficiaries' rows
     (`Contribution.of_rows`, which intake's pipeline/dues.py applies to what the annex says)."""
-    tariff = variant.tariff
+    rows = tariff_rows_due(variant, request)
     if request.mode == GROUPEMENT:
-        return Contribution.of_row(tariff.row_for_group(len(request.beneficiaries)))
-    return Contribution.of_rows([tariff.row_for(b.typology, b.population) for b in request.beneficiaries])
+        return Contribution.of_row(rows[0])
+    return Contribution.of_rows(rows)

@@ -75,7 +75,7 @@ def test_the_compiled_renderer_gives_docxtpls_own_output(parse, renderer, resour
     bethune["signataire"]["denomination"] = NASTY
     request = parse(bethune)
     variant = variants["2021-045-lot4"]
-    context = variant_context(variant, renderer.regions) | signatory_context(variant, request)
+    context = variant_context(variant, renderer.regions) | signatory_context(variant, request, DAY)
     naive = dict(read_members(render_docx_naive(resources.convention_template, context)))
     ours = dict(read_members(_docs(renderer, request)["convention", "2021-045-lot4"].data))
     assert ours == naive
