@@ -35,7 +35,8 @@ SIGNATURE_LABEL = "Pour le signataire"
 @dataclass(frozen=True)
 class Zone:
     """Where a convention is signed, in PDF points from the page's top left corner, as csac finds it
-    (pipeline/ink.py); `label_right` is where the label "Pour le signataire" ends."""
+    (pipeline/ink.py); `label_right` is where the printed lines in the zone end (the label, the name,
+    "Fait à …"): people sign beside them."""
 
     page: int  # 0-based
     left: float
@@ -49,7 +50,7 @@ class Zone:
         return round(self.left * k), round(self.top * k), round(self.right * k), round(self.bottom * k)
 
     def room(self, dpi: int) -> tuple[int, int, int, int]:
-        """The part of the zone beside the label, in pixels: where people sign."""
+        """The part of the zone beside its printed lines, in pixels: where people sign."""
         left, top, right, bottom = self.pixels(dpi)
         return round(self.label_right * dpi / 72), top, right, bottom
 
@@ -71,8 +72,18 @@ def signature_zone(pdf: bytes) -> Zone:
             found = ink.zone(words(page), page.width, page.height)
             if found:
                 area = found.area
-                return Zone(number, area.left, area.top, area.right, area.bottom, found.label.right)
+                return Zone(number, area.left, area.top, area.right, area.bottom, _printed_right(page, area))
     raise ValueError(f"no {SIGNATURE_LABEL!r} in this PDF")
+
+
+def _printed_right(page, area) -> float:
+    """Where the words printed inside the zone end, on the right."""
+    inside = [
+        w["x1"]
+        for w in page.extract_words()
+        if w["top"] < area.bottom and w["bottom"] > area.top and area.left <= w["x0"] < area.right
+    ]
+    return max(inside, default=area.left) + 2  # a pen keeps clear of the last letter
 
 
 def rasterise(pdf: bytes, dpi: int, pages: tuple[int, ...] | None = None) -> list[Image.Image]:
