@@ -42,6 +42,7 @@ from .notices import (
     rejection_notice,
 )
 from .orders import read_order_amount
+from .photos import assemble
 from .problems import Catalogue, Finding, load_catalogue
 from .regions import Region, RegionBook, load_regions
 from .report import (
@@ -160,7 +161,8 @@ def load_deposit(path: Path, form_path: Path | None, ctx: IntakeContext) -> Depo
 def _read(deposit: Deposit, ctx: IntakeContext) -> tuple[list[Classified], tuple[str, ...]]:
     opened = read_archive(deposit.data, ctx.limits)
     reading = ocr.Reading.start(ctx.ocr_limits, ctx.workspace.state / "ocr")
-    docs = [classify(extract(m, ctx.limits, reading), ctx.variants) for m in opened.members]
+    read = assemble([extract(m, ctx.limits, reading) for m in opened.members])
+    docs = [classify(d, ctx.variants) for d in read]
     return settle(docs), opened.ignored
 
 
@@ -483,8 +485,9 @@ def _updates(a: Assessment, out: IntakeReport, deposit: Deposit, ctx: IntakeCont
                 j.due.amount if j.due and j.due.certain else None, j.paid, review=view.review,
             ),
             tuple(
-                Brought(d.role, d.doc.name, kept.keep(d.doc.data), purpose)
+                Brought(d.role, name, kept.keep(data), purpose)
                 for d, purpose in zip(j.docs, j.purposes, strict=True) if any(d is b for b in j.brought)
+                for name, data in d.doc.files
             ),
         )
         for j, view in zip(a.dossiers, out.dossiers, strict=True)

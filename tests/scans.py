@@ -269,3 +269,31 @@ def ink_ratio(image: Image.Image, box: tuple[int, int, int, int], threshold: int
     crop = image.crop(box).convert("L")
     dark = sum(crop.point(lambda v: 255 if v < threshold else 0).histogram()[255:])
     return dark / max(1, crop.width * crop.height)
+
+
+# --- a convention as a mairie prints it -------------------------------------------------------------
+
+
+def printed(docx: bytes, size: float = 10.5, footer: bool = True) -> bytes:
+    """The convention as a word processor prints it: in a larger body (six A4 pages at 10.5 pt) and,
+    as the Resah's own conventions are, with a "Page N sur M" footer on each page (`footer`)."""
+    from fpdf import FPDF
+
+    from pipeline import sample
+
+    class Printed(FPDF):
+        def footer(self) -> None:
+            if footer:
+                self.set_y(-12)
+                self.cell(0, 5, f"Page {self.page_no()} sur {{nb}}", align="R")
+
+    pdf = Printed(format="A4")
+    font = next(f for f in sample.FONTS if __import__("pathlib").Path(f).is_file())
+    pdf.add_font("Body", fname=font)
+    pdf.set_font("Body", size=size)
+    pdf.set_auto_page_break(True, margin=18)
+    pdf.add_page()
+    for para in sample.docx_paragraphs(docx):
+        pdf.multi_cell(0, size * 0.5, para, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(1)
+    return bytes(pdf.output())
