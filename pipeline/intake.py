@@ -158,9 +158,10 @@ def load_deposit(path: Path, form_path: Path | None, ctx: IntakeContext) -> Depo
     return Deposit(name, data, form)
 
 
-def _read(deposit: Deposit, ctx: IntakeContext) -> tuple[list[Classified], tuple[str, ...]]:
+def _read(
+    deposit: Deposit, ctx: IntakeContext, reading: ocr.Reading
+) -> tuple[list[Classified], tuple[str, ...]]:
     opened = read_archive(deposit.data, ctx.limits)
-    reading = ocr.Reading.start(ctx.ocr_limits, ctx.workspace.state / "ocr")
     read = assemble([extract(m, ctx.limits, reading) for m in opened.members])
     docs = [classify(d, ctx.variants) for d in read]
     return settle(docs), opened.ignored
@@ -168,8 +169,9 @@ def _read(deposit: Deposit, ctx: IntakeContext) -> tuple[list[Classified], tuple
 
 def assess(deposit: Deposit, ctx: IntakeContext) -> Assessment:
     """Every finding about a deposit and its dossiers, and where it goes. Writes nothing."""
+    reading = ocr.Reading.start(ctx.ocr_limits, ctx.workspace.state / "ocr")  # the deposit's clock starts
     try:
-        docs, ignored = _read(deposit, ctx)
+        docs, ignored = _read(deposit, ctx, reading)
     except ArchiveRejected as exc:
         refused = ctx.catalogue.finding(exc.code, exc.reason, scope=exc.cause or None, name=exc.name)
         return Assessment(Verdict.REJECTED, (refused,))
@@ -179,7 +181,7 @@ def assess(deposit: Deposit, ctx: IntakeContext) -> Assessment:
         names = ", ".join(quoted(d.doc.name, 80) for d in dangerous)
         refused = ctx.catalogue.finding("archive_unsafe", detail, scope="dangerous", name=names)
         return Assessment(Verdict.REJECTED, (refused,), tuple(docs))
-    judge = Judge(ctx, deposit.form, deposit.received or dt.date.today())
+    judge = Judge(ctx, deposit.form, deposit.received or dt.date.today(), reading)
     plan = judge.plan(docs)
     if not plan.groups:  # nothing names a dossier: the deposit is judged alone, as a whole
         plan = judge.alone(docs)

@@ -56,6 +56,7 @@ class Limits:
     max_pixels: int = 60_000_000  # a page or image larger than this is shrunk (a PDF) or refused
     wall_seconds_per_page: float = 30.0
     deadline: float | None = None  # time.monotonic() when the deposit's time is up (see `started`)
+    straighten: bool = True  # turn back a page fed askew before reading it (bench/deskew.py measures both)
 
     def started(self) -> Limits:
         """The same limits, the deposit's clock started now."""
@@ -76,6 +77,9 @@ class PageText:
     unread: str | None = None  # why the page was not read, in French
     words: tuple[Word, ...] = ()
     ocr: bool = False  # the text was read by OCR, not taken from the text layer
+    # how the page was turned before it was read (its word boxes are in the page so turned, see `as_read`):
+    upright: int = 0  # degrees counter-clockwise, the canvas grown to fit, to stand it the right way up
+    skew: float = 0.0  # then degrees counter-clockwise, on the same canvas, to straighten it
 
 
 @dataclass(frozen=True)
@@ -325,37 +329,51 @@ def _read(image, number: int, limits: Limits, cache: Path | None) -> PageText:
     if image.getextrema()[0] >= 255 - BLANK_RANGE:
         page = PageText(number, "", ocr=True)
     else:
-        page = _ocr(_straight(_upright(image)), number)
+        upright = _upright(image)
+        skew = _straight(_turned(image, upright, 0.0)) if limits.straighten else 0.0
+        page = replace(_ocr(_turned(image, upright, skew), number), upright=upright, skew=skew)
     _store(cache, key, page)
     return page
 
 
-def _upright(image):
-    """The page turned the right way up, as Tesseract's orientation detection says; as is when it
-    cannot tell. Detection reads a large page at half size: as sure, and faster."""
+def as_read(image, page: PageText):
+    """The page's image (as rendered or decoded) turned as OCR turned it: the frame of its word boxes."""
+    return _turned(image, page.upright, page.skew)
+
+
+def _turned(image, upright: int, skew: float):
+    from PIL import Image
+
+    if upright:
+        image = image.rotate(upright, expand=True)
+    if skew:
+        image = image.rotate(skew, resample=Image.Resampling.BICUBIC, fillcolor=255)
+    return image
+
+
+def _upright(image) -> int:
+    """The quarter turn (counter-clockwise) that stands the page the right way up, as Tesseract's
+    orientation detection says; none when it cannot tell. Detection reads a large page at half size:
+    as sure, and faster."""
     import pytesseract
 
     seen = image.reduce(2) if min(image.size) >= OSD_HALVED else image
     try:
         osd = pytesseract.image_to_osd(seen, config="--psm 0")
     except pytesseract.TesseractError:  # too little text to tell: read it as it is
-        return image
+        return 0
     angle = re.search(r"Rotate: (\d+)", osd)
     sure = re.search(r"Orientation confidence: ([\d.]+)", osd)
     if not angle or not sure or float(sure.group(1)) < OSD_SURE or int(angle.group(1)) % 360 == 0:
-        return image
-    return image.rotate(-int(angle.group(1)), expand=True)
+        return 0
+    return -int(angle.group(1)) % 360
 
 
-def _straight(image):
-    """The page turned back by the small angle it was fed askew, when it is. Tesseract's orientation pass
-    only knows quarter turns, and a page 3° askew loses its title block (bench/ocr.py)."""
+def _straight(image) -> float:
+    """The small turn that straightens a page fed askew; none under DESKEW_MIN. Tesseract's orientation
+    pass only knows quarter turns, and a page 3° askew can lose its title block (bench/deskew.py)."""
     angle = skew_angle(image)
-    if abs(angle) < DESKEW_MIN:
-        return image
-    from PIL import Image
-
-    return image.rotate(angle, resample=Image.Resampling.BICUBIC, fillcolor=255)
+    return angle if abs(angle) >= DESKEW_MIN else 0.0
 
 
 def skew_angle(image) -> float:
@@ -371,7 +389,7 @@ def _sharpness(image, degrees: float) -> float:
     from PIL import Image
 
     turned = image.rotate(degrees, resample=Image.Resampling.NEAREST)
-    rows = list(turned.resize((1, turned.height), Image.Resampling.BOX).getdata())
+    rows = turned.resize((1, turned.height), Image.Resampling.BOX).tobytes()  # one grey byte a row
     mean = sum(rows) / len(rows)
     return sum((r - mean) ** 2 for r in rows)
 
@@ -402,7 +420,8 @@ def _cached(cache: Path | None, key: str, number: int) -> PageText | None:
     try:
         saved = json.loads(path.read_text(encoding="utf-8"))
         words = tuple(Word(w["text"], tuple(w["box"]), w["confidence"]) for w in saved["words"])
-        return PageText(number, saved["text"], words=words, ocr=True)
+        turn = int(saved["upright"]), float(saved["skew"])
+        return PageText(number, saved["text"], words=words, ocr=True, upright=turn[0], skew=turn[1])
     except (ValueError, KeyError, TypeError):  # a damaged entry is read again
         return None
 
@@ -414,7 +433,8 @@ def _store(cache: Path | None, key: str, page: PageText) -> None:
     words = [{"text": w.text, "box": list(w.box), "confidence": w.confidence} for w in page.words]
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(f".{os.getpid()}.tmp")
-    partial.write_text(json.dumps({"text": page.text, "words": words}, ensure_ascii=False), encoding="utf-8")
+    saved = {"text": page.text, "words": words, "upright": page.upright, "skew": page.skew}
+    partial.write_text(json.dumps(saved, ensure_ascii=False), encoding="utf-8")
     partial.replace(path)  # whole or absent: a reader never sees half an entry
 
 

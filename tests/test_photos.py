@@ -13,6 +13,7 @@ import io
 import mailbox
 import random
 import shutil
+import sys
 import zipfile
 from decimal import Decimal
 from email import policy
@@ -229,10 +230,77 @@ def test_a_tiff_s_frames_past_the_page_limit_are_not_read(footed, cache):
     assert "Page 3 sur 6" not in doc.text and "pages 3 à 3 non lues (au-delà de 2)" in doc.ocr
 
 
-def test_an_iphone_heic_photo_is_read(footed, cache):
+def heic_of(photo: bytes) -> bytes:
+    """The photo as an iPhone saves it (HEIC), by pillow-heif."""
     pillow_heif = pytest.importorskip("pillow_heif", reason="HEIC NOT TESTED: pip install 'csac[heic]'")
     pillow_heif.register_heif_opener()
     out = io.BytesIO()
-    Image.open(io.BytesIO(footed[0])).save(out, "HEIF", quality=85)
-    [doc] = read([("IMG_0001.HEIC", out.getvalue())], cache)
+    Image.open(io.BytesIO(photo)).save(out, "HEIF", quality=85)
+    return out.getvalue()
+
+
+def test_an_iphone_heic_photo_is_read(footed, cache):
+    [doc] = read([("IMG_0001.HEIC", heic_of(footed[0]))], cache)
     assert doc.kind == "image" and "CONVENTION DE SERVICE" in doc.text
+
+
+def test_without_pillow_heif_a_heic_photo_is_set_aside_saying_how_to_read_it(footed, cache, monkeypatch):
+    heic = heic_of(footed[0])
+    monkeypatch.setitem(sys.modules, "pillow_heif", None)  # as where the optional extra is not installed
+    [doc] = read([("photo.heic", heic)], cache)
+    assert doc.kind == "image" and "pip install 'csac[heic]'" in doc.error
+
+
+# --- pages fed askew -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def printout(docx) -> bytes:
+    return scans.printed(docx)
+
+
+@pytest.fixture(scope="module")
+def first_page(printout) -> Image.Image:
+    return scans.rasterise(printout, 200, (0,))[0]
+
+
+@pytest.mark.parametrize("degrees", [-4.5, -3.0, -1.2, 0.8, 2.0, 3.0, 4.2])
+def test_the_angle_a_page_was_fed_askew_is_found(first_page, degrees):
+    assert abs(ocr.skew_angle(scans.skew(first_page, degrees).convert("L")) + degrees) <= 0.3
+
+
+@pytest.mark.parametrize("degradation", ["net", "noise", "stamp", "photo"])
+def test_a_straight_page_is_not_turned(first_page, degradation):
+    page = scans.DEGRADATIONS[degradation](first_page, 5, 200)
+    assert abs(ocr.skew_angle(page.convert("L"))) < ocr.DESKEW_MIN
+
+
+def test_a_page_fed_askew_is_straightened_before_it_is_read_and_says_so(tesseract, first_page):
+    page = scans.skew(first_page, 3.0)
+    read_page = ocr.read_image(scans.jpeg_bytes(page, 85), ocr.Limits())
+    assert abs(read_page.skew + 3.0) <= 0.3 and read_page.upright == 0
+    assert "CONVENTION DE SERVICE" in read_page.text
+    title = next(w for w in read_page.words if w.text == "CONVENTION")
+    straight = ocr.as_read(Image.open(io.BytesIO(scans.jpeg_bytes(page, 85))).convert("L"), read_page)
+    left, top, width, height = title.box  # the word's box is in the page as read: ink under it there
+    assert straight.crop((left, top, left + width, top + height)).getextrema()[0] < 100
+
+
+@pytest.mark.slow
+def test_a_follow_up_order_completes_the_photographed_convention_s_dossier_read_as_one(
+    tesseract, plain, six, cache, intake_ctx, drop, commune, renderer, resources
+):
+    shutil.copytree(cache, intake_ctx.workspace.state / "ocr")
+    photos = [(f"convention_p{i}.jpg", data) for i, data in enumerate(plain, 1)]
+    annex = b.rendered(renderer, resources, commune, VARIANT)["annex"]
+    first = take_in(drop(b.zip_of([*photos, ("Annexe.xlsx", annex)]), form=b.form(commune)), intake_ctx)
+    order = [("EJ.pdf", b.order_pdf(commune, Decimal("1000")))]
+    second = take_in(drop(b.zip_of(order), "suite.zip", form=b.form(commune)), intake_ctx)
+    [dossier] = second.dossiers
+    assert dossier.dossier_id == first.dossiers[0].dossier_id
+    assert [(d.name, d.role, d.deposit_id) for d in dossier.documents] == [
+        ("convention_p1.jpg … convention_p6.jpg", "convention", first.deposit_id),  # read again as one
+        ("Annexe.xlsx", "annex", first.deposit_id),
+        ("EJ.pdf", "purchase_order", second.deposit_id),
+    ]
+    assert "convention_unknown" not in {p.code for p in second.problems}
