@@ -38,7 +38,7 @@ BLANK_RANGE = 16  # a page whose darkest pixel is this close to white holds noth
 OSD_HALVED = 2400  # pixels on the short side (A4 at 300 dpi) from which orientation is seen at half size
 OSD_SURE = 2.0  # Tesseract's orientation confidence under which a page is read as it is
 DESKEW_MAX = 5  # degrees either way a page fed askew is looked for
-DESKEW_MIN = 0.4  # degrees under which a page is read as it lies
+DESKEW_MIN = 0.5  # degrees under which a page is read as it lies (a straight scan or photo: up to 0.4)
 DESKEW_SIDE = 600  # pixels on the short side of the copy the angle is looked for on
 CACHE_VERSION = "2"  # 2: pages straightened before reading
 HEIC_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1")
@@ -420,7 +420,7 @@ def _cached(cache: Path | None, key: str, number: int) -> PageText | None:
     try:
         saved = json.loads(path.read_text(encoding="utf-8"))
         words = tuple(Word(w["text"], tuple(w["box"]), w["confidence"]) for w in saved["words"])
-        turn = int(saved["upright"]), float(saved["skew"])
+        turn = int(saved.get("upright", 0)), float(saved.get("skew", 0.0))  # absent: read as it lay
         return PageText(number, saved["text"], words=words, ocr=True, upright=turn[0], skew=turn[1])
     except (ValueError, KeyError, TypeError):  # a damaged entry is read again
         return None

@@ -13,6 +13,7 @@ import io
 import mailbox
 import random
 import shutil
+import struct
 import sys
 import zipfile
 from decimal import Decimal
@@ -228,6 +229,22 @@ def test_a_tiff_s_frames_past_the_page_limit_are_not_read(footed, cache):
     [doc] = read([("scan.tif", tiff_of(footed[:3]))], cache, ocr.Limits(max_pages=2))
     assert [p.unread is None for p in doc.scan_pages] == [True, True, False]
     assert "Page 3 sur 6" not in doc.text and "pages 3 à 3 non lues (au-delà de 2)" in doc.ocr
+
+
+def looping_tiff() -> bytes:
+    """A TIFF whose chain of page directories points back to itself: endless pages, to a naive reader."""
+    out = io.BytesIO()
+    Image.new("L", (64, 64), 255).save(out, "TIFF")
+    data = bytearray(out.getvalue())
+    first = struct.unpack("<I", data[4:8])[0]
+    after = first + 2 + 12 * struct.unpack("<H", data[first : first + 2])[0]
+    data[after : after + 4] = struct.pack("<I", first)
+    return bytes(data)
+
+
+def test_a_tiff_whose_pages_loop_is_read_once(cache):
+    [doc] = read([("boucle.tif", looping_tiff())], cache)
+    assert doc.pages == 1 and doc.error is None
 
 
 def heic_of(photo: bytes) -> bytes:
