@@ -6,8 +6,11 @@ and read in a forked worker whose CPU time and address space are capped
 wall-clock timeout: a hostile scan costs at most those bounds, and a page
 over a limit comes back unread with the reason, never as an exception.
 A page's size is checked from what it declares (a PDF's MediaBox, an image's
-header) before any pixel is decoded. Pages already read are cached under
-their rendered bytes' sha256, so no page is OCRed twice.
+header) before any pixel is decoded. In the worker, the page is stood upright
+(Tesseract's orientation detection) and straightened when it was fed askew
+(±5°), then read; the page says how it was turned, the frame of its word boxes.
+A TIFF's frames are pages, read as a PDF's are. Pages already read are cached
+under their rendered bytes' sha256, so no page is OCRed twice.
 """
 
 from __future__ import annotations
