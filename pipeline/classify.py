@@ -269,6 +269,14 @@ def _role_by_name(doc: Extracted) -> str:
     return OTHER
 
 
+def content_role(doc: Extracted) -> Role | None:
+    """The role a document's content shows, if any; None when nothing in it says (the name is not read)."""
+    if doc.error or EXECUTABLE in doc.active:
+        return None
+    decided = _role_by_content(doc)
+    return decided[0] if decided else None
+
+
 def classify(doc: Extracted, variants: dict[str, Variant]) -> Classified:
     if doc.error or EXECUTABLE in doc.active:  # a program named like a PDF is no convention
         return Classified(doc, OTHER)

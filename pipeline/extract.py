@@ -45,6 +45,13 @@ class Extracted:
     data: bytes = field(default=b"", repr=False, compare=False)  # the bytes, for what is forwarded
     ocr: str | None = None  # a scan: what OCR read of it, or why it could not (in French)
     scan_pages: tuple[ocr.PageText, ...] = field(default=(), repr=False, compare=False)  # as OCR read them
+    # a document made of several files (photos of its pages, in page order): each file's name and bytes
+    parts: tuple[tuple[str, bytes], ...] = field(default=(), repr=False, compare=False)
+
+    @property
+    def files(self) -> tuple[tuple[str, bytes], ...]:
+        """The files the document is: itself, or each photo of its pages; all are kept and forwarded."""
+        return self.parts or ((self.name, self.data),)
 
     @property
     def scanned(self) -> bool:
@@ -68,7 +75,8 @@ def sniff(data: bytes) -> str:
     if (
         data[:3] == b"\xff\xd8\xff"
         or data[:8] == b"\x89PNG\r\n\x1a\n"
-        or data[:4] in (b"II*\x00", b"MM\x00*")
+        or data[:4] in ocr.TIFF_MAGIC
+        or ocr.is_heic(data)
     ):
         return "image"
     return "other"
@@ -140,11 +148,15 @@ def scan_signature(found: SignatureCheck, pages: tuple[ocr.PageText, ...]) -> Si
 
 
 def _image(member: Member, reading: ocr.Reading) -> Extracted:
+    """A photo's text, or a multi-page TIFF's, a page a frame."""
     doc = Extracted(member.name, "image", "", scanned_pages=1)
     if reading.missing:
         return replace(doc, ocr=reading.missing)
-    page = ocr.read_image(member.data, reading.limits, reading.cache)
-    return _with_ocr(replace(doc, text=page.text), (page,), reading.limits)
+    pages = ocr.read_frames(member.data, reading.limits, reading.cache)
+    text = normalise("\n".join(p.text for p in pages))
+    return _with_ocr(
+        replace(doc, text=text, pages=len(pages), scanned_pages=len(pages)), pages, reading.limits
+    )
 
 
 def _image_after_signature_block(body) -> bool:

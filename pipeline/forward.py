@@ -24,7 +24,7 @@ SUFFIXES = {  # the names under which each kind csac reads opens as a document, 
     "pdf": (".pdf",),
     "docx": (".docx", ".docm", ".dotx", ".dotm"),
     "xlsx": (".xlsx", ".xlsm", ".xltx", ".xltm"),
-    "image": (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".tif", ".tiff"),
+    "image": (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".tif", ".tiff", ".heic", ".heif"),
 }
 KIND_FR = {"pdf": "PDF", "docx": "Word", "xlsx": "Excel", "image": "image"}
 
@@ -71,9 +71,10 @@ def _why_held(doc: Classified) -> str | None:
         return "illisible, mis de côté"
     if doc.doc.kind not in SUFFIXES:
         return "format non lu par csac (ni PDF, ni Word, ni Excel, ni image)"
-    suffix = _suffix(doc.doc.name)
-    if suffix and suffix not in SUFFIXES[doc.doc.kind]:  # a PDF named .html opens in a browser
-        return f"son nom (« {suffix} ») ne correspond pas à son contenu ({KIND_FR[doc.doc.kind]})"
+    for name, _ in doc.doc.files:  # each photo of a document's pages under its own name
+        suffix = _suffix(name)
+        if suffix and suffix not in SUFFIXES[doc.doc.kind]:  # a PDF named .html opens in a browser
+            return f"son nom (« {suffix} ») ne correspond pas à son contenu ({KIND_FR[doc.doc.kind]})"
     return None
 
 
@@ -83,7 +84,8 @@ def dossier_parcel(name: str, docs: list[tuple[str, Classified]]) -> Parcel:
     held = tuple(Withheld(f"{folder}/{d.doc.name}", why) for folder, d in docs if (why := _why_held(d)))
     kept = [(folder, d) for folder, d in docs if not _why_held(d)]
     active = tuple(f"{folder}/{d.doc.name}" for folder, d in kept if d.doc.active)
-    return Parcel(name, zip_of([(f"{folder}/{d.doc.name}", d.doc.data) for folder, d in kept]), held, active)
+    files = [(f"{folder}/{n}", data) for folder, d in kept for n, data in d.doc.files]
+    return Parcel(name, zip_of(files), held, active)
 
 
 def parcel(name: str, data: bytes, docs: tuple[Classified, ...], ignored: tuple[str, ...]) -> Parcel:
@@ -91,6 +93,6 @@ def parcel(name: str, data: bytes, docs: tuple[Classified, ...], ignored: tuple[
     held += [Withheld(n, "fichier caché ou système, ignoré") for n in ignored]
     if not held:
         return Parcel(name, data)
-    kept = [(d.doc.name, d.doc.data) for d in docs if not _why_held(d)]
+    kept = [file for d in docs if not _why_held(d) for file in d.doc.files]
     stem = PurePosixPath(name).stem
     return Parcel(f"{stem} - documents lus.zip", zip_of(kept), tuple(held))

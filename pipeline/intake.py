@@ -42,6 +42,7 @@ from .notices import (
     rejection_notice,
 )
 from .orders import read_order_amount
+from .photos import assemble
 from .problems import Catalogue, Finding, load_catalogue
 from .regions import Region, RegionBook, load_regions
 from .report import (
@@ -157,17 +158,20 @@ def load_deposit(path: Path, form_path: Path | None, ctx: IntakeContext) -> Depo
     return Deposit(name, data, form)
 
 
-def _read(deposit: Deposit, ctx: IntakeContext) -> tuple[list[Classified], tuple[str, ...]]:
+def _read(
+    deposit: Deposit, ctx: IntakeContext, reading: ocr.Reading
+) -> tuple[list[Classified], tuple[str, ...]]:
     opened = read_archive(deposit.data, ctx.limits)
-    reading = ocr.Reading.start(ctx.ocr_limits, ctx.workspace.state / "ocr")
-    docs = [classify(extract(m, ctx.limits, reading), ctx.variants) for m in opened.members]
+    read = assemble([extract(m, ctx.limits, reading) for m in opened.members])
+    docs = [classify(d, ctx.variants) for d in read]
     return settle(docs), opened.ignored
 
 
 def assess(deposit: Deposit, ctx: IntakeContext) -> Assessment:
     """Every finding about a deposit and its dossiers, and where it goes. Writes nothing."""
+    reading = ocr.Reading.start(ctx.ocr_limits, ctx.workspace.state / "ocr")  # the deposit's clock starts
     try:
-        docs, ignored = _read(deposit, ctx)
+        docs, ignored = _read(deposit, ctx, reading)
     except ArchiveRejected as exc:
         refused = ctx.catalogue.finding(exc.code, exc.reason, scope=exc.cause or None, name=exc.name)
         return Assessment(Verdict.REJECTED, (refused,))
@@ -177,7 +181,7 @@ def assess(deposit: Deposit, ctx: IntakeContext) -> Assessment:
         names = ", ".join(quoted(d.doc.name, 80) for d in dangerous)
         refused = ctx.catalogue.finding("archive_unsafe", detail, scope="dangerous", name=names)
         return Assessment(Verdict.REJECTED, (refused,), tuple(docs))
-    judge = Judge(ctx, deposit.form, deposit.received or dt.date.today())
+    judge = Judge(ctx, deposit.form, deposit.received or dt.date.today(), reading)
     plan = judge.plan(docs)
     if not plan.groups:  # nothing names a dossier: the deposit is judged alone, as a whole
         plan = judge.alone(docs)
@@ -491,8 +495,9 @@ def _updates(a: Assessment, out: IntakeReport, deposit: Deposit, ctx: IntakeCont
                 j.due.amount if j.due and j.due.certain else None, j.paid, review=view.review,
             ),
             tuple(
-                Brought(d.role, d.doc.name, kept.keep(d.doc.data), purpose)
+                Brought(d.role, name, kept.keep(data), purpose)
                 for d, purpose in zip(j.docs, j.purposes, strict=True) if any(d is b for b in j.brought)
+                for name, data in d.doc.files
             ),
         )
         for j, view in zip(a.dossiers, out.dossiers, strict=True)

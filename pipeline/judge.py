@@ -24,12 +24,13 @@ from .archive import Member
 from .bulletin import BulletinCheck, check_bulletin, read_bulletin
 from .classify import ANNEX, BULLETIN, CONVENTION, PURCHASE_ORDER, Classified, classify, principal
 from .dossiers import Documents, Dossier, DossierBook, DossierStatus, Held, dossier_id
-from .extract import extract
+from .extract import Extracted, extract
 from .facts import Facts, gather
 from .form import Form
 from .match import Shared, attach_annexes, attach_orders, by_convention, variants_in, variants_named
 from .money import format_eur
 from .orders import read_order_amount
+from .photos import assemble
 from .problems import Finding
 from .routing import Route, route
 from .rules import Due, amount, contract, expected_due, known_variant, presence, signed, siret_checks
@@ -119,8 +120,9 @@ class Plan:
 class Judge:
     """What judging needs: the intake context's data, and the journal's dossiers (read only)."""
 
-    def __init__(self, ctx, form: Form | None, received: dt.date):
+    def __init__(self, ctx, form: Form | None, received: dt.date, reading: ocr.Reading | None = None):
         self.ctx, self.form, self.received = ctx, form, received
+        self.reading = reading  # the deposit's OCR: kept scans are read again through its cache
         journal = ctx.workspace.journal
         self.book = DossierBook(journal) if journal.exists() else None
         self.kept = Documents(ctx.workspace.documents)
@@ -297,17 +299,24 @@ class Judge:
     def _kept_documents(self, dossier: Dossier, skip: str | None = None) -> tuple[Classified, ...]:
         """The dossier's current documents, read again from where csac kept them (but those of the role
         `skip`, which this deposit replaces whatever they say)."""
-        out = []
+        read = {}
         for held in self.book.documents(dossier.id):
             if held.role == skip:
                 continue
-            doc = read_kept(self.ctx, self.kept, held)
-            if doc is None:
-                continue  # a kept file lost: the dossier is judged without it, and asks for it again
-            self.origin[id(doc)] = held
+            doc = kept_document(self.kept, held, self.ctx.limits, self.reading)
+            if (
+                doc is not None
+            ):  # else a kept file lost: the dossier is judged without it, and asks for it again
+                read[id(doc)] = (held, doc)
+        out = []
+        for doc in assemble([doc for _, doc in read.values()]):  # photos of one convention: one again
+            held = read[id(doc)][0] if id(doc) in read else _first_part(doc, read.values())
+            found = classify(doc, self.ctx.variants)
+            found = replace(found, role=held.role) if found.role != held.role else found
+            self.origin[id(found)] = held
             if held.purpose == MEMBERSHIP:
-                self.membership.add(id(doc))
-            out.append(doc)
+                self.membership.add(id(found))
+            out.append(found)
         return tuple(out)
 
     # -- judging each dossier -----------------------------------------------------------------------
@@ -419,6 +428,18 @@ def read_kept(ctx, kept: Documents, held: Held) -> Classified | None:
     """A dossier's document read again from where csac kept it, as intake read it (a scan's pages come back
     from the OCR cache, with its signature's ink and crop), in the role the journal gives it; None (and a
     warning) when its file was lost."""
+    reading = ocr.Reading.start(ctx.ocr_limits, ctx.workspace.state / "ocr")  # a scan: from the OCR cache
+    doc = kept_document(kept, held, ctx.limits, reading)
+    if doc is None:
+        return None
+    found = classify(doc, ctx.variants)
+    return replace(found, role=held.role) if found.role != held.role else found
+
+
+def kept_document(
+    kept: Documents, held: Held, limits, reading: ocr.Reading | None = None
+) -> Extracted | None:
+    """A kept file's text (a scan's through the OCR cache, with `reading`); None, said, when it was lost."""
     try:
         data = kept.read(held.sha256)
     except OSError:
@@ -429,9 +450,13 @@ def read_kept(ctx, kept: Documents, held: Held) -> Classified | None:
             held.role,
         )
         return None
-    reading = ocr.Reading.start(ctx.ocr_limits, ctx.workspace.state / "ocr")  # a scan: from the OCR cache
-    doc = classify(extract(Member(held.name, data), ctx.limits, reading), ctx.variants)
-    return replace(doc, role=held.role) if doc.role != held.role else doc
+    return extract(Member(held.name, data), limits, reading)
+
+
+def _first_part(doc: Extracted, read) -> Held:
+    """Where the journal has the first photo of a document assembled from several."""
+    name, data = doc.parts[0]
+    return next(held for held, part in read if part.name == name and part.data == data)
 
 
 def _amounted(order: Classified) -> str:

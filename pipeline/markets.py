@@ -18,6 +18,15 @@ MARKET_RE = re.compile(
     rf"(?<!\d)(?<!\d-)((20\d{{2}}-[a-z]?\d{{3}})(?:-(\d{{3}}))?)(?!\d)(?:\D{{0,12}}{LOT})?"
 )
 LOT_RE = re.compile(rf"\b{LOT}\b")
+# as OCR damages a number: a space in the year ("202 1"), O for 0 and l or I for 1, spaces about the
+# hyphens ("2021 - 063"); still whole, never a run of digits longer than a number's (a SIRET, a date)
+_D = "[0-9oli]"
+_WITH_DIGIT = "(?=[a-z]{0,3}[0-9])"  # a part that is a word ("2021 - loi") is no number
+DAMAGED_RE = re.compile(
+    rf"(?<![0-9a-z])(?<![0-9]-)(2 ?[0o] ?{_D} ?{_D}) ?[-\u2013\u2014] ?({_WITH_DIGIT}[a-z]?{_D}{{3}})"
+    rf"(?: ?[-\u2013\u2014] ?({_WITH_DIGIT}{_D}{{3}}))?(?![0-9a-z])"
+)
+_DIGITS = str.maketrans("oli", "011")
 
 
 @dataclass(frozen=True)
@@ -34,10 +43,22 @@ class Market:
 def markets_named(text: str) -> list[Market]:
     """Every accord-cadre number in a text, in order, with the lot said with it."""
     found = []
-    for number, procedure, lot3, lot in MARKET_RE.findall(fold(text)):
+    for number, procedure, lot3, lot in MARKET_RE.findall(repaired(fold(text))):
         said = lot3 or lot
         found.append(Market(number, procedure, int(said) if said else None))
     return found
+
+
+def repaired(folded: str) -> str:
+    """A folded text with each accord-cadre number OCR damaged written as it was printed."""
+    return DAMAGED_RE.sub(_mended, folded)
+
+
+def _mended(found: re.Match) -> str:
+    year, procedure, lot = found.groups()
+    letter = procedure[0] if len(procedure) == 4 else ""  # "2021-c045": a letter, then three digits
+    mended = [year.replace(" ", "").translate(_DIGITS), letter + procedure[len(letter) :].translate(_DIGITS)]
+    return "-".join(mended + ([lot.translate(_DIGITS)] if lot else []))
 
 
 def lots_named(text: str) -> set[int]:

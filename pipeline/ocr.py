@@ -6,8 +6,11 @@ and read in a forked worker whose CPU time and address space are capped
 wall-clock timeout: a hostile scan costs at most those bounds, and a page
 over a limit comes back unread with the reason, never as an exception.
 A page's size is checked from what it declares (a PDF's MediaBox, an image's
-header) before any pixel is decoded. Pages already read are cached under
-their rendered bytes' sha256, so no page is OCRed twice.
+header) before any pixel is decoded. In the worker, the page is stood upright
+(Tesseract's orientation detection) and straightened when it was fed askew
+(±5°), then read; the page says how it was turned, the frame of its word boxes.
+A TIFF's frames are pages, read as a PDF's are. Pages already read are cached
+under their rendered bytes' sha256, so no page is OCRed twice.
 """
 
 from __future__ import annotations
@@ -39,7 +42,13 @@ MIN_DPI = 100  # below this a page is too coarse to read: a larger one is refuse
 BLANK_RANGE = 16  # a page whose darkest pixel is this close to white holds nothing to read
 OSD_HALVED = 2400  # pixels on the short side (A4 at 300 dpi) from which orientation is seen at half size
 OSD_SURE = 2.0  # Tesseract's orientation confidence under which a page is read as it is
-CACHE_VERSION = "2"  # 2: what the page shows of a signature (ink.py)
+DESKEW_MAX = 5  # degrees either way a page fed askew is looked for
+DESKEW_MIN = 0.5  # degrees under which a page is read as it lies (a straight scan or photo: up to 0.4)
+DESKEW_SIDE = 600  # pixels on the short side of the copy the angle is looked for on
+CACHE_VERSION = "3"  # 2: what the page shows of a signature (ink.py); 3: pages straightened before reading
+HEIC_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1")
+TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
+HEIC_INSTALL = "pip install 'csac[heic]'"
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,7 @@ class Limits:
     max_pixels: int = 60_000_000  # a page or image larger than this is shrunk (a PDF) or refused
     wall_seconds_per_page: float = 30.0
     deadline: float | None = None  # time.monotonic() when the deposit's time is up (see `started`)
+    straighten: bool = True  # turn back a page fed askew before reading it (bench/deskew.py measures both)
 
     def started(self) -> Limits:
         """The same limits, the deposit's clock started now."""
@@ -75,6 +85,9 @@ class PageText:
     zone: Zone | None = None  # where "Pour le signataire" is signed, in the read image's pixels
     ink: float | None = None  # the share of that zone that is ink (pipeline/ink.py)
     crop: bytes | None = field(default=None, repr=False)  # the zone cut out, grey, as a PNG
+    # how the page was turned before it was read (its word boxes are in the page so turned, see `as_read`):
+    upright: int = 0  # degrees counter-clockwise, the canvas grown to fit, to stand it the right way up
+    skew: float = 0.0  # then degrees counter-clockwise, on the same canvas, to straighten it
 
 
 @dataclass(frozen=True)
@@ -139,8 +152,35 @@ def read_pdf(data: bytes, limits: Limits, cache: Path | None = None) -> tuple[Pa
 
 
 def read_image(data: bytes, limits: Limits, cache: Path | None = None) -> PageText:
-    """The text of a photo or scanned image (JPEG, PNG, TIFF: its first frame)."""
+    """The text of a photo or scanned image (JPEG, PNG, HEIC; a TIFF's first frame)."""
     return _bounded(_image_page, (data,), 1, limits, cache)
+
+
+def read_frames(data: bytes, limits: Limits, cache: Path | None = None) -> tuple[PageText, ...]:
+    """Each frame of an image, a page each (a multi-page TIFF, as a scanner's feeder writes it), at most
+    `max_pages` read, as for a PDF."""
+    count = frames(data)
+    pages = [
+        _bounded(_image_page, (data, i), i + 1, limits, cache) for i in range(min(count, limits.max_pages))
+    ]
+    pages += [PageText(i + 1, "", _beyond(limits)) for i in range(limits.max_pages, count)]
+    return tuple(pages)
+
+
+def frames(data: bytes) -> int:
+    """How many frames an image holds, from its headers alone (a TIFF's chain of directories): no pixel
+    is decoded here. An image Pillow cannot open counts one frame, which its reader then says it cannot
+    read."""
+    if data[:4] not in TIFF_MAGIC:  # the other kinds read are one page each
+        return 1
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings(), Image.open(io.BytesIO(data)) as image:
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            return max(1, image.n_frames)
+    except Exception:  # unreadable, or a header past Pillow's size limit: its one page says why
+        return 1
 
 
 def beyond_pages(page: PageText, limits: Limits) -> bool:
@@ -254,19 +294,39 @@ def _fitting_dpi(width: float, height: float, limits: Limits) -> float:
     return limits.dpi * math.sqrt(limits.max_pixels / pixels)
 
 
-def _image_page(data: bytes, *, number: int, limits: Limits, cache: Path | None) -> PageText:
+def _image_page(data: bytes, frame: int = 0, *, number: int, limits: Limits, cache: Path | None) -> PageText:
     from PIL import Image
 
+    if is_heic(data) and not _heic_opener():
+        return PageText(
+            number, "", f"non lue : photo HEIC (iPhone) illisible sans pillow-heif ({HEIC_INSTALL})"
+        )
     Image.MAX_IMAGE_PIXELS = limits.max_pixels  # this worker's own Pillow: refuses from the header
     warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # up to twice as large: refused below
     try:
         image = Image.open(io.BytesIO(data))  # reads the header only: the size is known, nothing decoded
+        image.seek(frame)  # a TIFF's later page: its own header, its own size
     except Image.DecompressionBombError:
         image = None
     if image is None or image.size[0] * image.size[1] > limits.max_pixels:
         return PageText(number, "", f"non lue : image démesurée (plus de {limits.max_pixels / 1e6:.0f} Mpx)")
     image = image.convert("L")
     return _read(image, number, limits, cache)
+
+
+def is_heic(data: bytes) -> bool:
+    """An HEIF photo (an iPhone's HEIC), by its ISO-BMFF brand: `ftyp` then heic, mif1…"""
+    return data[4:8] == b"ftyp" and data[8:12] in HEIC_BRANDS
+
+
+def _heic_opener() -> bool:
+    """Pillow taught to open HEIC, when the optional pillow-heif is installed."""
+    try:
+        import pillow_heif
+    except ImportError:
+        return False
+    pillow_heif.register_heif_opener()
+    return True
 
 
 def _read(image, number: int, limits: Limits, cache: Path | None) -> PageText:
@@ -278,28 +338,71 @@ def _read(image, number: int, limits: Limits, cache: Path | None) -> PageText:
         page = PageText(number, "", ocr=True)
     else:
         upright = _upright(image)
-        page = _ocr(upright, number)
-        seen = look(upright, page.words)  # on the image the words were read on: their boxes are its own
+        skew = _straight(_turned(image, upright, 0.0)) if limits.straighten else 0.0
+        turned = _turned(image, upright, skew)
+        page = replace(_ocr(turned, number), upright=upright, skew=skew)
+        seen = look(turned, page.words)  # on the image the words were read on: their boxes are its own
         page = replace(page, zone=seen.zone, ink=seen.ink, crop=seen.crop)
     _store(cache, key, page)
     return page
 
 
-def _upright(image):
-    """The page turned the right way up, as Tesseract's orientation detection says; as is when it
-    cannot tell. Detection reads a large page at half size: as sure, and faster."""
+def as_read(image, page: PageText):
+    """The page's image (as rendered or decoded) turned as OCR turned it: the frame of its word boxes."""
+    return _turned(image, page.upright, page.skew)
+
+
+def _turned(image, upright: int, skew: float):
+    from PIL import Image
+
+    if upright:
+        image = image.rotate(upright, expand=True)
+    if skew:
+        image = image.rotate(skew, resample=Image.Resampling.BICUBIC, fillcolor=255)
+    return image
+
+
+def _upright(image) -> int:
+    """The quarter turn (counter-clockwise) that stands the page the right way up, as Tesseract's
+    orientation detection says; none when it cannot tell. Detection reads a large page at half size:
+    as sure, and faster."""
     import pytesseract
 
     seen = image.reduce(2) if min(image.size) >= OSD_HALVED else image
     try:
         osd = pytesseract.image_to_osd(seen, config="--psm 0")
     except pytesseract.TesseractError:  # too little text to tell: read it as it is
-        return image
+        return 0
     angle = re.search(r"Rotate: (\d+)", osd)
     sure = re.search(r"Orientation confidence: ([\d.]+)", osd)
     if not angle or not sure or float(sure.group(1)) < OSD_SURE or int(angle.group(1)) % 360 == 0:
-        return image
-    return image.rotate(-int(angle.group(1)), expand=True)
+        return 0
+    return -int(angle.group(1)) % 360
+
+
+def _straight(image) -> float:
+    """The small turn that straightens a page fed askew; none under DESKEW_MIN. Tesseract's orientation
+    pass only knows quarter turns, and a page 3° askew can lose its title block (bench/deskew.py)."""
+    angle = skew_angle(image)
+    return angle if abs(angle) >= DESKEW_MIN else 0.0
+
+
+def skew_angle(image) -> float:
+    """The turn, in degrees counter-clockwise within ±DESKEW_MAX, that makes the rows of text sharpest:
+    the variance of the row sums of a small black-and-white copy, by whole degrees, then by tenths."""
+    small = image.reduce(max(1, min(image.size) // DESKEW_SIDE)).point(lambda v: 255 if v < 160 else 0)
+    coarse = max(range(-DESKEW_MAX, DESKEW_MAX + 1), key=lambda d: (_sharpness(small, d), -abs(d)))
+    fine = [coarse + t / 10 for t in range(-9, 10)]
+    return max(fine, key=lambda d: (_sharpness(small, d), -abs(d)))
+
+
+def _sharpness(image, degrees: float) -> float:
+    from PIL import Image
+
+    turned = image.rotate(degrees, resample=Image.Resampling.NEAREST)
+    rows = turned.resize((1, turned.height), Image.Resampling.BOX).tobytes()  # one grey byte a row
+    mean = sum(rows) / len(rows)
+    return sum((r - mean) ** 2 for r in rows)
 
 
 def _ocr(image, number: int) -> PageText:
@@ -329,9 +432,11 @@ def _cached(cache: Path | None, key: str, number: int) -> PageText | None:
         saved = json.loads(path.read_text(encoding="utf-8"))
         words = tuple(Word(w["text"], tuple(w["box"]), w["confidence"]) for w in saved["words"])
         seen = _seen(saved.get("signature"))
+        turn = int(saved.get("upright", 0)), float(saved.get("skew", 0.0))  # absent: read as it lay
         return PageText(
-            number, saved["text"], words=words, ocr=True, zone=seen.zone, ink=seen.ink, crop=seen.crop
-        )
+            number, saved["text"], words=words, ocr=True, zone=seen.zone, ink=seen.ink, crop=seen.crop,
+            upright=turn[0], skew=turn[1],
+        )  # fmt: skip
     except (ValueError, KeyError, TypeError):  # a damaged entry is read again
         return None
 
@@ -342,6 +447,7 @@ def _store(cache: Path | None, key: str, page: PageText) -> None:
         return
     words = [{"text": w.text, "box": list(w.box), "confidence": w.confidence} for w in page.words]
     saved = {"text": page.text, "words": words, "signature": _signature(page)}
+    saved |= {"upright": page.upright, "skew": page.skew}
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(f".{os.getpid()}.tmp")
     partial.write_text(json.dumps(saved, ensure_ascii=False), encoding="utf-8")

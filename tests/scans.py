@@ -342,3 +342,31 @@ def side_by_side_pdf() -> bytes:
         pdf.set_xy(15 + column * 95, top + 4 * 5.5 + 40)
         pdf.multi_cell(85, 5.5, "Signature et cachet")
     return bytes(pdf.output())
+
+
+# --- a convention as a mairie prints it -------------------------------------------------------------
+
+
+def printed(docx: bytes, size: float = 10.5, footer: bool = True) -> bytes:
+    """The convention as a word processor prints it: in a larger body (six A4 pages at 10.5 pt) and,
+    as the Resah's own conventions are, with a "Page N sur M" footer on each page (`footer`)."""
+    from fpdf import FPDF
+
+    from pipeline import sample
+
+    class Printed(FPDF):
+        def footer(self) -> None:
+            if footer:
+                self.set_y(-12)
+                self.cell(0, 5, f"Page {self.page_no()} sur {{nb}}", align="R")
+
+    pdf = Printed(format="A4")
+    font = next(f for f in sample.FONTS if __import__("pathlib").Path(f).is_file())
+    pdf.add_font("Body", fname=font)
+    pdf.set_font("Body", size=size)
+    pdf.set_auto_page_break(True, margin=18)
+    pdf.add_page()
+    for para in sample.docx_paragraphs(docx):
+        pdf.multi_cell(0, size * 0.5, para, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(1)
+    return bytes(pdf.output())

@@ -99,8 +99,9 @@ def test_jpeg_photos_of_the_convention_are_read(
         (f"convention_p{i}.jpg", scans.jpeg(page, 70)) for i, page in enumerate(convention_pages[:2], 1)
     ]
     report = take_in(deposit([*photos, *parts], drop, commune), intake_ctx)
-    assert roles(report)["convention_p1.jpg"] == "convention" and report.variant == VARIANT
-    assert "lu par OCR" in next(d.note for d in report.documents if d.name == "convention_p1.jpg")
+    merged = "convention_p1.jpg … convention_p2.jpg"  # the photos of one document's pages: that document
+    assert roles(report)[merged] == "convention" and report.variant == VARIANT
+    assert "lu par OCR" in next(d.note for d in report.documents if d.name == merged)
 
 
 def test_a_photo_taken_sideways_is_read_the_right_way_up(tesseract, convention_pages):

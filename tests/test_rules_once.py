@@ -15,6 +15,7 @@ import pytest
 from openpyxl import load_workbook
 
 from pipeline import sirets
+from pipeline.classify import recognise_variant
 from pipeline.errors import ConfigError
 from pipeline.intake import Deposit, IntakeContext, assess, take_in
 from pipeline.markets import markets_named
@@ -82,6 +83,50 @@ def test_a_groupement_annex_writing_sirets_with_dots_or_dashes_counts_its_member
 )
 def test_an_accord_cadre_number_is_read_with_its_lot(text, read):
     assert [(m.procedure, m.lot) for m in markets_named(text)] == read
+
+
+@pytest.mark.parametrize(
+    "text, read",
+    [
+        ("Accord-cadre n° 202 1-063-002", [("2021-063", 2)]),  # a space in the year
+        ("Accord-cadre n° 2021-063-0O2", [("2021-063", 2)]),  # O for 0
+        ("2O21-O63-OO2", [("2021-063", 2)]),
+        ("Accord-cadre n° 202l-047-00l", [("2021-047", 1)]),  # l for 1
+        ("Accord-cadre n° 2021 - 045 lot n° 2", [("2021-045", 2)]),  # spaces about the hyphen
+        ("Accord-cadre n° 2021–063–002", [("2021-063", 2)]),  # en dashes
+    ],
+)
+def test_an_accord_cadre_number_damaged_by_ocr_is_read_as_printed(text, read):
+    assert [(m.procedure, m.lot) for m in markets_named(text)] == read
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "le 2021-06-30",  # a date
+        "SIRET 20005103500018",
+        "n° 12021-063-002",  # a longer run of digits
+        "2021-0633-002",
+        "tél. 02 21-063-002",
+        "pour 2021 - loi du 7 août",  # a word where a number would be
+        "exercices 2021 - 2022",
+    ],
+)
+def test_what_only_looks_like_a_damaged_number_is_none(text):
+    assert markets_named(text) == []
+
+
+@pytest.mark.parametrize(
+    "text, variant",
+    [
+        ("Accord-cadre n° 202 1-063-002", "2021-063-002"),
+        ("Accord-cadre n° 2021-063-0O2", "2021-063-002"),
+        ("Accord-cadre n° 2021-063-0O3", None),  # another lot: no variant, never the nearest one
+        ("Accord-cadre n° 2021-O64-002", None),  # another procedure
+    ],
+)
+def test_a_damaged_number_names_its_variant_and_no_neighbour(text, variant):
+    assert recognise_variant(text, VARIANTS)[0] == variant
 
 
 def test_each_variants_market_is_read_from_its_data_by_the_same_parser():
