@@ -21,11 +21,17 @@ from rich.table import Table
 from rich.text import Text
 
 from . import api
+from .cli_french import FrenchTyper
 from .dates import DAY_HELP
 from .errors import ArgumentError, CsacError, ExitCode, InputError
 from .resources import KINDS
 
-app = typer.Typer(
+KIND_FR = {
+    "convention": "convention",
+    "annex": "annexe",
+    "bulletin": "bulletin",
+}  # documents as people name them
+app = FrenchTyper(
     help="csac — conventions de service d'achat centralisé du Resah.",
     no_args_is_help=True,
     add_completion=False,
@@ -85,10 +91,16 @@ def _variant_ids(names: list[str]) -> tuple[str, ...]:
 
 
 def _kinds(documents: str) -> tuple[str, ...]:
-    kinds = tuple(k.strip() for k in documents.split(","))
-    if not kinds or set(kinds) - set(KINDS):
-        raise typer.BadParameter(f"--documents : choisissez parmi {', '.join(KINDS)}")
-    return kinds
+    """The documents asked, by their French names or their codes (`annexe` or `annex`)."""
+    named = {**{k: k for k in KINDS}, **{fr: k for k, fr in KIND_FR.items()}}
+    asked = [k.strip().lower() for k in documents.split(",")]
+    unknown = [k for k in asked if k not in named]
+    if unknown:
+        raise typer.BadParameter(
+            f"--documents : {', '.join(f'« {k} »' for k in unknown)} inconnu ; choisissez parmi "
+            f"{', '.join(KIND_FR.values())}"
+        )
+    return tuple(dict.fromkeys(named[k] for k in asked))
 
 
 @app.command("variants")
@@ -118,7 +130,9 @@ def variants_cmd(as_json: JsonOpt = False) -> None:
 @app.command("render")
 def render_cmd(
     ctx: typer.Context,
-    variants: Annotated[list[str], typer.Argument(help="Identifiants des variantes, ou `all`.")],
+    variants: Annotated[
+        list[str], typer.Argument(metavar="VARIANTES", help="Identifiants des variantes, ou `all` (toutes).")
+    ],
     beneficiary: BeneficiaryOpt,
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Dossier de sortie.")] = Path("outbox"),
     date: DateOpt = None,
@@ -150,7 +164,7 @@ def render_cmd(
     for col in ("document", "variante", "fichier", "sha256"):
         table.add_column(col, overflow="fold")
     for d in done.documents:
-        table.add_row(d.kind, d.variant or "—", str(done.out / d.relpath), d.sha256[:12])
+        table.add_row(KIND_FR[d.kind], d.variant or "—", str(done.out / d.relpath), d.sha256[:12])
     out.print(table)
 
 
@@ -160,7 +174,7 @@ def render_batch_cmd(
     campaign_file: Annotated[
         Path,
         typer.Argument(
-            metavar="CAMPAIGN", help="Fichier de campagne : .csv (un signataire par ligne) ou .yaml."
+            metavar="CAMPAGNE", help="Fichier de campagne : .csv (un signataire par ligne) ou .yaml."
         ),
     ],
     variants: Annotated[
@@ -176,9 +190,9 @@ def render_batch_cmd(
         str,
         typer.Option(
             "--documents",
-            help="Documents à produire, séparés par des virgules : convention, annex, bulletin.",
+            help="Documents à produire, séparés par des virgules : convention, annexe, bulletin.",
         ),
-    ] = ",".join(KINDS),
+    ] = ",".join(KIND_FR.values()),
     state: StateOpt = None,
 ) -> None:
     """Produit toute une campagne sans s'arrêter aux lignes en erreur, inscrit ses signataires au
@@ -217,30 +231,43 @@ def render_batch_cmd(
 @app.command("intake")
 def intake_cmd(
     ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(help="Le ZIP déposé.", exists=True, dir_okay=False)],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(metavar="DÉPÔTS", help="Le ZIP déposé, ou plusieurs.", exists=True, dir_okay=False),
+    ],
     form: Annotated[
         Path | None,
         typer.Option(
             "--form",
-            help="Formulaire de dépôt (JSON ou YAML). Par défaut : NOM.json ou NOM.yaml à côté de NOM.zip.",
+            help="Formulaire de dépôt (JSON ou YAML), pour un seul dépôt. Par défaut : NOM.json ou NOM.yaml à "
+            "côté de NOM.zip.",
         ),
     ] = None,
     outbox: OutboxOpt = None,
     state: StateOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Reçoit un dépôt : le vérifie, l'achemine vers sa région et affiche le verdict.
+    """Reçoit un dépôt, ou plusieurs l'un après l'autre : le vérifie, l'achemine vers sa région et affiche
+    le verdict.
 
     Sort avec 0 quel que soit le verdict ; avec un autre code seulement si csac n'a pas pu travailler.
+    Avec --json : le rapport d'un dépôt, ou la liste des rapports de plusieurs.
 
-    Exemple : `csac intake inbox/depot.zip --json`
+    Exemple : `csac intake inbox/depot.zip --json`, ou `csac intake inbox/*.zip`
     """
     os.umask(PRIVATE)
-    options = api.IntakeOptions(config_file=ctx.obj, deposit=path, form=form, outbox=outbox, state=state)
-    report = api.take_in_deposit(options)
+    options = api.IntakeOptions(config_file=ctx.obj, deposit=paths[0], form=form, outbox=outbox, state=state)
+    reports = []
+    for report in api.take_in_deposits(options, paths):
+        if as_json:
+            reports.append(report.to_json())
+        else:
+            _print_report(report)
     if as_json:
-        out.print_json(json.dumps(report.to_json(), ensure_ascii=False))
-        return
+        out.print_json(json.dumps(reports[0] if len(paths) == 1 else reports, ensure_ascii=False))
+
+
+def _print_report(report) -> None:
     from .notices import DOSSIER_FR, REVIEW_FR, ROLE_FR, state_fr  # loaded with intake, not at every start-up
 
     colour = (
@@ -422,10 +449,10 @@ def sample_deposit_cmd(
     out.print(f"dépôt d'exemple : {deposit} (formulaire : {form})")
 
 
-config_app = typer.Typer(
+config_app = FrenchTyper(
     help="Vérifier la configuration (csac.yaml et l'environnement).", no_args_is_help=True
 )
-outbox_app = typer.Typer(
+outbox_app = FrenchTyper(
     help="La file des courriels sortants, quand un relais SMTP est configuré.", no_args_is_help=True
 )
 app.add_typer(config_app, name="config")
@@ -653,7 +680,7 @@ def watch_cmd(
 
 # -- dossiers: the regional teams' commands -------------------------------------------------------------
 
-dossier_app = typer.Typer(
+dossier_app = FrenchTyper(
     help="Les dossiers (un signataire sur une convention) : les suivre, les accepter, les refuser, les exporter.",
     no_args_is_help=True,
     rich_markup_mode="markdown",
@@ -963,19 +990,15 @@ def dossier_export_cmd(
 
 
 def main() -> None:
-    """Entry point: typed errors become a French message and an exit code."""
+    """Entry point: typed errors become a French message and an exit code (usage errors are said and
+    exit 1 in pipeline/cli_french.py)."""
     try:
-        code = app(standalone_mode=False)  # click returns typer.Exit codes here
+        app()
     except CsacError as exc:
         err.print(Text.assemble(("erreur", "red"), f" : {exc}"))  # what it quotes is no markup
         if isinstance(exc, InputError):
             err.print("Rien n'a été écrit. Corrigez le fichier et relancez.")
         sys.exit(exc.exit_code)
-    except typer.TyperException as exc:  # usage errors: typer prints them and says how
-        show = getattr(exc, "show", None)
-        show() if show else err.print(str(exc))
-        sys.exit(getattr(exc, "exit_code", ExitCode.bad_args))
     except (typer.Abort, KeyboardInterrupt):
         err.print("interrompu")
         sys.exit(130)
-    sys.exit(code if isinstance(code, int) else ExitCode.ok)

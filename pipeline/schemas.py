@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from difflib import get_close_matches
 from functools import cache
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from . import address
 from .errors import ConfigError, Problem
 from .untrusted import FIELD_QUOTE, one_line, quoted
 
+UNKNOWN = ("additionalProperties", "unevaluatedProperties")
 RANK = {"required": 0, "type": 1, "not": 2, "maxLength": 3}  # the one problem told per field
 TYPE_FR = {"string": "un texte", "integer": "un nombre entier", "number": "un nombre", "boolean": "vrai ou faux",
            "object": "une liste de champs", "array": "une liste", "null": "rien"}  # fmt: skip
@@ -78,6 +80,16 @@ def _length(error: ValidationError) -> str:
     return f"valeur trop longue ({len(error.instance)} caractères, {error.validator_value} au plus) : raccourcissez-la"
 
 
+def _unknown_fields(value, known: dict) -> str:
+    """Fields the schema does not have, each with the known one it was probably meant to be."""
+    extra = sorted(set(value) - set(known)) if isinstance(value, dict) else []
+    said = []
+    for name in extra[:5]:
+        near = get_close_matches(str(name), list(known), n=1)
+        said.append(shown(str(name)) + (f" (vouliez-vous dire {near[0]} ?)" if near else ""))
+    return f"champ{'s' if len(said) > 1 else ''} inconnu{'s' if len(said) > 1 else ''} : {', '.join(said)} — vérifiez l'orthographe"
+
+
 def _message(error: ValidationError) -> str:
     v, value = error.validator, error.instance
     if v == "required":
@@ -86,10 +98,7 @@ def _message(error: ValidationError) -> str:
             return f"champs obligatoires manquants : {', '.join(missing)} — ajoutez-les"
         return f"champ obligatoire manquant : {', '.join(missing)} — ajoutez-le"
     if v in ("additionalProperties", "unevaluatedProperties"):
-        extra = (
-            sorted(set(value) - set(error.schema.get("properties", {}))) if isinstance(value, dict) else []
-        )
-        return f"champ non prévu ({', '.join(shown(str(k)) for k in extra[:5])}) — vérifiez l'orthographe"
+        return _unknown_fields(value, error.schema.get("properties", {}))
     if v in ("enum", "const"):
         allowed = error.validator_value if v == "enum" else [error.validator_value]
         return f"valeur {shown(value)} non admise ; valeurs possibles : {', '.join(map(str, allowed))}"
@@ -121,12 +130,12 @@ def _message(error: ValidationError) -> str:
 def check(schema: Path, data, wording: Callable[[ValidationError], str] = _message) -> list[Problem]:
     """The first violation of each field of `data` (type, then characters, then length), by field path;
     `wording` says it (the deposit form has its own, in the portal's words: pipeline/form_words.py)."""
-    first: dict[str, ValidationError] = {}
+    first: dict[tuple[str, bool], ValidationError] = {}
     for error in validator(schema).iter_errors(data):
-        where = field_path(error.absolute_path)
+        where = (field_path(error.absolute_path), error.validator in UNKNOWN)  # a misspelt field is said too
         if where not in first or _rank(error) < _rank(first[where]):
             first[where] = error
-    return [Problem(where, wording(first[where])) for where in sorted(first)]
+    return [Problem(where[0], wording(first[where])) for where in sorted(first)]
 
 
 def _rank(error: ValidationError) -> int:
