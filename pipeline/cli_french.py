@@ -13,7 +13,7 @@ import re
 import sys
 
 import typer
-from typer import core, rich_utils
+from typer import core
 from typer._click import exceptions as click_errors
 
 from .errors import ExitCode
@@ -22,15 +22,18 @@ HELP = "Affiche cette aide et quitte."
 USAGE = "Utilisation : "
 SUBCOMMAND = "COMMANDE [ARGUMENTS]..."
 
-# The help's fixed words (typer reads them from these module attributes each time it prints help).
-rich_utils.DEPRECATED_STRING = "(obsolète) "
-rich_utils.DEFAULT_STRING = "[par défaut : {}]"
-rich_utils.ENVVAR_STRING = "[variable d'environnement : {}]"
-rich_utils.REQUIRED_LONG_STRING = "[obligatoire]"
-rich_utils.COMMANDS_PANEL_TITLE = "Commandes"
-rich_utils.ERRORS_PANEL_TITLE = "Erreur"
-rich_utils.ABORTED_TEXT = "Interrompu."
-rich_utils.RICH_HELP = "Aide : [blue]'{command_path} {help_option}'[/]"
+# The help's fixed words: typer reads them from typer.rich_utils' attributes each time it prints help.
+# That module (rich's Markdown and tracebacks: 0.1 s) is imported only when help is printed.
+HELP_WORDS = {
+    "DEPRECATED_STRING": "(obsolète) ",
+    "DEFAULT_STRING": "[par défaut : {}]",
+    "ENVVAR_STRING": "[variable d'environnement : {}]",
+    "REQUIRED_LONG_STRING": "[obligatoire]",
+    "COMMANDS_PANEL_TITLE": "Commandes",
+    "ERRORS_PANEL_TITLE": "Erreur",
+    "ABORTED_TEXT": "Interrompu.",
+    "RICH_HELP": "Aide : [blue]'{command_path} {help_option}'[/]",
+}
 
 # What a value is, in the help's type column: "<path>" becomes "<chemin>", "%Y-%m-%d" "AAAA-MM-JJ".
 TYPE_WORDS = {"path": "chemin", "file": "fichier", "directory": "dossier", "str": "texte", "int": "entier",
@@ -73,6 +76,13 @@ class _French:
             option.help = HELP
             option.__class__ = FRENCH_PARAMS.get(type(option), type(option))
         return option
+
+    def format_help(self, ctx, formatter) -> None:
+        from typer import rich_utils
+
+        for name, words in HELP_WORDS.items():
+            setattr(rich_utils, name, words)
+        super().format_help(ctx, formatter)
 
     def format_usage(self, ctx, formatter) -> None:
         formatter.write_usage(ctx.command_path, " ".join(self.collect_usage_pieces(ctx)), prefix=USAGE)

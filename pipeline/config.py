@@ -118,7 +118,9 @@ def load_config(path: Path | None, resources: Resources, env: Mapping[str, str] 
         except (OSError, UnicodeDecodeError, YAMLError) as exc:
             raise ConfigError(f"{path} : configuration illisible ({unreadable(exc)})") from exc
     data = _merged(data, env)
-    problems = check(resources.schema("config"), data)
+    problems = (
+        check(resources.schema("config"), data) if data else []
+    )  # nothing to check: no jsonschema import
     if problems:
         source = path or "environnement"
         raise ConfigError(f"{source} : configuration invalide\n" + "\n".join(f"  - {p}" for p in problems))

@@ -11,15 +11,16 @@ from collections.abc import Callable
 from difflib import get_close_matches
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import jsonschema
-from jsonschema.exceptions import ValidationError
-
-from . import address
 from .errors import ConfigError, Problem
 from .untrusted import FIELD_QUOTE, one_line, quoted
 
 UNKNOWN = ("additionalProperties", "unevaluatedProperties")
+if TYPE_CHECKING:  # jsonschema and email-validator are imported by the first validation (0.2 s)
+    import jsonschema
+    from jsonschema.exceptions import ValidationError
+
 RANK = {"required": 0, "type": 1, "not": 2, "maxLength": 3}  # the one problem told per field
 TYPE_FR = {"string": "un texte", "integer": "un nombre entier", "number": "un nombre", "boolean": "vrai ou faux",
            "object": "une liste de champs", "array": "une liste", "null": "rien"}  # fmt: skip
@@ -27,6 +28,10 @@ TYPE_FR = {"string": "un texte", "integer": "un nombre entier", "number": "un no
 
 def _format_checker() -> jsonschema.FormatChecker:
     """The draft's checks, except "email": one address, checked by email-validator (its syntax only)."""
+    import jsonschema
+
+    from . import address
+
     checker = jsonschema.FormatChecker(jsonschema.Draft202012Validator.FORMAT_CHECKER.checkers)
     checker.checks("email", raises=address.AddressError)(
         lambda value: not isinstance(value, str) or bool(address.check(value, smtputf8=True))
@@ -36,6 +41,8 @@ def _format_checker() -> jsonschema.FormatChecker:
 
 @cache
 def validator(path: Path) -> jsonschema.Draft202012Validator:
+    import jsonschema
+
     try:
         schema = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
