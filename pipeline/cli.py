@@ -108,6 +108,8 @@ def variants_cmd(as_json: JsonOpt = False) -> None:
 
     Exemple : `csac variants` ou `csac variants --json`
     """
+    from .money import format_eur
+
     variants = api.list_variants(api.Setup())
     if as_json:
         out.print_json(json.dumps([v.as_json() for v in variants], ensure_ascii=False))
@@ -120,8 +122,8 @@ def variants_cmd(as_json: JsonOpt = False) -> None:
         for row in v.tariff.rows:
             table.add_row(row.typology, row.label, row.amount_text)
         extra = v.supplementary_contribution
-        table.caption = f"modes : {', '.join(v.modes)}" + (
-            f" — contribution complémentaire : {extra} €" if extra else ""
+        table.caption = f"modes : {', '.join(m.replace('_', ' ') for m in v.modes)}" + (
+            f" — contribution complémentaire : {format_eur(extra)}" if extra else ""
         )
         out.print(table)
 

@@ -258,6 +258,12 @@ def test_a_row_reports_every_problem_not_only_the_first():
 # -- names people read, and no None ----------------------------------------------------------------
 
 
+def test_variants_says_amounts_and_modes_as_people_write_them():
+    result = csac("variants")
+    assert "contribution complémentaire : 150,00\u00a0€" in result.stdout and "150.00" not in result.stdout
+    assert "modes : compte propre, mandat" in result.stdout and "compte_propre" not in result.stdout
+
+
 def test_render_names_the_documents_in_french():
     result = csac("render", "2021-063-002", "-b", BENEFICIARY, "-o", "out", "--state", "var")
     kinds = {line.split()[1] for line in result.stdout.splitlines() if "CSAC_" in line or "_2021" in line}
