@@ -23,6 +23,33 @@ def load_yaml(text: str):
     return yaml.load(text, Loader=SAFE_LOADER)  # noqa: S506 - a safe loader
 
 
+SYSTEM = {  # what the system says of a file it could not read or write, in French
+    errno.ENOENT: "fichier ou dossier introuvable",
+    errno.EACCES: "accès refusé",
+    errno.EPERM: "opération non permise",
+    errno.ENOSPC: "disque plein",
+    errno.EDQUOT: "quota disque dépassé",
+    errno.EROFS: "système de fichiers en lecture seule",
+    errno.EISDIR: "c'est un dossier",
+    errno.ENOTDIR: "un élément du chemin n'est pas un dossier",
+    errno.EIO: "erreur d'entrée-sortie du disque",
+    errno.EMFILE: "trop de fichiers ouverts",
+    errno.ENAMETOOLONG: "nom de fichier trop long",
+    errno.ELOOP: "trop de liens symboliques dans le chemin",
+    errno.EEXIST: "un fichier porte déjà ce nom",
+    errno.ECONNREFUSED: "connexion refusée",
+    errno.ETIMEDOUT: "délai de connexion dépassé",
+    errno.EHOSTUNREACH: "hôte injoignable",
+    errno.ENETUNREACH: "réseau injoignable",
+    errno.ECONNRESET: "connexion interrompue par le serveur",
+}
+
+
+def system_error(exc: OSError) -> str:
+    """An OSError as people can read it: the system's reason in French, never "[Errno 28] ..."."""
+    return SYSTEM.get(exc.errno, f"erreur système {exc.errno}") if exc.errno else type(exc).__name__
+
+
 OS_ERRORS = {
     errno.ENOENT: "fichier introuvable : vérifiez le chemin",
     errno.EACCES: "accès refusé : vérifiez les droits du fichier",

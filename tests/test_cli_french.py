@@ -321,3 +321,17 @@ def test_none_is_printed_nowhere(args):
     result = csac(*args)
     assert result.exit_code == 0, result.output
     assert not re.search(r"\bNone\b", result.output), result.output
+
+
+@pytest.mark.parametrize(
+    ("make", "said"),
+    [
+        (lambda: Path("courrier").write_text("un fichier, pas un dossier"), "n'est pas un dossier"),
+        (lambda: Path("courrier").symlink_to("courrier"), "trop de liens symboliques"),
+    ],
+    ids=["a file in the way", "a link loop"],
+)
+def test_an_outbox_that_cannot_be_written_is_said_in_french(make, said):
+    make()
+    result = csac("intake", _note("a.zip"), "--outbox", "courrier", "--state", "var")
+    assert refused(result, ExitCode.file_access_error, "remise impossible dans courrier", said)
