@@ -599,12 +599,14 @@ def remind_cmd(
     if as_json:
         out.print_json(json.dumps(run.to_json(), ensure_ascii=False))
         return
+    from .casefile import missing
+
     verb = "à envoyer (simulation : rien n'est envoyé)" if run.dry_run else "envoyées"
     out.print(f"relances {verb} : {len(run.reminders)} (dossiers incomplets depuis {run.days} jours)")
     for r in run.reminders:
         d = r.dossier
         out.print(
-            f"  {d.id} — relance {r.number} à {d.email} (copie {d.mailbox or '—'}) — {', '.join(d.codes)}"
+            f"  {d.id} — relance {r.number} à {d.email} (copie {d.mailbox or '—'}) — à régulariser : {missing(d)}"
         )
     for d in run.unreachable:
         out.print(f"  [yellow]{d.id} : aucune adresse du déposant, pas de relance[/yellow]")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ConfigError
-from .reading import YAMLError, load_yaml
+from .reading import YAMLError, load_yaml, unreadable
 
 CODES = (
     "archive_corrupt", "archive_unsafe", "convention_missing", "convention_unknown", "convention_unsigned",
@@ -59,7 +59,7 @@ def load_catalogue(path: Path) -> Catalogue:
     try:
         entries = load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, YAMLError) as exc:
-        raise ConfigError(f"{path} : illisible ({exc})") from exc
+        raise ConfigError(f"{path} : {unreadable(exc)}") from exc
     missing = [c for c in CODES if c not in entries or "message" not in entries[c]]
     if missing or set(entries) - set(CODES):
         raise ConfigError(

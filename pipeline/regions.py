@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ArgumentError, ConfigError
-from .reading import YAMLError, load_yaml
+from .reading import YAMLError, load_yaml, unreadable
 from .textnorm import key
 
 _POSTAL_RE = re.compile(r"^\d{5}$")
@@ -121,7 +121,7 @@ def load_regions(path: Path) -> RegionBook:
     try:
         data = load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, YAMLError) as exc:
-        raise ConfigError(f"{path} : illisible ({exc})") from exc
+        raise ConfigError(f"{path} : {unreadable(exc)}") from exc
     regions = tuple(_region(e, path) for e in data.get("regions", ()))
     seen: dict[str, str] = {}
     for region in regions:

@@ -12,7 +12,7 @@ from pathlib import Path
 from .errors import ConfigError, UnknownVariantError
 from .markets import Market, market_of
 from .money import euros
-from .reading import YAMLError, load_yaml
+from .reading import YAMLError, load_yaml, unreadable
 from .resources import Resources
 from .schemas import check
 from .tariff import Tariff, tariff_from_data
@@ -83,7 +83,7 @@ def load_variant(path: Path, schema: Path) -> Variant:
     try:
         data = load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, YAMLError) as exc:
-        raise ConfigError(f"{path} : YAML illisible ({exc})") from exc
+        raise ConfigError(f"{path} : {unreadable(exc)}") from exc
     problems = check(schema, data)
     if problems:
         raise ConfigError(f"{path} : variante invalide\n" + "\n".join(f"  - {p}" for p in problems))
