@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # jsonschema and email-validator are imported by the first va
     from jsonschema.exceptions import ValidationError
 
 RANK = {"required": 0, "type": 1, "not": 2, "maxLength": 3}  # the one problem told per field
+FORMAT_FR = {"date": "une date AAAA-MM-JJ", "date-time": "une date et une heure", "uri": "une adresse web"}
 TYPE_FR = {"string": "un texte", "integer": "un nombre entier", "number": "un nombre", "boolean": "vrai ou faux",
            "object": "une liste de champs", "array": "une liste", "null": "rien"}  # fmt: skip
 
@@ -118,7 +119,8 @@ def _message(error: ValidationError) -> str:
     if v == "format" and error.validator_value == "email":
         return f"adresse électronique {shown(value)} non valide : {error.cause or 'adresse mal formée'}"
     if v == "format":
-        return f"valeur {shown(value)} n'est pas un(e) {error.validator_value} valide"
+        what = FORMAT_FR.get(error.validator_value, f"au format {error.validator_value}")
+        return f"valeur {shown(value)} non valide : {what} est attendue"
     if v in ("minimum", "exclusiveMinimum"):
         return f"valeur {shown(value)} trop petite (minimum {error.validator_value})"
     if v in ("maximum", "exclusiveMaximum"):
@@ -131,7 +133,9 @@ def _message(error: ValidationError) -> str:
         return f"trop d'éléments ({len(value)}, {error.validator_value} au plus)"
     if v == "oneOf" and error.context:
         return _message(min(error.context, key=lambda e: len(e.message)))
-    return error.message
+    if v == "uniqueItems":
+        return "une même valeur figure deux fois dans la liste : gardez-en une"
+    return f"valeur {shown(value)} non admise ici"  # never jsonschema's English
 
 
 def check(schema: Path, data, wording: Callable[[ValidationError], str] = _message) -> list[Problem]:

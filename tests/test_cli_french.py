@@ -335,3 +335,37 @@ def test_an_outbox_that_cannot_be_written_is_said_in_french(make, said):
     make()
     result = csac("intake", _note("a.zip"), "--outbox", "courrier", "--state", "var")
     assert refused(result, ExitCode.file_access_error, "remise impossible dans courrier", said)
+
+
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "jour": {"type": "string", "format": "date"},
+        "liste": {"type": "array", "uniqueItems": True},
+        "pas": {"type": "number", "multipleOf": 5},
+        "montant": {"type": "number"},
+        "mode": {"enum": ["compte_propre", "mandat"]},
+    },
+    "additionalProperties": False,
+}
+
+
+@pytest.mark.parametrize(
+    ("data", "said"),
+    [
+        ({"jour": "hier"}, "valeur « hier » non valide : une date AAAA-MM-JJ est attendue"),
+        ({"liste": [1, 1]}, "une même valeur figure deux fois dans la liste"),
+        ({"pas": 3}, "valeur « 3 » non admise ici"),
+        ({"montant": "beaucoup"}, "un nombre est attendu"),
+        ({"mode": "seul"}, "valeurs possibles : compte_propre, mandat"),
+        ({"mondant": 1}, "champ inconnu : « mondant » (vouliez-vous dire montant ?)"),
+    ],
+    ids=["format", "uniqueItems", "multipleOf", "type", "enum", "additionalProperties"],
+)
+def test_every_jsonschema_error_is_said_in_french(data, said, tmp_path):
+    from pipeline.schemas import check
+
+    schema = tmp_path / "s.schema.json"
+    schema.write_text(json.dumps(SCHEMA), encoding="utf-8")
+    [problem] = check(schema, data)
+    assert said in str(problem) and not ENGLISH.search(str(problem)), problem
