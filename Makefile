@@ -1,4 +1,4 @@
-# make demo  : render the full package for a sample signatory into outbox/demo/
+# make demo  : render the full package for a sample signatory into outbox/demo/, take its deposit in, show its state
 # make test  : every test, in parallel (what CI runs)
 # make check : the quick loop while coding: each test once, no real watcher, relay or csac process
 VENV   ?= .venv
@@ -26,6 +26,10 @@ demo: $(STAMP)
 	$(CSAC) intake $(DEMO)/depot/depot-signe.zip --outbox $(DEMO)/courrier --state $(DEMO)/var
 	@echo "== Messages written (one Maildir per mailbox):"
 	@find $(DEMO)/courrier -type f ! -name '.*' | sort
+	@echo "== 4. The deposit in the demo's journal (its own state folder, not var/):"
+	$(CSAC) status --state $(DEMO)/var
+	@echo "== To see it again: $(CSAC) status --state $(DEMO)/var"
+	@echo "   (and its dossier: $(CSAC) dossier list --state $(DEMO)/var)"
 
 # Tests write in RAM when the machine has some to spare (/dev/shm): the journal and the
 # Maildirs fsync at every step, which costs nothing there and milliseconds on a disk.

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -186,6 +186,21 @@ def take_in_deposit(options: IntakeOptions) -> dict:
     config = options.config(outbox=options.outbox, state=options.state)
     ctx = IntakeContext.build(options.resources, config.workspace, config=config)
     return take_in(options.deposit, ctx, options.form)
+
+
+def take_in_deposits(options: IntakeOptions, deposits: list[Path]) -> Iterator:
+    """Several deposits taken in one after the other, each with its own form beside it; one setup (the
+    variants, regions and journal opened once) for them all. Their reports, as each is done."""
+    from .intake import IntakeContext, take_in
+
+    if options.form and len(deposits) > 1:
+        raise ArgumentError(
+            "--form ne vaut que pour un seul dépôt : placez NOM.json à côté de chaque NOM.zip"
+        )
+    config = options.config(outbox=options.outbox, state=options.state)
+    ctx = IntakeContext.build(options.resources, config.workspace, config=config)
+    for deposit in deposits:
+        yield take_in(deposit, ctx, options.form)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from . import register
 from .errors import InputError, Problem
+from .reading import unreadable
 from .render import Renderer, write_atomic, write_documents
 from .request import parse_request, read_data_file
 from .resources import KINDS, Resources
@@ -42,12 +43,14 @@ CSV_FIELDS = {
     "montant_maximum",
 }
 TRUE = {"1", "oui", "true", "vrai", "x", "yes"}
+CSV_HELP = "aucun séparateur « ; », « , » ni tabulation dans la ligne d'en-tête"
 
 
 @dataclass(frozen=True)
 class Row:
     number: int  # the line in a CSV (header is line 1), the entry in a YAML list
     data: dict
+    problems: tuple[Problem, ...] = ()  # what is wrong with the line itself (its number of columns)
 
 
 @dataclass(frozen=True)
@@ -117,17 +120,31 @@ def _read_csv(path: Path) -> list[Row]:
     reader = csv.DictReader(io.StringIO(text), dialect=dialect)
     rows = []
     for record in reader:
-        if any((v or "").strip() for v in record.values()):
-            rows.append(Row(reader.line_num, csv_row(record)))
+        if any((v or "").strip() for v in record.values() if isinstance(v, str)):
+            rows.append(Row(reader.line_num, csv_row(record), _columns(record, reader.fieldnames)))
     return rows
+
+
+def _columns(record: dict, header: list[str]) -> tuple[Problem, ...]:
+    """A line with more or fewer cells than the header: its values are under the wrong names."""
+    count = sum(v is not None for k, v in record.items() if k is not None) + len(record.get(None) or ())
+    if count == len(header):
+        return ()
+    return (
+        Problem(
+            "", f"{count} colonnes au lieu de {len(header)} (celles de l'en-tête) : vérifiez les séparateurs"
+        ),
+    )
 
 
 def load_campaign(path: Path, resources: Resources) -> Campaign:
     if path.suffix.lower() == ".csv":
         try:
             return Campaign(path, path.stem, None, tuple(_read_csv(path)))
-        except (OSError, csv.Error, UnicodeDecodeError) as exc:
-            raise InputError(str(path), [Problem("", f"CSV illisible : {exc}")]) from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(str(path), [Problem("", unreadable(exc))]) from exc
+        except csv.Error as exc:  # the sniffer finds no separator in the header
+            raise InputError(str(path), [Problem("", f"CSV illisible : {CSV_HELP}")]) from exc
     data = read_data_file(path)
     problems = check(resources.schema("campaign"), data)
     if problems:
@@ -163,9 +180,11 @@ def render_rows(root, variant_ids, rows: list[Row], out: str, on: dt.date, kinds
         try:
             source = f"ligne {row.number}"
             request = parse_request(row.data, source, renderer.regions, schema, renderer.variants)
+            if row.problems:
+                raise InputError(source, ())
             docs = renderer.package(request, on, kinds)
-        except InputError as exc:
-            failures.append(RowFailure(row.number, _label(row), exc.problems))
+        except InputError as exc:  # every problem of the row: its own and its data's
+            failures.append(RowFailure(row.number, _label(row), row.problems + exc.problems))
             continue
         write_documents(Path(out), docs)
         rendered.append(request)

@@ -16,16 +16,21 @@ from typing import Annotated
 import typer
 from rich import box
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 
 from . import api
+from .cli_french import FrenchTyper
 from .dates import DAY_HELP
 from .errors import ArgumentError, CsacError, ExitCode, InputError
 from .resources import KINDS
 
-app = typer.Typer(
+KIND_FR = {
+    "convention": "convention",
+    "annex": "annexe",
+    "bulletin": "bulletin",
+}  # documents as people name them
+app = FrenchTyper(
     help="csac — conventions de service d'achat centralisé du Resah.",
     no_args_is_help=True,
     add_completion=False,
@@ -93,10 +98,16 @@ def _variant_ids(names: list[str]) -> tuple[str, ...]:
 
 
 def _kinds(documents: str) -> tuple[str, ...]:
-    kinds = tuple(k.strip() for k in documents.split(","))
-    if not kinds or set(kinds) - set(KINDS):
-        raise typer.BadParameter(f"--documents : choisissez parmi {', '.join(KINDS)}")
-    return kinds
+    """The documents asked, by their French names or their codes (`annexe` or `annex`)."""
+    named = {**{k: k for k in KINDS}, **{fr: k for k, fr in KIND_FR.items()}}
+    asked = [k.strip().lower() for k in documents.split(",")]
+    unknown = [k for k in asked if k not in named]
+    if unknown:
+        raise typer.BadParameter(
+            f"--documents : {', '.join(f'« {k} »' for k in unknown)} inconnu ; choisissez parmi "
+            f"{', '.join(KIND_FR.values())}"
+        )
+    return tuple(dict.fromkeys(named[k] for k in asked))
 
 
 @app.command("variants")
@@ -105,6 +116,8 @@ def variants_cmd(as_json: JsonOpt = False) -> None:
 
     Exemple : `csac variants` ou `csac variants --json`
     """
+    from .money import format_eur
+
     variants = api.list_variants(api.Setup())
     if as_json:
         out.print_json(json.dumps([v.as_json() for v in variants], ensure_ascii=False))
@@ -117,8 +130,8 @@ def variants_cmd(as_json: JsonOpt = False) -> None:
         for row in v.tariff.rows:
             table.add_row(row.typology, row.label, row.amount_text)
         extra = v.supplementary_contribution
-        table.caption = f"modes : {', '.join(v.modes)}" + (
-            f" — contribution complémentaire : {extra} €" if extra else ""
+        table.caption = f"modes : {', '.join(m.replace('_', ' ') for m in v.modes)}" + (
+            f" — contribution complémentaire : {format_eur(extra)}" if extra else ""
         )
         out.print(table)
 
@@ -126,7 +139,9 @@ def variants_cmd(as_json: JsonOpt = False) -> None:
 @app.command("render")
 def render_cmd(
     ctx: typer.Context,
-    variants: Annotated[list[str], typer.Argument(help="Identifiants des variantes, ou `all`.")],
+    variants: Annotated[
+        list[str], typer.Argument(metavar="VARIANTES", help="Identifiants des variantes, ou `all` (toutes).")
+    ],
     beneficiary: BeneficiaryOpt,
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Dossier de sortie.")] = Path("outbox"),
     date: DateOpt = None,
@@ -160,7 +175,7 @@ def render_cmd(
     for col in ("document", "variante", "fichier", "sha256"):
         table.add_column(col, overflow="fold")
     for d in done.documents:
-        table.add_row(d.kind, d.variant or "—", str(done.out / d.relpath), d.sha256[:12])
+        table.add_row(KIND_FR[d.kind], d.variant or "—", str(done.out / d.relpath), d.sha256[:12])
     out.print(table)
 
 
@@ -170,7 +185,7 @@ def render_batch_cmd(
     campaign_file: Annotated[
         Path,
         typer.Argument(
-            metavar="CAMPAIGN", help="Fichier de campagne : .csv (un signataire par ligne) ou .yaml."
+            metavar="CAMPAGNE", help="Fichier de campagne : .csv (un signataire par ligne) ou .yaml."
         ),
     ],
     variants: Annotated[
@@ -186,9 +201,9 @@ def render_batch_cmd(
         str,
         typer.Option(
             "--documents",
-            help="Documents à produire, séparés par des virgules : convention, annex, bulletin.",
+            help="Documents à produire, séparés par des virgules : convention, annexe, bulletin.",
         ),
-    ] = ",".join(KINDS),
+    ] = ",".join(KIND_FR.values()),
     state: StateOpt = None,
     pdf: PdfOpt = False,
 ) -> None:
@@ -208,6 +223,8 @@ def render_batch_cmd(
         state=state,
         pdf=pdf,
     )
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err) as progress:
         task = progress.add_task("signataires", total=None)
@@ -229,30 +246,43 @@ def render_batch_cmd(
 @app.command("intake")
 def intake_cmd(
     ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(help="Le ZIP déposé.", exists=True, dir_okay=False)],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(metavar="DÉPÔTS", help="Le ZIP déposé, ou plusieurs.", exists=True, dir_okay=False),
+    ],
     form: Annotated[
         Path | None,
         typer.Option(
             "--form",
-            help="Formulaire de dépôt (JSON ou YAML). Par défaut : NOM.json ou NOM.yaml à côté de NOM.zip.",
+            help="Formulaire de dépôt (JSON ou YAML), pour un seul dépôt. Par défaut : NOM.json ou NOM.yaml à "
+            "côté de NOM.zip.",
         ),
     ] = None,
     outbox: OutboxOpt = None,
     state: StateOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Reçoit un dépôt : le vérifie, l'achemine vers sa région et affiche le verdict.
+    """Reçoit un dépôt, ou plusieurs l'un après l'autre : le vérifie, l'achemine vers sa région et affiche
+    le verdict.
 
     Sort avec 0 quel que soit le verdict ; avec un autre code seulement si csac n'a pas pu travailler.
+    Avec --json : le rapport d'un dépôt, ou la liste des rapports de plusieurs.
 
-    Exemple : `csac intake inbox/depot.zip --json`
+    Exemple : `csac intake inbox/depot.zip --json`, ou `csac intake inbox/*.zip`
     """
     os.umask(PRIVATE)
-    options = api.IntakeOptions(config_file=ctx.obj, deposit=path, form=form, outbox=outbox, state=state)
-    report = api.take_in_deposit(options)
+    options = api.IntakeOptions(config_file=ctx.obj, deposit=paths[0], form=form, outbox=outbox, state=state)
+    reports = []
+    for report in api.take_in_deposits(options, paths):
+        if as_json:
+            reports.append(report.to_json())
+        else:
+            _print_report(report)
     if as_json:
-        out.print_json(json.dumps(report.to_json(), ensure_ascii=False))
-        return
+        out.print_json(json.dumps(reports[0] if len(paths) == 1 else reports, ensure_ascii=False))
+
+
+def _print_report(report) -> None:
     from .notices import DOSSIER_FR, REVIEW_FR, ROLE_FR, state_fr  # loaded with intake, not at every start-up
 
     colour = (
@@ -434,10 +464,10 @@ def sample_deposit_cmd(
     out.print(f"dépôt d'exemple : {deposit} (formulaire : {form})")
 
 
-config_app = typer.Typer(
+config_app = FrenchTyper(
     help="Vérifier la configuration (csac.yaml et l'environnement).", no_args_is_help=True
 )
-outbox_app = typer.Typer(
+outbox_app = FrenchTyper(
     help="La file des courriels sortants, quand un relais SMTP est configuré.", no_args_is_help=True
 )
 app.add_typer(config_app, name="config")
@@ -581,12 +611,14 @@ def remind_cmd(
     if as_json:
         out.print_json(json.dumps(run.to_json(), ensure_ascii=False))
         return
+    from .casefile import missing
+
     verb = "à envoyer (simulation : rien n'est envoyé)" if run.dry_run else "envoyées"
     out.print(f"relances {verb} : {len(run.reminders)} (dossiers incomplets depuis {run.days} jours)")
     for r in run.reminders:
         d = r.dossier
         out.print(
-            f"  {d.id} — relance {r.number} à {d.email} (copie {d.mailbox or '—'}) — {', '.join(d.codes)}"
+            f"  {d.id} — relance {r.number} à {d.email} (copie {d.mailbox or '—'}) — à régulariser : {missing(d)}"
         )
     for d in run.unreachable:
         out.print(f"  [yellow]{d.id} : aucune adresse du déposant, pas de relance[/yellow]")
@@ -665,7 +697,7 @@ def watch_cmd(
 
 # -- dossiers: the regional teams' commands -------------------------------------------------------------
 
-dossier_app = typer.Typer(
+dossier_app = FrenchTyper(
     help="Les dossiers (un signataire sur une convention) : les suivre, les accepter, les refuser, les exporter.",
     no_args_is_help=True,
     rich_markup_mode="markdown",
@@ -975,19 +1007,15 @@ def dossier_export_cmd(
 
 
 def main() -> None:
-    """Entry point: typed errors become a French message and an exit code."""
+    """Entry point: typed errors become a French message and an exit code (usage errors are said and
+    exit 1 in pipeline/cli_french.py)."""
     try:
-        code = app(standalone_mode=False)  # click returns typer.Exit codes here
+        app()
     except CsacError as exc:
         err.print(Text.assemble(("erreur", "red"), f" : {exc}"))  # what it quotes is no markup
         if isinstance(exc, InputError):
             err.print("Rien n'a été écrit. Corrigez le fichier et relancez.")
         sys.exit(exc.exit_code)
-    except typer.TyperException as exc:  # usage errors: typer prints them and says how
-        show = getattr(exc, "show", None)
-        show() if show else err.print(str(exc))
-        sys.exit(getattr(exc, "exit_code", ExitCode.bad_args))
     except (typer.Abort, KeyboardInterrupt):
         err.print("interrompu")
         sys.exit(130)
-    sys.exit(code if isinstance(code, int) else ExitCode.ok)

@@ -12,9 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import yaml
-
 from .errors import ConfigError
+from .reading import YAMLError, load_yaml, unreadable
 from .resources import Resources, Workspace
 from .schemas import check
 
@@ -115,11 +114,13 @@ def load_config(path: Path | None, resources: Resources, env: Mapping[str, str] 
     data = {}
     if path:
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            raise ConfigError(f"{path} : configuration illisible ({exc})") from exc
+            data = load_yaml(path.read_text(encoding="utf-8")) or {}
+        except (OSError, UnicodeDecodeError, YAMLError) as exc:
+            raise ConfigError(f"{path} : configuration illisible ({unreadable(exc)})") from exc
     data = _merged(data, env)
-    problems = check(resources.schema("config"), data)
+    problems = (
+        check(resources.schema("config"), data) if data else []
+    )  # nothing to check: no jsonschema import
     if problems:
         source = path or "environnement"
         raise ConfigError(f"{source} : configuration invalide\n" + "\n".join(f"  - {p}" for p in problems))

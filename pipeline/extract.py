@@ -14,8 +14,6 @@ from dataclasses import dataclass, field, replace
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
-from docx import Document as open_docx
-from openpyxl import load_workbook
 
 from . import active, ink, ocr
 from .archive import ArchiveRejected, Limits, Member, check_package, is_zip
@@ -169,6 +167,8 @@ def _image_after_signature_block(body) -> bool:
 
 
 def _docx(member: Member) -> Extracted:
+    from docx import Document as open_docx  # imported by the deposits that hold Word: 0.1 s at start-up
+
     document = open_docx(io.BytesIO(member.data))
     parts = [document.element.body] + [
         part._element for section in document.sections for part in (section.header, section.footer)
@@ -194,6 +194,8 @@ def _cell(value) -> str:
 
 
 def _xlsx(member: Member) -> Extracted:
+    from openpyxl import load_workbook  # imported by the deposits that hold Excel: 0.2 s at start-up
+
     workbook = load_workbook(io.BytesIO(member.data), read_only=True, data_only=True)
     try:
         rows = []

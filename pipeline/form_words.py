@@ -10,9 +10,12 @@ schema key and no jsonschema sentence reaches a person.
 
 from __future__ import annotations
 
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING
 
 from .untrusted import quoted
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 KINDS = {"object": "une liste de champs", "array": "une liste de valeurs"}
 RECEIVED = (

@@ -44,6 +44,7 @@ from .notices import (
 from .orders import read_order_amount
 from .photos import assemble
 from .problems import Catalogue, Finding, load_catalogue
+from .reading import system_error
 from .regions import Region, RegionBook, load_regions
 from .report import (
     Contribution,
@@ -476,7 +477,7 @@ def _take(source: Path, deposit: Deposit, opened, ctx: IntakeContext, journal: J
             opened.deposit_id, DepositState.DELIVERY_FAILED, f"{type(exc).__name__}: {exc.strerror or exc}"
         )
         raise DeliveryError(
-            f"dépôt {opened.deposit_id} : remise impossible dans {ctx.workspace.outbox} ({exc.strerror or exc})"
+            f"dépôt {opened.deposit_id} : remise impossible dans {ctx.workspace.outbox} ({system_error(exc)})"
         ) from exc
     journal.finish(out, updates)
     return out
@@ -535,7 +536,7 @@ def set_aside(
         _alert(out, folder, ctx, journal)
     except OSError as exc:
         raise DeliveryError(
-            f"dépôt {out.deposit_id} : mise en quarantaine impossible dans {ctx.workspace.quarantine} ({exc.strerror or exc})"
+            f"dépôt {out.deposit_id} : mise en quarantaine impossible dans {ctx.workspace.quarantine} ({system_error(exc)})"
         ) from exc
     out = replace(out, delivered_to=(str(folder),))
     journal.finish(out)
@@ -572,7 +573,7 @@ def _stand_in(folder: Path, out: IntakeReport, unread: OSError, ctx: IntakeConte
     ctx.workspace.quarantine.mkdir(parents=True, exist_ok=True, mode=0o700)
     note = ctx.workspace.quarantine / f".{out.deposit_id}.note"
     note.write_text(
-        f"Le fichier déposé « {out.file} » n'a pas pu être lu par csac ({unread.strerror or unread}) : "
+        f"Le fichier déposé « {out.file} » n'a pas pu être lu par csac ({system_error(unread)}) : "
         f"il n'est pas copié ici. L'original est gardé tel quel dans {ctx.workspace.done}. Vérifiez son "
         "propriétaire et ses droits, puis déposez-le à nouveau.\n",
         encoding="utf-8",
@@ -596,7 +597,7 @@ def _keep_form(folder: Path, form_path: Path, ctx: IntakeContext) -> None:
         except OSError as exc:
             if exc.errno not in UNREAD or not _is_about(exc, form_path):
                 raise
-            why = f"illisible par csac : {exc.strerror or exc}"
+            why = f"illisible par csac : {system_error(exc)}"
     if why:
         with (folder / "reason.txt").open("a", encoding="utf-8") as fh:
             fh.write(

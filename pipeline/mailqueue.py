@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import Config
+from .reading import system_error
 from .relay import Outcome, Session, check_relay, envelope, judge, send, summary, wire_bytes
 from .resources import Workspace
 from .store import JOURNAL, MessageState, Store
@@ -314,7 +315,7 @@ def _attempt(session: Session, row: sqlite3.Row, config: Config) -> dict[str, Ou
         )
     except OSError as exc:
         return dict.fromkeys(
-            pending, Outcome(MessageState.QUEUED, f"fichier du message illisible ({exc.strerror or exc})")
+            pending, Outcome(MessageState.QUEUED, f"fichier du message illisible ({system_error(exc)})")
         )
     try:
         if config.redirect:  # a rehearsal: one envelope recipient stands for all

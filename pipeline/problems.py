@@ -10,9 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from .errors import ConfigError
+from .reading import YAMLError, load_yaml, unreadable
 
 CODES = (
     "archive_corrupt", "archive_unsafe", "convention_missing", "convention_unknown", "convention_unsigned",
@@ -58,9 +57,9 @@ class Catalogue:
 
 def load_catalogue(path: Path) -> Catalogue:
     try:
-        entries = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path} : illisible ({exc})") from exc
+        entries = load_yaml(path.read_text(encoding="utf-8"))
+    except (OSError, YAMLError) as exc:
+        raise ConfigError(f"{path} : {unreadable(exc)}") from exc
     missing = [c for c in CODES if c not in entries or "message" not in entries[c]]
     if missing or set(entries) - set(CODES):
         raise ConfigError(

@@ -12,9 +12,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from .errors import ArgumentError, ConfigError
+from .reading import YAMLError, load_yaml, unreadable
 from .textnorm import key
 
 _POSTAL_RE = re.compile(r"^\d{5}$")
@@ -120,9 +119,9 @@ def _region(entry: dict, source: Path) -> Region:
 
 def load_regions(path: Path) -> RegionBook:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path} : illisible ({exc})") from exc
+        data = load_yaml(path.read_text(encoding="utf-8"))
+    except (OSError, YAMLError) as exc:
+        raise ConfigError(f"{path} : {unreadable(exc)}") from exc
     regions = tuple(_region(e, path) for e in data.get("regions", ()))
     seen: dict[str, str] = {}
     for region in regions:

@@ -33,6 +33,7 @@ from email.message import EmailMessage
 from email_validator import EmailNotValidError, validate_email
 
 from .config import Relay
+from .reading import system_error
 from .store import MessageState
 
 log = logging.getLogger("csac.mail")
@@ -384,7 +385,7 @@ def describe(exc: BaseException, relay: Relay, timeout: float | None = None) -> 
     if isinstance(exc, smtplib.SMTPException):
         return f"erreur SMTP ({exc})"
     if isinstance(exc, OSError):
-        return f"erreur réseau ({exc.strerror or exc})"
+        return f"erreur réseau ({system_error(exc)})"
     return f"{type(exc).__name__} : {exc}"
 
 

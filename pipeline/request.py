@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-import yaml
-
 from . import sirets
 from .errors import InputError, Problem
 from .money import euros
+from .reading import YAMLError, load_yaml, unreadable
 from .regions import Region, RegionBook
 from .schemas import check
 from .tariff import GROUPEMENT, Contribution, Tariff, TariffRow
@@ -210,9 +209,9 @@ def read_data_file(path: Path):
     """YAML or JSON, decided by the extension; unreadable files are InputErrors."""
     try:
         text = path.read_text(encoding="utf-8")
-        return json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
-        raise InputError(str(path), [Problem("", f"fichier illisible : {exc}")]) from exc
+        return json.loads(text) if path.suffix.lower() == ".json" else load_yaml(text)
+    except (OSError, UnicodeDecodeError, ValueError, YAMLError) as exc:
+        raise InputError(str(path), [Problem("", unreadable(exc))]) from exc
 
 
 def _row_problem(tariff: Tariff, variant: Variant, path: str, e: Entity) -> Problem | None:

@@ -9,10 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import yaml
-
 from . import sirets
 from .errors import ConfigError
+from .reading import YAMLError, load_yaml
 from .textnorm import fold
 
 
@@ -38,13 +37,13 @@ class Resah:
 
 def load_resah(path: Path) -> Resah:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
         address = data["address"]
         resah = Resah(
             data["name"], str(data["siret"]), address["street"], str(address["postal_code"]), address["city"],
             tuple(fold(m) for m in data["marks"]),
         )  # fmt: skip
-    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
+    except (OSError, YAMLError, KeyError, TypeError) as exc:
         raise ConfigError(f"{path} : fiche du Resah invalide ({exc})") from exc
     try:
         return replace(resah, siret=sirets.validate(resah.siret))

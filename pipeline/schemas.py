@@ -8,23 +8,31 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from difflib import get_close_matches
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import jsonschema
-from jsonschema.exceptions import ValidationError
-
-from . import address
 from .errors import ConfigError, Problem
 from .untrusted import FIELD_QUOTE, one_line, quoted
 
+UNKNOWN = ("additionalProperties", "unevaluatedProperties")
+if TYPE_CHECKING:  # jsonschema and email-validator are imported by the first validation (0.2 s)
+    import jsonschema
+    from jsonschema.exceptions import ValidationError
+
 RANK = {"required": 0, "type": 1, "not": 2, "maxLength": 3}  # the one problem told per field
+FORMAT_FR = {"date": "une date AAAA-MM-JJ", "date-time": "une date et une heure", "uri": "une adresse web"}
 TYPE_FR = {"string": "un texte", "integer": "un nombre entier", "number": "un nombre", "boolean": "vrai ou faux",
            "object": "une liste de champs", "array": "une liste", "null": "rien"}  # fmt: skip
 
 
 def _format_checker() -> jsonschema.FormatChecker:
     """The draft's checks, except "email": one address, checked by email-validator (its syntax only)."""
+    import jsonschema
+
+    from . import address
+
     checker = jsonschema.FormatChecker(jsonschema.Draft202012Validator.FORMAT_CHECKER.checkers)
     checker.checks("email", raises=address.AddressError)(
         lambda value: not isinstance(value, str) or bool(address.check(value, smtputf8=True))
@@ -34,6 +42,8 @@ def _format_checker() -> jsonschema.FormatChecker:
 
 @cache
 def validator(path: Path) -> jsonschema.Draft202012Validator:
+    import jsonschema
+
     try:
         schema = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -78,6 +88,16 @@ def _length(error: ValidationError) -> str:
     return f"valeur trop longue ({len(error.instance)} caractères, {error.validator_value} au plus) : raccourcissez-la"
 
 
+def _unknown_fields(value, known: dict) -> str:
+    """Fields the schema does not have, each with the known one it was probably meant to be."""
+    extra = sorted(set(value) - set(known)) if isinstance(value, dict) else []
+    said = []
+    for name in extra[:5]:
+        near = get_close_matches(str(name), list(known), n=1)
+        said.append(shown(str(name)) + (f" (vouliez-vous dire {near[0]} ?)" if near else ""))
+    return f"champ{'s' if len(said) > 1 else ''} inconnu{'s' if len(said) > 1 else ''} : {', '.join(said)} — vérifiez l'orthographe"
+
+
 def _message(error: ValidationError) -> str:
     v, value = error.validator, error.instance
     if v == "required":
@@ -86,10 +106,7 @@ def _message(error: ValidationError) -> str:
             return f"champs obligatoires manquants : {', '.join(missing)} — ajoutez-les"
         return f"champ obligatoire manquant : {', '.join(missing)} — ajoutez-le"
     if v in ("additionalProperties", "unevaluatedProperties"):
-        extra = (
-            sorted(set(value) - set(error.schema.get("properties", {}))) if isinstance(value, dict) else []
-        )
-        return f"champ non prévu ({', '.join(shown(str(k)) for k in extra[:5])}) — vérifiez l'orthographe"
+        return _unknown_fields(value, error.schema.get("properties", {}))
     if v in ("enum", "const"):
         allowed = error.validator_value if v == "enum" else [error.validator_value]
         return f"valeur {shown(value)} non admise ; valeurs possibles : {', '.join(map(str, allowed))}"
@@ -102,7 +119,8 @@ def _message(error: ValidationError) -> str:
     if v == "format" and error.validator_value == "email":
         return f"adresse électronique {shown(value)} non valide : {error.cause or 'adresse mal formée'}"
     if v == "format":
-        return f"valeur {shown(value)} n'est pas un(e) {error.validator_value} valide"
+        what = FORMAT_FR.get(error.validator_value, f"au format {error.validator_value}")
+        return f"valeur {shown(value)} non valide : {what} est attendue"
     if v in ("minimum", "exclusiveMinimum"):
         return f"valeur {shown(value)} trop petite (minimum {error.validator_value})"
     if v in ("maximum", "exclusiveMaximum"):
@@ -115,18 +133,20 @@ def _message(error: ValidationError) -> str:
         return f"trop d'éléments ({len(value)}, {error.validator_value} au plus)"
     if v == "oneOf" and error.context:
         return _message(min(error.context, key=lambda e: len(e.message)))
-    return error.message
+    if v == "uniqueItems":
+        return "une même valeur figure deux fois dans la liste : gardez-en une"
+    return f"valeur {shown(value)} non admise ici"  # never jsonschema's English
 
 
 def check(schema: Path, data, wording: Callable[[ValidationError], str] = _message) -> list[Problem]:
     """The first violation of each field of `data` (type, then characters, then length), by field path;
     `wording` says it (the deposit form has its own, in the portal's words: pipeline/form_words.py)."""
-    first: dict[str, ValidationError] = {}
+    first: dict[tuple[str, bool], ValidationError] = {}
     for error in validator(schema).iter_errors(data):
-        where = field_path(error.absolute_path)
+        where = (field_path(error.absolute_path), error.validator in UNKNOWN)  # a misspelt field is said too
         if where not in first or _rank(error) < _rank(first[where]):
             first[where] = error
-    return [Problem(where, wording(first[where])) for where in sorted(first)]
+    return [Problem(where[0], wording(first[where])) for where in sorted(first)]
 
 
 def _rank(error: ValidationError) -> int:

@@ -284,8 +284,28 @@ def _check_one(embedded, revisions: int, data: bytes) -> SignatureCheck:
         return SignatureCheck(INVALID, detail=f"signature illisible ({type(exc).__name__})")
 
 
+def _without_signing_api() -> None:
+    """Let `pyhanko.sign.validation` and `.diff_analysis` be imported without pyhanko/sign/__init__.py.
+
+    That file imports pyHanko's whole signing API and, through its timestamp client, aiohttp: 0.4 s of
+    CPU at every csac start, half of pyHanko's import, for code csac never runs here (it validates).
+    `pyhanko.sign` is registered as a package whose submodules import as usual (`from pyhanko.sign
+    import signers` still works); done only if nothing has imported it yet.
+    """
+    if "pyhanko.sign" in sys.modules:
+        return
+    import importlib.util
+
+    import pyhanko
+
+    spec = importlib.util.find_spec("pyhanko.sign")
+    package = importlib.util.module_from_spec(spec)
+    sys.modules["pyhanko.sign"] = pyhanko.sign = package
+
+
 def _validate_all(data: bytes) -> list[SignatureCheck]:
     """Each signature's verdict, the latest first, stopping at the first that counts."""
+    _without_signing_api()
     from pyhanko.pdf_utils.reader import PdfFileReader
 
     if xref_entries(data, MAX_XREF_ENTRIES) > MAX_XREF_ENTRIES:

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-import yaml
-
 from .errors import ConfigError
 from .money import euros, format_eur
+from .reading import YAMLError, load_yaml
 
 GROUPEMENT = "groupement"
 OTHER = "autre"
@@ -183,12 +182,12 @@ class MembershipTariff:
 
 def load_membership(path: Path) -> MembershipTariff:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
         return MembershipTariff(
             euros(data["fees"]["medico_social"]),
             euros(data["fees"]["autre"]),
             int(data["cutoff"]["month"]),
             int(data["cutoff"]["day"]),
         )
-    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
+    except (OSError, YAMLError, KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"{path} : fichier d'adhésion invalide ({exc})") from exc

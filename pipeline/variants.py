@@ -9,17 +9,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-import yaml
-
 from .errors import ConfigError, UnknownVariantError
 from .markets import Market, market_of
 from .money import euros
+from .reading import YAMLError, load_yaml, unreadable
 from .resources import Resources
 from .schemas import check
 from .tariff import Tariff, tariff_from_data
-
-# libyaml's safe loader when PyYAML has it: the variants are read by every csac process, ten times faster.
-SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -85,9 +81,9 @@ def _articles(data: list[dict]) -> tuple[Article, ...]:
 def load_variant(path: Path, schema: Path) -> Variant:
     """Parse and validate one variant file; errors name the file and the field."""
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path} : YAML illisible ({exc})") from exc
+        data = load_yaml(path.read_text(encoding="utf-8"))
+    except (OSError, YAMLError) as exc:
+        raise ConfigError(f"{path} : {unreadable(exc)}") from exc
     problems = check(schema, data)
     if problems:
         raise ConfigError(f"{path} : variante invalide\n" + "\n".join(f"  - {p}" for p in problems))

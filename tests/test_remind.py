@@ -304,6 +304,13 @@ def test_csac_remind_sends_what_is_due_at_the_moment_given(config, deposit):
     assert len(received(config)) == 1
 
 
+def test_csac_remind_says_what_each_dossier_lacks_in_words_not_codes(config, deposit):
+    dossier = deposit()
+    result = cli(config, "--now", f"{day(dossier, 10):%Y-%m-%d}", "--dry-run")
+    line = next(line for line in result.stdout.splitlines() if dossier.id in line)
+    assert "à régulariser : " in line and "purchase_order_missing" not in line, line
+
+
 def test_csac_remind_days_overrides_the_configuration(config, deposit):
     dossier = deposit()
     cli(config, "--now", f"{day(dossier, 3):%Y-%m-%d}", "--days", "3")

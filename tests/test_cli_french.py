@@ -1,0 +1,371 @@
+"""Everything `csac` says to a person is French, and its exit code says whose fault it was.
+
+The commands run in this process through typer's CliRunner, in a fresh folder: bad arguments exit 1
+with the usage line, the error and where the help is; bad input exits 2 naming the file, the line
+or field and what to do; no English from typer, jsonschema, PyYAML or the system shows through.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+import typer.main
+import yaml
+from typer.testing import CliRunner
+
+from pipeline.cli import app, main
+from pipeline.errors import CsacError, ExitCode
+from pipeline.reading import load_yaml, unreadable
+from tests import builders as b
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+BENEFICIARY = EXAMPLES / "beneficiaire.yaml"
+CAMPAIGN_HEADER = (EXAMPLES / "campagne.csv").read_text(encoding="utf-8").splitlines()[0]
+ENGLISH = re.compile(
+    r"\b(Usage|Error|Invalid value|Missing (argument|option)|No such (option|command)|Try '|Show this message"
+    r"|Commands|\[default|\[required\]|Did you mean|Possible options|does not exist|is a directory"
+    r"|was unexpected|Errno|No such file|while (parsing|scanning)|expected|Input should|Value error)\b"
+)
+runner = CliRunner(env={"COLUMNS": "1000"})  # rich wraps nothing: lines read whole
+
+
+@pytest.fixture(autouse=True)
+def fresh_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for var in ("CSAC_STATE", "CSAC_OUTBOX", "CSAC_INBOX"):
+        monkeypatch.delenv(var, raising=False)
+
+
+def csac(*args: str | Path):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def refused(result, code: ExitCode, *fragments: str) -> bool:
+    """Exited with `code`, said every fragment, and said nothing in English. An error of csac itself
+    reaches CliRunner as its exception: `csac`'s main prints it and exits with its code (tested below)."""
+    error = result.exception if isinstance(result.exception, CsacError) else None
+    said = result.output + (str(error) if error else "")
+    assert not ENGLISH.search(said), said
+    assert all(f in said for f in fragments), said
+    return (error.exit_code if error else result.exit_code) == code
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "said"),
+    [
+        (["intake", "absent.zip"], ExitCode.bad_args, "fichier introuvable : « absent.zip »"),
+        (["status", "--region", "Atlantide"], ExitCode.bad_args, "Atlantide"),
+        (["render", "2021-063-002", "-b", "absent.yaml"], ExitCode.input_file, "fichier introuvable"),
+        (["render", "2021-063-009", "-b", str(BENEFICIARY)], ExitCode.input_file, "2021-063-009"),
+    ],
+    ids=["usage error", "unknown region", "unreadable file", "unknown variant"],
+)
+def test_csac_exits_1_on_bad_arguments_and_2_on_bad_input(argv, code, said, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["csac", *argv])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    err = capsys.readouterr().err
+    assert exited.value.code == code and said in err and not ENGLISH.search(err), err
+
+
+# -- bad arguments: exit 1, in French ---------------------------------------------------------------
+
+BAD_ARGUMENTS = [
+    (["intake", "absent.zip"], "fichier introuvable : « absent.zip »"),
+    (["intake"], "il manque l’argument DÉPÔTS"),
+    (["intake", "--bogus", "x.zip"], "option inconnue : --bogus"),
+    (["intake", "--jsn"], "vouliez-vous dire --json ?"),
+    (["intake", "."], "« . » est un dossier ; un fichier est attendu"),
+    (["render-batch", "c.csv", "--jobs", "abc"], "--jobs/-j : « abc » : un nombre entier est attendu"),
+    (["remind", "--days", "0"], "--days : « 0 » : au moins 1 est attendu"),
+    (["remind", "--now", "hier"], "une date au format AAAA-MM-JJ ou AAAA-MM-JJThh:mm est attendue"),
+    (["render", "all", "-b", "x.yaml", "--date", "2024-13-01"], "« 2024-13-01 » : une date au format AAAA-MM-JJ"),
+    (["watch", "--poll", "vite"], "--poll : « vite » : un nombre est attendu"),
+    (["intak"], "commande inconnue : « intak » (vouliez-vous dire intake ?)"),
+    (["dossier", "acept"], "commande inconnue : « acept »"),
+    (["intake", "a.zip", "--form"], "l’option --form attend une valeur"),
+    (["variants", "--json=oui"], "l’option --json ne prend pas de valeur"),
+    (["status", "en", "trop"], "argument(s) en trop : en trop"),
+    (["digest", "--since", "7j"], "il manque l’option --region"),
+    (["render-batch", "c.csv", "--documents", "lettre"], "« lettre » inconnu ; choisissez parmi convention, annexe"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("args", "said"), BAD_ARGUMENTS, ids=[" ".join(a) for a, _ in BAD_ARGUMENTS])
+def test_a_bad_argument_exits_1_and_says_what_is_wrong_in_french(args, said):
+    Path("c.csv").write_text(CAMPAIGN_HEADER + "\n", encoding="utf-8")
+    assert refused(csac(*args), ExitCode.bad_args, "erreur : ", said)
+
+
+@pytest.mark.parametrize("args", [["intake", "absent.zip"], ["render-batch", "--jobs", "x", "c.csv"]])
+def test_a_bad_argument_shows_the_usage_line_and_where_the_help_is(args):
+    result = csac(*args)
+    command = args[0]
+    assert f"Utilisation : root {command} [OPTIONS]" in result.stderr
+    assert f"Aide : root {command} --help" in result.stderr
+
+
+@pytest.mark.parametrize("args", [[], ["dossier"], ["config"]])
+def test_a_group_without_its_command_shows_its_help_and_exits_1(args):
+    result = csac(*args)
+    assert result.exit_code == ExitCode.bad_args and "Commandes" in result.stdout
+
+
+def _commands(group, path=()):
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):
+            yield from _commands(command, (*path, name))
+        else:
+            yield [*path, name]
+
+
+COMMANDS = list(_commands(typer.main.get_command(app)))
+
+
+@pytest.mark.parametrize("path", [[], *COMMANDS], ids=["csac", *(" ".join(p) for p in COMMANDS)])
+def test_every_help_is_french_from_usage_to_the_last_option(path):
+    result = csac(*path, "--help")
+    assert result.exit_code == 0
+    assert not ENGLISH.search(result.stdout), result.stdout
+    assert "Utilisation : root" in result.stdout and "Affiche cette aide et quitte." in result.stdout
+    assert not re.search(r"<(path|bool|str|int|float|file)\b", result.stdout), result.stdout
+    assert not path or "Exemple" in result.stdout
+
+
+def test_help_shows_defaults_and_required_options_in_french():
+    result = csac("render", "--help")
+    assert "[par défaut : outbox]" in result.stdout and "[obligatoire]" in result.stdout
+    assert "<AAAA-MM-JJ>" in result.stdout and "<chemin>" in result.stdout
+
+
+# -- bad input: exit 2, in French, naming the file and where -------------------------------------------
+
+
+def _beneficiary(text: str, name: str = "signataire.yaml") -> Path:
+    path = Path(name)
+    path.write_bytes(text.encode("utf-8") if isinstance(text, str) else text)
+    return path
+
+
+GOOD = BENEFICIARY.read_text(encoding="utf-8")
+BAD_INPUTS = [
+    ("unknown field", GOOD.replace("  siret:", "  sirett:"), "signataire.yaml",
+     ["champ inconnu : « sirett » (vouliez-vous dire siret ?)", "champ obligatoire manquant : siret"]),
+    ("two unknown fields", GOOD.replace("  ville:", "  vile:").replace("  email:", "  courriel:"), "signataire.yaml",
+     ["champs inconnus : « courriel »", "« vile » (vouliez-vous dire ville ?)"]),
+    ("text for a number", GOOD.replace("2021-045-lot2: 250000", "2021-045-lot2: beaucoup"), "signataire.yaml",
+     ["« beaucoup »", "un nombre est attendu"]),
+    ("unclosed list", "signataire:\n  denomination: X\n  siret: [1\n", "signataire.yaml",
+     ["YAML invalide ligne 4, colonne 1", "une liste ouverte par « [ » n'est pas fermée"]),
+    ("colon in a value", "signataire:\n  denomination: Mairie: annexe\n", "signataire.yaml",
+     ["YAML invalide ligne 2, colonne 23", "« : » inattendu"]),
+    ("tab indent", "signataire:\n\tdenomination: X\n", "signataire.yaml", ["YAML invalide ligne 2, colonne 1", "tabulation"]),
+    ("broken JSON", '{"signataire": {"denomination": "X",}}', "signataire.json",
+     ["JSON invalide ligne 1, colonne 37", "nom de champ entre guillemets attendu"]),
+    ("not UTF-8", "signataire:\n  denomination: Béthune\n".encode("cp1252"), "signataire.yaml",
+     ["n'est pas en UTF-8", "enregistrez-le en UTF-8"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "said"), [c[1:] for c in BAD_INPUTS], ids=[c[0] for c in BAD_INPUTS]
+)
+def test_a_bad_signatory_file_exits_2_naming_the_file_and_each_problem_in_french(text, name, said):
+    path = _beneficiary(text, name)
+    result = csac("render", "2021-045-lot2", "-b", path, "-o", "out", "--state", "var")
+    assert refused(result, ExitCode.input_file, name, *said)
+    assert not Path("out").exists()
+
+
+@pytest.mark.parametrize(
+    ("make", "said"),
+    [
+        (lambda: None, "fichier introuvable : vérifiez le chemin"),
+        (lambda: Path("absent.yaml").mkdir(), "c'est un dossier : donnez le chemin d'un fichier"),
+        (lambda: Path("absent.yaml").symlink_to("absent.yaml"), "trop de liens symboliques"),
+    ],
+    ids=["missing", "a folder", "a link loop"],
+)
+def test_a_signatory_file_the_system_cannot_read_is_said_in_french(make, said):
+    make()
+    result = csac("render", "2021-045-lot2", "-b", "absent.yaml", "-o", "out", "--state", "var")
+    assert refused(result, ExitCode.input_file, "absent.yaml", said)
+
+
+def test_a_missing_campaign_file_is_said_in_french():
+    result = csac("render-batch", "absente.csv", "-o", "out", "--state", "var")
+    assert refused(result, ExitCode.input_file, "absente.csv", "fichier introuvable")
+
+
+def test_a_configuration_that_is_not_yaml_is_said_with_its_line_in_french():
+    Path("csac.yaml").write_text("paths: [inbox\n", encoding="utf-8")
+    result = csac("--config", "csac.yaml", "config", "check")
+    assert refused(result, ExitCode.config_error, "configuration illisible", "YAML invalide ligne 2")
+
+
+def test_an_unknown_configuration_key_is_said_with_the_key_it_was_meant_to_be():
+    Path("csac.yaml").write_text("path: {inbox: depots}\n", encoding="utf-8")
+    result = csac("--config", "csac.yaml", "config", "check")
+    assert refused(result, ExitCode.config_error, "champ inconnu : « path » (vouliez-vous dire paths ?)")
+
+
+def test_yaml_is_read_by_a_safe_loader_that_builds_no_python_object():
+    with pytest.raises(yaml.YAMLError) as refused_tag:
+        load_yaml("!!python/object/apply:os.system ['true']")
+    assert unreadable(refused_tag.value).endswith("étiquette YAML (!…) non admise")
+
+
+# -- a campaign's rows: every problem of each --------------------------------------------------------
+
+
+def _campaign(*rows: str) -> Path:
+    path = Path("campagne.csv")
+    path.write_text("\n".join([CAMPAIGN_HEADER, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+COLUMNS = len(CAMPAIGN_HEADER.split(";"))
+GOOD_ROW = "Commune d'Ajaccio;212 000 046 00012;commune;71000;Avenue Serafini;20000;AJACCIO;Le Maire;;90 000"
+
+
+@pytest.mark.parametrize(
+    ("row", "count"),
+    [("Commune X;212 000 046 00012", 2), (GOOD_ROW.rsplit(";", 3)[0], COLUMNS - 3), (GOOD_ROW + ";en trop;", COLUMNS + 2)],
+    ids=["2 columns", "3 missing", "2 more"],
+)  # fmt: skip
+def test_a_row_with_the_wrong_number_of_columns_says_how_many_against_the_header(row, count):
+    result = csac("render-batch", _campaign(row), "--variants", "2021-063-002", "-o", "out", "--state", "var")
+    assert refused(result, ExitCode.input_file, "ligne 2", f"{count} colonnes au lieu de {COLUMNS}")
+    assert not list(Path("out").glob("*/*.docx"))
+
+
+def test_a_row_reports_every_problem_not_only_the_first():
+    row = "Commune X;212 000 046 00013;commune;abc;Rue Y;2000;AJACCIO;Le Maire;pas-une-adresse;-5"
+    result = csac(
+        "render-batch", _campaign("A;B", row), "--variants", "2021-063-002", "-o", "out", "--state", "var"
+    )
+    said = result.stderr
+    assert "2 colonnes au lieu de 10" in said and "champs obligatoires manquants" in said  # line 2
+    assert all(field in said for field in ("code_postal", "email", "population"))  # line 3, three fields
+    manifest = json.loads(Path("out/manifest.json").read_text(encoding="utf-8"))
+    assert [len(r["errors"]) for r in manifest["rejected"]] >= [3, 3]
+
+
+# -- names people read, and no None ----------------------------------------------------------------
+
+
+def test_variants_says_amounts_and_modes_as_people_write_them():
+    result = csac("variants")
+    assert "contribution complémentaire : 150,00\u00a0€" in result.stdout and "150.00" not in result.stdout
+    assert "modes : compte propre, mandat" in result.stdout and "compte_propre" not in result.stdout
+
+
+def test_render_names_the_documents_in_french():
+    result = csac("render", "2021-063-002", "-b", BENEFICIARY, "-o", "out", "--state", "var")
+    kinds = {line.split()[1] for line in result.stdout.splitlines() if "CSAC_" in line or "_2021" in line}
+    assert result.exit_code == 0 and "annexe" in kinds and "annex" not in kinds, result.stdout
+
+
+def test_render_batch_accepts_the_documents_by_their_french_names():
+    result = csac("render-batch", _campaign(GOOD_ROW), "--variants", "2021-063-002", "-o", "out",
+                  "--state", "var", "--documents", "convention,annexe")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    kinds = {e["kind"] for e in json.loads(Path("out/manifest.json").read_text(encoding="utf-8"))["outputs"]}
+    assert kinds == {"convention", "annex"}  # the manifest keeps its codes
+
+
+def _note(name: str) -> Path:
+    Path(name).write_bytes(b.zip_of([("note.txt", f"dépôt {name}".encode())]))
+    return Path(name)
+
+
+def test_intake_takes_several_deposits_in_one_process():
+    result = csac(
+        "intake", _note("a.zip"), _note("b.zip"), "--outbox", "courrier", "--state", "var", "--json"
+    )
+    reports = json.loads(result.stdout)
+    assert result.exit_code == 0 and [r["file"] for r in reports] == ["a.zip", "b.zip"]
+    assert len({r["deposit_id"] for r in reports}) == 2
+
+
+def test_intake_of_one_deposit_prints_its_report_not_a_list():
+    result = csac("intake", _note("a.zip"), "--outbox", "courrier", "--state", "var", "--json")
+    assert json.loads(result.stdout)["file"] == "a.zip"
+
+
+def test_intake_refuses_one_form_for_several_deposits():
+    Path("f.json").write_text("{}", encoding="utf-8")
+    result = csac("intake", _note("a.zip"), _note("b.zip"), "--form", "f.json", "--state", "var")
+    assert result.exit_code == ExitCode.bad_args and "un seul dépôt" in str(result.exception)
+    assert not Path("var").exists() or not list(Path("var").rglob("*.zip"))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["variants"],
+        ["intake", "a.zip", "--outbox", "courrier", "--state", "var"],
+        ["status", "--state", "var"],
+        ["dossier", "list", "--state", "var"],
+        ["config", "check"],
+        ["remind", "--dry-run", "--state", "var", "--outbox", "courrier"],
+    ],
+    ids=lambda a: " ".join(a[:2]),
+)
+def test_none_is_printed_nowhere(args):
+    csac("intake", _note("a.zip"), "--outbox", "courrier", "--state", "var")
+    result = csac(*args)
+    assert result.exit_code == 0, result.output
+    assert not re.search(r"\bNone\b", result.output), result.output
+
+
+@pytest.mark.parametrize(
+    ("make", "said"),
+    [
+        (lambda: Path("courrier").write_text("un fichier, pas un dossier"), "n'est pas un dossier"),
+        (lambda: Path("courrier").symlink_to("courrier"), "trop de liens symboliques"),
+    ],
+    ids=["a file in the way", "a link loop"],
+)
+def test_an_outbox_that_cannot_be_written_is_said_in_french(make, said):
+    make()
+    result = csac("intake", _note("a.zip"), "--outbox", "courrier", "--state", "var")
+    assert refused(result, ExitCode.file_access_error, "remise impossible dans courrier", said)
+
+
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "jour": {"type": "string", "format": "date"},
+        "liste": {"type": "array", "uniqueItems": True},
+        "pas": {"type": "number", "multipleOf": 5},
+        "montant": {"type": "number"},
+        "mode": {"enum": ["compte_propre", "mandat"]},
+    },
+    "additionalProperties": False,
+}
+
+
+@pytest.mark.parametrize(
+    ("data", "said"),
+    [
+        ({"jour": "hier"}, "valeur « hier » non valide : une date AAAA-MM-JJ est attendue"),
+        ({"liste": [1, 1]}, "une même valeur figure deux fois dans la liste"),
+        ({"pas": 3}, "valeur « 3 » non admise ici"),
+        ({"montant": "beaucoup"}, "un nombre est attendu"),
+        ({"mode": "seul"}, "valeurs possibles : compte_propre, mandat"),
+        ({"mondant": 1}, "champ inconnu : « mondant » (vouliez-vous dire montant ?)"),
+    ],
+    ids=["format", "uniqueItems", "multipleOf", "type", "enum", "additionalProperties"],
+)
+def test_every_jsonschema_error_is_said_in_french(data, said, tmp_path):
+    from pipeline.schemas import check
+
+    schema = tmp_path / "s.schema.json"
+    schema.write_text(json.dumps(SCHEMA), encoding="utf-8")
+    [problem] = check(schema, data)
+    assert said in str(problem) and not ENGLISH.search(str(problem)), problem

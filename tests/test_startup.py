@@ -1,0 +1,87 @@
+"""What a `csac` process imports before its first line of work, in fresh interpreters.
+
+Start-up is most of a single command's cost (bench/intake.py measures it): the heavy libraries are
+imported by the code that uses them, YAML is parsed by libyaml, and a signature is validated without
+pyHanko's signing API and the aiohttp it drags in. Each test starts a fresh interpreter (exec'd, not
+forked from the tests' warm server, which has all of these imported already).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline import api
+from pipeline.reading import SAFE_LOADER
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+HEAVY = ("jsonschema", "openpyxl", "docx", "docxtpl", "pypdfium2", "pikepdf", "pyhanko", "pdfplumber", "fpdf")
+
+
+def fresh(code: str) -> dict:
+    """Run `code` in a new interpreter; it prints a JSON value, returned here."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+@pytest.mark.slow  # fresh interpreters
+@pytest.mark.parametrize("module", ["pipeline.cli", "pipeline.api", "pipeline.config"])
+def test_starting_csac_imports_no_document_library(module):
+    loaded = fresh(
+        f"import sys, json, {module}; print(json.dumps(sorted(set(m.split('.')[0] for m in sys.modules))))"
+    )
+    assert not set(HEAVY) & set(loaded)
+
+
+@pytest.mark.slow  # fresh interpreters
+def test_help_imports_no_document_library():
+    code = (
+        "import sys, json, contextlib, io\nfrom pipeline.cli import app\n"
+        "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()): app(['intake', '--help'])\n"
+        "print(json.dumps(sorted(set(m.split('.')[0] for m in sys.modules))))"
+    )
+    assert not set(HEAVY) & set(fresh(code))
+
+
+@pytest.fixture(scope="module")
+def signed(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("signed")
+    return api.sample_deposit(
+        api.SampleOptions(beneficiary=EXAMPLES / "beneficiaire.yaml", out=folder / "d.zip")
+    )[0]
+
+
+@pytest.mark.slow  # a fresh interpreter
+def test_a_signature_is_validated_without_the_signing_api_or_aiohttp(signed):
+    code = (
+        "import sys, json, zipfile\nfrom pipeline.signature import check_pdf\n"
+        f"z = zipfile.ZipFile({str(signed)!r})\n"
+        "pdf = z.read(next(n for n in z.namelist() if 'Convention' in n))\n"
+        "found = check_pdf(pdf, False)\n"
+        "print(json.dumps([found.status, 'aiohttp' in sys.modules, 'pyhanko.sign.signers' in sys.modules]))"
+    )
+    assert fresh(code) == ["valid", False, False]
+
+
+@pytest.mark.slow  # the installed program, exec'd
+def test_the_installed_csac_takes_in_a_signed_deposit_as_complete(signed, tmp_path):
+    csac = Path(sys.executable).with_name("csac")
+    done = subprocess.run(
+        [csac, "intake", signed, "--outbox", tmp_path / "o", "--state", tmp_path / "v", "--json"],
+        capture_output=True, text=True, env=os.environ | {"COLUMNS": "200"},
+    )  # fmt: skip
+    report = json.loads(done.stdout)
+    assert done.returncode == 0 and report["status"] == "complete", done.stderr
+    assert report["signature"]["status"] == "valid"
+
+
+def test_yaml_is_read_by_libyaml_when_pyyaml_has_it():
+    if not yaml.__with_libyaml__:
+        pytest.skip("PyYAML built without libyaml (apt-get install libyaml-dev, then reinstall PyYAML)")
+    assert SAFE_LOADER is yaml.CSafeLoader
