@@ -34,6 +34,7 @@ FLAT = (
 )
 DARK = 160  # grey level under which a pixel is ink: ballpoint, or a stamp pad printed at 60 %; paper, grain
 # and a photo's shade stay above 190
+TALL = 1.3  # label heights a shape must exceed to be a stroke: a printed letter is at most a line high
 SIGNED = 0.004  # share of the zone's pixels that are ink from which it is signed (see README: measured)
 CROP_DPI = 150  # what the crop is scaled down to: enough to see a signature, small in a message
 A4_INCHES = 8.27  # a page's width, for its dpi when only pixels are known (a photo)
@@ -150,20 +151,54 @@ def zone(words: Sequence, width: float, height: float) -> Zone | None:
 
 
 def ink(image, words: Sequence, found: Zone) -> float:
-    """The share of the zone's pixels that are ink no printed word covers (`image` grey, in pixels)."""
-    from PIL import ImageDraw
+    """The share of the zone's pixels that are ink (`image` grey, in pixels): the strokes in it, but where
+    a printed word read with confidence lies."""
+    from PIL import Image, ImageDraw
 
     left, top, right, bottom = found.area.pixels()
     seen = image.crop((left, top, right, bottom)).convert("L")
-    mask = ImageDraw.Draw(seen)
+    marks = seen.point(lambda v: 1 if v < DARK else 0)
+    strokes = Image.frombytes("L", marks.size, bytes(_strokes(marks, TALL * found.label.height)))
+    mask = ImageDraw.Draw(strokes)
     pad = max(2, round(0.15 * found.label.height))
     for word in words:
         box = _box(word)
         if getattr(word, "confidence", 100) >= PRINTED or box.height <= FLAT * found.label.height:
             x0, y0, x1, y1 = box.pixels()
-            mask.rectangle((x0 - left - pad, y0 - top - pad, x1 - left + pad, y1 - top + pad), fill=255)
-    dark = sum(seen.point(lambda v: 255 if v < DARK else 0).histogram()[255:])
-    return dark / max(1, seen.width * seen.height)
+            mask.rectangle((x0 - left - pad, y0 - top - pad, x1 - left + pad, y1 - top + pad), fill=0)
+    return strokes.histogram()[1] / max(1, seen.width * seen.height)
+
+
+def _strokes(marks, tall: float) -> bytearray:
+    """The dark pixels (1 in `marks`) of shapes taller than `tall`, as 1s: a pen's strokes, a stamp's
+    frame. Printed letters are no taller than a line, so a line OCR did not read (a "Fait à ……, le ……"
+    it skipped, a name read with low confidence) is no ink; nor are dots, specks or a scanner's grain."""
+    width, pixels = marks.width, bytearray(marks.tobytes())
+    kept = bytearray(len(pixels))
+    for start in [i for i, v in enumerate(pixels) if v]:
+        if pixels[start]:
+            shape = _shape(pixels, width, start)
+            rows = [at // width for at in shape]
+            if max(rows) - min(rows) + 1 > tall:
+                for at in shape:
+                    kept[at] = 1
+    return kept
+
+
+def _shape(pixels: bytearray, width: int, start: int) -> list[int]:
+    """The pixels 8-connected to `start`, cleared from `pixels` as they are taken."""
+    pixels[start], stack, shape = 0, [start], []
+    while stack:
+        at = stack.pop()
+        shape.append(at)
+        row, col = divmod(at, width)
+        for n_row in (row - 1, row, row + 1):
+            for n_col in (col - 1, col, col + 1):
+                n = n_row * width + n_col
+                if 0 <= n_col < width and 0 <= n < len(pixels) and pixels[n]:
+                    pixels[n] = 0
+                    stack.append(n)
+    return shape
 
 
 def crop(image, found: Zone) -> bytes:

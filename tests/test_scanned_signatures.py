@@ -107,6 +107,26 @@ def test_the_two_column_signature_block_is_read_as_well(tesseract, mark):
     assert signature.status == ("unverified" if mark else "none")
 
 
+@pytest.fixture(scope="module")
+def printed(tmp_path_factory, soffice, renderer, resources) -> bytes:
+    """The convention csac renders, printed by LibreOffice: the signature block as a buyer gets it."""
+    from pipeline.topdf import convert_to_pdf
+
+    source = tmp_path_factory.mktemp("printed") / "convention.docx"
+    source.write_bytes(b.rendered(renderer, resources, b.Entity(), VARIANT)["convention"])
+    (pdf,) = convert_to_pdf([source], soffice)
+    return pdf.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "mark, degradation", [(None, "jpeg60"), (None, "photo"), ("scribble", "jpeg60"), ("stamp", "net")]
+)
+def test_the_convention_as_libreoffice_prints_it_is_read_as_well(tesseract, printed, mark, degradation):
+    """The real block: the name and "Fait à ……, le ……" printed in the zone are no ink, a signature is."""
+    signature = read(member(printed, 200, degradation, "pdf", mark))
+    assert signature.status == ("unverified" if mark else "none")
+
+
 def dark(png: bytes | None) -> bool:
     """A PNG holding ink: pixels near black."""
     image = Image.open(io.BytesIO(png))
