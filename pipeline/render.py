@@ -14,9 +14,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .annex import render_annex
+from .annex import CompiledAnnex, compile_annex
 from .context import bulletin_context, regions_context, signatory_context, variant_context
-from .ooxml import CompiledDocx, compile_docx
+from .ooxml import CompiledPackage, compile_docx
 from .regions import RegionBook, load_regions
 from .request import Request, check_variants
 from .resah import Resah, load_resah
@@ -57,8 +57,9 @@ class Renderer:
     variants: tuple[Variant, ...]
     regions: RegionBook
     membership: MembershipTariff
-    conventions: dict[str, CompiledDocx]
-    bulletin: CompiledDocx
+    conventions: dict[str, CompiledPackage]
+    bulletin: CompiledPackage
+    annexes: dict[str, CompiledAnnex]
     resah: Resah  # the other party: sample deposits print it as their orders' supplier
 
     @classmethod
@@ -70,9 +71,9 @@ class Renderer:
         }
         bulletin = compile_docx(resources.bulletin_template, regions_context(regions), ("b",))
         membership = load_membership(resources.membership_file)
-        return cls(
-            tuple(variants), regions, membership, conventions, bulletin, load_resah(resources.resah_file)
-        )
+        annexes = {v.id: compile_annex(v) for v in variants}
+        resah = load_resah(resources.resah_file)
+        return cls(tuple(variants), regions, membership, conventions, bulletin, annexes, resah)
 
     def package(self, request: Request, on: dt.date, kinds: tuple[str, ...] = KINDS) -> list[Document]:
         """The documents of one signatory, of the kinds asked; InputError if a variant refuses it."""
@@ -84,7 +85,7 @@ class Renderer:
                 data = self.conventions[v.id].render(signatory_context(v, request))
                 docs.append(Document("convention", v.id, siret, f"{siret}/CSAC_{v.id}_{siret}.docx", data))
             if "annex" in kinds:
-                data = render_annex(v, request)
+                data = self.annexes[v.id].render(request)
                 path = f"{siret}/Annexe_Vos-besoins_{v.id}_{siret}.xlsx"
                 docs.append(Document("annex", v.id, siret, path, data))
         if "bulletin" in kinds:
