@@ -235,7 +235,8 @@ class Manifest:
     def __init__(self, out: Path, header: dict):
         out.mkdir(parents=True, exist_ok=True)
         self.out, self.files = out, 0
-        self._journal = (out / self.JOURNAL).open("w", encoding="utf-8")
+        fd = os.open(out / self.JOURNAL, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # as manifest.json
+        self._journal = os.fdopen(fd, "w", encoding="utf-8")
         self._line(header)
 
     def _line(self, record: dict) -> None:
