@@ -10,8 +10,13 @@ from docx import Document
 from openpyxl import load_workbook
 
 from pipeline.annex import compile_annex, render_annex
+from pipeline.archive import Member
 from pipeline.context import signatory_context, variant_context
+from pipeline.dues import OTHER_MODE, _printed
+from pipeline.extract import extract
+from pipeline.facts import annex_rows
 from pipeline.ooxml import read_members, render_docx_naive, zip_bytes, zip_bytes_stdlib
+from pipeline.tariff import GROUPEMENT
 from pipeline.textnorm import squash
 from tests.builders import make_siret
 from tests.conftest import FIXTURES, VARIANT_IDS, W, docx_text
@@ -189,6 +194,25 @@ def test_only_the_beneficiarys_maximums_are_open_in_the_locked_sheet(parse, rend
         c.coordinate for row in sheet.iter_rows() for c in row if c.has_style and not c.protection.locked
     }
     assert open_cells == {"G7", "G8"}
+
+
+@pytest.mark.parametrize(
+    "mode, count, total",
+    [("compte_propre", 1, "1 bénéficiaire"), ("mandat", 3, "3 bénéficiaires"), ("groupement", 5, None)],
+)
+def test_intake_reads_the_annex_total_as_the_sign_of_its_mode(
+    parse, renderer, variants, bethune, mode, count, total
+):
+    """The Total's count (a mandate, one's own account) or tier (a groupement) tells intake the mode."""
+    bens = [dict(bethune["signataire"], siret=make_siret(40 + i)) for i in range(count)]
+    if mode != "compte_propre":
+        bethune.update(mode=mode, beneficiaires=bens)
+    variant = variants["2021-047-001"]
+    data = renderer.annexes[variant.id].render(parse(bethune, [variant.id]))
+    rows, label = annex_rows(extract(Member("annexe.xlsx", data)))
+    signs = _printed(variant.tariff, label, "la ligne Total de l'annexe indique")
+    assert len(rows) == count and label == (total or "Groupement de 5 à 9 bénéficiaires")
+    assert [s.mode for s in signs] == [GROUPEMENT if mode == "groupement" else OTHER_MODE]
 
 
 NAMES = (
