@@ -156,7 +156,9 @@ def per_document(resources, variants, requests, out: Path) -> dict[str, dict[str
     def annex_floor(job):
         v, r = job
         done = renderer.annexes[v.id].render(r)
-        return floor(renderer.annexes[v.id].package, done, out / f"floor-{v.id}.xlsx")
+        return floor(
+            renderer.annexes[v.id].package, done, out / f"floor-{v.id}-{r.signatory.entity.siret}.xlsx"
+        )
 
     def bulletin_floor(r):
         done = renderer.bulletin.render(bulletin_context(r, renderer.membership, DAY))

@@ -8,9 +8,9 @@ The parent holds a few chunks of rows at a time, whatever the campaign's size.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
-import io
 import json
 import os
 from collections import deque
@@ -109,17 +109,29 @@ def csv_row(record: dict[str, str]) -> dict:
     return {"signataire": sig, "mode": record.get("mode") or "compte_propre"}
 
 
-def _read_csv(path: Path) -> Iterator[Row]:
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("cp1252")  # Excel's "CSV (séparateur : point-virgule)"
-    dialect = csv.Sniffer().sniff(text.split("\n", 1)[0], delimiters=";,\t")
-    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
-    for record in reader:
-        if any((v or "").strip() for v in record.values()):
-            yield Row(reader.line_num, csv_row(record))
+def _encoding(path: Path) -> str:
+    """UTF-8 (with or without BOM), else Excel's cp1252 ("CSV (séparateur : point-virgule)"):
+    decided block by block, never the whole file in memory."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    with path.open("rb") as fh:
+        try:
+            for block in iter(lambda: fh.read(1 << 16), b""):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return "cp1252"
+    return "utf-8-sig"
+
+
+def _read_csv(path: Path, encoding: str) -> Iterator[Row]:
+    """The rows, read line by line from the file."""
+    with path.open(encoding=encoding, newline="") as fh:
+        dialect = csv.Sniffer().sniff(fh.readline(), delimiters=";,\t")
+        fh.seek(0)
+        reader = csv.DictReader(fh, dialect=dialect)
+        for record in reader:
+            if any((v or "").strip() for v in record.values()):
+                yield Row(reader.line_num, csv_row(record))
 
 
 @dataclass(frozen=True)
@@ -127,10 +139,11 @@ class CsvRows:
     """A CSV's rows, read again from the file at each pass: 50,000 parsed rows weigh 100 MB."""
 
     path: Path
+    encoding: str
     count: int
 
     def __iter__(self) -> Iterator[Row]:
-        return _read_csv(self.path)
+        return _read_csv(self.path, self.encoding)
 
     def __len__(self) -> int:
         return self.count
@@ -139,7 +152,9 @@ class CsvRows:
 def load_campaign(path: Path, resources: Resources) -> Campaign:
     if path.suffix.lower() == ".csv":
         try:
-            return Campaign(path, path.stem, None, CsvRows(path, sum(1 for _ in _read_csv(path))))
+            encoding = _encoding(path)
+            count = sum(1 for _ in _read_csv(path, encoding))
+            return Campaign(path, path.stem, None, CsvRows(path, encoding, count))
         except (OSError, csv.Error, UnicodeDecodeError) as exc:
             raise InputError(str(path), [Problem("", f"CSV illisible : {exc}")]) from exc
     data = read_data_file(path)

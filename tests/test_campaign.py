@@ -109,3 +109,15 @@ def test_a_csv_campaign_is_read_from_its_file_at_each_pass(tmp_path, resources):
     campaign = load_campaign(write_csv(tmp_path / "c.csv", 30), resources)
     assert len(campaign.rows) == 30 and not isinstance(campaign.rows, tuple)
     assert [r.number for r in campaign.rows] == list(range(2, 32)) == [r.number for r in campaign.rows]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1252"])
+@pytest.mark.parametrize("delimiter", [";", ",", "\t"])
+def test_a_csv_from_excel_or_elsewhere_reads_the_same_rows(tmp_path, resources, encoding, delimiter):
+    """UTF-8 with or without BOM, or Excel's cp1252; semicolons, commas or tabs; \r\n line ends."""
+    reference = load_campaign(write_csv(tmp_path / "ref.csv", 12), resources)
+    text = (tmp_path / "ref.csv").read_text(encoding="utf-8").replace(";", delimiter)
+    other = tmp_path / "other.csv"
+    other.write_bytes(text.replace("\r\n", "\n").replace("\n", "\r\n").encode(encoding))
+    campaign = load_campaign(other, resources)
+    assert len(campaign.rows) == 12 and list(campaign.rows) == list(reference.rows)
