@@ -16,10 +16,10 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-import textwrap
 import zipfile
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 
 from openpyxl import Workbook
 from openpyxl.compat import safe_string
@@ -83,8 +83,19 @@ class AnnexValues:
 
 
 def _lines(text: str, width: int) -> int:
-    """Lines a text wraps to in a column `width` characters wide (of "0"s: most letters are narrower)."""
-    return len(textwrap.wrap(text, int(width * 1.1))) or 1
+    """Lines a text wraps to, word by word, in a column `width` characters wide (of "0"s: most
+    letters are narrower); a word longer than a line is cut."""
+    fits = int(width * 1.1)
+    if len(text) <= fits:
+        return 1
+    lines, used = 1, -1
+    for word in text.split():
+        if used >= 0 and used + 1 + len(word) <= fits:
+            used += 1 + len(word)
+            continue
+        lines += (used >= 0) + (len(word) - 1) // fits
+        used = (len(word) - 1) % fits + 1
+    return lines
 
 
 def _typology_label(variant: Variant, ben) -> str:
@@ -233,20 +244,8 @@ _CELL_RE = re.compile(r'<c r="([A-Z]+)(\d+)"(?: s="(\d+)")?')
 
 def _xml(value: str) -> str:
     """Text as openpyxl's writer puts it: escaped, every non-ASCII character as a reference."""
-    return xml_text(value).encode("ascii", "xmlcharrefreplace").decode("ascii")
-
-
-def _cell(ref: str, style: str | None, value) -> str:
-    """One cell exactly as openpyxl's lxml writer puts it (openpyxl/cell/_writer.py)."""
-    s = f' s="{style}"' if style is not None else ""
-    if isinstance(value, str):
-        if value == "":
-            return f'<c r="{ref}"{s} t="inlineStr"></c>'
-        space = ' xml:space="preserve"' if value != value.strip() else ""
-        return f'<c r="{ref}"{s} t="inlineStr"><is><t{space}>{_xml(value)}</t></is></c>'
-    if value is None:
-        return f'<c r="{ref}"{s} t="n"></c>'
-    return f'<c r="{ref}"{s} t="n"><v>{safe_string(value)}</v></c>'
+    text = xml_text(value)
+    return text if text.isascii() else text.encode("ascii", "xmlcharrefreplace").decode("ascii")
 
 
 @dataclass(frozen=True)
@@ -284,9 +283,13 @@ class SheetRows:
         ht = f' ht="{safe_string(height)}" customHeight="1"' if height is not None else ""
         return f'<row r="{number}"{ht}>{body}</row>'
 
+    @cached_property
+    def _header(self) -> str:
+        return self._row(HEADER_ROW, HEADER_ROW, HEADER, HEADER_HEIGHT)
+
     def render(self, values: AnnexValues) -> str:
         rows = [self._row(i, i, [line]) for i, line in enumerate(values.heading, start=1)]
-        rows.append(self._row(HEADER_ROW, HEADER_ROW, HEADER, HEADER_HEIGHT))
+        rows.append(self._header)
         first = HEADER_ROW + 1
         rows += [
             self._row(i, first, cells, values.height(cells))

@@ -24,12 +24,11 @@ from jinja2 import Environment, StrictUndefined
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # zip's epoch: no clock in the output
 MARK_OPEN, MARK_CLOSE = "[[csac:", "]]"
-_XML_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 
 
 def xml_text(value) -> str:
-    """Escape as lxml serialises text nodes, so output matches docxtpl's."""
-    return str(value).translate(_XML_TEXT)
+    """Escape as lxml serialises text nodes, so output matches docxtpl's (replace: faster than translate)."""
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 @dataclass(frozen=True)
