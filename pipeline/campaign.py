@@ -3,15 +3,18 @@
 Rows are rendered in worker processes, each of which compiles the templates
 once. A bad row is reported with its number and every problem, and the
 campaign goes on; manifest.json lists every file written with its sha256.
+The parent holds a few chunks of rows at a time, whatever the campaign's size.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
-import io
 import json
-from collections.abc import Callable, Iterator
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -20,7 +23,7 @@ from pathlib import Path
 from . import register
 from .errors import InputError, Problem
 from .reading import unreadable
-from .render import Renderer, write_atomic, write_documents
+from .render import Renderer, atomic_file, sync_filesystem, write_documents
 from .request import parse_request, read_data_file
 from .resources import KINDS, Resources
 from .schemas import check
@@ -58,7 +61,7 @@ class Campaign:
     source: Path
     name: str
     date: dt.date | None
-    rows: tuple[Row, ...]
+    rows: tuple[Row, ...] | CsvRows
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,7 @@ class RowFailure:
 
 @dataclass(frozen=True)
 class BatchResult:
-    outputs: tuple[dict, ...]
+    files: int  # files written, each listed in the manifest
     failures: tuple[RowFailure, ...]
     manifest: Path
     rows: int = 0  # rows in the campaign, good and bad
@@ -110,19 +113,44 @@ def csv_row(record: dict[str, str]) -> dict:
     return {"signataire": sig, "mode": record.get("mode") or "compte_propre"}
 
 
-def _read_csv(path: Path) -> list[Row]:
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("cp1252")  # Excel's "CSV (séparateur : point-virgule)"
-    dialect = csv.Sniffer().sniff(text.split("\n", 1)[0], delimiters=";,\t")
-    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
-    rows = []
-    for record in reader:
-        if any((v or "").strip() for v in record.values() if isinstance(v, str)):
-            rows.append(Row(reader.line_num, csv_row(record), _columns(record, reader.fieldnames)))
-    return rows
+def _encoding(path: Path) -> str:
+    """UTF-8 (with or without BOM), else Excel's cp1252 ("CSV (séparateur : point-virgule)"):
+    decided block by block, never the whole file in memory."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    with path.open("rb") as fh:
+        try:
+            for block in iter(lambda: fh.read(1 << 16), b""):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return "cp1252"
+    return "utf-8-sig"
+
+
+def _read_csv(path: Path, encoding: str) -> Iterator[Row]:
+    """The rows, read line by line from the file."""
+    with path.open(encoding=encoding, newline="") as fh:
+        dialect = csv.Sniffer().sniff(fh.readline(), delimiters=";,\t")
+        fh.seek(0)
+        reader = csv.DictReader(fh, dialect=dialect)
+        for record in reader:
+            if any((v or "").strip() for v in record.values() if isinstance(v, str)):
+                yield Row(reader.line_num, csv_row(record), _columns(record, reader.fieldnames))
+
+
+@dataclass(frozen=True)
+class CsvRows:
+    """A CSV's rows, read again from the file at each pass: 50,000 parsed rows weigh 100 MB."""
+
+    path: Path
+    encoding: str
+    count: int
+
+    def __iter__(self) -> Iterator[Row]:
+        return _read_csv(self.path, self.encoding)
+
+    def __len__(self) -> int:
+        return self.count
 
 
 def _columns(record: dict, header: list[str]) -> tuple[Problem, ...]:
@@ -140,7 +168,9 @@ def _columns(record: dict, header: list[str]) -> tuple[Problem, ...]:
 def load_campaign(path: Path, resources: Resources) -> Campaign:
     if path.suffix.lower() == ".csv":
         try:
-            return Campaign(path, path.stem, None, tuple(_read_csv(path)))
+            encoding = _encoding(path)
+            count = sum(1 for _ in _read_csv(path, encoding))
+            return Campaign(path, path.stem, None, CsvRows(path, encoding, count))
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError(str(path), [Problem("", unreadable(exc))]) from exc
         except csv.Error as exc:  # the sniffer finds no separator in the header
@@ -171,8 +201,9 @@ def _label(row: Row) -> str:
 
 
 def render_rows(root, variant_ids, rows: list[Row], out: str, on: dt.date, kinds=KINDS):
-    """Worker task: render and write a chunk of rows; return entries, failures and the requests
-    rendered, for the parent to register (one writer: workers never wait on each other's locks)."""
+    """Worker task: render and write a chunk of rows, then sync them to disk at once; return entries,
+    failures and the requests rendered, for the parent to register (one writer: workers never wait
+    on each other's locks)."""
     renderer, resources = _renderer(root, variant_ids)
     schema = resources.schema("beneficiary")
     entries, failures, rendered = [], [], []
@@ -186,31 +217,89 @@ def render_rows(root, variant_ids, rows: list[Row], out: str, on: dt.date, kinds
         except InputError as exc:  # every problem of the row: its own and its data's
             failures.append(RowFailure(row.number, _label(row), row.problems + exc.problems))
             continue
-        write_documents(Path(out), docs)
+        write_documents(Path(out), docs, sync=False)
         rendered.append(request)
         entries += [d.manifest_entry() for d in docs]
+    if entries:
+        sync_filesystem(Path(out))
     return entries, failures, rendered
 
 
-def _duplicates(rows: tuple[Row, ...]) -> tuple[list[Row], list[RowFailure]]:
+def _duplicate(row: Row, first: dict[str, int]) -> RowFailure | None:
     """A second row for the same SIRET would overwrite the first one's files."""
+    sig = row.data.get("signataire") if isinstance(row.data, dict) else None
+    siret = compact(str(sig.get("siret", ""))) if isinstance(sig, dict) else ""
+    if siret and siret in first:
+        message = f"SIRET {siret} déjà présent ligne {first[siret]} : fusionnez les deux lignes"
+        return RowFailure(row.number, _label(row), (Problem("signataire.siret", message),))
+    first.setdefault(siret, row.number)
+    return None
+
+
+CHUNK = 8  # rows per worker task
+WINDOW = 4  # tasks in flight per worker: enough to keep it busy, few enough to keep memory flat
+
+
+def _chunks(rows: Iterable[Row]) -> Iterator[tuple[list[Row], list[RowFailure]]]:
+    """The rows to render, CHUNK at a time, each chunk with the duplicate rows refused among its lines."""
     first: dict[str, int] = {}
-    kept, failures = [], []
+    chunk, refused = [], []
     for row in rows:
-        sig = row.data.get("signataire") if isinstance(row.data, dict) else None
-        siret = compact(str(sig.get("siret", ""))) if isinstance(sig, dict) else ""
-        if siret and siret in first:
-            message = f"SIRET {siret} déjà présent ligne {first[siret]} : fusionnez les deux lignes"
-            failures.append(RowFailure(row.number, _label(row), (Problem("signataire.siret", message),)))
-            continue
-        first.setdefault(siret, row.number)
-        kept.append(row)
-    return kept, failures
+        failure = _duplicate(row, first)
+        if failure:
+            refused.append(failure)
+        else:
+            chunk.append(row)
+        if len(chunk) == CHUNK:
+            yield chunk, refused
+            chunk, refused = [], []
+    if chunk or refused:
+        yield chunk, refused
 
 
-def _chunks(rows: list[Row], size: int) -> Iterator[list[Row]]:
-    for i in range(0, len(rows), size):
-        yield list(rows[i : i + size])
+class Manifest:
+    """manifest.json, built on disk as chunks complete, never whole in memory.
+
+    Each chunk's entries are appended to `manifest.partial.jsonl` (a first line for the campaign,
+    then one line per file) and synced once, after the chunk's files themselves: after a crash it
+    names every file complete on disk. The end writes manifest.json from it and removes it.
+    """
+
+    JOURNAL = "manifest.partial.jsonl"
+
+    def __init__(self, out: Path, header: dict):
+        out.mkdir(parents=True, exist_ok=True)
+        self.out, self.files = out, 0
+        fd = os.open(out / self.JOURNAL, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # as manifest.json
+        self._journal = os.fdopen(fd, "w", encoding="utf-8")
+        self._line(header)
+
+    def _line(self, record: dict) -> None:
+        self._journal.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    def add(self, entries: list[dict]) -> None:
+        for entry in entries:
+            self._line(entry)
+        self._journal.flush()
+        os.fsync(self._journal.fileno())
+        self.files += len(entries)
+
+    def finish(self, failures: list[RowFailure]) -> Path:
+        """manifest.json: the campaign's fields, its outputs one per line, then the rows refused."""
+        self._journal.close()
+        journal, path = self.out / self.JOURNAL, self.out / "manifest.json"
+        with journal.open(encoding="utf-8") as lines, atomic_file(path) as fh:
+            head = json.dumps(json.loads(next(lines)), ensure_ascii=False, indent=2)
+            fh.write(head.removesuffix("\n}").encode() + b',\n  "outputs": [')
+            for i, line in enumerate(lines):
+                fh.write((",\n    " if i else "\n    ").encode() + line.rstrip("\n").encode())
+            rejected = json.dumps([f.as_dict() for f in failures], ensure_ascii=False, indent=2)
+            fh.write(f'\n  ],\n  "rejected": {rejected.replace(chr(10), chr(10) + "  ")}\n}}\n'.encode())
+        journal.unlink()
+        return path
+
+    def abandon(self) -> None:
+        self._journal.close()
 
 
 def run_campaign(
@@ -225,43 +314,42 @@ def run_campaign(
     register_db: Path | None = None,
 ) -> BatchResult:
     """Render the whole campaign, registering each signatory rendered in `register_db` if given;
-    `progress(n)` is called as rows complete."""
+    `progress(n)` is called as rows complete. Rows are read, submitted and forgotten a window of
+    chunks at a time: the parent's memory does not grow with the campaign."""
     variants = select(load_variants(resources), variant_ids)  # unknown ids fail before any work
     on = on or campaign.date or dt.date.today()
     args = (str(resources.root), tuple(variant_ids))
-    rows, failures = _duplicates(campaign.rows)
-    entries = []
-    if progress and failures:
-        progress(len(failures))
-    chunks = list(_chunks(rows, 8))
-    workers = max(1, min(jobs, len(chunks)))
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [
-            (len(chunk), pool.submit(render_rows, *args, chunk, str(out), on, kinds)) for chunk in chunks
-        ]
-        for size, future in futures:
-            chunk_entries, chunk_failures, rendered = future.result()
-            entries += chunk_entries
-            failures += chunk_failures
-            for request in rendered if register_db else ():
-                register.record(register_db, request, variants)
-            if progress:
-                progress(size)
-    return _finish(campaign, variant_ids, out, on, entries, failures, workers)
-
-
-def _finish(campaign, variant_ids, out, on, entries, failures, workers) -> BatchResult:
-    outputs = tuple(sorted(entries, key=lambda e: e["path"]))
-    failures = sorted(failures, key=lambda f: f.number)
-    manifest = {
+    workers = max(1, min(jobs, -(-len(campaign.rows) // CHUNK)))
+    header = {
         "campaign": campaign.name,
         "source": campaign.source.name,
         "date": on.isoformat(),
         "variants": list(variant_ids),
         "rows": len(campaign.rows),
-        "outputs": list(outputs),
-        "rejected": [f.as_dict() for f in failures],
     }
-    path = out / "manifest.json"
-    write_atomic(path, json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8") + b"\n")
-    return BatchResult(outputs, tuple(failures), path, len(campaign.rows), workers)
+    manifest, failures, pending = Manifest(out, header), [], deque()
+
+    def collect() -> None:
+        size, future, refused = pending.popleft()
+        entries, chunk_failures, rendered = future.result() if future else ([], [], [])
+        manifest.add(entries)
+        failures.extend(sorted(refused + chunk_failures, key=lambda f: f.number))
+        for request in rendered if register_db else ():
+            register.record(register_db, request, variants)
+        if progress:
+            progress(size)
+
+    try:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for chunk, refused in _chunks(campaign.rows):
+                future = pool.submit(render_rows, *args, chunk, str(out), on, kinds) if chunk else None
+                pending.append((len(chunk) + len(refused), future, refused))
+                if len(pending) >= WINDOW * workers:
+                    collect()
+            while pending:
+                collect()
+    except BaseException:
+        manifest.abandon()  # the journal stays: it names the files complete (README)
+        raise
+    path = manifest.finish(failures)
+    return BatchResult(manifest.files, tuple(failures), path, len(campaign.rows), workers)

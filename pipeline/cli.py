@@ -230,7 +230,7 @@ def render_batch_cmd(
         task = progress.add_task("signataires", total=None)
         result = api.render_campaign(options, lambda n, total: progress.update(task, total=total, advance=n))
     out.print(
-        f"{len(result.outputs)} fichier(s) écrit(s) par {result.workers} processus ; manifeste : {result.manifest}"
+        f"{result.files} fichier(s) écrit(s) par {result.workers} processus ; manifeste : {result.manifest}"
     )
     for failure in result.failures:
         err.print(f"[red]ligne {failure.number}[/red] {failure.label} :")

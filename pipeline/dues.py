@@ -32,7 +32,7 @@ MODE_OF_BOX = {
     "compte_propre": OTHER_MODE,
     "mandat": OTHER_MODE,
 }
-BENEFICIARIES_RE = re.compile(r"^\d+ beneficiaires$")  # a mandate's Total: "3 bénéficiaires"
+BENEFICIARIES_RE = re.compile(r"^\d+ beneficiaires?$")  # a Total's count: "3 bénéficiaires", "1 bénéficiaire"
 MAX_MESSAGE = 2000  # the form's free text, read only so far
 BOX_FR = {
     GROUPEMENT: "la case « groupement »",

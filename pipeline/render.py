@@ -7,16 +7,21 @@ rename: a failure never leaves half a package behind.
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+from typing import BinaryIO
 
-from .annex import render_annex
+from .annex import CompiledAnnex, compile_annex
 from .context import bulletin_context, regions_context, signatory_context, variant_context
-from .ooxml import CompiledDocx, compile_docx
+from .ooxml import CompiledPackage, compile_docx
 from .regions import RegionBook, load_regions
 from .request import Request, check_variants
 from .resah import Resah, load_resah
@@ -57,8 +62,9 @@ class Renderer:
     variants: tuple[Variant, ...]
     regions: RegionBook
     membership: MembershipTariff
-    conventions: dict[str, CompiledDocx]
-    bulletin: CompiledDocx
+    conventions: dict[str, CompiledPackage]
+    bulletin: CompiledPackage
+    annexes: dict[str, CompiledAnnex]
     resah: Resah  # the other party: sample deposits print it as their orders' supplier
 
     @classmethod
@@ -70,9 +76,9 @@ class Renderer:
         }
         bulletin = compile_docx(resources.bulletin_template, regions_context(regions), ("b",))
         membership = load_membership(resources.membership_file)
-        return cls(
-            tuple(variants), regions, membership, conventions, bulletin, load_resah(resources.resah_file)
-        )
+        annexes = {v.id: compile_annex(v) for v in variants}
+        resah = load_resah(resources.resah_file)
+        return cls(tuple(variants), regions, membership, conventions, bulletin, annexes, resah)
 
     def package(self, request: Request, on: dt.date, kinds: tuple[str, ...] = KINDS) -> list[Document]:
         """The documents of one signatory, of the kinds asked; InputError if a variant refuses it."""
@@ -84,7 +90,7 @@ class Renderer:
                 data = self.conventions[v.id].render(signatory_context(v, request, on))
                 docs.append(Document("convention", v.id, siret, f"{siret}/CSAC_{v.id}_{siret}.docx", data))
             if "annex" in kinds:
-                data = render_annex(v, request)
+                data = self.annexes[v.id].render(request)
                 path = f"{siret}/Annexe_Vos-besoins_{v.id}_{siret}.xlsx"
                 docs.append(Document("annex", v.id, siret, path, data))
         if "bulletin" in kinds:
@@ -94,21 +100,50 @@ class Renderer:
         return docs
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write through a temporary file in the same folder, then rename."""
+@contextmanager
+def atomic_file(path: Path, sync: bool = True) -> Iterator[BinaryIO]:
+    """A file written under a temporary name in its folder and renamed when complete: never half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            yield fh
             fh.flush()
-            os.fsync(fh.fileno())
+            if sync:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def write_documents(out: Path, docs: list[Document]) -> None:
+def write_atomic(path: Path, data: bytes, sync: bool = True) -> None:
+    """`sync=False` when the caller syncs a whole batch at once (`sync_filesystem`)."""
+    with atomic_file(path, sync) as fh:
+        fh.write(data)
+
+
+def write_documents(out: Path, docs: list[Document], sync: bool = True) -> None:
     for doc in docs:
-        write_atomic(out / doc.relpath, doc.data)
+        write_atomic(out / doc.relpath, doc.data, sync)
+
+
+@cache
+def _syncfs():
+    return getattr(ctypes.CDLL(None, use_errno=True), "syncfs", None)
+
+
+def sync_filesystem(folder: Path) -> None:
+    """Every file written so far on `folder`'s file system on disk, in one call (Linux syncfs;
+    os.sync elsewhere): a campaign syncs once per chunk of rows, not once per file."""
+    syncfs = _syncfs()
+    if syncfs is None:
+        os.sync()
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        if syncfs(fd) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err), str(folder))
+    finally:
+        os.close(fd)

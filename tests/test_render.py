@@ -9,10 +9,16 @@ import pytest
 from docx import Document
 from openpyxl import load_workbook
 
-from pipeline.annex import render_annex
+from pipeline.annex import compile_annex, render_annex
+from pipeline.archive import Member
 from pipeline.context import signatory_context, variant_context
+from pipeline.dues import OTHER_MODE, _printed
+from pipeline.extract import extract
+from pipeline.facts import annex_rows
 from pipeline.ooxml import read_members, render_docx_naive, zip_bytes, zip_bytes_stdlib
+from pipeline.tariff import GROUPEMENT
 from pipeline.textnorm import squash
+from tests.builders import make_siret
 from tests.conftest import FIXTURES, VARIANT_IDS, W, docx_text
 
 DAY = dt.date(2024, 3, 1)
@@ -114,7 +120,9 @@ def test_the_annex_lists_each_beneficiary_with_its_maximum_and_contribution(pars
         120000,
         1750,
     ]
-    assert rows[3][0] == "Total" and rows[3][6:] == [200000, 2750]
+    assert rows[3][0] == "Total" and rows[3][5:] == ["2 bénéficiaires", "=SUM(G7:G8)", 2750]
+    cached = load_workbook(io.BytesIO(annex), data_only=True)["Vos besoins"]
+    assert cached["G9"].value == 200000  # what Excel shows before it recalculates, and what intake reads
 
 
 def test_a_groupement_annex_carries_the_tier_once(parse, variants, bethune):
@@ -125,6 +133,126 @@ def test_a_groupement_annex_carries_the_tier_once(parse, variants, bethune):
     rows = [[c.value for c in row] for row in sheet.iter_rows(min_row=7)]
     assert [r[7] for r in rows[:-1]] == ["—"] * 5
     assert rows[-1][5] == "Groupement de 5 à 9 bénéficiaires" and rows[-1][7] == 3500
+
+
+def _annex_sheet(renderer, request, variant="2021-045-lot2"):
+    return load_workbook(io.BytesIO(_docs(renderer, request)["annex", variant].data))["Vos besoins"]
+
+
+def test_the_annex_total_counts_rather_than_repeating_the_typology(parse, renderer, bethune):
+    sheet = _annex_sheet(renderer, parse(bethune))
+    assert sheet["A8"].value == "Total" and sheet["F7"].value.startswith("Communautés d’agglomérations")
+    assert sheet["F8"].value == "1 bénéficiaire"
+
+
+def test_the_annex_table_has_borders_and_a_filter(parse, renderer, bethune):
+    bethune.update(mode="mandat", beneficiaires=[dict(bethune["signataire"]), dict(bethune["signataire"])])
+    bethune["beneficiaires"][1]["siret"] = "200 053 742 00017"
+    sheet = _annex_sheet(renderer, parse(bethune))
+    assert sheet.auto_filter.ref == "A6:H8"
+    table = [cell for row in sheet["A6:H9"] for cell in row]
+    assert all(c.border.left.style == c.border.bottom.style == "thin" for c in table)
+    assert sheet["A5"].border.left.style is None
+
+
+def test_the_annex_prints_landscape_one_page_wide_with_its_header_repeated(parse, renderer, bethune):
+    sheet = _annex_sheet(renderer, parse(bethune))
+    setup = sheet.page_setup
+    assert (setup.orientation, setup.paperSize, setup.fitToWidth, setup.fitToHeight) == ("landscape", 9, 1, 0)
+    assert sheet.sheet_properties.pageSetUpPr.fitToPage
+    assert sheet.print_title_rows == "$6:$6"
+
+
+def test_the_annex_columns_fit_their_content(parse, renderer, bethune):
+    """About 150 characters in all (208 before): an amount and a SIRET fit; free text wraps."""
+    bethune["signataire"]["montant_maximum"] = 999999.99
+    sheet = _annex_sheet(renderer, parse(bethune))
+    width = {col: sheet.column_dimensions[col].width for col in "ABCDEFGH"}
+    assert sum(width.values()) <= 160
+    assert width["B"] >= len("20007246000013") and min(width["G"], width["H"]) >= len("999 999,99 €")
+    assert all(sheet[f"{col}7"].alignment.wrap_text for col in "ACEF")
+
+
+def test_an_annex_row_is_as_tall_as_its_wrapped_text(parse, renderer, bethune):
+    """LibreOffice keeps a row's height when text wraps: the annex sets it."""
+    short = dict(bethune["signataire"], denomination="Béthune", adresse="1 rue X")
+    long = dict(short, denomination="Syndicat " * 12, siret="200 053 742 00017")
+    bethune.update(mode="mandat", beneficiaires=[short, long])
+    sheet = _annex_sheet(renderer, parse(bethune))
+    heights = [sheet.row_dimensions[i].height for i in (7, 8)]
+    assert heights[0] == 30  # the typology, "Communautés d’agglomérations / pour leurs besoins propres"
+    assert heights[1] >= 60  # the name, on four lines
+
+
+def test_only_the_beneficiarys_maximums_are_open_in_the_locked_sheet(parse, renderer, bethune):
+    bethune.update(mode="mandat", beneficiaires=[dict(bethune["signataire"]), dict(bethune["signataire"])])
+    bethune["beneficiaires"][1]["siret"] = "200 053 742 00017"
+    sheet = _annex_sheet(renderer, parse(bethune))
+    assert sheet.protection.sheet and not sheet.protection.password
+    assert not sheet.protection.autoFilter  # filtering stays allowed
+    open_cells = {
+        c.coordinate for row in sheet.iter_rows() for c in row if c.has_style and not c.protection.locked
+    }
+    assert open_cells == {"G7", "G8"}
+
+
+@pytest.mark.parametrize(
+    "mode, count, total",
+    [("compte_propre", 1, "1 bénéficiaire"), ("mandat", 3, "3 bénéficiaires"), ("groupement", 5, None)],
+)
+def test_intake_reads_the_annex_total_as_the_sign_of_its_mode(
+    parse, renderer, variants, bethune, mode, count, total
+):
+    """The Total's count (a mandate, one's own account) or tier (a groupement) tells intake the mode."""
+    bens = [dict(bethune["signataire"], siret=make_siret(40 + i)) for i in range(count)]
+    if mode != "compte_propre":
+        bethune.update(mode=mode, beneficiaires=bens)
+    variant = variants["2021-047-001"]
+    data = renderer.annexes[variant.id].render(parse(bethune, [variant.id]))
+    rows, label = annex_rows(extract(Member("annexe.xlsx", data)))
+    signs = _printed(variant.tariff, label, "la ligne Total de l'annexe indique")
+    assert len(rows) == count and label == (total or "Groupement de 5 à 9 bénéficiaires")
+    assert [s.mode for s in signs] == [GROUPEMENT if mode == "groupement" else OTHER_MODE]
+
+
+NAMES = (
+    NASTY,
+    "Commune d’Évry-Courcouronnes — Île-de-France",
+    "= SUM(A1) : une formule n'en est pas une",
+    "Établissement " + "très long nom de collectivité " * 8,
+    "Régie 🚰 des eaux",
+)
+ANNEX_CASES = (  # (variant, mode, [(typology, population, maximum), ...]): one row to a dozen
+    ("2021-045-lot2", "compte_propre", [("communaute_agglomeration", None, 250000)]),
+    ("2021-045-lot4", "compte_propre", [("commune", 62000, 12345.67)]),
+    ("2021-063-002", "mandat", [("region", None, 120000), ("metropole", None, 0.5), ("autre", None, 1)]),
+    ("2021-047-001", "groupement", [("commune", 20000 + i * 3000, 10000 * i + 1) for i in range(12)]),
+    ("2021-047-001", "mandat", [("communaute_communes", None, 999999999.99), ("commune", 52000, 80000)]),
+)
+
+
+@pytest.mark.parametrize("variant_id, mode, rows", ANNEX_CASES)
+def test_the_compiled_annex_gives_openpyxls_own_bytes(parse, variants, bethune, variant_id, mode, rows):
+    """The reference is openpyxl's workbook with the Total's cached SUM written in (render_annex)."""
+    entities = [
+        dict(
+            bethune["signataire"],
+            denomination=NAMES[i % len(NAMES)],
+            siret=make_siret(100 + i),
+            typologie=typology,
+            montant_maximum=maximum,
+            **({"population": population} if population else {}),
+        )
+        for i, (typology, population, maximum) in enumerate(rows)
+    ]
+    bethune["signataire"]["denomination"] = NAMES[len(rows) % len(NAMES)]
+    if mode == "compte_propre":
+        bethune["signataire"].update(entities[0], denomination=bethune["signataire"]["denomination"])
+    else:
+        bethune.update(mode=mode, beneficiaires=entities)
+    request = parse(bethune, [variant_id])
+    variant = variants[variant_id]
+    assert compile_annex(variant).render(request) == render_annex(variant, request)
 
 
 @pytest.mark.parametrize(
