@@ -135,7 +135,7 @@ class CampaignOptions(Setup):
 
 def render_campaign(options: CampaignOptions, progress: Progress | None = None) -> BatchResult:
     """Every good row rendered, written and registered; the bad ones reported; manifest.json written."""
-    from .campaign import load_campaign, run_campaign
+    from .campaign import load_campaign, manifest_paths, run_campaign
     from .variants import load_variants, select
 
     soffice = _soffice(options.pdf)
@@ -151,7 +151,7 @@ def render_campaign(options: CampaignOptions, progress: Progress | None = None) 
         campaign, ids, options.out, resources, options.jobs, options.on, tick, options.kinds, register_file
     )
     if soffice:
-        _pdfs(options.out, [entry["path"] for entry in result.outputs], soffice)
+        _pdfs(options.out, list(manifest_paths(result.manifest)), soffice)
     return result
 
 

@@ -302,6 +302,15 @@ class Manifest:
         self._journal.close()
 
 
+def manifest_paths(manifest: Path) -> Iterator[str]:
+    """The files a manifest.json lists, read a line at a time (it holds one output a line, as
+    `Manifest.finish` writes it): a 50,000-signatory campaign's list is never loaded whole."""
+    with manifest.open(encoding="utf-8") as lines:
+        for line in lines:
+            if line.startswith("    {"):
+                yield json.loads(line.strip().removesuffix(","))["path"]
+
+
 def run_campaign(
     campaign: Campaign,
     variant_ids: list[str],

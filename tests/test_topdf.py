@@ -80,7 +80,7 @@ def test_a_campaign_is_converted_by_one_soffice_call(calls):
     )
     result = api.render_campaign(options)
     words = sorted(Path("out").rglob("*.docx"))
-    assert len(words) == len(result.outputs) == 5
+    assert len(words) == result.files == 5
     for word in words:  # each PDF is its own signatory's convention
         siret = word.parent.name
         assert f"{siret[:3]} {siret[3:6]} {siret[6:9]} {siret[9:]}" in _text(word.with_suffix(".pdf"))
