@@ -304,15 +304,13 @@ class Judge:
             if held.role == skip:
                 continue
             doc = kept_document(self.kept, held, self.ctx.limits, self.reading)
-            if (
-                doc is not None
-            ):  # else a kept file lost: the dossier is judged without it, and asks for it again
+            # a kept file lost (None): the dossier is judged without it, and asks for it again
+            if doc is not None:
                 read[id(doc)] = (held, doc)
         out = []
         for doc in assemble([doc for _, doc in read.values()]):  # photos of one convention: one again
             held = read[id(doc)][0] if id(doc) in read else _first_part(doc, read.values())
-            found = classify(doc, self.ctx.variants)
-            found = replace(found, role=held.role) if found.role != held.role else found
+            found = _in_role(doc, held, self.ctx.variants)
             self.origin[id(found)] = held
             if held.purpose == MEMBERSHIP:
                 self.membership.add(id(found))
@@ -430,9 +428,12 @@ def read_kept(ctx, kept: Documents, held: Held) -> Classified | None:
     warning) when its file was lost."""
     reading = ocr.Reading.start(ctx.ocr_limits, ctx.workspace.state / "ocr")  # a scan: from the OCR cache
     doc = kept_document(kept, held, ctx.limits, reading)
-    if doc is None:
-        return None
-    found = classify(doc, ctx.variants)
+    return None if doc is None else _in_role(doc, held, ctx.variants)
+
+
+def _in_role(doc: Extracted, held: Held, variants) -> Classified:
+    """A kept document classified, in the role the journal gives it (a person may have corrected it)."""
+    found = classify(doc, variants)
     return replace(found, role=held.role) if found.role != held.role else found
 
 

@@ -143,9 +143,7 @@ def read_pdf(data: bytes, limits: Limits, cache: Path | None = None) -> tuple[Pa
             continue
         ocred += 1
         if ocred > limits.max_pages:
-            pages.append(
-                PageText(index + 1, "", f"non lue : au-delà des {limits.max_pages} pages lues par OCR")
-            )
+            pages.append(PageText(index + 1, "", _beyond(limits)))
             continue
         pages.append(_bounded(_pdf_page, (data, index), index + 1, limits, cache))
     return tuple(pages)
