@@ -23,6 +23,7 @@ from .errors import ArgumentError
 from .resources import KINDS, Resources
 
 if TYPE_CHECKING:
+    from .accounts import Account
     from .campaign import BatchResult
     from .casefile import CaseFile
     from .decide import Acceptance, Refusal
@@ -397,13 +398,11 @@ def _region_named(resources: Resources, name: str, config: Config | None = None)
 def list_dossiers(options: DossierQuery) -> list[Dossier]:
     """The dossiers that match every criterion given, oldest first."""
     from .dossiers import DossierBook
-    from .listing import REVIEW, dossier_state_named
+    from .listing import dossier_state_query
 
     region = _region_named(options.resources, options.region).name if options.region else None
     siret = "".join(options.siret.split()) if options.siret else None
-    state = dossier_state_named(options.status) if options.status else None
-    review = None if state is None else state == REVIEW  # a dossier under review is "à vérifier" only
-    status = None if state in (None, REVIEW) else state
+    status, review = dossier_state_query(options.status) if options.status else (None, None)
     book = DossierBook(options.config(state=options.state).workspace.journal)
     return book.search(region=region, status=status, siret=siret, text=options.search, review=review)
 
@@ -507,3 +506,85 @@ def export_dossiers(options: ExportOptions) -> Exported:
     dossiers = book.search(region=region.name)
     path = options.out or Path(f"dossiers-{region.id}-{today:%Y-%m-%d}.{options.format}")
     return Exported(sheet.write(dossiers, path, options.format, today), len(dossiers), region.name)
+
+
+# -- the regional desk's accounts ----------------------------------------------------------------------
+
+HEAD_OFFICE_WORDS = ("siege", "siège", "siege du resah", "siège du resah", "resah")
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserOptions(Setup):
+    name: str
+    region: str  # a region's name, id, label or mailbox, as a person types it; or "siege" (every region)
+    password: str
+    state: Path | None = None
+
+
+def account_region(resources: Resources, text: str) -> str:
+    """The region id an account is given from what a person typed, or the head office; ArgumentError for the
+    triage (nobody's region) or a name nobody knows."""
+    from .accounts import HEAD_OFFICE
+    from .textnorm import key
+
+    if key(text) in {key(w) for w in HEAD_OFFICE_WORDS}:
+        return HEAD_OFFICE
+    book = _regions(resources)
+    region = book.find(text)
+    if region == book.triage:
+        raise ArgumentError(
+            "le triage n'est la région d'aucun compte : ses dossiers sont vus par le siège (--region siege)"
+        )
+    return region.id
+
+
+def add_user(options: UserOptions) -> Account:
+    """A desk account, its password hashed (argon2id)."""
+    from .accounts import Accounts
+
+    region = account_region(options.resources, options.region)
+    journal = options.config(state=options.state).workspace.journal
+    return Accounts(journal).add(options.name, region, options.password)
+
+
+@dataclass(frozen=True, kw_only=True)
+class UsersOptions(Setup):
+    state: Path | None = None
+
+
+@dataclass(frozen=True)
+class User:
+    account: Account
+    region_fr: str  # the region's name, or "siège (toutes les régions)"
+
+
+def region_fr(resources: Resources, region_id: str) -> str:
+    """An account's region as people read it; an id the regions file no longer knows is shown as it is."""
+    from .accounts import HEAD_OFFICE
+
+    if region_id == HEAD_OFFICE:
+        return "siège (toutes les régions)"
+    try:
+        return _regions(resources).by_id(region_id).name
+    except KeyError:
+        return f"{region_id} (région inconnue)"
+
+
+def list_users(options: UsersOptions) -> list[User]:
+    """Every desk account, disabled ones included, by name."""
+    from .accounts import Accounts
+
+    accounts = Accounts(options.config(state=options.state).workspace.journal).all()
+    return [User(a, region_fr(options.resources, a.region)) for a in accounts]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DisableOptions(Setup):
+    name: str
+    state: Path | None = None
+
+
+def disable_user(options: DisableOptions) -> Account:
+    from .accounts import Accounts
+
+    return Accounts(options.config(state=options.state).workspace.journal).disable(options.name)

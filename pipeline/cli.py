@@ -1006,6 +1006,91 @@ def dossier_export_cmd(
     out.print(_plain(f"{done.count} dossier(s) de {done.region} écrit(s) dans {done.path}"))
 
 
+user_app = FrenchTyper(
+    help="Les comptes du bureau régional (`csac serve`) : une région chacun, ou le siège qui les voit toutes.",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+)
+app.add_typer(user_app, name="user")
+UserArg = Annotated[str, typer.Argument(metavar="NOM", help="Nom du compte, tel qu'il se connecte.")]
+
+
+def _password(from_stdin: bool) -> str:
+    """From standard input (its first line) for scripts, else typed twice without being shown."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return typer.prompt("Mot de passe", hide_input=True, confirmation_prompt="Mot de passe (encore une fois)")
+
+
+@user_app.command("add")
+def user_add_cmd(
+    ctx: typer.Context,
+    name: UserArg,
+    region: Annotated[
+        str,
+        typer.Option(
+            "--region",
+            help="Région du compte (son nom, son identifiant ou sa boîte aux lettres), ou « siege » pour le "
+            "siège du Resah, qui voit toutes les régions.",
+        ),
+    ],
+    password_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--password-stdin",
+            help="Lire le mot de passe sur l'entrée standard (première ligne), pour les scripts.",
+        ),
+    ] = False,
+    state: StateOpt = None,
+) -> None:
+    """Crée un compte du bureau régional. Le mot de passe (12 caractères au moins) est demandé deux fois
+    sans s'afficher ; seule son empreinte (argon2id) est conservée, dans le journal.
+
+    Exemples : `csac user add marie.durand --region Bretagne`,
+    `echo "$MOT_DE_PASSE" | csac user add siege.resah --region siege --password-stdin`
+    """
+    options = api.UserOptions(
+        config_file=ctx.obj, name=name, region=region, password=_password(password_stdin), state=state
+    )
+    done = api.add_user(options)
+    where = api.region_fr(options.resources, done.region)
+    out.print(_plain(f"compte « {done.name} » créé : {where}"))
+
+
+@user_app.command("list")
+def user_list_cmd(ctx: typer.Context, state: StateOpt = None, as_json: JsonOpt = False) -> None:
+    """Liste les comptes du bureau régional, avec leur région et s'ils sont actifs.
+
+    Exemple : `csac user list --json`
+    """
+    users = api.list_users(api.UsersOptions(config_file=ctx.obj, state=state))
+    if as_json:
+        rows = [{"name": u.account.name, "region": u.account.region, "active": u.account.active,
+                 "created_at": u.account.created_at} for u in users]  # fmt: skip
+        out.print_json(json.dumps(rows, ensure_ascii=False))
+        return
+    if not users:
+        out.print("Aucun compte. `csac user add NOM --region RÉGION` en crée un.")
+        return
+    table = Table(title="Comptes du bureau régional", caption=f"{len(users)} compte(s)")
+    for col in ("compte", "région", "actif", "créé le"):
+        table.add_column(col, overflow="fold")
+    for u in users:
+        active = "oui" if u.account.active else "non (désactivé)"
+        table.add_row(*map(_plain, (u.account.name, u.region_fr, active, u.account.created_at)))
+    out.print(table)
+
+
+@user_app.command("disable")
+def user_disable_cmd(ctx: typer.Context, name: UserArg, state: StateOpt = None) -> None:
+    """Désactive un compte : il ne peut plus se connecter ; son nom reste dans l'historique des dossiers.
+
+    Exemple : `csac user disable marie.durand`
+    """
+    done = api.disable_user(api.DisableOptions(config_file=ctx.obj, name=name, state=state))
+    out.print(_plain(f"compte « {done.name} » désactivé"))
+
+
 def main() -> None:
     """Entry point: typed errors become a French message and an exit code (usage errors are said and
     exit 1 in pipeline/cli_french.py)."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, replace
+from email.utils import format_datetime
 from typing import TYPE_CHECKING
 
 from .casefile import FOLLOW_UP_FR, MISSING_FR, STATUS_FR, french_time, role_fr
@@ -27,13 +28,14 @@ from .errors import ArgumentError
 from .forward import Parcel, dossier_parcel
 from .judge import read_kept
 from .money import format_eur
-from .notices import convention_fr, dossier_subject, parcel_notes
+from .notices import convention_fr, depositor_notice, dossier_subject, parcel_notes
 from .report import Withheld
 from .rules import ABSENT
 from .untrusted import one_line
 
 if TYPE_CHECKING:
     from .intake import IntakeContext
+    from .journal import Journal
 
 NAME = 120  # characters of a person's name kept
 REASON = 2000  # characters of a reason or a note kept
@@ -377,3 +379,41 @@ def _waived(dossier: Dossier, event: Event) -> list[str]:
         f"Relevé par csac et accepté par {event.by} :",
         *[f"  - {one_line(p.message, 1000)}" for p in dossier.problems],
     ]
+
+
+# -- the notice, sent again ----------------------------------------------------------------------------
+
+RESENT = ".notice-"  # in the Message-ID of a notice sent again: <deposit.notice-N@…>
+
+
+@dataclass(frozen=True)
+class Resent:
+    dossier: Dossier
+    deposit_id: str  # the deposit whose notice was sent again: the dossier's latest
+    message_id: str
+    to: str
+
+
+def resend_notice(book: DossierBook, journal: Journal, courier: Courier, dossier_id: str, by: str) -> Resent:
+    """The depositor's notice of the dossier's latest deposit sent again, word for word, dated now: a
+    depositor who lost it, or whose relay refused it. Each resend is its own message (numbered after the
+    earlier resends) and is journalled with who asked for it."""
+    by = said(by, BY, NAME)
+    dossier = required(book, dossier_id)
+    deposits = book.deposits(dossier.id)
+    report = journal.report(deposits[-1]) if deposits else None
+    outgoing = depositor_notice(report) if report else None
+    if outgoing is None:
+        raise ArgumentError(
+            f"le dossier {dossier.id} n'a pas d'avis à renvoyer : aucune adresse du déposant dans son dernier dépôt"
+        )
+    number = 1 + sum(
+        RESENT in (e.detail or "") for e in book.events(dossier.id) if e.kind == EventKind.MESSAGE
+    )
+    msg = outgoing.message
+    msg.replace_header("Message-ID", message_id(report.deposit_id, f"notice-{number}"))
+    msg.replace_header("Date", format_datetime(dt.datetime.now().astimezone()))
+    courier.send(outgoing, report.deposit_id)
+    courier.flush()
+    book.event(dossier.id, EventKind.MESSAGE, f"avis renvoyé à {msg['To']} — {msg['Message-ID']}", by)
+    return Resent(dossier, report.deposit_id, msg["Message-ID"], msg["To"])

@@ -170,6 +170,44 @@ def judging(state: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def _like(text: str) -> str:
+    """`text` anywhere, its own % and _ taken literally."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+@dataclass(frozen=True)
+class Query:
+    """What the dossiers listed must match; None matches everything."""
+
+    region: str | None = None  # the region's name, as intake records it
+    status: DossierStatus | None = None
+    siret: str | None = None
+    text: str | None = None  # in the signatory's name, the SIRET and the id
+    review: bool | None = None  # under review ("à vérifier"), or not
+    variant: str | None = None
+    opened_before: str | None = None  # ISO 8601: opened before then (an age in days, as the desk asks)
+
+    def where(self) -> tuple[str, list]:
+        where, args = [], []
+        for column, value in (("region", self.region), ("status", self.status), ("siret", self.siret),
+                              ("variant", self.variant)):  # fmt: skip
+            if value:
+                where.append(f"{column} = ?")
+                args.append(str(value))
+        if self.review is not None:
+            where.append("review = ?")
+            args.append(int(self.review))
+        if self.opened_before:
+            where.append("opened_at < ?")
+            args.append(self.opened_before)
+        if self.text:
+            where.append(
+                "(signatory LIKE ? ESCAPE '\\' OR siret LIKE ? ESCAPE '\\' OR id LIKE ? ESCAPE '\\')"
+            )
+            args += [_like(self.text)] * 3
+        return (" WHERE " + " AND ".join(where) if where else ""), args
+
+
 class DossierBook:
     """The dossiers of one journal file; each call is its own transaction."""
 
@@ -196,24 +234,22 @@ class DossierBook:
     ) -> list[Dossier]:
         """Dossiers, oldest first; `text` is looked for in the signatory's name, SIRET and id; `review`
         keeps those under review ("à vérifier"), or those not, when given."""
-        where, args = [], []
-        for column, value in (("region", region), ("status", status), ("siret", siret)):
-            if value:
-                where.append(f"{column} = ?")
-                args.append(str(value))
-        if review is not None:
-            where.append("review = ?")
-            args.append(int(review))
-        if text:
-            where.append(
-                "(signatory LIKE ? ESCAPE '\\' OR siret LIKE ? ESCAPE '\\' OR id LIKE ? ESCAPE '\\')"
-            )
-            pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            args += [pattern] * 3
-        sql = "SELECT * FROM dossiers" + (" WHERE " + " AND ".join(where) if where else "")
+        where, args = Query(region, status, siret, text, review).where()
         with closing(self._store.connect()) as conn:
-            rows = conn.execute(sql + " ORDER BY opened_at, id", args).fetchall()
+            rows = conn.execute(f"SELECT * FROM dossiers{where} ORDER BY opened_at, id", args).fetchall()
         return [Dossier.of_row(r) for r in rows]
+
+    def page(self, query: Query, limit: int, offset: int = 0) -> tuple[list[Dossier], int]:
+        """One page of the dossiers matching `query`, newest first, and how many match in all: what a
+        desk lists, a page at a time, among tens of thousands (indexes dossiers_region, dossiers_opened)."""
+        where, args = query.where()
+        with closing(self._store.connect()) as conn:
+            total = conn.execute(f"SELECT count(*) FROM dossiers{where}", args).fetchone()[0]
+            rows = conn.execute(
+                f"SELECT * FROM dossiers{where} ORDER BY opened_at DESC, id DESC LIMIT ? OFFSET ?",
+                [*args, limit, offset],
+            ).fetchall()
+        return [Dossier.of_row(r) for r in rows], total
 
     def documents(self, dossier: str, current: bool = True) -> list[Held]:
         """Its documents in the order they came; only those not replaced, unless `current` is False."""

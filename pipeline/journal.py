@@ -207,6 +207,14 @@ class Journal:
             ).fetchall()
         return [json.loads(r["report"]) for r in rows]
 
+    def report(self, deposit_id: str) -> IntakeReport | None:
+        """A finished deposit's report, as intake wrote it: what its notice said (sent again on demand)."""
+        with closing(self._connect()) as conn:
+            row = conn.execute(
+                "SELECT report FROM deposits WHERE id = ? AND state = ?", (deposit_id, DepositState.DONE)
+            ).fetchone()
+        return IntakeReport.from_json(json.loads(row["report"])) if row and row["report"] else None
+
     def events(self, deposit_id: str) -> list[dict]:
         with closing(self._connect()) as conn:
             rows = conn.execute(

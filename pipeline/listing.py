@@ -74,6 +74,13 @@ def dossier_state_named(text: str) -> DossierStatus | str:
     return _named(text, DOSSIER_WORDS, [(DOSSIER_FR[s], s.value) for s in DossierStatus])
 
 
+def dossier_state_query(text: str) -> tuple[DossierStatus | None, bool | None]:
+    """The dossiers' status and review flag a typed state asks for: a dossier under review is "à vérifier"
+    only, whatever its status; any other state excludes those under review."""
+    state = dossier_state_named(text)
+    return (None, True) if state == REVIEW else (state, False)
+
+
 def _named(text: str, words: dict, states: list[tuple[str, str]]):
     """What `words` makes of the folded text; an error naming every state, in French then in English."""
     found = words.get(fold(text))

@@ -325,7 +325,29 @@ def journal_v4(conn: sqlite3.Connection) -> None:
     add_columns(conn, "dossiers", {"review": "INTEGER NOT NULL DEFAULT 0"})
 
 
-JOURNAL = Schema("le journal", (journal_v1, journal_v2, journal_v3, journal_v4))
+JOURNAL_V5 = (
+    # the regional desk's accounts (pipeline/accounts.py): a region's id, or "siege" (the head office)
+    """CREATE TABLE IF NOT EXISTS accounts (
+        name TEXT PRIMARY KEY COLLATE NOCASE,
+        region TEXT NOT NULL,
+        password TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )""",
+    # the desk lists a region's dossiers (or all of them) newest first, a page at a time
+    "CREATE INDEX IF NOT EXISTS dossiers_region ON dossiers (region, opened_at)",
+    "CREATE INDEX IF NOT EXISTS dossiers_opened ON dossiers (opened_at)",
+)
+
+
+def journal_v5(conn: sqlite3.Connection) -> None:
+    """The regional desk: its accounts, and the indexes its list pages need with tens of thousands of
+    dossiers."""
+    run(conn, JOURNAL_V5)
+
+
+JOURNAL = Schema("le journal", (journal_v1, journal_v2, journal_v3, journal_v4, journal_v5))
 
 
 # -- the register of signatories ----------------------------------------------------------------

@@ -162,8 +162,9 @@ def rows(path) -> dict[str, list[tuple]]:
 
 
 def without_later_tables(found: dict) -> dict:
-    """The rows of the tables a journal of issue 9 had: the dossiers (version 2) and chores (3) came later."""
-    return {t: r for t, r in found.items() if not t.startswith("dossier") and t != "chores"}
+    """The rows of the tables a journal of issue 9 had: the dossiers (version 2), chores (3) and the desk's
+    accounts (5) came later."""
+    return {t: r for t, r in found.items() if not t.startswith("dossier") and t not in ("chores", "accounts")}
 
 
 def shape(path) -> dict:
@@ -201,10 +202,10 @@ def noted(n: int):
 def test_an_empty_file_is_given_every_table_of_the_journal_and_its_version(tmp_path):
     path = fresh(tmp_path)
     assert tables(path) == [
-        "attempts", "chores", "delivered", "deposits", "dossier_documents", "dossier_events", "dossiers",
-        "events", "messages", "sqlite_sequence",
+        "accounts", "attempts", "chores", "delivered", "deposits", "dossier_documents", "dossier_events",
+        "dossiers", "events", "messages", "sqlite_sequence",
     ]  # fmt: skip
-    assert version(path) == JOURNAL.version == 4
+    assert version(path) == JOURNAL.version == 5
 
 
 def test_an_empty_file_is_given_the_register_table_and_its_version(tmp_path):
@@ -301,7 +302,7 @@ def test_a_journal_at_version_2_is_given_the_table_of_daily_chores_and_keeps_its
     before = rows(path)
     Journal(path)
     assert version(path) == JOURNAL.version and "chores" in tables(path)
-    assert {t: r for t, r in rows(path).items() if t != "chores"} == before
+    assert {t: r for t, r in rows(path).items() if t not in ("chores", "accounts")} == before
 
 
 V3_DOSSIER = """
@@ -318,10 +319,25 @@ def test_a_journal_at_version_3_gives_its_dossiers_a_review_flag_off_and_keeps_t
     written(path, TODAY_ROWS + V3_DOSSIER)
     before = rows(path)
     dossier = DossierBook(path).get("20007246000013-2021-045-lot2")
-    assert version(path) == 4 and dossier.review is False and dossier.codes == ["annex_missing"]
+    assert version(path) == JOURNAL.version and dossier.review is False and dossier.codes == ["annex_missing"]
     assert {
-        t: [r[:-1] for r in found] if t == "dossiers" else found for t, found in rows(path).items()
+        t: [r[:-1] for r in found] if t == "dossiers" else found
+        for t, found in rows(path).items()
+        if t != "accounts"
     } == before
+
+
+def test_a_journal_at_version_4_is_given_the_desk_accounts_and_list_indexes_and_keeps_its_rows(tmp_path):
+    """The journal of dossiers "à vérifier" (version 4), opened by the csac of the regional desk (5)."""
+    path = tmp_path / "var" / "journal.sqlite"
+    Store(path, Schema("journal", JOURNAL.migrations[:4]))
+    written(path, TODAY_ROWS + V3_DOSSIER)
+    before = rows(path)
+    Journal(path)
+    assert version(path) == JOURNAL.version and query(path, "SELECT count(*) FROM accounts") == [(0,)]
+    indexes = {r[1] for r in query(path, "PRAGMA index_list(dossiers)")}
+    assert {"dossiers_region", "dossiers_opened"} <= indexes
+    assert {t: r for t, r in rows(path).items() if t != "accounts"} == before
 
 
 def test_a_later_version_is_applied_to_a_journal_at_an_earlier_version(tmp_path):
