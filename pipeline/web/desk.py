@@ -1,0 +1,301 @@
+"""The regional desk, behind a login: a region's dossiers, each with its documents, history and messages,
+and the buttons a team uses (accept, refuse with a reason, resend the notice).
+
+Everything here goes through the library (pipeline/caseload.py: the same calls as `csac dossier`), with
+the logged-in account's scope: the region comes from the account, never from the URL, and a dossier or a
+document of another region answers 404, as one that does not exist. A document is named in its URL by
+its number in the dossier, never by a path. Every POST carries the session's CSRF token. The session is
+Starlette's signed cookie: at login it is emptied and given a new token, so that nothing set before the
+login (by someone else on this browser) survives it; the account is read again at every request, so that
+a disabled account is out at its next click.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import mimetypes
+import urllib.parse
+from dataclasses import dataclass
+from functools import partial
+
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from .. import caseload
+from ..accounts import Account, Accounts
+from ..casefile import age_days, detail_fr, event_fr, french_time, missing, role_fr, state_fr
+from ..dossiers import DossierStatus
+from ..errors import ArgumentError
+from ..notices import DOSSIER_FR, REVIEW_FR, convention_fr
+from ..intake import IntakeContext
+from ..regions import RegionBook, load_regions
+from ..variants import load_variants
+from . import csrf
+from .app import WebSettings
+from .pages import page
+from .throttle import Throttle
+
+PREFIX = "/bureau"
+LOGIN = f"{PREFIX}/connexion"
+ACCOUNT = "account"  # the session's key for the logged-in account's name
+FLASH = "flash"  # the session's key for what the last action did, shown once
+LOGINS_PER_MINUTE = 10  # per client address, and per account name: guesses are slowed, not queued
+BAD_LOGIN = "Nom de compte ou mot de passe incorrect."
+TOO_MANY = "Trop de tentatives de connexion : patientez une minute avant de réessayer."
+PRIVATE = {"Cache-Control": "no-store", "X-Frame-Options": "SAMEORIGIN", "Referrer-Policy": "same-origin"}
+INLINE = "application/pdf"  # the only type shown in the page; everything else is downloaded
+STATES = [("", "tous")] + [(s.value, DOSSIER_FR[s]) for s in DossierStatus] + [("review", REVIEW_FR)]
+
+
+@dataclass(frozen=True)
+class Desk:
+    """What the desk's pages share, made once when the application is built."""
+
+    settings: WebSettings
+    regions: RegionBook
+    variants: tuple[str, ...]
+    context: IntakeContext  # accepting reads the kept documents as intake reads them
+    by_address: Throttle
+    by_name: Throttle
+
+    @property
+    def journal(self):
+        return self.settings.config.workspace.journal
+
+
+def _desk(settings: WebSettings) -> Desk:
+    ctx = IntakeContext.build(settings.resources, settings.config.workspace, config=settings.config)
+    return Desk(
+        settings, load_regions(settings.resources.regions_file), tuple(load_variants(settings.resources)), ctx,
+        Throttle(LOGINS_PER_MINUTE), Throttle(LOGINS_PER_MINUTE),
+    )  # fmt: skip
+
+
+# -- who is logged in --------------------------------------------------------------------------------
+
+
+def _account(desk: Desk, request: Request) -> Account | None:
+    """The session's account, read again: a disabled or deleted one is logged out."""
+    name = request.session.get(ACCOUNT)
+    found = Accounts(desk.journal).get(name) if isinstance(name, str) else None
+    return found if found and found.active else None
+
+
+async def _scope(desk: Desk, request: Request) -> caseload.Scope:
+    """The logged-in account's scope; else a redirection to the login page (raised)."""
+    account = await run_in_threadpool(_account, desk, request)
+    if account is None:
+        request.session.pop(ACCOUNT, None)
+        raise HTTPException(303, headers={"Location": LOGIN})
+    try:
+        return caseload.scope_of(account, desk.regions)
+    except KeyError:  # its region left the regions file: it sees nothing
+        raise HTTPException(403, "Votre compte est rattaché à une région inconnue : voyez le siège.") from None
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "?"
+
+
+async def login_page(desk: Desk, request: Request) -> Response:
+    if await run_in_threadpool(_account, desk, request):
+        return RedirectResponse(PREFIX, 303)
+    return page(request, "desk_login.html", headers=PRIVATE, error=None, name="")
+
+
+async def login(desk: Desk, request: Request) -> Response:
+    """A good name and password: the session emptied, then given the account and a new CSRF token."""
+    await csrf.require_form(request)
+    form = await request.form()
+    name, password = str(form.get("nom", "")).strip(), str(form.get("mot_de_passe", ""))
+    if not (desk.by_address.allow(_address(request)) and desk.by_name.allow(name.casefold())):
+        return page(request, "desk_login.html", 429, PRIVATE, error=TOO_MANY, name=name)
+    account = await run_in_threadpool(Accounts(desk.journal).verify, name, password)
+    if account is None:
+        return page(request, "desk_login.html", 401, PRIVATE, error=BAD_LOGIN, name=name)
+    request.session.clear()
+    request.session[ACCOUNT] = account.name
+    csrf.token(request)
+    return RedirectResponse(PREFIX, 303)
+
+
+async def logout(desk: Desk, request: Request) -> Response:
+    await csrf.require_form(request)
+    request.session.clear()
+    return RedirectResponse(LOGIN, 303)
+
+
+# -- the list -----------------------------------------------------------------------------------------
+
+
+def _filters(request: Request) -> tuple[caseload.Filters, list[str]]:
+    """The list's filters as the query string gives them; what cannot be read is said, and left out."""
+    q, errors = request.query_params, []
+    older, number = q.get("anciennete", "").strip(), q.get("page", "1").strip()
+    if older and not (older.isdigit() and 0 < int(older) < 100_000):
+        errors.append(f"ancienneté « {older} » : indiquez un nombre de jours, par exemple 10")
+        older = ""
+    filters = caseload.Filters(
+        status=q.get("etat") or None, variant=q.get("convention") or None,
+        older_than=int(older) if older else None, search=q.get("q") or None,
+        page=int(number) if number.isdigit() and len(number) < 7 else 1,
+    )  # fmt: skip
+    return filters, errors
+
+
+def _page_link(request: Request, number: int) -> str:
+    params = dict(request.query_params) | {"page": str(number)}
+    return f"{PREFIX}?{urllib.parse.urlencode(params)}"
+
+
+async def dossier_list(desk: Desk, request: Request) -> Response:
+    scope = await _scope(desk, request)
+    filters, errors = _filters(request)
+    try:
+        found = await run_in_threadpool(caseload.listed, desk.journal, scope, filters, dt.date.today())
+    except ArgumentError as exc:  # a state nobody knows: said, and the list shown unfiltered
+        errors.append(str(exc))
+        filters = caseload.Filters(variant=filters.variant, older_than=filters.older_than, search=filters.search)
+        found = await run_in_threadpool(caseload.listed, desk.journal, scope, filters, dt.date.today())
+    return page(
+        request, "desk_list.html", headers=PRIVATE, scope=scope, found=found, filters=filters, errors=errors,
+        states=STATES, variants=desk.variants, age=partial(age_days, today=dt.date.today()), state_fr=state_fr,
+        missing=missing,
+        convention_fr=convention_fr, previous=_page_link(request, found.number - 1),
+        next=_page_link(request, found.number + 1),
+    )  # fmt: skip
+
+
+# -- one dossier --------------------------------------------------------------------------------------
+
+
+def _signature_crops(desk: Desk, scope: caseload.Scope, found) -> dict[int, bool]:
+    """Which current conventions and bulletins show a signature crop (a scan's ink)."""
+    signed = [h for h in found.documents if h.replaced_by is None and h.role in ("convention", "bulletin")]
+    return {h.seq: caseload.signature_crop(desk.context, scope, found.dossier.id, h.seq) is not None for h in signed}
+
+
+async def dossier_page(desk: Desk, request: Request) -> Response:
+    scope = await _scope(desk, request)
+    dossier_id = request.path_params["dossier"]
+    found = await run_in_threadpool(caseload.case_for, desk.journal, scope, dossier_id)
+    if found is None:
+        raise HTTPException(404)
+    crops = await run_in_threadpool(_signature_crops, desk, scope, found)
+    return page(
+        request, "desk_dossier.html", headers=PRIVATE, scope=scope, found=found, d=found.dossier, crops=crops,
+        flash=request.session.pop(FLASH, None), state_fr=state_fr, role_fr=role_fr, event_fr=event_fr,
+        detail_fr=detail_fr, french_time=french_time, convention_fr=convention_fr, is_pdf=_is_pdf,
+    )  # fmt: skip
+
+
+def _is_pdf(name: str) -> bool:
+    return name.lower().endswith(".pdf")
+
+
+def _disposition(kind: str, name: str) -> str:
+    """The file's own name, in ASCII for old clients and whole in UTF-8 (RFC 6266)."""
+    fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in name)
+    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{urllib.parse.quote(name, safe='')}"
+
+
+async def document(desk: Desk, request: Request, inline: bool = False) -> Response:
+    """A document's bytes, found by its number among the dossier's own; a PDF shown in the page when
+    asked inline, every other type downloaded (never rendered by the browser: nosniff)."""
+    scope = await _scope(desk, request)
+    ws = desk.settings.config.workspace
+    kept = await run_in_threadpool(
+        caseload.document_for, ws.journal, ws.documents, scope, request.path_params["dossier"],
+        request.path_params["seq"],
+    )  # fmt: skip
+    if kept is None:
+        raise HTTPException(404)
+    pdf = _is_pdf(kept.held.name)
+    kind = INLINE if pdf else (mimetypes.guess_type(kept.held.name)[0] or "application/octet-stream")
+    shown = inline and pdf
+    headers = PRIVATE | {
+        "Content-Disposition": _disposition("inline" if shown else "attachment", kept.held.name),
+        "X-Content-Type-Options": "nosniff",
+    }
+    return FileResponse(kept.path, media_type=kind if shown or pdf else "application/octet-stream", headers=headers)
+
+
+async def signature(desk: Desk, request: Request) -> Response:
+    scope = await _scope(desk, request)
+    crop = await run_in_threadpool(
+        caseload.signature_crop, desk.context, scope, request.path_params["dossier"], request.path_params["seq"]
+    )
+    if crop is None:
+        raise HTTPException(404)
+    return Response(crop, media_type="image/png", headers=PRIVATE | {"X-Content-Type-Options": "nosniff"})
+
+
+# -- actions ------------------------------------------------------------------------------------------
+
+
+def _said(form, field: str) -> str:
+    value = form.get(field)
+    return value if isinstance(value, str) else ""
+
+
+def _accept(desk: Desk, scope, dossier_id: str, form) -> str | None:
+    done = caseload.accept_as(desk.context, scope, dossier_id, _said(form, "note"))
+    if done is None:
+        return None
+    sent = f" ; dossier envoyé en entier à {done.dossier.mailbox}" if done.message_id else ""
+    return f"Dossier accepté par {done.event.by}{sent}." + (f" {done.withheld.capitalize()}." if done.withheld else "")
+
+
+def _refuse(desk: Desk, scope, dossier_id: str, form) -> str | None:
+    done = caseload.refuse_as(desk.settings.config, scope, dossier_id, _said(form, "motif"))
+    if done is None:
+        return None
+    told = f" ; déposant prévenu : {done.sent_to[0]}" if done.sent_to else " ; personne n'a pu être prévenu"
+    return f"Dossier refusé par {done.event.by}{told}."
+
+
+def _resend(desk: Desk, scope, dossier_id: str, form) -> str | None:
+    done = caseload.resend_as(desk.settings.config, scope, dossier_id)
+    return None if done is None else f"Avis renvoyé à {done.to}."
+
+
+async def action(desk: Desk, request: Request, act) -> Response:
+    """One button's POST: logged in, its CSRF token, the dossier the account's; then the library's call.
+    What it did (or why it did nothing) is shown once on the dossier's page."""
+    scope = await _scope(desk, request)
+    await csrf.require_form(request)
+    form = await request.form()
+    dossier_id = request.path_params["dossier"]
+    try:
+        said = await run_in_threadpool(act, desk, scope, dossier_id, form)
+    except ArgumentError as exc:
+        request.session[FLASH] = ["erreur", str(exc)]
+    else:
+        if said is None:
+            raise HTTPException(404)
+        request.session[FLASH] = ["fait", said]
+    return RedirectResponse(f"{PREFIX}/dossiers/{urllib.parse.quote(dossier_id, safe='')}", 303)
+
+
+def routes(settings: WebSettings) -> list[BaseRoute]:
+    desk = _desk(settings)
+    on = partial
+    base = f"{PREFIX}/dossiers/{{dossier}}"
+    return [
+        Route(LOGIN, on(login_page, desk), methods=["GET"], name="desk_login_page"),
+        Route(LOGIN, on(login, desk), methods=["POST"], name="desk_login"),
+        Route(f"{PREFIX}/deconnexion", on(logout, desk), methods=["POST"], name="desk_logout"),
+        Route(PREFIX, on(dossier_list, desk), methods=["GET"], name="desk_list"),
+        Route(base, on(dossier_page, desk), methods=["GET"], name="desk_dossier"),
+        Route(f"{base}/documents/{{seq:int}}", on(document, desk), methods=["GET"], name="desk_document"),
+        Route(f"{base}/documents/{{seq:int}}/apercu", on(document, desk, inline=True), methods=["GET"],
+              name="desk_preview"),  # fmt: skip
+        Route(f"{base}/documents/{{seq:int}}/signature.png", on(signature, desk), methods=["GET"],
+              name="desk_signature"),  # fmt: skip
+        Route(f"{base}/accepter", on(action, desk, act=_accept), methods=["POST"], name="desk_accept"),
+        Route(f"{base}/refuser", on(action, desk, act=_refuse), methods=["POST"], name="desk_refuse"),
+        Route(f"{base}/renvoyer-avis", on(action, desk, act=_resend), methods=["POST"], name="desk_resend"),
+    ]
