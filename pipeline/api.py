@@ -367,6 +367,118 @@ def watch(options: WatchOptions, stop: threading.Event) -> None:
     Watcher(ctx, settings).run(stop)
 
 
+def watch_until_signalled(options: WatchOptions) -> None:
+    """`watch` until SIGINT or SIGTERM: the first finishes the deposit in hand, a second gives it back."""
+    import signal
+
+    stop = threading.Event()
+
+    def on_signal(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        logging.getLogger("csac.watch").info("arrêt demandé : fin du dépôt en cours")
+        stop.set()
+
+    before = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        watch(options, stop)
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
+
+
+# -- the web desk ------------------------------------------------------------------------------------
+
+SECRET_ENV = "CSAC_SECRET_KEY"
+SECRET_FILE = "web-secret.key"  # in the state folder: sessions and deposit links outlive a restart
+WATCHER_STOP_SECONDS = 120.0  # the deposit in hand is finished before `csac serve` returns
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServeOptions(Setup):
+    host: str = "127.0.0.1"
+    port: int = 8000
+    inbox: Path | None = None
+    outbox: Path | None = None
+    state: Path | None = None
+    watch: bool = (
+        True  # also run the inbox watcher, in a process of its own; False: a `csac watch` runs apart
+    )
+    secure_cookies: bool = False  # behind TLS: the session cookie goes over HTTPS only
+    forwarded_allow_ips: str = "127.0.0.1"  # the reverse proxy's addresses: its X-Forwarded-* are believed
+    log_json: bool = False
+
+
+def _secret_key(state: Path) -> str:
+    """CSAC_SECRET_KEY, else a key made once and kept (owner only) in the state folder."""
+    import os
+    import secrets
+
+    if os.environ.get(SECRET_ENV):
+        return os.environ[SECRET_ENV]
+    path = state / SECRET_FILE
+    state.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="ascii").strip()
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(secrets.token_urlsafe(48))
+    return path.read_text(encoding="ascii").strip()
+
+
+def web_settings(options: ServeOptions):
+    """The web desk's settings from the configuration, as `csac serve` reads it."""
+    from .web.app import WebSettings
+
+    config = options.config(options.inbox, options.outbox, options.state)
+    return WebSettings(
+        config, _secret_key(config.workspace.state), options.resources, secure_cookies=options.secure_cookies
+    )
+
+
+def _watch_in_child(options: WatchOptions, log_json: bool) -> None:
+    from .logs import to_stderr
+
+    to_stderr(log_json)
+    watch_until_signalled(options)
+
+
+def _start_watcher(options: ServeOptions):
+    """The watcher in a process of its own: a deposit that takes seconds of CPU never slows the pages,
+    and one that brings its process down never brings the site down."""
+    import multiprocessing
+
+    watch_options = WatchOptions(
+        config_file=options.config_file, resources=options.resources, inbox=options.inbox,
+        outbox=options.outbox, state=options.state,
+    )  # fmt: skip
+    child = multiprocessing.get_context("spawn").Process(
+        target=_watch_in_child, args=(watch_options, options.log_json), name="csac-watch"
+    )
+    child.start()
+    return child
+
+
+def serve(options: ServeOptions) -> None:
+    """The web desk on host:port until SIGINT or SIGTERM, with its watcher unless told otherwise."""
+    import uvicorn
+
+    from .web.app import create_app
+
+    app = create_app(web_settings(options))
+    child = _start_watcher(options) if options.watch else None
+    try:
+        uvicorn.run(
+            app, host=options.host, port=options.port, proxy_headers=True,
+            forwarded_allow_ips=options.forwarded_allow_ips, server_header=False, log_config=None,
+        )  # fmt: skip
+    finally:
+        if child is not None:
+            child.terminate()  # SIGTERM: the deposit in hand is finished first
+            child.join(WATCHER_STOP_SECONDS)
+
+
 # -- dossiers: what the regional teams do with them ----------------------------------------------------
 
 

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 import os
-import signal
 import sys
-import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -679,20 +676,58 @@ def watch_cmd(
         config_file=ctx.obj, inbox=inbox, outbox=outbox, state=state, poll=poll, settle=settle, rescan=rescan,
         corrupt_grace=corrupt_grace,
     )  # fmt: skip
-    stop = threading.Event()
+    api.watch_until_signalled(options)
 
-    def on_signal(signum, frame):
-        if stop.is_set():
-            raise KeyboardInterrupt
-        logging.getLogger("csac.watch").info("arrêt demandé : fin du dépôt en cours")
-        stop.set()
 
-    before = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        api.watch(options, stop)
-    finally:
-        for signum, handler in before.items():
-            signal.signal(signum, handler)
+@app.command("serve")
+def serve_cmd(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option("--host", help="Adresse d'écoute.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port d'écoute.")] = 8000,
+    inbox: Annotated[
+        Path | None, typer.Option("--inbox", help="Boîte de dépôt où la page dépose les ZIP.")
+    ] = None,
+    outbox: OutboxOpt = None,
+    state: StateOpt = None,
+    no_watch: Annotated[
+        bool,
+        typer.Option(
+            "--no-watch",
+            help="Ne pas lancer la veille de la boîte de dépôt avec le site (un `csac watch` tourne à part).",
+        ),
+    ] = False,
+    secure_cookies: Annotated[
+        bool,
+        typer.Option(
+            "--secure-cookies", help="Cookies de session en HTTPS seulement (derrière un proxy TLS)."
+        ),
+    ] = False,
+    forwarded_allow_ips: Annotated[
+        str,
+        typer.Option(
+            "--forwarded-allow-ips",
+            help="Adresses du proxy inverse dont les en-têtes X-Forwarded-For et X-Forwarded-Proto sont crus.",
+        ),
+    ] = "127.0.0.1",
+    log_json: Annotated[bool, typer.Option("--log-json", help="Un objet JSON par ligne de journal.")] = False,
+) -> None:
+    """Ouvre le guichet web : la page publique de dépôt (et le bureau des équipes régionales).
+
+    La veille de la boîte de dépôt tourne avec lui, dans un processus à part, sauf avec --no-watch.
+    Ctrl-C arrête le site, puis la veille une fois le dépôt en cours terminé.
+
+    Exemple : `csac serve --host 127.0.0.1 --port 8000`, derrière un proxy inverse en HTTPS :
+    `csac serve --secure-cookies --forwarded-allow-ips 127.0.0.1`
+    """
+    from .logs import to_stderr
+
+    to_stderr(log_json)
+    os.umask(PRIVATE)
+    options = api.ServeOptions(
+        config_file=ctx.obj, host=host, port=port, inbox=inbox, outbox=outbox, state=state, watch=not no_watch,
+        secure_cookies=secure_cookies, forwarded_allow_ips=forwarded_allow_ips, log_json=log_json,
+    )  # fmt: skip
+    api.serve(options)
 
 
 # -- dossiers: the regional teams' commands -------------------------------------------------------------

@@ -160,10 +160,10 @@ def _write(box: Path, name: str, message: EmailMessage) -> None:
             os.link(temporary, box / "new" / name)
     finally:
         temporary.unlink(missing_ok=True)
-    _sync_folder(box / "new")
+    sync_folder(box / "new")
 
 
-def _sync_folder(folder: Path) -> None:
+def sync_folder(folder: Path) -> None:
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)

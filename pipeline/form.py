@@ -42,6 +42,9 @@ class Form:
     source: str
     problems: tuple[str, ...]  # French, in the portal's words, one per invalid field
     failed: frozenset[str] = frozenset()  # the names of the fields refused
+    located: tuple[
+        tuple[str, str], ...
+    ] = ()  # (field, problem) for the problems of one field: a page shows them beside it
 
     def get(self, name: str) -> str | None:
         value = self.data.get(name)
@@ -155,6 +158,11 @@ def read_form(path: Path, schema: Path, smtputf8: bool = False) -> Form:
     return _validated(data, path.name, schema, smtputf8)
 
 
+def check_fields(data: dict, source: str, schema: Path, smtputf8: bool = False) -> Form:
+    """Fields typed on a page (the web deposit), judged exactly as a sidecar's are before one is written."""
+    return _validated(data, source, schema, smtputf8)
+
+
 def _text(value) -> bool:
     """A string that is real text: a lone surrogate ("\\ud800" in JSON) encodes to nothing."""
     return isinstance(value, str) and not any("\ud800" <= c <= "\udfff" for c in value)
@@ -184,6 +192,7 @@ def _validated(data: dict, source: str, schema: Path, smtputf8: bool) -> Form:
     found = check(schema, fields, lambda error: said(error, named))
     failed = {p.path for p in found}
     problems += [p.message for p in found]
+    located = [(p.path, p.message) for p in found if p.path in fields]
     valid = {k: v for k, v in fields.items() if field_path([k]) not in failed}
     for name in ADDRESS_FIELDS:
         if "@" in str(valid.get(name, "")):
@@ -193,6 +202,7 @@ def _validated(data: dict, source: str, schema: Path, smtputf8: bool) -> Form:
                 problems.append(
                     f"{label(name, named)} : l'adresse reçue dans le formulaire, {shown(valid[name])}, n'est pas utilisable : {exc}"
                 )
+                located.append((name, problems[-1]))
                 del valid[name]
     refused = frozenset(k for k in map(_readable, data) if k not in valid) - {""}
-    return Form(valid, source, tuple(problems), refused)
+    return Form(valid, source, tuple(problems), refused, tuple(located))

@@ -197,6 +197,17 @@ class Journal:
             for r in rows
         ]
 
+    def of_drop(self, sha256: str, source: str) -> dict | None:
+        """The row of one dropped file (its content and intake.source_key), once the watcher has opened it:
+        how a page that dropped a deposit finds its verdict. Found through the sha256 index."""
+        with closing(self._connect()) as conn:
+            row = conn.execute(
+                "SELECT id, state, status, report FROM deposits WHERE sha256 = ? AND source = ?"
+                " ORDER BY received_at DESC LIMIT 1",
+                (sha256, source),
+            ).fetchone()
+        return dict(row) if row else None
+
     def reports(self, mailbox: str, since: str) -> list[dict]:
         """The reports of the deposits finished for one mailbox, received on or after `since` (ISO date)."""
         with closing(self._connect()) as conn:

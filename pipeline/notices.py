@@ -531,6 +531,20 @@ def _refused(report: IntakeReport, mailbox: str | None = None) -> str:
     return "\n".join(lines + [_contact(report, mailbox), "", SIGNATURE])
 
 
+def told(report: IntakeReport) -> str:
+    """What the depositor's message says of this deposit, word for word (a page shows it too)."""
+    return _refused(report) if report.status == Verdict.REJECTED else notice(report)
+
+
+def headline(report: IntakeReport) -> str:
+    """The deposit's state as the depositor's subject says it: "dossier complet", "dépôt refusé"…"""
+    if report.status != Verdict.REJECTED:
+        return _state(report)
+    if "duplicate" in report.codes:
+        return "dépôt déjà reçu"
+    return "dépôt refusé"
+
+
 def duplicate_notice(report: IntakeReport, original: dict) -> Outgoing | None:
     """A depositor who sent the same ZIP and form again: already received, under which number, what to do."""
     if not report.email:

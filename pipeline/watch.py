@@ -60,6 +60,7 @@ from watchdog.observers.polling import PollingObserver
 
 from . import remind
 from .archive import is_zip
+from .drop import place as _place
 from .errors import DeliveryError
 from .form import SIDECAR_SUFFIXES, sidecar_for
 from .intake import IntakeContext, set_aside, source_key, take_in
@@ -81,7 +82,6 @@ MACHINE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EMFILE, errno.E
 OUR_ERRNOS = MACHINE_ERRNOS | {errno.EACCES, errno.EPERM, errno.EIO}
 FORM_PEEK = 64 * 1024  # bytes of a JSON form read to see whether it is whole; a larger one is no form
 CUT_TAIL = 8  # characters: a parse that fails this close to the end may be a token cut by the writer
-NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.EXDEV}
 REMIND_RETRY = 3600.0  # seconds before the day's reminders are tried again after a failure
 
 
@@ -225,23 +225,6 @@ def _ours(exc: Exception, claim: Claim) -> bool:
 
 
 # -- moves that never replace a file -------------------------------------------------------------
-def _place(src: Path, dst: Path) -> bool:
-    """Move src to dst unless dst exists; False if it does. A hard link never replaces a file."""
-    try:
-        os.link(src, dst, follow_symlinks=False)
-    except FileExistsError:
-        return False
-    except OSError as exc:
-        if exc.errno not in NO_HARD_LINKS:  # shares without hard links, files of other users
-            raise
-        if os.path.lexists(dst):
-            return False
-        os.rename(src, dst)
-        return True
-    os.unlink(src)
-    return True
-
-
 def _fit(stem: str, room: int) -> str:
     """The stem cut to `room` bytes of the name's own encoding, never inside a character."""
     raw = os.fsencode(stem)

@@ -1,0 +1,50 @@
+"""One CSRF token per session, required by every POST.
+
+The token lives in the signed session cookie (Starlette's SessionMiddleware, itsdangerous) and is
+echoed by each form as a hidden field (or by a script as the X-CSRF-Token header). A request from
+another site carries the cookie but cannot read the token, so it is refused.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+
+SESSION_KEY = "csrf"
+FIELD = "csrf_token"  # the hidden field's name in every form
+HEADER = "x-csrf-token"
+REFUSED = (
+    "Le formulaire a expiré ou ne vient pas de ce site (jeton de sécurité absent ou invalide). "
+    "Rechargez la page du formulaire et envoyez-le de nouveau."
+)
+
+
+def token(request: Request) -> str:
+    """This session's token, made on first use."""
+    if not isinstance(request.session.get(SESSION_KEY), str):
+        request.session[SESSION_KEY] = secrets.token_urlsafe(32)
+    return request.session[SESSION_KEY]
+
+
+def valid(request: Request, sent: str | None) -> bool:
+    """Whether `sent` (the form's field, else the header) is this session's token."""
+    sent = sent or request.headers.get(HEADER)
+    expected = request.session.get(SESSION_KEY)
+    return bool(sent and isinstance(expected, str) and hmac.compare_digest(sent, expected))
+
+
+def require(request: Request, sent: str | None) -> None:
+    """Refuse (403, a French page) a request without this session's token."""
+    if not valid(request, sent):
+        raise HTTPException(403, REFUSED)
+
+
+async def require_form(request: Request) -> None:
+    """The same for a small urlencoded form (the desk's buttons); a deposit's upload is streamed and
+    checks its token itself (pipeline/web/upload.py)."""
+    form = await request.form()
+    value = form.get(FIELD)
+    require(request, value if isinstance(value, str) else None)

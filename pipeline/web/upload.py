@@ -1,0 +1,199 @@
+"""A deposit's upload, streamed to disk as it arrives: never held in memory, never past the limit.
+
+The body is parsed chunk by chunk (python-multipart) and the file written straight into a hidden
+staging file in the inbox's own folder (".web-….part": the watcher ignores it), so that the drop
+is a rename on one file system. The size is refused twice: on the Content-Length the client
+announces, before anything is written, and on the bytes counted as they come (a client may lie,
+or send chunks without a length). A refused upload leaves nothing behind; what is left of its body
+is read and thrown away (up to a bound) so that the browser sees the refusal rather than a reset
+connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import Request
+
+STAGING_PREFIX = ".web-"  # hidden, and ".part": never taken by the watcher (pipeline/watch.py)
+FIELDS_BYTES = 64 * 1024  # the text fields together: a form is 64 KB at most (pipeline/form.py)
+ENVELOPE = FIELDS_BYTES + 16 * 1024  # what the multipart envelope may add to the file and fields
+DRAIN_FACTOR = 2  # a refused body is read (and thrown away) up to this many times the limit, then cut
+
+
+class UploadRefused(Exception):
+    """The upload cannot be taken; the message is French and says why. `status` is the HTTP answer."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+        self.fields: dict[str, str] = {}  # the text fields received before the refusal: kept on the page
+
+
+def too_large(limit: int) -> UploadRefused:
+    return UploadRefused(
+        f"Le fichier dépasse {limit // (1024 * 1024)} Mo, la taille maximale d'un dépôt. Rien n'a été "
+        "enregistré. Réduisez-le (par exemple en numérisant les pages en noir et blanc, à 200 points "
+        "par pouce) ou répartissez les pièces en plusieurs dépôts.",
+        413,
+    )
+
+
+@dataclass(frozen=True)
+class Staged:
+    """The file as received, in its staging place; its digest and size counted on the way."""
+
+    path: Path
+    filename: str  # as the browser sent it: shown, never used for a path
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Upload:
+    fields: dict[str, str]  # the text fields, as typed
+    staged: Staged | None  # None: no file was chosen
+
+
+class _Receiver:
+    """python-multipart's callbacks: text fields kept (bounded), the file part written to staging."""
+
+    def __init__(self, folder: Path, file_field: str, limit: int):
+        self.folder, self.file_field, self.limit = folder, file_field, limit
+        self.fields: dict[str, str] = {}
+        self.header_name, self.header_value, self.headers = b"", b"", {}
+        self.name: str | None = None
+        self.field_bytes = bytearray()
+        self.text_total = 0
+        self.file = None  # (fd, path, filename) while the file part is written
+        self.size, self.digest, self.staged = 0, hashlib.sha256(), None
+
+    def callbacks(self) -> dict:
+        return {
+            "on_part_begin": self._part_begin,
+            "on_header_field": lambda d, s, e: self._add("header_name", d[s:e]),
+            "on_header_value": lambda d, s, e: self._add("header_value", d[s:e]),
+            "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_finished,
+            "on_part_data": self._data,
+            "on_part_end": self._part_end,
+        }
+
+    def _add(self, which: str, data: bytes) -> None:
+        value = getattr(self, which) + data
+        if len(value) > 8 * 1024:
+            raise UploadRefused("En-tête de formulaire trop long : la requête n'a pas pu être lue.")
+        setattr(self, which, value)
+
+    def _part_begin(self) -> None:
+        self.headers, self.name, self.field_bytes = {}, None, bytearray()
+
+    def _header_end(self) -> None:
+        # latin-1 both ways: parse_options_header gives back the raw bytes of a browser's UTF-8 file name
+        self.headers[self.header_name.decode("latin-1").lower()] = self.header_value.decode("latin-1")
+        self.header_name, self.header_value = b"", b""
+
+    def _headers_finished(self) -> None:
+        _, options = parse_options_header(self.headers.get("content-disposition", ""))
+        self.name = options.get(b"name", b"").decode("utf-8", "replace")
+        filename = options.get(b"filename")
+        if filename is not None and self.name == self.file_field:
+            if self.file or self.staged:
+                raise UploadRefused("Un seul fichier par dépôt : joignez un seul ZIP.")
+            fd, path = tempfile.mkstemp(dir=self.folder, prefix=STAGING_PREFIX, suffix=".part")
+            self.file = (fd, Path(path), filename.decode("utf-8", "replace"))
+
+    def _data(self, data: bytes, start: int, end: int) -> None:
+        if self.file:
+            self.size += end - start
+            if self.size > self.limit:
+                raise too_large(self.limit)
+            chunk = data[start:end]
+            self.digest.update(chunk)
+            os.write(self.file[0], chunk)
+            return
+        self.text_total += end - start
+        if self.text_total > FIELDS_BYTES:
+            raise UploadRefused("Les champs du formulaire sont trop longs (64 Ko au plus en tout).")
+        self.field_bytes += data[start:end]
+
+    def _part_end(self) -> None:
+        if self.file:
+            fd, path, filename = self.file
+            os.fsync(fd)
+            os.close(fd)
+            self.file = None
+            if self.size == 0 and not filename:
+                path.unlink()  # the file input left empty: browsers send an empty part
+                return
+            self.staged = Staged(path, filename, self.size, self.digest.hexdigest())
+        elif self.name is not None:
+            self.fields[self.name] = self.field_bytes.decode("utf-8", "replace")
+
+    def discard(self) -> None:
+        """Nothing of a refused upload stays: the staging file, open or closed, is removed."""
+        if self.file:
+            with contextlib.suppress(OSError):
+                os.close(self.file[0])
+            self.file[1].unlink(missing_ok=True)
+            self.file = None
+        if self.staged:
+            self.staged.path.unlink(missing_ok=True)
+            self.staged = None
+
+
+def _boundary(request: Request) -> bytes:
+    kind, options = parse_options_header(request.headers.get("content-type", ""))
+    boundary = options.get(b"boundary")
+    if kind != b"multipart/form-data" or not boundary:
+        raise UploadRefused("Le formulaire doit être envoyé avec son fichier (multipart/form-data).")
+    return boundary
+
+
+def _announced(request: Request) -> int | None:
+    value = request.headers.get("content-length", "")
+    return int(value) if value.isdigit() else None
+
+
+async def drain(stream, budget: int) -> None:
+    """Read what is left of a refused body, keeping none of it, so the client can read our answer;
+    past `budget` bytes the connection is cut instead."""
+    async for chunk in stream:
+        budget -= len(chunk)
+        if budget < 0:
+            return
+
+
+async def receive(request: Request, folder: Path, limit: int, file_field: str = "fichier") -> Upload:
+    """The form's fields and its file staged in `folder`; UploadRefused (nothing left behind) when the
+    body is too large, malformed, or holds more than one file."""
+    boundary = _boundary(request)
+    stream = request.stream()
+    announced = _announced(request)
+    if announced is not None and announced > limit + ENVELOPE:
+        await drain(stream, DRAIN_FACTOR * limit)
+        raise too_large(limit)
+    receiver = _Receiver(folder, file_field, limit)
+    parser = MultipartParser(boundary, receiver.callbacks())
+    try:
+        async for chunk in stream:
+            parser.write(chunk)
+        parser.finalize()
+    except UploadRefused as exc:
+        receiver.discard()
+        await drain(stream, DRAIN_FACTOR * limit)
+        exc.fields = receiver.fields
+        raise
+    except ValueError as exc:  # python-multipart's MultipartParseError and friends
+        receiver.discard()
+        raise UploadRefused("Le formulaire reçu est mal formé : rechargez la page et recommencez.") from exc
+    except BaseException:  # the client went away, the server stops: nothing half-written stays
+        receiver.discard()
+        raise
+    return Upload(receiver.fields, receiver.staged)

@@ -1,0 +1,195 @@
+"""Shared helpers of the web desk's tests: a real server on loopback, a real headless Chromium.
+
+`site(...)` starts the application on a free loopback port in a thread (uvicorn.Server), over a
+workspace of its own, with the inbox watcher in another thread unless told not to: the pages then
+go through the same watcher, intake and journal as production. `chromium()` drives Debian's
+chromium through its chromedriver, and skips loudly, naming the packages, where they are absent.
+Both are costly (a second or two each): build them once per module, in module-scoped fixtures.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import Config
+from pipeline.resources import Resources, Workspace
+from pipeline.web.app import WebLimits, WebSettings, create_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+SECRET = "clé-de-test-qui-signe-les-cookies-et-les-liens"
+
+
+@dataclass(frozen=True)
+class Site:
+    url: str  # http://127.0.0.1:PORT
+    settings: WebSettings
+    workspace: Workspace
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def settings_for(root: Path, limits: WebLimits | None = None, config: Config | None = None) -> WebSettings:
+    """Settings over a workspace of its own under `root` (inbox/, outbox/, var/)."""
+    workspace = Workspace(root / "inbox", root / "outbox", root / "var")
+    config = replace(config or Config(), workspace=workspace)
+    return WebSettings(config, SECRET, Resources.default(), limits=limits or WebLimits())
+
+
+@contextlib.contextmanager
+def _serving(app, port: int) -> Iterator[None]:
+    import uvicorn
+
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("le serveur web de test n'a pas démarré")
+        time.sleep(0.02)
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@contextlib.contextmanager
+def _watching(settings: WebSettings, watch_settings) -> Iterator[None]:
+    """The inbox watcher, as `csac serve` runs it, in a thread of the test process."""
+    from pipeline.intake import IntakeContext
+    from pipeline.watch import Watcher
+
+    ws = settings.config.workspace
+    ctx = IntakeContext.build(settings.resources, ws, config=settings.config)
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=Watcher(ctx, watch_settings).run, args=(stop,), name="veille", daemon=True
+    )
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(60)
+
+
+@contextlib.contextmanager
+def site(root: Path, limits: WebLimits | None = None, watch: bool = True, config: Config | None = None):
+    """The application served on a free loopback port, its watcher beside it (quick to settle)."""
+    from pipeline.watch import WatchSettings
+
+    settings = settings_for(root, limits, config)
+    port = free_port()
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(_serving(create_app(settings), port))
+        if watch:
+            stack.enter_context(_watching(settings, WatchSettings(settle=0.2, form_grace=0.2, tick=0.05)))
+        yield Site(f"http://127.0.0.1:{port}", settings, settings.config.workspace)
+
+
+def chromium():
+    """A headless Chromium driven through Debian's chromedriver: skipped loudly where it is absent
+    (failed in CI, where .ci/run installs it)."""
+    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
+    if missing:
+        why = f"BROWSER TESTS NOT RUN: {', '.join(missing)} absent — apt-get install -y chromium chromium-driver"
+        if os.environ.get("CI"):
+            pytest.fail(why + " (.ci/run should have installed them)")
+        pytest.skip(why)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    options = Options()
+    options.binary_location = str(CHROMIUM)
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                     "--disable-extensions", "--window-size=1200,1600", "--lang=fr-FR"):  # fmt: skip
+        options.add_argument(argument)
+    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+    driver.set_page_load_timeout(60)
+    return driver
+
+
+def wait_for(driver, css: str, timeout: float = 30.0):
+    """The first element matching `css`, once the page shows it (the verdict page refreshes itself)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(
+        expected_conditions.presence_of_element_located((By.CSS_SELECTOR, css))
+    )
+
+
+def multipart(fields: dict[str, str], file: tuple[str, str, bytes] | None) -> tuple[bytes, str]:
+    """A multipart/form-data body as a browser sends it: the fields in order, then the file
+    (field name, file name, content). Returns the body and its Content-Type."""
+    boundary = "----csac" + os.urandom(8).hex()
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+        for k, v in fields.items()
+    ]
+    if file:
+        name, filename, data = file
+        head = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+            "Content-Type: application/zip\r\n\r\n"
+        )
+        parts.append(head.encode() + data + b"\r\n")
+    return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+class Visitor:
+    """A client without a browser, with cookies of its own: it reads the form's token as a browser would."""
+
+    def __init__(self, url: str):
+        import http.cookiejar
+        import urllib.request
+
+        self.url = url
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        )
+
+    def open(self, path: str, body: bytes | None = None, headers: dict | None = None) -> tuple[int, str, str]:
+        """(status, page, final address) of a GET, or of a POST when `body` is given; redirects followed."""
+        import urllib.error
+        import urllib.request
+
+        request = urllib.request.Request(self.url + path, data=body, headers=headers or {})
+        try:
+            with self.opener.open(request, timeout=60) as response:
+                return response.status, response.read().decode(), response.geturl()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode(), exc.geturl()
+
+    def token(self) -> str:
+        import re
+
+        page = self.open("/depot")[1]
+        return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+    def deposit(
+        self, fields: dict[str, str], data: bytes | None, filename: str = "depot.zip", token: bool = True
+    ):
+        """The form posted as the page posts it (with this visitor's token unless told otherwise)."""
+        sent = ({"csrf_token": self.token()} if token else {}) | fields
+        body, kind = multipart(sent, ("fichier", filename, data) if data is not None else None)
+        return self.open("/depot", body, {"Content-Type": kind})
