@@ -56,7 +56,11 @@ def fill(journal: Path, count: int, regions, seed: int = 14) -> None:
             for n in range(start, min(start + BATCH, count)):
                 region = rng.choice([*regions.regions, None])
                 status = rng.choice(list(DossierStatus))
-                problems = () if status != DossierStatus.INCOMPLETE else (Problem("purchase_order_missing", "bon de commande absent"),)
+                problems = (
+                    ()
+                    if status != DossierStatus.INCOMPLETE
+                    else (Problem("purchase_order_missing", "bon de commande absent"),)
+                )
                 number, variant = siret(n + 1), rng.choice(VARIANTS)
                 dossier = Dossier(
                     f"{number}-{variant}", number, variant, status, problems,
@@ -79,7 +83,9 @@ def serve(state: Path, port: int):
 
     from pipeline.web.app import WebSettings, create_app
 
-    config = load_config(None, Resources.default()).with_paths(state.parent / "inbox", state.parent / "outbox", state)
+    config = load_config(None, Resources.default()).with_paths(
+        state.parent / "inbox", state.parent / "outbox", state
+    )
     app = create_app(WebSettings(config=config, secret_key="banc-d-essai"))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     threading.Thread(target=server.run, daemon=True).start()

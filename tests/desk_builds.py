@@ -51,11 +51,16 @@ class Regions:
     workspace: Workspace
 
     def copied(self, root: Path) -> Workspace:
-        """A copy of the journal, the kept documents and the outbox, for a test that writes."""
-        ws = Workspace(root / "inbox", root / "courrier", root / "etat")
+        """A copy of the journal, the kept documents and the outbox under `root`, for a test that writes."""
+        ws = workspace(root)
         shutil.copytree(self.workspace.state, ws.state)
         shutil.copytree(self.workspace.outbox, ws.outbox)
         return ws
+
+
+def workspace(root: Path) -> Workspace:
+    """The folders tests/web.py's site serves under `root`."""
+    return Workspace(root / "inbox", root / "outbox", root / "var")
 
 
 def context(loaded: IntakeContext, ws: Workspace) -> IntakeContext:
@@ -77,8 +82,8 @@ def _signed(renderer, resources, entity: b.Entity, variant: str) -> list[tuple[s
 
 
 def take_in_regions(root: Path, renderer, resources, loaded: IntakeContext) -> Regions:
-    """The four deposits, taken in one after the other into a fresh state folder under `root`."""
-    ws = Workspace(root / "inbox", root / "courrier", root / "etat")
+    """The four deposits, taken in one after the other into a fresh workspace under `root`."""
+    ws = workspace(root)
     ctx, drops = context(loaded, ws), root / "drops"
     drops.mkdir(parents=True)
     for entity, variant, order in ((RENNES, LOT2, True), (BREST, AC063, False), (AJACCIO, LOT2, False),

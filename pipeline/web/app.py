@@ -34,6 +34,7 @@ class WebLimits:
     deposits_per_minute: int = 6  # per client address
     verdict_wait: float = 120.0  # seconds the page waits for the watcher before saying the mail will tell
     refresh: float = 1.0  # seconds between two looks at the journal while the page waits
+    logins_per_minute: int = 10  # desk login attempts, per client address and per account name
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,8 @@ from ..accounts import Account, Accounts
 from ..casefile import age_days, detail_fr, event_fr, french_time, missing, role_fr, state_fr
 from ..dossiers import DossierStatus
 from ..errors import ArgumentError
-from ..notices import DOSSIER_FR, REVIEW_FR, convention_fr
 from ..intake import IntakeContext
+from ..notices import DOSSIER_FR, REVIEW_FR, convention_fr
 from ..regions import RegionBook, load_regions
 from ..variants import load_variants
 from . import csrf
@@ -42,7 +42,6 @@ PREFIX = "/bureau"
 LOGIN = f"{PREFIX}/connexion"
 ACCOUNT = "account"  # the session's key for the logged-in account's name
 FLASH = "flash"  # the session's key for what the last action did, shown once
-LOGINS_PER_MINUTE = 10  # per client address, and per account name: guesses are slowed, not queued
 BAD_LOGIN = "Nom de compte ou mot de passe incorrect."
 TOO_MANY = "Trop de tentatives de connexion : patientez une minute avant de réessayer."
 PRIVATE = {"Cache-Control": "no-store", "X-Frame-Options": "SAMEORIGIN", "Referrer-Policy": "same-origin"}
@@ -58,7 +57,7 @@ class Desk:
     regions: RegionBook
     variants: tuple[str, ...]
     context: IntakeContext  # accepting reads the kept documents as intake reads them
-    by_address: Throttle
+    by_address: Throttle  # login attempts: guesses are slowed, not queued
     by_name: Throttle
 
     @property
@@ -70,7 +69,7 @@ def _desk(settings: WebSettings) -> Desk:
     ctx = IntakeContext.build(settings.resources, settings.config.workspace, config=settings.config)
     return Desk(
         settings, load_regions(settings.resources.regions_file), tuple(load_variants(settings.resources)), ctx,
-        Throttle(LOGINS_PER_MINUTE), Throttle(LOGINS_PER_MINUTE),
+        Throttle(settings.limits.logins_per_minute), Throttle(settings.limits.logins_per_minute),
     )  # fmt: skip
 
 
@@ -93,7 +92,9 @@ async def _scope(desk: Desk, request: Request) -> caseload.Scope:
     try:
         return caseload.scope_of(account, desk.regions)
     except KeyError:  # its region left the regions file: it sees nothing
-        raise HTTPException(403, "Votre compte est rattaché à une région inconnue : voyez le siège.") from None
+        raise HTTPException(
+            403, "Votre compte est rattaché à une région inconnue : voyez le siège."
+        ) from None
 
 
 def _address(request: Request) -> str:
@@ -158,7 +159,9 @@ async def dossier_list(desk: Desk, request: Request) -> Response:
         found = await run_in_threadpool(caseload.listed, desk.journal, scope, filters, dt.date.today())
     except ArgumentError as exc:  # a state nobody knows: said, and the list shown unfiltered
         errors.append(str(exc))
-        filters = caseload.Filters(variant=filters.variant, older_than=filters.older_than, search=filters.search)
+        filters = caseload.Filters(
+            variant=filters.variant, older_than=filters.older_than, search=filters.search
+        )
         found = await run_in_threadpool(caseload.listed, desk.journal, scope, filters, dt.date.today())
     return page(
         request, "desk_list.html", headers=PRIVATE, scope=scope, found=found, filters=filters, errors=errors,
@@ -175,7 +178,10 @@ async def dossier_list(desk: Desk, request: Request) -> Response:
 def _signature_crops(desk: Desk, scope: caseload.Scope, found) -> dict[int, bool]:
     """Which current conventions and bulletins show a signature crop (a scan's ink)."""
     signed = [h for h in found.documents if h.replaced_by is None and h.role in ("convention", "bulletin")]
-    return {h.seq: caseload.signature_crop(desk.context, scope, found.dossier.id, h.seq) is not None for h in signed}
+    return {
+        h.seq: caseload.signature_crop(desk.context, scope, found.dossier.id, h.seq) is not None
+        for h in signed
+    }
 
 
 async def dossier_page(desk: Desk, request: Request) -> Response:
@@ -220,13 +226,19 @@ async def document(desk: Desk, request: Request, inline: bool = False) -> Respon
         "Content-Disposition": _disposition("inline" if shown else "attachment", kept.held.name),
         "X-Content-Type-Options": "nosniff",
     }
-    return FileResponse(kept.path, media_type=kind if shown or pdf else "application/octet-stream", headers=headers)
+    return FileResponse(
+        kept.path, media_type=kind if shown or pdf else "application/octet-stream", headers=headers
+    )
 
 
 async def signature(desk: Desk, request: Request) -> Response:
     scope = await _scope(desk, request)
     crop = await run_in_threadpool(
-        caseload.signature_crop, desk.context, scope, request.path_params["dossier"], request.path_params["seq"]
+        caseload.signature_crop,
+        desk.context,
+        scope,
+        request.path_params["dossier"],
+        request.path_params["seq"],
     )
     if crop is None:
         raise HTTPException(404)
@@ -241,15 +253,25 @@ def _said(form, field: str) -> str:
     return value if isinstance(value, str) else ""
 
 
+NO_NOTE = "Rien n'a été fait : indiquez dans la note ce que vous avez vérifié avant d'accepter."
+NO_REASON = "Rien n'a été fait : indiquez le motif du refus, tel que le déposant le lira."
+
+
 def _accept(desk: Desk, scope, dossier_id: str, form) -> str | None:
+    if not _said(form, "note").strip():
+        raise ArgumentError(NO_NOTE)
     done = caseload.accept_as(desk.context, scope, dossier_id, _said(form, "note"))
     if done is None:
         return None
     sent = f" ; dossier envoyé en entier à {done.dossier.mailbox}" if done.message_id else ""
-    return f"Dossier accepté par {done.event.by}{sent}." + (f" {done.withheld.capitalize()}." if done.withheld else "")
+    return f"Dossier accepté par {done.event.by}{sent}." + (
+        f" {done.withheld.capitalize()}." if done.withheld else ""
+    )
 
 
 def _refuse(desk: Desk, scope, dossier_id: str, form) -> str | None:
+    if not _said(form, "motif").strip():
+        raise ArgumentError(NO_REASON)
     done = caseload.refuse_as(desk.settings.config, scope, dossier_id, _said(form, "motif"))
     if done is None:
         return None
@@ -291,10 +313,18 @@ def routes(settings: WebSettings) -> list[BaseRoute]:
         Route(PREFIX, on(dossier_list, desk), methods=["GET"], name="desk_list"),
         Route(base, on(dossier_page, desk), methods=["GET"], name="desk_dossier"),
         Route(f"{base}/documents/{{seq:int}}", on(document, desk), methods=["GET"], name="desk_document"),
-        Route(f"{base}/documents/{{seq:int}}/apercu", on(document, desk, inline=True), methods=["GET"],
-              name="desk_preview"),  # fmt: skip
-        Route(f"{base}/documents/{{seq:int}}/signature.png", on(signature, desk), methods=["GET"],
-              name="desk_signature"),  # fmt: skip
+        Route(
+            f"{base}/documents/{{seq:int}}/apercu",
+            on(document, desk, inline=True),
+            methods=["GET"],
+            name="desk_preview",
+        ),  # fmt: skip
+        Route(
+            f"{base}/documents/{{seq:int}}/signature.png",
+            on(signature, desk),
+            methods=["GET"],
+            name="desk_signature",
+        ),  # fmt: skip
         Route(f"{base}/accepter", on(action, desk, act=_accept), methods=["POST"], name="desk_accept"),
         Route(f"{base}/refuser", on(action, desk, act=_refuse), methods=["POST"], name="desk_refuse"),
         Route(f"{base}/renvoyer-avis", on(action, desk, act=_resend), methods=["POST"], name="desk_resend"),
