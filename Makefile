@@ -1,4 +1,5 @@
 # make demo  : render the full package for a sample signatory into outbox/demo/, take its deposit in, show its state
+# make desk  : the regional desk (csac serve) on the demo's data, with a demo account (after make demo)
 # make test  : every test, in parallel (what CI runs)
 # make check : the quick loop while coding: each test once, no real watcher, relay or csac process
 VENV   ?= .venv
@@ -6,7 +7,7 @@ PY     := $(VENV)/bin/python
 CSAC   := $(VENV)/bin/csac
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test check lint bench bench-ocr templates docs clean messages
+.PHONY: demo desk test check lint bench bench-ocr bench-desk templates docs clean messages
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -30,6 +31,20 @@ demo: $(STAMP)
 	$(CSAC) status --state $(DEMO)/var
 	@echo "== To see it again: $(CSAC) status --state $(DEMO)/var"
 	@echo "   (and its dossier: $(CSAC) dossier list --state $(DEMO)/var)"
+
+# The regional desk on the demo's journal: a Hauts-de-France account (the demo signatory's region) made
+# once, then `csac serve` on 127.0.0.1 until Ctrl-C. A demo password, for this machine only.
+DESK_USER     := demo.hdf
+DESK_PASSWORD := bureau-de-demonstration
+DESK_PORT     ?= 8000
+
+desk: $(STAMP)
+	@test -f $(DEMO)/var/journal.sqlite || $(MAKE) demo
+	@$(CSAC) user list --state $(DEMO)/var --json | grep -q '"$(DESK_USER)"' || \
+		echo "$(DESK_PASSWORD)" | $(CSAC) user add $(DESK_USER) --region Hauts-de-France --state $(DEMO)/var --password-stdin
+	@echo "== Bureau régional : http://127.0.0.1:$(DESK_PORT)/bureau"
+	@echo "   compte : $(DESK_USER)   mot de passe : $(DESK_PASSWORD)   (Ctrl-C pour arrêter)"
+	$(CSAC) serve --host 127.0.0.1 --port $(DESK_PORT) --state $(DEMO)/var --outbox $(DEMO)/courrier --inbox $(DEMO)/depot/boite
 
 # Tests write in RAM when the machine has some to spare (/dev/shm): the journal and the
 # Maildirs fsync at every step, which costs nothing there and milliseconds on a disk.
@@ -64,6 +79,10 @@ bench: $(STAMP)
 
 # Scans and phone photos of the four conventions read by OCR (needs Tesseract with `fra`; minutes).
 # One OpenMP thread per Tesseract: on 2 cores its default threads cost several times the CPU.
+# The desk's list page with 30,000 dossiers, over HTTP on loopback (median and 95th percentile).
+bench-desk: $(STAMP)
+	$(PY) bench/desk_list.py
+
 bench-ocr: $(STAMP)
 	OMP_THREAD_LIMIT=1 $(PY) bench/ocr.py
 

@@ -20,7 +20,6 @@ from .casefile import CaseFile, case_file
 from .dossiers import Documents, Dossier, DossierBook, Held, Query
 from .listing import dossier_state_query
 from .regions import RegionBook
-from .textnorm import key
 
 if TYPE_CHECKING:
     from .config import Config
@@ -71,21 +70,24 @@ class Page:
         return max(1, -(-self.total // self.per_page))
 
 
-def _searched(text: str | None) -> str | None:
-    """A SIRET typed with spaces is looked for without them; else the text as typed, trimmed."""
+def _searched(text: str | None) -> tuple[str | None, str | None]:
+    """(text, SIRET prefix): digits typed, spaces allowed, are the start of a SIRET (or a SIREN), found by
+    its index among tens of thousands; anything else is looked for in the name, SIRET and number."""
     text = (text or "").strip()[:SEARCH]
-    if text and key(text).isdigit() and not any(c.isalpha() for c in text):
-        return "".join(text.split())
-    return text or None
+    digits = "".join(text.split())
+    if digits.isdigit():
+        return None, digits
+    return text or None, None
 
 
 def query_of(scope: Scope, filters: Filters, today: dt.date) -> Query:
     """The SQL criteria for the filters, the region forced by the scope whatever the filters say."""
     status, review = dossier_state_query(filters.status) if filters.status else (None, None)
     before = (today - dt.timedelta(days=filters.older_than - 1)).isoformat() if filters.older_than else None
+    text, siret = _searched(filters.search)
     return Query(
         region=scope.region, status=status, review=review, variant=filters.variant or None,
-        opened_before=before, text=_searched(filters.search),
+        opened_before=before, text=text, siret_prefix=siret,
     )  # fmt: skip
 
 

@@ -186,6 +186,7 @@ class Query:
     review: bool | None = None  # under review ("à vérifier"), or not
     variant: str | None = None
     opened_before: str | None = None  # ISO 8601: opened before then (an age in days, as the desk asks)
+    siret_prefix: str | None = None  # digits a SIRET starts with (a SIREN, a whole SIRET): by its index
 
     def where(self) -> tuple[str, list]:
         where, args = [], []
@@ -200,6 +201,9 @@ class Query:
         if self.opened_before:
             where.append("opened_at < ?")
             args.append(self.opened_before)
+        if self.siret_prefix:  # a range, not LIKE: SQLite reads it from the (siret, variant) index
+            where.append("siret >= ? AND siret < ?")
+            args += [self.siret_prefix, self.siret_prefix + ":"]  # ":" sorts right after "9"
         if self.text:
             where.append(
                 "(signatory LIKE ? ESCAPE '\\' OR siret LIKE ? ESCAPE '\\' OR id LIKE ? ESCAPE '\\')"

@@ -163,7 +163,7 @@ def test_the_age_filter_keeps_dossiers_opened_that_many_days_ago_or_more(
 
 
 @pytest.mark.parametrize("search", [RENNES.siret, " ".join([RENNES.siret[:3], RENNES.siret[3:6], RENNES.siret[6:]]),
-                                    "Rennes", "rennes", "Ville de"])  # fmt: skip
+                                    "Rennes", "rennes", "Ville de", RENNES.siret[:9]])  # fmt: skip
 def test_a_search_by_siret_spaced_or_not_or_by_name_finds_the_dossier(journal, scope, search):
     assert ids(listed(journal, scope(BRETAGNE), Filters(search=search), TODAY)) == {RENNES_ID}
 
