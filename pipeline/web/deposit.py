@@ -83,6 +83,7 @@ class Verdict_:
     headline: str  # "Dossier complet", "Dossier incomplet", "Dépôt refusé"…
     told: str  # the notice, word for word
     css: str  # complet, incomplet or refuse
+    missing: tuple[str, ...] = ()  # what to send, as the notice lists it
 
 
 class Tickets:
@@ -248,7 +249,8 @@ class DepositPages:
 def verdict_of(report: IntakeReport) -> Verdict_:
     headline = notices.headline(report)
     css = {Verdict.COMPLETE: "complet", Verdict.INCOMPLETE: "incomplet"}.get(report.status, "refuse")
-    return Verdict_(report, headline[0].upper() + headline[1:], notices.told(report), css)
+    missing = notices.things_to_send(report.problems) if report.status == Verdict.INCOMPLETE else []
+    return Verdict_(report, headline[0].upper() + headline[1:], notices.told(report), css, tuple(missing))
 
 
 def follow_up_values(report: IntakeReport, dossier_id: str | None) -> tuple[dict[str, str], str | None]:
