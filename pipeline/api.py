@@ -405,6 +405,7 @@ class ServeOptions(Setup):
     )
     secure_cookies: bool = False  # behind TLS: the session cookie goes over HTTPS only
     forwarded_allow_ips: str = "127.0.0.1"  # the reverse proxy's addresses: its X-Forwarded-* are believed
+    deposits_per_minute: int | None = None  # per client address; None: WebLimits' default
     log_json: bool = False
 
 
@@ -428,11 +429,14 @@ def _secret_key(state: Path) -> str:
 
 def web_settings(options: ServeOptions):
     """The web desk's settings from the configuration, as `csac serve` reads it."""
-    from .web.app import WebSettings
+    from .web.app import WebLimits, WebSettings
 
     config = options.config(options.inbox, options.outbox, options.state)
+    limits = WebLimits()
+    if options.deposits_per_minute is not None:
+        limits = replace(limits, deposits_per_minute=options.deposits_per_minute)
     return WebSettings(
-        config, _secret_key(config.workspace.state), options.resources, secure_cookies=options.secure_cookies
+        config, _secret_key(config.workspace.state), options.resources, options.secure_cookies, limits
     )
 
 
