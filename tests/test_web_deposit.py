@@ -21,6 +21,7 @@ from pipeline.web.app import WebLimits
 from tests import builders as b
 from tests import web
 
+MB = 1024 * 1024
 ORDER_ASKED = "le document de l'EJ ou du bon de commande de 1 000,00 €"  # purchase_order_missing's ask
 
 
@@ -122,6 +123,20 @@ def test_a_zip_without_its_order_shows_what_is_missing_and_its_link_completes_th
     assert "joint aux documents que nous avions déjà reçus" in told
 
 
+def test_a_file_over_64_mb_chosen_in_the_browser_is_refused_before_it_is_sent(site, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    big = tmp_path / "trop-gros.zip"
+    with big.open("wb") as fh:
+        fh.truncate(70 * MB)  # sparse: 70 MB to the browser, nothing written
+    before = inbox_files(site)
+    browser.get(site.url + "/depot")
+    fill(browser, b.form(b.Entity()), big)
+    said = browser.find_element(By.ID, "message-fichier").text
+    assert said.startswith("Le fichier dépasse 64 Mo, la taille maximale d'un dépôt.")
+    assert browser.current_url == site.url + "/depot" and inbox_files(site) == before
+
+
 # -- without a browser ----------------------------------------------------------------------------
 
 
@@ -191,9 +206,16 @@ def test_deposits_are_limited_per_address_and_the_next_one_is_told_to_wait(tmp_p
         assert inbox_files(limited) == []
 
 
-# -- 70 MB: refused, while the server's memory stays flat -------------------------------------------
+def test_without_a_verdict_in_time_the_page_says_it_will_come_by_mail_and_stops_waiting(tmp_path):
+    with web.site(tmp_path, WebLimits(verdict_wait=0.0), watch=False) as idle:
+        visitor = web.Visitor(idle.url)
+        status, page, _ = visitor.deposit(b.form(b.Entity()), b.zip_of([("a.pdf", b"%PDF-1.4")]))
+        assert status == 200 and "Votre dépôt est bien enregistré" in page
+        assert "Le résultat vous sera envoyé" in page and 'http-equiv="refresh"' not in page
+        assert len(inbox_files(idle)) == 2  # the ZIP and its form, for the watcher to take
 
-MB = 1024 * 1024
+
+# -- 70 MB: refused, while the server's memory stays flat -------------------------------------------
 
 
 @pytest.fixture(scope="module")
