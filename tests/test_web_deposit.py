@@ -21,6 +21,7 @@ from pipeline.web.app import WebLimits
 from tests import builders as b
 from tests import web
 
+pytestmark = pytest.mark.xdist_group(name="web_deposit")  # one worker builds the site and the browser once
 MB = 1024 * 1024
 ORDER_ASKED = "le document de l'EJ ou du bon de commande de 1 000,00 €"  # purchase_order_missing's ask
 
@@ -76,6 +77,7 @@ def inbox_files(site) -> list[str]:
 # -- through the browser --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_complete_zip_deposited_through_the_page_shows_dossier_complet_with_its_number(
     site, browser, renderer, resources, tmp_path
 ):
@@ -91,6 +93,7 @@ def test_a_complete_zip_deposited_through_the_page_shows_dossier_complet_with_it
     assert f"enregistré sous le n° {number}" in told and "Votre dossier est complet" in told
 
 
+@pytest.mark.slow
 def test_a_zip_without_its_order_shows_what_is_missing_and_its_link_completes_the_same_dossier(
     site, browser, renderer, resources, tmp_path
 ):
@@ -123,6 +126,7 @@ def test_a_zip_without_its_order_shows_what_is_missing_and_its_link_completes_th
     assert "joint aux documents que nous avions déjà reçus" in told
 
 
+@pytest.mark.slow
 def test_a_file_over_64_mb_chosen_in_the_browser_is_refused_before_it_is_sent(site, browser, tmp_path):
     from selenium.webdriver.common.by import By
 
@@ -184,6 +188,8 @@ def test_a_file_that_is_no_zip_gets_its_refusal_on_the_page_in_the_words_of_the_
         page = visitor.open(address.removeprefix(site.url))[1]
     assert "<h1>Dépôt refusé</h1>" in page
     assert "n&#39;est pas une archive ZIP" in page
+    again = re.search(r'id="nouveau" href="([^"]+)"', page).group(1).replace("&amp;", "&")
+    assert 'value="Commune de Test-sur-Mer"' in visitor.open(again)[1]
 
 
 def test_the_sent_file_name_never_becomes_a_path(site, tmp_path):
@@ -299,6 +305,7 @@ def send_streamed(port: int, size: int, chunked: bool) -> str:
     return answer.decode("utf-8", "replace")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
 def test_a_70_mb_upload_is_refused_clearly_and_the_server_memory_stays_flat(server_process, chunked):
     port, inbox, pid = server_process

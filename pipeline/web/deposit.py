@@ -78,7 +78,7 @@ class Field:
 
 
 @dataclass(frozen=True)
-class Verdict_:
+class Shown:
     """What the page shows once the journal has the deposit's outcome."""
 
     report: IntakeReport
@@ -250,7 +250,7 @@ class DepositPages:
         return await (self.submit(request) if request.method == "POST" else self.form(request))
 
 
-def verdict_of(report: IntakeReport, set_aside_ask: str) -> Verdict_:
+def verdict_of(report: IntakeReport, set_aside_ask: str) -> Shown:
     """The page's verdict; a deposit csac failed on and set aside for a person says so (its ask is the
     catalogue's archive_corrupt/internal one), not "refusé"."""
     headline = notices.headline(report)
@@ -258,7 +258,7 @@ def verdict_of(report: IntakeReport, set_aside_ask: str) -> Verdict_:
         headline = SET_ASIDE
     css = {Verdict.COMPLETE: "complet", Verdict.INCOMPLETE: "incomplet"}.get(report.status, "refuse")
     missing = notices.things_to_send(report.problems) if report.status == Verdict.INCOMPLETE else []
-    return Verdict_(report, headline[0].upper() + headline[1:], notices.told(report), css, tuple(missing))
+    return Shown(report, headline[0].upper() + headline[1:], notices.told(report), css, tuple(missing))
 
 
 def follow_up_values(report: IntakeReport, dossier_id: str | None) -> tuple[dict[str, str], str | None]:
