@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 CSAC   := $(VENV)/bin/csac
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo desk test check lint bench bench-ocr bench-desk templates docs clean messages
+.PHONY: demo desk test check lint bench bench-ocr bench-desk bench-web templates docs clean messages
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -76,6 +76,10 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/render.py
 	$(PY) bench/intake.py
+
+# 50 depositors at once on the web deposit page (`csac serve` and its watcher on loopback; about a minute)
+bench-web: $(STAMP)
+	$(PY) bench/deposit_load.py
 
 # Scans and phone photos of the four conventions read by OCR (needs Tesseract with `fra`; minutes).
 # One OpenMP thread per Tesseract: on 2 cores its default threads cost several times the CPU.

@@ -406,6 +406,7 @@ class ServeOptions(Setup):
     )
     secure_cookies: bool = False  # behind TLS: the session cookie goes over HTTPS only
     forwarded_allow_ips: str = "127.0.0.1"  # the reverse proxy's addresses: its X-Forwarded-* are believed
+    deposits_per_minute: int | None = None  # per client address; None: WebLimits' default
     log_json: bool = False
 
 
@@ -429,54 +430,99 @@ def _secret_key(state: Path) -> str:
 
 def web_settings(options: ServeOptions):
     """The web desk's settings from the configuration, as `csac serve` reads it."""
-    from .web.app import WebSettings
+    from .web.app import WebLimits, WebSettings
 
     config = options.config(options.inbox, options.outbox, options.state)
+    limits = WebLimits()
+    if options.deposits_per_minute is not None:
+        limits = replace(limits, deposits_per_minute=options.deposits_per_minute)
     return WebSettings(
-        config, _secret_key(config.workspace.state), options.resources, secure_cookies=options.secure_cookies
+        config, _secret_key(config.workspace.state), options.resources, options.secure_cookies, limits
     )
 
 
-def _watch_in_child(options: WatchOptions, log_json: bool) -> None:
+def _watch_in_child(options: WatchOptions, log_json: bool, parent: int) -> None:
+    """The watcher of `csac serve`: stopped by its parent (SIGTERM), or when its parent is gone.
+    A Ctrl-C in the terminal is the parent's to handle: it stops us once its pages are closed."""
+    import os
+    import signal
+
     from .logs import to_stderr
 
     to_stderr(log_json)
-    watch_until_signalled(options)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+
+    def orphaned() -> None:
+        while not stop.wait(1.0):
+            if os.getppid() != parent:
+                logging.getLogger("csac.watch").error("csac serve s'est arrêté : la veille s'arrête aussi")
+                stop.set()
+
+    threading.Thread(target=orphaned, name="parent", daemon=True).start()
+    watch(options, stop)
 
 
 def _start_watcher(options: ServeOptions):
     """The watcher in a process of its own: a deposit that takes seconds of CPU never slows the pages,
     and one that brings its process down never brings the site down."""
     import multiprocessing
+    import os
 
     watch_options = WatchOptions(
         config_file=options.config_file, resources=options.resources, inbox=options.inbox,
         outbox=options.outbox, state=options.state,
     )  # fmt: skip
     child = multiprocessing.get_context("spawn").Process(
-        target=_watch_in_child, args=(watch_options, options.log_json), name="csac-watch"
+        target=_watch_in_child, args=(watch_options, options.log_json, os.getpid()), name="csac-watch"
     )
     child.start()
     return child
 
 
-def serve(options: ServeOptions) -> None:
-    """The web desk on host:port until SIGINT or SIGTERM, with its watcher unless told otherwise."""
+def _server(app, options: ServeOptions):
+    """uvicorn's server, without its own signal handling: `serve` stops it, then its watcher (uvicorn
+    would re-raise the signal once stopped, killing csac before its watcher is stopped)."""
+    import contextlib
+
     import uvicorn
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self):
+            yield
+
+    config = uvicorn.Config(
+        app, host=options.host, port=options.port, proxy_headers=True,
+        forwarded_allow_ips=options.forwarded_allow_ips, server_header=False, log_config=None,
+    )  # fmt: skip
+    return Server(config)
+
+
+def serve(options: ServeOptions) -> None:
+    """The web desk on host:port until SIGINT or SIGTERM (a second one cuts the open requests short),
+    with its watcher unless told otherwise, stopped last, once the deposit in hand is finished."""
+    import signal
 
     from .web.app import create_app
 
-    app = create_app(web_settings(options))
+    server = _server(create_app(web_settings(options)), options)
+
+    def on_signal(signum, frame):
+        server.force_exit = server.should_exit
+        server.should_exit = True
+
+    before = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     child = _start_watcher(options) if options.watch else None
     try:
-        uvicorn.run(
-            app, host=options.host, port=options.port, proxy_headers=True,
-            forwarded_allow_ips=options.forwarded_allow_ips, server_header=False, log_config=None,
-        )  # fmt: skip
+        server.run()
     finally:
         if child is not None:
             child.terminate()  # SIGTERM: the deposit in hand is finished first
             child.join(WATCHER_STOP_SECONDS)
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
 
 
 # -- dossiers: what the regional teams do with them ----------------------------------------------------

@@ -709,6 +709,12 @@ def serve_cmd(
             help="Adresses du proxy inverse dont les en-têtes X-Forwarded-For et X-Forwarded-Proto sont crus.",
         ),
     ] = "127.0.0.1",
+    deposits_per_minute: Annotated[
+        int | None,
+        typer.Option(
+            "--deposits-per-minute", min=1, help="Dépôts admis par minute et par adresse (6 par défaut)."
+        ),
+    ] = None,
     log_json: Annotated[bool, typer.Option("--log-json", help="Un objet JSON par ligne de journal.")] = False,
 ) -> None:
     """Ouvre le guichet web : la page publique de dépôt (et le bureau des équipes régionales).
@@ -725,7 +731,8 @@ def serve_cmd(
     os.umask(PRIVATE)
     options = api.ServeOptions(
         config_file=ctx.obj, host=host, port=port, inbox=inbox, outbox=outbox, state=state, watch=not no_watch,
-        secure_cookies=secure_cookies, forwarded_allow_ips=forwarded_allow_ips, log_json=log_json,
+        secure_cookies=secure_cookies, forwarded_allow_ips=forwarded_allow_ips,
+        deposits_per_minute=deposits_per_minute, log_json=log_json,
     )  # fmt: skip
     api.serve(options)
 

@@ -328,10 +328,15 @@ def _follow_up_line(report: IntakeReport) -> list[str]:
     return ["Ce dépôt est joint aux documents que nous avions déjà reçus pour votre dossier.", ""]
 
 
+def things_to_send(problems) -> list[str]:
+    """The pieces to send, as things (never a diagnosis); the form's are asked apart, and the region not
+    found is information. A problem kept by an older csac, without its ask, is said as it was."""
+    return [one_line(p.ask or p.message, LINE) for p in problems if p.code not in NOT_SENT]
+
+
 def to_send(problems) -> list[str]:
-    """The pieces to send, one a line, as things (never a diagnosis); the form's are asked apart, and the
-    region not found is information. A problem kept by an older csac, without its ask, is said as it was."""
-    return [f"  – {one_line(p.ask or p.message, LINE)}" for p in problems if p.code not in NOT_SENT]
+    """The pieces to send, one a line, as the notice lists them."""
+    return [f"  – {thing}" for thing in things_to_send(problems)]
 
 
 def _form_lines(problems) -> list[str]:

@@ -33,7 +33,7 @@ def valid(request: Request, sent: str | None) -> bool:
     """Whether `sent` (the form's field, else the header) is this session's token."""
     sent = sent or request.headers.get(HEADER)
     expected = request.session.get(SESSION_KEY)
-    return bool(sent and isinstance(expected, str) and hmac.compare_digest(sent, expected))
+    return bool(sent and isinstance(expected, str) and hmac.compare_digest(sent.encode(), expected.encode()))
 
 
 def require(request: Request, sent: str | None) -> None:

@@ -28,7 +28,9 @@ from starlette.routing import BaseRoute, Route
 from .. import notices
 from ..drop import drop
 from ..form import Form, check_fields, titles
+from ..intake import SET_ASIDE
 from ..journal import Journal
+from ..problems import load_catalogue
 from ..report import IntakeReport, Verdict
 from ..sirets import compact
 from ..store import DepositState
@@ -76,13 +78,14 @@ class Field:
 
 
 @dataclass(frozen=True)
-class Verdict_:
+class Shown:
     """What the page shows once the journal has the deposit's outcome."""
 
     report: IntakeReport
     headline: str  # "Dossier complet", "Dossier incomplet", "Dépôt refusé"…
     told: str  # the notice, word for word
     css: str  # complet, incomplet or refuse
+    missing: tuple[str, ...] = ()  # what to send, as the notice lists it
 
 
 class Tickets:
@@ -135,6 +138,8 @@ class DepositPages:
         self.inbox = settings.config.workspace.inbox
         self.inbox.mkdir(parents=True, exist_ok=True)
         self.journal = Journal(settings.config.workspace.journal)
+        catalogue = load_catalogue(settings.resources.problems_file)
+        self.set_aside_ask = catalogue.finding("archive_corrupt", scope="internal").ask
 
     # -- the form --------------------------------------------------------------------------------
     def _fields(self, values: dict[str, str], beside: dict[str, list[str]]) -> list[Field]:
@@ -233,7 +238,7 @@ class DepositPages:
             raise HTTPException(404, "Ce lien de suivi de dépôt n'est pas valable, ou a expiré.")
         row, issued = found
         if row and row["state"] == DepositState.DONE:
-            shown = verdict_of(IntakeReport.from_json(json.loads(row["report"])))
+            shown = verdict_of(IntakeReport.from_json(json.loads(row["report"])), self.set_aside_ask)
             return page(request, "deposit_verdict.html", verdict=shown, ticket=ticket)
         waited = time.time() - issued
         limits = self.settings.limits
@@ -245,10 +250,15 @@ class DepositPages:
         return await (self.submit(request) if request.method == "POST" else self.form(request))
 
 
-def verdict_of(report: IntakeReport) -> Verdict_:
+def verdict_of(report: IntakeReport, set_aside_ask: str) -> Shown:
+    """The page's verdict; a deposit csac failed on and set aside for a person says so (its ask is the
+    catalogue's archive_corrupt/internal one), not "refusé"."""
     headline = notices.headline(report)
+    if any(p.ask == set_aside_ask for p in report.problems):
+        headline = SET_ASIDE
     css = {Verdict.COMPLETE: "complet", Verdict.INCOMPLETE: "incomplet"}.get(report.status, "refuse")
-    return Verdict_(report, headline[0].upper() + headline[1:], notices.told(report), css)
+    missing = notices.things_to_send(report.problems) if report.status == Verdict.INCOMPLETE else []
+    return Shown(report, headline[0].upper() + headline[1:], notices.told(report), css, tuple(missing))
 
 
 def follow_up_values(report: IntakeReport, dossier_id: str | None) -> tuple[dict[str, str], str | None]:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 STAGING_PREFIX = ".web-"  # hidden, and ".part": never taken by the watcher (pipeline/watch.py)
@@ -71,7 +72,7 @@ class _Receiver:
         self.name: str | None = None
         self.field_bytes = bytearray()
         self.text_total = 0
-        self.file = None  # (fd, path, filename) while the file part is written
+        self.file = None  # (open file, path, filename) from the file part's start until it is synced
         self.size, self.digest, self.staged = 0, hashlib.sha256(), None
 
     def callbacks(self) -> dict:
@@ -107,16 +108,16 @@ class _Receiver:
             if self.file or self.staged:
                 raise UploadRefused("Un seul fichier par dépôt : joignez un seul ZIP.")
             fd, path = tempfile.mkstemp(dir=self.folder, prefix=STAGING_PREFIX, suffix=".part")
-            self.file = (fd, Path(path), filename.decode("utf-8", "replace"))
+            self.file = (os.fdopen(fd, "wb"), Path(path), filename.decode("utf-8", "replace"))
 
     def _data(self, data: bytes, start: int, end: int) -> None:
-        if self.file:
+        if self.file and not self.staged:
             self.size += end - start
             if self.size > self.limit:
                 raise too_large(self.limit)
             chunk = data[start:end]
             self.digest.update(chunk)
-            os.write(self.file[0], chunk)
+            self.file[0].write(chunk)
             return
         self.text_total += end - start
         if self.text_total > FIELDS_BYTES:
@@ -124,23 +125,32 @@ class _Receiver:
         self.field_bytes += data[start:end]
 
     def _part_end(self) -> None:
-        if self.file:
-            fd, path, filename = self.file
-            os.fsync(fd)
-            os.close(fd)
-            self.file = None
-            if self.size == 0 and not filename:
-                path.unlink()  # the file input left empty: browsers send an empty part
+        if self.file and not self.staged:
+            fh, path, filename = self.file
+            if self.size == 0 and not filename:  # the file input left empty: browsers send an empty part
+                fh.close()
+                path.unlink()
+                self.file = None
                 return
             self.staged = Staged(path, filename, self.size, self.digest.hexdigest())
         elif self.name is not None:
             self.fields[self.name] = self.field_bytes.decode("utf-8", "replace")
 
+    def sync(self) -> None:
+        """The staged file on disk before it is dropped (in a worker thread: an fsync of 64 MB must not
+        hold up the other requests)."""
+        if self.file:
+            fh = self.file[0]
+            fh.flush()
+            os.fsync(fh.fileno())
+            fh.close()
+            self.file = None
+
     def discard(self) -> None:
         """Nothing of a refused upload stays: the staging file, open or closed, is removed."""
         if self.file:
             with contextlib.suppress(OSError):
-                os.close(self.file[0])
+                self.file[0].close()
             self.file[1].unlink(missing_ok=True)
             self.file = None
         if self.staged:
@@ -185,6 +195,7 @@ async def receive(request: Request, folder: Path, limit: int, file_field: str = 
         async for chunk in stream:
             parser.write(chunk)
         parser.finalize()
+        await run_in_threadpool(receiver.sync)
     except UploadRefused as exc:
         receiver.discard()
         await drain(stream, DRAIN_FACTOR * limit)
