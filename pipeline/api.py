@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from .accounts import Account
     from .campaign import BatchResult
     from .casefile import CaseFile
-    from .decide import Acceptance, Refusal
+    from .decide import Acceptance, Refusal, Resent
     from .dossiers import Dossier
     from .listing import Listed
     from .mailqueue import Flush
@@ -616,6 +616,27 @@ def refuse_dossier(options: RefuseOptions) -> Refusal:
     config = options.config(outbox=options.outbox, state=options.state)
     return refuse(
         DossierBook(config.workspace.journal), Courier(config), options.dossier, options.by, options.reason
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResendOptions(DossierOptions):
+    by: str  # who asks for it
+    outbox: Path | None = None
+
+
+def resend_notice(options: ResendOptions) -> Resent:
+    """The depositor's notice of the dossier's latest deposit sent again, through the same delivery as
+    every message (Maildir or relay), journalled with who asked."""
+    from . import decide
+    from .deliver import Courier
+    from .dossiers import DossierBook
+    from .journal import Journal
+
+    config = options.config(outbox=options.outbox, state=options.state)
+    journal = config.workspace.journal
+    return decide.resend_notice(
+        DossierBook(journal), Journal(journal), Courier(config), options.dossier, options.by
     )
 
 

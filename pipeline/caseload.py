@@ -172,7 +172,7 @@ def refuse_as(config: Config, scope: Scope, dossier_id: str, reason: str) -> Ref
 
 
 def resend_as(config: Config, scope: Scope, dossier_id: str) -> Resent | None:
-    """decide.resend_notice, by the account; None if not its dossier."""
+    """decide.resend_notice, as `csac dossier resend` makes it, by the account; None if not its dossier."""
     from .decide import resend_notice
     from .deliver import Courier
     from .journal import Journal
@@ -180,5 +180,6 @@ def resend_as(config: Config, scope: Scope, dossier_id: str) -> Resent | None:
     journal = config.workspace.journal
     if visible(journal, scope, dossier_id) is None:
         return None
-    book = DossierBook(journal)
-    return resend_notice(book, Journal(journal), Courier(config), dossier_id, scope.account.name)
+    return resend_notice(
+        DossierBook(journal), Journal(journal), Courier(config), dossier_id, scope.account.name
+    )

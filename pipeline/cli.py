@@ -996,6 +996,20 @@ def dossier_refuse_cmd(
         )
 
 
+@dossier_app.command("resend")
+def dossier_resend_cmd(
+    ctx: typer.Context, dossier: DossierArg, by: ByOpt, outbox: OutboxOpt = None, state: StateOpt = None
+) -> None:
+    """Renvoie au déposant l'avis de son dernier dépôt pour ce dossier, mot pour mot (un avis perdu, ou
+    refusé par son relais). Chaque renvoi est un message à part, journalisé avec votre nom.
+
+    Exemple : `csac dossier resend 20007246000013-2021-045-lot2 --by "Marie Durand"`
+    """
+    options = api.ResendOptions(config_file=ctx.obj, dossier=dossier, by=by, outbox=outbox, state=state)
+    done = api.resend_notice(options)
+    out.print(_plain(f"avis du dépôt n° {done.deposit_id} renvoyé à {done.to}"))
+
+
 @dossier_app.command("set")
 def dossier_set_cmd(
     ctx: typer.Context,
@@ -1061,7 +1075,12 @@ def _password(from_stdin: bool) -> str:
     """From standard input (its first line) for scripts, else typed twice without being shown."""
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
-    return typer.prompt("Mot de passe", hide_input=True, confirmation_prompt="Mot de passe (encore une fois)")
+    first = typer.prompt("Mot de passe", hide_input=True, prompt_suffix=" : ")
+    if typer.prompt("Mot de passe (encore une fois)", hide_input=True, prompt_suffix=" : ") != first:
+        raise ArgumentError(
+            "les deux mots de passe saisis diffèrent : aucun compte n'a été créé, recommencez"
+        )
+    return first
 
 
 @user_app.command("add")

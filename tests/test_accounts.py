@@ -129,7 +129,8 @@ def test_user_add_asks_the_password_twice_and_the_account_logs_in_with_it():
 
 def test_user_add_with_two_different_passwords_creates_nothing():
     result = csac("user", "add", "marie.durand", "--region", "Bretagne", input=f"{PASSWORD}\n{OTHER}\n")
-    assert result.exit_code != 0
+    assert result.exit_code == ExitCode.bad_args
+    assert "les deux mots de passe saisis diffèrent" in str(result.exception)
     assert Accounts(Path("var/journal.sqlite")).all() == []
 
 

@@ -548,6 +548,53 @@ def test_refuse_writes_to_the_journal_of_the_state_folder_given(elsewhere):
     assert DossierBook(Path("ailleurs/journal.sqlite")).get(AJACCIO_ID).status == DossierStatus.REFUSED
 
 
+# -- resend ---------------------------------------------------------------------------------------
+
+
+def notices(folder: Path) -> list[email.message.EmailMessage]:
+    return [m for m in maildir(folder) if ".notice" in m["Message-ID"]]
+
+
+def test_resend_sends_the_depositor_the_latest_notice_again_word_for_word():
+    before = {m["Message-ID"]: m for m in notices(Path("courrier/depositors"))}
+    result = ok("dossier", "resend", AJACCIO_ID, *BY)
+    again = [m for m in notices(Path("courrier/depositors")) if m["Message-ID"] not in before]
+    [original] = [m for m in before.values() if m["To"] == "marches@ajaccio.example"]
+    assert len(again) == 1 and again[0]["To"] == "marches@ajaccio.example"
+    assert body(again[0]) == body(original) and again[0]["Subject"] == original["Subject"]
+    assert "renvoyé à marches@ajaccio.example" in result.stdout
+
+
+def test_resend_is_journalled_with_by_and_each_resend_is_a_message_of_its_own():
+    ok("dossier", "resend", AJACCIO_ID, *BY)
+    ok("dossier", "resend", AJACCIO_ID, "--by", "Paul Martin")
+    found = shown(AJACCIO_ID)
+    asked = [e for e in found["events"] if e["kind"] == "message"]
+    assert [e["by"] for e in asked] == ["Marie Durand", "Paul Martin"]
+    sent = {m["message_id"] for m in found["messages"] if m["kind"] == "notice"}
+    assert len(sent) == 3  # the deposit's notice, then two resends
+
+
+def test_resend_with_an_empty_by_exits_1_and_sends_nothing():
+    before = len(notices(Path("courrier/depositors")))
+    result = csac("dossier", "resend", AJACCIO_ID, "--by", " ")
+    assert (
+        refused_with_an_error(result, "(--by) est vide")
+        and len(notices(Path("courrier/depositors"))) == before
+    )
+
+
+def test_resend_delivers_into_the_outbox_given():
+    ok("dossier", "resend", AJACCIO_ID, *BY, "--outbox", "autre-courrier")
+    assert len(notices(Path("autre-courrier/depositors"))) == 1
+
+
+def test_resend_writes_to_the_journal_of_the_state_folder_given(elsewhere):
+    ok("dossier", "resend", AJACCIO_ID, *BY, "--state", "ailleurs")
+    kinds = [e.kind for e in DossierBook(Path("ailleurs/journal.sqlite")).events(AJACCIO_ID)]
+    assert kinds[-1] == "message"
+
+
 @pytest.fixture
 def relay():
     started = LoopbackRelay(Behaviour())

@@ -355,6 +355,7 @@ def browser_login(browser, desk, name: str) -> None:
     wait_for(browser, "table.dossiers")
 
 
+@pytest.mark.slow
 def test_in_a_browser_a_regional_account_lists_only_its_region(desk, browser):
     from selenium.webdriver.common.by import By
 
