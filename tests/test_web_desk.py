@@ -19,6 +19,7 @@ import pytest
 from argon2 import PasswordHasher
 
 from pipeline.accounts import Accounts
+from pipeline.config import load_config
 from pipeline.dossiers import DossierBook, EventKind
 from pipeline.intake import take_in
 from pipeline.web.app import WebLimits
@@ -34,6 +35,7 @@ from tests.desk_builds import (
     email_of,
     take_in_regions,
 )
+from tests.relays import Behaviour, LoopbackRelay, write_config
 from tests.web import Visitor, chromium, site, wait_for
 
 pytestmark = pytest.mark.xdist_group("desk")
@@ -46,14 +48,19 @@ BRETAGNE_BOX = "Bretagne@resah.fr"
 
 
 @pytest.fixture(scope="module")
-def desk(tmp_path_factory, renderer, resources, loaded_intake):
-    """The site over the deposits, with an account in Bretagne, one in Corse and one at the head office."""
-    root = tmp_path_factory.mktemp("bureau")
-    regions = take_in_regions(root, renderer, resources, loaded_intake)
+def regions_taken(tmp_path_factory, renderer, resources, loaded_intake):
+    """The deposits, with an account in Bretagne, one in Corse and one at the head office."""
+    regions = take_in_regions(tmp_path_factory.mktemp("bureau"), renderer, resources, loaded_intake)
     accounts = Accounts(regions.workspace.journal, CHEAP)
     for name, region in (("marie.durand", "bretagne"), ("paolo.santoni", "corse"), ("direction", "siege")):
         accounts.add(name, region, PASSWORD)
-    with site(root, WebLimits(logins_per_minute=100), watch=False) as served:
+    return regions
+
+
+@pytest.fixture(scope="module")
+def desk(regions_taken):
+    """The site over them, writing in their own folders."""
+    with site(regions_taken.workspace.state.parent, WebLimits(logins_per_minute=100), watch=False) as served:
         yield served
 
 
@@ -332,6 +339,24 @@ def test_refusing_with_a_reason_is_journalled_with_the_account_and_tells_the_dep
     refused = next(e for e in events(desk, AJACCIO_ID) if e.kind == EventKind.REFUSED)
     assert (refused.by, refused.detail) == ("paolo.santoni", "convention signée sans délégation")
     assert "Dossier refusé par paolo.santoni" in page and "refus au déposant" in page
+
+
+@pytest.fixture
+def refusing_relay():
+    """A relay on loopback that refuses Ajaccio's depositor for good."""
+    relay = LoopbackRelay(Behaviour(rcpt_answers={email_of(AJACCIO): "550 5.1.1 Destinataire inconnu ici"}))
+    yield relay
+    relay.stop()
+
+
+def test_a_notice_the_relay_refused_is_listed_with_the_relay_own_words(regions_taken, refusing_relay, tmp_path,
+                                                                        resources):  # fmt: skip
+    regions_taken.copied(tmp_path)
+    config = load_config(write_config(tmp_path, refusing_relay), resources, env={})
+    with site(tmp_path, watch=False, config=config) as relayed:
+        page = logged_in(relayed, "paolo.santoni").post(f"/bureau/dossiers/{AJACCIO_ID}/renvoyer-avis", {})[1]
+    [row] = [r for r in re.findall(r'<tr data-state="failed">.*?</tr>', page, re.S)]
+    assert "avis au déposant" in row and "refusé par le relais" in row and "Destinataire inconnu ici" in row
 
 
 # -- in a real browser ------------------------------------------------------------------------------------
