@@ -138,13 +138,20 @@ def _is_sha256(text: str) -> bool:
 
 def signature_crop(ctx: IntakeContext, scope: Scope, dossier_id: str, seq: int) -> bytes | None:
     """The PNG crop of the signature a scanned convention or bulletin shows, as the region's message
-    attaches it (the scan read again through the OCR cache); None when there is none, or the dossier is
-    not the account's."""
+    attaches it; None when there is none, or the dossier is not the account's."""
+    kept = document_for(ctx.workspace.journal, ctx.workspace.documents, scope, dossier_id, seq)
+    return crop_of(ctx, kept.held) if kept else None
+
+
+def crop_of(ctx: IntakeContext, held: Held) -> bytes | None:
+    """A kept document's signature crop, the scan read again through the OCR cache (a fraction of a
+    second; a digitally signed PDF has none). The same for every dossier holding the same bytes."""
     from .forward import signature_crops
     from .judge import read_kept
 
-    kept = document_for(ctx.workspace.journal, ctx.workspace.documents, scope, dossier_id, seq)
-    doc = read_kept(ctx, Documents(ctx.workspace.documents), kept.held) if kept else None
+    if held.role not in ("convention", "bulletin"):
+        return None
+    doc = read_kept(ctx, Documents(ctx.workspace.documents), held)
     return next(iter(signature_crops([doc]).values()), None) if doc else None
 
 

@@ -13,8 +13,8 @@ a disabled account is out at its next click.
 from __future__ import annotations
 
 import datetime as dt
-import mimetypes
 import urllib.parse
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import partial
 
@@ -49,6 +49,27 @@ INLINE = "application/pdf"  # the only type shown in the page; everything else i
 STATES = [("", "tous")] + [(s.value, DOSSIER_FR[s]) for s in DossierStatus] + [("review", REVIEW_FR)]
 
 
+class Crops:
+    """The signature crops already read, by the document's sha256: a document is read once per process,
+    not at each view of its dossier's page and again for its image. A few hundred at most are kept."""
+
+    def __init__(self, ctx: IntakeContext, size: int = 256):
+        self.ctx, self.size = ctx, size
+        self.found: OrderedDict[str, bytes | None] = OrderedDict()
+
+    def of(self, scope: caseload.Scope, dossier_id: str, seq: int) -> bytes | None:
+        ws = self.ctx.workspace
+        kept = caseload.document_for(ws.journal, ws.documents, scope, dossier_id, seq)
+        if kept is None:
+            return None
+        sha = kept.held.sha256
+        if sha not in self.found:
+            self.found[sha] = caseload.crop_of(self.ctx, kept.held)
+            while len(self.found) > self.size:
+                self.found.popitem(last=False)
+        return self.found[sha]
+
+
 @dataclass(frozen=True)
 class Desk:
     """What the desk's pages share, made once when the application is built."""
@@ -57,6 +78,7 @@ class Desk:
     regions: RegionBook
     variants: tuple[str, ...]
     context: IntakeContext  # accepting reads the kept documents as intake reads them
+    crops: Crops
     by_address: Throttle  # login attempts: guesses are slowed, not queued
     by_name: Throttle
 
@@ -69,7 +91,7 @@ def _desk(settings: WebSettings) -> Desk:
     ctx = IntakeContext.build(settings.resources, settings.config.workspace, config=settings.config)
     return Desk(
         settings, load_regions(settings.resources.regions_file), tuple(load_variants(settings.resources)), ctx,
-        Throttle(settings.limits.logins_per_minute), Throttle(settings.limits.logins_per_minute),
+        Crops(ctx), Throttle(settings.limits.logins_per_minute), Throttle(settings.limits.logins_per_minute),
     )  # fmt: skip
 
 
@@ -178,10 +200,7 @@ async def dossier_list(desk: Desk, request: Request) -> Response:
 def _signature_crops(desk: Desk, scope: caseload.Scope, found) -> dict[int, bool]:
     """Which current conventions and bulletins show a signature crop (a scan's ink)."""
     signed = [h for h in found.documents if h.replaced_by is None and h.role in ("convention", "bulletin")]
-    return {
-        h.seq: caseload.signature_crop(desk.context, scope, found.dossier.id, h.seq) is not None
-        for h in signed
-    }
+    return {h.seq: desk.crops.of(scope, found.dossier.id, h.seq) is not None for h in signed}
 
 
 async def dossier_page(desk: Desk, request: Request) -> Response:
@@ -202,44 +221,47 @@ def _is_pdf(name: str) -> bool:
     return name.lower().endswith(".pdf")
 
 
+def _reads_as_pdf(path) -> bool:
+    """A PDF by its bytes, not only its name: a file named .pdf that is not one is only downloaded."""
+    with open(path, "rb") as fh:
+        return b"%PDF-" in fh.read(1024)
+
+
 def _disposition(kind: str, name: str) -> str:
     """The file's own name, in ASCII for old clients and whole in UTF-8 (RFC 6266)."""
     fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in name)
     return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{urllib.parse.quote(name, safe='')}"
 
 
+def _served(
+    desk: Desk, scope: caseload.Scope, dossier_id: str, seq: int
+) -> tuple[caseload.Kept, bool] | None:
+    """The kept document, and whether it is a PDF by its name and its bytes; None when not the account's."""
+    ws = desk.settings.config.workspace
+    kept = caseload.document_for(ws.journal, ws.documents, scope, dossier_id, seq)
+    return (kept, _is_pdf(kept.held.name) and _reads_as_pdf(kept.path)) if kept else None
+
+
 async def document(desk: Desk, request: Request, inline: bool = False) -> Response:
     """A document's bytes, found by its number among the dossier's own; a PDF shown in the page when
     asked inline, every other type downloaded (never rendered by the browser: nosniff)."""
     scope = await _scope(desk, request)
-    ws = desk.settings.config.workspace
-    kept = await run_in_threadpool(
-        caseload.document_for, ws.journal, ws.documents, scope, request.path_params["dossier"],
-        request.path_params["seq"],
-    )  # fmt: skip
-    if kept is None:
+    dossier_id, seq = request.path_params["dossier"], request.path_params["seq"]
+    found = await run_in_threadpool(_served, desk, scope, dossier_id, seq)
+    if found is None:
         raise HTTPException(404)
-    pdf = _is_pdf(kept.held.name)
-    kind = INLINE if pdf else (mimetypes.guess_type(kept.held.name)[0] or "application/octet-stream")
-    shown = inline and pdf
+    kept, pdf = found
     headers = PRIVATE | {
-        "Content-Disposition": _disposition("inline" if shown else "attachment", kept.held.name),
+        "Content-Disposition": _disposition("inline" if inline and pdf else "attachment", kept.held.name),
         "X-Content-Type-Options": "nosniff",
     }
-    return FileResponse(
-        kept.path, media_type=kind if shown or pdf else "application/octet-stream", headers=headers
-    )
+    return FileResponse(kept.path, media_type=INLINE if pdf else "application/octet-stream", headers=headers)
 
 
 async def signature(desk: Desk, request: Request) -> Response:
     scope = await _scope(desk, request)
-    crop = await run_in_threadpool(
-        caseload.signature_crop,
-        desk.context,
-        scope,
-        request.path_params["dossier"],
-        request.path_params["seq"],
-    )
+    dossier_id, seq = request.path_params["dossier"], request.path_params["seq"]
+    crop = await run_in_threadpool(desk.crops.of, scope, dossier_id, seq)
     if crop is None:
         raise HTTPException(404)
     return Response(crop, media_type="image/png", headers=PRIVATE | {"X-Content-Type-Options": "nosniff"})
