@@ -12,6 +12,7 @@ import email
 import mailbox
 import re
 import urllib.parse
+from dataclasses import replace
 from decimal import Decimal
 from email import policy
 
@@ -22,7 +23,7 @@ from pipeline.accounts import Accounts
 from pipeline.config import load_config
 from pipeline.dossiers import DossierBook, EventKind
 from pipeline.intake import take_in
-from pipeline.web.app import WebLimits
+from pipeline.web.app import WebLimits, create_app
 from tests import builders as b
 from tests import scans
 from tests.desk_builds import (
@@ -36,7 +37,7 @@ from tests.desk_builds import (
     take_in_regions,
 )
 from tests.relays import Behaviour, LoopbackRelay, write_config
-from tests.web import Visitor, chromium, site, wait_for
+from tests.web import Visitor, chromium, settings_for, site, wait_for
 
 pytestmark = pytest.mark.xdist_group("desk")
 PASSWORD = "mot de passe du bureau"
@@ -251,6 +252,32 @@ def test_the_session_cookie_is_http_only_and_same_site_lax(desk):
         cookie = answer.headers["Set-Cookie"].lower()
     assert cookie.startswith("csac_session=") and "; httponly" in cookie and "; samesite=lax" in cookie
     assert "; secure" not in cookie  # served over plain HTTP here: settings.secure_cookies is off
+
+
+def asgi_get(app, path: str) -> dict[str, str]:
+    """The response headers of a GET made to the application directly (ASGI, no server)."""
+    import asyncio
+
+    scope = {"type": "http", "http_version": "1.1", "method": "GET", "scheme": "https", "path": path,
+             "raw_path": path.encode(), "root_path": "", "query_string": b"", "headers": [],
+             "server": ("bureau.resah.fr", 443), "client": ("127.0.0.1", 50000)}  # fmt: skip
+    started: dict[str, str] = {}
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        if message["type"] == "http.response.start":
+            started.update((k.decode().lower(), v.decode()) for k, v in message["headers"])
+
+    asyncio.run(app(scope, receive, send))
+    return started
+
+
+def test_with_secure_cookies_the_session_cookie_is_sent_over_https_only(regions_taken):
+    settings = replace(settings_for(regions_taken.workspace.state.parent), secure_cookies=True)
+    cookie = asgi_get(create_app(settings), "/bureau/connexion")["set-cookie"].lower()
+    assert "; secure" in cookie and "; httponly" in cookie
 
 
 def test_login_gives_a_new_session_whose_token_differs_from_the_one_before(desk):
