@@ -148,6 +148,13 @@ def test_a_corse_document_number_under_a_bretagne_dossier_gets_404(desk, bretagn
     )
 
 
+@pytest.mark.parametrize("action", ["accepter", "refuser", "renvoyer-avis"])
+def test_no_button_of_the_bretagne_account_reaches_a_corse_dossier(desk, bretagne, action):
+    before = events(desk, AJACCIO_ID)
+    status = bretagne.post(f"/bureau/dossiers/{AJACCIO_ID}/{action}", {"note": "vu", "motif": "non"})[0]
+    assert status == 404 and events(desk, AJACCIO_ID) == before
+
+
 def test_the_bretagne_list_never_shows_a_corse_dossier_whatever_the_query(desk, bretagne):
     for query in ("", "?q=Ajaccio", f"?q={AJACCIO_ID}", "?region=corse", "?etat=incomplet"):
         shown = rows(bretagne.open(f"/bureau{query}")[1])

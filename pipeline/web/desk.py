@@ -17,6 +17,7 @@ import urllib.parse
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -83,7 +84,7 @@ class Desk:
     by_name: Throttle
 
     @property
-    def journal(self):
+    def journal(self) -> Path:
         return self.settings.config.workspace.journal
 
 
@@ -187,9 +188,8 @@ async def dossier_list(desk: Desk, request: Request) -> Response:
         found = await run_in_threadpool(caseload.listed, desk.journal, scope, filters, dt.date.today())
     return page(
         request, "desk_list.html", headers=PRIVATE, scope=scope, found=found, filters=filters, errors=errors,
-        states=STATES, variants=desk.variants, age=partial(age_days, today=dt.date.today()), state_fr=state_fr,
-        missing=missing,
-        convention_fr=convention_fr, previous=_page_link(request, found.number - 1),
+        states=STATES, variants=desk.variants, age=partial(age_days, today=dt.date.today()),
+        state_fr=state_fr, missing=missing, previous=_page_link(request, found.number - 1),
         next=_page_link(request, found.number + 1),
     )  # fmt: skip
 
@@ -286,9 +286,8 @@ def _accept(desk: Desk, scope, dossier_id: str, form) -> str | None:
     if done is None:
         return None
     sent = f" ; dossier envoyé en entier à {done.dossier.mailbox}" if done.message_id else ""
-    return f"Dossier accepté par {done.event.by}{sent}." + (
-        f" {done.withheld.capitalize()}." if done.withheld else ""
-    )
+    withheld = f" {done.withheld[:1].upper()}{done.withheld[1:]}." if done.withheld else ""
+    return f"Dossier accepté par {done.event.by}{sent}.{withheld}"
 
 
 def _refuse(desk: Desk, scope, dossier_id: str, form) -> str | None:
@@ -313,6 +312,8 @@ async def action(desk: Desk, request: Request, act) -> Response:
     await csrf.require_form(request)
     form = await request.form()
     dossier_id = request.path_params["dossier"]
+    if await run_in_threadpool(caseload.visible, desk.journal, scope, dossier_id) is None:
+        raise HTTPException(404)
     try:
         said = await run_in_threadpool(act, desk, scope, dossier_id, form)
     except ArgumentError as exc:
