@@ -6,6 +6,7 @@ clear refusal that leaves nothing in the inbox.
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import subprocess
@@ -221,6 +222,61 @@ def test_without_a_verdict_in_time_the_page_says_it_will_come_by_mail_and_stops_
         assert len(inbox_files(idle)) == 2  # the ZIP and its form, for the watcher to take
 
 
+def test_staging_files_left_by_a_stopped_server_are_swept_and_those_of_uploads_under_way_stay(tmp_path):
+    from pipeline.web.upload import STALE_SECONDS, sweep
+
+    old, fresh = tmp_path / ".web-abandonne.part", tmp_path / ".web-en-cours.part"
+    for path in (old, fresh, tmp_path / "depot.zip"):
+        path.write_bytes(b"PK")
+    now = time.time()
+    os.utime(old, (now - STALE_SECONDS - 60, now - STALE_SECONDS - 60))
+    assert sweep(tmp_path, now) == [old]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".web-en-cours.part", "depot.zip"]
+
+
+# -- csac serve, as it runs in production ---------------------------------------------------------
+
+
+def children(pid: int) -> list[int]:
+    tasks = Path(f"/proc/{pid}/task")
+    return [int(c) for task in tasks.iterdir() for c in (task / "children").read_text().split()]
+
+
+def gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.slow
+def test_csac_serve_runs_its_watcher_beside_the_pages_and_stops_both(tmp_path):
+    port = web.free_port()
+    command = [sys.executable, "-m", "pipeline", "serve", "--port", str(port), "--inbox", str(tmp_path / "inbox"),
+               "--outbox", str(tmp_path / "outbox"), "--state", str(tmp_path / "var")]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for_port(port, process)
+        visitor = web.Visitor(url)
+        _, page, address = visitor.deposit(b.form(b.Entity()), b"pas une archive", "x.zip")
+        for _ in range(600):
+            if 'id="verdict"' in page:
+                break
+            time.sleep(0.1)
+            page = visitor.open(address.removeprefix(url))[1]
+        assert "<h1>Dépôt refusé</h1>" in page
+        watchers = children(process.pid)  # the watcher, and multiprocessing's resource tracker
+        assert watchers
+    finally:
+        process.terminate()
+        process.wait(120)
+    deadline = time.monotonic() + 10  # the resource tracker leaves when it sees its parent gone
+    while not all(gone(pid) for pid in watchers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert process.returncode == 0 and all(gone(pid) for pid in watchers)
+
+
 # -- 70 MB: refused, while the server's memory stays flat -------------------------------------------
 
 
@@ -232,18 +288,22 @@ def server_process(tmp_path_factory):
     command = [sys.executable, "-m", "pipeline", "serve", "--no-watch", "--port", str(port),
                "--inbox", str(root / "inbox"), "--outbox", str(root / "outbox"), "--state", str(root / "var")]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_port(port, process)
+    yield port, root / "inbox", process.pid
+    process.terminate()
+    process.wait(30)
+
+
+def wait_for_port(port: int, process: subprocess.Popen) -> None:
     deadline = time.monotonic() + 60
     while True:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
+            return
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("csac serve n'a pas démarré") from None
             time.sleep(0.1)
-    yield port, root / "inbox", process.pid
-    process.terminate()
-    process.wait(30)
 
 
 def rss_kb(pid: int) -> int:

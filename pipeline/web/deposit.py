@@ -137,6 +137,7 @@ class DepositPages:
         self.throttle = Throttle(settings.limits.deposits_per_minute)
         self.inbox = settings.config.workspace.inbox
         self.inbox.mkdir(parents=True, exist_ok=True)
+        upload.sweep(self.inbox, time.time())
         self.journal = Journal(settings.config.workspace.journal)
         catalogue = load_catalogue(settings.resources.problems_file)
         self.set_aside_ask = catalogue.finding("archive_corrupt", scope="internal").ask

@@ -28,6 +28,21 @@ ENVELOPE = FIELDS_BYTES + 16 * 1024  # what the multipart envelope may add to th
 DRAIN_FACTOR = 2  # a refused body is read (and thrown away) up to this many times the limit, then cut
 
 
+STALE_SECONDS = 86400  # a staging file this old was left by a server that stopped mid-upload
+
+
+def sweep(folder: Path, now: float) -> list[Path]:
+    """Staging files left by a server that stopped mid-upload, removed; those of an upload under way
+    (this server's or another's on the same inbox) are younger than a day and stay."""
+    removed = []
+    for path in folder.glob(f"{STAGING_PREFIX}*.part"):
+        with contextlib.suppress(OSError):
+            if now - path.stat().st_mtime > STALE_SECONDS:
+                path.unlink()
+                removed.append(path)
+    return removed
+
+
 class UploadRefused(Exception):
     """The upload cannot be taken; the message is French and says why. `status` is the HTTP answer."""
 
