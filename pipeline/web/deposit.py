@@ -36,7 +36,7 @@ from ..sirets import compact
 from ..store import DepositState
 from . import csrf, upload
 from .app import WebSettings
-from .pages import error_page, page
+from .pages import error_page, log, page
 from .throttle import Throttle
 
 FIELDS = (
@@ -61,6 +61,10 @@ NO_FILE = "Joignez le fichier ZIP de votre dépôt (convention signée, annexes,
 FILE_AGAIN = "Le fichier n'a pas été conservé : joignez-le de nouveau avant de valider."
 TICKET_DAYS = 30  # a verdict page, and its "send the missing piece" link, stay valid this long
 STEM_CHARACTERS = re.compile(r"[^A-Za-z0-9_-]+")
+NOT_KEPT = (
+    "Votre dépôt n'a pas pu être enregistré, à cause d'un incident de notre côté ; rien n'a été conservé. "
+    "Réessayez dans quelques minutes."
+)
 SOURCE = "formulaire du site"  # where a form problem comes from, in the journal's words
 
 
@@ -146,13 +150,13 @@ class DepositPages:
     def _fields(self, values: dict[str, str], beside: dict[str, list[str]]) -> list[Field]:
         return [
             Field(
-                name,
-                self.labels[name],
-                values.get(name, ""),
-                tuple(beside.get(name, ())),
-                name not in OPTIONAL,
-                HELP.get(name),
-                name == "message",
+                name=name,
+                label=self.labels[name],
+                value=values.get(name, ""),
+                problems=tuple(beside.get(name, ())),
+                required=name not in OPTIONAL,
+                help=HELP.get(name),
+                multiline=name == "message",
             )  # fmt: skip
             for name in FIELDS
         ]
@@ -212,7 +216,11 @@ class DepositPages:
             )
         staged = received.staged
         stem = f"{safe_stem(staged.filename)}-web-{secrets.token_hex(4)}"
-        dropped = await run_in_threadpool(drop, staged.path, data, self.inbox, stem)
+        try:
+            dropped = await run_in_threadpool(drop, staged.path, data, self.inbox, stem)
+        except OSError:  # the inbox cannot be written (disk full…): said, and nothing is left there
+            log.exception("dépôt web : la boîte de dépôt %s n'a pas pu être écrite", self.inbox)
+            return error_page(request, 503, NOT_KEPT)
         ticket = self.tickets.issue(staged.sha256, dropped.source)
         return RedirectResponse(request.url_for("deposit_verdict", ticket=ticket), 303)
 
