@@ -156,6 +156,16 @@ def test_a_post_without_the_session_token_is_refused_and_nothing_reaches_the_inb
     assert inbox_files(site) == before
 
 
+def test_a_verdict_link_or_a_follow_up_link_that_was_not_issued_here_is_not_found(site):
+    visitor = web.Visitor(site.url)
+    _, _, address = visitor.deposit(b.form(b.Entity(siret=b.make_siret(5105))), b"pas une archive", "y.zip")
+    ticket = address.rsplit("/", 1)[1]
+    forged = ticket[:-2] + ("AA" if not ticket.endswith("AA") else "BB")
+    for path in (f"/depot/suivi/{forged}", f"/depot?suite={forged}", "/depot/suivi/invente"):
+        status, page, _ = visitor.open(path)
+        assert status == 404 and re.search(r"n&#39;est (plus|pas) valable", page)
+
+
 def test_each_invalid_field_is_said_beside_it_in_the_portal_words_and_the_values_are_kept(site):
     visitor = web.Visitor(site.url)
     before = inbox_files(site)
@@ -178,19 +188,45 @@ def test_an_upload_without_a_file_is_asked_for_its_zip(site):
 
 def test_a_file_that_is_no_zip_gets_its_refusal_on_the_page_in_the_words_of_the_notice(site):
     visitor = web.Visitor(site.url)
-    status, page, address = visitor.deposit(
-        b.form(b.Entity(siret=b.make_siret(5103))), b"pas une archive", "x.zip"
-    )
+    status, _, address = visitor.deposit(b.form(b.Entity()), b"pas une archive, sans pareille", "x.zip")
     assert status == 200 and "/depot/suivi/" in address
-    for _ in range(300):
-        if 'id="verdict"' in page:
-            break
-        time.sleep(0.1)
-        page = visitor.open(address.removeprefix(site.url))[1]
+    page = verdict_page(visitor, address, site.url)
     assert "<h1>Dépôt refusé</h1>" in page
     assert "n&#39;est pas une archive ZIP" in page
     again = re.search(r'id="nouveau" href="([^"]+)"', page).group(1).replace("&amp;", "&")
     assert 'value="Commune de Test-sur-Mer"' in visitor.open(again)[1]
+
+
+def verdict_page(visitor, address: str, url: str) -> str:
+    """The verdict page once it has the verdict (it is looked at again every 0.1 s, 30 s at most)."""
+    page = visitor.open(address.removeprefix(url))[1]
+    for _ in range(300):
+        if 'id="verdict"' in page:
+            break
+        time.sleep(0.1)
+        page = visitor.open(address.removeprefix(url))[1]
+    return page
+
+
+def test_depositors_at_the_same_time_each_get_their_own_verdict_and_only_theirs(site):
+    """Six at once, each a different file: six verdicts, six deposit numbers, nothing left in the inbox."""
+    pages: dict[int, str] = {}
+
+    def one(i: int) -> None:
+        visitor = web.Visitor(site.url)
+        form = b.form(b.Entity(siret=b.make_siret(5200 + i)))
+        _, _, address = visitor.deposit(form, b"fichier %d" % i, f"depot-{i}.zip")
+        pages[i] = verdict_page(visitor, address, site.url)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    numbers = {re.search(r'id="numero">([^<]+)<', page).group(1) for page in pages.values()}
+    assert len(pages) == 6 and all("<h1>Dépôt refusé</h1>" in page for page in pages.values())
+    assert len(numbers) == 6 and all(f"« depot-{i}-web-" in pages[i] for i in pages)
+    assert not [p for p in inbox_files(site) if re.match(r"depot-\d-web-", p)]
 
 
 def test_the_sent_file_name_never_becomes_a_path(site, tmp_path):
