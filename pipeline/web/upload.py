@@ -26,8 +26,6 @@ STAGING_PREFIX = ".web-"  # hidden, and ".part": never taken by the watcher (pip
 FIELDS_BYTES = 64 * 1024  # the text fields together: a form is 64 KB at most (pipeline/form.py)
 ENVELOPE = FIELDS_BYTES + 16 * 1024  # what the multipart envelope may add to the file and fields
 DRAIN_FACTOR = 2  # a refused body is read (and thrown away) up to this many times the limit, then cut
-
-
 STALE_SECONDS = 86400  # a staging file this old was left by a server that stopped mid-upload
 
 
