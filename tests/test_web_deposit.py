@@ -367,11 +367,27 @@ class Peak:
         self.thread.join()
 
 
+def session(port: int) -> tuple[str, str]:
+    """A session's cookie and its CSRF token, as a browser gets them from the form."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", "/depot")
+    response = conn.getresponse()
+    cookie = response.getheader("Set-Cookie").split(";", 1)[0]
+    token = re.search(r'name="csrf_token" value="([^"]+)"', response.read().decode()).group(1)
+    conn.close()
+    return cookie, token
+
+
 def send_streamed(port: int, size: int, chunked: bool) -> str:
     """A deposit of `size` bytes of file sent in 1 MB pieces (one buffer, sent again and again: this test
-    stays flat too), with its Content-Length or in chunks without one; the server's answer."""
+    stays flat too), with its Content-Length or in chunks without one, from a session with its token;
+    the server's answer."""
+    cookie, token = session(port)
     boundary = "----csac-grand"
     head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n{token}\r\n'
         f'--{boundary}\r\nContent-Disposition: form-data; name="fichier"; filename="gros.zip"\r\n'
         "Content-Type: application/zip\r\n\r\n"
     ).encode()
@@ -381,7 +397,7 @@ def send_streamed(port: int, size: int, chunked: bool) -> str:
     with socket.create_connection(("127.0.0.1", port), timeout=60) as conn:
         conn.sendall(
             f"POST /depot HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary={boundary}\r\n"
-            f"{length}\r\nConnection: close\r\n\r\n".encode()
+            f"Cookie: {cookie}\r\n{length}\r\nConnection: close\r\n\r\n".encode()
         )
 
         def send(data: bytes) -> None:

@@ -193,9 +193,17 @@ class DepositPages:
                 "enregistré. Patientez une minute, puis déposez de nouveau."
             )
             return error_page(request, 429, message, {"Retry-After": str(self.throttle.retry_after(address))})
+
+        def token_first(fields: dict[str, str]) -> None:
+            """The page sends its token before the file: a request without it writes nothing."""
+            if not csrf.valid(request, fields.get(csrf.FIELD)):
+                raise upload.UploadRefused(csrf.REFUSED, 403)
+
         try:
-            received = await upload.receive(request, self.inbox, limit, FILE_FIELD)
-        except upload.UploadRefused as exc:  # nothing was kept: a refusal needs no token
+            received = await upload.receive(request, self.inbox, limit, FILE_FIELD, token_first)
+        except upload.UploadRefused as exc:  # nothing was kept
+            if exc.status == 403:
+                return error_page(request, 403, str(exc))
             return self._form_page(request, exc.fields, exc.status, refusal=str(exc))
         try:
             csrf.require(request, received.fields.get(csrf.FIELD))

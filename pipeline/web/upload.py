@@ -78,8 +78,9 @@ class Upload:
 class _Receiver:
     """python-multipart's callbacks: text fields kept (bounded), the file part written to staging."""
 
-    def __init__(self, folder: Path, file_field: str, limit: int):
+    def __init__(self, folder: Path, file_field: str, limit: int, before_file=None):
         self.folder, self.file_field, self.limit = folder, file_field, limit
+        self.before_file = before_file  # called with the fields so far when the file begins; may refuse
         self.fields: dict[str, str] = {}
         self.header_name, self.header_value, self.headers = b"", b"", {}
         self.name: str | None = None
@@ -120,6 +121,8 @@ class _Receiver:
         if filename is not None and self.name == self.file_field:
             if self.file or self.staged:
                 raise UploadRefused("Un seul fichier par dépôt : joignez un seul ZIP.")
+            if self.before_file:
+                self.before_file(self.fields)
             fd, path = tempfile.mkstemp(dir=self.folder, prefix=STAGING_PREFIX, suffix=".part")
             self.file = (os.fdopen(fd, "wb"), Path(path), filename.decode("utf-8", "replace"))
 
@@ -193,16 +196,19 @@ async def drain(stream, budget: int) -> None:
             return
 
 
-async def receive(request: Request, folder: Path, limit: int, file_field: str = "fichier") -> Upload:
+async def receive(
+    request: Request, folder: Path, limit: int, file_field: str = "fichier", before_file=None
+) -> Upload:
     """The form's fields and its file staged in `folder`; UploadRefused (nothing left behind) when the
-    body is too large, malformed, or holds more than one file."""
+    body is too large, malformed, or holds more than one file, or when `before_file(fields)` refuses
+    the fields that came before the file (its CSRF token: nothing is written for a forged request)."""
     boundary = _boundary(request)
     stream = request.stream()
     announced = _announced(request)
     if announced is not None and announced > limit + ENVELOPE:
         await drain(stream, DRAIN_FACTOR * limit)
         raise too_large(limit)
-    receiver = _Receiver(folder, file_field, limit)
+    receiver = _Receiver(folder, file_field, limit, before_file)
     parser = MultipartParser(boundary, receiver.callbacks())
     try:
         async for chunk in stream:
