@@ -6,6 +6,7 @@ clear refusal that leaves nothing in the inbox.
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import subprocess
@@ -155,6 +156,16 @@ def test_a_post_without_the_session_token_is_refused_and_nothing_reaches_the_inb
     assert inbox_files(site) == before
 
 
+def test_a_verdict_link_or_a_follow_up_link_that_was_not_issued_here_is_not_found(site):
+    visitor = web.Visitor(site.url)
+    _, _, address = visitor.deposit(b.form(b.Entity(siret=b.make_siret(5105))), b"pas une archive", "y.zip")
+    ticket = address.rsplit("/", 1)[1]
+    forged = ticket[:-2] + ("AA" if not ticket.endswith("AA") else "BB")
+    for path in (f"/depot/suivi/{forged}", f"/depot?suite={forged}", "/depot/suivi/invente"):
+        status, page, _ = visitor.open(path)
+        assert status == 404 and re.search(r"n&#39;est (plus|pas) valable", page)
+
+
 def test_each_invalid_field_is_said_beside_it_in_the_portal_words_and_the_values_are_kept(site):
     visitor = web.Visitor(site.url)
     before = inbox_files(site)
@@ -177,19 +188,45 @@ def test_an_upload_without_a_file_is_asked_for_its_zip(site):
 
 def test_a_file_that_is_no_zip_gets_its_refusal_on_the_page_in_the_words_of_the_notice(site):
     visitor = web.Visitor(site.url)
-    status, page, address = visitor.deposit(
-        b.form(b.Entity(siret=b.make_siret(5103))), b"pas une archive", "x.zip"
-    )
+    status, _, address = visitor.deposit(b.form(b.Entity()), b"pas une archive, sans pareille", "x.zip")
     assert status == 200 and "/depot/suivi/" in address
-    for _ in range(300):
-        if 'id="verdict"' in page:
-            break
-        time.sleep(0.1)
-        page = visitor.open(address.removeprefix(site.url))[1]
+    page = verdict_page(visitor, address, site.url)
     assert "<h1>Dépôt refusé</h1>" in page
     assert "n&#39;est pas une archive ZIP" in page
     again = re.search(r'id="nouveau" href="([^"]+)"', page).group(1).replace("&amp;", "&")
     assert 'value="Commune de Test-sur-Mer"' in visitor.open(again)[1]
+
+
+def verdict_page(visitor, address: str, url: str) -> str:
+    """The verdict page once it has the verdict (it is looked at again every 0.1 s, 30 s at most)."""
+    page = visitor.open(address.removeprefix(url))[1]
+    for _ in range(300):
+        if 'id="verdict"' in page:
+            break
+        time.sleep(0.1)
+        page = visitor.open(address.removeprefix(url))[1]
+    return page
+
+
+def test_depositors_at_the_same_time_each_get_their_own_verdict_and_only_theirs(site):
+    """Six at once, each a different file: six verdicts, six deposit numbers, nothing left in the inbox."""
+    pages: dict[int, str] = {}
+
+    def one(i: int) -> None:
+        visitor = web.Visitor(site.url)
+        form = b.form(b.Entity(siret=b.make_siret(5200 + i)))
+        _, _, address = visitor.deposit(form, b"fichier %d" % i, f"depot-{i}.zip")
+        pages[i] = verdict_page(visitor, address, site.url)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    numbers = {re.search(r'id="numero">([^<]+)<', page).group(1) for page in pages.values()}
+    assert len(pages) == 6 and all("<h1>Dépôt refusé</h1>" in page for page in pages.values())
+    assert len(numbers) == 6 and all(f"« depot-{i}-web-" in pages[i] for i in pages)
+    assert not [p for p in inbox_files(site) if re.match(r"depot-\d-web-", p)]
 
 
 def test_the_sent_file_name_never_becomes_a_path(site, tmp_path):
@@ -221,6 +258,61 @@ def test_without_a_verdict_in_time_the_page_says_it_will_come_by_mail_and_stops_
         assert len(inbox_files(idle)) == 2  # the ZIP and its form, for the watcher to take
 
 
+def test_staging_files_left_by_a_stopped_server_are_swept_and_those_of_uploads_under_way_stay(tmp_path):
+    from pipeline.web.upload import STALE_SECONDS, sweep
+
+    old, fresh = tmp_path / ".web-abandonne.part", tmp_path / ".web-en-cours.part"
+    for path in (old, fresh, tmp_path / "depot.zip"):
+        path.write_bytes(b"PK")
+    now = time.time()
+    os.utime(old, (now - STALE_SECONDS - 60, now - STALE_SECONDS - 60))
+    assert sweep(tmp_path, now) == [old]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".web-en-cours.part", "depot.zip"]
+
+
+# -- csac serve, as it runs in production ---------------------------------------------------------
+
+
+def children(pid: int) -> list[int]:
+    tasks = Path(f"/proc/{pid}/task")
+    return [int(c) for task in tasks.iterdir() for c in (task / "children").read_text().split()]
+
+
+def gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.slow
+def test_csac_serve_runs_its_watcher_beside_the_pages_and_stops_both(tmp_path):
+    port = web.free_port()
+    command = [sys.executable, "-m", "pipeline", "serve", "--port", str(port), "--inbox", str(tmp_path / "inbox"),
+               "--outbox", str(tmp_path / "outbox"), "--state", str(tmp_path / "var")]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for_port(port, process)
+        visitor = web.Visitor(url)
+        _, page, address = visitor.deposit(b.form(b.Entity()), b"pas une archive", "x.zip")
+        for _ in range(600):
+            if 'id="verdict"' in page:
+                break
+            time.sleep(0.1)
+            page = visitor.open(address.removeprefix(url))[1]
+        assert "<h1>Dépôt refusé</h1>" in page
+        watchers = children(process.pid)  # the watcher, and multiprocessing's resource tracker
+        assert watchers
+    finally:
+        process.terminate()
+        process.wait(120)
+    deadline = time.monotonic() + 10  # the resource tracker leaves when it sees its parent gone
+    while not all(gone(pid) for pid in watchers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert process.returncode == 0 and all(gone(pid) for pid in watchers)
+
+
 # -- 70 MB: refused, while the server's memory stays flat -------------------------------------------
 
 
@@ -232,18 +324,22 @@ def server_process(tmp_path_factory):
     command = [sys.executable, "-m", "pipeline", "serve", "--no-watch", "--port", str(port),
                "--inbox", str(root / "inbox"), "--outbox", str(root / "outbox"), "--state", str(root / "var")]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_port(port, process)
+    yield port, root / "inbox", process.pid
+    process.terminate()
+    process.wait(30)
+
+
+def wait_for_port(port: int, process: subprocess.Popen) -> None:
     deadline = time.monotonic() + 60
     while True:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
+            return
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("csac serve n'a pas démarré") from None
             time.sleep(0.1)
-    yield port, root / "inbox", process.pid
-    process.terminate()
-    process.wait(30)
 
 
 def rss_kb(pid: int) -> int:
@@ -271,11 +367,27 @@ class Peak:
         self.thread.join()
 
 
+def session(port: int) -> tuple[str, str]:
+    """A session's cookie and its CSRF token, as a browser gets them from the form."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", "/depot")
+    response = conn.getresponse()
+    cookie = response.getheader("Set-Cookie").split(";", 1)[0]
+    token = re.search(r'name="csrf_token" value="([^"]+)"', response.read().decode()).group(1)
+    conn.close()
+    return cookie, token
+
+
 def send_streamed(port: int, size: int, chunked: bool) -> str:
     """A deposit of `size` bytes of file sent in 1 MB pieces (one buffer, sent again and again: this test
-    stays flat too), with its Content-Length or in chunks without one; the server's answer."""
+    stays flat too), with its Content-Length or in chunks without one, from a session with its token;
+    the server's answer."""
+    cookie, token = session(port)
     boundary = "----csac-grand"
     head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n{token}\r\n'
         f'--{boundary}\r\nContent-Disposition: form-data; name="fichier"; filename="gros.zip"\r\n'
         "Content-Type: application/zip\r\n\r\n"
     ).encode()
@@ -285,7 +397,7 @@ def send_streamed(port: int, size: int, chunked: bool) -> str:
     with socket.create_connection(("127.0.0.1", port), timeout=60) as conn:
         conn.sendall(
             f"POST /depot HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary={boundary}\r\n"
-            f"{length}\r\nConnection: close\r\n\r\n".encode()
+            f"Cookie: {cookie}\r\n{length}\r\nConnection: close\r\n\r\n".encode()
         )
 
         def send(data: bytes) -> None:

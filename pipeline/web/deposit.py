@@ -36,7 +36,7 @@ from ..sirets import compact
 from ..store import DepositState
 from . import csrf, upload
 from .app import WebSettings
-from .pages import error_page, page
+from .pages import error_page, log, page
 from .throttle import Throttle
 
 FIELDS = (
@@ -61,6 +61,10 @@ NO_FILE = "Joignez le fichier ZIP de votre dépôt (convention signée, annexes,
 FILE_AGAIN = "Le fichier n'a pas été conservé : joignez-le de nouveau avant de valider."
 TICKET_DAYS = 30  # a verdict page, and its "send the missing piece" link, stay valid this long
 STEM_CHARACTERS = re.compile(r"[^A-Za-z0-9_-]+")
+NOT_KEPT = (
+    "Votre dépôt n'a pas pu être enregistré, à cause d'un incident de notre côté ; rien n'a été conservé. "
+    "Réessayez dans quelques minutes."
+)
 SOURCE = "formulaire du site"  # where a form problem comes from, in the journal's words
 
 
@@ -137,6 +141,7 @@ class DepositPages:
         self.throttle = Throttle(settings.limits.deposits_per_minute)
         self.inbox = settings.config.workspace.inbox
         self.inbox.mkdir(parents=True, exist_ok=True)
+        upload.sweep(self.inbox, time.time())
         self.journal = Journal(settings.config.workspace.journal)
         catalogue = load_catalogue(settings.resources.problems_file)
         self.set_aside_ask = catalogue.finding("archive_corrupt", scope="internal").ask
@@ -145,13 +150,13 @@ class DepositPages:
     def _fields(self, values: dict[str, str], beside: dict[str, list[str]]) -> list[Field]:
         return [
             Field(
-                name,
-                self.labels[name],
-                values.get(name, ""),
-                tuple(beside.get(name, ())),
-                name not in OPTIONAL,
-                HELP.get(name),
-                name == "message",
+                name=name,
+                label=self.labels[name],
+                value=values.get(name, ""),
+                problems=tuple(beside.get(name, ())),
+                required=name not in OPTIONAL,
+                help=HELP.get(name),
+                multiline=name == "message",
             )  # fmt: skip
             for name in FIELDS
         ]
@@ -188,9 +193,17 @@ class DepositPages:
                 "enregistré. Patientez une minute, puis déposez de nouveau."
             )
             return error_page(request, 429, message, {"Retry-After": str(self.throttle.retry_after(address))})
+
+        def token_first(fields: dict[str, str]) -> None:
+            """The page sends its token before the file: a request without it writes nothing."""
+            if not csrf.valid(request, fields.get(csrf.FIELD)):
+                raise upload.UploadRefused(csrf.REFUSED, 403)
+
         try:
-            received = await upload.receive(request, self.inbox, limit, FILE_FIELD)
-        except upload.UploadRefused as exc:  # nothing was kept: a refusal needs no token
+            received = await upload.receive(request, self.inbox, limit, FILE_FIELD, token_first)
+        except upload.UploadRefused as exc:  # nothing was kept
+            if exc.status == 403:
+                return error_page(request, 403, str(exc))
             return self._form_page(request, exc.fields, exc.status, refusal=str(exc))
         try:
             csrf.require(request, received.fields.get(csrf.FIELD))
@@ -211,7 +224,11 @@ class DepositPages:
             )
         staged = received.staged
         stem = f"{safe_stem(staged.filename)}-web-{secrets.token_hex(4)}"
-        dropped = await run_in_threadpool(drop, staged.path, data, self.inbox, stem)
+        try:
+            dropped = await run_in_threadpool(drop, staged.path, data, self.inbox, stem)
+        except OSError:  # the inbox cannot be written (disk full…): said, and nothing is left there
+            log.exception("dépôt web : la boîte de dépôt %s n'a pas pu être écrite", self.inbox)
+            return error_page(request, 503, NOT_KEPT)
         ticket = self.tickets.issue(staged.sha256, dropped.source)
         return RedirectResponse(request.url_for("deposit_verdict", ticket=ticket), 303)
 

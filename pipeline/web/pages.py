@@ -30,6 +30,7 @@ ERRORS_FR = {
     413: ("Fichier trop volumineux", "Le fichier envoyé dépasse la taille admise."),
     429: ("Trop de demandes", "Trop de demandes en peu de temps : patientez une minute puis recommencez."),
     500: ("Erreur interne", "Une erreur est survenue de notre côté. Réessayez dans quelques minutes."),
+    503: ("Service momentanément indisponible", "Réessayez dans quelques minutes."),
 }
 
 

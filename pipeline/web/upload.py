@@ -26,6 +26,19 @@ STAGING_PREFIX = ".web-"  # hidden, and ".part": never taken by the watcher (pip
 FIELDS_BYTES = 64 * 1024  # the text fields together: a form is 64 KB at most (pipeline/form.py)
 ENVELOPE = FIELDS_BYTES + 16 * 1024  # what the multipart envelope may add to the file and fields
 DRAIN_FACTOR = 2  # a refused body is read (and thrown away) up to this many times the limit, then cut
+STALE_SECONDS = 86400  # a staging file this old was left by a server that stopped mid-upload
+
+
+def sweep(folder: Path, now: float) -> list[Path]:
+    """Staging files left by a server that stopped mid-upload, removed; those of an upload under way
+    (this server's or another's on the same inbox) are younger than a day and stay."""
+    removed = []
+    for path in folder.glob(f"{STAGING_PREFIX}*.part"):
+        with contextlib.suppress(OSError):
+            if now - path.stat().st_mtime > STALE_SECONDS:
+                path.unlink()
+                removed.append(path)
+    return removed
 
 
 class UploadRefused(Exception):
@@ -65,8 +78,9 @@ class Upload:
 class _Receiver:
     """python-multipart's callbacks: text fields kept (bounded), the file part written to staging."""
 
-    def __init__(self, folder: Path, file_field: str, limit: int):
+    def __init__(self, folder: Path, file_field: str, limit: int, before_file=None):
         self.folder, self.file_field, self.limit = folder, file_field, limit
+        self.before_file = before_file  # called with the fields so far when the file begins; may refuse
         self.fields: dict[str, str] = {}
         self.header_name, self.header_value, self.headers = b"", b"", {}
         self.name: str | None = None
@@ -107,6 +121,8 @@ class _Receiver:
         if filename is not None and self.name == self.file_field:
             if self.file or self.staged:
                 raise UploadRefused("Un seul fichier par dépôt : joignez un seul ZIP.")
+            if self.before_file:
+                self.before_file(self.fields)
             fd, path = tempfile.mkstemp(dir=self.folder, prefix=STAGING_PREFIX, suffix=".part")
             self.file = (os.fdopen(fd, "wb"), Path(path), filename.decode("utf-8", "replace"))
 
@@ -180,16 +196,19 @@ async def drain(stream, budget: int) -> None:
             return
 
 
-async def receive(request: Request, folder: Path, limit: int, file_field: str = "fichier") -> Upload:
+async def receive(
+    request: Request, folder: Path, limit: int, file_field: str = "fichier", before_file=None
+) -> Upload:
     """The form's fields and its file staged in `folder`; UploadRefused (nothing left behind) when the
-    body is too large, malformed, or holds more than one file."""
+    body is too large, malformed, or holds more than one file, or when `before_file(fields)` refuses
+    the fields that came before the file (its CSRF token: nothing is written for a forged request)."""
     boundary = _boundary(request)
     stream = request.stream()
     announced = _announced(request)
     if announced is not None and announced > limit + ENVELOPE:
         await drain(stream, DRAIN_FACTOR * limit)
         raise too_large(limit)
-    receiver = _Receiver(folder, file_field, limit)
+    receiver = _Receiver(folder, file_field, limit, before_file)
     parser = MultipartParser(boundary, receiver.callbacks())
     try:
         async for chunk in stream:
