@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .intake import IntakeContext
 
 PER_PAGE = 50
-MAX_PAGE = 10_000  # a page number past any real list: refused rather than an OFFSET of millions
+MAX_PAGE = 10_000  # a page number past any real list is brought back to this: no OFFSET of millions
 SEARCH = 200  # characters of a search kept
 
 
@@ -75,7 +75,7 @@ def _searched(text: str | None) -> tuple[str | None, str | None]:
     its index among tens of thousands; anything else is looked for in the name, SIRET and number."""
     text = (text or "").strip()[:SEARCH]
     digits = "".join(text.split())
-    if digits.isdigit():
+    if digits.isascii() and digits.isdigit():
         return None, digits
     return text or None, None
 
