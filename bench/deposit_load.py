@@ -38,17 +38,23 @@ VERDICT = re.compile(r'<div class="verdict [^"]*" id="verdict">\s*<h1>([^<]+)</h
 
 
 def start_server(root: Path, port: int, clients: int) -> subprocess.Popen:
+    """`csac serve` with its watcher, once both are ready: the port open, and the watcher's first line
+    ("veille de …") in its log, its libraries loaded."""
     command = [sys.executable, "-m", "pipeline", "serve", "--port", str(port), "--deposits-per-minute",
                str(clients * 2), "--inbox", str(root / "inbox"), "--outbox", str(root / "outbox"),
                "--state", str(root / "var")]  # fmt: skip
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
+    log = root / "serve.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=out)
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return server
+            if "veille de" in log.read_text(encoding="utf-8", errors="replace"):
+                return server
         except OSError:
-            time.sleep(0.1)
+            pass
+        time.sleep(0.1)
     raise SystemExit("csac serve n'a pas démarré")
 
 

@@ -166,6 +166,15 @@ def test_a_verdict_link_or_a_follow_up_link_that_was_not_issued_here_is_not_foun
         assert status == 404 and re.search(r"n&#39;est (plus|pas) valable", page)
 
 
+def test_every_page_forbids_framing_sniffing_and_sending_its_address_elsewhere(site):
+    import urllib.request
+
+    with urllib.request.urlopen(site.url + "/depot", timeout=30) as response:
+        headers = {k.lower(): v for k, v in response.headers.items()}
+    assert headers["x-frame-options"] == "SAMEORIGIN" and headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "same-origin" and headers["cache-control"] == "no-store"
+
+
 def test_each_invalid_field_is_said_beside_it_in_the_portal_words_and_the_values_are_kept(site):
     visitor = web.Visitor(site.url)
     before = inbox_files(site)

@@ -48,6 +48,31 @@ class WebSettings:
     limits: WebLimits = WebLimits()
 
 
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),  # a deposit's bytes are never read as a page or a script
+    (b"x-frame-options", b"SAMEORIGIN"),  # no other site frames our forms
+    (b"referrer-policy", b"same-origin"),  # a verdict's address (its ticket) never leaves the site
+]
+
+
+class SecurityHeaders:
+    """Every answer with the headers above (a plain ASGI middleware: it never reads a body)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def with_headers(message):
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *SECURITY_HEADERS]}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
 def _modules() -> list:
     """The page modules present in this installation."""
     found = []
@@ -70,6 +95,7 @@ def _routes(settings: WebSettings) -> list[BaseRoute]:
 def create_app(settings: WebSettings) -> Starlette:
     """The whole site: the page modules' routes, signed session cookies, French error pages."""
     middleware = [
+        Middleware(SecurityHeaders),
         Middleware(
             SessionMiddleware,
             secret_key=settings.secret_key,
@@ -77,7 +103,7 @@ def create_app(settings: WebSettings) -> Starlette:
             max_age=SESSION_DAYS * 86400,
             same_site="lax",
             https_only=settings.secure_cookies,
-        )
+        ),
     ]
     app = Starlette(routes=_routes(settings), middleware=middleware, exception_handlers=pages.HANDLERS)
     app.state.settings = settings

@@ -65,7 +65,10 @@ NOT_KEPT = (
     "Votre dépôt n'a pas pu être enregistré, à cause d'un incident de notre côté ; rien n'a été conservé. "
     "Réessayez dans quelques minutes."
 )
-SOURCE = "formulaire du site"  # where a form problem comes from, in the journal's words
+SOURCE = "formulaire du site"
+PRIVATE = {
+    "Cache-Control": "no-store"
+}  # what a depositor typed, and their verdict, stay off shared caches  # where a form problem comes from, in the journal's words
 
 
 @dataclass(frozen=True)
@@ -164,7 +167,7 @@ class DepositPages:
     def _form_page(self, request: Request, values: dict, status: int = 200, **said) -> Response:
         beside = said.pop("beside", {})
         return page(
-            request, "deposit_form.html", status, fields=self._fields(values, beside),
+            request, "deposit_form.html", status, PRIVATE, fields=self._fields(values, beside),
             file_field=FILE_FIELD, file_label=FILE_LABEL, limit_mb=self.settings.limits.upload_bytes // 2**20,
             limit_bytes=self.settings.limits.upload_bytes, **said,
         )  # fmt: skip
@@ -256,12 +259,11 @@ class DepositPages:
         row, issued = found
         if row and row["state"] == DepositState.DONE:
             shown = verdict_of(IntakeReport.from_json(json.loads(row["report"])), self.set_aside_ask)
-            return page(request, "deposit_verdict.html", verdict=shown, ticket=ticket)
+            return page(request, "deposit_verdict.html", 200, PRIVATE, verdict=shown, ticket=ticket)
         waited = time.time() - issued
         limits = self.settings.limits
-        return page(
-            request, "deposit_wait.html", refresh=limits.refresh if waited < limits.verdict_wait else None
-        )
+        refresh = limits.refresh if waited < limits.verdict_wait else None
+        return page(request, "deposit_wait.html", 200, PRIVATE, refresh=refresh)
 
     async def endpoint(self, request: Request) -> Response:
         return await (self.submit(request) if request.method == "POST" else self.form(request))
