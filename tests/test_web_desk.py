@@ -183,6 +183,7 @@ def test_a_pdf_is_shown_inline_as_a_pdf_and_downloaded_as_an_attachment(desk, br
     with bretagne.opener.open(desk.url + base + "/apercu") as shown:
         assert shown.headers["Content-Type"] == "application/pdf" and shown.read(4) == b"%PDF"
         assert shown.headers["Content-Disposition"].startswith("inline;")
+        assert shown.headers["Cache-Control"] == "no-store"  # personal data: kept by no cache
     with bretagne.opener.open(desk.url + base) as downloaded:
         assert downloaded.headers["Content-Disposition"].startswith("attachment;")
 
@@ -197,6 +198,12 @@ def test_a_workbook_is_only_ever_downloaded_never_rendered(desk, bretagne):
         assert answer.headers["Content-Type"] == "application/octet-stream"
         assert answer.headers["Content-Disposition"].startswith("attachment;")
         assert answer.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_desk_pages_are_kept_by_no_cache(desk, bretagne):
+    for path in ("/bureau", f"/bureau/dossiers/{RENNES_ID}"):
+        with bretagne.opener.open(desk.url + path) as answer:
+            assert answer.headers["Cache-Control"] == "no-store", path
 
 
 def test_the_dossier_page_embeds_its_pdfs_and_links_each_document(desk, bretagne):

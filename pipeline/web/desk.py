@@ -45,7 +45,7 @@ ACCOUNT = "account"  # the session's key for the logged-in account's name
 FLASH = "flash"  # the session's key for what the last action did, shown once
 BAD_LOGIN = "Nom de compte ou mot de passe incorrect."
 TOO_MANY = "Trop de tentatives de connexion : patientez une minute avant de réessayer."
-PRIVATE = {"Cache-Control": "no-store", "X-Frame-Options": "SAMEORIGIN", "Referrer-Policy": "same-origin"}
+PRIVATE = {"Cache-Control": "no-store"}  # personal data: kept by no cache (app.py adds nosniff and the rest)
 INLINE = "application/pdf"  # the only type shown in the page; everything else is downloaded
 STATES = [("", "tous")] + [(s.value, DOSSIER_FR[s]) for s in DossierStatus] + [("review", REVIEW_FR)]
 
@@ -244,7 +244,7 @@ def _served(
 
 async def document(desk: Desk, request: Request, inline: bool = False) -> Response:
     """A document's bytes, found by its number among the dossier's own; a PDF shown in the page when
-    asked inline, every other type downloaded (never rendered by the browser: nosniff)."""
+    asked inline, every other type downloaded (never rendered by the browser: app.py's nosniff)."""
     scope = await _scope(desk, request)
     dossier_id, seq = request.path_params["dossier"], request.path_params["seq"]
     found = await run_in_threadpool(_served, desk, scope, dossier_id, seq)
@@ -252,8 +252,7 @@ async def document(desk: Desk, request: Request, inline: bool = False) -> Respon
         raise HTTPException(404)
     kept, pdf = found
     headers = PRIVATE | {
-        "Content-Disposition": _disposition("inline" if inline and pdf else "attachment", kept.held.name),
-        "X-Content-Type-Options": "nosniff",
+        "Content-Disposition": _disposition("inline" if inline and pdf else "attachment", kept.held.name)
     }
     return FileResponse(kept.path, media_type=INLINE if pdf else "application/octet-stream", headers=headers)
 
@@ -264,7 +263,7 @@ async def signature(desk: Desk, request: Request) -> Response:
     crop = await run_in_threadpool(desk.crops.of, scope, dossier_id, seq)
     if crop is None:
         raise HTTPException(404)
-    return Response(crop, media_type="image/png", headers=PRIVATE | {"X-Content-Type-Options": "nosniff"})
+    return Response(crop, media_type="image/png", headers=PRIVATE)
 
 
 # -- actions ------------------------------------------------------------------------------------------
