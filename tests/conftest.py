@@ -133,11 +133,14 @@ def workspace(tmp_path):
 
 @pytest.fixture(scope="session")
 def loaded_intake(resources):
-    """What IntakeContext.build reads from the repository (variants, regions, problems): once per session."""
+    """What IntakeContext.build reads from the repository (variants, regions, problems): once per session.
+
+    Its OCR is patient (tests/ocr_scans.py): a scan's verdict must not hang on the machine's load."""
     from pipeline.intake import IntakeContext
     from pipeline.resources import Workspace
+    from tests.ocr_scans import PATIENT
 
-    return IntakeContext.build(resources, Workspace())
+    return replace(IntakeContext.build(resources, Workspace()), ocr_limits=PATIENT)
 
 
 @pytest.fixture
@@ -181,10 +184,13 @@ def pytest_configure(config):
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
-    """Each parametrized test's first case stays in `make check`, its other cases are `slow`; slow ones run first.
+    """Each parametrized test's first case stays in `make check`, its other cases are `slow`; the
+    files holding slow tests run first, each file's tests kept together.
 
-    Run first, the long waits of watchers and relays overlap with the rest under xdist
-    instead of trailing at the end.
+    Run first, the long waits of watchers and relays overlap with the rest under xdist instead of
+    trailing at the end. Kept together, a file's module fixtures (six photos read by Tesseract, a
+    watcher, a rendered package) are built once per worker: sorting the slow tests alone to the front
+    split each file in two, and its module fixtures were torn down and built again in between.
     """
     seen = set()
     for item in items:
@@ -194,4 +200,5 @@ def pytest_collection_modifyitems(items):
         if function in seen:
             item.add_marker(pytest.mark.slow)
         seen.add(function)
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    slow_files = {item.path for item in items if item.get_closest_marker("slow") is not None}
+    items.sort(key=lambda item: item.path not in slow_files)

@@ -15,6 +15,12 @@ import pikepdf
 import pypdfium2 as pdfium
 from PIL import Image
 
+from pipeline import ocr
+
+# The tests run beside others on two cores: a page may wait its turn for a core many times over.
+# The limits themselves are tested with their own values (tests/test_ocr.py).
+PATIENT = ocr.Limits(cpu_seconds_per_page=120, wall_seconds_per_page=300, deposit_seconds=600)
+
 
 def pages(pdf: bytes, dpi: int = 200) -> list[Image.Image]:
     """Each page of a PDF as a scanner's grey image at `dpi`."""

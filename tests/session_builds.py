@@ -21,6 +21,9 @@ import functools
 import hashlib
 import inspect
 import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
@@ -84,3 +87,19 @@ def _read_or_build(key: str, build) -> bytes:
             mine.write_bytes(data)
             mine.rename(path)  # whole or absent
             return data
+
+
+def shared_folder(name: str) -> Path:
+    """A folder every process of the session shares, made by the first to ask (an OCR cache: a page
+    one worker read is not read again by another)."""
+    folder = (_FOLDER or Path(tempfile.gettempdir())) / name
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+@contextmanager
+def exclusive(name: str) -> Iterator[None]:
+    """Held by one process of the session at a time: the others wait, then find the work done."""
+    with open(shared_folder("locks") / name, "wb") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield

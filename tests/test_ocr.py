@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -18,9 +19,8 @@ from tests import builders as b
 from tests import ocr_scans as scans
 from tests import scans as corpus
 
-pytestmark = pytest.mark.xdist_group("ocr")  # one worker runs Tesseract: the others keep their cores
 VARIANT = "2021-045-lot2"
-LIMITS = ocr.Limits()
+LIMITS = scans.PATIENT  # the limits themselves are tested below with their own values
 slow = pytest.mark.slow  # Tesseract reads whole deposits: seconds a page
 
 
@@ -104,9 +104,15 @@ def test_jpeg_photos_of_the_convention_are_read(
     assert "lu par OCR" in next(d.note for d in report.documents if d.name == merged)
 
 
-def test_a_photo_taken_sideways_is_read_the_right_way_up(tesseract, convention_pages):
-    page = ocr.read_image(scans.jpeg(convention_pages[0], 80, turn=90), LIMITS)
+@pytest.mark.parametrize("turn", [90, 180, 270])
+def test_a_photo_taken_sideways_or_upside_down_is_read_the_right_way_up(tesseract, convention_pages, turn):
+    """Read as it lies, such a page does not read as French in lines: the orientation pass turns it,
+    by the quarter turns that undo the photo's, and the word boxes are the upright page's."""
+    page = ocr.read_image(scans.jpeg(convention_pages[0], 80, turn=turn), LIMITS)
     assert "CONVENTION DE SERVICE" in page.text and page.unread is None
+    assert page.upright == -turn % 360
+    title = next(w for w in page.words if w.text == "CONVENTION")
+    assert title.box[2] > 3 * title.box[3]  # wider than tall: read in the page's own lines
 
 
 @pytest.fixture
@@ -163,7 +169,7 @@ def test_a_pdf_page_declaring_an_enormous_mediabox_is_refused_within_bounded_mem
 
 def test_a_large_pdf_page_is_read_at_a_lower_dpi_rather_than_refused(tesseract, convention_pages):
     a4 = scans.image_pdf([convention_pages[0]], 200)  # 8.7 Mpx at 300 dpi: read at 200 dpi under 4 Mpx
-    (page,) = ocr.read_pdf(a4, ocr.Limits(max_pixels=4_000_000))
+    (page,) = ocr.read_pdf(a4, replace(LIMITS, max_pixels=4_000_000))
     assert page.unread is None and "CONVENTION DE SERVICE" in page.text
 
 

@@ -16,6 +16,7 @@ import shutil
 import struct
 import sys
 import zipfile
+from dataclasses import replace
 from decimal import Decimal
 from email import policy
 
@@ -29,9 +30,9 @@ from pipeline.extract import extract
 from pipeline.intake import take_in
 from pipeline.photos import assemble
 from tests import builders as b
-from tests import scans
+from tests import scans, session_builds
+from tests.ocr_scans import PATIENT
 
-pytestmark = pytest.mark.xdist_group("ocr")  # one worker runs Tesseract: the others keep their cores
 VARIANT = "2021-045-lot2"
 
 
@@ -41,9 +42,10 @@ def commune():
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    """The module's OCR cache: a page photographed once is read by Tesseract once."""
-    return tmp_path_factory.mktemp("ocr-cache")
+def cache():
+    """The module's OCR cache, shared by the session's workers: a page photographed once is read by
+    Tesseract once, whichever worker runs the test."""
+    return session_builds.shared_folder("ocr-photos")
 
 
 @pytest.fixture(scope="module")
@@ -83,14 +85,16 @@ def read(members: list[tuple[str, bytes]], cache, limits: ocr.Limits | None = No
     """The documents intake makes of these members: each read (OCR through the cache), then assembled."""
     if (missing := ocr.available()) is not None:
         pytest.skip(f"OCR NOT TESTED: {missing}")
-    reading = ocr.Reading.start(limits or ocr.Limits(), cache)
+    reading = ocr.Reading.start(limits or PATIENT, cache)
     return assemble([extract(Member(name, data), reading=reading) for name, data in members])
 
 
 @pytest.fixture(scope="module")
 def six(plain, cache):
-    """convention_p1.jpg … convention_p6.jpg read once: the cache then serves every test."""
-    return read([(f"convention_p{i}.jpg", data) for i, data in enumerate(plain, 1)], cache)
+    """convention_p1.jpg … convention_p6.jpg read once: the cache then serves every test (a worker
+    that asks while another reads them waits, then reads them from the cache)."""
+    with session_builds.exclusive("six-photos"):
+        return read([(f"convention_p{i}.jpg", data) for i, data in enumerate(plain, 1)], cache)
 
 
 # --- six photos, one convention ------------------------------------------------------------------
@@ -234,7 +238,7 @@ def test_each_frame_of_a_tiff_is_a_page_in_order(footed, cache):
 
 
 def test_a_tiff_s_frames_past_the_page_limit_are_not_read(footed, cache):
-    [doc] = read([("scan.tif", tiff_of(footed[:3]))], cache, ocr.Limits(max_pages=2))
+    [doc] = read([("scan.tif", tiff_of(footed[:3]))], cache, replace(PATIENT, max_pages=2))
     assert [p.unread is None for p in doc.scan_pages] == [True, True, False]
     assert "Page 3 sur 6" not in doc.text and "pages 3 à 3 non lues (au-delà de 2)" in doc.ocr
 
@@ -302,7 +306,7 @@ def test_a_straight_page_is_not_turned(first_page, degradation):
 
 def test_a_page_fed_askew_is_straightened_before_it_is_read_and_says_so(tesseract, first_page):
     page = scans.skew(first_page, 3.0)
-    read_page = ocr.read_image(scans.jpeg_bytes(page, 85), ocr.Limits())
+    read_page = ocr.read_image(scans.jpeg_bytes(page, 85), PATIENT)
     assert abs(read_page.skew + 3.0) <= 0.3 and read_page.upright == 0
     assert "CONVENTION DE SERVICE" in read_page.text
     title = next(w for w in read_page.words if w.text == "CONVENTION")

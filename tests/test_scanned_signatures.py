@@ -23,9 +23,9 @@ from pipeline.archive import Member
 from pipeline.extract import UNSIGNED_SCAN, extract
 from pipeline.intake import take_in
 from tests import builders as b
-from tests import scans
+from tests import scans, session_builds
+from tests.ocr_scans import PATIENT
 
-pytestmark = pytest.mark.xdist_group("ocr")  # one worker runs Tesseract: the others keep their cores
 VARIANT = "2021-045-lot2"
 MAILBOX = "Hauts-de-France@resah.fr"
 
@@ -50,11 +50,6 @@ def member(pdf: bytes, dpi: int, degradation: str, travels: str, mark: str | Non
     if travels == "jpeg":
         return Member("signature.jpg", scans.jpeg_bytes(images[0], 85))
     return Member("Convention.pdf", scans.image_pdf(images, dpi))
-
-
-PATIENT = ocr.Limits(
-    cpu_seconds_per_page=120, wall_seconds_per_page=300, deposit_seconds=600
-)  # a busy machine
 
 
 def read(m: Member):
@@ -159,9 +154,10 @@ def blank(unsigned) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def read_pages(tmp_path_factory):
-    """An OCR cache the module's intakes share: the same scan is read once, whichever test takes it in."""
-    return tmp_path_factory.mktemp("ocr")
+def read_pages():
+    """An OCR cache the module's intakes share, on every worker: the same scan is read once, whichever
+    test takes it in."""
+    return session_builds.shared_folder("ocr-signatures")
 
 
 @pytest.fixture
