@@ -12,13 +12,19 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
+import zipfile
 from pathlib import Path
 
 import pytest
 import yaml
+from PIL import Image
 
-from pipeline import api
+from pipeline import api, ocr
+from pipeline.archive import Member
+from pipeline.extract import extract
 from pipeline.reading import SAFE_LOADER
+from tests import ocr_scans as scans
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 HEAVY = ("jsonschema", "openpyxl", "docx", "docxtpl", "pypdfium2", "pikepdf", "pyhanko", "pdfplumber", "fpdf")
@@ -85,3 +91,41 @@ def test_yaml_is_read_by_libyaml_when_pyyaml_has_it():
     if not yaml.__with_libyaml__:
         pytest.skip("PyYAML built without libyaml (apt-get install libyaml-dev, then reinstall PyYAML)")
     assert SAFE_LOADER is yaml.CSafeLoader
+
+
+@pytest.fixture
+def watched_tesseract(tmp_path, monkeypatch) -> Path:
+    """A `tesseract` first on the PATH that notes each start in the file returned and knows no language:
+    OCR then reads as unavailable (French missing), and nothing is ever OCRed. Its folder's name is new
+    each time: pytest may give the next test the same tmp_path, and csac asks Tesseract once per PATH."""
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))
+    started = tmp_path / "tesseract-started"
+    (folder / "tesseract").write_text(f"#!/bin/sh\necho \"$@\" >> '{started}'\n", encoding="utf-8")
+    (folder / "tesseract").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+    return started
+
+
+def test_a_deposit_without_scans_never_starts_tesseract(signed, tmp_path, watched_tesseract):
+    options = api.IntakeOptions(deposit=signed, outbox=tmp_path / "o", state=tmp_path / "v")
+    report = api.take_in_deposit(options)
+    assert report.status == "complete"
+    assert not watched_tesseract.exists()
+
+
+@pytest.mark.parametrize("named", ["Convention signée", "/EJ ", ".xlsx"])
+def test_a_document_with_text_is_read_without_starting_tesseract(named, signed, watched_tesseract):
+    with zipfile.ZipFile(signed) as z:
+        member = next(Member(n, z.read(n)) for n in z.namelist() if named in n)
+    doc = extract(member, reading=ocr.Reading.start(ocr.Limits(), None))
+    assert doc.text and doc.ocr is None
+    assert not watched_tesseract.exists()
+
+
+@pytest.mark.parametrize("kind", ["photo", "image-only PDF"])
+def test_a_scan_asks_tesseract_whether_ocr_can_run(kind, watched_tesseract):
+    page = Image.new("L", (850, 1100), 255)
+    data = {"photo": scans.jpeg(page), "image-only PDF": scans.image_pdf([page], 100)}[kind]
+    doc = extract(Member("scan", data), reading=ocr.Reading.start(ocr.Limits(), None))
+    assert watched_tesseract.read_text(encoding="utf-8").split() == ["--list-langs"]
+    assert doc.ocr.startswith("OCR indisponible (français de Tesseract absent)")
