@@ -305,6 +305,8 @@ def _without_signing_api() -> None:
     package = importlib.util.module_from_spec(spec)
 
     def complete(name: str):
+        if name.startswith("__") and name != "__all__":  # a tool's probe (__wrapped__…), not the __init__'s
+            raise AttributeError(name)
         if importlib.util.find_spec(f"pyhanko.sign.{name}") is not None:
             return importlib.import_module(f"pyhanko.sign.{name}")
         del package.__getattr__  # the package is whole from here on

@@ -148,9 +148,11 @@ def fresh_on(signed: Path, code: str) -> dict:
 
 @pytest.mark.slow  # a fresh interpreter
 def test_after_a_validation_pyhankos_signing_names_still_import(signed):
+    """A tool's probe (inspect.unwrap asks for __wrapped__) does not load the signing API; a name of it does."""
     code = (
-        "status = signature.check_pdf(pdf, False).status\nbefore = 'aiohttp' in sys.modules\n"
-        "from pyhanko.sign import DEFAULT_MD, PdfSigner, Signer, signers\nimport pyhanko.sign\n"
+        "status = signature.check_pdf(pdf, False).status\nimport pyhanko.sign, inspect\n"
+        "inspect.unwrap(pyhanko.sign)\nbefore = 'aiohttp' in sys.modules\n"
+        "from pyhanko.sign import DEFAULT_MD, PdfSigner, Signer, signers\n"
         "print(json.dumps([status, before, PdfSigner is signers.PdfSigner, Signer is signers.Signer,\n"
         "                  pyhanko.sign.sign_pdf is signers.sign_pdf, DEFAULT_MD == signers.DEFAULT_MD]))"
     )
