@@ -290,22 +290,51 @@ def _without_signing_api() -> None:
     That file imports pyHanko's whole signing API and, through its timestamp client, aiohttp: 0.4 s of
     CPU at every csac start, half of pyHanko's import, for code csac never runs here (it validates).
     `pyhanko.sign` is registered as a package whose submodules import as usual (`from pyhanko.sign
-    import signers` still works); done only if nothing has imported it yet.
+    import signers` still works); a name its __init__ defines (`from pyhanko.sign import Signer`, as
+    pyHanko's own CSC signer and timestamp client write) runs that __init__ first, so the package ends
+    as it would have been. Done only if nothing has imported it yet.
     """
     if "pyhanko.sign" in sys.modules:
         return
+    import importlib
     import importlib.util
 
     import pyhanko
 
     spec = importlib.util.find_spec("pyhanko.sign")
     package = importlib.util.module_from_spec(spec)
+
+    def complete(name: str):
+        if name.startswith("__") and name != "__all__":  # a tool's probe (__wrapped__…), not the __init__'s
+            raise AttributeError(name)
+        if importlib.util.find_spec(f"pyhanko.sign.{name}") is not None:
+            return importlib.import_module(f"pyhanko.sign.{name}")
+        del package.__getattr__  # the package is whole from here on
+        spec.loader.exec_module(package)
+        return getattr(package, name)
+
+    package.__getattr__ = complete
     sys.modules["pyhanko.sign"] = pyhanko.sign = package
+
+
+VALIDATION_MODULES = ("pyhanko.pdf_utils.reader", "pyhanko.sign.validation", "pyhanko.sign.diff_analysis",
+                      "pyhanko_certvalidator", ".annotations_rule", ".late_widgets")  # fmt: skip
+
+
+def _load_validation() -> None:
+    """Import what validating a signature runs, before its call budget starts: the budget is for
+    pyHanko's work on one PDF, the same whether or not this process has validated one before (the
+    imports alone take some 20,000 calls)."""
+    import importlib
+
+    _without_signing_api()
+    for module in VALIDATION_MODULES:
+        importlib.import_module(module, __package__)
 
 
 def _validate_all(data: bytes) -> list[SignatureCheck]:
     """Each signature's verdict, the latest first, stopping at the first that counts."""
-    _without_signing_api()
+    _load_validation()
     from pyhanko.pdf_utils.reader import PdfFileReader
 
     if xref_entries(data, MAX_XREF_ENTRIES) > MAX_XREF_ENTRIES:
