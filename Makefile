@@ -81,12 +81,12 @@ bench: $(STAMP)
 bench-web: $(STAMP)
 	$(PY) bench/deposit_load.py
 
-# Scans and phone photos of the four conventions read by OCR (needs Tesseract with `fra`; minutes).
-# One OpenMP thread per Tesseract: on 2 cores its default threads cost several times the CPU.
 # The desk's list page with 30,000 dossiers, over HTTP on loopback (median and 95th percentile).
 bench-desk: $(STAMP)
 	$(PY) bench/desk_list.py
 
+# Scans and phone photos of the four conventions read by OCR (needs Tesseract with `fra`; minutes).
+# One OpenMP thread per Tesseract: on 2 cores its default threads cost several times the CPU.
 bench-ocr: $(STAMP)
 	OMP_THREAD_LIMIT=1 $(PY) bench/ocr.py
 
