@@ -261,7 +261,15 @@ def test_a_tiff_whose_pages_loop_is_read_once(cache):
 
 def heic_of(photo: bytes) -> bytes:
     """The photo as an iPhone saves it (HEIC), by pillow-heif."""
-    pillow_heif = pytest.importorskip("pillow_heif", reason="HEIC NOT TESTED: pip install 'csac[heic]'")
+    pytest.importorskip("pillow_heif", reason="HEIC NOT TESTED: pip install 'csac[heic]'")
+    return _encoded_heic(photo)
+
+
+@session_builds.once
+def _encoded_heic(photo: bytes) -> bytes:
+    """Encoded once per session: x265 takes seconds for a page-sized photo."""
+    import pillow_heif
+
     pillow_heif.register_heif_opener()
     out = io.BytesIO()
     Image.open(io.BytesIO(photo)).save(out, "HEIF", quality=85)
