@@ -376,24 +376,11 @@ class Peak:
         self.thread.join()
 
 
-def session(port: int) -> tuple[str, str]:
-    """A session's cookie and its CSRF token, as a browser gets them from the form."""
-    import http.client
-
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    conn.request("GET", "/depot")
-    response = conn.getresponse()
-    cookie = response.getheader("Set-Cookie").split(";", 1)[0]
-    token = re.search(r'name="csrf_token" value="([^"]+)"', response.read().decode()).group(1)
-    conn.close()
-    return cookie, token
-
-
 def send_streamed(port: int, size: int, chunked: bool) -> str:
     """A deposit of `size` bytes of file sent in 1 MB pieces (one buffer, sent again and again: this test
     stays flat too), with its Content-Length or in chunks without one, from a session with its token;
     the server's answer."""
-    cookie, token = session(port)
+    cookie, token = web.session(port)
     boundary = "----csac-grand"
     head = (
         f'--{boundary}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n{token}\r\n'

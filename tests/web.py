@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import threading
 import time
@@ -50,12 +51,15 @@ def settings_for(root: Path, limits: WebLimits | None = None, config: Config | N
 
 
 @contextlib.contextmanager
-def _serving(app, port: int) -> Iterator[None]:
+def _serving(app, port: int, proxies: str = "127.0.0.1") -> Iterator[None]:
+    """`proxies`: the addresses whose X-Forwarded-For is believed, as `csac serve --forwarded-allow-ips`."""
     import uvicorn
 
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", proxy_headers=True,
+        forwarded_allow_ips=proxies,
+    )  # fmt: skip
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -91,16 +95,21 @@ def _watching(settings: WebSettings, watch_settings) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def site(root: Path, limits: WebLimits | None = None, watch: bool = True, config: Config | None = None):
-    """The application served on a free loopback port, its watcher beside it (quick to settle)."""
+def site(
+    root: Path, limits: WebLimits | None = None, watch: bool = True, config: Config | None = None,
+    proxies: str = "127.0.0.1", attempts: int = 3,
+):  # fmt: skip
+    """The application served on a free loopback port, its watcher beside it (quick to settle; a deposit
+    it fails on set aside after `attempts` tries)."""
     from pipeline.watch import WatchSettings
 
     settings = settings_for(root, limits, config)
     port = free_port()
     with contextlib.ExitStack() as stack:
-        stack.enter_context(_serving(create_app(settings), port))
+        stack.enter_context(_serving(create_app(settings), port, proxies))
         if watch:
-            stack.enter_context(_watching(settings, WatchSettings(settle=0.2, form_grace=0.2, tick=0.05)))
+            quick = WatchSettings(settle=0.2, form_grace=0.2, tick=0.05, attempts=attempts)
+            stack.enter_context(_watching(settings, quick))
         yield Site(f"http://127.0.0.1:{port}", settings, settings.config.workspace)
 
 
@@ -156,6 +165,19 @@ def multipart(fields: dict[str, str], file: tuple[str, str, bytes] | None) -> tu
     return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
+def session(port: int) -> tuple[str, str]:
+    """A session's cookie and its CSRF token, as a browser gets them from the form (for raw requests)."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", "/depot")
+    response = conn.getresponse()
+    cookie = response.getheader("Set-Cookie").split(";", 1)[0]
+    token = re.search(r'name="csrf_token" value="([^"]+)"', response.read().decode()).group(1)
+    conn.close()
+    return cookie, token
+
+
 class Visitor:
     """A client without a browser, with cookies of its own: it reads the form's token as a browser would."""
 
@@ -181,7 +203,6 @@ class Visitor:
             return exc.code, exc.read().decode(), exc.geturl()
 
     def token(self) -> str:
-        import re
 
         page = self.open("/depot")[1]
         return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)

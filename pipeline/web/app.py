@@ -34,6 +34,9 @@ class WebLimits:
     deposits_per_minute: int = 6  # per client address
     verdict_wait: float = 120.0  # seconds the page waits for the watcher before saying the mail will tell
     refresh: float = 1.0  # seconds between two looks at the journal while the page waits
+    upload_idle: float = (
+        60.0  # seconds an upload may stall before it is refused (a slow client holds a connection)
+    )
 
 
 @dataclass(frozen=True)

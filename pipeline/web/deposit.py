@@ -21,7 +21,7 @@ from pathlib import Path
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
@@ -189,7 +189,7 @@ class DepositPages:
         address = request.client.host if request.client else "inconnu"
         limit = self.settings.limits.upload_bytes
         if not self.throttle.allow(address):
-            await upload.drain(request.stream(), upload.DRAIN_FACTOR * limit)
+            await upload.Body(request, self.settings.limits.upload_idle).drain(upload.DRAIN_FACTOR * limit)
             per_minute = self.settings.limits.deposits_per_minute
             message = (
                 f"Trop de dépôts depuis votre adresse : {per_minute} par minute au plus. Rien n'a été "
@@ -203,7 +203,12 @@ class DepositPages:
                 raise upload.UploadRefused(csrf.REFUSED, 403)
 
         try:
-            received = await upload.receive(request, self.inbox, limit, FILE_FIELD, token_first)
+            received = await upload.receive(
+                request, self.inbox, limit, self.settings.limits.upload_idle, FILE_FIELD, token_first
+            )
+        except ClientDisconnect:  # gone mid-upload: nothing was kept, and nobody reads an answer
+            log.info("dépôt web : %s est parti avant la fin de l'envoi ; rien n'a été gardé", address)
+            return Response(status_code=400)
         except upload.UploadRefused as exc:  # nothing was kept
             if exc.status == 403:
                 return error_page(request, 403, str(exc))

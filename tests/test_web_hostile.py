@@ -1,0 +1,236 @@
+"""The public deposit page against hostile visitors and careless depositors, over plain HTTP.
+
+Each attack is sent as raw bytes on a socket (what a browser would never send, a client may): every
+upload gets one outcome, a French page saying what is wrong and what to do, and nothing is left in
+the inbox, not even a hidden staging file.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+
+import pytest
+
+from pipeline.web.app import WebLimits
+from tests import builders as b
+from tests import web
+
+pytestmark = pytest.mark.xdist_group(name="web_deposit")  # beside test_web_deposit.py: one worker for both
+IDLE = 1.0  # seconds an upload may stall on the module's site
+BOUNDARY = "----csac-hostile"
+KIND = f"multipart/form-data; boundary={BOUNDARY}"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    limits = WebLimits(deposits_per_minute=1000, upload_idle=IDLE)
+    with web.site(tmp_path_factory.mktemp("hostile"), limits) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    """A site whose uploads are limited to 1 MB, without watcher: a body past the limit stays cheap."""
+    limits = WebLimits(deposits_per_minute=1000, upload_bytes=1024 * 1024, upload_idle=IDLE)
+    with web.site(tmp_path_factory.mktemp("petit"), limits, watch=False) as running:
+        yield running
+
+
+def port_of(site) -> int:
+    return int(site.url.rsplit(":", 1)[1])
+
+
+def everything_in(site) -> list[str]:
+    """Every file in the inbox itself, hidden ones (staging) included."""
+    return sorted(p.name for p in site.workspace.inbox.iterdir() if p.is_file())
+
+
+def part(name: str, data: bytes, filename: str | None = None) -> bytes:
+    disposition = f'Content-Disposition: form-data; name="{name}"'
+    if filename is not None:
+        disposition += f'; filename="{filename}"\r\nContent-Type: application/zip'
+    return f"--{BOUNDARY}\r\n{disposition}\r\n\r\n".encode() + data + b"\r\n"
+
+
+def body_of(token: str, fields: dict[str, str], file: tuple[str, bytes] | None) -> bytes:
+    """The form as the page sends it: token first, fields, the file, the closing boundary."""
+    parts = [part("csrf_token", token.encode())] + [part(k, v.encode()) for k, v in fields.items()]
+    if file:
+        parts.append(part("fichier", file[1], file[0]))
+    return b"".join(parts) + f"--{BOUNDARY}--\r\n".encode()
+
+
+def send(site, head: str, body: bytes = b"", pause: float | None = None) -> str:
+    """A request written as bytes (`head` without its blank line); with `pause`, the connection then
+    stays open, silent, for that long at most: the server's answer, or what came before it was cut."""
+    with socket.create_connection(("127.0.0.1", port_of(site)), timeout=60) as conn:
+        try:
+            conn.sendall(head.encode() + b"\r\n" + body)
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            return f"envoi coupé : {exc!r}"
+        if pause is not None:
+            conn.settimeout(pause)
+        answer = b""
+        try:
+            while chunk := conn.recv(65536):
+                answer += chunk
+        except (ConnectionResetError, TimeoutError) as exc:
+            answer += f"\n<<{exc!r}>>".encode()
+    return answer.decode("utf-8", "replace")
+
+
+def post(
+    site, cookie: str, body: bytes, kind: str = KIND, length: int | None = None, host="127.0.0.1"
+) -> str:
+    length = len(body) if length is None else length
+    return send(
+        site,
+        f"POST /depot HTTP/1.1\r\nHost: {host}\r\nContent-Type: {kind}\r\nCookie: {cookie}\r\n"
+        f"Content-Length: {length}\r\nConnection: close\r\n",
+        body,
+    )
+
+
+def chunked(body: bytes, piece: int = 65536) -> bytes:
+    return b"".join(
+        b"%x\r\n%s\r\n" % (len(c), c) for c in (body[i : i + piece] for i in range(0, len(body), piece))
+    )
+
+
+def said(answer: str) -> str:
+    """The page's refusal or error message (the first alert), unescaped."""
+    import html
+
+    found = re.search(r'role="alert"[^>]*>([^<]+)<', answer)
+    return html.unescape(found.group(1)) if found else ""
+
+
+def french_page(answer: str, status: int) -> str:
+    """The answer's message, once checked it is our French page with that status (no library text)."""
+    assert answer.startswith(f"HTTP/1.1 {status} "), answer[:300]
+    assert '<html lang="fr">' in answer and "Traceback" not in answer
+    return said(answer)
+
+
+# -- a body that stops short, stalls, or never was a form ----------------------------------------------
+
+
+def test_a_body_cut_short_anywhere_is_refused_and_leaves_no_staging_file(site):
+    """The Content-Length promises less than the form: the parser never reaches the closing boundary."""
+    cookie, token = web.session(port_of(site))
+    whole = body_of(token, b.form(b.Entity()), ("coupe.zip", b"PK\x03\x04" + bytes(200_000)))
+    file_starts = whole.index(b'filename="coupe.zip"')
+    cuts = {
+        "in the file": file_starts + 100_000,
+        "before the closing boundary": len(whole) - len(f"--{BOUNDARY}--\r\n"),
+        "in the file part's headers": file_starts + 5,
+        "inside the closing boundary": len(whole) - 3,  # "--BOUNDARY-": the last dash and CRLF missing
+    }
+    for where, cut in cuts.items():
+        answer = post(site, cookie, whole[:cut])
+        assert french_page(answer, 400).startswith("L'envoi a été interrompu avant la fin du fichier"), where
+        assert everything_in(site) == [], where
+
+
+def test_a_stalled_upload_is_refused_after_its_idle_time_and_other_pages_still_answer(site):
+    """Clients that stop sending, anywhere in the body, with a length or in chunks: each refused in French
+    once IDLE seconds pass without a byte, its staging file removed; the site answers meanwhile."""
+    cookie, token = web.session(port_of(site))
+    whole = body_of(token, b.form(b.Entity()), ("lent.zip", b"PK\x03\x04" + bytes(50_000)))
+    head = f"POST /depot HTTP/1.1\r\nHost: x\r\nContent-Type: {KIND}\r\nCookie: {cookie}\r\nConnection: close\r\n"
+    stalls = {
+        "nothing sent": (head + f"Content-Length: {len(whole)}\r\n", b""),
+        "in the fields": (head + f"Content-Length: {len(whole)}\r\n", whole[:300]),
+        "in the file": (head + f"Content-Length: {len(whole)}\r\n", whole[:30_000]),
+        "chunked, in the file": (head + "Transfer-Encoding: chunked\r\n", chunked(whole[:30_000])),
+    }
+    answers: dict[str, str] = {}
+    threads = [
+        threading.Thread(target=lambda k=k, h=h, d=d: answers.__setitem__(k, send(site, h, d, pause=30)))
+        for k, (h, d) in stalls.items()
+    ]
+    for t in threads:
+        t.start()
+    time.sleep(IDLE / 2)
+    started = time.monotonic()
+    status, _, _ = web.Visitor(site.url).open("/depot")
+    assert status == 200 and time.monotonic() - started < IDLE  # the stalled uploads hold nobody up
+    for t in threads:
+        t.join()
+    for where, answer in answers.items():
+        message = french_page(answer, 408)
+        assert message.startswith(
+            "L'envoi s'est arrêté en cours de route (plus rien reçu depuis 1 secondes)"
+        ), where
+    assert everything_in(site) == []
+
+
+def test_a_refused_body_is_read_to_its_end_so_the_client_gets_its_french_answer(site):
+    """Bodies refused at their first bytes, several megabytes long: the client sends them whole and reads
+    the refusal (no connection reset)."""
+    cookie, token = web.session(port_of(site))
+    mb = 1024 * 1024
+    refused = {
+        "urlencoded": (b"a=" + b"b" * 8 * mb, "application/x-www-form-urlencoded", "avec son fichier"),
+        "plain text": (bytes(8 * mb), "text/plain", "avec son fichier"),
+        "multipart without boundary": (bytes(8 * mb), "multipart/form-data", "avec son fichier"),
+        "garbage under a boundary": (b"\x00\xff" * 4 * mb, KIND, "mal formé"),
+        "file before the token": (
+            part("fichier", bytes(8 * mb), "avant.zip") + part("csrf_token", token.encode()),
+            KIND,
+            "jeton",
+        ),
+    }
+    for what, (body, kind, words) in refused.items():
+        answer = post(site, cookie, body, kind)
+        status = 403 if words == "jeton" else 400
+        assert words in french_page(answer, status), what
+    assert everything_in(site) == []
+
+
+def test_a_body_past_the_limit_without_a_length_is_refused_wherever_its_bytes_are(small):
+    """In chunks, nothing announced: a file past the limit, bytes after the closing boundary (which the
+    parser skips, unbounded), a file just under the limit followed by them: each refused with the size
+    message as the bytes pass it, nothing kept."""
+    cookie, token = web.session(port_of(small))
+    form = body_of(token, b.form(b.Entity()), ("petit.zip", b"PK\x03\x04"))
+    big = bytes(1536 * 1024)  # past the limit, within what is read of a refused body before it is cut
+    bodies = {
+        "file": body_of(token, b.form(b.Entity()), ("gros.zip", big)),
+        "epilogue": form + big,
+        "file under the limit, then an epilogue": body_of(token, {}, ("juste.zip", bytes(1000 * 1024))) + big,
+    }
+    head = (
+        f"POST /depot HTTP/1.1\r\nHost: x\r\nContent-Type: {KIND}\r\nCookie: {cookie}\r\n"
+        "Transfer-Encoding: chunked\r\nConnection: close\r\n"
+    )
+    for where, body in bodies.items():
+        answer = send(small, head, chunked(body) + b"0\r\n\r\n")
+        assert french_page(answer, 413).startswith("Le fichier dépasse 1 Mo"), where
+        assert everything_in(small) == [], where
+
+
+def test_a_form_of_many_parts_is_refused_quickly(small):
+    cookie, token = web.session(port_of(small))
+    for count in (40, 500, 5000):
+        parts = [part("csrf_token", token.encode())] + [part(f"x{i}", b"") for i in range(count)]
+        started = time.monotonic()
+        answer = post(small, cookie, b"".join(parts) + f"--{BOUNDARY}--\r\n".encode())
+        assert french_page(answer, 400).startswith("Le formulaire reçu est mal formé"), count
+        assert time.monotonic() - started < 5, count
+    assert everything_in(small) == []
+
+
+def test_an_empty_file_is_refused_on_the_page_naming_it(site):
+    cookie, token = web.session(port_of(site))
+    for name, shown in (("vide.zip", "vide.zip"), ("Dépôt signé.zip", "Dépôt signé.zip"),
+                        ("a\x01\x1b[31mb.zip", "a\ufffd\ufffd[31mb.zip")):  # fmt: skip
+        answer = post(site, cookie, body_of(token, b.form(b.Entity()), (name, b"")))
+        assert french_page(answer, 400) == (
+            f"Le fichier « {shown} » est vide (0 octet) : rien n'a été enregistré. Joignez le ZIP de votre dépôt."
+        )
+        assert 'value="Commune de Test-sur-Mer"' in answer  # what was typed is kept
+    assert everything_in(site) == []
