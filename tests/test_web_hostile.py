@@ -234,3 +234,18 @@ def test_an_empty_file_is_refused_on_the_page_naming_it(site):
         )
         assert 'value="Commune de Test-sur-Mer"' in answer  # what was typed is kept
     assert everything_in(site) == []
+
+
+# -- what the page sends back ---------------------------------------------------------------------------
+
+
+def test_the_address_after_a_deposit_stays_on_the_site_whatever_host_the_client_names(site):
+    cookie, token = web.session(port_of(site))
+    for n, host in enumerate(("evil.example", "evil.example:8080", "127.0.0.1:1@evil.example", "[::1]")):
+        body = body_of(
+            token, b.form(b.Entity(siret=b.make_siret(5300 + n))), (f"h{n}.zip", b"pas un zip %d" % n)
+        )
+        answer = post(site, cookie, body, host=host)
+        assert answer.startswith("HTTP/1.1 303 "), host
+        location = re.search(r"^location: (\S+)", answer, re.I | re.M).group(1)
+        assert location.startswith("/depot/suivi/") and "evil" not in location, host

@@ -238,7 +238,8 @@ class DepositPages:
             log.exception("dépôt web : la boîte de dépôt %s n'a pas pu être écrite", self.inbox)
             return error_page(request, 503, NOT_KEPT)
         ticket = self.tickets.issue(staged.sha256, dropped.source)
-        return RedirectResponse(request.url_for("deposit_verdict", ticket=ticket), 303)
+        # a path, not an address: the Host header a client sends never chooses where it is sent next
+        return RedirectResponse(request.url_for("deposit_verdict", ticket=ticket).path, 303)
 
     # -- the verdict -----------------------------------------------------------------------------
     async def _row(self, ticket: str) -> tuple[dict | None, float] | None:
