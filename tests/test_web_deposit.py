@@ -199,22 +199,11 @@ def test_a_file_that_is_no_zip_gets_its_refusal_on_the_page_in_the_words_of_the_
     visitor = web.Visitor(site.url)
     status, _, address = visitor.deposit(b.form(b.Entity()), b"pas une archive, sans pareille", "x.zip")
     assert status == 200 and "/depot/suivi/" in address
-    page = verdict_page(visitor, address, site.url)
+    page = web.verdict_page(visitor, address, site.url)
     assert "<h1>Dépôt refusé</h1>" in page
     assert "n&#39;est pas une archive ZIP" in page
     again = re.search(r'id="nouveau" href="([^"]+)"', page).group(1).replace("&amp;", "&")
     assert 'value="Commune de Test-sur-Mer"' in visitor.open(again)[1]
-
-
-def verdict_page(visitor, address: str, url: str) -> str:
-    """The verdict page once it has the verdict (it is looked at again every 0.1 s, 30 s at most)."""
-    page = visitor.open(address.removeprefix(url))[1]
-    for _ in range(300):
-        if 'id="verdict"' in page:
-            break
-        time.sleep(0.1)
-        page = visitor.open(address.removeprefix(url))[1]
-    return page
 
 
 def test_depositors_at_the_same_time_each_get_their_own_verdict_and_only_theirs(site):
@@ -225,7 +214,7 @@ def test_depositors_at_the_same_time_each_get_their_own_verdict_and_only_theirs(
         visitor = web.Visitor(site.url)
         form = b.form(b.Entity(siret=b.make_siret(5200 + i)))
         _, _, address = visitor.deposit(form, b"fichier %d" % i, f"depot-{i}.zip")
-        pages[i] = verdict_page(visitor, address, site.url)
+        pages[i] = web.verdict_page(visitor, address, site.url)
 
     threads = [threading.Thread(target=one, args=(i,)) for i in range(6)]
     for t in threads:

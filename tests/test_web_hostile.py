@@ -270,22 +270,12 @@ def test_what_a_depositor_types_is_shown_as_text_on_every_page_never_as_html(sit
         assert status == 400 and value not in page and "<script>alert" not in page and "<img" not in page
         typed["email"] = "mairie@exemple.fr"
         status, _, address = visitor.deposit(typed, b"pas un zip %d" % n, f"{value}.zip")
-        page = verdict_page(visitor, address, site.url)
+        page = web.verdict_page(visitor, address, site.url)
         again = re.search(r'id="nouveau" href="([^"]+)"', page).group(1).replace("&amp;", "&")
         filled = visitor.open(again)[1]
         for shown in (page, filled):
             assert value not in shown and "<script>alert" not in shown and "<img" not in shown
         assert f'value="{escape("Commune " + value)}"' in filled  # shown, as text
-
-
-def verdict_page(visitor, address: str, url: str) -> str:
-    page = visitor.open(address.removeprefix(url))[1]
-    for _ in range(300):
-        if 'id="verdict"' in page:
-            break
-        time.sleep(0.1)
-        page = visitor.open(address.removeprefix(url))[1]
-    return page
 
 
 def test_the_same_file_sent_by_three_depositors_at_once_gets_three_verdicts(site):
@@ -298,7 +288,7 @@ def test_the_same_file_sent_by_three_depositors_at_once_gets_three_verdicts(site
     def one(i: int) -> None:
         visitor = web.Visitor(site.url)
         _, _, address = visitor.deposit(form, data, "meme.zip")
-        pages[i] = verdict_page(visitor, address, site.url)
+        pages[i] = web.verdict_page(visitor, address, site.url)
 
     threads = [threading.Thread(target=one, args=(i,)) for i in range(3)]
     for t in threads:
@@ -349,6 +339,6 @@ def test_a_deposit_the_watcher_sets_aside_is_shown_set_aside_not_refused(tmp_pat
                                      [("EJ.pdf", b.order_pdf(b.Entity(), Decimal("2000"))), ("note.txt", b"x")])):  # fmt: skip
             visitor = web.Visitor(faulty.url)
             _, _, address = visitor.deposit(b.form(b.Entity()), b.zip_of(members), f"depot-{n}.zip")
-            page = verdict_page(visitor, address, faulty.url)
+            page = web.verdict_page(visitor, address, faulty.url)
             assert "<h1>Dépôt mis de côté pour examen</h1>" in page, n
             assert "Dépôt refusé" not in page

@@ -178,6 +178,17 @@ def session(port: int) -> tuple[str, str]:
     return cookie, token
 
 
+def verdict_page(visitor, address: str, url: str) -> str:
+    """The verdict page once it has the verdict (it is looked at again every 0.1 s, 30 s at most)."""
+    page = visitor.open(address.removeprefix(url))[1]
+    for _ in range(300):
+        if 'id="verdict"' in page:
+            break
+        time.sleep(0.1)
+        page = visitor.open(address.removeprefix(url))[1]
+    return page
+
+
 class Visitor:
     """A client without a browser, with cookies of its own: it reads the form's token as a browser would."""
 
