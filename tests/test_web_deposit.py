@@ -256,16 +256,47 @@ def test_without_a_verdict_in_time_the_page_says_it_will_come_by_mail_and_stops_
         assert len(inbox_files(idle)) == 2  # the ZIP and its form, for the watcher to take
 
 
-def test_staging_files_left_by_a_stopped_server_are_swept_and_those_of_uploads_under_way_stay(tmp_path):
-    from pipeline.web.upload import STALE_SECONDS, sweep
+def test_staging_files_and_forms_left_by_a_stopped_server_are_swept_and_the_others_stay(tmp_path):
+    """What an upload (its staging file) or a drop (its form under a temporary name) left when the server
+    was killed, a day old, is removed; the same under way, and anything not ours, stays."""
+    from pipeline.drop import TEMPORARY_PREFIX
+    from pipeline.web.upload import STAGING_PREFIX, STALE_SECONDS, sweep
 
-    old, fresh = tmp_path / ".web-abandonne.part", tmp_path / ".web-en-cours.part"
-    for path in (old, fresh, tmp_path / "depot.zip"):
-        path.write_bytes(b"PK")
     now = time.time()
-    os.utime(old, (now - STALE_SECONDS - 60, now - STALE_SECONDS - 60))
-    assert sweep(tmp_path, now) == [old]
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".web-en-cours.part", "depot.zip"]
+    left = [tmp_path / f"{STAGING_PREFIX}abandonne.part", tmp_path / f"{TEMPORARY_PREFIX}depot-web-1a2b3c4d-x1.json.part",
+            tmp_path / f"{TEMPORARY_PREFIX}Mairie-de-Suite-web-00ff00ff-k_9.json.part"]  # fmt: skip
+    under_way = [
+        tmp_path / f"{STAGING_PREFIX}en-cours.part",
+        tmp_path / f"{TEMPORARY_PREFIX}d-web-0-a.json.part",
+    ]
+    not_ours = [tmp_path / ".depot.zip.part", tmp_path / ".depot-x1.json.part", tmp_path / "depot.zip"]
+    for path in left + under_way + not_ours:
+        path.write_bytes(b"PK")
+    for path in left + not_ours:
+        os.utime(path, (now - STALE_SECONDS - 60, now - STALE_SECONDS - 60))
+    assert sweep(tmp_path, now) == sorted(left)
+    assert sorted(tmp_path.iterdir()) == sorted(under_way + not_ours)
+
+
+def test_a_drops_temporary_form_is_named_for_the_sweep(tmp_path, monkeypatch):
+    """The form drop() writes under a temporary name is one the sweep knows (its name seen as it is
+    placed: the real place() still does the work)."""
+    from pipeline import drop as dropping
+
+    seen: list[str] = []
+    original = dropping.place
+
+    def watching(src: Path, dst: Path) -> bool:
+        seen.append(src.name)
+        return original(src, dst)
+
+    staged = tmp_path / ".web-x.part"
+    staged.write_bytes(b"PK")
+    monkeypatch.setattr(dropping, "place", watching)
+    dropping.drop(staged, {"raison_sociale": "x"}, tmp_path, "depot-web-12345678")
+    assert seen[0].startswith(dropping.TEMPORARY_PREFIX + "depot-web-12345678-") and seen[0].endswith(
+        ".json.part"
+    )
 
 
 # -- csac serve, as it runs in production ---------------------------------------------------------

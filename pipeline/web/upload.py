@@ -23,6 +23,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 
+from ..drop import TEMPORARY_PREFIX
 from ..untrusted import printable
 
 STAGING_PREFIX = ".web-"  # hidden, and ".part": never taken by the watcher (pipeline/watch.py)
@@ -34,10 +35,12 @@ STALE_SECONDS = 86400  # a staging file this old was left by a server that stopp
 
 
 def sweep(folder: Path, now: float) -> list[Path]:
-    """Staging files left by a server that stopped mid-upload, removed; those of an upload under way
-    (this server's or another's on the same inbox) are younger than a day and stay."""
+    """Staging files and temporary forms (pipeline/drop.py) left by a server that stopped mid-upload or
+    mid-drop, removed; those of an upload under way (this server's or another's on the same inbox) are
+    younger than a day and stay, and so does any other hidden file (a clerk's copy under way)."""
     removed = []
-    for path in folder.glob(f"{STAGING_PREFIX}*.part"):
+    ours = [*folder.glob(f"{STAGING_PREFIX}*.part"), *folder.glob(f"{TEMPORARY_PREFIX}*.part")]
+    for path in sorted(ours):
         with contextlib.suppress(OSError):
             if now - path.stat().st_mtime > STALE_SECONDS:
                 path.unlink()
