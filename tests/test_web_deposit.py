@@ -142,6 +142,19 @@ def test_a_file_over_64_mb_chosen_in_the_browser_is_refused_before_it_is_sent(si
     assert browser.current_url == site.url + "/depot" and inbox_files(site) == before
 
 
+@pytest.mark.slow
+def test_the_browser_speaks_french_so_its_file_button_does_too(site, browser):
+    """What the page cannot translate (the file input's « Choisir un fichier ») is Chromium's: in French
+    with chromium-l10n (the screenshots in docs/ show it)."""
+    if not web.FRENCH_CHROMIUM.exists():
+        why = f"{web.FRENCH_CHROMIUM} absent — apt-get install -y chromium-l10n"
+        if os.environ.get("CI"):
+            pytest.fail(why + " (.ci/run should have installed it)")
+        pytest.skip(why)
+    browser.get(site.url + "/depot")
+    assert browser.execute_script("return navigator.languages")[:2] == ["fr-FR", "fr"]
+
+
 # -- without a browser ----------------------------------------------------------------------------
 
 

@@ -27,6 +27,7 @@ from pipeline.web.app import WebLimits, WebSettings, create_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
+FRENCH_CHROMIUM = Path("/usr/lib/chromium/locales/fr.pak")  # Debian's chromium-l10n
 SECRET = "clé-de-test-qui-signe-les-cookies-et-les-liens"
 
 
@@ -131,7 +132,10 @@ def chromium():
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
                      "--disable-extensions", "--window-size=1200,1600", "--lang=fr-FR"):  # fmt: skip
         options.add_argument(argument)
-    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+    # LANGUAGE=fr: Chromium's own words (the file button) in French, with Debian's chromium-l10n; the
+    # --lang flag alone leaves them English
+    service = Service(str(CHROMEDRIVER), env={**os.environ, "LANGUAGE": "fr"})
+    driver = webdriver.Chrome(options=options, service=service)
     driver.set_page_load_timeout(60)
     return driver
 
