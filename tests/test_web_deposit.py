@@ -335,7 +335,7 @@ def test_csac_serve_runs_its_watcher_beside_the_pages_and_stops_both(tmp_path):
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         url = f"http://127.0.0.1:{port}"
-        wait_for_port(port, process)
+        web.wait_for_port(port, process)
         visitor = web.Visitor(url)
         _, page, address = visitor.deposit(b.form(b.Entity()), b"pas une archive", "x.zip")
         for _ in range(600):
@@ -366,22 +366,10 @@ def server_process(tmp_path_factory):
     command = [sys.executable, "-m", "pipeline", "serve", "--no-watch", "--port", str(port),
                "--inbox", str(root / "inbox"), "--outbox", str(root / "outbox"), "--state", str(root / "var")]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for_port(port, process)
+    web.wait_for_port(port, process)
     yield port, root / "inbox", process.pid
     process.terminate()
     process.wait(30)
-
-
-def wait_for_port(port: int, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("csac serve n'a pas démarré") from None
-            time.sleep(0.1)
 
 
 def rss_kb(pid: int) -> int:

@@ -17,6 +17,7 @@ import pytest
 from markupsafe import escape
 from stdnum.fr import siret as stdnum_siret
 
+from pipeline.resources import Workspace
 from pipeline.web.app import WebLimits
 from tests import builders as b
 from tests import web
@@ -406,3 +407,46 @@ def test_other_methods_and_made_up_addresses_get_french_pages(site):
         assert french_page(answer, status), (method, path)
     head = send(site, "HEAD /depot HTTP/1.1\r\nHost: x\r\nConnection: close\r\n")
     assert head.startswith("HTTP/1.1 200 ") and head.endswith("\r\n\r\n")  # the headers, no page
+
+
+# -- a disk that cannot take the file ----------------------------------------------------------------------
+
+
+def test_a_file_the_disk_cannot_take_is_refused_as_our_incident_and_nothing_is_left(tmp_path):
+    """`csac serve` run with a 2 MB file-size limit (RLIMIT_FSIZE: writes past it fail with EFBIG, as on
+    a full disk): uploads that cannot be staged get the French "incident de notre côté" (503) on the
+    form, their fields kept, and no staging file; a small one still goes through."""
+    import resource
+    import subprocess
+    import sys
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (2 * 1024 * 1024, 2 * 1024 * 1024))
+
+    port = web.free_port()
+    command = [sys.executable, "-m", "pipeline", "serve", "--no-watch", "--port", str(port),
+               "--inbox", str(tmp_path / "inbox"), "--outbox", str(tmp_path / "outbox"), "--state", str(tmp_path / "var")]  # fmt: skip
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=small_files
+    )
+    try:
+        web.wait_for_port(port, process)
+        served = web.Site(
+            f"http://127.0.0.1:{port}",
+            None,
+            Workspace(tmp_path / "inbox", tmp_path / "outbox", tmp_path / "var"),
+        )
+        cookie, token = web.session(port)
+        fields = b.form(b.Entity())
+        for size in (3, 10):
+            body = body_of(token, fields, (f"{size}-mo.zip", bytes(size * 1024 * 1024)))
+            answer = post(served, cookie, body)
+            assert french_page(answer, 503).startswith(
+                "Votre dépôt n'a pas pu être enregistré, à cause d'un incident"
+            ), size
+            assert 'value="Commune de Test-sur-Mer"' in answer
+            assert everything_in(served) == [], size
+        assert post(served, cookie, body_of(token, fields, ("petit.zip", b"PK"))).startswith("HTTP/1.1 303 ")
+    finally:
+        process.terminate()
+        process.wait(30)

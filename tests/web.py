@@ -114,6 +114,19 @@ def site(
         yield Site(f"http://127.0.0.1:{port}", settings, settings.config.workspace)
 
 
+def wait_for_port(port: int, process) -> None:
+    """Once `csac serve` (the subprocess `process`) listens on `port`."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("csac serve n'a pas démarré") from None
+            time.sleep(0.1)
+
+
 def chromium():
     """A headless Chromium driven through Debian's chromedriver: skipped loudly where it is absent
     (failed in CI, where .ci/run installs it)."""

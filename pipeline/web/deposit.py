@@ -61,10 +61,6 @@ NO_FILE = "Joignez le fichier ZIP de votre dépôt (convention signée, annexes,
 FILE_AGAIN = "Le fichier n'a pas été conservé : joignez-le de nouveau avant de valider."
 TICKET_DAYS = 30  # a verdict page, and its "send the missing piece" link, stay valid this long
 STEM_CHARACTERS = re.compile(r"[^A-Za-z0-9_-]+")
-NOT_KEPT = (
-    "Votre dépôt n'a pas pu être enregistré, à cause d'un incident de notre côté ; rien n'a été conservé. "
-    "Réessayez dans quelques minutes."
-)
 SOURCE = "formulaire du site"
 PRIVATE = {
     "Cache-Control": "no-store"
@@ -236,7 +232,7 @@ class DepositPages:
             dropped = await run_in_threadpool(drop, staged.path, data, self.inbox, stem)
         except OSError:  # the inbox cannot be written (disk full…): said, and nothing is left there
             log.exception("dépôt web : la boîte de dépôt %s n'a pas pu être écrite", self.inbox)
-            return error_page(request, 503, NOT_KEPT)
+            return error_page(request, 503, upload.NOT_KEPT)
         ticket = self.tickets.issue(staged.sha256, dropped.source)
         # a path, not an address: the Host header a client sends never chooses where it is sent next
         return RedirectResponse(request.url_for("deposit_verdict", ticket=ticket).path, 303)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
 import os
 import tempfile
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from starlette.requests import ClientDisconnect, Request
 
 from ..drop import TEMPORARY_PREFIX
 from ..untrusted import printable
+
+log = logging.getLogger("csac.web")
 
 STAGING_PREFIX = ".web-"  # hidden, and ".part": never taken by the watcher (pipeline/watch.py)
 FIELDS_BYTES = 64 * 1024  # the text fields together: a form is 64 KB at most (pipeline/form.py)
@@ -58,6 +61,10 @@ class UploadRefused(Exception):
 
 
 EMPTY = "Le fichier « {name} » est vide (0 octet) : rien n'a été enregistré. Joignez le ZIP de votre dépôt."
+NOT_KEPT = (
+    "Votre dépôt n'a pas pu être enregistré, à cause d'un incident de notre côté ; rien n'a été conservé. "
+    "Réessayez dans quelques minutes."
+)
 MALFORMED = "Le formulaire reçu est mal formé : rechargez la page et recommencez."
 CUT_SHORT = (
     "L'envoi a été interrompu avant la fin du fichier : rien n'a été enregistré. Vérifiez votre connexion, "
@@ -276,6 +283,13 @@ async def receive(
         receiver.discard()
         await body.drain(DRAIN_FACTOR * limit)
         refused = UploadRefused(MALFORMED)
+        refused.fields = receiver.fields
+        raise refused from exc
+    except OSError as exc:  # the staging file cannot be written (disk full, quota, inbox gone): ours to fix
+        receiver.discard()
+        log.error("dépôt web : le fichier reçu n'a pas pu être écrit dans %s : %s", folder, exc)
+        await body.drain(DRAIN_FACTOR * limit)
+        refused = UploadRefused(NOT_KEPT, 503)
         refused.fields = receiver.fields
         raise refused from exc
     except BaseException:  # the client went away, the server stops: nothing half-written stays
