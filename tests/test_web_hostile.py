@@ -7,6 +7,7 @@ the inbox, not even a hidden staging file.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import threading
@@ -24,13 +25,14 @@ from tests import web
 
 pytestmark = pytest.mark.xdist_group(name="web_deposit")  # beside test_web_deposit.py: one worker for both
 IDLE = 1.0  # seconds an upload may stall on the module's site
+WHOLE = 4.0  # seconds an upload may last there
 BOUNDARY = "----csac-hostile"
 KIND = f"multipart/form-data; boundary={BOUNDARY}"
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    limits = WebLimits(deposits_per_minute=1000, upload_idle=IDLE)
+    limits = WebLimits(deposits_per_minute=1000, upload_idle=IDLE, upload_seconds=WHOLE)
     with web.site(tmp_path_factory.mktemp("hostile"), limits) as running:
         yield running
 
@@ -167,8 +169,59 @@ def test_a_stalled_upload_is_refused_after_its_idle_time_and_other_pages_still_a
     for where, answer in answers.items():
         message = french_page(answer, 408)
         assert message.startswith(
-            "L'envoi s'est arrêté en cours de route (plus rien reçu depuis 1 secondes)"
+            "L'envoi s'est arrêté en cours de route (plus rien reçu depuis 1 seconde)"
         ), where
+    assert everything_in(site) == []
+
+
+def trickle(site, head: str, data: bytes, start: int = 0, every: float = 0.25) -> str:
+    """`data` sent at once up to `start`, then ten bytes at a time, a pause between each (never long
+    enough to count as stalled), until the server answers; the answer."""
+    with socket.create_connection(("127.0.0.1", port_of(site)), timeout=30) as conn:
+        conn.sendall(head.encode() + b"\r\n" + data[:start])
+        conn.settimeout(every)
+        answer = b""
+        for i in range(start, len(data), 10):
+            try:
+                conn.sendall(data[i : i + 10])
+                answer += conn.recv(65536)
+            except TimeoutError:
+                continue
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            if answer:
+                break
+        conn.settimeout(30)
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := conn.recv(65536):
+                answer += chunk
+    return answer.decode("utf-8", "replace")
+
+
+def test_an_upload_that_trickles_in_is_cut_at_the_longest_time_allowed(site):
+    """Ten bytes every quarter second, never idle: in the fields, in the file, in chunks; each refused
+    once the upload has lasted WHOLE seconds, nothing kept."""
+    cookie, token = web.session(port_of(site))
+    whole = body_of(token, b.form(b.Entity()), ("goutte.zip", bytes(20_000)))
+    head = f"POST /depot HTTP/1.1\r\nHost: x\r\nContent-Type: {KIND}\r\nCookie: {cookie}\r\nConnection: close\r\n"
+    cases = {
+        "fields": (head + f"Content-Length: {len(whole)}\r\n", whole, 0),
+        "file": (head + f"Content-Length: {len(whole)}\r\n", whole, whole.index(b"goutte") + 100),
+        "chunks": (head + "Transfer-Encoding: chunked\r\n", chunked(whole, 10), 0),
+    }
+    answers: dict[str, str] = {}
+    threads = [
+        threading.Thread(target=lambda k=k, h=h, d=d, n=n: answers.__setitem__(k, trickle(site, h, d, n)))
+        for k, (h, d, n) in cases.items()
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for what, answer in answers.items():
+        assert french_page(answer, 408).startswith("L'envoi a duré plus de 4 secondes, le plus long admis"), (
+            what
+        )
     assert everything_in(site) == []
 
 

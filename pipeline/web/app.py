@@ -34,9 +34,9 @@ class WebLimits:
     deposits_per_minute: int = 6  # per client address
     verdict_wait: float = 120.0  # seconds the page waits for the watcher before saying the mail will tell
     refresh: float = 1.0  # seconds between two looks at the journal while the page waits
-    upload_idle: float = (
-        60.0  # seconds an upload may stall before it is refused (a slow client holds a connection)
-    )
+    upload_idle: float = 60.0  # seconds an upload may stall before it is refused: a stalled client holds a
+    # connection and a staging file
+    upload_seconds: float = 1800.0  # the longest upload taken (64 MB at 300 kbit/s): a trickle is cut there
 
 
 @dataclass(frozen=True)

@@ -185,7 +185,7 @@ class DepositPages:
         address = request.client.host if request.client else "inconnu"
         limit = self.settings.limits.upload_bytes
         if not self.throttle.allow(address):
-            await upload.Body(request, self.settings.limits.upload_idle).drain(upload.DRAIN_FACTOR * limit)
+            await upload.Body(request, self.settings.limits).drain(upload.DRAIN_FACTOR * limit)
             per_minute = self.settings.limits.deposits_per_minute
             message = (
                 f"Trop de dépôts depuis votre adresse : {per_minute} par minute au plus. Rien n'a été "
@@ -200,7 +200,7 @@ class DepositPages:
 
         try:
             received = await upload.receive(
-                request, self.inbox, limit, self.settings.limits.upload_idle, FILE_FIELD, token_first
+                request, self.inbox, self.settings.limits, FILE_FIELD, token_first
             )
         except ClientDisconnect:  # gone mid-upload: nothing was kept, and nobody reads an answer
             log.info("dépôt web : %s est parti avant la fin de l'envoi ; rien n'a été gardé", address)

@@ -17,6 +17,7 @@ import hashlib
 import logging
 import os
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from starlette.requests import ClientDisconnect, Request
 
 from ..drop import TEMPORARY_PREFIX
 from ..untrusted import printable
+from .app import WebLimits
 
 log = logging.getLogger("csac.web")
 
@@ -70,8 +72,12 @@ CUT_SHORT = (
     "L'envoi a été interrompu avant la fin du fichier : rien n'a été enregistré. Vérifiez votre connexion, "
     "puis joignez le fichier de nouveau et validez."
 )
+TOO_LONG = (
+    "L'envoi a duré plus de {duration}, le plus long admis : rien n'a été enregistré. Réessayez avec une "
+    "meilleure connexion, ou répartissez les pièces en plusieurs dépôts plus petits."
+)
 TOO_SLOW = (
-    "L'envoi s'est arrêté en cours de route (plus rien reçu depuis {seconds} secondes) : rien n'a été "
+    "L'envoi s'est arrêté en cours de route (plus rien reçu depuis {duration}) : rien n'a été "
     "enregistré. Vérifiez votre connexion, puis joignez le fichier de nouveau et validez."
 )
 
@@ -223,26 +229,43 @@ def _announced(request: Request) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-class Body:
-    """The request's body, chunk by chunk, each awaited `idle` seconds at most: a client that stops
-    sending (a slow or hostile one, a dropped connection) is refused instead of holding its connection
-    and its staging file for ever."""
+def duration(seconds: float) -> str:
+    """« 30 minutes », « 60 secondes », « 1 seconde »."""
+    if seconds >= 120:
+        return f"{round(seconds / 60)} minutes"
+    n = max(1, round(seconds))
+    return f"{n} seconde{'s' if n > 1 else ''}"
 
-    def __init__(self, request: Request, idle: float):
-        self.stream, self.idle = request.stream(), idle
+
+class Body:
+    """The request's body, chunk by chunk, each awaited `upload_idle` seconds at most, all of it within
+    `upload_seconds`: a client that stops sending, or trickles a byte now and then (a slow or hostile
+    one, a dropped connection), is refused instead of holding its connection and staging file for ever."""
+
+    def __init__(self, request: Request, limits: WebLimits):
+        self.stream, self.limits = request.stream(), limits
+        self.deadline = time.monotonic() + limits.upload_seconds
         self.total, self.stalled = 0, False
 
     async def next(self) -> bytes | None:
-        """The next chunk, None at the end; UploadRefused (408) after `idle` seconds without one."""
+        """The next chunk, None at the end; UploadRefused (408) once the client stalls or is too slow."""
+        left = self.deadline - time.monotonic()
         try:
-            chunk = await asyncio.wait_for(anext(self.stream), self.idle)
+            if left <= 0:
+                raise TimeoutError
+            chunk = await asyncio.wait_for(anext(self.stream), min(self.limits.upload_idle, left))
         except StopAsyncIteration:
             return None
         except TimeoutError:
             self.stalled = True  # the stream was cancelled: nothing more can be read from it
-            raise UploadRefused(TOO_SLOW.format(seconds=round(self.idle)), 408) from None
+            raise self._too_slow(left) from None
         self.total += len(chunk)
         return chunk
+
+    def _too_slow(self, left: float) -> UploadRefused:
+        if left <= self.limits.upload_idle:
+            return UploadRefused(TOO_LONG.format(duration=duration(self.limits.upload_seconds)), 408)
+        return UploadRefused(TOO_SLOW.format(duration=duration(self.limits.upload_idle)), 408)
 
     async def drain(self, budget: int) -> None:
         """Read what is left of a refused body, keeping none of it, so the client can read our answer;
@@ -253,13 +276,13 @@ class Body:
 
 
 async def receive(
-    request: Request, folder: Path, limit: int, idle: float, file_field: str = "fichier", before_file=None
+    request: Request, folder: Path, limits: WebLimits, file_field: str = "fichier", before_file=None
 ) -> Upload:
     """The form's fields and its file staged in `folder`; UploadRefused (nothing left behind) when the
     body is too large, malformed, cut short, stalled, or holds more than one file, or when
     `before_file(fields)` refuses the fields that came before the file (its CSRF token: nothing is
     written for a forged request). A client that goes away raises starlette's ClientDisconnect."""
-    body = Body(request, idle)
+    body, limit = Body(request, limits), limits.upload_bytes
     receiver = _Receiver(folder, file_field, limit, before_file)
     try:
         parser = MultipartParser(_boundary(request), receiver.callbacks())
