@@ -385,7 +385,8 @@ def _library_fault(*args, **kwargs):
 
 def test_a_deposit_the_watcher_sets_aside_is_shown_set_aside_not_refused(tmp_path, monkeypatch):
     """A fault in a library we do not own (the SIRET check) stands for tomorrow's bug: the watcher sets the
-    deposit aside for a person, and the page says so, for every deposit it happens to."""
+    deposit aside for a person, and the page says so, for every deposit it happens to, without offering
+    to deposit again."""
     monkeypatch.setattr(stdnum_siret, "is_valid", _library_fault)
     with web.site(tmp_path, WebLimits(deposits_per_minute=1000), attempts=1) as faulty:
         for n, members in enumerate(([("EJ.pdf", b.order_pdf(b.Entity(), Decimal("1000")))],
@@ -394,7 +395,10 @@ def test_a_deposit_the_watcher_sets_aside_is_shown_set_aside_not_refused(tmp_pat
             _, _, address = visitor.deposit(b.form(b.Entity()), b.zip_of(members), f"depot-{n}.zip")
             page = web.verdict_page(visitor, address, faulty.url)
             assert "<h1>Dépôt mis de côté pour examen</h1>" in page, n
-            assert "Dépôt refusé" not in page
+            assert "inutile de le déposer à nouveau" in page  # the notice, as mailed
+            assert (
+                "Dépôt refusé" not in page and "Déposer de nouveau" not in page
+            )  # which it would contradict
 
 
 # -- the session cookie and its token ---------------------------------------------------------------------

@@ -87,7 +87,7 @@ class Shown:
     report: IntakeReport
     headline: str  # "Dossier complet", "Dossier incomplet", "Dépôt refusé"…
     told: str  # the notice, word for word
-    css: str  # complet, incomplet or refuse
+    css: str  # complet, incomplet, refuse or examen (set aside for a person)
     missing: tuple[str, ...] = ()  # what to send, as the notice lists it
 
 
@@ -275,9 +275,9 @@ def verdict_of(report: IntakeReport, set_aside_ask: str) -> Shown:
     """The page's verdict; a deposit csac failed on and set aside for a person says so (its ask is the
     catalogue's archive_corrupt/internal one), not "refusé"."""
     headline = notices.headline(report)
-    if any(p.ask == set_aside_ask for p in report.problems):
-        headline = SET_ASIDE
     css = {Verdict.COMPLETE: "complet", Verdict.INCOMPLETE: "incomplet"}.get(report.status, "refuse")
+    if any(p.ask == set_aside_ask for p in report.problems):
+        headline, css = SET_ASIDE, "examen"  # no "Déposer de nouveau": the notice says not to
     missing = notices.things_to_send(report.problems) if report.status == Verdict.INCOMPLETE else []
     return Shown(report, headline[0].upper() + headline[1:], notices.told(report), css, tuple(missing))
 
