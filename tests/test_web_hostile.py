@@ -507,3 +507,44 @@ def test_a_file_the_disk_cannot_take_is_refused_as_our_incident_and_nothing_is_l
     finally:
         process.terminate()
         process.wait(30)
+
+
+# -- what the form holds ---------------------------------------------------------------------------------
+
+
+def test_a_form_with_more_than_one_file_or_too_much_text_is_refused_with_its_reason(site):
+    cookie, token = web.session(port_of(site))
+    fields = b.form(b.Entity())
+    head = body_of(token, fields, None).removesuffix(f"--{BOUNDARY}--\r\n".encode())
+    end = f"--{BOUNDARY}--\r\n".encode()
+    refused = {
+        "two files": (head + part("fichier", b"PK1", "a.zip") + part("fichier", b"PK2", "b.zip") + end, "Un seul fichier"),
+        "three files": (head + b"".join(part("fichier", b"PK", f"{i}.zip") for i in range(3)) + end, "Un seul fichier"),
+        "a 100 KB message": (head + part("message", b"m" * 100_000) + part("fichier", b"PK", "c.zip") + end, "trop longs"),
+        "70 KB over the fields": (
+            head + b"".join(part(f"champ{i}", b"x" * 10_000) for i in range(7)) + part("fichier", b"PK", "d.zip") + end,
+            "trop longs",
+        ),
+    }  # fmt: skip
+    for what, (body, words) in refused.items():
+        assert words in french_page(post(site, cookie, body), 400), what
+        assert everything_in(site) == [], what
+
+
+def test_hostile_archives_sent_through_the_page_each_get_their_refusal(site):
+    """What the archive reader refuses (pipeline/archive.py) reaches the depositor's page: a bomb, a member
+    climbing out with ../, an encrypted member. (A ZIP cut in half is refused too, but the watcher first
+    waits 30 s for the rest of it: tests/test_watch.py covers it.)"""
+    visitor = web.Visitor(site.url)
+    archives = {
+        "bomb": b.raw_zip([b.bomb_member("Convention.pdf", 200 * 1024 * 1024)]),
+        "traversal": b.raw_zip([b.Raw(b"../../Convention.pdf", b"%PDF-1.4")]),
+        "encrypted": b.raw_zip([b.Raw(b"Convention.pdf", b"%PDF-1.4", flags=0x1)]),
+    }
+    for n, (what, data) in enumerate(archives.items()):
+        form = b.form(b.Entity(siret=b.make_siret(5340 + n)))
+        status, _, address = visitor.deposit(form, data, f"{what}.zip")
+        assert status == 200 and "/depot/suivi/" in address, what
+        page = web.verdict_page(visitor, address, site.url)
+        assert "<h1>Dépôt refusé</h1>" in page, what
+    assert [p for p in everything_in(site) if not p.startswith(".")] == []
