@@ -548,3 +548,27 @@ def test_hostile_archives_sent_through_the_page_each_get_their_refusal(site):
         page = web.verdict_page(visitor, address, site.url)
         assert "<h1>Dépôt refusé</h1>" in page, what
     assert [p for p in everything_in(site) if not p.startswith(".")] == []
+
+
+def test_an_internal_error_is_a_french_page_with_the_security_headers(tmp_path):
+    """The journal made unreadable under a running site (garbage over it, or a folder in its place):
+    the verdict page's 500 is French, without a trace of the error, and keeps the headers of every page."""
+    import shutil
+
+    from pipeline.web.deposit import Tickets
+
+    with web.site(tmp_path, watch=False) as broken:
+        ticket = Tickets(web.SECRET).issue("0" * 64, "inconnu")
+        journal = broken.workspace.journal
+        for damage in (lambda: journal.write_bytes(b"pas une base SQLite " * 512), lambda: journal.mkdir()):
+            for left in journal.parent.glob(journal.name + "*"):
+                shutil.rmtree(left) if left.is_dir() else left.unlink()
+            damage()
+            answer = send(broken, f"GET /depot/suivi/{ticket} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n")
+            assert (
+                french_page(answer, 500)
+                == "Une erreur est survenue de notre côté. Réessayez dans quelques minutes."
+            )
+            headers = answer.split("\r\n\r\n", 1)[0].lower()
+            assert "x-frame-options: sameorigin" in headers and "x-content-type-options: nosniff" in headers
+            assert "sqlite" not in answer.lower() and "database" not in answer.lower()

@@ -20,6 +20,7 @@ from ..archive import Limits
 from ..config import Config
 from ..resources import Resources
 from . import pages
+from .pages import SECURITY_HEADERS
 
 ROUTE_MODULES = ("desk", "deposit")  # pipeline/web/NAME.py, each with routes(settings); first match wins
 SESSION_COOKIE = "csac_session"
@@ -48,13 +49,6 @@ class WebSettings:
     resources: Resources = field(default_factory=Resources.default)
     secure_cookies: bool = False  # True behind TLS: the session cookie is sent over HTTPS only
     limits: WebLimits = WebLimits()
-
-
-SECURITY_HEADERS = [
-    (b"x-content-type-options", b"nosniff"),  # a deposit's bytes are never read as a page or a script
-    (b"x-frame-options", b"SAMEORIGIN"),  # no other site frames our forms
-    (b"referrer-policy", b"same-origin"),  # a verdict's address (its ticket) never leaves the site
-]
 
 
 class SecurityHeaders:
