@@ -19,6 +19,9 @@ from pathlib import Path
 from .deliver import sync_folder
 from .intake import source_key
 
+TEMPORARY_PREFIX = (
+    ".csac-drop-"  # a form being written; one a day old was left by a crash (web/upload.py sweeps it)
+)
 NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.EXDEV}
 
 
@@ -50,7 +53,7 @@ class Dropped:
 
 def _write_form(inbox: Path, stem: str, fields: dict) -> Path:
     """The form as a sidecar NAME.json, written whole under a hidden name, then named."""
-    fd, tmp = tempfile.mkstemp(dir=inbox, prefix=f".{stem}-", suffix=".json.part")
+    fd, tmp = tempfile.mkstemp(dir=inbox, prefix=f"{TEMPORARY_PREFIX}{stem}-", suffix=".json.part")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(json.dumps(fields, ensure_ascii=False, indent=1).encode("utf-8"))

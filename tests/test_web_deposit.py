@@ -142,6 +142,19 @@ def test_a_file_over_64_mb_chosen_in_the_browser_is_refused_before_it_is_sent(si
     assert browser.current_url == site.url + "/depot" and inbox_files(site) == before
 
 
+@pytest.mark.slow
+def test_the_browser_speaks_french_so_its_file_button_does_too(site, browser):
+    """What the page cannot translate (the file input's « Choisir un fichier ») is Chromium's: in French
+    with chromium-l10n (the screenshots in docs/ show it)."""
+    if not web.FRENCH_CHROMIUM.exists():
+        why = f"{web.FRENCH_CHROMIUM} absent — apt-get install -y chromium-l10n"
+        if os.environ.get("CI"):
+            pytest.fail(why + " (.ci/run should have installed it)")
+        pytest.skip(why)
+    browser.get(site.url + "/depot")
+    assert browser.execute_script("return navigator.languages")[:2] == ["fr-FR", "fr"]
+
+
 # -- without a browser ----------------------------------------------------------------------------
 
 
@@ -199,22 +212,11 @@ def test_a_file_that_is_no_zip_gets_its_refusal_on_the_page_in_the_words_of_the_
     visitor = web.Visitor(site.url)
     status, _, address = visitor.deposit(b.form(b.Entity()), b"pas une archive, sans pareille", "x.zip")
     assert status == 200 and "/depot/suivi/" in address
-    page = verdict_page(visitor, address, site.url)
+    page = web.verdict_page(visitor, address, site.url)
     assert "<h1>Dépôt refusé</h1>" in page
     assert "n&#39;est pas une archive ZIP" in page
     again = re.search(r'id="nouveau" href="([^"]+)"', page).group(1).replace("&amp;", "&")
     assert 'value="Commune de Test-sur-Mer"' in visitor.open(again)[1]
-
-
-def verdict_page(visitor, address: str, url: str) -> str:
-    """The verdict page once it has the verdict (it is looked at again every 0.1 s, 30 s at most)."""
-    page = visitor.open(address.removeprefix(url))[1]
-    for _ in range(300):
-        if 'id="verdict"' in page:
-            break
-        time.sleep(0.1)
-        page = visitor.open(address.removeprefix(url))[1]
-    return page
 
 
 def test_depositors_at_the_same_time_each_get_their_own_verdict_and_only_theirs(site):
@@ -225,7 +227,7 @@ def test_depositors_at_the_same_time_each_get_their_own_verdict_and_only_theirs(
         visitor = web.Visitor(site.url)
         form = b.form(b.Entity(siret=b.make_siret(5200 + i)))
         _, _, address = visitor.deposit(form, b"fichier %d" % i, f"depot-{i}.zip")
-        pages[i] = verdict_page(visitor, address, site.url)
+        pages[i] = web.verdict_page(visitor, address, site.url)
 
     threads = [threading.Thread(target=one, args=(i,)) for i in range(6)]
     for t in threads:
@@ -267,16 +269,47 @@ def test_without_a_verdict_in_time_the_page_says_it_will_come_by_mail_and_stops_
         assert len(inbox_files(idle)) == 2  # the ZIP and its form, for the watcher to take
 
 
-def test_staging_files_left_by_a_stopped_server_are_swept_and_those_of_uploads_under_way_stay(tmp_path):
-    from pipeline.web.upload import STALE_SECONDS, sweep
+def test_staging_files_and_forms_left_by_a_stopped_server_are_swept_and_the_others_stay(tmp_path):
+    """What an upload (its staging file) or a drop (its form under a temporary name) left when the server
+    was killed, a day old, is removed; the same under way, and anything not ours, stays."""
+    from pipeline.drop import TEMPORARY_PREFIX
+    from pipeline.web.upload import STAGING_PREFIX, STALE_SECONDS, sweep
 
-    old, fresh = tmp_path / ".web-abandonne.part", tmp_path / ".web-en-cours.part"
-    for path in (old, fresh, tmp_path / "depot.zip"):
-        path.write_bytes(b"PK")
     now = time.time()
-    os.utime(old, (now - STALE_SECONDS - 60, now - STALE_SECONDS - 60))
-    assert sweep(tmp_path, now) == [old]
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".web-en-cours.part", "depot.zip"]
+    left = [tmp_path / f"{STAGING_PREFIX}abandonne.part", tmp_path / f"{TEMPORARY_PREFIX}depot-web-1a2b3c4d-x1.json.part",
+            tmp_path / f"{TEMPORARY_PREFIX}Mairie-de-Suite-web-00ff00ff-k_9.json.part"]  # fmt: skip
+    under_way = [
+        tmp_path / f"{STAGING_PREFIX}en-cours.part",
+        tmp_path / f"{TEMPORARY_PREFIX}d-web-0-a.json.part",
+    ]
+    not_ours = [tmp_path / ".depot.zip.part", tmp_path / ".depot-x1.json.part", tmp_path / "depot.zip"]
+    for path in left + under_way + not_ours:
+        path.write_bytes(b"PK")
+    for path in left + not_ours:
+        os.utime(path, (now - STALE_SECONDS - 60, now - STALE_SECONDS - 60))
+    assert sweep(tmp_path, now) == sorted(left)
+    assert sorted(tmp_path.iterdir()) == sorted(under_way + not_ours)
+
+
+def test_a_drops_temporary_form_is_named_for_the_sweep(tmp_path, monkeypatch):
+    """The form drop() writes under a temporary name is one the sweep knows (its name seen as it is
+    placed: the real place() still does the work)."""
+    from pipeline import drop as dropping
+
+    seen: list[str] = []
+    original = dropping.place
+
+    def watching(src: Path, dst: Path) -> bool:
+        seen.append(src.name)
+        return original(src, dst)
+
+    staged = tmp_path / ".web-x.part"
+    staged.write_bytes(b"PK")
+    monkeypatch.setattr(dropping, "place", watching)
+    dropping.drop(staged, {"raison_sociale": "x"}, tmp_path, "depot-web-12345678")
+    assert seen[0].startswith(dropping.TEMPORARY_PREFIX + "depot-web-12345678-") and seen[0].endswith(
+        ".json.part"
+    )
 
 
 # -- csac serve, as it runs in production ---------------------------------------------------------
@@ -302,7 +335,7 @@ def test_csac_serve_runs_its_watcher_beside_the_pages_and_stops_both(tmp_path):
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         url = f"http://127.0.0.1:{port}"
-        wait_for_port(port, process)
+        web.wait_for_port(port, process)
         visitor = web.Visitor(url)
         _, page, address = visitor.deposit(b.form(b.Entity()), b"pas une archive", "x.zip")
         for _ in range(600):
@@ -333,22 +366,10 @@ def server_process(tmp_path_factory):
     command = [sys.executable, "-m", "pipeline", "serve", "--no-watch", "--port", str(port),
                "--inbox", str(root / "inbox"), "--outbox", str(root / "outbox"), "--state", str(root / "var")]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for_port(port, process)
+    web.wait_for_port(port, process)
     yield port, root / "inbox", process.pid
     process.terminate()
     process.wait(30)
-
-
-def wait_for_port(port: int, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("csac serve n'a pas démarré") from None
-            time.sleep(0.1)
 
 
 def rss_kb(pid: int) -> int:
@@ -376,24 +397,11 @@ class Peak:
         self.thread.join()
 
 
-def session(port: int) -> tuple[str, str]:
-    """A session's cookie and its CSRF token, as a browser gets them from the form."""
-    import http.client
-
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    conn.request("GET", "/depot")
-    response = conn.getresponse()
-    cookie = response.getheader("Set-Cookie").split(";", 1)[0]
-    token = re.search(r'name="csrf_token" value="([^"]+)"', response.read().decode()).group(1)
-    conn.close()
-    return cookie, token
-
-
 def send_streamed(port: int, size: int, chunked: bool) -> str:
     """A deposit of `size` bytes of file sent in 1 MB pieces (one buffer, sent again and again: this test
     stays flat too), with its Content-Length or in chunks without one, from a session with its token;
     the server's answer."""
-    cookie, token = session(port)
+    cookie, token = web.session(port)
     boundary = "----csac-grand"
     head = (
         f'--{boundary}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n{token}\r\n'

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import threading
 import time
@@ -26,6 +27,7 @@ from pipeline.web.app import WebLimits, WebSettings, create_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
+FRENCH_CHROMIUM = Path("/usr/lib/chromium/locales/fr.pak")  # Debian's chromium-l10n
 SECRET = "clé-de-test-qui-signe-les-cookies-et-les-liens"
 
 
@@ -50,12 +52,15 @@ def settings_for(root: Path, limits: WebLimits | None = None, config: Config | N
 
 
 @contextlib.contextmanager
-def _serving(app, port: int) -> Iterator[None]:
+def _serving(app, port: int, proxies: str = "127.0.0.1") -> Iterator[None]:
+    """`proxies`: the addresses whose X-Forwarded-For is believed, as `csac serve --forwarded-allow-ips`."""
     import uvicorn
 
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", proxy_headers=True,
+        forwarded_allow_ips=proxies,
+    )  # fmt: skip
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -91,17 +96,35 @@ def _watching(settings: WebSettings, watch_settings) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def site(root: Path, limits: WebLimits | None = None, watch: bool = True, config: Config | None = None):
-    """The application served on a free loopback port, its watcher beside it (quick to settle)."""
+def site(
+    root: Path, limits: WebLimits | None = None, watch: bool = True, config: Config | None = None,
+    proxies: str = "127.0.0.1", attempts: int = 3,
+):  # fmt: skip
+    """The application served on a free loopback port, its watcher beside it (quick to settle; a deposit
+    it fails on set aside after `attempts` tries)."""
     from pipeline.watch import WatchSettings
 
     settings = settings_for(root, limits, config)
     port = free_port()
     with contextlib.ExitStack() as stack:
-        stack.enter_context(_serving(create_app(settings), port))
+        stack.enter_context(_serving(create_app(settings), port, proxies))
         if watch:
-            stack.enter_context(_watching(settings, WatchSettings(settle=0.2, form_grace=0.2, tick=0.05)))
+            quick = WatchSettings(settle=0.2, form_grace=0.2, tick=0.05, attempts=attempts)
+            stack.enter_context(_watching(settings, quick))
         yield Site(f"http://127.0.0.1:{port}", settings, settings.config.workspace)
+
+
+def wait_for_port(port: int, process) -> None:
+    """Once `csac serve` (the subprocess `process`) listens on `port`."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("csac serve n'a pas démarré") from None
+            time.sleep(0.1)
 
 
 def chromium():
@@ -122,7 +145,10 @@ def chromium():
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
                      "--disable-extensions", "--window-size=1200,1600", "--lang=fr-FR"):  # fmt: skip
         options.add_argument(argument)
-    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+    # LANGUAGE=fr: Chromium's own words (the file button) in French, with Debian's chromium-l10n; the
+    # --lang flag alone leaves them English
+    service = Service(str(CHROMEDRIVER), env={**os.environ, "LANGUAGE": "fr"})
+    driver = webdriver.Chrome(options=options, service=service)
     driver.set_page_load_timeout(60)
     return driver
 
@@ -156,6 +182,30 @@ def multipart(fields: dict[str, str], file: tuple[str, str, bytes] | None) -> tu
     return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
+def session(port: int) -> tuple[str, str]:
+    """A session's cookie and its CSRF token, as a browser gets them from the form (for raw requests)."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", "/depot")
+    response = conn.getresponse()
+    cookie = response.getheader("Set-Cookie").split(";", 1)[0]
+    token = re.search(r'name="csrf_token" value="([^"]+)"', response.read().decode()).group(1)
+    conn.close()
+    return cookie, token
+
+
+def verdict_page(visitor, address: str, url: str) -> str:
+    """The verdict page once it has the verdict (it is looked at again every 0.1 s, 30 s at most)."""
+    page = visitor.open(address.removeprefix(url))[1]
+    for _ in range(300):
+        if 'id="verdict"' in page:
+            break
+        time.sleep(0.1)
+        page = visitor.open(address.removeprefix(url))[1]
+    return page
+
+
 class Visitor:
     """A client without a browser, with cookies of its own: it reads the form's token as a browser would."""
 
@@ -181,7 +231,6 @@ class Visitor:
             return exc.code, exc.read().decode(), exc.geturl()
 
     def token(self) -> str:
-        import re
 
         page = self.open("/depot")[1]
         return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)

@@ -2,7 +2,8 @@
 
 A real site on loopback with its watcher, the demo's signatory (examples/beneficiaire.yaml), a
 deposit without its order: the form, the verdict that lists what is missing, and the form the
-link "Envoyer la pièce manquante" opens. Needs chromium and chromium-driver.
+link "Envoyer la pièce manquante" opens. Needs chromium and chromium-driver, and chromium-l10n
+for the file button in French (tests/web.py runs Chromium with LANGUAGE=fr).
 
     .venv/bin/python tools/web_screens.py
 """

@@ -20,6 +20,7 @@ from ..archive import Limits
 from ..config import Config
 from ..resources import Resources
 from . import pages
+from .pages import SECURITY_HEADERS
 
 ROUTE_MODULES = ("desk", "deposit")  # pipeline/web/NAME.py, each with routes(settings); first match wins
 SESSION_COOKIE = "csac_session"
@@ -35,6 +36,9 @@ class WebLimits:
     verdict_wait: float = 120.0  # seconds the page waits for the watcher before saying the mail will tell
     refresh: float = 1.0  # seconds between two looks at the journal while the page waits
     logins_per_minute: int = 10  # desk login attempts, per client address and per account name
+    upload_idle: float = 60.0  # seconds an upload may stall before it is refused: a stalled client holds a
+    # connection and a staging file
+    upload_seconds: float = 1800.0  # the longest upload taken (64 MB at 300 kbit/s): a trickle is cut there
 
 
 @dataclass(frozen=True)
@@ -46,13 +50,6 @@ class WebSettings:
     resources: Resources = field(default_factory=Resources.default)
     secure_cookies: bool = False  # True behind TLS: the session cookie is sent over HTTPS only
     limits: WebLimits = WebLimits()
-
-
-SECURITY_HEADERS = [
-    (b"x-content-type-options", b"nosniff"),  # a deposit's bytes are never read as a page or a script
-    (b"x-frame-options", b"SAMEORIGIN"),  # no other site frames our forms
-    (b"referrer-policy", b"same-origin"),  # a verdict's address (its ticket) never leaves the site
-]
 
 
 class SecurityHeaders:

@@ -21,7 +21,7 @@ from pathlib import Path
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
@@ -61,10 +61,6 @@ NO_FILE = "Joignez le fichier ZIP de votre dépôt (convention signée, annexes,
 FILE_AGAIN = "Le fichier n'a pas été conservé : joignez-le de nouveau avant de valider."
 TICKET_DAYS = 30  # a verdict page, and its "send the missing piece" link, stay valid this long
 STEM_CHARACTERS = re.compile(r"[^A-Za-z0-9_-]+")
-NOT_KEPT = (
-    "Votre dépôt n'a pas pu être enregistré, à cause d'un incident de notre côté ; rien n'a été conservé. "
-    "Réessayez dans quelques minutes."
-)
 SOURCE = "formulaire du site"
 PRIVATE = {
     "Cache-Control": "no-store"
@@ -91,7 +87,7 @@ class Shown:
     report: IntakeReport
     headline: str  # "Dossier complet", "Dossier incomplet", "Dépôt refusé"…
     told: str  # the notice, word for word
-    css: str  # complet, incomplet or refuse
+    css: str  # complet, incomplet, refuse or examen (set aside for a person)
     missing: tuple[str, ...] = ()  # what to send, as the notice lists it
 
 
@@ -189,7 +185,7 @@ class DepositPages:
         address = request.client.host if request.client else "inconnu"
         limit = self.settings.limits.upload_bytes
         if not self.throttle.allow(address):
-            await upload.drain(request.stream(), upload.DRAIN_FACTOR * limit)
+            await upload.Body(request, self.settings.limits).drain(upload.DRAIN_FACTOR * limit)
             per_minute = self.settings.limits.deposits_per_minute
             message = (
                 f"Trop de dépôts depuis votre adresse : {per_minute} par minute au plus. Rien n'a été "
@@ -203,7 +199,12 @@ class DepositPages:
                 raise upload.UploadRefused(csrf.REFUSED, 403)
 
         try:
-            received = await upload.receive(request, self.inbox, limit, FILE_FIELD, token_first)
+            received = await upload.receive(
+                request, self.inbox, self.settings.limits, FILE_FIELD, token_first
+            )
+        except ClientDisconnect:  # gone mid-upload: nothing was kept, and nobody reads an answer
+            log.info("dépôt web : %s est parti avant la fin de l'envoi ; rien n'a été gardé", address)
+            return Response(status_code=400)
         except upload.UploadRefused as exc:  # nothing was kept
             if exc.status == 403:
                 return error_page(request, 403, str(exc))
@@ -231,9 +232,10 @@ class DepositPages:
             dropped = await run_in_threadpool(drop, staged.path, data, self.inbox, stem)
         except OSError:  # the inbox cannot be written (disk full…): said, and nothing is left there
             log.exception("dépôt web : la boîte de dépôt %s n'a pas pu être écrite", self.inbox)
-            return error_page(request, 503, NOT_KEPT)
+            return error_page(request, 503, upload.NOT_KEPT)
         ticket = self.tickets.issue(staged.sha256, dropped.source)
-        return RedirectResponse(request.url_for("deposit_verdict", ticket=ticket), 303)
+        # a path, not an address: the Host header a client sends never chooses where it is sent next
+        return RedirectResponse(request.url_for("deposit_verdict", ticket=ticket).path, 303)
 
     # -- the verdict -----------------------------------------------------------------------------
     async def _row(self, ticket: str) -> tuple[dict | None, float] | None:
@@ -273,9 +275,9 @@ def verdict_of(report: IntakeReport, set_aside_ask: str) -> Shown:
     """The page's verdict; a deposit csac failed on and set aside for a person says so (its ask is the
     catalogue's archive_corrupt/internal one), not "refusé"."""
     headline = notices.headline(report)
-    if any(p.ask == set_aside_ask for p in report.problems):
-        headline = SET_ASIDE
     css = {Verdict.COMPLETE: "complet", Verdict.INCOMPLETE: "incomplet"}.get(report.status, "refuse")
+    if any(p.ask == set_aside_ask for p in report.problems):
+        headline, css = SET_ASIDE, "examen"  # no "Déposer de nouveau": the notice says not to
     missing = notices.things_to_send(report.problems) if report.status == Verdict.INCOMPLETE else []
     return Shown(report, headline[0].upper() + headline[1:], notices.told(report), css, tuple(missing))
 

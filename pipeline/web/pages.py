@@ -22,6 +22,13 @@ STATIC = HERE / "static"
 TEMPLATES = Jinja2Templates(directory=HERE / "templates")  # read-only once built: shared by every app
 log = logging.getLogger("csac.web")
 
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),  # a deposit's bytes are never read as a page or a script
+    (b"x-frame-options", b"SAMEORIGIN"),  # no other site frames our forms
+    (b"referrer-policy", b"same-origin"),  # a verdict's address (its ticket) never leaves the site
+]
+
+
 ERRORS_FR = {
     400: ("Requête invalide", "La requête n'a pas pu être lue. Rechargez la page et recommencez."),
     403: ("Accès refusé", "Vous n'avez pas accès à cette page."),
@@ -57,8 +64,10 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
+    """The 500 page leaves through Starlette's outermost middleware, past the one that adds the security
+    headers (app.SecurityHeaders): they are added here."""
     log.exception("page %s : erreur interne", request.url.path)
-    return error_page(request, 500)
+    return error_page(request, 500, None, {k.decode(): v.decode() for k, v in SECURITY_HEADERS})
 
 
 HANDLERS = {HTTPException: _http_error, 500: _server_error}

@@ -6,34 +6,46 @@ is a rename on one file system. The size is refused twice: on the Content-Length
 announces, before anything is written, and on the bytes counted as they come (a client may lie,
 or send chunks without a length). A refused upload leaves nothing behind; what is left of its body
 is read and thrown away (up to a bound) so that the browser sees the refusal rather than a reset
-connection.
+connection. A body that stops before its end, or stalls, is refused too: one outcome per upload.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
+import logging
 import os
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
+
+from ..drop import TEMPORARY_PREFIX
+from ..untrusted import printable
+from .app import WebLimits
+
+log = logging.getLogger("csac.web")
 
 STAGING_PREFIX = ".web-"  # hidden, and ".part": never taken by the watcher (pipeline/watch.py)
 FIELDS_BYTES = 64 * 1024  # the text fields together: a form is 64 KB at most (pipeline/form.py)
 ENVELOPE = FIELDS_BYTES + 16 * 1024  # what the multipart envelope may add to the file and fields
 DRAIN_FACTOR = 2  # a refused body is read (and thrown away) up to this many times the limit, then cut
+MAX_PARTS = 32  # the page sends ten; thousands of empty parts cost seconds of CPU for nothing
 STALE_SECONDS = 86400  # a staging file this old was left by a server that stopped mid-upload
 
 
 def sweep(folder: Path, now: float) -> list[Path]:
-    """Staging files left by a server that stopped mid-upload, removed; those of an upload under way
-    (this server's or another's on the same inbox) are younger than a day and stay."""
+    """Staging files and temporary forms (pipeline/drop.py) left by a server that stopped mid-upload or
+    mid-drop, removed; those of an upload under way (this server's or another's on the same inbox) are
+    younger than a day and stay, and so does any other hidden file (a clerk's copy under way)."""
     removed = []
-    for path in folder.glob(f"{STAGING_PREFIX}*.part"):
+    ours = [*folder.glob(f"{STAGING_PREFIX}*.part"), *folder.glob(f"{TEMPORARY_PREFIX}*.part")]
+    for path in sorted(ours):
         with contextlib.suppress(OSError):
             if now - path.stat().st_mtime > STALE_SECONDS:
                 path.unlink()
@@ -48,6 +60,26 @@ class UploadRefused(Exception):
         super().__init__(message)
         self.status = status
         self.fields: dict[str, str] = {}  # the text fields received before the refusal: kept on the page
+
+
+EMPTY = "Le fichier « {name} » est vide (0 octet) : rien n'a été enregistré. Joignez le ZIP de votre dépôt."
+NOT_KEPT = (
+    "Votre dépôt n'a pas pu être enregistré, à cause d'un incident de notre côté ; rien n'a été conservé. "
+    "Réessayez dans quelques minutes."
+)
+MALFORMED = "Le formulaire reçu est mal formé : rechargez la page et recommencez."
+CUT_SHORT = (
+    "L'envoi a été interrompu avant la fin du fichier : rien n'a été enregistré. Vérifiez votre connexion, "
+    "puis joignez le fichier de nouveau et validez."
+)
+TOO_LONG = (
+    "L'envoi a duré plus de {duration}, le plus long admis : rien n'a été enregistré. Réessayez avec une "
+    "meilleure connexion, ou répartissez les pièces en plusieurs dépôts plus petits."
+)
+TOO_SLOW = (
+    "L'envoi s'est arrêté en cours de route (plus rien reçu depuis {duration}) : rien n'a été "
+    "enregistré. Vérifiez votre connexion, puis joignez le fichier de nouveau et validez."
+)
 
 
 def too_large(limit: int) -> UploadRefused:
@@ -88,6 +120,7 @@ class _Receiver:
         self.text_total = 0
         self.file = None  # (open file, path, filename) from the file part's start until it is synced
         self.size, self.digest, self.staged = 0, hashlib.sha256(), None
+        self.parts, self.ended = 0, False  # parts begun; the closing boundary seen
 
     def callbacks(self) -> dict:
         return {
@@ -98,6 +131,7 @@ class _Receiver:
             "on_headers_finished": self._headers_finished,
             "on_part_data": self._data,
             "on_part_end": self._part_end,
+            "on_end": self._end,
         }
 
     def _add(self, which: str, data: bytes) -> None:
@@ -107,7 +141,13 @@ class _Receiver:
         setattr(self, which, value)
 
     def _part_begin(self) -> None:
+        self.parts += 1
+        if self.parts > MAX_PARTS:
+            raise UploadRefused(MALFORMED)
         self.headers, self.name, self.field_bytes = {}, None, bytearray()
+
+    def _end(self) -> None:
+        self.ended = True
 
     def _header_end(self) -> None:
         # latin-1 both ways: parse_options_header gives back the raw bytes of a browser's UTF-8 file name
@@ -143,10 +183,12 @@ class _Receiver:
     def _part_end(self) -> None:
         if self.file and not self.staged:
             fh, path, filename = self.file
-            if self.size == 0 and not filename:  # the file input left empty: browsers send an empty part
+            if self.size == 0:  # the file input left empty (browsers send an empty part), or an empty file
                 fh.close()
                 path.unlink()
                 self.file = None
+                if filename:
+                    raise UploadRefused(EMPTY.format(name=printable(filename, 80)))
                 return
             self.staged = Staged(path, filename, self.size, self.digest.hexdigest())
         elif self.name is not None:
@@ -187,42 +229,92 @@ def _announced(request: Request) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-async def drain(stream, budget: int) -> None:
-    """Read what is left of a refused body, keeping none of it, so the client can read our answer;
-    past `budget` bytes the connection is cut instead."""
-    async for chunk in stream:
-        budget -= len(chunk)
-        if budget < 0:
-            return
+def duration(seconds: float) -> str:
+    """« 30 minutes », « 60 secondes », « 1 seconde »."""
+    if seconds >= 120:
+        return f"{round(seconds / 60)} minutes"
+    n = max(1, round(seconds))
+    return f"{n} seconde{'s' if n > 1 else ''}"
+
+
+class Body:
+    """The request's body, chunk by chunk, each awaited `upload_idle` seconds at most, all of it within
+    `upload_seconds`: a client that stops sending, or trickles a byte now and then (a slow or hostile
+    one, a dropped connection), is refused instead of holding its connection and staging file for ever."""
+
+    def __init__(self, request: Request, limits: WebLimits):
+        self.stream, self.limits = request.stream(), limits
+        self.deadline = time.monotonic() + limits.upload_seconds
+        self.total, self.stalled = 0, False
+
+    async def next(self) -> bytes | None:
+        """The next chunk, None at the end; UploadRefused (408) once the client stalls or is too slow."""
+        left = self.deadline - time.monotonic()
+        try:
+            if left <= 0:
+                raise TimeoutError
+            chunk = await asyncio.wait_for(anext(self.stream), min(self.limits.upload_idle, left))
+        except StopAsyncIteration:
+            return None
+        except TimeoutError:
+            self.stalled = True  # the stream was cancelled: nothing more can be read from it
+            raise self._too_slow(left) from None
+        self.total += len(chunk)
+        return chunk
+
+    def _too_slow(self, left: float) -> UploadRefused:
+        if left <= self.limits.upload_idle:
+            return UploadRefused(TOO_LONG.format(duration=duration(self.limits.upload_seconds)), 408)
+        return UploadRefused(TOO_SLOW.format(duration=duration(self.limits.upload_idle)), 408)
+
+    async def drain(self, budget: int) -> None:
+        """Read what is left of a refused body, keeping none of it, so the client can read our answer;
+        past `budget` bytes in all, or a client that stalls, the connection is cut instead."""
+        with contextlib.suppress(UploadRefused, ClientDisconnect):
+            while not self.stalled and self.total <= budget and await self.next() is not None:
+                pass
 
 
 async def receive(
-    request: Request, folder: Path, limit: int, file_field: str = "fichier", before_file=None
+    request: Request, folder: Path, limits: WebLimits, file_field: str = "fichier", before_file=None
 ) -> Upload:
     """The form's fields and its file staged in `folder`; UploadRefused (nothing left behind) when the
-    body is too large, malformed, or holds more than one file, or when `before_file(fields)` refuses
-    the fields that came before the file (its CSRF token: nothing is written for a forged request)."""
-    boundary = _boundary(request)
-    stream = request.stream()
-    announced = _announced(request)
-    if announced is not None and announced > limit + ENVELOPE:
-        await drain(stream, DRAIN_FACTOR * limit)
-        raise too_large(limit)
+    body is too large, malformed, cut short, stalled, or holds more than one file, or when
+    `before_file(fields)` refuses the fields that came before the file (its CSRF token: nothing is
+    written for a forged request). A client that goes away raises starlette's ClientDisconnect."""
+    body, limit = Body(request, limits), limits.upload_bytes
     receiver = _Receiver(folder, file_field, limit, before_file)
-    parser = MultipartParser(boundary, receiver.callbacks())
     try:
-        async for chunk in stream:
+        parser = MultipartParser(_boundary(request), receiver.callbacks())
+        announced = _announced(request)
+        if announced is not None and announced > limit + ENVELOPE:
+            raise too_large(limit)
+        while (chunk := await body.next()) is not None:
+            if body.total > limit + ENVELOPE:  # chunks announce no length
+                raise too_large(limit)
             parser.write(chunk)
         parser.finalize()
+        if not receiver.ended:  # a body that stops before its closing boundary (a Content-Length that lied)
+            raise UploadRefused(CUT_SHORT)
         await run_in_threadpool(receiver.sync)
     except UploadRefused as exc:
         receiver.discard()
-        await drain(stream, DRAIN_FACTOR * limit)
+        await body.drain(DRAIN_FACTOR * limit)
         exc.fields = receiver.fields
         raise
     except ValueError as exc:  # python-multipart's MultipartParseError and friends
         receiver.discard()
-        raise UploadRefused("Le formulaire reçu est mal formé : rechargez la page et recommencez.") from exc
+        await body.drain(DRAIN_FACTOR * limit)
+        refused = UploadRefused(MALFORMED)
+        refused.fields = receiver.fields
+        raise refused from exc
+    except OSError as exc:  # the staging file cannot be written (disk full, quota, inbox gone): ours to fix
+        receiver.discard()
+        log.error("dépôt web : le fichier reçu n'a pas pu être écrit dans %s : %s", folder, exc)
+        await body.drain(DRAIN_FACTOR * limit)
+        refused = UploadRefused(NOT_KEPT, 503)
+        refused.fields = receiver.fields
+        raise refused from exc
     except BaseException:  # the client went away, the server stops: nothing half-written stays
         receiver.discard()
         raise
