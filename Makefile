@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 CSAC   := $(VENV)/bin/csac
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo desk test check lint bench bench-ocr bench-desk bench-web templates docs clean messages
+.PHONY: demo desk test check lint bench bench-ocr bench-desk bench-web bench-load templates docs clean messages
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -80,6 +80,10 @@ bench: $(STAMP)
 # 50 depositors at once on the web deposit page (`csac serve` and its watcher on loopback; about a minute)
 bench-web: $(STAMP)
 	$(PY) bench/deposit_load.py
+
+# Issue 14's load test: 50 depositors at once while a regional team reads its list of 30,000 dossiers.
+bench-load: $(STAMP)
+	$(PY) bench/web_load.py
 
 # The desk's list page with 30,000 dossiers, over HTTP on loopback (median and 95th percentile).
 bench-desk: $(STAMP)
