@@ -132,8 +132,7 @@ async def login_page(desk: Desk, request: Request) -> Response:
 
 async def login(desk: Desk, request: Request) -> Response:
     """A good name and password: the session emptied, then given the account and a new CSRF token."""
-    await csrf.require_form(request)
-    form = await request.form()
+    form = await csrf.require_form(request)
     name, password = str(form.get("nom", "")).strip(), str(form.get("mot_de_passe", ""))
     if not (desk.by_address.allow(_address(request)) and desk.by_name.allow(name.casefold())):
         return page(request, "desk_login.html", 429, PRIVATE, error=TOO_MANY, name=name)
@@ -155,17 +154,22 @@ async def logout(desk: Desk, request: Request) -> Response:
 # -- the list -----------------------------------------------------------------------------------------
 
 
+def _digits(text: str, most: int) -> bool:
+    """ASCII digits only, a few of them: str.isdigit() also takes "²" or "①", which int() refuses."""
+    return text.isascii() and text.isdigit() and len(text) <= most
+
+
 def _filters(request: Request) -> tuple[caseload.Filters, list[str]]:
     """The list's filters as the query string gives them; what cannot be read is said, and left out."""
     q, errors = request.query_params, []
     older, number = q.get("anciennete", "").strip(), q.get("page", "1").strip()
-    if older and not (older.isdigit() and 0 < int(older) < 100_000):
+    if older and not (_digits(older, 5) and 0 < int(older) < 100_000):
         errors.append(f"ancienneté « {older} » : indiquez un nombre de jours, par exemple 10")
         older = ""
     filters = caseload.Filters(
         status=q.get("etat") or None, variant=q.get("convention") or None,
         older_than=int(older) if older else None, search=q.get("q") or None,
-        page=int(number) if number.isdigit() and len(number) < 7 else 1,
+        page=int(number) if _digits(number, 6) else 1,
     )  # fmt: skip
     return filters, errors
 
@@ -308,8 +312,7 @@ async def action(desk: Desk, request: Request, act) -> Response:
     """One button's POST: logged in, its CSRF token, the dossier the account's; then the library's call.
     What it did (or why it did nothing) is shown once on the dossier's page."""
     scope = await _scope(desk, request)
-    await csrf.require_form(request)
-    form = await request.form()
+    form = await csrf.require_form(request)
     dossier_id = request.path_params["dossier"]
     if await run_in_threadpool(caseload.visible, desk.journal, scope, dossier_id) is None:
         raise HTTPException(404)

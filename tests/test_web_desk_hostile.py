@@ -1,0 +1,169 @@
+"""The regional desk attacked, by an insider of another region and by an outsider: each rule here held for
+a class of hostile requests (ids spelled many ways, query strings, forms, bodies, names), over one site
+on loopback with real deposits in Bretagne, Corse and Hauts-de-France (tests/desk_builds.py).
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+
+import pytest
+
+from pipeline.accounts import Accounts
+from pipeline.dossiers import DossierBook
+from pipeline.web.app import WebLimits
+from tests.desk_builds import AGGLO_ID, AJACCIO_ID, BREST_ID, RENNES_ID, take_in_regions
+from tests.test_web_desk import CHEAP, PASSWORD, Clerk, logged_in
+from tests.web import site
+
+pytestmark = pytest.mark.xdist_group("desk")
+ENGLISH = re.compile(
+    r"Traceback|Bad Request|Internal Server Error|Not Found|Missing boundary|Exception|Error\b"
+)
+
+
+@pytest.fixture(scope="module")
+def desk(tmp_path_factory, renderer, resources, loaded_intake):
+    regions = take_in_regions(tmp_path_factory.mktemp("hostile"), renderer, resources, loaded_intake)
+    accounts = Accounts(regions.workspace.journal, CHEAP)
+    for name, region in (("marie.durand", "bretagne"), ("paolo.santoni", "corse"), ("direction", "siege")):
+        accounts.add(name, region, PASSWORD)
+    with site(regions.workspace.state.parent, WebLimits(logins_per_minute=1000), watch=False) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def bretagne(desk) -> Clerk:
+    return logged_in(desk, "marie.durand")
+
+
+def events(desk, dossier_id: str):
+    return DossierBook(desk.workspace.journal).events(dossier_id)
+
+
+def all_events(desk) -> list:
+    return [e for d in (RENNES_ID, BREST_ID, AJACCIO_ID, AGGLO_ID) for e in events(desk, d)]
+
+
+def rows(page: str) -> list[str]:
+    return re.findall(r'<tr class="dossier".*?</tr>', page, re.S)
+
+
+# -- a region sees its own dossiers only, however the request spells them --------------------------------
+
+
+def spellings(dossier_id: str) -> list[str]:
+    """Another region's dossier id, written the ways a hostile URL might."""
+    quoted = urllib.parse.quote(dossier_id, safe="")
+    return [
+        dossier_id.upper(), dossier_id.lower(), dossier_id + "/", quoted.replace("-", "%2D"),
+        f"{RENNES_ID}/..%2F{dossier_id}", f"..%2F{dossier_id}", f"{dossier_id}%00", f"{dossier_id}%20",
+        f"%20{dossier_id}", f"{dossier_id}'%20OR%201=1%20--", f"{dossier_id}%25", dossier_id[:-1] + "_",
+        dossier_id + "x" * 5000, f"{dossier_id};", f"{dossier_id}%0a",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("dossier_id", [AJACCIO_ID, AGGLO_ID])
+def test_another_region_dossier_spelled_any_way_is_never_shown(desk, bretagne, dossier_id):
+    for spelled in spellings(dossier_id):
+        for suffix in ("", "/documents/1", "/documents/1/apercu", "/documents/1/signature.png"):
+            status, page, _ = bretagne.open(f"/bureau/dossiers/{spelled}{suffix}")
+            assert status == 404 and "Ajaccio" not in page and "Béthune" not in page, (spelled, suffix)
+
+
+def test_no_button_acts_on_another_region_dossier_spelled_any_way(desk, bretagne):
+    before = all_events(desk)
+    for spelled in spellings(AJACCIO_ID):
+        for act, fields in (
+            ("accepter", {"note": "vu"}),
+            ("refuser", {"motif": "non"}),
+            ("renvoyer-avis", {}),
+        ):
+            status = bretagne.post(f"/bureau/dossiers/{spelled}/{act}", fields)[0]
+            assert status in (404, 405), (spelled, act, status)
+    assert all_events(desk) == before
+
+
+LIST_QUERIES = [
+    "q=%25", "q=_", "q=%25%25", "q=' OR 1=1 --", "q=%22 OR %22%22=%22", "q=Ajaccio", "q=Corse",
+    "q=\\", "q=*", f"q={AJACCIO_ID}", "q=2020", "region=Corse", "region=", "scope=all", "siege=1",
+    "etat=incomplet&region=Corse", "convention=%25", "convention=' OR 1=1 --", "page=2", "page=999999",
+    "page=-1", "page=0x10", "anciennete=1", "anciennete=-5", "anciennete=%25", "tri=region", "q=%00",
+]  # fmt: skip
+
+
+def test_no_search_filter_or_paging_shows_another_region_rows_or_counts(desk, bretagne):
+    own = rows(bretagne.open("/bureau")[1])
+    assert own
+    for query in LIST_QUERIES:
+        status, page, _ = bretagne.open("/bureau?" + query.replace(" ", "%20"))
+        shown = rows(page)
+        assert status == 200 and not ENGLISH.search(page), query
+        assert all('data-region="Bretagne"' in r for r in shown), query
+        assert not any("Ajaccio" in r or "Béthune" in r for r in shown), query
+        total = int(re.search(r'class="compte-rendu">(\d+) dossier', page).group(1))
+        assert total <= len(own), query
+
+
+@pytest.mark.parametrize("number", ["²", "①", "٣", "৩", "1²", "٠"])
+def test_a_page_or_an_age_written_in_unicode_digits_is_said_not_a_server_error(desk, bretagne, number):
+    for field in ("page", "anciennete"):
+        status, page, _ = bretagne.open(f"/bureau?{field}={urllib.parse.quote(number)}")
+        assert status == 200 and not ENGLISH.search(page), (field, number)
+
+
+# -- forms an outsider can send: French answers, bounded reading ---------------------------------------------
+
+
+def cookie_of(clerk: Clerk) -> str:
+    import urllib.request
+
+    [jar] = [h.cookiejar for h in clerk.opener.handlers if isinstance(h, urllib.request.HTTPCookieProcessor)]
+    return "; ".join(f"{c.name}={c.value}" for c in jar)
+
+
+def raw_post(desk, clerk: Clerk, path: str, body: bytes, kind: str) -> tuple[int, str]:
+    return clerk.open(path, body, {"Content-Type": kind})[:2]
+
+
+BROKEN_FORMS = [
+    (b"nom=a", "multipart/form-data"),  # no boundary
+    (b"--x\r\nContent-Disposition: form-data\r\n\r\nv\r\n--x--\r\n", "multipart/form-data; boundary=x"),  # no name
+    (b"garbage", "multipart/form-data; boundary=x"),
+    (b"%ff%fe=%ff", "application/x-www-form-urlencoded"),
+    (b"a=" + b"&a=".join([b"1"] * 2000), "application/x-www-form-urlencoded"),  # more fields than allowed
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "path", ["/bureau/connexion", "/bureau/deconnexion", f"/bureau/dossiers/{RENNES_ID}/refuser"]
+)
+def test_a_broken_form_is_answered_in_french_and_changes_nothing(desk, bretagne, path):
+    before = all_events(desk)
+    for body, kind in BROKEN_FORMS:
+        status, page = raw_post(desk, bretagne, path, body, kind)
+        assert status in (400, 403, 413) and not ENGLISH.search(page), (path, kind, status, page[-400:])
+    assert all_events(desk) == before
+
+
+@pytest.mark.parametrize("path", ["/bureau/connexion", f"/bureau/dossiers/{RENNES_ID}/refuser"])
+def test_a_form_announced_too_long_is_refused_before_it_is_read(desk, bretagne, path):
+    """Starlette reads an urlencoded body whole: a desk form is read only when it says it is small."""
+    import http.client
+
+    before = all_events(desk)
+    host, port = desk.url.removeprefix("http://").split(":")
+    for length in (64 * 1024 + 1, 10**9, 10**18):
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        conn.putrequest("POST", path)
+        conn.putheader("Content-Type", "application/x-www-form-urlencoded")
+        conn.putheader("Content-Length", str(length))
+        conn.putheader("Cookie", cookie_of(bretagne))
+        conn.endheaders()
+        conn.send(b"motif=" + b"x" * 1000)  # the rest never comes: the answer must not wait for it
+        answer = conn.getresponse()
+        page = answer.read().decode()
+        conn.close()
+        assert answer.status == 413 and "trop long" in page, (path, length, answer.status)
+    assert all_events(desk) == before
