@@ -10,44 +10,19 @@ import urllib.parse
 
 import pytest
 
-from pipeline.accounts import Accounts
-from pipeline.dossiers import DossierBook
-from pipeline.web.app import WebLimits
-from tests.desk_builds import AGGLO_ID, AJACCIO_ID, BREST_ID, RENNES_ID, take_in_regions
-from tests.test_web_desk import CHEAP, PASSWORD, Clerk, logged_in
-from tests.web import site
+from tests import test_web_desk as base
+from tests.desk_builds import AGGLO_ID, AJACCIO_ID, BREST_ID, RENNES_ID
+from tests.test_web_desk import Clerk, events, rows
 
 pytestmark = pytest.mark.xdist_group("desk")
+regions_taken, desk, bretagne = base.regions_taken, base.desk, base.bretagne  # this module's own site
 ENGLISH = re.compile(
     r"Traceback|Bad Request|Internal Server Error|Not Found|Missing boundary|Exception|Error\b"
 )
 
 
-@pytest.fixture(scope="module")
-def desk(tmp_path_factory, renderer, resources, loaded_intake):
-    regions = take_in_regions(tmp_path_factory.mktemp("hostile"), renderer, resources, loaded_intake)
-    accounts = Accounts(regions.workspace.journal, CHEAP)
-    for name, region in (("marie.durand", "bretagne"), ("paolo.santoni", "corse"), ("direction", "siege")):
-        accounts.add(name, region, PASSWORD)
-    with site(regions.workspace.state.parent, WebLimits(logins_per_minute=1000), watch=False) as served:
-        yield served
-
-
-@pytest.fixture(scope="module")
-def bretagne(desk) -> Clerk:
-    return logged_in(desk, "marie.durand")
-
-
-def events(desk, dossier_id: str):
-    return DossierBook(desk.workspace.journal).events(dossier_id)
-
-
 def all_events(desk) -> list:
     return [e for d in (RENNES_ID, BREST_ID, AJACCIO_ID, AGGLO_ID) for e in events(desk, d)]
-
-
-def rows(page: str) -> list[str]:
-    return re.findall(r'<tr class="dossier".*?</tr>', page, re.S)
 
 
 # -- a region sees its own dossiers only, however the request spells them --------------------------------
