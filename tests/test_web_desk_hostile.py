@@ -5,11 +5,14 @@ on loopback with real deposits in Bretagne, Corse and Hauts-de-France (tests/des
 
 from __future__ import annotations
 
+import html
 import re
+import threading
 import urllib.parse
 
 import pytest
 
+from pipeline.dossiers import EventKind
 from tests import test_web_desk as base
 from tests.desk_builds import AGGLO_ID, AJACCIO_ID, BREST_ID, RENNES_ID
 from tests.test_web_desk import Clerk, events, rows
@@ -142,3 +145,52 @@ def test_a_form_announced_too_long_is_refused_before_it_is_read(desk, bretagne, 
         conn.close()
         assert answer.status == 413 and "trop long" in page, (path, length, answer.status)
     assert all_events(desk) == before
+
+
+# -- actions: bounded, on one line, journalled once with the account's name ---------------------------------
+
+
+@pytest.mark.parametrize("act, field", [("refuser", "motif"), ("accepter", "note")])
+def test_a_note_or_reason_too_long_to_keep_whole_is_sent_back_not_cut(desk, bretagne, act, field):
+    before = events(desk, BREST_ID)
+    for text in ("x" * 2001, "é" * 5000, "🙂" * 2001, "mot " * 3000):
+        page = html.unescape(bretagne.post(f"/bureau/dossiers/{BREST_ID}/{act}", {field: text})[1])
+        assert "Rien n'a été fait" in page and "2000 au plus" in page, (act, len(text))
+    assert events(desk, BREST_ID) == before
+    assert 'maxlength="2000"' in bretagne.open(f"/bureau/dossiers/{BREST_ID}")[1]
+
+
+def test_a_reason_with_control_characters_is_journalled_on_one_line_once_by_the_account(desk, bretagne):
+    reason = "pièce\x00 illisible\r\nX-Faux: oui\x1b[31m\u202eelbisilli\u2028fin\t."
+    bretagne.post(f"/bureau/dossiers/{RENNES_ID}/refuser", {"motif": reason})
+    refused = [e for e in events(desk, RENNES_ID) if e.kind == EventKind.REFUSED]
+    assert [e.by for e in refused] == ["marie.durand"]
+    assert all(c.isprintable() for c in refused[0].detail) and "\u202e" not in refused[0].detail
+    assert refused[0].detail.startswith("pièce illisible X-Faux: oui")
+
+
+def at_once(clerk: Clerk, path: str, fields: dict[str, str], times: int = 4) -> list[int]:
+    """The same button pressed in `times` tabs at once (each with the session's token)."""
+    token = clerk.page_token("/bureau")
+    statuses: list[int] = []
+    threads = [
+        threading.Thread(target=lambda: statuses.append(clerk.post(path, {"csrf_token": token} | fields,
+                                                                    token=False)[0]))
+        for _ in range(times)
+    ]  # fmt: skip
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return statuses
+
+
+def test_a_decision_made_in_several_tabs_at_once_is_journalled_once(desk, bretagne):
+    for dossier_id, act, field, kind in ((BREST_ID, "accepter", "note", EventKind.ACCEPTED),
+                                         (BREST_ID, "refuser", "motif", EventKind.REFUSED)):  # fmt: skip
+        statuses = at_once(bretagne, f"/bureau/dossiers/{dossier_id}/{act}", {field: "vu dans un onglet"})
+        assert statuses == [200] * 4
+        made = [e for e in events(desk, dossier_id) if e.kind == kind]
+        assert len(made) == 1 and made[0].by == "marie.durand", (act, made)
+    page = bretagne.open(f"/bureau/dossiers/{BREST_ID}")[1]
+    assert "refusé" in page

@@ -28,6 +28,7 @@ from starlette.routing import BaseRoute, Route
 from .. import caseload
 from ..accounts import Account, Accounts
 from ..casefile import age_days, detail_fr, event_fr, french_time, missing, role_fr, state_fr
+from ..decide import REASON
 from ..dossiers import DossierStatus
 from ..errors import ArgumentError
 from ..intake import IntakeContext
@@ -218,6 +219,7 @@ async def dossier_page(desk: Desk, request: Request) -> Response:
         request, "desk_dossier.html", headers=PRIVATE, scope=scope, found=found, d=found.dossier, crops=crops,
         flash=request.session.pop(FLASH, None), state_fr=state_fr, role_fr=role_fr, event_fr=event_fr,
         detail_fr=detail_fr, french_time=french_time, convention_fr=convention_fr, is_pdf=_is_pdf,
+        reason_limit=REASON,
     )  # fmt: skip
 
 
@@ -282,9 +284,20 @@ NO_NOTE = "Rien n'a été fait : indiquez dans la note ce que vous avez vérifi�
 NO_REASON = "Rien n'a été fait : indiquez le motif du refus, tel que le déposant le lira."
 
 
+def _bounded(text: str, what: str) -> str:
+    """A note or a reason whole, never cut without saying: the journal and the depositor's message keep
+    REASON characters (decide.said), so a longer one is sent back to be shortened."""
+    if len(text) > REASON:
+        raise ArgumentError(
+            f"Rien n'a été fait : {what} compte {len(text)} caractères, {REASON} au plus — raccourcissez-le."
+        )
+    return text
+
+
 def _accept(desk: Desk, scope, dossier_id: str, form) -> str | None:
     if not _said(form, "note").strip():
         raise ArgumentError(NO_NOTE)
+    _bounded(_said(form, "note"), "la note")
     done = caseload.accept_as(desk.context, scope, dossier_id, _said(form, "note"))
     if done is None:
         return None
@@ -296,6 +309,7 @@ def _accept(desk: Desk, scope, dossier_id: str, form) -> str | None:
 def _refuse(desk: Desk, scope, dossier_id: str, form) -> str | None:
     if not _said(form, "motif").strip():
         raise ArgumentError(NO_REASON)
+    _bounded(_said(form, "motif"), "le motif")
     done = caseload.refuse_as(desk.settings.config, scope, dossier_id, _said(form, "motif"))
     if done is None:
         return None
