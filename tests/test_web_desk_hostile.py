@@ -15,7 +15,7 @@ import pytest
 from pipeline.dossiers import EventKind
 from tests import test_web_desk as base
 from tests.desk_builds import AGGLO_ID, AJACCIO_ID, BREST_ID, RENNES_ID
-from tests.test_web_desk import Clerk, events, rows
+from tests.test_web_desk import Clerk, events, logged_in, rows
 
 pytestmark = pytest.mark.xdist_group("desk")
 regions_taken, desk, bretagne = base.regions_taken, base.desk, base.bretagne  # this module's own site
@@ -194,3 +194,24 @@ def test_a_decision_made_in_several_tabs_at_once_is_journalled_once(desk, bretag
         assert len(made) == 1 and made[0].by == "marie.durand", (act, made)
     page = bretagne.open(f"/bureau/dossiers/{BREST_ID}")[1]
     assert "refusé" in page
+
+
+def shown_state(page: str) -> str:
+    return re.search(r'name="vu" value="([^"]*)"', page).group(1)
+
+
+def test_a_decision_from_a_page_shown_before_the_dossier_changed_does_nothing(desk, bretagne):
+    """Two people on the same dossier: the one whose page is older than a colleague's decision reads the
+    dossier again before deciding, whichever decision each of them makes."""
+    colleague, path = logged_in(desk, "marie.durand"), f"/bureau/dossiers/{RENNES_ID}"
+    for then, act, field in (("accepter", "refuser", "motif"), ("refuser", "accepter", "note"),
+                             ("accepter", "accepter", "note"), ("refuser", "refuser", "motif")):  # fmt: skip
+        stale = shown_state(bretagne.open(path)[1])
+        said = colleague.post(f"{path}/{then}", {"motif": "vu par un collègue", "note": "vu"})[1]
+        assert "par marie.durand" in said, then
+        before = events(desk, RENNES_ID)
+        page = html.unescape(bretagne.post(f"{path}/{act}", {field: "sur une page ancienne", "vu": stale})[1])
+        assert "a changé depuis que vous l'avez ouvert" in page and "rien n'a été fait" in page, (act, then)
+        assert events(desk, RENNES_ID) == before, (act, then)
+    fresh = shown_state(bretagne.open(path)[1])
+    assert "par marie.durand" in bretagne.post(f"{path}/accepter", {"note": "relu", "vu": fresh})[1]

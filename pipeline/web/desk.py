@@ -28,7 +28,7 @@ from starlette.routing import BaseRoute, Route
 from .. import caseload
 from ..accounts import Account, Accounts
 from ..casefile import age_days, detail_fr, event_fr, french_time, missing, role_fr, state_fr
-from ..decide import REASON
+from ..decide import REASON, version
 from ..dossiers import DossierStatus
 from ..errors import ArgumentError
 from ..intake import IntakeContext
@@ -219,7 +219,7 @@ async def dossier_page(desk: Desk, request: Request) -> Response:
         request, "desk_dossier.html", headers=PRIVATE, scope=scope, found=found, d=found.dossier, crops=crops,
         flash=request.session.pop(FLASH, None), state_fr=state_fr, role_fr=role_fr, event_fr=event_fr,
         detail_fr=detail_fr, french_time=french_time, convention_fr=convention_fr, is_pdf=_is_pdf,
-        reason_limit=REASON,
+        reason_limit=REASON, seen=SEEN, version=version,
     )  # fmt: skip
 
 
@@ -280,6 +280,14 @@ def _said(form, field: str) -> str:
     return value if isinstance(value, str) else ""
 
 
+SEEN = "vu"  # the hidden field: the dossier's version (decide.version) when its page was shown
+
+
+def _seen(form) -> str | None:
+    """The dossier's state the page showed; a form without it (a script) decides on the dossier as it is."""
+    return _said(form, SEEN) or None
+
+
 NO_NOTE = "Rien n'a été fait : indiquez dans la note ce que vous avez vérifié avant d'accepter."
 NO_REASON = "Rien n'a été fait : indiquez le motif du refus, tel que le déposant le lira."
 
@@ -298,7 +306,7 @@ def _accept(desk: Desk, scope, dossier_id: str, form) -> str | None:
     if not _said(form, "note").strip():
         raise ArgumentError(NO_NOTE)
     _bounded(_said(form, "note"), "la note")
-    done = caseload.accept_as(desk.context, scope, dossier_id, _said(form, "note"))
+    done = caseload.accept_as(desk.context, scope, dossier_id, _said(form, "note"), _seen(form))
     if done is None:
         return None
     sent = f" ; dossier envoyé en entier à {done.dossier.mailbox}" if done.message_id else ""
@@ -310,7 +318,7 @@ def _refuse(desk: Desk, scope, dossier_id: str, form) -> str | None:
     if not _said(form, "motif").strip():
         raise ArgumentError(NO_REASON)
     _bounded(_said(form, "motif"), "le motif")
-    done = caseload.refuse_as(desk.settings.config, scope, dossier_id, _said(form, "motif"))
+    done = caseload.refuse_as(desk.settings.config, scope, dossier_id, _said(form, "motif"), _seen(form))
     if done is None:
         return None
     told = f" ; déposant prévenu : {done.sent_to[0]}" if done.sent_to else " ; personne n'a pu être prévenu"
