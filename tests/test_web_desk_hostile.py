@@ -13,9 +13,11 @@ import urllib.parse
 import pytest
 
 from pipeline.dossiers import EventKind
+from pipeline.web.app import WebLimits
 from tests import test_web_desk as base
 from tests.desk_builds import AGGLO_ID, AJACCIO_ID, BREST_ID, RENNES_ID
-from tests.test_web_desk import Clerk, events, logged_in, rows
+from tests.test_web_desk import PASSWORD, Clerk, events, logged_in, rows
+from tests.web import site
 
 pytestmark = pytest.mark.xdist_group("desk")
 regions_taken, desk, bretagne = base.regions_taken, base.desk, base.bretagne  # this module's own site
@@ -215,3 +217,34 @@ def test_a_decision_from_a_page_shown_before_the_dossier_changed_does_nothing(de
         assert events(desk, RENNES_ID) == before, (act, then)
     fresh = shown_state(bretagne.open(path)[1])
     assert "par marie.durand" in bretagne.post(f"{path}/accepter", {"note": "relu", "vu": fresh})[1]
+
+
+# -- logging in: one budget per account, however its name is spelled -----------------------------------------
+
+
+def test_login_attempts_are_limited_per_account_however_the_name_is_spelled_and_from_any_address(tmp_path):
+    """Each attempt from another address (X-Forwarded-For, believed from the loopback proxy) and with the
+    name spelled another way: the account's own budget still ends the guessing."""
+    from argon2 import PasswordHasher
+
+    from pipeline.accounts import Accounts
+
+    cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    Accounts(tmp_path / "var" / "journal.sqlite", cheap).add("Émilie.Roux", "bretagne", PASSWORD)
+    spellings = ["Émilie.Roux", "émilie.roux", "ÉMILIE.ROUX", " Émilie.Roux ", "E\u0301milie.Roux",
+                 "Ｅ\u0301ｍｉｌｉｅ.ｒｏｕｘ", "émilie.rou\u200bx"]  # fmt: skip
+    with site(tmp_path, WebLimits(logins_per_minute=3), watch=False) as small:
+        statuses = []
+        for number, name in enumerate(spellings):
+            clerk = Clerk(small.url)
+            token = clerk.page_token("/bureau/connexion")
+            body = urllib.parse.urlencode(
+                {"csrf_token": token, "nom": name, "mot_de_passe": "devine"}
+            ).encode()
+            statuses.append(
+                clerk.open("/bureau/connexion", body, {"X-Forwarded-For": f"203.0.113.{number}"})[0]
+            )
+        last = Clerk(small.url)
+        right = last.login("émilie.roux")
+    assert statuses == [401, 401, 401, 429, 429, 429, 429]
+    assert right[0] == 429  # even the right password waits its minute

@@ -26,7 +26,7 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from .. import caseload
-from ..accounts import Account, Accounts
+from ..accounts import Account, Accounts, name_key
 from ..casefile import age_days, detail_fr, event_fr, french_time, missing, role_fr, state_fr
 from ..decide import REASON, version
 from ..dossiers import DossierStatus
@@ -135,7 +135,7 @@ async def login(desk: Desk, request: Request) -> Response:
     """A good name and password: the session emptied, then given the account and a new CSRF token."""
     form = await csrf.require_form(request)
     name, password = str(form.get("nom", "")).strip(), str(form.get("mot_de_passe", ""))
-    if not (desk.by_address.allow(_address(request)) and desk.by_name.allow(name.casefold())):
+    if not (desk.by_address.allow(_address(request)) and desk.by_name.allow(name_key(name))):
         return page(request, "desk_login.html", 429, PRIVATE, error=TOO_MANY, name=name)
     account = await run_in_threadpool(Accounts(desk.journal).verify, name, password)
     if account is None:
