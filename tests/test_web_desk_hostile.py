@@ -12,7 +12,7 @@ import urllib.parse
 
 import pytest
 
-from pipeline.dossiers import EventKind
+from pipeline.dossiers import DossierBook, EventKind
 from pipeline.web.app import WebLimits
 from tests import test_web_desk as base
 from tests.desk_builds import AGGLO_ID, AJACCIO_ID, BREST_ID, RENNES_ID
@@ -248,3 +248,124 @@ def test_login_attempts_are_limited_per_account_however_the_name_is_spelled_and_
         right = last.login("émilie.roux")
     assert statuses == [401, 401, 401, 429, 429, 429, 429]
     assert right[0] == 429  # even the right password waits its minute
+
+
+# -- what a depositor wrote, shown to the desk: escaped, and downloads never rendered ----------------------
+
+XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+HOSTILE_NAMES = [
+    f'Convention "signée"\r\nX-Faux: 1 {XSS}.pdf', "Annexe'; DROP TABLE accounts; --.xlsx",
+    "Bon de commande — été ünïcödé ✓.pdf", "page.pdf",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def hostile(desk, renderer, resources, loaded_intake, tmp_path_factory):
+    """A Bretagne depositor whose every field and file name is hostile; `page.pdf` is HTML, not a PDF."""
+    from decimal import Decimal
+
+    from pipeline.intake import take_in
+    from tests import builders as b
+    from tests.desk_builds import LOT2, context
+
+    who = b.Entity(
+        f"Mairie {XSS}", b.make_siret(2903), "commune", 15000, "1 rue du Port", "29100", "DOUARNENEZ"
+    )
+    docs = b.rendered(renderer, resources, who, LOT2)
+    members = [(HOSTILE_NAMES[0], b.convention_pdf(docs["convention"])), (HOSTILE_NAMES[1], docs["annex"]),
+               (HOSTILE_NAMES[2], b.order_pdf(who, Decimal("250"))),
+               (HOSTILE_NAMES[3], f"<html><body>%PDF-1.4 {XSS}</body></html>".encode())]  # fmt: skip
+    path = tmp_path_factory.mktemp("hostile") / "douarnenez.zip"
+    path.write_bytes(b.zip_of(members))
+    b.write_form(path, b.form(who, email=f'"{XSS}"@douarnenez.example', message=f"Bonjour {XSS}\r\nfin"))
+    report = take_in(path, context(loaded_intake, desk.workspace))
+    return report.dossiers[0].dossier_id
+
+
+def test_no_value_a_depositor_wrote_is_taken_as_html_by_the_desk(desk, bretagne, hostile):
+    for path in ("/bureau", f"/bureau?q={urllib.parse.quote('<script>')}", f"/bureau/dossiers/{hostile}"):
+        page = bretagne.open(path)[1]
+        assert "<script>alert" not in page and "<img src=x" not in page, path
+    assert "&lt;script&gt;" in bretagne.open(f"/bureau/dossiers/{hostile}")[1]
+
+
+def test_every_download_is_named_safely_in_its_header_and_html_is_never_rendered(desk, bretagne, hostile):
+    held = DossierBook(desk.workspace.journal).documents(hostile, current=False)
+    assert len(held) == 3  # the HTML named page.pdf is not one of the dossier's documents
+    for h in held:
+        for suffix in ("", "/apercu"):
+            with bretagne.opener.open(
+                f"{desk.url}/bureau/dossiers/{hostile}/documents/{h.seq}{suffix}"
+            ) as answer:
+                kind, named, body = (
+                    answer.headers["Content-Type"],
+                    answer.headers["Content-Disposition"],
+                    answer.read(),
+                )
+            assert "\r" not in named and "\n" not in named and named.isascii(), named
+            assert urllib.parse.unquote(named.split("filename*=UTF-8''")[1]) == h.name
+            if kind == "application/pdf":
+                assert body.startswith(b"%PDF") and h.name.lower().endswith(".pdf")
+            else:
+                assert kind == "application/octet-stream" and named.startswith("attachment;"), (h.name, kind)
+
+
+# -- sessions, tokens and redirections ------------------------------------------------------------------------
+
+
+def test_no_get_changes_anything_even_with_a_button_fields(desk, bretagne):
+    before = all_events(desk)
+    for act in ("accepter", "refuser", "renvoyer-avis", "../deconnexion"):
+        query = urllib.parse.urlencode(
+            {"csrf_token": bretagne.page_token("/bureau"), "note": "vu", "motif": "non"}
+        )
+        status = bretagne.open(f"/bureau/dossiers/{BREST_ID}/{act}?{query}")[0]
+        assert status in (404, 405), act
+    assert all_events(desk) == before
+    assert bretagne.open("/bureau")[2].endswith("/bureau")  # still logged in
+
+
+def test_a_token_in_the_query_string_is_no_token(desk, bretagne):
+    before = all_events(desk)
+    token = urllib.parse.quote(bretagne.page_token("/bureau"))
+    for act, fields in (("accepter", {"note": "vu"}), ("refuser", {"motif": "non"}), ("renvoyer-avis", {})):
+        status = bretagne.post(f"/bureau/dossiers/{BREST_ID}/{act}?csrf_token={token}", fields, token=False)[
+            0
+        ]
+        assert status == 403, act
+    assert all_events(desk) == before
+
+
+def forged_cookies(real: str) -> list[str]:
+    """The session cookie altered: a byte flipped, its signature dropped, another key's, a session that
+    claims the head office's account."""
+    import base64
+    import json
+
+    import itsdangerous
+
+    claim = base64.b64encode(json.dumps({"account": "direction", "csrf": "x"}).encode())
+    return [
+        real[:-3] + ("A" if real[-3] != "A" else "B") + real[-2:], real.split(".")[0], claim.decode(),
+        itsdangerous.TimestampSigner("une autre clé").sign(claim).decode(), real + "x", "",
+    ]  # fmt: skip
+
+
+def test_a_tampered_session_cookie_is_no_session(desk, bretagne):
+    real = next(c for c in cookie_of(bretagne).split("; ") if c.startswith("csac_session=")).split("=", 1)[1]
+    for forged in forged_cookies(real):
+        clerk = Clerk(desk.url)
+        status, page, where = clerk.open("/bureau", headers={"Cookie": f"csac_session={forged}"})
+        assert where.endswith("/bureau/connexion") and "Ajaccio" not in page, forged
+
+
+@pytest.mark.parametrize("target", ["https://ailleurs.example/", "//ailleurs.example", "/\\ailleurs.example",
+                                    "javascript:alert(1)"])  # fmt: skip
+def test_login_goes_to_the_desk_whatever_next_says(desk, target):
+    clerk = Clerk(desk.url)
+    token = clerk.page_token("/bureau/connexion")
+    for path in (f"/bureau/connexion?next={urllib.parse.quote(target)}",):
+        body = urllib.parse.urlencode({"csrf_token": token, "nom": "marie.durand", "mot_de_passe": PASSWORD,
+                                       "next": target}).encode()  # fmt: skip
+        status, _, where = clerk.open(path, body)
+        assert (status, where) == (200, f"{desk.url}/bureau"), target
