@@ -369,3 +369,27 @@ def test_login_goes_to_the_desk_whatever_next_says(desk, target):
                                        "next": target}).encode()  # fmt: skip
         status, _, where = clerk.open(path, body)
         assert (status, where) == (200, f"{desk.url}/bureau"), target
+
+
+def test_an_account_whose_region_left_the_regions_file_sees_nothing_and_does_nothing(desk):
+    """Its region renamed or removed (an id the regions file no longer knows): no dossier, no action, in
+    French; it is the head office's to give the account its new region."""
+    import sqlite3
+    from contextlib import closing
+
+    from pipeline.accounts import Accounts
+
+    Accounts(desk.workspace.journal, base.CHEAP).add("ancien.compte", "bretagne", PASSWORD)
+    clerk = logged_in(desk, "ancien.compte")
+    token = clerk.page_token("/bureau")
+    with closing(sqlite3.connect(desk.workspace.journal)) as conn, conn:
+        conn.execute("UPDATE accounts SET region = 'armorique' WHERE name = 'ancien.compte'")
+    before = all_events(desk)
+    for path in ("/bureau", f"/bureau/dossiers/{BREST_ID}", f"/bureau/dossiers/{BREST_ID}/documents/1"):
+        status, page, _ = clerk.open(path)
+        assert status == 403 and "région inconnue" in html.unescape(page) and "Brest" not in page, path
+    refused = clerk.post(
+        f"/bureau/dossiers/{BREST_ID}/refuser", {"csrf_token": token, "motif": "non"}, token=False
+    )
+    assert refused[0] == 403
+    assert all_events(desk) == before
