@@ -239,3 +239,29 @@ def test_a_non_ascii_password_logs_in_however_the_keyboard_composes_it(accounts,
 def test_disabling_finds_the_account_as_a_login_does(accounts):
     accounts.add("Émilie", "bretagne", PASSWORD)
     assert accounts.disable("émilie").name == "Émilie" and accounts.verify("Émilie", PASSWORD) is None
+
+
+@pytest.mark.parametrize(
+    "typed", ["mot de passe très sûr\r\n", "mot de passe très sûr\n", "mot de passe très sûr"]
+)
+def test_user_add_password_stdin_drops_the_line_end_whatever_the_system_and_keeps_accents(typed):
+    ok("user", "add", "marie.durand", "--region", "Bretagne", "--password-stdin", input=typed)
+    accounts = Accounts(Path("var/journal.sqlite"))
+    assert accounts.verify("marie.durand", "mot de passe très sûr") is not None
+    assert accounts.verify("marie.durand", "mot de passe très sûr\r") is None
+
+
+@pytest.mark.parametrize("typed", ["", "   ", "court\n", "\t\t\t\t\t\t\t\t\t\t\t\t\n"])
+def test_user_add_refuses_an_empty_or_weak_password_from_stdin_in_french(typed):
+    result = csac("user", "add", "marie.durand", "--region", "Bretagne", "--password-stdin", input=typed)
+    assert result.exit_code == ExitCode.bad_args and "mot de passe" in str(result.exception)
+    assert Accounts(Path("var/journal.sqlite")).all() == []
+
+
+def test_user_add_names_every_known_region_when_the_one_typed_is_like_none(resources):
+    result = csac(
+        "user", "add", "marie.durand", "--region", "Zzzyx", "--password-stdin", input=f"{PASSWORD}\n"
+    )
+    said = str(result.exception)
+    assert result.exit_code == ExitCode.bad_args and "région inconnue : Zzzyx — régions :" in said
+    assert all(r.name in said for r in api._regions(resources).regions)
