@@ -393,3 +393,21 @@ def test_an_account_whose_region_left_the_regions_file_sees_nothing_and_does_not
     )
     assert refused[0] == 403
     assert all_events(desk) == before
+
+
+def test_a_button_sent_with_someone_else_name_is_journalled_with_the_account(desk, bretagne):
+    fields = {"by": "direction", "compte": "direction", "account": "direction", "region": "siege", "par": "x"}
+    bretagne.post(f"/bureau/dossiers/{BREST_ID}/renvoyer-avis", fields)
+    last = events(desk, BREST_ID)[-1]
+    assert (last.kind, last.by) == (EventKind.MESSAGE, "marie.durand")
+
+
+@pytest.mark.parametrize("name", ['a"b.pdf', "a\\b.pdf", "a\r\nSet-Cookie: x=1.pdf", "é\udcff.pdf", "\udc80",
+                                  "‮fdp.exe", "x" * 5000 + ".pdf", "", "a;b=c, d.pdf"])  # fmt: skip
+def test_content_disposition_is_one_ascii_header_line_for_any_file_name(name):
+    from pipeline.web.desk import _disposition
+
+    header = _disposition("attachment", name)
+    assert header.isascii() and header.isprintable() and header.startswith('attachment; filename="')
+    fallback = header.split('filename="', 1)[1].split('"; filename*=', 1)[0]
+    assert '"' not in fallback and "\\" not in fallback

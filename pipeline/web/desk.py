@@ -234,9 +234,11 @@ def _reads_as_pdf(path) -> bool:
 
 
 def _disposition(kind: str, name: str) -> str:
-    """The file's own name, in ASCII for old clients and whole in UTF-8 (RFC 6266)."""
+    """The file's own name, in ASCII for old clients and whole in UTF-8 (RFC 6266); a name read from a ZIP
+    that is not valid UTF-8 (lone surrogates) has those characters replaced, never a server error."""
     fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in name)
-    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{urllib.parse.quote(name, safe='')}"
+    whole = urllib.parse.quote(name.encode("utf-8", "replace"), safe="")
+    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{whole}"
 
 
 def _served(
