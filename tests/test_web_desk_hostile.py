@@ -411,3 +411,23 @@ def test_content_disposition_is_one_ascii_header_line_for_any_file_name(name):
     assert header.isascii() and header.isprintable() and header.startswith('attachment; filename="')
     fallback = header.split('filename="', 1)[1].split('"; filename*=', 1)[0]
     assert '"' not in fallback and "\\" not in fallback
+
+
+def test_a_cookie_copied_before_logout_works_until_the_account_is_disabled_as_the_readme_says(desk):
+    """The documented limitation (README « Le bureau régional »): the session lives in the cookie; logging
+    out empties the browser's, a copy stays valid for its day; disabling the account ends every copy."""
+    from pipeline.accounts import Accounts
+
+    Accounts(desk.workspace.journal, base.CHEAP).add("interimaire", "bretagne", PASSWORD)
+    clerk = logged_in(desk, "interimaire")
+    token, copied = clerk.page_token("/bureau"), cookie_of(clerk)
+    clerk.post("/bureau/deconnexion", {})
+    thief = Clerk(desk.url)
+    assert thief.open("/bureau", headers={"Cookie": copied})[2].endswith("/bureau")  # still in: documented
+    Accounts(desk.workspace.journal).disable("interimaire")
+    before = all_events(desk)
+    assert thief.open("/bureau", headers={"Cookie": copied})[2].endswith("/bureau/connexion")
+    for act, fields in (("accepter", {"note": "vu"}), ("refuser", {"motif": "non"}), ("renvoyer-avis", {})):
+        body = urllib.parse.urlencode({"csrf_token": token} | fields).encode()
+        thief.open(f"/bureau/dossiers/{BREST_ID}/{act}", body, {"Cookie": copied})
+    assert all_events(desk) == before
