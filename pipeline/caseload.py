@@ -158,16 +158,21 @@ def crop_of(ctx: IntakeContext, held: Held) -> bytes | None:
 # -- decisions, journalled with the account's name -----------------------------------------------------
 
 
-def accept_as(ctx: IntakeContext, scope: Scope, dossier_id: str, note: str) -> Acceptance | None:
-    """decide.accept, as `csac dossier accept` makes it, by the account; None if not its dossier."""
+def accept_as(
+    ctx: IntakeContext, scope: Scope, dossier_id: str, note: str, seen: str | None = None
+) -> Acceptance | None:
+    """decide.accept, as `csac dossier accept` makes it, by the account; None if not its dossier. `seen`:
+    the dossier's version (decide.version) as the account's page showed it (a dossier changed since is not decided)."""
     from .decide import accept
 
     if visible(ctx.workspace.journal, scope, dossier_id) is None:
         return None
-    return accept(DossierBook(ctx.workspace.journal), ctx, dossier_id, scope.account.name, note)
+    return accept(DossierBook(ctx.workspace.journal), ctx, dossier_id, scope.account.name, note, seen=seen)
 
 
-def refuse_as(config: Config, scope: Scope, dossier_id: str, reason: str) -> Refusal | None:
+def refuse_as(
+    config: Config, scope: Scope, dossier_id: str, reason: str, seen: str | None = None
+) -> Refusal | None:
     """decide.refuse, as `csac dossier refuse` makes it, by the account; None if not its dossier."""
     from .decide import refuse
     from .deliver import Courier
@@ -175,7 +180,7 @@ def refuse_as(config: Config, scope: Scope, dossier_id: str, reason: str) -> Ref
     journal = config.workspace.journal
     if visible(journal, scope, dossier_id) is None:
         return None
-    return refuse(DossierBook(journal), Courier(config), dossier_id, scope.account.name, reason)
+    return refuse(DossierBook(journal), Courier(config), dossier_id, scope.account.name, reason, seen)
 
 
 def resend_as(config: Config, scope: Scope, dossier_id: str) -> Resent | None:

@@ -17,6 +17,7 @@ it once. It is journalled as a `message` event once handed over.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass, replace
 from email.utils import format_datetime
 from typing import TYPE_CHECKING
@@ -79,10 +80,23 @@ def said(text: str, field: tuple[str, str], limit: int = REASON) -> str:
     return line
 
 
-def _decided_already(status: DossierStatus, verb: str):
-    """A check for DossierBook: the same decision twice is a mistake, said with who took the first."""
+def version(dossier: Dossier) -> str:
+    """What a page showing the dossier records of it: any change to its row (a decision, a new deposit)
+    changes it, even within the second its updated_at is written to."""
+    return hashlib.sha256(repr(dossier).encode()).hexdigest()[:24]
+
+
+def _decided_already(status: DossierStatus, verb: str, seen: str | None = None):
+    """A check for DossierBook: the same decision twice is a mistake, said with who took the first. With
+    `seen` (the dossier's version when the person's page showed it), a dossier changed since then (a
+    colleague's decision, a new deposit) is not decided blind: the person reads it again first."""
 
     def check(dossier: Dossier) -> None:
+        if seen is not None and version(dossier) != seen:
+            raise ArgumentError(
+                f"le dossier {dossier.id} a changé depuis que vous l'avez ouvert (mis à jour le "
+                f"{french_time(dossier.updated_at)}) : rien n'a été fait — relisez-le avant de décider"
+            )
         if dossier.status == status:
             raise ArgumentError(
                 f"le dossier {dossier.id} est déjà {STATUS_FR[status]} : rien n'a été {verb} "
@@ -128,7 +142,9 @@ def refusal_id(dossier: Dossier, event: Event) -> str:
     return message_id(dossier.id, f"refusal-{event.seq}")
 
 
-def refuse(book: DossierBook, courier: Courier, dossier_id: str, by: str, reason: str) -> Refusal:
+def refuse(
+    book: DossierBook, courier: Courier, dossier_id: str, by: str, reason: str, seen: str | None = None
+) -> Refusal:
     """Refused by a person, and the depositor told why (Reply-To and copy: the region's mailbox).
 
     A refusal already recorded whose message was never journalled (a crash in between) is not
@@ -137,7 +153,7 @@ def refuse(book: DossierBook, courier: Courier, dossier_id: str, by: str, reason
     by, reason = said(by, BY, NAME), said(reason, WHY)
     dossier = required(book, dossier_id)
     dossier, event, resumed = _decision(
-        book, dossier, DossierStatus.REFUSED, by, reason, None, _unsent_refusal(book, dossier)
+        book, dossier, DossierStatus.REFUSED, by, reason, None, _unsent_refusal(book, dossier), seen
     )
     message = refusal_message(dossier, event, book.deposits(dossier.id))
     sent_to = _send(courier, dossier, message)
@@ -162,11 +178,14 @@ def _decision(
     text: str,
     at: str | None,
     unsent: Event | None,
+    seen: str | None = None,
 ) -> tuple[Dossier, Event, bool]:
     """The decision in force whose message never went (`unsent`: resumed), else a new one recorded."""
     if unsent is not None:
         return dossier, unsent, True
-    dossier = book.decide(dossier.id, status, by, text, at, check=_decided_already(status, VERB[status]))
+    dossier = book.decide(
+        dossier.id, status, by, text, at, check=_decided_already(status, VERB[status], seen)
+    )
     return dossier, _last(book.events(dossier.id), KIND[status]), False
 
 
@@ -260,7 +279,13 @@ def acceptance_id(dossier: Dossier, event: Event) -> str:
 
 
 def accept(
-    book: DossierBook, ctx: IntakeContext, dossier_id: str, by: str, note: str, at: str | None = None
+    book: DossierBook,
+    ctx: IntakeContext,
+    dossier_id: str,
+    by: str,
+    note: str,
+    at: str | None = None,
+    seen: str | None = None,
 ) -> Acceptance:
     """Accepted by a person, whatever csac found missing: who, when and why are journalled. A dossier that
     holds every document and was never sent whole goes to its region's mailbox, whole, once.
@@ -271,7 +296,7 @@ def accept(
     by, note = said(by, BY, NAME), said(note, NOTE)
     dossier = required(book, dossier_id)
     dossier, event, resumed = _decision(
-        book, dossier, DossierStatus.ACCEPTED, by, note, at, _unsent_acceptance(book, dossier)
+        book, dossier, DossierStatus.ACCEPTED, by, note, at, _unsent_acceptance(book, dossier), seen
     )
     if not _whole_due(dossier):
         return Acceptance(dossier, event, withheld=_withheld(dossier))

@@ -245,12 +245,14 @@ class DossierBook:
 
     def page(self, query: Query, limit: int, offset: int = 0) -> tuple[list[Dossier], int]:
         """One page of the dossiers matching `query`, newest first, and how many match in all: what a
-        desk lists, a page at a time, among tens of thousands (indexes dossiers_region, dossiers_opened)."""
+        desk lists, a page at a time, among tens of thousands (indexes dossiers_region, dossiers_opened).
+        Within one second (opened_at's precision), the one opened last comes first: rowid, which each index
+        holds, is the order dossiers were written in."""
         where, args = query.where()
         with closing(self._store.connect()) as conn:
             total = conn.execute(f"SELECT count(*) FROM dossiers{where}", args).fetchone()[0]
             rows = conn.execute(
-                f"SELECT * FROM dossiers{where} ORDER BY opened_at DESC, id DESC LIMIT ? OFFSET ?",
+                f"SELECT * FROM dossiers{where} ORDER BY opened_at DESC, rowid DESC LIMIT ? OFFSET ?",
                 [*args, limit, offset],
             ).fetchall()
         return [Dossier.of_row(r) for r in rows], total

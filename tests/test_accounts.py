@@ -191,3 +191,77 @@ def test_user_disable_stops_the_logins_of_that_account():
 def test_user_disable_of_an_unknown_account_says_how_to_list_them():
     result = csac("user", "disable", "personne")
     assert result.exit_code == ExitCode.bad_args and "csac user list" in str(result.exception)
+
+
+# -- names and passwords as hostile or careless people type them ------------------------------------------
+
+
+@pytest.mark.parametrize("first, second", [
+    ("Émilie", "émilie"), ("ÉMILIE", "émilie"), ("straße", "STRASSE"), ("ｍａｒｉｅ", "marie"),
+    ("a\u0301ngel", "ángel"), ("ǅan", "ǆan"), ("ma\u200brie", "marie"), ("Bretagne", "bretagne"),
+])  # fmt: skip
+def test_two_spellings_of_one_name_are_one_account(accounts, first, second):
+    accounts.add(first, "bretagne", PASSWORD)
+    with pytest.raises(ArgumentError, match="existe déjà"):
+        accounts.add(second, "corse", OTHER)
+    assert accounts.verify(second, PASSWORD).region == "bretagne"  # and it logs in as the first
+
+
+@pytest.mark.parametrize("name", ["marie durand", "marie\u00a0durand", "marie\tdurand", "marie\x00durand",
+                                  "marie\u2028durand", "marie\u3000durand"])  # fmt: skip
+def test_a_name_with_a_space_or_a_control_character_is_refused(accounts, name):
+    with pytest.raises(ArgumentError, match="contient une espace"):
+        accounts.add(name, "bretagne", PASSWORD)
+    assert accounts.all() == []
+
+
+@pytest.mark.parametrize("password, said", [
+    (" " * 12, "trop répétitif"), ("aaaaaaaaaaaaaaaa", "trop répétitif"), ("abababab abab", "trop répétitif"),
+    ("mot\tde\tpasse\tlong", "caractère de contrôle"), ("mot de passe\x00long", "caractère de contrôle"),
+    ("mot de passe\u200blong", "caractère de contrôle"), ("", "trop court"),
+])  # fmt: skip
+def test_a_password_a_browser_cannot_type_or_too_repetitive_is_refused(accounts, password, said):
+    with pytest.raises(ArgumentError, match=said):
+        accounts.add("marie.durand", "bretagne", password)
+    assert accounts.all() == []
+
+
+@pytest.mark.parametrize("typed, logged", [
+    ("crème brûlée à la chicorée", "cre\u0300me bru\u0302le\u0301e a\u0300 la chicore\u0301e"),
+    ("ﬁlle d'été n°９", "fille d'été n°9"), ("ÆØÅ æøå ß ŒœĲ", "ÆØÅ æøå ß ŒœĲ"),
+])  # fmt: skip
+def test_a_non_ascii_password_logs_in_however_the_keyboard_composes_it(accounts, typed, logged):
+    accounts.add("marie.durand", "bretagne", typed)
+    assert accounts.verify("marie.durand", logged) is not None
+    assert accounts.verify("marie.durand", logged + "x") is None
+
+
+def test_disabling_finds_the_account_as_a_login_does(accounts):
+    accounts.add("Émilie", "bretagne", PASSWORD)
+    assert accounts.disable("émilie").name == "Émilie" and accounts.verify("Émilie", PASSWORD) is None
+
+
+@pytest.mark.parametrize(
+    "typed", ["mot de passe très sûr\r\n", "mot de passe très sûr\n", "mot de passe très sûr"]
+)
+def test_user_add_password_stdin_drops_the_line_end_whatever_the_system_and_keeps_accents(typed):
+    ok("user", "add", "marie.durand", "--region", "Bretagne", "--password-stdin", input=typed)
+    accounts = Accounts(Path("var/journal.sqlite"))
+    assert accounts.verify("marie.durand", "mot de passe très sûr") is not None
+    assert accounts.verify("marie.durand", "mot de passe très sûr\r") is None
+
+
+@pytest.mark.parametrize("typed", ["", "   ", "court\n", "\t\t\t\t\t\t\t\t\t\t\t\t\n"])
+def test_user_add_refuses_an_empty_or_weak_password_from_stdin_in_french(typed):
+    result = csac("user", "add", "marie.durand", "--region", "Bretagne", "--password-stdin", input=typed)
+    assert result.exit_code == ExitCode.bad_args and "mot de passe" in str(result.exception)
+    assert Accounts(Path("var/journal.sqlite")).all() == []
+
+
+def test_user_add_names_every_known_region_when_the_one_typed_is_like_none(resources):
+    result = csac(
+        "user", "add", "marie.durand", "--region", "Zzzyx", "--password-stdin", input=f"{PASSWORD}\n"
+    )
+    said = str(result.exception)
+    assert result.exit_code == ExitCode.bad_args and "région inconnue : Zzzyx — régions :" in said
+    assert all(r.name in said for r in api._regions(resources).regions)

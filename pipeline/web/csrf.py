@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import secrets
 
+from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
@@ -42,9 +43,34 @@ def require(request: Request, sent: str | None) -> None:
         raise HTTPException(403, REFUSED)
 
 
-async def require_form(request: Request) -> None:
-    """The same for a small urlencoded form (the desk's buttons); a deposit's upload is streamed and
-    checks its token itself (pipeline/web/upload.py)."""
-    form = await request.form()
+FORM_BYTES = 64 * 1024  # a desk form: a name, a password, a note or a reason of 2,000 characters at most
+FORM_FIELDS = 20
+TOO_LONG = (
+    "Le formulaire envoyé est trop long : une note ou un motif tient en 2 000 caractères au plus. "
+    "Raccourcissez-le et envoyez-le de nouveau."
+)
+UNREADABLE = "Le formulaire envoyé n'a pas pu être lu. Rechargez la page et envoyez-le de nouveau."
+
+
+async def small_form(request: Request) -> FormData:
+    """A small form (the desk's), read only when its announced length is small: Starlette reads an
+    urlencoded body whole, whatever its size. A body that cannot be read is said in French (Starlette's
+    own messages are English)."""
+    length, chunked = request.headers.get("content-length"), "transfer-encoding" in request.headers
+    if chunked or (
+        length is not None and not (length.isascii() and length.isdigit() and int(length) <= FORM_BYTES)
+    ):
+        raise HTTPException(413, TOO_LONG)
+    try:
+        return await request.form(max_files=0, max_fields=FORM_FIELDS)
+    except HTTPException:
+        raise HTTPException(400, UNREADABLE) from None
+
+
+async def require_form(request: Request) -> FormData:
+    """The same for a small urlencoded form (the desk's buttons), which it returns; a deposit's upload is
+    streamed and checks its token itself (pipeline/web/upload.py)."""
+    form = await small_form(request)
     value = form.get(FIELD)
     require(request, value if isinstance(value, str) else None)
+    return form

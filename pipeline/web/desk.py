@@ -26,8 +26,9 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from .. import caseload
-from ..accounts import Account, Accounts
+from ..accounts import Account, Accounts, name_key
 from ..casefile import age_days, detail_fr, event_fr, french_time, missing, role_fr, state_fr
+from ..decide import REASON, version
 from ..dossiers import DossierStatus
 from ..errors import ArgumentError
 from ..intake import IntakeContext
@@ -132,10 +133,9 @@ async def login_page(desk: Desk, request: Request) -> Response:
 
 async def login(desk: Desk, request: Request) -> Response:
     """A good name and password: the session emptied, then given the account and a new CSRF token."""
-    await csrf.require_form(request)
-    form = await request.form()
+    form = await csrf.require_form(request)
     name, password = str(form.get("nom", "")).strip(), str(form.get("mot_de_passe", ""))
-    if not (desk.by_address.allow(_address(request)) and desk.by_name.allow(name.casefold())):
+    if not (desk.by_address.allow(_address(request)) and desk.by_name.allow(name_key(name))):
         return page(request, "desk_login.html", 429, PRIVATE, error=TOO_MANY, name=name)
     account = await run_in_threadpool(Accounts(desk.journal).verify, name, password)
     if account is None:
@@ -155,17 +155,22 @@ async def logout(desk: Desk, request: Request) -> Response:
 # -- the list -----------------------------------------------------------------------------------------
 
 
+def _digits(text: str, most: int) -> bool:
+    """ASCII digits only, a few of them: str.isdigit() also takes "²" or "①", which int() refuses."""
+    return text.isascii() and text.isdigit() and len(text) <= most
+
+
 def _filters(request: Request) -> tuple[caseload.Filters, list[str]]:
     """The list's filters as the query string gives them; what cannot be read is said, and left out."""
     q, errors = request.query_params, []
     older, number = q.get("anciennete", "").strip(), q.get("page", "1").strip()
-    if older and not (older.isdigit() and 0 < int(older) < 100_000):
+    if older and not (_digits(older, 5) and 0 < int(older) < 100_000):
         errors.append(f"ancienneté « {older} » : indiquez un nombre de jours, par exemple 10")
         older = ""
     filters = caseload.Filters(
         status=q.get("etat") or None, variant=q.get("convention") or None,
         older_than=int(older) if older else None, search=q.get("q") or None,
-        page=int(number) if number.isdigit() and len(number) < 7 else 1,
+        page=int(number) if _digits(number, 6) else 1,
     )  # fmt: skip
     return filters, errors
 
@@ -214,6 +219,7 @@ async def dossier_page(desk: Desk, request: Request) -> Response:
         request, "desk_dossier.html", headers=PRIVATE, scope=scope, found=found, d=found.dossier, crops=crops,
         flash=request.session.pop(FLASH, None), state_fr=state_fr, role_fr=role_fr, event_fr=event_fr,
         detail_fr=detail_fr, french_time=french_time, convention_fr=convention_fr, is_pdf=_is_pdf,
+        reason_limit=REASON, seen=SEEN, version=version,
     )  # fmt: skip
 
 
@@ -228,9 +234,11 @@ def _reads_as_pdf(path) -> bool:
 
 
 def _disposition(kind: str, name: str) -> str:
-    """The file's own name, in ASCII for old clients and whole in UTF-8 (RFC 6266)."""
+    """The file's own name, in ASCII for old clients and whole in UTF-8 (RFC 6266); a name read from a ZIP
+    that is not valid UTF-8 (lone surrogates) has those characters replaced, never a server error."""
     fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in name)
-    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{urllib.parse.quote(name, safe='')}"
+    whole = urllib.parse.quote(name.encode("utf-8", "replace"), safe="")
+    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{whole}"
 
 
 def _served(
@@ -274,14 +282,33 @@ def _said(form, field: str) -> str:
     return value if isinstance(value, str) else ""
 
 
+SEEN = "vu"  # the hidden field: the dossier's version (decide.version) when its page was shown
+
+
+def _seen(form) -> str | None:
+    """The dossier's state the page showed; a form without it (a script) decides on the dossier as it is."""
+    return _said(form, SEEN) or None
+
+
 NO_NOTE = "Rien n'a été fait : indiquez dans la note ce que vous avez vérifié avant d'accepter."
 NO_REASON = "Rien n'a été fait : indiquez le motif du refus, tel que le déposant le lira."
+
+
+def _bounded(text: str, what: str) -> str:
+    """A note or a reason whole, never cut without saying: the journal and the depositor's message keep
+    REASON characters (decide.said), so a longer one is sent back to be shortened."""
+    if len(text) > REASON:
+        raise ArgumentError(
+            f"Rien n'a été fait : {what} compte {len(text)} caractères, {REASON} au plus — raccourcissez-le."
+        )
+    return text
 
 
 def _accept(desk: Desk, scope, dossier_id: str, form) -> str | None:
     if not _said(form, "note").strip():
         raise ArgumentError(NO_NOTE)
-    done = caseload.accept_as(desk.context, scope, dossier_id, _said(form, "note"))
+    _bounded(_said(form, "note"), "la note")
+    done = caseload.accept_as(desk.context, scope, dossier_id, _said(form, "note"), _seen(form))
     if done is None:
         return None
     sent = f" ; dossier envoyé en entier à {done.dossier.mailbox}" if done.message_id else ""
@@ -292,7 +319,8 @@ def _accept(desk: Desk, scope, dossier_id: str, form) -> str | None:
 def _refuse(desk: Desk, scope, dossier_id: str, form) -> str | None:
     if not _said(form, "motif").strip():
         raise ArgumentError(NO_REASON)
-    done = caseload.refuse_as(desk.settings.config, scope, dossier_id, _said(form, "motif"))
+    _bounded(_said(form, "motif"), "le motif")
+    done = caseload.refuse_as(desk.settings.config, scope, dossier_id, _said(form, "motif"), _seen(form))
     if done is None:
         return None
     told = f" ; déposant prévenu : {done.sent_to[0]}" if done.sent_to else " ; personne n'a pu être prévenu"
@@ -308,8 +336,7 @@ async def action(desk: Desk, request: Request, act) -> Response:
     """One button's POST: logged in, its CSRF token, the dossier the account's; then the library's call.
     What it did (or why it did nothing) is shown once on the dossier's page."""
     scope = await _scope(desk, request)
-    await csrf.require_form(request)
-    form = await request.form()
+    form = await csrf.require_form(request)
     dossier_id = request.path_params["dossier"]
     if await run_in_threadpool(caseload.visible, desk.journal, scope, dossier_id) is None:
         raise HTTPException(404)
