@@ -96,6 +96,7 @@ class WatchSettings:
     attempts: int = 3  # failed tries before a deposit is set aside in quarantine
     crashes: int = 5  # tries cut short by the watcher's death (killed, out of memory) before the same
     unfinished_form: float = 10.0  # a JSON form cut short is waited for this long after its last change
+    reminders_per_chore: int = 100  # a backlog of reminders goes this many at a time, deposits between
 
 
 @dataclass
@@ -532,7 +533,7 @@ class Watcher:
         if time.monotonic() < self._reminders_after:
             return None
         self._reminders_after = time.monotonic() + REMIND_RETRY  # kept if the run raises
-        run = remind.daily(self.ctx.config, self.clock())
+        run = remind.daily(self.ctx.config, self.clock(), limit=self.settings.reminders_per_chore)
         if run is None or not run.failed:
             self._reminders_after = float("-inf")
         if run and run.reminders and self.sender:

@@ -346,9 +346,28 @@ def test_reminder_days_is_read_from_the_configuration(tmp_path, resources):
 # -- the watcher, once a day ----------------------------------------------------------------------
 
 
-def watcher(intake_ctx, config: Config, now: dt.datetime) -> Watcher:
+def watcher(
+    intake_ctx, config: Config, now: dt.datetime, settings: WatchSettings = WatchSettings()
+) -> Watcher:
     ctx = replace(intake_ctx, config=config)
-    return Watcher(ctx, WatchSettings(), clock=lambda: now)
+    return Watcher(ctx, settings, clock=lambda: now)
+
+
+@pytest.mark.parametrize("per_chore", [1, 2])
+def test_a_backlog_of_reminders_goes_a_slice_per_chore_and_the_day_is_kept_after_the_last(
+    intake_ctx, config, deposit, per_chore
+):
+    """Thousands due at once (a migrated journal) would hold the inbox for minutes: the watcher sends
+    `reminders_per_chore` of them, takes its deposits, and sends the next slice at its next chore."""
+    first = deposit()
+    deposit(OTHER), deposit(b.Entity("Commune de Test-le-Haut", b.make_siret(4244)))
+    w = watcher(intake_ctx, config, day(first, 10), WatchSettings(reminders_per_chore=per_chore))
+    slices = []
+    while (run := w.remind_daily()) is not None:
+        slices.append(len(run.reminders))
+        assert (remind.last_run(config) is None) == bool(run.left)  # the day kept with its last slice
+    assert slices == [per_chore] * (3 // per_chore) + ([3 % per_chore] if 3 % per_chore else [])
+    assert len(received(config)) == 3 and remind.last_run(config) == day(first, 10).date()
 
 
 def test_the_watcher_sends_the_days_reminders_once_even_across_a_restart(intake_ctx, config, deposit):
