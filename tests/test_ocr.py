@@ -19,6 +19,9 @@ from tests import builders as b
 from tests import ocr_scans as scans
 from tests import scans as corpus
 
+# Tesseract reads pages here, seconds each: make check leaves the file to make test.
+pytestmark = pytest.mark.slow
+
 VARIANT = "2021-045-lot2"
 LIMITS = scans.PATIENT  # the limits themselves are tested below with their own values
 slow = pytest.mark.slow  # Tesseract reads whole deposits: seconds a page

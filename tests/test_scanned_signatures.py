@@ -26,6 +26,9 @@ from tests import builders as b
 from tests import scans, session_builds
 from tests.ocr_scans import PATIENT
 
+# Tesseract reads pages here, seconds each: make check leaves the file to make test.
+pytestmark = pytest.mark.slow
+
 VARIANT = "2021-045-lot2"
 MAILBOX = "Hauts-de-France@resah.fr"
 
