@@ -118,18 +118,23 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(180)
+    sys.exit(0 if outcomes_said(out, args.clients, rows, left, wall) else 1)
+
+
+def outcomes_said(out: list, clients: int, rows: collections.Counter, left: list[str], wall: float) -> bool:
+    """The outcomes and the times to a verdict, printed; True when each upload had exactly one."""
     outcomes = collections.Counter(kind for kind, _ in out)
     latencies = sorted(seconds for _, seconds in out)
-    print(f"{len(out)} envois sur {args.clients}, chacun avec un seul résultat : {dict(outcomes)}")
+    print(f"{len(out)} envois sur {clients}, chacun avec un seul résultat : {dict(outcomes)}")
     print(f"journal : {dict(rows)} ; restés dans la boîte de dépôt : {left or 'rien'}")
     print(
         f"envoi → verdict affiché : médiane {statistics.median(latencies):.1f} s, "
         f"90e centile {latencies[int(0.9 * (len(latencies) - 1))]:.1f} s, pire {latencies[-1]:.1f} s, "
         f"premier {latencies[0]:.1f} s ; tous en {wall:.1f} s"
     )
-    one_each = len(out) == args.clients and sum(rows.values()) == args.clients and not left
+    one_each = len(out) == clients and sum(rows.values()) == clients and not left
     print("chaque envoi a exactement un résultat" if one_each else "ÉCHEC : un envoi sans résultat, ou deux")
-    sys.exit(0 if one_each else 1)
+    return one_each
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ time from upload to verdict, and the list page's median and 95th percentile, und
 from __future__ import annotations
 
 import argparse
-import collections
 import statistics
 import sys
 import tempfile
@@ -30,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.deposit_load import depositor, journal_rows, start_server  # noqa: E402
+from bench.deposit_load import depositor, journal_rows, outcomes_said, start_server  # noqa: E402
 from bench.desk_list import PASSWORD, fill, logged_in  # noqa: E402
 from bench.intake import deposits  # noqa: E402
 from bench.render import machine  # noqa: E402
@@ -112,20 +111,9 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(180)
-    outcomes = collections.Counter(kind for kind, _ in out)
-    latencies = sorted(seconds for _, seconds in out)
-    taken = sum(rows.values())  # the deposits journalled: the recorded dossiers have none
-    print(f"{len(out)} envois sur {args.clients}, chacun avec un seul résultat : {dict(outcomes)}")
-    print(f"restés dans la boîte de dépôt : {left or 'rien'}")
-    print(
-        f"envoi → verdict affiché : médiane {statistics.median(latencies):.1f} s, "
-        f"90e centile {latencies[int(0.9 * (len(latencies) - 1))]:.1f} s, pire {latencies[-1]:.1f} s ; "
-        f"tous en {wall:.1f} s"
-    )
+    one_each = outcomes_said(out, args.clients, rows, left, wall)
     print(f"page de liste (Bretagne, {args.dossiers} dossiers) pendant les dépôts : {shown(busy)}")
     print(f"page de liste au repos : {shown(idle)}")
-    one_each = len(out) == args.clients and taken == args.clients and not left
-    print("chaque envoi a exactement un résultat" if one_each else "ÉCHEC : un envoi sans résultat, ou deux")
     sys.exit(0 if one_each else 1)
 
 
