@@ -125,7 +125,7 @@ def main() -> None:
         ws = Workspace(Path(tmp) / "inbox", Path(tmp) / "outbox", Path(tmp) / "var")
         start = time.perf_counter()
         fill(ws.journal, args.dossiers, regions)
-        print(f"{args.dossiers} dossiers recorded in {time.perf_counter() - start:.1f} s")
+        print(f"{args.dossiers} dossiers enregistrés en {time.perf_counter() - start:.1f} s")
         accounts = Accounts(ws.journal)
         accounts.add("bretagne", "bretagne", PASSWORD)
         accounts.add("siege", "siege", PASSWORD)
@@ -133,12 +133,12 @@ def main() -> None:
         server = serve(ws.state, port)
         base = f"http://127.0.0.1:{port}"
         print(machine())
-        print(f"{'account':10} {'list page':34} {'median ms':>10} {'p95 ms':>8}")
+        print(f"{'compte':10} {'page de liste':34} {'médiane ms':>10} {'p95 ms':>8}")
         for name in ("bretagne", "siege"):
             opener = logged_in(base, name)
             for label, query in (
-                ("no filter", ""), ("state: incomplet", "etat=incomplet"), ("age: 30 days or more", "anciennete=30"),
-                ("search: name", "q=Quimper"), ("search: SIRET", f"q={siret(12345)}"), ("page 20", "page=20"),
+                ("sans filtre", ""), ("état : incomplet", "etat=incomplet"), ("ancienneté : 30 jours et plus", "anciennete=30"),
+                ("recherche : un nom", "q=Quimper"), ("recherche : un SIRET", f"q={siret(12345)}"), ("page 20", "page=20"),
             ):  # fmt: skip
                 times = sorted(timings(opener, f"{base}/bureau?{query}", args.requests))
                 p95 = times[int(len(times) * 0.95) - 1]

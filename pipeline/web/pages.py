@@ -34,7 +34,7 @@ ERRORS_FR = {
     403: ("Accès refusé", "Vous n'avez pas accès à cette page."),
     404: ("Page introuvable", "Cette page n'existe pas, ou plus."),
     405: ("Méthode non admise", "Cette page ne s'utilise pas ainsi : revenez au formulaire."),
-    413: ("Fichier trop volumineux", "Le fichier envoyé dépasse la taille admise."),
+    413: ("Envoi trop volumineux", "Ce que vous avez envoyé dépasse la taille admise."),  # a file or a form
     429: ("Trop de demandes", "Trop de demandes en peu de temps : patientez une minute puis recommencez."),
     500: ("Erreur interne", "Une erreur est survenue de notre côté. Réessayez dans quelques minutes."),
     503: ("Service momentanément indisponible", "Réessayez dans quelques minutes."),
