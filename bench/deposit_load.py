@@ -83,6 +83,22 @@ def depositor(
     out.append((html.unescape(found.group(1)) if found else "sans verdict", time.monotonic() - began))
 
 
+def deposit_all(base: str, prepared: list) -> tuple[list, float]:
+    """Every depositor at once (they wait for one another after opening the form): (outcomes, wall)."""
+    out: list = []
+    start = threading.Barrier(len(prepared))
+    threads = [
+        threading.Thread(target=depositor, args=(base, z, f, i, start, out))
+        for i, (z, f) in enumerate(prepared)
+    ]
+    began = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out, time.monotonic() - began
+
+
 def journal_rows(root: Path) -> collections.Counter:
     with sqlite3.connect(root / "var" / "journal.sqlite") as conn:
         return collections.Counter(
@@ -101,18 +117,7 @@ def main() -> None:
         root, port = Path(scratch), free_port()
         server = start_server(root, port, args.clients)
         try:
-            out: list = []
-            start = threading.Barrier(args.clients)
-            threads = [
-                threading.Thread(target=depositor, args=(f"http://127.0.0.1:{port}", z, f, i, start, out))
-                for i, (z, f) in enumerate(prepared)
-            ]
-            began = time.monotonic()
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            wall = time.monotonic() - began
+            out, wall = deposit_all(f"http://127.0.0.1:{port}", prepared)
             rows = journal_rows(root)
             left = sorted(p.name for p in (root / "inbox").iterdir() if p.is_file())
         finally:

@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.deposit_load import depositor, journal_rows, outcomes_said, start_server  # noqa: E402
+from bench.deposit_load import deposit_all, journal_rows, outcomes_said, start_server  # noqa: E402
 from bench.desk_list import PASSWORD, fill, logged_in  # noqa: E402
 from bench.intake import deposits  # noqa: E402
 from bench.render import machine  # noqa: E402
@@ -58,25 +58,16 @@ def shown(times: list[float]) -> str:
     return f"médiane {statistics.median(ordered) * 1000:.1f} ms, 95e centile {p95 * 1000:.1f} ms ({len(ordered)} pages)"
 
 
-def deposit_all(base: str, prepared: list, opener) -> tuple[list, list[float], float]:
+def deposit_while_reading(base: str, prepared: list, opener) -> tuple[list, list[float], float]:
     """Every depositor at once, the list page read meanwhile: (outcomes, list times, wall)."""
-    out: list = []
-    start = threading.Barrier(len(prepared))
-    threads = [
-        threading.Thread(target=depositor, args=(base, z, f, i, start, out))
-        for i, (z, f) in enumerate(prepared)
-    ]
     done, times = threading.Event(), []
     reader = threading.Thread(target=read_list, args=(opener, f"{base}/bureau", done, times))
-    began = time.monotonic()
-    for t in threads:
-        t.start()
     reader.start()
-    for t in threads:
-        t.join()
-    wall = time.monotonic() - began
-    done.set()
-    reader.join()
+    try:
+        out, wall = deposit_all(base, prepared)
+    finally:
+        done.set()
+        reader.join()
     return out, times, wall
 
 
@@ -100,7 +91,7 @@ def main() -> None:
         base = f"http://127.0.0.1:{port}"
         try:
             opener = logged_in(base, "bretagne")
-            out, busy, wall = deposit_all(base, prepared, opener)
+            out, busy, wall = deposit_while_reading(base, prepared, opener)
             idle: list[float] = []
             for _ in range(args.requests):
                 start = time.perf_counter()

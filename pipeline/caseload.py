@@ -20,6 +20,7 @@ from .casefile import CaseFile, case_file
 from .dossiers import Documents, Dossier, DossierBook, Held, Query
 from .listing import dossier_state_query
 from .regions import RegionBook
+from .textnorm import ascii_number
 
 if TYPE_CHECKING:
     from .config import Config
@@ -75,7 +76,7 @@ def _searched(text: str | None) -> tuple[str | None, str | None]:
     its index among tens of thousands; anything else is looked for in the name, SIRET and number."""
     text = (text or "").strip()[:SEARCH]
     digits = "".join(text.split())
-    if digits.isascii() and digits.isdigit():
+    if ascii_number(digits):
         return None, digits
     return text or None, None
 

@@ -58,3 +58,9 @@ def fold(text: str) -> str:
 def key(text: str) -> str:
     """Letters and digits only: survives letter-spacing and line breaks."""
     return "".join(c for c in fold(text) if c.isalnum())
+
+
+def ascii_number(text: str, most: int | None = None) -> bool:
+    """ASCII digits only (at most `most` of them): str.isdigit() also takes "²" or "①", which int()
+    refuses, so a query string, a header or a search box could otherwise raise where it is read."""
+    return text.isascii() and text.isdigit() and (most is None or len(text) <= most)

@@ -221,19 +221,11 @@ def test_a_file_that_is_no_zip_gets_its_refusal_on_the_page_in_the_words_of_the_
 
 def test_depositors_at_the_same_time_each_get_their_own_verdict_and_only_theirs(site):
     """Six at once, each a different file: six verdicts, six deposit numbers, nothing left in the inbox."""
-    pages: dict[int, str] = {}
-
-    def one(i: int) -> None:
-        visitor = web.Visitor(site.url)
-        form = b.form(b.Entity(siret=b.make_siret(5200 + i)))
-        _, _, address = visitor.deposit(form, b"fichier %d" % i, f"depot-{i}.zip")
-        pages[i] = web.verdict_page(visitor, address, site.url)
-
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    uploads = [
+        (b.form(b.Entity(siret=b.make_siret(5200 + i))), b"fichier %d" % i, f"depot-{i}.zip")
+        for i in range(6)
+    ]
+    pages = web.verdicts_at_once(site.url, uploads)
     numbers = {re.search(r'id="numero">([^<]+)<', page).group(1) for page in pages.values()}
     assert len(pages) == 6 and all("<h1>Dépôt refusé</h1>" in page for page in pages.values())
     assert len(numbers) == 6 and all(f"« depot-{i}-web-" in pages[i] for i in pages)

@@ -336,18 +336,7 @@ def test_the_same_file_sent_by_three_depositors_at_once_gets_three_verdicts(site
     the others said duplicate), each page its own deposit number, nothing left in the inbox."""
     data = b"le meme fichier, trois fois"
     form = b.form(b.Entity(siret=b.make_siret(5320)))
-    pages: dict[int, str] = {}
-
-    def one(i: int) -> None:
-        visitor = web.Visitor(site.url)
-        _, _, address = visitor.deposit(form, data, "meme.zip")
-        pages[i] = web.verdict_page(visitor, address, site.url)
-
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    pages = web.verdicts_at_once(site.url, [(form, data, "meme.zip")] * 3)
     numbers = {re.search(r'id="numero">([^<]+)<', page).group(1) for page in pages.values()}
     assert len(pages) == 3 and len(numbers) == 3
     headlines = sorted(re.search(r"<h1>([^<]+)</h1>", page).group(1) for page in pages.values())

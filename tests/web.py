@@ -206,6 +206,25 @@ def verdict_page(visitor, address: str, url: str) -> str:
     return page
 
 
+def verdicts_at_once(url: str, uploads: list[tuple[dict, bytes, str]]) -> dict[int, str]:
+    """Each (form, bytes, file name) sent by a visitor of its own, all at the same time: the verdict
+    page each one reads, by its place in `uploads`."""
+    pages: dict[int, str] = {}
+
+    def one(i: int) -> None:
+        visitor = Visitor(url)
+        form, data, name = uploads[i]
+        _, _, address = visitor.deposit(form, data, name)
+        pages[i] = verdict_page(visitor, address, url)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(uploads))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return pages
+
+
 class Visitor:
     """A client without a browser, with cookies of its own: it reads the form's token as a browser would."""
 

@@ -14,6 +14,8 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
+from ..textnorm import ascii_number
+
 SESSION_KEY = "csrf"
 FIELD = "csrf_token"  # the hidden field's name in every form
 HEADER = "x-csrf-token"
@@ -57,9 +59,7 @@ async def small_form(request: Request) -> FormData:
     urlencoded body whole, whatever its size. A body that cannot be read is said in French (Starlette's
     own messages are English)."""
     length, chunked = request.headers.get("content-length"), "transfer-encoding" in request.headers
-    if chunked or (
-        length is not None and not (length.isascii() and length.isdigit() and int(length) <= FORM_BYTES)
-    ):
+    if chunked or (length is not None and not (ascii_number(length) and int(length) <= FORM_BYTES)):
         raise HTTPException(413, TOO_LONG)
     try:
         return await request.form(max_files=0, max_fields=FORM_FIELDS)

@@ -34,6 +34,7 @@ from ..errors import ArgumentError
 from ..intake import IntakeContext
 from ..notices import DOSSIER_FR, REVIEW_FR, convention_fr
 from ..regions import RegionBook, load_regions
+from ..textnorm import ascii_number
 from ..variants import load_variants
 from . import csrf
 from .app import WebSettings
@@ -155,22 +156,17 @@ async def logout(desk: Desk, request: Request) -> Response:
 # -- the list -----------------------------------------------------------------------------------------
 
 
-def _digits(text: str, most: int) -> bool:
-    """ASCII digits only, a few of them: str.isdigit() also takes "²" or "①", which int() refuses."""
-    return text.isascii() and text.isdigit() and len(text) <= most
-
-
 def _filters(request: Request) -> tuple[caseload.Filters, list[str]]:
     """The list's filters as the query string gives them; what cannot be read is said, and left out."""
     q, errors = request.query_params, []
     older, number = q.get("anciennete", "").strip(), q.get("page", "1").strip()
-    if older and not (_digits(older, 5) and 0 < int(older) < 100_000):
+    if older and not (ascii_number(older, 5) and 0 < int(older) < 100_000):
         errors.append(f"ancienneté « {older} » : indiquez un nombre de jours, par exemple 10")
         older = ""
     filters = caseload.Filters(
         status=q.get("etat") or None, variant=q.get("convention") or None,
         older_than=int(older) if older else None, search=q.get("q") or None,
-        page=int(number) if _digits(number, 6) else 1,
+        page=int(number) if ascii_number(number, 6) else 1,
     )  # fmt: skip
     return filters, errors
 

@@ -26,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 
 from ..drop import TEMPORARY_PREFIX
+from ..textnorm import ascii_number
 from ..untrusted import printable
 from .app import WebLimits
 
@@ -226,7 +227,7 @@ def _boundary(request: Request) -> bytes:
 
 def _announced(request: Request) -> int | None:
     value = request.headers.get("content-length", "")
-    return int(value) if value.isdigit() else None
+    return int(value) if ascii_number(value) else None
 
 
 def duration(seconds: float) -> str:
