@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from . import api
+from . import api, resident
 from .cli_french import FrenchTyper
 from .dates import DAY_HELP
 from .errors import ArgumentError, CsacError, ExitCode, InputError
@@ -35,8 +35,17 @@ app = FrenchTyper(
     add_completion=False,
     rich_markup_mode="markdown",
 )
-out = Console(soft_wrap=True)  # a path or a line is never cut: scripts and copies read it whole
-err = Console(stderr=True, soft_wrap=True)
+
+
+def consoles() -> tuple[Console, Console]:
+    """Standard output and error as rich writes them; a Console reads the terminal and the environment
+    (COLUMNS, NO_COLOR...) when made: the resident server's children make theirs again."""
+    return Console(soft_wrap=True), Console(
+        stderr=True, soft_wrap=True
+    )  # a line is never cut: scripts read it
+
+
+out, err = consoles()
 
 DateOpt = Annotated[
     dt.datetime | None,
@@ -1152,6 +1161,94 @@ def user_disable_cmd(ctx: typer.Context, name: UserArg, state: StateOpt = None) 
     """
     done = api.disable_user(api.DisableOptions(config_file=ctx.obj, name=name, state=state))
     out.print(_plain(f"compte « {done.name} » désactivé"))
+
+
+warm_app = FrenchTyper(
+    help="Le serveur csac résident : il charge une fois les bibliothèques, et chaque commande `csac` démarre "
+    "ensuite en une fraction de seconde.",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+)
+app.add_typer(warm_app, name="warm")
+
+
+@warm_app.command("start")
+def warm_start_cmd(
+    idle: Annotated[
+        int,
+        typer.Option(
+            "--idle",
+            min=0,
+            metavar="MINUTES",
+            help="Minutes sans commande après lesquelles le serveur s'arrête de lui-même ; 0 : jamais. "
+            "Par défaut : 480 (une journée de travail).",
+        ),
+    ] = resident.IDLE_MINUTES,
+) -> None:
+    """Démarre le serveur résident en arrière-plan. Les commandes `csac` suivantes (sauf `watch`, `serve`
+    et `warm`) s'exécutent dans un processus qu'il crée, avec vos dossiers, environnement et flux ; sans
+    lui, ou si csac a été mis à jour depuis, elles s'exécutent comme avant.
+
+    Exemple : `csac warm start`, puis `csac intake inbox/depot.zip`
+    """
+    found = resident.start(idle)
+    said = "déjà démarré" if found["already"] else "démarré"
+    out.print(_plain(f"serveur csac résident {said} (pid {found['pid']}), à l'écoute sur {found['socket']}"))
+    out.print(_plain(f"  journal : {resident.log_path()}"))
+    out.print(f"  arrêt : `csac warm stop`{_idle_fr(found['idle_minutes'])}", markup=False)
+
+
+def _idle_fr(minutes: int) -> str:
+    return f", ou de lui-même après {minutes} min sans commande" if minutes else ""
+
+
+@warm_app.command("stop")
+def warm_stop_cmd() -> None:
+    """Arrête le serveur résident ; les commandes en cours finissent leur travail.
+
+    Exemple : `csac warm stop`
+    """
+    found = resident.stop()
+    if found is None:
+        out.print("aucun serveur csac résident ne tourne")
+        return
+    out.print(f"serveur csac résident arrêté (pid {found['pid']}, {found['served']} commande(s) servie(s))")
+
+
+@warm_app.command("status")
+def warm_status_cmd(as_json: JsonOpt = False) -> None:
+    """Dit si le serveur résident tourne, depuis quand, combien de commandes il a servies, sa mémoire, et
+    s'il est à jour (sinon, la prochaine commande s'exécute sans lui et il s'arrête).
+
+    Exemple : `csac warm status --json`
+    """
+    found = resident.status()
+    if as_json:
+        out.print_json(json.dumps(found, ensure_ascii=False))
+        return
+    if not found["running"]:
+        out.print(
+            _plain(
+                f"aucun serveur csac résident ne tourne ({found['socket']}) ; `csac warm start` le démarre"
+            )
+        )
+        return
+    table = Table(title="Serveur csac résident", show_header=False)
+    table.add_column("", style="bold")
+    table.add_column("", overflow="fold")
+    since = dt.datetime.fromtimestamp(found["started"]).strftime("%Y-%m-%d %H:%M:%S")
+    rows = (
+        ("processus", str(found["pid"])),
+        ("socket", found["socket"]),
+        ("démarré le", f"{since} (prêt en {found['ready'] - found['started']:.1f} s)".replace(".", ",")),
+        ("commandes servies", str(found["served"])),
+        ("mémoire", f"{found['rss_kb'] / 1024:.0f} Mo"),
+        ("arrêt si inactif", f"après {found['idle_minutes']} min" if found["idle_minutes"] else "jamais"),
+        ("à jour", "oui" if found["current"] else "non : csac a changé ; la prochaine commande l'arrêtera"),
+    )
+    for row in rows:
+        table.add_row(*map(_plain, row))
+    out.print(table)
 
 
 def main() -> None:

@@ -59,6 +59,12 @@ class DeliveryError(CsacError):
     exit_code = ExitCode.file_access_error
 
 
+class ResidentError(CsacError):
+    """The resident server (`csac warm`) cannot start: its folder or its start-up."""
+
+    exit_code = ExitCode.file_access_error
+
+
 class ArgumentError(CsacError):
     """The command names something csac does not know (a region), or asks what this setup cannot do."""
 
