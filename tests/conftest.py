@@ -14,12 +14,17 @@ from pathlib import Path
 import pytest
 from docx import Document
 
+from pipeline import resident
 from pipeline.regions import load_regions
 from pipeline.render import Renderer
 from pipeline.request import parse_request
 from pipeline.resources import Resources
 from pipeline.variants import load_variants
 from tests import session_builds, warm
+
+# No test goes through a resident csac its user may have started (`csac warm start`): every csac here runs
+# in its own process, as the tests expect. tests/test_resident.py starts its own, on a private socket folder.
+os.environ[resident.OFF] = "1"
 
 FIXTURES = Path(__file__).parent / "fixtures"
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
@@ -37,6 +42,16 @@ BETHUNE = {
     },
     "mode": "compte_propre",
 }
+
+
+@pytest.fixture(scope="session")
+def signed_deposit(tmp_path_factory) -> Path:
+    """A signed deposit of the example signatory (pipeline.sample), its form beside it; built once."""
+    from pipeline import api
+
+    folder = tmp_path_factory.mktemp("signed")
+    beneficiary = Path(__file__).parent.parent / "examples" / "beneficiaire.yaml"
+    return api.sample_deposit(api.SampleOptions(beneficiary=beneficiary, out=folder / "d.zip"))[0]
 
 
 @pytest.fixture(scope="session")

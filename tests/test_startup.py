@@ -56,12 +56,9 @@ def test_help_imports_no_document_library():
     assert not set(HEAVY) & set(fresh(code))
 
 
-@pytest.fixture(scope="module")
-def signed(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("signed")
-    return api.sample_deposit(
-        api.SampleOptions(beneficiary=EXAMPLES / "beneficiaire.yaml", out=folder / "d.zip")
-    )[0]
+@pytest.fixture
+def signed(signed_deposit) -> Path:
+    return signed_deposit
 
 
 @pytest.mark.slow  # a fresh interpreter

@@ -26,21 +26,15 @@ import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 from pathlib import Path
+
+from pipeline import resident
 
 REPO = Path(__file__).resolve().parent.parent
 CSAC = [sys.executable, "-m", "pipeline"]
 PR_SET_CHILD_SUBREAPER = 36
 REQUEST_BYTES = 1 << 20
-# What `csac` commands import, pipeline.cli aside; imported once by the server.
-PRELOAD = (
-    "typer", "typer._adapters", "rich.console", "rich.table", "rich.progress",
-    "pipeline.api", "pipeline.watch", "pipeline.intake", "pipeline.mailqueue", "pipeline.sender",
-    "pipeline.relay", "pipeline.digest", "pipeline.logs", "pipeline.late_widgets", "pipeline.annotations_rule",
-    "pyhanko.sign.validation", "pyhanko.sign.diff_analysis", "pyhanko.pdf_utils.reader", "pyhanko_certvalidator",
-)  # fmt: skip
 SERVER = "import runpy, sys; from tests.warm import serve; serve(int(sys.argv[1])); runpy.run_module('pipeline', run_name='__main__', alter_sys=True)"  # noqa: E501
 
 
@@ -177,14 +171,7 @@ def _server() -> _Server | None:
 
 def serve(fd: int) -> None:
     """Fork a `csac` per request until the test process goes; returns only in such a child."""
-    import importlib
-
-    for name in PRELOAD:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:  # a module renamed since: the child imports what it needs
-            if exc.name != name:
-                raise
+    resident.preload(resident.PRELOAD)
     gc.freeze()  # the collector leaves what was imported alone: fewer pages copied in each child
     control = socket.socket(fileno=fd)
     while True:
@@ -208,7 +195,7 @@ def _fork_twice(control: socket.socket, request: dict, fds: list[int]) -> bool:
             control.close()
             os.close(read_end)
             os.close(write_end)
-            _become(request, fds)
+            resident.become(request, fds)  # as csac's own resident server does
             return True
         os.write(write_end, struct.pack("q", child))
         os._exit(0)
@@ -218,24 +205,3 @@ def _fork_twice(control: socket.socket, request: dict, fds: list[int]) -> bool:
     os.waitpid(middle, 0)
     control.send(pid)
     return False
-
-
-def _become(request: dict, fds: list[int]) -> None:
-    """The state an exec'd `python -m pipeline` would start in."""
-    for target, fd in enumerate(fds):
-        os.dup2(fd, target)
-    os.closerange(3, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
-    for kind, limit in request["limits"].items():
-        resource.setrlimit(int(kind), tuple(limit))
-    if request["session"]:
-        os.setsid()
-    os.umask(request["umask"])
-    os.chdir(request["cwd"])
-    os.environ.clear()
-    os.environ.update(request["env"])
-    tempfile.tempdir = None  # found again from TMPDIR
-    unbuffered = bool(os.environ.get("PYTHONUNBUFFERED"))
-    for stream in (sys.stdout, sys.stderr):
-        stream.reconfigure(line_buffering=stream.isatty() or stream is sys.stderr, write_through=unbuffered)
-    sys.argv = ["-m", *request["args"]]
-    sys.path[0] = os.getcwd()  # as `python -m` puts it first
