@@ -12,9 +12,9 @@ from . import resident
 def main() -> None:
     argv = sys.argv[1:]
     if resident.may_run_warm(argv):
-        status = resident.run_warm(argv)
-        if status is not None:
-            resident.exit_with(status)
+        ended = resident.run_warm(argv)
+        if ended is not None:
+            resident.exit_with(ended["exit"])
     from .cli import main as run_here
 
     run_here()

@@ -144,10 +144,11 @@ def may_run_warm(argv: list[str]) -> bool:
     return not ("user" in argv and "add" in argv and "--password-stdin" not in argv)
 
 
-def run_warm(argv: list[str]) -> int | None:
-    """Run `csac ARGV` in a child of the resident server and return its exit status (negative: the signal
-    that ended it), or None when it is to run here: no server, another installation's, a stale one, an
-    unsafe folder, or a server gone before the command started."""
+def run_warm(argv: list[str], fds: tuple[int, int, int] = (0, 1, 2)) -> dict | None:
+    """Run `csac ARGV` in a child of the resident server, its standard streams `fds`, and return how it
+    ended: {"exit": its status (negative: the signal that ended it), "cpu": its CPU time in s}; or None
+    when it is to run here: no server, another installation's, a stale one, an unsafe folder, or a server
+    gone before the command started."""
     path = socket_path()
     if not os.path.exists(path):  # the common cold case costs a stat
         return None
@@ -166,7 +167,7 @@ def run_warm(argv: list[str]) -> int | None:
         conn.connect(path)
         if not trusted_peer(conn):
             return None
-        socket.send_fds(conn, [json.dumps(request(argv)).encode()], [0, 1, 2])
+        socket.send_fds(conn, [json.dumps(request(argv)).encode()], list(fds))
         return _wait(conn)
     except OSError:  # refused (a socket left by a dead server), a closed standard stream...
         return None
@@ -193,8 +194,8 @@ def request(argv: list[str]) -> dict:
     }
 
 
-def _wait(conn) -> int | None:
-    """The command's status; SIGINT, SIGTERM and SIGHUP sent here meanwhile are passed to it."""
+def _wait(conn) -> dict | None:
+    """How the command ended; SIGINT, SIGTERM and SIGHUP sent here meanwhile are passed to it."""
     import json
     import signal
 
@@ -214,7 +215,7 @@ def _wait(conn) -> int | None:
             if "started" in reply:
                 started = True
             elif "exit" in reply:
-                return reply["exit"]
+                return reply
             else:  # "cold" or "stale": nothing ran
                 return None
     finally:
@@ -223,7 +224,7 @@ def _wait(conn) -> int | None:
     if not started:
         return None
     sys.stderr.write("erreur : le serveur csac résident s'est arrêté pendant la commande ; relancez-la.\n")
-    return 15
+    return {"exit": 15, "cpu": None}
 
 
 def exit_with(status: int) -> None:
@@ -385,6 +386,7 @@ def serve(idle_minutes: int) -> dict | None:
 
     _load_validation()
     preload(["pipeline.cli"])  # its consoles are made again in each child
+    _warm_caches()
     gc.freeze()  # the collector leaves what was imported alone: fewer pages copied in each child
     with _suppress(FileNotFoundError):
         os.unlink(path)  # left by a server that died (nothing answered above)
@@ -454,6 +456,23 @@ def preload(names) -> None:
         ) as exc:  # an optional one, or renamed since: the child imports what it needs
             if exc.name != name:
                 raise
+
+
+def _warm_caches() -> None:
+    """What each command would compute again, the same, that the children can inherit: the command line's
+    click commands (typer builds them at each call: 20 to 40 ms), and the variants as read and checked
+    (cached by their text, pipeline/variants.py). Nothing that opens a file for writing, a database or a
+    connection: those are the child's own."""
+    import typer.main
+
+    from . import cli
+    from .resources import Resources
+    from .variants import load_variants
+
+    built, build = typer.main.get_command(cli.app), typer.main.get_command
+    typer.main.get_command = lambda app: built if app is cli.app else build(app)  # used once in each child
+    with _suppress(Exception):  # a broken variant is the command's to report
+        load_variants(Resources.default())
 
 
 def _answer(conn, listener, state: dict, own: str, settings: dict) -> dict | None:

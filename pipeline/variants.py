@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 
 from .errors import ConfigError, UnknownVariantError
@@ -81,8 +82,19 @@ def _articles(data: list[dict]) -> tuple[Article, ...]:
 def load_variant(path: Path, schema: Path) -> Variant:
     """Parse and validate one variant file; errors name the file and the field."""
     try:
-        data = load_yaml(path.read_text(encoding="utf-8"))
-    except (OSError, YAMLError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path} : {unreadable(exc)}") from exc
+    return _variant(path, text, schema)
+
+
+@lru_cache(maxsize=16)
+def _variant(path: Path, text: str, schema: Path) -> Variant:
+    """Parsed and checked once per text of the file (30 ms for the four): the children of a resident
+    csac (pipeline/resident.py) find the variants its server read, and a file that changed is read again."""
+    try:
+        data = load_yaml(text)
+    except YAMLError as exc:
         raise ConfigError(f"{path} : {unreadable(exc)}") from exc
     problems = check(schema, data)
     if problems:
