@@ -26,6 +26,10 @@ COLD = frozenset({"warm", "watch", "serve"})  # long-running commands keep a pro
 PACKAGE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(PACKAGE)
 REQUEST_BYTES = 1 << 20
+# Read by the interpreter when it starts (the locale too: Python sets LC_CTYPE from them).
+INTERPRETER_ENV = ("PYTHON", "LC_ALL", "LC_CTYPE", "LANG")
+# A path to one of the launcher's own descriptors (bash's <(...)) means nothing in another process.
+OWN_FILES = ("/dev/fd/", "/proc/self/", "/dev/stdin", "/dev/stdout", "/dev/stderr")
 IDLE_MINUTES = 480  # a working day; after it the server goes, and the next day starts with the code installed
 # What `csac` commands import, pipeline.cli aside (its consoles read COLUMNS and the terminal when made).
 PRELOAD = (
@@ -127,9 +131,10 @@ def _stats(folder: str) -> list[str]:
 
 
 def python_settings() -> dict:
-    """The interpreter's settings a fork inherits rather than reads: a launcher whose differ runs cold."""
+    """The interpreter's settings a fork inherits rather than reads (PYTHON* variables, the locale, -O, -B,
+    -I, -X utf8): a launcher whose settings differ from the server's runs the command itself."""
     flags = sys.flags
-    env = {k: v for k, v in os.environ.items() if k.startswith("PYTHON") and k != "PYTHONUNBUFFERED"}
+    env = {k: v for k, v in os.environ.items() if k.startswith(INTERPRETER_ENV) and k != "PYTHONUNBUFFERED"}
     return {"env": env, "flags": [flags.optimize, flags.dont_write_bytecode, flags.isolated, flags.utf8_mode]}
 
 
@@ -137,9 +142,11 @@ def python_settings() -> dict:
 
 
 def may_run_warm(argv: list[str]) -> bool:
-    """Commands that run in their own process whatever: long-running ones, and a password asked on the
-    terminal (the resident server has none)."""
+    """Commands that run in their own process whatever: long-running ones, a password asked on the
+    terminal (the resident server has none), and a file named by one of the launcher's descriptors."""
     if os.environ.get(OFF) or sys.platform != "linux" or COLD & set(argv):
+        return False
+    if any(arg.startswith(OWN_FILES) or f"={OWN_FILES[0]}" in arg for arg in argv):
         return False
     return not ("user" in argv and "add" in argv and "--password-stdin" not in argv)
 

@@ -351,3 +351,21 @@ def test_a_command_outlives_its_server_and_the_next_one_runs_alone(own_server, t
     assert list(folder.glob("*.sock"))  # left behind
     done = csac("variants", "--json", folder=folder, timeout=20)
     assert (done.returncode, done.stderr) == (0, "") and json.loads(done.stdout)
+
+
+def test_a_file_named_by_one_of_the_launchers_descriptors_is_read_in_its_own_process(warm):
+    """`csac --config <(...)`: /dev/fd/N is the launcher's own; a forked command would not find it."""
+    outcomes = []
+    for cold in (False, True):
+        read, write = os.pipe()
+        os.write(write, b"paths: [\n")
+        os.close(write)
+        before = served(warm)
+        env = launcher_env(warm, **({resident.OFF: "1"} if cold else {}))
+        done = subprocess.run([CSAC, "--config", f"/dev/fd/{read}", "config", "check"], capture_output=True,
+                              text=True, env=env, pass_fds=[read], timeout=60)  # fmt: skip
+        os.close(read)
+        assert served(warm) == before
+        outcomes.append((done.returncode, done.stdout, done.stderr))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][0] == 3 and "YAML invalide" in outcomes[0][2]
