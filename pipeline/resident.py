@@ -369,7 +369,39 @@ def serve_main(idle_minutes: int = IDLE_MINUTES) -> None:
     from . import cli
 
     cli.out, cli.err = cli.consoles()  # this terminal and environment, not the server's
-    cli.main()
+    try:
+        cli.main()
+        code = 0
+    except SystemExit as exc:
+        code = _status_of(exc.code)
+    _leave(code)
+
+
+def _status_of(code) -> int:
+    """The exit status the interpreter gives SystemExit(code)."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    sys.stderr.write(f"{code}\n")
+    return 1
+
+
+def _leave(code: int) -> None:
+    """Exit as the interpreter would (threads joined, exit handlers run, streams flushed), less its last
+    teardown: freeing the objects of the server's heap one by one costs a command about 80 ms of CPU
+    and doubles the pages it copies. csac closes its files and databases itself."""
+    import atexit
+    import threading
+
+    threading._shutdown()  # non-daemon threads joined, and threading's own exit handlers (concurrent.futures)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            code = code or 120  # as the interpreter does when it cannot flush
+    os._exit(code)
 
 
 def serve(idle_minutes: int) -> dict | None:
