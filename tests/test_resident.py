@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from pipeline import api, resident
+from pipeline.errors import ResidentError
 
 pytestmark = pytest.mark.slow  # real launchers and servers
 
@@ -327,8 +328,17 @@ def test_a_socket_folder_others_may_enter_is_refused_with_a_french_warning(tmp_p
     assert done.returncode == 0 and json.loads(done.stdout)
     assert "avertissement : serveur csac résident ignoré" in done.stderr
     assert "ouvert à d'autres utilisateurs" in done.stderr
-    start = csac("warm", "start", folder=folder)
-    assert start.returncode == 5 and "chmod 700" in start.stderr
+
+
+@pytest.mark.parametrize("mode", [0o770, 0o755], ids=["group", "readable"])
+def test_no_server_starts_in_a_socket_folder_others_may_enter(tmp_path, mode):
+    folder = tmp_path / "csac"
+    folder.mkdir(mode=mode)
+    folder.chmod(mode)
+    with pointing_at(folder), pytest.raises(ResidentError, match="chmod 700") as refused:
+        resident.start(30)
+    assert refused.value.exit_code == 5
+    assert not list(folder.iterdir())
 
 
 def test_a_socket_left_by_a_dead_server_is_passed_by(tmp_path):
