@@ -12,10 +12,12 @@ import email.policy
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -84,8 +86,8 @@ def own_server(tmp_path_factory):
     """Start a server of one's own (a test that stops, kills or spoils it); returns its folder and pid."""
     started = []
 
-    def start(**extra: str) -> tuple[Path, int]:
-        folder = private_folder(tmp_path_factory, "own")
+    def start(folder: Path | None = None, **extra: str) -> tuple[Path, int]:
+        folder = folder or private_folder(tmp_path_factory, "own")
         with pointing_at(folder, **extra):
             found = resident.start(30)
         started.append(folder)
@@ -93,8 +95,7 @@ def own_server(tmp_path_factory):
 
     yield start
     for folder in started:
-        with pointing_at(folder):
-            resident.stop()
+        resident_stopped(folder)
 
 
 @pytest.fixture
@@ -267,6 +268,11 @@ def test_a_signal_to_the_launcher_ends_the_command_as_it_would_end_it_alone(warm
     assert outcomes[0][0] == (130 if signum == signal.SIGINT else -signal.SIGTERM)
 
 
+def resident_stopped(folder: Path) -> None:
+    with pointing_at(folder):
+        resident.stop()
+
+
 def resident_pid(folder: Path) -> int:
     with pointing_at(folder):
         return resident.ask("status")["pid"]
@@ -306,6 +312,39 @@ def test_the_server_hands_commands_to_its_own_user_only():
         assert resident.peer_uid(ours) == os.getuid()
         assert resident.trusted_peer(ours)
         assert not resident.trusted_peer(ours, uid=os.getuid() + 1)
+
+
+ASK_STATUS = """import json, socket, sys
+conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+conn.connect(sys.argv[1])
+conn.send(json.dumps({"op": "status"}).encode())
+conn.settimeout(10)
+try:
+    print(json.dumps([conn.recv(1 << 20).decode()]))
+except ConnectionResetError:  # closed without reading the request
+    print(json.dumps([""]))
+"""
+
+
+@pytest.mark.skipif(
+    os.getuid() != 0 or not Path("/usr/bin/python3").exists(), reason="needs root, to be another user"
+)
+def test_the_server_refuses_another_user_who_reaches_its_socket(own_server, tmp_path):
+    """Even through a folder and a socket opened to all (which the launcher refuses, and `csac warm start`
+    never makes), another user gets nothing from the server: it reads the peer's uid from the kernel."""
+    folder, _ = own_server(Path(tempfile.mkdtemp()))  # pytest's own folders are closed to other users
+    path = next(folder.glob("*.sock"))
+    folder.chmod(0o711)
+    path.chmod(0o666)
+    other = subprocess.run(["/usr/bin/python3", "-c", ASK_STATUS, str(path)], user=65534, group=65534,
+                           capture_output=True, text=True, timeout=30, cwd="/")  # fmt: skip
+    assert (other.returncode, other.stdout.strip()) == (0, '[""]'), other.stderr  # closed without a word
+    log = next(folder.glob("*.log")).read_text(encoding="utf-8")
+    assert "connexion refusée : uid 65534" in log
+    folder.chmod(0o700)
+    assert served(folder) == 0  # and it still serves its own user
+    resident_stopped(folder)
+    shutil.rmtree(folder)
 
 
 def dead_socket(folder: Path) -> Path:
