@@ -172,12 +172,16 @@ def run_warm(argv: list[str], fds: tuple[int, int, int] = (0, 1, 2)) -> dict | N
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:
         conn.connect(path)
-        if not trusted_peer(conn):
-            return None
-        socket.send_fds(conn, [json.dumps(request(argv)).encode()], list(fds))
-        return _wait(conn)
+        sent = trusted_peer(conn)
+        if sent:
+            socket.send_fds(conn, [json.dumps(request(argv)).encode()], list(fds))
     except OSError:  # refused (a socket left by a dead server), a closed standard stream...
+        sent = False
+    if not sent:
+        conn.close()
         return None
+    try:
+        return _wait(conn)
     finally:
         conn.close()
 
@@ -209,13 +213,17 @@ def _wait(conn) -> dict | None:
     started = False
 
     def forward(signum, frame):
-        conn.send(json.dumps({"signal": signum}).encode())
+        with _suppress(OSError):  # the command's parent is gone: said below
+            conn.send(json.dumps({"signal": signum}).encode())
 
     caught = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     before = {s: signal.signal(s, forward) for s in caught}
     try:
         while True:
-            message = conn.recv(REQUEST_BYTES)
+            try:
+                message = conn.recv(REQUEST_BYTES)
+            except OSError:
+                message = b""
             if not message:
                 break
             reply = json.loads(message)
@@ -230,7 +238,10 @@ def _wait(conn) -> dict | None:
             signal.signal(signum, handler)
     if not started:
         return None
-    sys.stderr.write("erreur : le serveur csac résident s'est arrêté pendant la commande ; relancez-la.\n")
+    sys.stderr.write(  # never run it again here: it may have done its work
+        "erreur : le processus du serveur csac résident qui suivait la commande a disparu ; elle a pu aboutir : "
+        "vérifiez (par exemple avec `csac status`) avant de la relancer.\n"
+    )
     return {"exit": 15, "cpu": None}
 
 

@@ -234,6 +234,15 @@ def reading_stdin(pids) -> int | None:
     return None
 
 
+def gone(pid: int) -> bool:
+    """Ended: no such process, or a zombie (its parent may be this test process, a child subreaper when
+    tests/warm.py's server runs in it)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
 def wait_for(found, timeout: float = 30.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -287,7 +296,20 @@ def test_a_launcher_killed_outright_leaves_its_command_to_finish(warm, tmp_path)
     proc.wait(timeout=10)
     proc.stdin.write("un mot de passe assez long\n")
     proc.stdin.close()
-    wait_for(lambda: not Path(f"/proc/{command}").exists())
+    wait_for(lambda: gone(command))
+    assert [u.account.name for u in api.list_users(api.UsersOptions(state=tmp_path))] == ["marie.durand"]
+
+
+@pytest.mark.skipif(not Path("/proc/self/syscall").exists(), reason="needs Linux's /proc/PID/syscall")
+def test_a_launcher_that_loses_its_command_says_so_and_never_runs_it_again(warm, tmp_path):
+    """The process that waits for the command killed: the launcher cannot know how it ended, and running it
+    again in its own process might take a deposit in twice. It says so and exits 15; the command goes on."""
+    proc = waiting_for_a_password(warm, tmp_path, cold=False)
+    command = wait_for(lambda: reading_stdin(descendants(resident_pid(warm))))
+    os.kill(int(Path(f"/proc/{command}/stat").read_text().rsplit(")", 1)[1].split()[1]), signal.SIGKILL)
+    stdout, stderr = proc.communicate("un mot de passe assez long\n", timeout=30)
+    assert proc.returncode == 15 and "elle a pu aboutir" in stderr
+    wait_for(lambda: gone(command))
     assert [u.account.name for u in api.list_users(api.UsersOptions(state=tmp_path))] == ["marie.durand"]
 
 
@@ -300,9 +322,7 @@ def test_a_stale_server_is_not_used_and_goes(own_server, tmp_path):
     folder, pid = own_server(**{resident.FINGERPRINT: "an older csac"})
     done = csac("variants", "--json", folder=folder)
     assert (done.returncode, done.stdout) == (0, csac("variants", "--json", folder=folder, cold=True).stdout)
-    wait_for(
-        lambda: not Path(f"/proc/{pid}").exists() or Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
-    )
+    wait_for(lambda: gone(pid))
     assert not list(folder.glob("*.sock"))
 
 
