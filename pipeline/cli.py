@@ -1198,8 +1198,8 @@ def warm_start_cmd(
     out.print(f"  arrêt : `csac warm stop`{_idle_fr(found['idle_minutes'])}", markup=False)
 
 
-def _idle_fr(minutes: int) -> str:
-    return f", ou de lui-même après {minutes} min sans commande" if minutes else ""
+def _idle_fr(minutes: float) -> str:
+    return f", ou de lui-même après {resident.minutes_fr(minutes)} min sans commande" if minutes else ""
 
 
 @warm_app.command("stop")
@@ -1243,7 +1243,10 @@ def warm_status_cmd(as_json: JsonOpt = False) -> None:
         ("démarré le", f"{since} (prêt en {found['ready'] - found['started']:.1f} s)".replace(".", ",")),
         ("commandes servies", str(found["served"])),
         ("mémoire", f"{found['rss_kb'] / 1024:.0f} Mo"),
-        ("arrêt si inactif", f"après {found['idle_minutes']} min" if found["idle_minutes"] else "jamais"),
+        (
+            "arrêt si inactif",
+            f"après {resident.minutes_fr(found['idle_minutes'])} min" if found["idle_minutes"] else "jamais",
+        ),
         ("à jour", "oui" if found["current"] else "non : csac a changé ; la prochaine commande l'arrêtera"),
     )
     for row in rows:

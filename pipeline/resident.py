@@ -292,7 +292,7 @@ def _limits() -> dict:
 # -- starting and stopping (csac warm) --------------------------------------------------------------
 
 
-def start(idle_minutes: int, wait: float = 60.0) -> dict:
+def start(idle_minutes: float, wait: float = 60.0) -> dict:
     """Start the server in the background (its own session, no terminal) and wait until it listens.
     Returns its status; raises ResidentError (French) when it cannot start."""
     import subprocess
@@ -303,7 +303,7 @@ def start(idle_minutes: int, wait: float = 60.0) -> dict:
         return {**already, "already": True}
     prepare_folder()
     log = log_path()
-    code = f"from pipeline.resident import serve_main; serve_main({int(idle_minutes)})"
+    code = f"from pipeline.resident import serve_main; serve_main({float(idle_minutes)!r})"
     with open(log, "ab", buffering=0) as out:
         os.chmod(log, 0o600)
         env = {k: v for k, v in os.environ.items() if k != OFF}
@@ -371,7 +371,7 @@ def prepare_folder() -> str:
 # -- the server ---------------------------------------------------------------------------------------
 
 
-def serve_main(idle_minutes: int = IDLE_MINUTES) -> None:
+def serve_main(idle_minutes: float = IDLE_MINUTES) -> None:
     """The server process (`csac warm start` starts it). Returns only in a child that is to run a command:
     then it runs it, and the interpreter exits as an exec'd `csac` would."""
     order = serve(idle_minutes)
@@ -415,7 +415,7 @@ def _leave(code: int) -> None:
     os._exit(code)
 
 
-def serve(idle_minutes: int) -> dict | None:
+def serve(idle_minutes: float) -> dict | None:
     """Preload, listen, fork a child per command until stopped, idle, or stale; None in the server when it
     ends, the request in a command's child."""
     import gc
@@ -458,7 +458,7 @@ def serve(idle_minutes: int) -> dict | None:
             try:
                 conn, _ = listener.accept()
             except TimeoutError:
-                _log(f"inactif depuis {idle_minutes} min : arrêt")
+                _log(f"inactif depuis {minutes_fr(idle_minutes)} min : arrêt")
                 return None
             order = _answer(conn, listener, state, own, settings)
             if order is not None:
@@ -664,6 +664,10 @@ def become(request: dict, fds: list[int]) -> None:
     sys.path[0] = request.get("path0", os.getcwd())  # by default as `python -m` puts it first
     if "package" in request:  # how click names the program: `csac`, or `python -m pipeline`
         sys.modules["__main__"].__package__ = request["package"]
+
+
+def minutes_fr(minutes: float) -> str:
+    return f"{minutes:g}".replace(".", ",")
 
 
 def _rss_kb() -> int:

@@ -86,10 +86,10 @@ def own_server(tmp_path_factory):
     """Start a server of one's own (a test that stops, kills or spoils it); returns its folder and pid."""
     started = []
 
-    def start(folder: Path | None = None, **extra: str) -> tuple[Path, int]:
+    def start(folder: Path | None = None, idle: float = 30, **extra: str) -> tuple[Path, int]:
         folder = folder or private_folder(tmp_path_factory, "own")
         with pointing_at(folder, **extra):
-            found = resident.start(30)
+            found = resident.start(idle)
         started.append(folder)
         return folder, found["pid"]
 
@@ -214,6 +214,16 @@ def test_two_launchers_at_once_each_get_their_own_command(signed, warm, tmp_path
         assert [m[0] for m in messages(tmp_path / f"o{i}")] == ["Hauts-de-France@resah.fr", "depositors"]
 
 
+def test_status_says_in_french_whether_the_server_runs_and_is_current(warm, tmp_path):
+    table = csac("warm", "status", folder=warm)
+    assert table.returncode == 0
+    assert "commandes servies" in table.stdout and "à jour" in table.stdout and "oui" in table.stdout
+    found = json.loads(csac("warm", "status", "--json", folder=warm).stdout)
+    assert found["running"] is True and found["current"] is True and found["pid"] == resident_pid(warm)
+    nobody = csac("warm", "status", folder=tmp_path)
+    assert "aucun serveur csac résident ne tourne" in nobody.stdout
+
+
 # -- signals ------------------------------------------------------------------------------------------
 
 
@@ -320,10 +330,19 @@ def test_a_stale_server_is_not_used_and_goes(own_server, tmp_path):
     """A server whose code differs from the launcher's (here: its fingerprint said otherwise) runs
     nothing: the launcher runs the command itself, and the server stops."""
     folder, pid = own_server(**{resident.FINGERPRINT: "an older csac"})
+    with pointing_at(folder):
+        assert resident.status()["current"] is False  # `csac warm status`: « à jour : non »
     done = csac("variants", "--json", folder=folder)
     assert (done.returncode, done.stdout) == (0, csac("variants", "--json", folder=folder, cold=True).stdout)
     wait_for(lambda: gone(pid))
     assert not list(folder.glob("*.sock"))
+
+
+def test_a_server_left_idle_goes_by_itself(own_server):
+    folder, pid = own_server(idle=0.02)  # 1.2 s without a command
+    wait_for(lambda: gone(pid))
+    assert not list(folder.glob("*.sock"))
+    assert "inactif depuis 0,02 min : arrêt" in next(folder.glob("*.log")).read_text(encoding="utf-8")
 
 
 def test_the_server_hands_commands_to_its_own_user_only():
