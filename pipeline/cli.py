@@ -1077,8 +1077,11 @@ def _password(from_stdin: bool) -> str:
     """From standard input (its first line) for scripts, else typed twice without being shown."""
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
-    first = typer.prompt("Mot de passe", hide_input=True, prompt_suffix=" : ")
-    if typer.prompt("Mot de passe (encore une fois)", hide_input=True, prompt_suffix=" : ") != first:
+    # Hidden only at a terminal: from a pipe nothing is shown anyway, and getpass would say in English
+    # "Warning: Password input may be echoed".
+    hide = sys.stdin.isatty()
+    first = typer.prompt("Mot de passe", hide_input=hide, prompt_suffix=" : ")
+    if typer.prompt("Mot de passe (encore une fois)", hide_input=hide, prompt_suffix=" : ") != first:
         raise ArgumentError(
             "les deux mots de passe saisis diffèrent : aucun compte n'a été créé, recommencez"
         )
@@ -1168,6 +1171,24 @@ def main() -> None:
     except (typer.Abort, KeyboardInterrupt):
         err.print("interrompu")
         sys.exit(130)
+    except OSError as exc:  # a folder csac had to write (-o, --state, --inbox) and could not
+        from .reading import said_os_error
+
+        err.print(Text.assemble(("erreur", "red"), f" : {said_os_error(exc)}"))
+        err.print(
+            "Vérifiez le chemin et les droits du dossier (-o, --outbox, --inbox, --state), puis relancez."
+        )
+        sys.exit(ExitCode.file_access_error)
+    except Exception as exc:  # a fault of csac: a French line for the clerk, the traceback on request
+        if os.environ.get("CSAC_DEBUG"):
+            raise
+        err.print(
+            Text.assemble(
+                ("erreur interne de csac", "red"),
+                f" ({type(exc).__name__}) : signalez-la avec la commande lancée ; CSAC_DEBUG=1 affiche le détail technique.",
+            )
+        )
+        sys.exit(ExitCode.other_error)
 
 
 def _leave_objects_to_the_os() -> None:

@@ -46,18 +46,33 @@ def french_type(label: str | None) -> str | None:
     """typer's type label in French; a flag (`<bool>`) takes no value, so it shows none."""
     if label is None or label == "<bool>":
         return None if label is None else ""
-    label = re.sub(r"list\[(.*)\]", r"\1...", label)
-    return re.sub(r"%[A-Za-z]|[a-z]+", lambda m: TYPE_WORDS.get(m.group(), m.group()), label)
+    label = re.sub(r"list\[(.*)\]", r"\1...", label).replace(" range>", ">")  # the bounds follow, in French
+    return re.sub(r"%[A-Za-z]|[A-Za-z]+", lambda m: TYPE_WORDS.get(m.group(), m.group()), label)
+
+
+def french_range(low, high) -> str | None:
+    """A number's bounds as the help says them: "au moins 1", not typer's "x>=1"."""
+    if low is not None and high is not None:
+        return f"de {low} à {high}"
+    if low is not None:
+        return f"au moins {low}"
+    return None if high is None else f"au plus {high}"
 
 
 class FrenchArgument(core.TyperArgument):
     def display_type_rich(self, ctx) -> str | None:
         return french_type(super().display_type_rich(ctx))
 
+    def _get_number_range_help_str(self) -> str | None:
+        return french_range(self.min, self.max)
+
 
 class FrenchOption(core.TyperOption):
     def display_type_rich(self, ctx) -> str | None:
         return french_type(super().display_type_rich(ctx))
+
+    def _get_number_range_help_str(self) -> str | None:
+        return None if super()._get_number_range_help_str() is None else french_range(self.min, self.max)
 
 
 FRENCH_PARAMS = {core.TyperArgument: FrenchArgument, core.TyperOption: FrenchOption}

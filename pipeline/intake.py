@@ -44,7 +44,7 @@ from .notices import (
 from .orders import read_order_amount
 from .photos import assemble
 from .problems import Catalogue, Finding, load_catalogue
-from .reading import system_error
+from .reading import said_os_error, system_error
 from .regions import Region, RegionBook, load_regions
 from .report import (
     Contribution,
@@ -473,9 +473,7 @@ def _take(source: Path, deposit: Deposit, opened, ctx: IntakeContext, journal: J
         parcels = (sent, *_completed(assessment, out))
         out = _deliver(source, deposit, out, parcels, ctx, journal, _crops(assessment))
     except OSError as exc:
-        journal.event(
-            opened.deposit_id, DepositState.DELIVERY_FAILED, f"{type(exc).__name__}: {exc.strerror or exc}"
-        )
+        journal.event(opened.deposit_id, DepositState.DELIVERY_FAILED, said_os_error(exc))
         raise DeliveryError(
             f"dépôt {opened.deposit_id} : remise impossible dans {ctx.workspace.outbox} ({system_error(exc)})"
         ) from exc

@@ -8,6 +8,7 @@ or field and what to do; no English from typer, jsonschema, PyYAML or the system
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -19,7 +20,7 @@ from typer.testing import CliRunner
 
 from pipeline.cli import app, main
 from pipeline.errors import CsacError, ExitCode
-from pipeline.reading import load_yaml, unreadable
+from pipeline.reading import load_yaml, said_failure, unreadable
 from tests import builders as b
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
@@ -28,7 +29,8 @@ CAMPAIGN_HEADER = (EXAMPLES / "campagne.csv").read_text(encoding="utf-8").splitl
 ENGLISH = re.compile(
     r"\b(Usage|Error|Invalid value|Missing (argument|option)|No such (option|command)|Try '|Show this message"
     r"|Commands|\[default|\[required\]|Did you mean|Possible options|does not exist|is a directory"
-    r"|was unexpected|Errno|No such file|while (parsing|scanning)|expected|Input should|Value error)\b"
+    r"|was unexpected|Errno|No such file|while (parsing|scanning)|expected|Input should|Value error|range|Traceback"
+    r"|Permission denied|File exists|Not a directory|Warning|INFO)\b"
 )
 runner = CliRunner(env={"COLUMNS": "1000"})  # rich wraps nothing: lines read whole
 
@@ -132,7 +134,7 @@ def test_every_help_is_french_from_usage_to_the_last_option(path):
     assert result.exit_code == 0
     assert not ENGLISH.search(result.stdout), result.stdout
     assert "Utilisation : root" in result.stdout and "Affiche cette aide et quitte." in result.stdout
-    assert not re.search(r"<(path|bool|str|int|float|file)\b", result.stdout), result.stdout
+    assert not re.search(r"<(path|bool|str|int|float|file)\b|\bx ?[<>]=?", result.stdout, re.I), result.stdout
     assert not path or "Exemple" in result.stdout
 
 
@@ -140,6 +142,45 @@ def test_help_shows_defaults_and_required_options_in_french():
     result = csac("render", "--help")
     assert "[par défaut : outbox]" in result.stdout and "[obligatoire]" in result.stdout
     assert "<AAAA-MM-JJ>" in result.stdout and "<chemin>" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("path", "said"),
+    [(["remind"], "--days           <entier> [au moins 1]"), (["intake"], "DÉPÔTS      <chemin...>"),
+     (["serve"], "--deposits-per-minute        <entier> [au moins 1]")],
+    ids=["remind", "intake", "serve"],
+)  # fmt: skip
+def test_help_says_a_number_s_bounds_and_a_list_of_paths_in_french(path, said):
+    """typer wrote "<int range> [x>=1]" and "<Path...>": neither is French."""
+    result = csac(*path, "--help")
+    assert said in re.sub(r"[│ ]+$", "", result.stdout, flags=re.M), result.stdout
+
+
+# -- a folder csac must write and cannot: exit 5, in French, no traceback ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["render", "2021-063-002", "-b", str(BENEFICIARY), "-o", "bloque", "--state", "var"],
+         "bloque/20007246000013 : un élément du chemin n'est pas un dossier"),
+        (["render", "2021-063-002", "-b", str(BENEFICIARY), "-o", "out", "--state", "bloque"],
+         "bloque : un fichier porte déjà ce nom"),
+        (["status", "--state", "bloque"], "bloque/queue : un élément du chemin n'est pas un dossier"),
+        (["render", "2021-063-002", "-b", str(BENEFICIARY), "-o", "/proc/csac", "--state", "var"],
+         "/proc/csac : fichier ou dossier introuvable"),
+    ],
+    ids=["output folder is a file", "state folder is a file", "status state is a file", "output folder impossible"],
+)  # fmt: skip
+def test_a_folder_csac_cannot_write_exits_5_saying_which_and_why_in_french(argv, said, monkeypatch, capsys):
+    """Python's "[Errno 20] Not a directory" and a rich traceback showed, and csac exited 1."""
+    Path("bloque").write_text("un fichier là où un dossier est attendu", encoding="utf-8")
+    monkeypatch.setattr(sys, "argv", ["csac", *argv])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    err = capsys.readouterr().err
+    assert exited.value.code == ExitCode.file_access_error and said in err, err
+    assert not ENGLISH.search(err) and "Errno" not in err and "╭" not in err, err
 
 
 # -- bad input: exit 2, in French, naming the file and where -------------------------------------------
@@ -369,3 +410,24 @@ def test_every_jsonschema_error_is_said_in_french(data, said, tmp_path):
     schema.write_text(json.dumps(SCHEMA), encoding="utf-8")
     [problem] = check(schema, data)
     assert said in str(problem) and not ENGLISH.search(str(problem)), problem
+
+
+@pytest.mark.parametrize(
+    ("make", "said"),
+    [
+        (lambda: Path("absent.zip").read_bytes(), "absent.zip : fichier ou dossier introuvable"),
+        (lambda: Path(".").read_bytes(), ". : c'est un dossier"),
+        (lambda: Path("f").write_text("x") and Path("f/enfant").read_bytes(), "f/enfant : un élément du chemin n'est pas un dossier"),
+        (lambda: os.mkdir(Path("d").mkdir() or "d"), "d : un fichier porte déjà ce nom"),
+    ],
+    ids=["missing", "a folder", "a file in the path", "already there"],
+)  # fmt: skip
+def test_a_system_failure_is_said_by_its_path_and_a_french_reason(make, said):
+    """What `csac watch` writes in reason.txt, the journal and its log when a try fails."""
+    with pytest.raises(OSError) as failed:
+        make()
+    assert said_failure(failed.value) == said
+
+
+def test_a_fault_of_csac_is_said_as_an_internal_error_naming_it():
+    assert said_failure(KeyError("siret")) == "erreur interne (KeyError : 'siret')"
