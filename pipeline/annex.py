@@ -27,6 +27,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Si
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.writer.excel import ExcelWriter
 
+from .money import EXCEL_EUROS
 from .ooxml import CompiledPackage, Spliced, pack, read_members, xml_text, zip_bytes
 from .request import MODES, Request, beneficiary_due, contribution_due
 from .variants import Variant
@@ -52,7 +53,6 @@ HEADER_HEIGHT = 4 * LINE  # "Montant / contractuel / maximum (€ / HT)" in bold
 MAXIMUM, DUE = "G", "H"
 SUM_COL = "ABCDEFGH".index(MAXIMUM)
 HEADER_ROW = 6  # after the four heading lines and a blank one
-EUR = '#,##0.00\\ "€"'
 FIXED = dt.datetime(2024, 1, 1)
 _THIN = Side(style="thin", color="808080")
 _BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
@@ -161,7 +161,7 @@ def _style_table(ws, values: AnnexValues) -> None:
             cell.border = _BORDER
             cell.alignment = Alignment(wrap_text=cell.column_letter in WRAPPED, vertical="top")
             if cell.column_letter in (MAXIMUM, DUE):
-                cell.number_format = EUR
+                cell.number_format = EXCEL_EUROS
             if cell.column_letter == MAXIMUM and cell.row <= values.last_row:
                 cell.protection = Protection(locked=False)  # the beneficiary's to adjust
     for cell in ws[values.last_row + 1]:
