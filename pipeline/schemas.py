@@ -98,6 +98,33 @@ def _unknown_fields(value, known: dict) -> str:
     return f"champ{'s' if len(said) > 1 else ''} inconnu{'s' if len(said) > 1 else ''} : {', '.join(said)} — vérifiez l'orthographe"
 
 
+INVISIBLE_FR = {  # the characters a schema refuses as unseen, by what a person would call them
+    "\t": "tabulation", "\n": "retour à la ligne", "\r": "retour chariot", "\x00": "caractère nul",
+    "\u00ad": "trait d'union conditionnel", "\u200b": "espace sans largeur", "\u200c": "antiliant sans largeur",
+    "\u200d": "liant sans largeur", "\u200e": "marque gauche-à-droite", "\u200f": "marque droite-à-gauche",
+    "\u2028": "séparateur de lignes", "\u2029": "séparateur de paragraphes",
+    "\u202a": "enchâssement gauche-à-droite", "\u202b": "enchâssement droite-à-gauche",
+    "\u202c": "fin d'enchâssement", "\u202d": "forçage gauche-à-droite", "\u202e": "forçage droite-à-gauche",
+    "\u2060": "gluon de mots", "\u2066": "isolat gauche-à-droite", "\u2067": "isolat droite-à-gauche",
+    "\u2068": "isolat de première force", "\u2069": "fin d'isolat", "\ufeff": "indicateur d'ordre des octets",
+}  # fmt: skip
+
+
+def _invisible(value: str, pattern: str) -> str:
+    """Which unseen character a text holds, and where: "U+202E" alone would leave the clerk looking."""
+    import re
+
+    found = re.search(pattern, value) if pattern else None
+    if found is None:
+        return "retour à la ligne ou caractère invisible dans la valeur : écrivez-la sur une seule ligne"
+    char = found.group()
+    name = INVISIBLE_FR.get(char, "caractère de contrôle")
+    return (
+        f"caractère invisible dans la valeur : {name} (U+{ord(char):04X}), en position {found.start() + 1}"
+        f" après « {one_line(value[: found.start()], 300)[-30:]} » — retirez-le (retapez la valeur au clavier)"
+    )
+
+
 def _message(error: ValidationError) -> str:
     v, value = error.validator, error.instance
     if v == "required":
@@ -115,7 +142,7 @@ def _message(error: ValidationError) -> str:
     if v == "pattern":
         return f"valeur {shown(value)} mal formée"
     if v == "not" and isinstance(value, str):
-        return "retour à la ligne ou caractère invisible dans la valeur : écrivez-la sur une seule ligne"
+        return _invisible(value, error.validator_value.get("pattern", ""))
     if v == "format" and error.validator_value == "email":
         return f"adresse électronique {shown(value)} non valide : {error.cause or 'adresse mal formée'}"
     if v == "format":
