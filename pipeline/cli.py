@@ -1172,12 +1172,10 @@ def main() -> None:
         err.print("interrompu")
         sys.exit(130)
     except OSError as exc:  # a folder csac had to write (-o, --state, --inbox) and could not
-        from .reading import said_os_error
+        from .reading import said_os_error, what_to_do
 
         err.print(Text.assemble(("erreur", "red"), f" : {said_os_error(exc)}"))
-        err.print(
-            "Vérifiez le chemin et les droits du dossier (-o, --outbox, --inbox, --state), puis relancez."
-        )
+        err.print(what_to_do(exc))
         sys.exit(ExitCode.file_access_error)
     except Exception as exc:  # a fault of csac: a French line for the clerk, the traceback on request
         if os.environ.get("CSAC_DEBUG"):

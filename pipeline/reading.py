@@ -87,6 +87,13 @@ def said_failure(exc: BaseException) -> str:
     return f"erreur interne ({type(exc).__name__} : {exc})"
 
 
+def what_to_do(exc: OSError) -> str:
+    """The clerk's next step after a file-system error csac could not get past."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "Libérez de la place sur ce disque (ou demandez un quota plus grand), puis relancez."
+    return "Vérifiez le chemin et les droits du dossier (-o, --outbox, --inbox, --state), puis relancez."
+
+
 OS_ERRORS = {
     errno.ENOENT: "fichier introuvable : vérifiez le chemin",
     errno.EACCES: "accès refusé : vérifiez les droits du fichier",

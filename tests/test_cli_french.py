@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from pipeline.cli import app, main
 from pipeline.errors import CsacError, ExitCode
-from pipeline.reading import load_yaml, said_failure, unreadable
+from pipeline.reading import load_yaml, said_failure, unreadable, what_to_do
 from tests import builders as b
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
@@ -431,3 +431,11 @@ def test_a_system_failure_is_said_by_its_path_and_a_french_reason(make, said):
 
 def test_a_fault_of_csac_is_said_as_an_internal_error_naming_it():
     assert said_failure(KeyError("siret")) == "erreur interne (KeyError : 'siret')"
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full (Linux) to fill a disk cheaply")
+def test_a_full_disk_is_said_with_what_to_do():
+    with pytest.raises(OSError) as failed:
+        Path("/dev/full").write_bytes(b"x")
+    assert said_failure(failed.value) == "disque plein"  # a write that names no file
+    assert what_to_do(failed.value).startswith("Libérez de la place sur ce disque")
