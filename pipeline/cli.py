@@ -29,6 +29,8 @@ KIND_FR = {
     "annex": "annexe",
     "bulletin": "bulletin",
 }  # documents as people name them
+# Documents to send out do not belong among the deposits intake writes in outbox/ (README): a folder of their own.
+OUT_HELP = "Dossier où écrire les documents : un dossier à eux (rendu/ par exemple), pas outbox/ où arrivent les dépôts."
 app = FrenchTyper(
     help="csac — conventions de service d'achat centralisé du Resah.",
     no_args_is_help=True,
@@ -142,7 +144,7 @@ def render_cmd(
         list[str], typer.Argument(metavar="VARIANTES", help="Identifiants des variantes, ou `all` (toutes).")
     ],
     beneficiary: BeneficiaryOpt,
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Dossier de sortie.")] = Path("outbox"),
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help=OUT_HELP)] = Path("outbox"),
     date: DateOpt = None,
     bulletin: Annotated[bool, typer.Option(help="Produire aussi le bulletin d'adhésion.")] = True,
     as_json: JsonOpt = False,
@@ -151,9 +153,9 @@ def render_cmd(
 ) -> None:
     """Produit les conventions, les annexes et le bulletin d'un signataire, et l'inscrit au registre.
 
-    Exemple : `csac render 2021-045-lot2 --beneficiary examples/beneficiaire.yaml --out outbox/`
+    Exemple : `csac render 2021-045-lot2 --beneficiary examples/beneficiaire.yaml --out rendu/`
 
-    Exemple : `csac render all -b examples/beneficiaire.yaml -o outbox/demo --date 2024-03-01`
+    Exemple : `csac render all -b examples/beneficiaire.yaml -o rendu/ --date 2024-03-01`
     """
     options = api.RenderOptions(
         config_file=ctx.obj,
@@ -192,7 +194,7 @@ def render_batch_cmd(
         typer.Option("--variants", help="Identifiants des variantes, séparés par des virgules, ou `all`."),
     ] = "all",
     out_dir: Annotated[
-        Path, typer.Option("--out", "-o", help="Dossier de sortie (manifest.json y est écrit).")
+        Path, typer.Option("--out", "-o", help=OUT_HELP + " manifest.json y est écrit.")
     ] = Path("outbox"),
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Processus de rendu.")] = os.cpu_count() or 2,
     date: DateOpt = None,
@@ -209,7 +211,7 @@ def render_batch_cmd(
     """Produit toute une campagne sans s'arrêter aux lignes en erreur, inscrit ses signataires au
     registre et écrit manifest.json.
 
-    Exemple : `csac render-batch examples/campagne.csv --variants 2021-045-lot2,2021-063-002 --out outbox/campagne`
+    Exemple : `csac render-batch examples/campagne.csv --variants 2021-045-lot2,2021-063-002 --out rendu/campagne`
     """
     options = api.CampaignOptions(
         config_file=ctx.obj,

@@ -439,3 +439,11 @@ def test_a_full_disk_is_said_with_what_to_do():
         Path("/dev/full").write_bytes(b"x")
     assert said_failure(failed.value) == "disque plein"  # a write that names no file
     assert what_to_do(failed.value).startswith("Libérez de la place sur ce disque")
+
+
+@pytest.mark.parametrize("command", ["render", "render-batch"])
+def test_render_s_help_advises_a_folder_of_its_own_and_its_examples_follow_it(command):
+    """Point 12: documents to send out do not belong among received deposits (outbox/)."""
+    said = re.sub(r"[│\s]+", " ", csac(command, "--help").stdout)
+    assert "un dossier à eux (rendu/ par exemple), pas outbox/" in said, said
+    assert not re.search(r"(-o|--out) outbox", said), said
