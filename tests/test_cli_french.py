@@ -447,3 +447,13 @@ def test_render_s_help_advises_a_folder_of_its_own_and_its_examples_follow_it(co
     said = re.sub(r"[│\s]+", " ", csac(command, "--help").stdout)
     assert "un dossier à eux (rendu/ par exemple), pas outbox/" in said, said
     assert not re.search(r"(-o|--out) outbox", said), said
+
+
+def test_make_demo_ends_by_printing_the_status_command_of_its_own_journal():
+    """Point 12: after `make demo`, a bare `csac status` looked in var/ and showed nothing."""
+    makefile = (Path(__file__).parent.parent / "Makefile").read_text(encoding="utf-8")
+    recipe = makefile.split("\ndemo:", 1)[1].split("\n\n", 1)[0].splitlines()[1:]
+    state = re.search(r"\$\(CSAC\) intake .*--state (\S+)", "\n".join(recipe)).group(1)
+    last = [line for line in recipe if "@echo" in line][-2:]
+    assert f"status --state {state}" in last[0] and "Pour le revoir" in last[0], last
+    assert not any(ENGLISH.search(line) for line in recipe if "@echo" in line), recipe
