@@ -1165,6 +1165,11 @@ def main() -> None:
     _leave_objects_to_the_os()
     try:
         app()
+    except ArgumentError as exc:  # like a usage error: the usage line and where the help is, then why
+        from .cli_french import show_argument_error
+
+        show_argument_error(typer.main.get_command(app), sys.argv[1:], str(exc))
+        sys.exit(exc.exit_code)
     except CsacError as exc:
         err.print(Text.assemble(("erreur", "red"), f" : {exc}"))  # what it quotes is no markup
         if isinstance(exc, InputError):

@@ -148,6 +148,28 @@ def show_usage_error(exc: click_errors.UsageError) -> None:
     print(f"erreur : {usage_message(exc)}", file=sys.stderr)
 
 
+def show_argument_error(group, argv: list[str], message: str) -> None:
+    """An argument csac itself refused (a region, a dossier it does not know) said like a usage error:
+    the command's usage line, where its help is, then the error."""
+    command, path = group, ["csac"]
+    words = iter(argv)
+    for word in words:
+        if word == "--config":
+            next(words, None)  # the root's only option with a value
+        elif word.startswith("-"):
+            continue
+        elif hasattr(command, "commands") and word in command.commands:
+            command = command.commands[word]
+            path.append(word)
+        else:
+            break
+    name = " ".join(path)
+    with core._click.Context(command, info_name=name) as ctx:
+        print(ctx.get_usage(), file=sys.stderr)
+    print(f"Aide : {name} --help", file=sys.stderr)
+    print(f"erreur : {message}", file=sys.stderr)
+
+
 def usage_message(exc: click_errors.UsageError) -> str:
     """What went wrong with the command line, in French."""
     if isinstance(exc, click_errors.MissingParameter):

@@ -74,6 +74,33 @@ def test_csac_exits_1_on_bad_arguments_and_2_on_bad_input(argv, code, said, monk
     assert exited.value.code == code and said in err and not ENGLISH.search(err), err
 
 
+@pytest.mark.parametrize(
+    ("argv", "command", "said"),
+    [
+        (["status", "--region", "Atlantide"], "csac status", "région inconnue : Atlantide"),
+        (["--config", "absent.yaml", "dossier", "show", "nope", "--state", "var"], "csac dossier show",
+         "dossier inconnu : nope"),
+        (["digest", "--region", "hdf", "--since", "7j", "--state", "var"], "csac digest", "région inconnue : hdf"),
+    ],
+    ids=["status region", "dossier show", "digest region"],
+)  # fmt: skip
+def test_an_argument_csac_does_not_know_shows_the_usage_line_and_where_the_help_is(
+    argv, command, said, monkeypatch, capsys
+):
+    """README: exit 1 with "the usage line, the error and where the help is", as for typer's own errors."""
+    if "absent.yaml" in argv:
+        Path("absent.yaml").write_text("{}\n", encoding="utf-8")
+    monkeypatch.setattr(sys, "argv", ["csac", *argv])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    err = capsys.readouterr().err.splitlines()
+    assert exited.value.code == ExitCode.bad_args, err
+    assert err[0].startswith(f"Utilisation : {command} [OPTIONS]") and err[1] == f"Aide : {command} --help", (
+        err
+    )
+    assert err[2].startswith(f"erreur : {said}"), err
+
+
 # -- bad arguments: exit 1, in French ---------------------------------------------------------------
 
 BAD_ARGUMENTS = [
