@@ -74,12 +74,13 @@ def shown(value) -> str:
 def _wrong_type(value, spec) -> str:
     kinds = [spec] if isinstance(spec, str) else spec
     expected = TYPE_FR.get(kinds[0], kinds[0]) if len(kinds) == 1 else "une valeur simple (texte ou nombre)"
+    expected += " est attendue" if expected.startswith("une ") else " est attendu"
     if value is None:
         return "valeur vide : renseignez ce champ"
     if isinstance(value, dict | list | tuple | set):
-        return f"{shown(value)} n'est pas admise ici : {expected} est attendu"
+        return f"{shown(value)} n'est pas admise ici : {expected}"
     hint = " (mettez-la entre guillemets)" if kinds == ["string"] else ""
-    return f"valeur {shown(value)} de type incorrect : {expected} est attendu{hint}"
+    return f"valeur {shown(value)} de type incorrect : {expected}{hint}"
 
 
 def _length(error: ValidationError) -> str:

@@ -413,6 +413,8 @@ SCHEMA = {
         "pas": {"type": "number", "multipleOf": 5},
         "montant": {"type": "number"},
         "mode": {"enum": ["compte_propre", "mandat"]},
+        "fiche": {"type": "object"},
+        "lignes": {"type": "array"},
     },
     "additionalProperties": False,
 }
@@ -425,10 +427,21 @@ SCHEMA = {
         ({"liste": [1, 1]}, "une même valeur figure deux fois dans la liste"),
         ({"pas": 3}, "valeur « 3 » non admise ici"),
         ({"montant": "beaucoup"}, "un nombre est attendu"),
+        ({"fiche": "a;b"}, "une liste de champs est attendue"),
+        ({"lignes": 3}, "une liste est attendue"),
         ({"mode": "seul"}, "valeurs possibles : compte_propre, mandat"),
         ({"mondant": 1}, "champ inconnu : « mondant » (vouliez-vous dire montant ?)"),
     ],
-    ids=["format", "uniqueItems", "multipleOf", "type", "enum", "additionalProperties"],
+    ids=[
+        "format",
+        "uniqueItems",
+        "multipleOf",
+        "type",
+        "type object",
+        "type array",
+        "enum",
+        "additionalProperties",
+    ],
 )
 def test_every_jsonschema_error_is_said_in_french(data, said, tmp_path):
     from pipeline.schemas import check
