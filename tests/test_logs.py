@@ -8,8 +8,11 @@ its first two times, then at most once a minute with how many times it came.
 from __future__ import annotations
 
 import io
+import json
 import logging
+import re
 import time
+from pathlib import Path
 
 import pytest
 
@@ -120,3 +123,36 @@ def test_library_chatter_no_one_needs_is_left_out(log_of):
     log("uvicorn.error").info("Application shutdown complete.")
     log("pikepdf._core").info("pikepdf C++ to Python logger bridge initialized")
     assert lines() == []
+
+
+def test_a_deposit_s_steps_are_logged_in_french_and_its_codes_kept_in_json(tmp_path, monkeypatch):
+    """`csac watch` said "received", "assessed — incomplete", "done — rejected → quarantaine"."""
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+    from tests import builders as b
+
+    monkeypatch.chdir(tmp_path)
+    Path("a.zip").write_bytes(b.zip_of([("note.txt", b"une note")]))
+    Path("b.zip").write_bytes(b"pas une archive")
+    text, json_lines = io.StringIO(), io.StringIO()
+    logger = logging.getLogger("csac.journal")
+    handlers = [handler(text), handler(json_lines, json_lines=True)]
+    logger.handlers[:0], level = handlers, logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        CliRunner().invoke(app, ["intake", "a.zip", "b.zip", "--outbox", "courrier", "--state", "var"])
+    finally:
+        for h in handlers:
+            logger.removeHandler(h)
+        logger.setLevel(level)
+    said = [line.split(" : ", 1)[1] for line in text.getvalue().splitlines()]
+    assert said[:2] == ["reçu — a.zip", "examiné — incomplet"], said
+    assert "examiné — refusé" in said and any(s.startswith("terminé — refusé → quarantaine") for s in said), (
+        said
+    )
+    assert not re.search(
+        r"\b(received|assessed|done|quarantined|delivered|incomplete|rejected)\b", " ".join(said)
+    )
+    states = {json.loads(line)["state"] for line in json_lines.getvalue().splitlines()}
+    assert {"received", "assessed", "done"} <= states  # the interface of log collectors keeps its codes
