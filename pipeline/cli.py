@@ -196,7 +196,8 @@ def render_batch_cmd(
     out_dir: Annotated[
         Path, typer.Option("--out", "-o", help=OUT_HELP + " manifest.json y est écrit.")
     ] = Path("outbox"),
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Processus de rendu.")] = os.cpu_count() or 2,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Processus de rendu.")] = os.cpu_count()
+    or 2,
     date: DateOpt = None,
     documents: Annotated[
         str,
@@ -398,7 +399,7 @@ def _mails(rows) -> list[str]:
 def status_cmd(
     ctx: typer.Context,
     limit: Annotated[
-        int, typer.Option("--limit", "-n", help="Nombre de dépôts, du plus récent au plus ancien.")
+        int, typer.Option("--limit", "-n", min=1, help="Nombre de dépôts, du plus récent au plus ancien.")
     ] = 20,
     region: RegionOpt = None,
     siret: Annotated[

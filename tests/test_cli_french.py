@@ -111,6 +111,8 @@ BAD_ARGUMENTS = [
     (["intake", "."], "« . » est un dossier ; un fichier est attendu"),
     (["render-batch", "c.csv", "--jobs", "abc"], "--jobs/-j : « abc » : un nombre entier est attendu"),
     (["remind", "--days", "0"], "--days : « 0 » : au moins 1 est attendu"),
+    (["status", "-n", "-3"], "--limit/-n : « -3 » : au moins 1 est attendu"),
+    (["render-batch", "c.csv", "--jobs", "0"], "--jobs/-j : « 0 » : au moins 1 est attendu"),
     (["remind", "--now", "hier"], "une date au format AAAA-MM-JJ ou AAAA-MM-JJThh:mm est attendue"),
     (["render", "all", "-b", "x.yaml", "--date", "2024-13-01"], "« 2024-13-01 » : une date au format AAAA-MM-JJ"),
     (["watch", "--poll", "vite"], "--poll : « vite » : un nombre est attendu"),
