@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
+from difflib import get_close_matches
 from functools import lru_cache
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from .request import parse_request, read_data_file
 from .resources import KINDS, Resources
 from .schemas import check
 from .sirets import compact
-from .untrusted import one_line
+from .untrusted import one_line, quoted
 from .variants import load_variants, select
 
 CSV_FIELDS = {
@@ -166,10 +167,32 @@ def _columns(record: dict, header: list[str]) -> tuple[Problem, ...]:
     )
 
 
+def _header_problems(path: Path, encoding: str) -> list[Problem]:
+    """Columns csac does not know, each with the one probably meant: a misspelt "sirett" would
+    otherwise leave every row without its SIRET, and a misspelt optional column go unread."""
+    with path.open(encoding=encoding, newline="") as fh:
+        line = fh.readline()
+    if not line.strip():
+        return [Problem("ligne 1", "fichier vide : la première ligne est l'en-tête (denomination;siret;…)")]
+    header = next(csv.reader([line], csv.Sniffer().sniff(line, delimiters=";,\t")))
+    known = sorted(CSV_FIELDS | {"mode"})
+    problems = []
+    for name in (h.strip() for h in header):
+        if name and name.lower() not in known and not name.lower().startswith("montant_maximum_"):
+            near = get_close_matches(name.lower(), known, n=1)
+            hint = (
+                f" (vouliez-vous dire {near[0]} ?)" if near else f" ; colonnes possibles : {', '.join(known)}"
+            )
+            problems.append(Problem("ligne 1", f"colonne inconnue : {quoted(name)}{hint}"))
+    return problems
+
+
 def load_campaign(path: Path, resources: Resources) -> Campaign:
     if path.suffix.lower() == ".csv":
         try:
             encoding = _encoding(path)
+            if problems := _header_problems(path, encoding):
+                raise InputError(str(path), problems)
             count = sum(1 for _ in _read_csv(path, encoding))
             return Campaign(path, path.stem, None, CsvRows(path, encoding, count))
         except (OSError, UnicodeDecodeError) as exc:

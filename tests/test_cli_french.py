@@ -313,6 +313,25 @@ def test_a_row_with_the_wrong_number_of_columns_says_how_many_against_the_header
     assert not list(Path("out").glob("*/*.docx"))
 
 
+@pytest.mark.parametrize(
+    ("header", "said"),
+    [
+        (CAMPAIGN_HEADER.replace("siret", "sirett"), "colonne inconnue : « sirett » (vouliez-vous dire siret ?)"),
+        (CAMPAIGN_HEADER.replace("representant", "represantant"),
+         "colonne inconnue : « represantant » (vouliez-vous dire representant ?)"),
+        (CAMPAIGN_HEADER + ";commentaire", "colonne inconnue : « commentaire » ; colonnes possibles : adresse"),
+        ("", "fichier vide : la première ligne est l'en-tête"),
+    ],
+    ids=["a required column misspelt", "an optional column misspelt", "a column csac does not know", "empty"],
+)  # fmt: skip
+def test_a_campaign_header_with_a_column_csac_does_not_know_is_refused_before_any_row(header, said):
+    """A misspelt "sirett" left every row without its SIRET; a misspelt "represantant" went unread."""
+    Path("campagne.csv").write_text(f"{header}\n{GOOD_ROW};\n" if header else "", encoding="utf-8")
+    result = csac("render-batch", "campagne.csv", "--variants", "2021-063-002", "-o", "out", "--state", "var")
+    assert refused(result, ExitCode.input_file, "campagne.csv", "ligne 1 : " + said)
+    assert not Path("out").exists()
+
+
 def test_a_row_reports_every_problem_not_only_the_first():
     row = "Commune X;212 000 046 00013;commune;abc;Rue Y;2000;AJACCIO;Le Maire;pas-une-adresse;-5"
     result = csac(
