@@ -256,6 +256,8 @@ def intake_cmd(
         Path | None,
         typer.Option(
             "--form",
+            exists=True,  # a path mistyped by the clerk is a bad argument; an unreadable form, the deposit's
+            dir_okay=False,
             help="Formulaire de dépôt (JSON ou YAML), pour un seul dépôt. Par défaut : NOM.json ou NOM.yaml à "
             "côté de NOM.zip.",
         ),

@@ -386,6 +386,21 @@ def test_intake_of_one_deposit_prints_its_report_not_a_list():
     assert json.loads(result.stdout)["file"] == "a.zip"
 
 
+@pytest.mark.parametrize(
+    ("form", "said"),
+    [
+        ("absent.json", "fichier introuvable : « absent.json »"),
+        (".", "« . » est un dossier ; un fichier est attendu"),
+    ],
+    ids=["missing", "a folder"],
+)
+def test_intake_refuses_a_form_path_that_is_no_file_as_a_bad_argument(form, said):
+    """It was taken in with "le fichier du formulaire n'a pas pu être lu", the typo told to the depositor."""
+    result = csac("intake", _note("a.zip"), "--form", form, "--outbox", "courrier", "--state", "var")
+    assert refused(result, ExitCode.bad_args, "--form", said)
+    assert not Path("var").exists()
+
+
 def test_intake_refuses_one_form_for_several_deposits():
     Path("f.json").write_text("{}", encoding="utf-8")
     result = csac("intake", _note("a.zip"), _note("b.zip"), "--form", "f.json", "--state", "var")
