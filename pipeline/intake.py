@@ -44,7 +44,7 @@ from .notices import (
 from .orders import read_order_amount
 from .photos import assemble
 from .problems import Catalogue, Finding, load_catalogue
-from .reading import said_os_error, system_error
+from .reading import said_failure, said_os_error, system_error
 from .regions import Region, RegionBook, load_regions
 from .report import (
     Contribution,
@@ -634,9 +634,7 @@ def _alert(out: IntakeReport, folder: Path, ctx: IntakeContext, journal: Journal
         except OSError:
             raise
         except Exception as exc:
-            journal.event(
-                out.deposit_id, DepositState.ALERT_FAILED, printable(f"{type(exc).__name__}: {exc}", 300)
-            )
+            journal.event(out.deposit_id, DepositState.ALERT_FAILED, printable(said_failure(exc), 300))
             continue
         journal.event(out.deposit_id, courier.verb, notice.message["To"])
         sent = True

@@ -533,3 +533,40 @@ def test_make_demo_ends_by_printing_the_status_command_of_its_own_journal():
     last = [line for line in recipe if "@echo" in line][-2:]
     assert f"status --state {state}" in last[0] and "Pour le revoir" in last[0], last
     assert not any(ENGLISH.search(line) for line in recipe if "@echo" in line), recipe
+
+
+def _main_part_broken(office: bytes, part: str) -> bytes:
+    """A real Word or Excel file whose main part is no longer XML (a transfer cut short, a bad repair)."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(office)) as source, zipfile.ZipFile(buf, "w") as archive:
+        for item in source.infolist():
+            archive.writestr(item, b"\x00 plus du XML" if item.filename == part else source.read(item))
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("convention.pdf", b"%PDF-1.7\n garbage, no objects, no trailer"),
+        ("convention.docx", _main_part_broken(b.text_docx(["Convention"]), "word/document.xml")),
+        ("annexe.xlsx", _main_part_broken(b.groupement_xlsx([b.Entity()]), "xl/worksheets/sheet1.xml")),
+    ],
+    ids=["pdf", "docx", "xlsx"],
+)
+def test_a_document_that_cannot_be_read_is_said_so_in_french_not_in_the_library_s_words(name, data):
+    """The regional team's message read "PdfiumError: Failed to load document (PDFium: Data format error)"."""
+    Path("depot.zip").write_bytes(b.zip_of([(name, data)]))
+    result = csac("intake", "depot.zip", "--outbox", "courrier", "--state", "var", "--json")
+    [document] = json.loads(result.stdout)["documents"]
+    assert document["note"].startswith(
+        f"mis de côté : {name.rsplit('.', 1)[1].upper()} illisible : fichier endommagé"
+    )
+    messages = " ".join(
+        p.read_text(encoding="utf-8", errors="replace") for p in Path("courrier").rglob("*") if p.is_file()
+    )
+    assert not re.search(
+        r"Failed to|Data format|no item named|not a zip|There is no|Errno", document["note"] + messages
+    )
