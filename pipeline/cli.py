@@ -1178,9 +1178,9 @@ def main() -> None:
         if isinstance(exc, InputError):
             err.print("Rien n'a été écrit. Corrigez le fichier et relancez.")
         sys.exit(exc.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt):  # typer turns most into exit 130 (cli_french.py says it)
         err.print("interrompu")
-        sys.exit(130)
+        sys.exit(ExitCode.interrupted)
     except OSError as exc:  # a folder csac had to write (-o, --state, --inbox) and could not
         from .reading import said_os_error, what_to_do
 

@@ -119,6 +119,8 @@ class FrenchGroup(_French, core.TyperGroup):
             if not standalone_mode:
                 raise
             sys.exit(ExitCode.bad_args)
+        if result == ExitCode.interrupted:  # typer made a Ctrl-C an exit 130 and said nothing
+            print("interrompu", file=sys.stderr)
         if not standalone_mode:
             return result
         sys.exit(result if isinstance(result, int) else ExitCode.ok)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -570,3 +572,24 @@ def test_a_document_that_cannot_be_read_is_said_so_in_french_not_in_the_library_
     assert not re.search(
         r"Failed to|Data format|no item named|not a zip|There is no|Errno", document["note"] + messages
     )
+
+
+def test_a_ctrl_c_inside_a_command_says_interrompu_and_exits_130(capsys):
+    """typer turns a KeyboardInterrupt into a silent exit 130: `render-batch` stopped without a word."""
+    from pipeline.cli_french import FrenchTyper
+
+    demo = FrenchTyper()
+
+    @demo.command()
+    def longue() -> None:
+        os.kill(os.getpid(), signal.SIGINT)  # the clerk's Ctrl-C, delivered to this process
+        time.sleep(5)
+
+    @demo.command()
+    def autre() -> None:
+        pass
+
+    with pytest.raises(SystemExit) as exited:
+        demo(["longue"], prog_name="csac")
+    assert exited.value.code == ExitCode.interrupted == 130
+    assert "interrompu" in capsys.readouterr().err
