@@ -19,18 +19,18 @@ DEMO   := outbox/demo
 
 demo: $(STAMP)
 	rm -rf $(DEMO)
-	@echo "== 1. Render the package for a sample signatory"
+	@echo "== 1. Produire le dossier complet d'un signataire d'exemple"
 	$(CSAC) render all --beneficiary examples/beneficiaire.yaml --out $(DEMO)/rendu --date 2024-03-01 --state $(DEMO)/var
-	@echo "== 2. Build the deposit it would send back: convention signed (PAdES, throwaway certificate), annex, EJ"
+	@echo "== 2. Construire le dépôt qu'il renverrait : convention signée (PAdES, certificat jetable), annexe, EJ"
 	$(CSAC) sample-deposit --beneficiary examples/beneficiaire.yaml --variant 2021-045-lot2 --out $(DEMO)/depot/depot-signe.zip
-	@echo "== 3. Take it in: check it and route it to its region"
+	@echo "== 3. Le recevoir : le vérifier et l'acheminer vers sa région"
 	$(CSAC) intake $(DEMO)/depot/depot-signe.zip --outbox $(DEMO)/courrier --state $(DEMO)/var
-	@echo "== Messages written (one Maildir per mailbox):"
+	@echo "== Messages écrits (un Maildir par boîte aux lettres) :"
 	@find $(DEMO)/courrier -type f ! -name '.*' | sort
-	@echo "== 4. The deposit in the demo's journal (its own state folder, not var/):"
+	@echo "== 4. Le dépôt dans le journal de la démo (son propre dossier d'état, pas var/) :"
 	$(CSAC) status --state $(DEMO)/var
-	@echo "== To see it again: $(CSAC) status --state $(DEMO)/var"
-	@echo "   (and its dossier: $(CSAC) dossier list --state $(DEMO)/var)"
+	@echo "== Pour le revoir : $(CSAC) status --state $(DEMO)/var"
+	@echo "   (et son dossier : $(CSAC) dossier list --state $(DEMO)/var)"
 
 # The regional desk on the demo's journal: a Hauts-de-France account (the demo signatory's region) made
 # once, then `csac serve` on 127.0.0.1 until Ctrl-C. A demo password, for this machine only.

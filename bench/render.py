@@ -138,11 +138,13 @@ def per_document(resources, variants, requests, out: Path) -> dict[str, dict[str
 
     def annex_ours(job):
         v, r = job
-        (out / f"csac-{v.id}-{r.signatory.entity.siret}.xlsx").write_bytes(renderer.annexes[v.id].render(r))
+        (out / f"csac-{v.id}-{r.signatory.entity.siret}.xlsx").write_bytes(
+            renderer.annexes[v.id].render(r, DAY)
+        )
 
     def annex_openpyxl(job):
         v, r = job
-        (out / f"openpyxl-{v.id}-{r.signatory.entity.siret}.xlsx").write_bytes(render_annex(v, r))
+        (out / f"openpyxl-{v.id}-{r.signatory.entity.siret}.xlsx").write_bytes(render_annex(v, r, DAY))
 
     def bulletin(r):
         data = renderer.bulletin.render(bulletin_context(r, renderer.membership, DAY))
@@ -155,7 +157,7 @@ def per_document(resources, variants, requests, out: Path) -> dict[str, dict[str
 
     def annex_floor(job):
         v, r = job
-        done = renderer.annexes[v.id].render(r)
+        done = renderer.annexes[v.id].render(r, DAY)
         return floor(
             renderer.annexes[v.id].package, done, out / f"floor-{v.id}-{r.signatory.entity.siret}.xlsx"
         )

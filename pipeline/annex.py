@@ -27,6 +27,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Si
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.writer.excel import ExcelWriter
 
+from .money import EXCEL_EUROS
 from .ooxml import CompiledPackage, Spliced, pack, read_members, xml_text, zip_bytes
 from .request import MODES, Request, beneficiary_due, contribution_due
 from .variants import Variant
@@ -52,8 +53,7 @@ HEADER_HEIGHT = 4 * LINE  # "Montant / contractuel / maximum (€ / HT)" in bold
 MAXIMUM, DUE = "G", "H"
 SUM_COL = "ABCDEFGH".index(MAXIMUM)
 HEADER_ROW = 6  # after the four heading lines and a blank one
-EUR = '#,##0.00\\ "€"'
-FIXED = dt.datetime(2024, 1, 1)
+PROBE_DAY = dt.datetime(1901, 1, 1)  # the probe's date: no campaign's
 _THIN = Side(style="thin", color="808080")
 _BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
 
@@ -66,6 +66,20 @@ class AnnexValues:
     heading: tuple[str, ...]
     rows: tuple[tuple, ...]
     total: tuple  # the Total row; its maximum is the SUM formula's cached value
+    subject: str  # the signatory and its SIRET, as the Word files' properties say it
+    created: dt.datetime  # the campaign's day: the same campaign gives the same bytes
+
+    @property
+    def description(self) -> str:
+        return (
+            f"Annexe « Vos besoins » de la convention de service d’achat centralisé du Resah pré-remplie pour"
+            f" {self.subject}, à compléter et renvoyer au Resah avec la convention signée."
+        )
+
+    @property
+    def modified(self) -> dt.datetime:
+        """Stands apart from `created` in the probe only, so that each is cut out where it is."""
+        return self.created + dt.timedelta(days=1) if self.created == PROBE_DAY else self.created
 
     @property
     def last_row(self) -> int:
@@ -111,7 +125,7 @@ def _count(request: Request, basis: str) -> str:
     return f"{n} bénéficiaire{'s' if n > 1 else ''}"
 
 
-def annex_values(variant: Variant, request: Request) -> AnnexValues:
+def annex_values(variant: Variant, request: Request, on: dt.date) -> AnnexValues:
     sig = request.signatory.entity
     heading = (
         "Annexe « Vos besoins » — Convention de service d’achat centralisé",
@@ -139,9 +153,13 @@ def annex_values(variant: Variant, request: Request) -> AnnexValues:
     total = contribution_due(variant, request)
     maximum = sum((b.maximum_for(variant.id) for b in request.beneficiaries), Decimal(0))
     due = total.amount if total.amount is not None else total.text
-    title = f"Annexe Vos besoins {variant.id} {sig.siret}"
     return AnnexValues(
-        title, heading, tuple(rows), ("Total", "", "", "", "", _count(request, total.basis), maximum, due)
+        f"Annexe « Vos besoins » – {variant.footer_label}",
+        heading,
+        tuple(rows),
+        ("Total", "", "", "", "", _count(request, total.basis), maximum, due),
+        f"{sig.name} (SIRET {sig.siret_display})",
+        dt.datetime(on.year, on.month, on.day),
     )
 
 
@@ -161,7 +179,7 @@ def _style_table(ws, values: AnnexValues) -> None:
             cell.border = _BORDER
             cell.alignment = Alignment(wrap_text=cell.column_letter in WRAPPED, vertical="top")
             if cell.column_letter in (MAXIMUM, DUE):
-                cell.number_format = EUR
+                cell.number_format = EXCEL_EUROS
             if cell.column_letter == MAXIMUM and cell.row <= values.last_row:
                 cell.protection = Protection(locked=False)  # the beneficiary's to adjust
     for cell in ws[values.last_row + 1]:
@@ -205,9 +223,11 @@ def build_workbook(values: AnnexValues) -> Workbook:
     ws[f"{MAXIMUM}{values.last_row + 1}"] = f"={values.sum_formula}"
     _style_table(ws, values)
     _page(ws, values)
-    wb.properties.creator = "Resah — csac"
-    wb.properties.title = values.title
-    wb.properties.created = wb.properties.modified = FIXED
+    props = wb.properties
+    props.creator = props.lastModifiedBy = "Resah"
+    props.title, props.subject, props.description = values.title, values.subject, values.description
+    props.language = "fr-FR"
+    props.created, props.modified = values.created, values.modified
     return wb
 
 
@@ -227,9 +247,9 @@ def _openpyxl_members(values: AnnexValues) -> list[tuple[str, bytes]]:
     return read_members(buf.getvalue())
 
 
-def render_annex(variant: Variant, request: Request) -> bytes:
+def render_annex(variant: Variant, request: Request, on: dt.date) -> bytes:
     """openpyxl's workbook, the SUM's cached value written in: the bytes compile_annex must give."""
-    values = annex_values(variant, request)
+    values = annex_values(variant, request, on)
     members = [
         (name, _with_cached_sum(data, values) if name == SHEET_PART else data)
         for name, data in _openpyxl_members(values)
@@ -304,14 +324,26 @@ class SheetRows:
 def _probe() -> AnnexValues:
     """A one-beneficiary sheet, its cells filled as a real one's: its XML shows each cell's style."""
     row = ("x",) * 6 + (Decimal(1), Decimal(1))
-    return AnnexValues("[[title]]", ("x",) * 4, (row,), ("Total", "", "", "", "", "x", Decimal(1), "x"))
+    total = ("Total", "", "", "", "", "x", Decimal(1), "x")
+    return AnnexValues("[[title]]", ("x",) * 4, (row,), total, "[[subject]]", PROBE_DAY)
+
+
+def _w3cdtf(when: dt.datetime) -> str:
+    """A date as openpyxl writes it in docProps/core.xml."""
+    return f"{when:%Y-%m-%dT%H:%M:%S}Z"
 
 
 def _varying(values: AnnexValues, sheet_data: str) -> dict[str, dict[str, str]]:
     """Per member, the texts that change with the signatory, by name: the probe's are cut out."""
     last = values.last_row
     return {
-        "docProps/core.xml": {"title": xml_text(values.title)},
+        "docProps/core.xml": {
+            "title": xml_text(values.title),
+            "subject": xml_text(values.subject),
+            "description": xml_text(values.description),
+            "created": _w3cdtf(values.created),
+            "modified": _w3cdtf(values.modified),
+        },
         "xl/workbook.xml": {"filter_db": f"$A${HEADER_ROW}:${DUE}${last}"},
         SHEET_PART: {
             "dimension": f'<dimension ref="A1:{DUE}{last + 1}"/>',
@@ -327,8 +359,8 @@ class CompiledAnnex:
     package: CompiledPackage
     rows: SheetRows
 
-    def render(self, request: Request) -> bytes:
-        values = annex_values(self.variant, request)
+    def render(self, request: Request, on: dt.date) -> bytes:
+        values = annex_values(self.variant, request, on)
         texts = _varying(values, self.rows.render(values))
         return self.package.render({k: v for member in texts.values() for k, v in member.items()})
 

@@ -250,11 +250,14 @@ def check_config(options: CheckOptions) -> ConfigCheck:
     if not (options.connect and config.relay):
         return ConfigCheck(config)
     from .mailqueue import check_relay
+    from .relay import Misconfigured, Unreachable, describe
 
     try:
         return ConfigCheck(config, connection=check_relay(config.relay))
+    except (Unreachable, Misconfigured) as exc:  # already said in French
+        return ConfigCheck(config, failure=str(exc))
     except Exception as exc:  # any failure to reach or greet the relay is reported as such
-        return ConfigCheck(config, failure=f"{type(exc).__name__}: {exc}")
+        return ConfigCheck(config, failure=describe(exc, config.relay))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -16,7 +16,8 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from difflib import get_close_matches
 from functools import lru_cache
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from .request import parse_request, read_data_file
 from .resources import KINDS, Resources
 from .schemas import check
 from .sirets import compact
+from .untrusted import one_line, quoted
 from .variants import load_variants, select
 
 CSV_FIELDS = {
@@ -165,10 +167,32 @@ def _columns(record: dict, header: list[str]) -> tuple[Problem, ...]:
     )
 
 
+def _header_problems(path: Path, encoding: str) -> list[Problem]:
+    """Columns csac does not know, each with the one probably meant: a misspelt "sirett" would
+    otherwise leave every row without its SIRET, and a misspelt optional column go unread."""
+    with path.open(encoding=encoding, newline="") as fh:
+        line = fh.readline()
+    if not line.strip():
+        return [Problem("ligne 1", "fichier vide : la première ligne est l'en-tête (denomination;siret;…)")]
+    header = next(csv.reader([line], csv.Sniffer().sniff(line, delimiters=";,\t")))
+    known = sorted(CSV_FIELDS | {"mode"})
+    problems = []
+    for name in (h.strip() for h in header):
+        if name and name.lower() not in known and not name.lower().startswith("montant_maximum_"):
+            near = get_close_matches(name.lower(), known, n=1)
+            hint = (
+                f" (vouliez-vous dire {near[0]} ?)" if near else f" ; colonnes possibles : {', '.join(known)}"
+            )
+            problems.append(Problem("ligne 1", f"colonne inconnue : {quoted(name)}{hint}"))
+    return problems
+
+
 def load_campaign(path: Path, resources: Resources) -> Campaign:
     if path.suffix.lower() == ".csv":
         try:
             encoding = _encoding(path)
+            if problems := _header_problems(path, encoding):
+                raise InputError(str(path), problems)
             count = sum(1 for _ in _read_csv(path, encoding))
             return Campaign(path, path.stem, None, CsvRows(path, encoding, count))
         except (OSError, UnicodeDecodeError) as exc:
@@ -195,8 +219,10 @@ def _renderer(root: str, variant_ids: tuple[str, ...]) -> tuple[Renderer, Resour
 
 def _label(row: Row) -> str:
     sig = row.data.get("signataire") if isinstance(row.data, dict) else None
-    if isinstance(sig, dict):
-        return f"{sig.get('denomination', '?')} ({sig.get('siret', '?')})"
+    if isinstance(
+        sig, dict
+    ):  # as the row wrote it: printable, on one line (no escape sequence reaches a terminal)
+        return one_line(f"{sig.get('denomination', '?')} ({sig.get('siret', '?')})", 200)
     return "?"
 
 
@@ -225,36 +251,33 @@ def render_rows(root, variant_ids, rows: list[Row], out: str, on: dt.date, kinds
     return entries, failures, rendered
 
 
-def _duplicate(row: Row, first: dict[str, int]) -> RowFailure | None:
-    """A second row for the same SIRET would overwrite the first one's files."""
+def _duplicate(row: Row, first: dict[str, int]) -> Row:
+    """A second row for the same SIRET would overwrite the first one's files: it is refused, with
+    every other problem it has (render_rows checks it like any row)."""
     sig = row.data.get("signataire") if isinstance(row.data, dict) else None
     siret = compact(str(sig.get("siret", ""))) if isinstance(sig, dict) else ""
     if siret and siret in first:
         message = f"SIRET {siret} déjà présent ligne {first[siret]} : fusionnez les deux lignes"
-        return RowFailure(row.number, _label(row), (Problem("signataire.siret", message),))
+        return replace(row, problems=(*row.problems, Problem("signataire.siret", message)))
     first.setdefault(siret, row.number)
-    return None
+    return row
 
 
 CHUNK = 8  # rows per worker task
 WINDOW = 4  # tasks in flight per worker: enough to keep it busy, few enough to keep memory flat
 
 
-def _chunks(rows: Iterable[Row]) -> Iterator[tuple[list[Row], list[RowFailure]]]:
-    """The rows to render, CHUNK at a time, each chunk with the duplicate rows refused among its lines."""
+def _chunks(rows: Iterable[Row]) -> Iterator[list[Row]]:
+    """The rows to render, CHUNK at a time, a second row for a SIRET marked as such."""
     first: dict[str, int] = {}
-    chunk, refused = [], []
+    chunk = []
     for row in rows:
-        failure = _duplicate(row, first)
-        if failure:
-            refused.append(failure)
-        else:
-            chunk.append(row)
+        chunk.append(_duplicate(row, first))
         if len(chunk) == CHUNK:
-            yield chunk, refused
-            chunk, refused = [], []
-    if chunk or refused:
-        yield chunk, refused
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 class Manifest:
@@ -339,10 +362,10 @@ def run_campaign(
     manifest, failures, pending = Manifest(out, header), [], deque()
 
     def collect() -> None:
-        size, future, refused = pending.popleft()
-        entries, chunk_failures, rendered = future.result() if future else ([], [], [])
+        size, future = pending.popleft()
+        entries, chunk_failures, rendered = future.result()
         manifest.add(entries)
-        failures.extend(sorted(refused + chunk_failures, key=lambda f: f.number))
+        failures.extend(chunk_failures)
         for request in rendered if register_db else ():
             register.record(register_db, request, variants)
         if progress:
@@ -350,9 +373,8 @@ def run_campaign(
 
     try:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            for chunk, refused in _chunks(campaign.rows):
-                future = pool.submit(render_rows, *args, chunk, str(out), on, kinds) if chunk else None
-                pending.append((len(chunk) + len(refused), future, refused))
+            for chunk in _chunks(campaign.rows):
+                pending.append((len(chunk), pool.submit(render_rows, *args, chunk, str(out), on, kinds)))
                 if len(pending) >= WINDOW * workers:
                     collect()
             while pending:

@@ -29,6 +29,8 @@ KIND_FR = {
     "annex": "annexe",
     "bulletin": "bulletin",
 }  # documents as people name them
+# Documents to send out do not belong among the deposits intake writes in outbox/ (README): a folder of their own.
+OUT_HELP = "Dossier où écrire les documents : un dossier à eux (rendu/ par exemple), pas outbox/ où arrivent les dépôts."
 app = FrenchTyper(
     help="csac — conventions de service d'achat centralisé du Resah.",
     no_args_is_help=True,
@@ -151,7 +153,7 @@ def render_cmd(
         list[str], typer.Argument(metavar="VARIANTES", help="Identifiants des variantes, ou `all` (toutes).")
     ],
     beneficiary: BeneficiaryOpt,
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Dossier de sortie.")] = Path("outbox"),
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help=OUT_HELP)] = Path("outbox"),
     date: DateOpt = None,
     bulletin: Annotated[bool, typer.Option(help="Produire aussi le bulletin d'adhésion.")] = True,
     as_json: JsonOpt = False,
@@ -160,9 +162,9 @@ def render_cmd(
 ) -> None:
     """Produit les conventions, les annexes et le bulletin d'un signataire, et l'inscrit au registre.
 
-    Exemple : `csac render 2021-045-lot2 --beneficiary examples/beneficiaire.yaml --out outbox/`
+    Exemple : `csac render 2021-045-lot2 --beneficiary examples/beneficiaire.yaml --out rendu/`
 
-    Exemple : `csac render all -b examples/beneficiaire.yaml -o outbox/demo --date 2024-03-01`
+    Exemple : `csac render all -b examples/beneficiaire.yaml -o rendu/ --date 2024-03-01`
     """
     options = api.RenderOptions(
         config_file=ctx.obj,
@@ -201,9 +203,10 @@ def render_batch_cmd(
         typer.Option("--variants", help="Identifiants des variantes, séparés par des virgules, ou `all`."),
     ] = "all",
     out_dir: Annotated[
-        Path, typer.Option("--out", "-o", help="Dossier de sortie (manifest.json y est écrit).")
+        Path, typer.Option("--out", "-o", help=OUT_HELP + " manifest.json y est écrit.")
     ] = Path("outbox"),
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Processus de rendu.")] = os.cpu_count() or 2,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Processus de rendu.")] = os.cpu_count()
+    or 2,
     date: DateOpt = None,
     documents: Annotated[
         str,
@@ -218,7 +221,7 @@ def render_batch_cmd(
     """Produit toute une campagne sans s'arrêter aux lignes en erreur, inscrit ses signataires au
     registre et écrit manifest.json.
 
-    Exemple : `csac render-batch examples/campagne.csv --variants 2021-045-lot2,2021-063-002 --out outbox/campagne`
+    Exemple : `csac render-batch examples/campagne.csv --variants 2021-045-lot2,2021-063-002 --out rendu/campagne`
     """
     options = api.CampaignOptions(
         config_file=ctx.obj,
@@ -262,6 +265,8 @@ def intake_cmd(
         Path | None,
         typer.Option(
             "--form",
+            exists=True,  # a path mistyped by the clerk is a bad argument; an unreadable form, the deposit's
+            dir_okay=False,
             help="Formulaire de dépôt (JSON ou YAML), pour un seul dépôt. Par défaut : NOM.json ou NOM.yaml à "
             "côté de NOM.zip.",
         ),
@@ -405,7 +410,7 @@ def _mails(rows) -> list[str]:
 def status_cmd(
     ctx: typer.Context,
     limit: Annotated[
-        int, typer.Option("--limit", "-n", help="Nombre de dépôts, du plus récent au plus ancien.")
+        int, typer.Option("--limit", "-n", min=1, help="Nombre de dépôts, du plus récent au plus ancien.")
     ] = 20,
     region: RegionOpt = None,
     siret: Annotated[
@@ -1086,8 +1091,11 @@ def _password(from_stdin: bool) -> str:
     """From standard input (its first line) for scripts, else typed twice without being shown."""
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
-    first = typer.prompt("Mot de passe", hide_input=True, prompt_suffix=" : ")
-    if typer.prompt("Mot de passe (encore une fois)", hide_input=True, prompt_suffix=" : ") != first:
+    # Hidden only at a terminal: from a pipe nothing is shown anyway, and getpass would say in English
+    # "Warning: Password input may be echoed".
+    hide = sys.stdin.isatty()
+    first = typer.prompt("Mot de passe", hide_input=hide, prompt_suffix=" : ")
+    if typer.prompt("Mot de passe (encore une fois)", hide_input=hide, prompt_suffix=" : ") != first:
         raise ArgumentError(
             "les deux mots de passe saisis diffèrent : aucun compte n'a été créé, recommencez"
         )
@@ -1260,14 +1268,35 @@ def main() -> None:
     _leave_objects_to_the_os()
     try:
         app()
+    except ArgumentError as exc:  # like a usage error: the usage line and where the help is, then why
+        from .cli_french import show_argument_error
+
+        show_argument_error(typer.main.get_command(app), sys.argv[1:], str(exc))
+        sys.exit(exc.exit_code)
     except CsacError as exc:
         err.print(Text.assemble(("erreur", "red"), f" : {exc}"))  # what it quotes is no markup
         if isinstance(exc, InputError):
             err.print("Rien n'a été écrit. Corrigez le fichier et relancez.")
         sys.exit(exc.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt):  # typer turns most into exit 130 (cli_french.py says it)
         err.print("interrompu")
-        sys.exit(130)
+        sys.exit(ExitCode.interrupted)
+    except OSError as exc:  # a folder csac had to write (-o, --state, --inbox) and could not
+        from .reading import said_os_error, what_to_do
+
+        err.print(Text.assemble(("erreur", "red"), f" : {said_os_error(exc)}"))
+        err.print(what_to_do(exc))
+        sys.exit(ExitCode.file_access_error)
+    except Exception as exc:  # a fault of csac: a French line for the clerk, the traceback on request
+        if os.environ.get("CSAC_DEBUG"):
+            raise
+        err.print(
+            Text.assemble(
+                ("erreur interne de csac", "red"),
+                f" ({type(exc).__name__}) : signalez-la avec la commande lancée ; CSAC_DEBUG=1 affiche le détail technique.",
+            )
+        )
+        sys.exit(ExitCode.other_error)
 
 
 def _leave_objects_to_the_os() -> None:

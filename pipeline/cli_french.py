@@ -46,18 +46,33 @@ def french_type(label: str | None) -> str | None:
     """typer's type label in French; a flag (`<bool>`) takes no value, so it shows none."""
     if label is None or label == "<bool>":
         return None if label is None else ""
-    label = re.sub(r"list\[(.*)\]", r"\1...", label)
-    return re.sub(r"%[A-Za-z]|[a-z]+", lambda m: TYPE_WORDS.get(m.group(), m.group()), label)
+    label = re.sub(r"list\[(.*)\]", r"\1...", label).replace(" range>", ">")  # the bounds follow, in French
+    return re.sub(r"%[A-Za-z]|[A-Za-z]+", lambda m: TYPE_WORDS.get(m.group(), m.group()), label)
+
+
+def french_range(low, high) -> str | None:
+    """A number's bounds as the help says them: "au moins 1", not typer's "x>=1"."""
+    if low is not None and high is not None:
+        return f"de {low} à {high}"
+    if low is not None:
+        return f"au moins {low}"
+    return None if high is None else f"au plus {high}"
 
 
 class FrenchArgument(core.TyperArgument):
     def display_type_rich(self, ctx) -> str | None:
         return french_type(super().display_type_rich(ctx))
 
+    def _get_number_range_help_str(self) -> str | None:
+        return french_range(self.min, self.max)
+
 
 class FrenchOption(core.TyperOption):
     def display_type_rich(self, ctx) -> str | None:
         return french_type(super().display_type_rich(ctx))
+
+    def _get_number_range_help_str(self) -> str | None:
+        return None if super()._get_number_range_help_str() is None else french_range(self.min, self.max)
 
 
 FRENCH_PARAMS = {core.TyperArgument: FrenchArgument, core.TyperOption: FrenchOption}
@@ -104,6 +119,8 @@ class FrenchGroup(_French, core.TyperGroup):
             if not standalone_mode:
                 raise
             sys.exit(ExitCode.bad_args)
+        if result == ExitCode.interrupted:  # typer made a Ctrl-C an exit 130 and said nothing
+            print("interrompu", file=sys.stderr)
         if not standalone_mode:
             return result
         sys.exit(result if isinstance(result, int) else ExitCode.ok)
@@ -131,6 +148,28 @@ def show_usage_error(exc: click_errors.UsageError) -> None:
         print(ctx.get_usage(), file=sys.stderr)
         print(f"Aide : {ctx.command_path} --help", file=sys.stderr)
     print(f"erreur : {usage_message(exc)}", file=sys.stderr)
+
+
+def show_argument_error(group, argv: list[str], message: str) -> None:
+    """An argument csac itself refused (a region, a dossier it does not know) said like a usage error:
+    the command's usage line, where its help is, then the error."""
+    command, path = group, ["csac"]
+    words = iter(argv)
+    for word in words:
+        if word == "--config":
+            next(words, None)  # the root's only option with a value
+        elif word.startswith("-"):
+            continue
+        elif hasattr(command, "commands") and word in command.commands:
+            command = command.commands[word]
+            path.append(word)
+        else:
+            break
+    name = " ".join(path)
+    with core._click.Context(command, info_name=name) as ctx:
+        print(ctx.get_usage(), file=sys.stderr)
+    print(f"Aide : {name} --help", file=sys.stderr)
+    print(f"erreur : {message}", file=sys.stderr)
 
 
 def usage_message(exc: click_errors.UsageError) -> str:

@@ -17,6 +17,7 @@ class ExitCode(IntEnum):
     config_error = 3
     file_access_error = 5
     other_error = 15
+    interrupted = 130  # Ctrl-C: 128 + SIGINT, as shells say it
 
 
 @dataclass(frozen=True)

@@ -251,6 +251,11 @@ def _read(member: Member, limits: Limits, kind: str, reading: ocr.Reading | None
     except ArchiveRejected as exc:
         return Extracted(member.name, "other", "", error=f"document dangereux : {exc.reason}", unsafe=True)
     except Exception as exc:  # a broken document is set aside, never fatal to the deposit
-        return Extracted(
-            member.name, "other", "", error=f"{kind.upper()} illisible : {type(exc).__name__}: {exc}"[:300]
-        )
+        return Extracted(member.name, "other", "", error=unreadable_document(kind, exc))
+
+
+def unreadable_document(kind: str, exc: Exception) -> str:
+    """Why a document could not be read, in French: the library's own words ("Failed to load document
+    (PDFium: Data format error)", "File is not a zip file") reached the regional team's message. The
+    exception's name stays, in parentheses, for whoever investigates."""
+    return f"{kind.upper()} illisible : fichier endommagé ou d'un format que csac ne lit pas ({type(exc).__name__})"

@@ -44,7 +44,7 @@ from .notices import (
 from .orders import read_order_amount
 from .photos import assemble
 from .problems import Catalogue, Finding, load_catalogue
-from .reading import system_error
+from .reading import said_failure, said_os_error, system_error
 from .regions import Region, RegionBook, load_regions
 from .report import (
     Contribution,
@@ -473,9 +473,7 @@ def _take(source: Path, deposit: Deposit, opened, ctx: IntakeContext, journal: J
         parcels = (sent, *_completed(assessment, out))
         out = _deliver(source, deposit, out, parcels, ctx, journal, _crops(assessment))
     except OSError as exc:
-        journal.event(
-            opened.deposit_id, DepositState.DELIVERY_FAILED, f"{type(exc).__name__}: {exc.strerror or exc}"
-        )
+        journal.event(opened.deposit_id, DepositState.DELIVERY_FAILED, said_os_error(exc))
         raise DeliveryError(
             f"dépôt {opened.deposit_id} : remise impossible dans {ctx.workspace.outbox} ({system_error(exc)})"
         ) from exc
@@ -636,9 +634,7 @@ def _alert(out: IntakeReport, folder: Path, ctx: IntakeContext, journal: Journal
         except OSError:
             raise
         except Exception as exc:
-            journal.event(
-                out.deposit_id, DepositState.ALERT_FAILED, printable(f"{type(exc).__name__}: {exc}", 300)
-            )
+            journal.event(out.deposit_id, DepositState.ALERT_FAILED, printable(said_failure(exc), 300))
             continue
         journal.event(out.deposit_id, courier.verb, notice.message["To"])
         sent = True

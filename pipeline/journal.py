@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .dossiers import Update, record
-from .report import IntakeReport
-from .store import JOURNAL, DepositState, PutState, Store, now
+from .report import STATUS_FR, IntakeReport
+from .store import JOURNAL, STATE_FR, DepositState, PutState, Store, now
 
 FINAL = (DepositState.DONE,)
 IN_HAND_SECONDS = 600  # an unfinished row younger than this is a deposit in hand
@@ -27,11 +27,14 @@ log = logging.getLogger("csac.journal")
 
 
 def _log(deposit_id: str, state: DepositState, detail: str = "") -> None:
-    """One line per state change, naming the deposit by id; never document text."""
+    """One line per state change, naming the deposit by id; never document text. Said in French;
+    the JSON lines and the journal keep the codes."""
+    if state == DepositState.ASSESSED:
+        detail = STATUS_FR.get(detail, detail)
     log.info(
         "dépôt %s : %s%s",
         deposit_id,
-        state,
+        STATE_FR.get(state, state),
         f" — {detail}" if detail else "",
         extra={"deposit": deposit_id, "state": state},
     )
@@ -177,7 +180,7 @@ class Journal:
         _log(
             report["deposit_id"],
             DepositState.DONE,
-            f"{report['status']} → {report['mailbox'] or _kept_where(codes)}"
+            f"{STATUS_FR.get(report['status'], report['status'])} → {report['mailbox'] or _kept_where(codes)}"
             + (f" [{codes}]" if codes else ""),
         )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import threading
 import time
@@ -69,11 +70,67 @@ class JsonLines(logging.Formatter):
         return json.dumps(line, ensure_ascii=False)
 
 
+LEVELS = {
+    "DEBUG": "détail",
+    "INFO": "info",
+    "WARNING": "attention",
+    "ERROR": "ERREUR",
+    "CRITICAL": "CRITIQUE",
+}
+# What uvicorn says as `csac serve` starts and stops, in French; None: a step no one needs to read.
+UVICORN = (
+    (r"Started server process \[(\d+)\]", r"guichet web : processus \1 démarré"),
+    (r"Uvicorn running on (\S+) \(Press CTRL\+C to quit\)", r"guichet web ouvert sur \1 (Ctrl-C pour arrêter)"),
+    (r"Shutting down", "guichet web : arrêt"),
+    (r"Finished server process \[(\d+)\]", r"guichet web : processus \1 arrêté"),
+    (r"Waiting for (connections to close|background tasks to complete)\. \(CTRL\+C to force quit\)",
+     "guichet web : attente des requêtes en cours (Ctrl-C pour les interrompre)"),
+    (r"Invalid HTTP request received\.", "guichet web : requête HTTP invalide reçue"),
+    (r"Exception in ASGI application", "guichet web : erreur interne en répondant à une requête"),
+    (r"Waiting for application (startup|shutdown)\.|Application (startup|shutdown) complete\.", None),
+)  # fmt: skip
+
+
+class French(logging.Filter):
+    """The lines a library logs in English, said in French (uvicorn's) or left out (pikepdf's
+    "C++ to Python logger bridge initialized"): the people who watch csac read French."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("pikepdf") and record.levelno < logging.WARNING:
+            return False
+        if not record.name.startswith("uvicorn.error"):
+            return True
+        text = record.getMessage()
+        for pattern, french in UVICORN:
+            if match := re.fullmatch(pattern, text):
+                if french is None:
+                    return False
+                record.msg, record.args = match.expand(french), ()
+                return True
+        return True
+
+
+class Lines(logging.Formatter):
+    """A line of text, its level in French."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(niveau)s %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.niveau = LEVELS.get(record.levelname, record.levelname)
+        return super().format(record)
+
+
 def to_stderr(json_lines: bool = False) -> None:
-    """Lines on stderr, as text or JSON; a warning or error that recurs is throttled (Throttle)."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        JsonLines() if json_lines else logging.Formatter("%(asctime)s %(levelname)s %(message)s")
-    )
-    handler.addFilter(Throttle())
-    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    """Lines on stderr, as text or JSON (its keys and levels in English: a collector's interface);
+    a warning or error that recurs is throttled (Throttle)."""
+    logging.basicConfig(level=logging.INFO, handlers=[handler(sys.stderr, json_lines)], force=True)
+
+
+def handler(stream, json_lines: bool = False) -> logging.Handler:
+    """The handler of every csac command's log: French, throttled, as text or JSON lines."""
+    said = logging.StreamHandler(stream)
+    said.setFormatter(JsonLines() if json_lines else Lines())
+    said.addFilter(French())
+    said.addFilter(Throttle())
+    return said

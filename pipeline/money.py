@@ -7,6 +7,10 @@ from decimal import ROUND_HALF_UP, Decimal
 
 NBSP = "\u00a0"
 CENT = Decimal("0.01")
+# An amount's cell format in a workbook: French's ([$-40C], LCID 0x040C). Without it LibreOffice shows
+# amounts in its own locale's way, "250,000.00 €" on an English or C system; Excel takes its
+# separators from the system.
+EXCEL_EUROS = '[$-40C]#,##0.00\\ "€"'
 PRINTED_RE = re.compile(rf"(-?)(\d{{1,3}}(?:{NBSP}\d{{3}})*),(\d{{2}}){NBSP}€")
 
 

@@ -13,11 +13,10 @@ from . import active
 from .deliver import DEPOSITORS, Outgoing, add_header, new_message
 from .facts import quality
 from .forward import Parcel
-from .report import IntakeReport, Role, Verdict
+from .report import STATUS_FR, IntakeReport, Role, Verdict
 from .rules import plausible_reference, reference_fr
 from .untrusted import one_line, quoted, quoted_lines
 
-STATUS_FR = {Verdict.COMPLETE: "complet", Verdict.INCOMPLETE: "incomplet", Verdict.REJECTED: "refusé"}
 REVIEW_FR = "à vérifier"  # a deposit or dossier a person checks before it is treated (pipeline/conflicts.py)
 NAME = 120  # characters of a file or document name shown
 ORGANISATION = 80  # characters of an organisation's name in a subject

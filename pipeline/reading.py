@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import re
 
 import yaml
@@ -45,9 +46,52 @@ SYSTEM = {  # what the system says of a file it could not read or write, in Fren
 }
 
 
+NAMES = {  # what the resolver says of a host name (socket.gaierror, whose codes are not errno's)
+    "EAI_NONAME": "nom d'hôte inconnu : vérifiez l'adresse",
+    "EAI_NODATA": "nom d'hôte sans adresse : vérifiez l'adresse",
+    "EAI_AGAIN": "nom d'hôte momentanément introuvable (serveur DNS injoignable)",
+    "EAI_FAIL": "nom d'hôte introuvable (échec du serveur DNS)",
+}
+
+
 def system_error(exc: OSError) -> str:
     """An OSError as people can read it: the system's reason in French, never "[Errno 28] ..."."""
-    return SYSTEM.get(exc.errno, f"erreur système {exc.errno}") if exc.errno else type(exc).__name__
+    import socket
+
+    if isinstance(exc, socket.gaierror):
+        said = {getattr(socket, name, None): words for name, words in NAMES.items()}
+        return said.get(exc.errno, f"nom d'hôte introuvable (code {exc.errno})")
+    if isinstance(exc, TimeoutError) and not exc.errno:
+        return "délai dépassé"
+    return SYSTEM.get(exc.errno, f"erreur système {exc.errno}") if exc.errno else "erreur système"
+
+
+def said_os_error(exc: OSError) -> str:
+    """A file-system error no step turned into its own message, as a clerk reads it: the path(s) it
+    names and the system's reason in French, never Python's "[Errno 20] Not a directory: '…'"."""
+    names = [os.fsdecode(n) for n in (exc.filename, exc.filename2) if n is not None]
+    reason = system_error(exc)
+    return f"{' → '.join(names)} : {reason}" if names else reason
+
+
+def said_failure(exc: BaseException) -> str:
+    """Any failure as a line a clerk reads (journal, reason.txt, a notice, a log line): a file-system
+    error by its path and French reason; an error of csac's own by its French message; anything
+    else (a fault in csac or a library) as an internal error naming the exception."""
+    from .errors import CsacError
+
+    if isinstance(exc, OSError):
+        return said_os_error(exc)
+    if isinstance(exc, CsacError):
+        return str(exc)
+    return f"erreur interne ({type(exc).__name__} : {exc})"
+
+
+def what_to_do(exc: OSError) -> str:
+    """The clerk's next step after a file-system error csac could not get past."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "Libérez de la place sur ce disque (ou demandez un quota plus grand), puis relancez."
+    return "Vérifiez le chemin et les droits du dossier (-o, --outbox, --inbox, --state), puis relancez."
 
 
 OS_ERRORS = {

@@ -31,6 +31,7 @@ from .dates import local_day, long_date
 from .deliver import DEPOSITORS, Courier, Outgoing, add_header, compose, message_id
 from .dossiers import Dossier, DossierBook, DossierStatus
 from .notices import SEND_ONLY, convention_fr, dossier_subject, to_send
+from .reading import said_failure
 from .store import JOURNAL, Store
 from .untrusted import one_line
 
@@ -150,9 +151,13 @@ def remind(
             send(courier, book, r, now)
             sent.append(r)
         except Exception as exc:  # one dossier's failure (a full disk) leaves the others to go
-            log.error("relance du dossier %s impossible (%s : %s) ; nouvel essai à la prochaine relance",
-                      r.dossier.id, type(exc).__name__, exc)  # fmt: skip
-            failed.append((r.dossier, f"{type(exc).__name__}: {exc}"))
+            why = said_failure(exc)
+            log.error(
+                "relance du dossier %s impossible (%s) ; nouvel essai à la prochaine relance",
+                r.dossier.id,
+                why,
+            )
+            failed.append((r.dossier, why))
     courier.flush()
     if sent or failed:
         log.info("relances : %d envoyée(s), %d en échec", len(sent), len(failed))

@@ -90,7 +90,7 @@ class Renderer:
                 data = self.conventions[v.id].render(signatory_context(v, request, on))
                 docs.append(Document("convention", v.id, siret, f"{siret}/CSAC_{v.id}_{siret}.docx", data))
             if "annex" in kinds:
-                data = self.annexes[v.id].render(request)
+                data = self.annexes[v.id].render(request, on)
                 path = f"{siret}/Annexe_Vos-besoins_{v.id}_{siret}.xlsx"
                 docs.append(Document("annex", v.id, siret, path, data))
         if "bulletin" in kinds:

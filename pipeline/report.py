@@ -37,6 +37,9 @@ class Verdict(StrEnum):
     REJECTED = "rejected"  # unreadable or unsafe: quarantined, never routed
 
 
+STATUS_FR = {Verdict.COMPLETE: "complet", Verdict.INCOMPLETE: "incomplet", Verdict.REJECTED: "refusé"}
+
+
 class Role(StrEnum):
     CONVENTION = "convention"
     ANNEX = "annex"

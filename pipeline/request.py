@@ -20,6 +20,7 @@ from .reading import YAMLError, load_yaml, unreadable
 from .regions import Region, RegionBook
 from .schemas import check
 from .tariff import GROUPEMENT, Contribution, Tariff, TariffRow
+from .untrusted import quoted
 from .variants import Variant
 
 ALL_VARIANTS = "*"
@@ -118,7 +119,7 @@ def _signatory(d: dict) -> Signatory:
         entity=_entity(d),
         representative=one_line(rep) if rep else None,
         medico_social=bool(d.get("medico_social", False)),
-        finess=d.get("finess"),
+        finess=one_line(d["finess"]) if d.get("finess") else None,
         email=d.get("email"),
         phone=one_line(d["telephone"]) if d.get("telephone") else None,
         contact=Contact(**contact),
@@ -224,7 +225,7 @@ def _row_problem(tariff: Tariff, variant: Variant, path: str, e: Entity) -> Prob
         known = ", ".join(sorted(tariff.typologies - {GROUPEMENT}))
         return Problem(
             f"{path}.typologie",
-            f"typologie {e.typology!r} inconnue du tarif de {variant.id} ; typologies prévues : {known}",
+            f"typologie {quoted(e.typology)} inconnue du tarif de {variant.id} ; typologies prévues : {known}",
         )
     return None
 

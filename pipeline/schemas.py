@@ -74,12 +74,13 @@ def shown(value) -> str:
 def _wrong_type(value, spec) -> str:
     kinds = [spec] if isinstance(spec, str) else spec
     expected = TYPE_FR.get(kinds[0], kinds[0]) if len(kinds) == 1 else "une valeur simple (texte ou nombre)"
+    expected += " est attendue" if expected.startswith("une ") else " est attendu"
     if value is None:
         return "valeur vide : renseignez ce champ"
     if isinstance(value, dict | list | tuple | set):
-        return f"{shown(value)} n'est pas admise ici : {expected} est attendu"
+        return f"{shown(value)} n'est pas admise ici : {expected}"
     hint = " (mettez-la entre guillemets)" if kinds == ["string"] else ""
-    return f"valeur {shown(value)} de type incorrect : {expected} est attendu{hint}"
+    return f"valeur {shown(value)} de type incorrect : {expected}{hint}"
 
 
 def _length(error: ValidationError) -> str:
@@ -96,6 +97,33 @@ def _unknown_fields(value, known: dict) -> str:
         near = get_close_matches(str(name), list(known), n=1)
         said.append(shown(str(name)) + (f" (vouliez-vous dire {near[0]} ?)" if near else ""))
     return f"champ{'s' if len(said) > 1 else ''} inconnu{'s' if len(said) > 1 else ''} : {', '.join(said)} — vérifiez l'orthographe"
+
+
+INVISIBLE_FR = {  # the characters a schema refuses as unseen, by what a person would call them
+    "\t": "tabulation", "\n": "retour à la ligne", "\r": "retour chariot", "\x00": "caractère nul",
+    "\u00ad": "trait d'union conditionnel", "\u200b": "espace sans largeur", "\u200c": "antiliant sans largeur",
+    "\u200d": "liant sans largeur", "\u200e": "marque gauche-à-droite", "\u200f": "marque droite-à-gauche",
+    "\u2028": "séparateur de lignes", "\u2029": "séparateur de paragraphes",
+    "\u202a": "enchâssement gauche-à-droite", "\u202b": "enchâssement droite-à-gauche",
+    "\u202c": "fin d'enchâssement", "\u202d": "forçage gauche-à-droite", "\u202e": "forçage droite-à-gauche",
+    "\u2060": "gluon de mots", "\u2066": "isolat gauche-à-droite", "\u2067": "isolat droite-à-gauche",
+    "\u2068": "isolat de première force", "\u2069": "fin d'isolat", "\ufeff": "indicateur d'ordre des octets",
+}  # fmt: skip
+
+
+def _invisible(value: str, pattern: str) -> str:
+    """Which unseen character a text holds, and where: "U+202E" alone would leave the clerk looking."""
+    import re
+
+    found = re.search(pattern, value) if pattern else None
+    if found is None:
+        return "retour à la ligne ou caractère invisible dans la valeur : écrivez-la sur une seule ligne"
+    char = found.group()
+    name = INVISIBLE_FR.get(char, "caractère de contrôle")
+    return (
+        f"caractère invisible dans la valeur : {name} (U+{ord(char):04X}), en position {found.start() + 1}"
+        f" après « {one_line(value[: found.start()], 300)[-30:]} » — retirez-le (retapez la valeur au clavier)"
+    )
 
 
 def _message(error: ValidationError) -> str:
@@ -115,7 +143,7 @@ def _message(error: ValidationError) -> str:
     if v == "pattern":
         return f"valeur {shown(value)} mal formée"
     if v == "not" and isinstance(value, str):
-        return "retour à la ligne ou caractère invisible dans la valeur : écrivez-la sur une seule ligne"
+        return _invisible(value, error.validator_value.get("pattern", ""))
     if v == "format" and error.validator_value == "email":
         return f"adresse électronique {shown(value)} non valide : {error.cause or 'adresse mal formée'}"
     if v == "format":

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .casefile import age_days, follow_up_fr, missing, state_fr
 from .dossiers import Dossier
+from .money import EXCEL_EUROS
 
 FORMATS = ("csv", "xlsx")
 HEADERS = (
@@ -22,7 +23,6 @@ HEADERS = (
     "À régulariser", "Contribution due (€)", "Montant commandé (€)", "Suivi", "Relances", "Courriel du déposant",
 )  # fmt: skip
 AMOUNTS = ("Contribution due (€)", "Montant commandé (€)")
-EURO_FORMAT = '#,##0.00 "€"'
 DATE_FORMAT = "DD/MM/YYYY"
 FORMULA = ("=", "+", "-", "@")  # how a cell Excel would compute starts
 
@@ -82,7 +82,7 @@ def xlsx(rows: list[tuple]) -> bytes:
             if cell.data_type == "f":  # a name read from a deposit that looks like a formula stays text
                 cell.data_type = "s"
             if header in AMOUNTS:
-                cell.number_format = EURO_FORMAT
+                cell.number_format = EXCEL_EUROS
             elif header == "Ouvert le":
                 cell.number_format = DATE_FORMAT
     ws.freeze_panes = "A2"

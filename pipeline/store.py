@@ -47,6 +47,20 @@ class DepositState(StrEnum):
     DONE = "done"
 
 
+STATE_FR = {  # what a clerk reads in the log for each step (the journal and the JSON lines keep the codes)
+    DepositState.RECEIVED: "reçu",
+    DepositState.RESUMED: "repris",
+    DepositState.ASSESSED: "examiné",
+    DepositState.DELIVERED: "remis",
+    DepositState.QUEUED: "mis en file d'envoi",
+    DepositState.ARCHIVED: "archivé",
+    DepositState.QUARANTINED: "mis en quarantaine",
+    DepositState.DELIVERY_FAILED: "remise impossible",
+    DepositState.ALERT_FAILED: "alerte impossible",
+    DepositState.DONE: "terminé",
+}
+
+
 class MessageState(StrEnum):
     """A queued message's state (`messages.state`), and each recipient's outcome."""
 

@@ -65,6 +65,7 @@ from .errors import DeliveryError
 from .form import SIDECAR_SUFFIXES, sidecar_for
 from .intake import IntakeContext, set_aside, source_key, take_in
 from .journal import Journal, Tally
+from .reading import said_failure
 from .report import IntakeReport
 from .sender import Sender
 from .untrusted import printable
@@ -198,7 +199,7 @@ def _form_whole(form: Path) -> bool:
 
 def _describe(exc: BaseException) -> str:
     """The error, in one printable, bounded line: it goes to the journal, reason.txt and a notice."""
-    return printable(f"{type(exc).__name__}: {exc}", 300)
+    return printable(said_failure(exc), 300)
 
 
 def _names_only(exc: OSError, folder: Path) -> bool:

@@ -8,8 +8,11 @@ or field and what to do; no English from typer, jsonschema, PyYAML or the system
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -19,7 +22,7 @@ from typer.testing import CliRunner
 
 from pipeline.cli import app, main
 from pipeline.errors import CsacError, ExitCode
-from pipeline.reading import load_yaml, unreadable
+from pipeline.reading import load_yaml, said_failure, unreadable, what_to_do
 from tests import builders as b
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
@@ -28,7 +31,8 @@ CAMPAIGN_HEADER = (EXAMPLES / "campagne.csv").read_text(encoding="utf-8").splitl
 ENGLISH = re.compile(
     r"\b(Usage|Error|Invalid value|Missing (argument|option)|No such (option|command)|Try '|Show this message"
     r"|Commands|\[default|\[required\]|Did you mean|Possible options|does not exist|is a directory"
-    r"|was unexpected|Errno|No such file|while (parsing|scanning)|expected|Input should|Value error)\b"
+    r"|was unexpected|Errno|No such file|while (parsing|scanning)|expected|Input should|Value error|range|Traceback"
+    r"|Permission denied|File exists|Not a directory|Warning|INFO)\b"
 )
 runner = CliRunner(env={"COLUMNS": "1000"})  # rich wraps nothing: lines read whole
 
@@ -72,6 +76,33 @@ def test_csac_exits_1_on_bad_arguments_and_2_on_bad_input(argv, code, said, monk
     assert exited.value.code == code and said in err and not ENGLISH.search(err), err
 
 
+@pytest.mark.parametrize(
+    ("argv", "command", "said"),
+    [
+        (["status", "--region", "Atlantide"], "csac status", "région inconnue : Atlantide"),
+        (["--config", "absent.yaml", "dossier", "show", "nope", "--state", "var"], "csac dossier show",
+         "dossier inconnu : nope"),
+        (["digest", "--region", "hdf", "--since", "7j", "--state", "var"], "csac digest", "région inconnue : hdf"),
+    ],
+    ids=["status region", "dossier show", "digest region"],
+)  # fmt: skip
+def test_an_argument_csac_does_not_know_shows_the_usage_line_and_where_the_help_is(
+    argv, command, said, monkeypatch, capsys
+):
+    """README: exit 1 with "the usage line, the error and where the help is", as for typer's own errors."""
+    if "absent.yaml" in argv:
+        Path("absent.yaml").write_text("{}\n", encoding="utf-8")
+    monkeypatch.setattr(sys, "argv", ["csac", *argv])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    err = capsys.readouterr().err.splitlines()
+    assert exited.value.code == ExitCode.bad_args, err
+    assert err[0].startswith(f"Utilisation : {command} [OPTIONS]") and err[1] == f"Aide : {command} --help", (
+        err
+    )
+    assert err[2].startswith(f"erreur : {said}"), err
+
+
 # -- bad arguments: exit 1, in French ---------------------------------------------------------------
 
 BAD_ARGUMENTS = [
@@ -82,6 +113,8 @@ BAD_ARGUMENTS = [
     (["intake", "."], "« . » est un dossier ; un fichier est attendu"),
     (["render-batch", "c.csv", "--jobs", "abc"], "--jobs/-j : « abc » : un nombre entier est attendu"),
     (["remind", "--days", "0"], "--days : « 0 » : au moins 1 est attendu"),
+    (["status", "-n", "-3"], "--limit/-n : « -3 » : au moins 1 est attendu"),
+    (["render-batch", "c.csv", "--jobs", "0"], "--jobs/-j : « 0 » : au moins 1 est attendu"),
     (["remind", "--now", "hier"], "une date au format AAAA-MM-JJ ou AAAA-MM-JJThh:mm est attendue"),
     (["render", "all", "-b", "x.yaml", "--date", "2024-13-01"], "« 2024-13-01 » : une date au format AAAA-MM-JJ"),
     (["watch", "--poll", "vite"], "--poll : « vite » : un nombre est attendu"),
@@ -132,7 +165,7 @@ def test_every_help_is_french_from_usage_to_the_last_option(path):
     assert result.exit_code == 0
     assert not ENGLISH.search(result.stdout), result.stdout
     assert "Utilisation : root" in result.stdout and "Affiche cette aide et quitte." in result.stdout
-    assert not re.search(r"<(path|bool|str|int|float|file)\b", result.stdout), result.stdout
+    assert not re.search(r"<(path|bool|str|int|float|file)\b|\bx ?[<>]=?", result.stdout, re.I), result.stdout
     assert not path or "Exemple" in result.stdout
 
 
@@ -140,6 +173,45 @@ def test_help_shows_defaults_and_required_options_in_french():
     result = csac("render", "--help")
     assert "[par défaut : outbox]" in result.stdout and "[obligatoire]" in result.stdout
     assert "<AAAA-MM-JJ>" in result.stdout and "<chemin>" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("path", "said"),
+    [(["remind"], "--days           <entier> [au moins 1]"), (["intake"], "DÉPÔTS      <chemin...>"),
+     (["serve"], "--deposits-per-minute        <entier> [au moins 1]")],
+    ids=["remind", "intake", "serve"],
+)  # fmt: skip
+def test_help_says_a_number_s_bounds_and_a_list_of_paths_in_french(path, said):
+    """typer wrote "<int range> [x>=1]" and "<Path...>": neither is French."""
+    result = csac(*path, "--help")
+    assert said in re.sub(r"[│ ]+$", "", result.stdout, flags=re.M), result.stdout
+
+
+# -- a folder csac must write and cannot: exit 5, in French, no traceback ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["render", "2021-063-002", "-b", str(BENEFICIARY), "-o", "bloque", "--state", "var"],
+         "bloque/20007246000013 : un élément du chemin n'est pas un dossier"),
+        (["render", "2021-063-002", "-b", str(BENEFICIARY), "-o", "out", "--state", "bloque"],
+         "bloque : un fichier porte déjà ce nom"),
+        (["status", "--state", "bloque"], "bloque/queue : un élément du chemin n'est pas un dossier"),
+        (["render", "2021-063-002", "-b", str(BENEFICIARY), "-o", "/proc/csac", "--state", "var"],
+         "/proc/csac : fichier ou dossier introuvable"),
+    ],
+    ids=["output folder is a file", "state folder is a file", "status state is a file", "output folder impossible"],
+)  # fmt: skip
+def test_a_folder_csac_cannot_write_exits_5_saying_which_and_why_in_french(argv, said, monkeypatch, capsys):
+    """Python's "[Errno 20] Not a directory" and a rich traceback showed, and csac exited 1."""
+    Path("bloque").write_text("un fichier là où un dossier est attendu", encoding="utf-8")
+    monkeypatch.setattr(sys, "argv", ["csac", *argv])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    err = capsys.readouterr().err
+    assert exited.value.code == ExitCode.file_access_error and said in err, err
+    assert not ENGLISH.search(err) and "Errno" not in err and "╭" not in err, err
 
 
 # -- bad input: exit 2, in French, naming the file and where -------------------------------------------
@@ -243,6 +315,25 @@ def test_a_row_with_the_wrong_number_of_columns_says_how_many_against_the_header
     assert not list(Path("out").glob("*/*.docx"))
 
 
+@pytest.mark.parametrize(
+    ("header", "said"),
+    [
+        (CAMPAIGN_HEADER.replace("siret", "sirett"), "colonne inconnue : « sirett » (vouliez-vous dire siret ?)"),
+        (CAMPAIGN_HEADER.replace("representant", "represantant"),
+         "colonne inconnue : « represantant » (vouliez-vous dire representant ?)"),
+        (CAMPAIGN_HEADER + ";commentaire", "colonne inconnue : « commentaire » ; colonnes possibles : adresse"),
+        ("", "fichier vide : la première ligne est l'en-tête"),
+    ],
+    ids=["a required column misspelt", "an optional column misspelt", "a column csac does not know", "empty"],
+)  # fmt: skip
+def test_a_campaign_header_with_a_column_csac_does_not_know_is_refused_before_any_row(header, said):
+    """A misspelt "sirett" left every row without its SIRET; a misspelt "represantant" went unread."""
+    Path("campagne.csv").write_text(f"{header}\n{GOOD_ROW};\n" if header else "", encoding="utf-8")
+    result = csac("render-batch", "campagne.csv", "--variants", "2021-063-002", "-o", "out", "--state", "var")
+    assert refused(result, ExitCode.input_file, "campagne.csv", "ligne 1 : " + said)
+    assert not Path("out").exists()
+
+
 def test_a_row_reports_every_problem_not_only_the_first():
     row = "Commune X;212 000 046 00013;commune;abc;Rue Y;2000;AJACCIO;Le Maire;pas-une-adresse;-5"
     result = csac(
@@ -297,6 +388,21 @@ def test_intake_of_one_deposit_prints_its_report_not_a_list():
     assert json.loads(result.stdout)["file"] == "a.zip"
 
 
+@pytest.mark.parametrize(
+    ("form", "said"),
+    [
+        ("absent.json", "fichier introuvable : « absent.json »"),
+        (".", "« . » est un dossier ; un fichier est attendu"),
+    ],
+    ids=["missing", "a folder"],
+)
+def test_intake_refuses_a_form_path_that_is_no_file_as_a_bad_argument(form, said):
+    """It was taken in with "le fichier du formulaire n'a pas pu être lu", the typo told to the depositor."""
+    result = csac("intake", _note("a.zip"), "--form", form, "--outbox", "courrier", "--state", "var")
+    assert refused(result, ExitCode.bad_args, "--form", said)
+    assert not Path("var").exists()
+
+
 def test_intake_refuses_one_form_for_several_deposits():
     Path("f.json").write_text("{}", encoding="utf-8")
     result = csac("intake", _note("a.zip"), _note("b.zip"), "--form", "f.json", "--state", "var")
@@ -345,6 +451,8 @@ SCHEMA = {
         "pas": {"type": "number", "multipleOf": 5},
         "montant": {"type": "number"},
         "mode": {"enum": ["compte_propre", "mandat"]},
+        "fiche": {"type": "object"},
+        "lignes": {"type": "array"},
     },
     "additionalProperties": False,
 }
@@ -357,10 +465,21 @@ SCHEMA = {
         ({"liste": [1, 1]}, "une même valeur figure deux fois dans la liste"),
         ({"pas": 3}, "valeur « 3 » non admise ici"),
         ({"montant": "beaucoup"}, "un nombre est attendu"),
+        ({"fiche": "a;b"}, "une liste de champs est attendue"),
+        ({"lignes": 3}, "une liste est attendue"),
         ({"mode": "seul"}, "valeurs possibles : compte_propre, mandat"),
         ({"mondant": 1}, "champ inconnu : « mondant » (vouliez-vous dire montant ?)"),
     ],
-    ids=["format", "uniqueItems", "multipleOf", "type", "enum", "additionalProperties"],
+    ids=[
+        "format",
+        "uniqueItems",
+        "multipleOf",
+        "type",
+        "type object",
+        "type array",
+        "enum",
+        "additionalProperties",
+    ],
 )
 def test_every_jsonschema_error_is_said_in_french(data, said, tmp_path):
     from pipeline.schemas import check
@@ -369,3 +488,108 @@ def test_every_jsonschema_error_is_said_in_french(data, said, tmp_path):
     schema.write_text(json.dumps(SCHEMA), encoding="utf-8")
     [problem] = check(schema, data)
     assert said in str(problem) and not ENGLISH.search(str(problem)), problem
+
+
+@pytest.mark.parametrize(
+    ("make", "said"),
+    [
+        (lambda: Path("absent.zip").read_bytes(), "absent.zip : fichier ou dossier introuvable"),
+        (lambda: Path(".").read_bytes(), ". : c'est un dossier"),
+        (lambda: Path("f").write_text("x") and Path("f/enfant").read_bytes(), "f/enfant : un élément du chemin n'est pas un dossier"),
+        (lambda: os.mkdir(Path("d").mkdir() or "d"), "d : un fichier porte déjà ce nom"),
+    ],
+    ids=["missing", "a folder", "a file in the path", "already there"],
+)  # fmt: skip
+def test_a_system_failure_is_said_by_its_path_and_a_french_reason(make, said):
+    """What `csac watch` writes in reason.txt, the journal and its log when a try fails."""
+    with pytest.raises(OSError) as failed:
+        make()
+    assert said_failure(failed.value) == said
+
+
+def test_a_fault_of_csac_is_said_as_an_internal_error_naming_it():
+    assert said_failure(KeyError("siret")) == "erreur interne (KeyError : 'siret')"
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full (Linux) to fill a disk cheaply")
+def test_a_full_disk_is_said_with_what_to_do():
+    with pytest.raises(OSError) as failed:
+        Path("/dev/full").write_bytes(b"x")
+    assert said_failure(failed.value) == "disque plein"  # a write that names no file
+    assert what_to_do(failed.value).startswith("Libérez de la place sur ce disque")
+
+
+@pytest.mark.parametrize("command", ["render", "render-batch"])
+def test_render_s_help_advises_a_folder_of_its_own_and_its_examples_follow_it(command):
+    """Point 12: documents to send out do not belong among received deposits (outbox/)."""
+    said = re.sub(r"[│\s]+", " ", csac(command, "--help").stdout)
+    assert "un dossier à eux (rendu/ par exemple), pas outbox/" in said, said
+    assert not re.search(r"(-o|--out) outbox", said), said
+
+
+def test_make_demo_ends_by_printing_the_status_command_of_its_own_journal():
+    """Point 12: after `make demo`, a bare `csac status` looked in var/ and showed nothing."""
+    makefile = (Path(__file__).parent.parent / "Makefile").read_text(encoding="utf-8")
+    recipe = makefile.split("\ndemo:", 1)[1].split("\n\n", 1)[0].splitlines()[1:]
+    state = re.search(r"\$\(CSAC\) intake .*--state (\S+)", "\n".join(recipe)).group(1)
+    last = [line for line in recipe if "@echo" in line][-2:]
+    assert f"status --state {state}" in last[0] and "Pour le revoir" in last[0], last
+    assert not any(ENGLISH.search(line) for line in recipe if "@echo" in line), recipe
+
+
+def _main_part_broken(office: bytes, part: str) -> bytes:
+    """A real Word or Excel file whose main part is no longer XML (a transfer cut short, a bad repair)."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(office)) as source, zipfile.ZipFile(buf, "w") as archive:
+        for item in source.infolist():
+            archive.writestr(item, b"\x00 plus du XML" if item.filename == part else source.read(item))
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("convention.pdf", b"%PDF-1.7\n garbage, no objects, no trailer"),
+        ("convention.docx", _main_part_broken(b.text_docx(["Convention"]), "word/document.xml")),
+        ("annexe.xlsx", _main_part_broken(b.groupement_xlsx([b.Entity()]), "xl/worksheets/sheet1.xml")),
+    ],
+    ids=["pdf", "docx", "xlsx"],
+)
+def test_a_document_that_cannot_be_read_is_said_so_in_french_not_in_the_library_s_words(name, data):
+    """The regional team's message read "PdfiumError: Failed to load document (PDFium: Data format error)"."""
+    Path("depot.zip").write_bytes(b.zip_of([(name, data)]))
+    result = csac("intake", "depot.zip", "--outbox", "courrier", "--state", "var", "--json")
+    [document] = json.loads(result.stdout)["documents"]
+    assert document["note"].startswith(
+        f"mis de côté : {name.rsplit('.', 1)[1].upper()} illisible : fichier endommagé"
+    )
+    messages = " ".join(
+        p.read_text(encoding="utf-8", errors="replace") for p in Path("courrier").rglob("*") if p.is_file()
+    )
+    assert not re.search(
+        r"Failed to|Data format|no item named|not a zip|There is no|Errno", document["note"] + messages
+    )
+
+
+def test_a_ctrl_c_inside_a_command_says_interrompu_and_exits_130(capsys):
+    """typer turns a KeyboardInterrupt into a silent exit 130: `render-batch` stopped without a word."""
+    from pipeline.cli_french import FrenchTyper
+
+    demo = FrenchTyper()
+
+    @demo.command()
+    def longue() -> None:
+        os.kill(os.getpid(), signal.SIGINT)  # the clerk's Ctrl-C, delivered to this process
+        time.sleep(5)
+
+    @demo.command()
+    def autre() -> None:
+        pass
+
+    with pytest.raises(SystemExit) as exited:
+        demo(["longue"], prog_name="csac")
+    assert exited.value.code == ExitCode.interrupted == 130
+    assert "interrompu" in capsys.readouterr().err

@@ -463,6 +463,18 @@ def test_config_check_connect_exits_5_when_the_relay_cannot_be_reached():
     assert (
         result.exit_code == ExitCode.file_access_error and "connexion au relais impossible" in result.stderr
     )
+    assert "connexion refusée" in result.stderr and "Unreachable" not in result.stderr, result.stderr
+
+
+def test_config_check_connect_says_an_unknown_relay_host_in_french():
+    """The resolver's codes are not errno's: "erreur système -2" said nothing to the clerk."""
+    config = relay_config(free_port())
+    config.write_text(
+        config.read_text(encoding="utf-8").replace("127.0.0.1", "relais.invalid"), encoding="utf-8"
+    )
+    result = csac("--config", config, "config", "check", "--connect")
+    assert result.exit_code == ExitCode.file_access_error
+    assert "nom d'hôte" in result.stderr and "erreur système" not in result.stderr, result.stderr
 
 
 @pytest.mark.parametrize(("flag", "sent"), [("--force", 1), (None, 0)])

@@ -6,6 +6,7 @@ import io
 
 import pytest
 from docx import Document
+from openpyxl import load_workbook
 
 from pipeline.context import bulletin_context, regions_context
 from pipeline.ooxml import read_members, render_docx_naive
@@ -60,6 +61,44 @@ def test_the_bulletin_is_titled_by_its_year_and_names_its_signatory(parse, rende
 def test_documents_are_dated_by_the_campaign(parse, renderer, bethune, kind, on):
     props = _open(_doc(renderer, parse(bethune), kind, on=on).data).core_properties
     assert props.created == props.modified == dt.datetime(on.year, on.month, on.day, tzinfo=dt.UTC)
+
+
+def _annex_properties(renderer, request, variant="2021-045-lot2", on=DAY):
+    docs = renderer.package(request, on, ("annex",))
+    data = next(d for d in docs if d.variant == variant).data
+    return load_workbook(io.BytesIO(data)).properties
+
+
+@pytest.mark.parametrize("variant_id", VARIANT_IDS)
+def test_an_annex_is_titled_by_its_variant_and_names_its_signatory(
+    parse, renderer, variants, bethune, variant_id
+):
+    """Its workbook said "Resah — csac", no subject, and 2024-01-01 whatever the campaign."""
+    props = _annex_properties(renderer, parse(bethune), variant_id)
+    assert props.title == f"Annexe « Vos besoins » – {variants[variant_id].footer_label}"
+    assert (
+        props.subject
+        == "Communauté d’Agglomération de Béthune-Bruay, Artois-Lys Romane (SIRET 200 072 460 00013)"
+    )
+    assert props.creator == props.lastModifiedBy == "Resah" and props.language == "fr-FR"
+    assert (
+        props.description.startswith("Annexe « Vos besoins » de la convention")
+        and props.subject in props.description
+    )
+
+
+@pytest.mark.parametrize("on", [dt.date(2024, 3, 1), dt.date(2025, 11, 30)])
+def test_an_annex_is_dated_by_the_campaign(parse, renderer, bethune, on):
+    props = _annex_properties(renderer, parse(bethune), on=on)
+    assert props.created == props.modified == dt.datetime(on.year, on.month, on.day)
+
+
+def test_a_name_with_markup_characters_comes_out_once_escaped_in_the_annex_properties(
+    parse, renderer, bethune
+):
+    bethune["signataire"]["denomination"] = NASTY
+    props = _annex_properties(renderer, parse(bethune))
+    assert props.subject.startswith(NASTY + " (SIRET") and NASTY in props.description
 
 
 @pytest.mark.parametrize("kind", ["convention", "bulletin"])

@@ -16,6 +16,7 @@ import pypdfium2 as pdfium
 import pytest
 from PIL import ImageOps
 
+from pipeline.errors import CsacError
 from pipeline.render import write_documents
 from pipeline.request import parse_request
 from pipeline.textnorm import squash
@@ -212,3 +213,26 @@ def test_every_page_has_text_above_its_footer(pdfs, document):
             assert body.getbbox() is not None, f"page {number + 1} is empty"
     finally:
         doc.close()
+
+
+@pytest.fixture(scope="module")
+def annex_text(tmp_path_factory, parse, renderer, soffice) -> str:
+    """The sample signatory's annex as LibreOffice Calc prints it, whatever the machine's locale."""
+    out = tmp_path_factory.mktemp("lo-annex")
+    docs = renderer.package(parse(SIGNATORIES["bethune"]), dt.date(2024, 3, 1), ("annex",))
+    write_documents(out, docs[:1])
+    source = out / docs[0].relpath
+    try:
+        [made] = convert_to_pdf([source], soffice)
+    except CsacError as exc:  # Writer alone cannot open a workbook
+        pytest.skip(
+            f"LibreOffice Calc absent ({exc}): apt-get install -y libreoffice-calc-nogui to run this check"
+        )
+    with pdfplumber.open(made) as pdf:
+        return "\n".join(page.extract_text() for page in pdf.pages)
+
+
+def test_the_annex_amounts_print_the_french_way_whatever_the_locale(annex_text):
+    """LibreOffice formats a number in the locale its format names; none named, the system's ("250,000.00 €")."""
+    assert "250 000,00 €" in annex_text and "1 000,00 €" in annex_text, annex_text
+    assert not re.search(r"\d,\d{3}\.\d\d", annex_text), annex_text

@@ -8,12 +8,15 @@ its first two times, then at most once a minute with how many times it came.
 from __future__ import annotations
 
 import io
+import json
 import logging
+import re
 import time
+from pathlib import Path
 
 import pytest
 
-from pipeline.logs import Throttle
+from pipeline.logs import Throttle, handler
 
 
 @pytest.fixture
@@ -63,3 +66,93 @@ def test_information_lines_are_never_held(said):
     for _ in range(5):
         logger.info("dépôt reçu")
     assert len(lines()) == 5
+
+
+# -- what a clerk reads in the log is French ---------------------------------------------------------
+
+
+@pytest.fixture
+def log_of():
+    """What the handler of `csac watch` and `csac serve` prints for lines logged under a name."""
+    out = io.StringIO()
+    made = []
+
+    def _log(name: str) -> logging.Logger:
+        logger = logging.getLogger(f"{name}.essai{time.monotonic_ns()}" if name.startswith("csac") else name)
+        logger.propagate, logger.level = False, logging.INFO
+        logger.addHandler(handler(out))
+        made.append(logger)
+        return logger
+
+    yield _log, lambda: out.getvalue().splitlines()
+    for logger in made:
+        logger.handlers.clear()
+        logger.propagate, logger.level = True, logging.NOTSET
+
+
+def test_a_log_line_gives_its_level_in_french(log_of):
+    log, lines = log_of
+    log("csac.watch").info("veille de inbox")
+    log("csac.watch").error("fichier a.zip : accès refusé")
+    assert [line.split(" ", 3)[2:] for line in lines()] == [
+        ["info", "veille de inbox"],
+        ["ERREUR", "fichier a.zip : accès refusé"],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("english", "french"),
+    [
+        (("Started server process [%d]", 4242), "guichet web : processus 4242 démarré"),
+        (("Uvicorn running on %s (Press CTRL+C to quit)", "http://127.0.0.1:8000"),
+         "guichet web ouvert sur http://127.0.0.1:8000 (Ctrl-C pour arrêter)"),
+        (("Shutting down",), "guichet web : arrêt"),
+        (("Finished server process [%d]", 4242), "guichet web : processus 4242 arrêté"),
+    ],
+    ids=["started", "running", "shutting down", "finished"],
+)  # fmt: skip
+def test_the_web_server_s_lines_are_said_in_french(log_of, english, french):
+    log, lines = log_of
+    log("uvicorn.error").info(*english)
+    assert [line.split(" ", 3)[3] for line in lines()] == [french]
+
+
+def test_library_chatter_no_one_needs_is_left_out(log_of):
+    log, lines = log_of
+    log("uvicorn.error").info("Waiting for application startup.")
+    log("uvicorn.error").info("Application shutdown complete.")
+    log("pikepdf._core").info("pikepdf C++ to Python logger bridge initialized")
+    assert lines() == []
+
+
+def test_a_deposit_s_steps_are_logged_in_french_and_its_codes_kept_in_json(tmp_path, monkeypatch):
+    """`csac watch` said "received", "assessed — incomplete", "done — rejected → quarantaine"."""
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+    from tests import builders as b
+
+    monkeypatch.chdir(tmp_path)
+    Path("a.zip").write_bytes(b.zip_of([("note.txt", b"une note")]))
+    Path("b.zip").write_bytes(b"pas une archive")
+    text, json_lines = io.StringIO(), io.StringIO()
+    logger = logging.getLogger("csac.journal")
+    handlers = [handler(text), handler(json_lines, json_lines=True)]
+    logger.handlers[:0], level = handlers, logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        CliRunner().invoke(app, ["intake", "a.zip", "b.zip", "--outbox", "courrier", "--state", "var"])
+    finally:
+        for h in handlers:
+            logger.removeHandler(h)
+        logger.setLevel(level)
+    said = [line.split(" : ", 1)[1] for line in text.getvalue().splitlines()]
+    assert said[:2] == ["reçu — a.zip", "examiné — incomplet"], said
+    assert "examiné — refusé" in said and any(s.startswith("terminé — refusé → quarantaine") for s in said), (
+        said
+    )
+    assert not re.search(
+        r"\b(received|assessed|done|quarantined|delivered|incomplete|rejected)\b", " ".join(said)
+    )
+    states = {json.loads(line)["state"] for line in json_lines.getvalue().splitlines()}
+    assert {"received", "assessed", "done"} <= states  # the interface of log collectors keeps its codes

@@ -129,7 +129,7 @@ def test_a_groupement_annex_carries_the_tier_once(parse, variants, bethune):
     ben = dict(bethune["signataire"])
     bethune.update(mode="groupement", beneficiaires=[ben] * 5)
     request = parse(bethune, ["2021-047-001"])
-    sheet = load_workbook(io.BytesIO(render_annex(variants["2021-047-001"], request)))["Vos besoins"]
+    sheet = load_workbook(io.BytesIO(render_annex(variants["2021-047-001"], request, DAY)))["Vos besoins"]
     rows = [[c.value for c in row] for row in sheet.iter_rows(min_row=7)]
     assert [r[7] for r in rows[:-1]] == ["—"] * 5
     assert rows[-1][5] == "Groupement de 5 à 9 bénéficiaires" and rows[-1][7] == 3500
@@ -208,7 +208,7 @@ def test_intake_reads_the_annex_total_as_the_sign_of_its_mode(
     if mode != "compte_propre":
         bethune.update(mode=mode, beneficiaires=bens)
     variant = variants["2021-047-001"]
-    data = renderer.annexes[variant.id].render(parse(bethune, [variant.id]))
+    data = renderer.annexes[variant.id].render(parse(bethune, [variant.id]), DAY)
     rows, label = annex_rows(extract(Member("annexe.xlsx", data)))
     signs = _printed(variant.tariff, label, "la ligne Total de l'annexe indique")
     assert len(rows) == count and label == (total or "Groupement de 5 à 9 bénéficiaires")
@@ -252,7 +252,7 @@ def test_the_compiled_annex_gives_openpyxls_own_bytes(parse, variants, bethune, 
         bethune.update(mode=mode, beneficiaires=entities)
     request = parse(bethune, [variant_id])
     variant = variants[variant_id]
-    assert compile_annex(variant).render(request) == render_annex(variant, request)
+    assert compile_annex(variant).render(request, DAY) == render_annex(variant, request, DAY)
 
 
 @pytest.mark.parametrize(

@@ -32,7 +32,7 @@ def test_la_poste_sirets_follow_their_own_rule(parse, bethune):
 def test_an_unknown_typology_is_refused_for_each_variant(parse, bethune):
     bethune["signataire"]["typologie"] = "hopital"
     problems = _problems(parse, bethune, ["2021-045-lot2"])
-    assert "typologie 'hopital' inconnue du tarif de 2021-045-lot2" in problems["signataire.typologie"]
+    assert "typologie « hopital » inconnue du tarif de 2021-045-lot2" in problems["signataire.typologie"]
 
 
 def test_a_negative_amount_is_refused(parse, bethune):

@@ -159,12 +159,12 @@ def test_a_deposit_the_watcher_may_not_read_is_set_aside_after_three_tries_and_t
     assert (row["status"], row["problems"]) == ("rejected", ["archive_corrupt"])
     kept = root / "outbox" / "quarantine" / row["id"]
     reason = (kept / "reason.txt").read_text(encoding="utf-8")
-    assert "3 essais en échec" in reason and "Permission denied" in reason, reason
+    assert "3 essais en échec" in reason and "accès refusé" in reason, reason
     assert "n'a pas pu être lu par csac" in (kept / "fichier-illisible.txt").read_text(encoding="utf-8")
     assert (inbox / "done" / "secret.zip").read_bytes() == data  # untouched, where the note says
     [alert] = list((root / "outbox" / "securite@resah.fr" / "new").iterdir())
     assert "archive_corrupt" in alert.read_text(encoding="utf-8")
-    said = [line for line in err.splitlines() if "secret.zip" in line and " ERROR " in line]
+    said = [line for line in err.splitlines() if "secret.zip" in line and " ERREUR " in line]
     assert len(said) <= 3, "\n".join(said)  # tries 1 and 2, then set aside: not one line per rescan
 
 
