@@ -303,7 +303,7 @@ def start(idle_minutes: float, wait: float = 60.0) -> dict:
         return {**already, "already": True}
     prepare_folder()
     log = log_path()
-    code = f"from pipeline.resident import serve_main; serve_main({float(idle_minutes)!r})"
+    code = f"from pipeline.launch import serve_main; serve_main({float(idle_minutes)!r})"
     with open(log, "ab", buffering=0) as out:
         os.chmod(log, 0o600)
         env = {k: v for k, v in os.environ.items() if k != OFF}
@@ -371,24 +371,7 @@ def prepare_folder() -> str:
 # -- the server ---------------------------------------------------------------------------------------
 
 
-def serve_main(idle_minutes: float = IDLE_MINUTES) -> None:
-    """The server process (`csac warm start` starts it). Returns only in a child that is to run a command:
-    then it runs it, and the interpreter exits as an exec'd `csac` would."""
-    order = serve(idle_minutes)
-    if order is None:
-        return
-    from . import cli
-
-    cli.out, cli.err = cli.consoles()  # this terminal and environment, not the server's
-    try:
-        cli.main()
-        code = 0
-    except SystemExit as exc:
-        code = _status_of(exc.code)
-    _leave(code)
-
-
-def _status_of(code) -> int:
+def status_of(code) -> int:
     """The exit status the interpreter gives SystemExit(code)."""
     if code is None:
         return 0
@@ -398,7 +381,7 @@ def _status_of(code) -> int:
     return 1
 
 
-def _leave(code: int) -> None:
+def leave(code: int) -> None:
     """Exit as the interpreter would (threads joined, exit handlers run, streams flushed), less its last
     teardown: freeing the objects of the server's heap one by one costs a command about 80 ms of CPU
     and doubles the pages it copies. csac closes its files and databases itself."""
@@ -415,9 +398,10 @@ def _leave(code: int) -> None:
     os._exit(code)
 
 
-def serve(idle_minutes: float) -> dict | None:
+def serve(idle_minutes: float, warm_up=lambda: None) -> dict | None:
     """Preload, listen, fork a child per command until stopped, idle, or stale; None in the server when it
-    ends, the request in a command's child."""
+    ends, the request in a command's child. `warm_up` loads the command line: the launcher's to give, as
+    this module is below it."""
     import gc
     import signal
     import socket
@@ -435,8 +419,7 @@ def serve(idle_minutes: float) -> dict | None:
     from .signature import _load_validation
 
     _load_validation()
-    preload(["pipeline.cli"])  # its consoles are made again in each child
-    _warm_caches()
+    warm_up()
     gc.freeze()  # the collector leaves what was imported alone: fewer pages copied in each child
     with _suppress(FileNotFoundError):
         os.unlink(path)  # left by a server that died (nothing answered above)
@@ -506,23 +489,6 @@ def preload(names) -> None:
         ) as exc:  # an optional one, or renamed since: the child imports what it needs
             if exc.name != name:
                 raise
-
-
-def _warm_caches() -> None:
-    """What each command would compute again, the same, that the children can inherit: the command line's
-    click commands (typer builds them at each call: 20 to 40 ms), and the variants as read and checked
-    (cached by their text, pipeline/variants.py). Nothing that opens a file for writing, a database or a
-    connection: those are the child's own."""
-    import typer.main
-
-    from . import cli
-    from .resources import Resources
-    from .variants import load_variants
-
-    built, build = typer.main.get_command(cli.app), typer.main.get_command
-    typer.main.get_command = lambda app: built if app is cli.app else build(app)  # used once in each child
-    with _suppress(Exception):  # a broken variant is the command's to report
-        load_variants(Resources.default())
 
 
 def _answer(conn, listener, state: dict, own: str, settings: dict) -> dict | None:
