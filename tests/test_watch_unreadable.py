@@ -31,6 +31,8 @@ from pipeline.journal import Journal
 from tests.test_watch import full_deposit, wait_for  # noqa: F401 (fixture)
 from tests.test_watch_poison import _zip
 
+pytestmark = pytest.mark.slow  # real watchers: make test runs them
+
 OUTCOME_WITHIN = 20.0
 GOOD_WITHIN = 5.0
 CASES = {  # mode of the deposit, mode of its form (None: no form)

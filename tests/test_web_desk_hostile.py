@@ -19,7 +19,7 @@ from tests.desk_builds import AGGLO_ID, AJACCIO_ID, BREST_ID, RENNES_ID
 from tests.test_web_desk import PASSWORD, Clerk, events, logged_in, rows
 from tests.web import site
 
-pytestmark = pytest.mark.xdist_group("desk")
+pytestmark = [pytest.mark.xdist_group("desk"), pytest.mark.slow]  # hostile: make test runs them
 regions_taken, desk, bretagne = base.regions_taken, base.desk, base.bretagne  # this module's own site
 ENGLISH = re.compile(
     r"Traceback|Bad Request|Internal Server Error|Not Found|Missing boundary|Exception|Error\b"

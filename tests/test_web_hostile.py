@@ -23,7 +23,10 @@ from pipeline.web.app import WebLimits
 from tests import builders as b
 from tests import web
 
-pytestmark = pytest.mark.xdist_group(name="web_deposit")  # beside test_web_deposit.py: one worker for both
+pytestmark = [
+    pytest.mark.xdist_group(name="web_deposit"),  # beside test_web_deposit.py: one worker for both
+    pytest.mark.slow,  # hostile: make test runs them
+]
 IDLE = 1.0  # seconds an upload may stall on the module's site
 WHOLE = 4.0  # seconds an upload may last there
 BOUNDARY = "----csac-hostile"
