@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from bench.intake import deposits  # noqa: E402
 from bench.render import machine  # noqa: E402
 from pipeline.resources import Resources  # noqa: E402
-from tests.web import Visitor, free_port  # noqa: E402
+from testkit.visitor import Visitor, free_port  # noqa: E402
 
 VERDICT = re.compile(r'<div class="verdict [^"]*" id="verdict">\s*<h1>([^<]+)</h1>')
 

@@ -17,7 +17,6 @@ import datetime as dt
 import http.cookiejar
 import random
 import re
-import socket
 import statistics
 import sys
 import tempfile
@@ -38,6 +37,7 @@ from pipeline.regions import load_regions  # noqa: E402
 from pipeline.report import Problem  # noqa: E402
 from pipeline.resources import Resources, Workspace  # noqa: E402
 from pipeline.store import JOURNAL, Store  # noqa: E402
+from testkit.visitor import free_port  # noqa: E402
 
 VARIANTS = ("2021-045-lot2", "2021-045-lot4", "2021-047-001", "2021-063-002")
 NAMES = ("Commune de", "Ville de", "Communauté de communes de", "Centre hospitalier de", "Syndicat de")
@@ -69,12 +69,6 @@ def fill(journal: Path, count: int, regions, seed: int = 14) -> None:
                 )  # fmt: skip
                 at = (today - dt.timedelta(days=rng.uniform(0, 400))).isoformat(timespec="seconds")
                 record(conn, Update(dossier), f"bench-{n:06d}", at)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def serve(state: Path, port: int):

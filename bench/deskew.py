@@ -1,7 +1,7 @@
 """Benchmark: does straightening a page fed askew help Tesseract read it?
 
 Page 1 of each variant's convention (the accord-cadre number, the lot and the SIRET are
-there), rasterised at 150, 200 and 300 dpi and turned by +3° and by −3° (tests/scans.py's
+there), rasterised at 150, 200 and 300 dpi and turned by +3° and by −3° (testkit/scans.py's
 `skew`), is read by `pipeline.ocr.read_pdf` twice: as it lies (`Limits(straighten=False)`)
 and straightened first (the projection-profile search of `pipeline.ocr.skew_angle`). Then
 csac's own classify and gather say whether the variant and the SIRET were read. The angle
@@ -28,7 +28,7 @@ from pipeline import ocr  # noqa: E402
 from pipeline.resah import load_resah  # noqa: E402
 from pipeline.resources import Resources  # noqa: E402
 from pipeline.variants import load_variants  # noqa: E402
-from tests import scans  # noqa: E402
+from testkit import scans  # noqa: E402
 
 # generous bounds: on a loaded machine a page must not come back unread for time, only be measured
 LIMITS = ocr.Limits(cpu_seconds_per_page=300, wall_seconds_per_page=600)

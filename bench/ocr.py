@@ -1,6 +1,6 @@
 """Benchmark: reading scans and phone photos of the four conventions, with OCR.
 
-The corpus is built in the run (tests/scans.py): each variant's convention, rendered by
+The corpus is built in the run (testkit/scans.py): each variant's convention, rendered by
 csac for one commune and laid out as a PDF, is rasterised at 150, 200 and 300 dpi and
 degraded (none, skew ±3°, JPEG quality 60, grey noise, a stamp over the text, a phone
 photo's perspective and light): 4 × 3 × 6 = 72 pages-sets. A pages-set is an image-only
@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.render import machine  # noqa: E402
-from pipeline import ink, ocr  # noqa: E402
+from pipeline import ink, ocr, sample  # noqa: E402
 from pipeline.classify import classify  # noqa: E402
 from pipeline.extract import Extracted  # noqa: E402
 from pipeline.facts import gather  # noqa: E402
@@ -47,8 +47,8 @@ from pipeline.resah import load_resah  # noqa: E402
 from pipeline.resources import Resources  # noqa: E402
 from pipeline.textnorm import normalise  # noqa: E402
 from pipeline.variants import load_variants  # noqa: E402
-from tests import scans  # noqa: E402
-from tests.builders import Entity, convention_pdf, make_siret, rendered  # noqa: E402
+from testkit import scans  # noqa: E402
+from testkit.documents import laid_out, make_siret, spaced  # noqa: E402
 
 OCR_DPI = 300  # what the reader renders an image-only page at (Limits.dpi)
 QUICK = {  # a reduced run: two variants, one dpi, the degradations that move the signature zone
@@ -102,11 +102,9 @@ def conventions(resources, variants, chosen: list[str]) -> dict[str, tuple[bytes
     renderer = Renderer.build(resources, [variants[v] for v in chosen])
     out = {}
     for vid in chosen:
-        entity = Entity(siret=make_siret(5100 + list(variants).index(vid)))
-        out[vid] = (
-            convention_pdf(rendered(renderer, resources, entity, vid)["convention"], "none"),
-            entity.siret,
-        )
+        number = make_siret(5100 + list(variants).index(vid))
+        signatory = sample.COMMUNE | {"siret": spaced(number)}
+        out[vid] = (laid_out(sample.package_of(renderer, resources, signatory, vid)["convention"]), number)
     return out
 
 

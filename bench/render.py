@@ -34,7 +34,6 @@ from itertools import islice
 from pathlib import Path
 
 from docxtpl import DocxTemplate
-from stdnum import luhn
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -47,17 +46,11 @@ from pipeline.render import Renderer  # noqa: E402
 from pipeline.request import parse_request  # noqa: E402
 from pipeline.resources import KINDS, Resources  # noqa: E402
 from pipeline.variants import load_variants  # noqa: E402
+from testkit.documents import make_siret as siret  # noqa: E402
 
 DAY = dt.date(2024, 3, 1)
 TYPOLOGIES = ["region", "metropole", "communaute_urbaine", "communaute_agglomeration", "communaute_communes"]
 POSTAL = ["62411", "75011", "13002", "20000", "97133", "97400", "69001", "33000", "35000", "67000"]
-
-
-def siret(n: int) -> str:
-    siren = f"2{n:07d}"
-    siren += luhn.calc_check_digit(siren)
-    body = siren + "0001"
-    return body + luhn.calc_check_digit(body)
 
 
 def write_campaign(path: Path, count: int) -> None:

@@ -36,7 +36,7 @@ from bench.render import machine  # noqa: E402
 from pipeline.accounts import Accounts  # noqa: E402
 from pipeline.regions import load_regions  # noqa: E402
 from pipeline.resources import Resources  # noqa: E402
-from tests.web import free_port  # noqa: E402
+from testkit.visitor import free_port  # noqa: E402
 
 READ_EVERY = 0.2  # seconds between two list pages: a regional team of several people at work
 

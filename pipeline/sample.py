@@ -226,13 +226,18 @@ COMMUNE = {  # a commune of 60,000: 1 000,00 € due on 2021-045 lot 2 (the soak
 }  # fmt: skip
 
 
-def signed_package(renderer, resources, signatory: dict = COMMUNE, variant_id: str = "2021-045-lot2") -> dict:
-    """What a signatory sends back: its convention as Word (`docx`), laid out as PDF and signed, and its annex."""
+def package_of(renderer, resources, signatory: dict = COMMUNE, variant_id: str = "2021-045-lot2") -> dict:
+    """The convention and annex csac renders for `signatory` on one variant, dated 2024-03-01: {kind: bytes}."""
     variant = [v for v in renderer.variants if v.id == variant_id]
     request = parse_request({"signataire": signatory, "mode": "compte_propre"}, "sample", renderer.regions,
                             resources.schema("beneficiary"), variant)  # fmt: skip
     docs = renderer.package(request, dt.date(2024, 3, 1), ("convention", "annex"))
-    docs = {d.kind: d.data for d in docs if d.variant == variant_id}
+    return {d.kind: d.data for d in docs if d.variant == variant_id}
+
+
+def signed_package(renderer, resources, signatory: dict = COMMUNE, variant_id: str = "2021-045-lot2") -> dict:
+    """What a signatory sends back: its convention as Word (`docx`), laid out as PDF and signed, and its annex."""
+    docs = package_of(renderer, resources, signatory, variant_id)
     identity = throwaway_identity("Maire", signatory["denomination"])
     convention = sign_pdf(convention_pdf(docs["convention"]), identity)
     return {"docx": docs["convention"], "convention": convention, "annex": docs["annex"]}

@@ -27,12 +27,12 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.generic import pdf_name, pdf_string
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign.fields import SigFieldSpec, append_signature_field
-from stdnum import luhn
 
 from pipeline import sample
 from pipeline.request import parse_request
 from pipeline.resah import load_resah
 from pipeline.resources import Resources
+from testkit.documents import laid_out, make_siret, spaced  # noqa: F401 (the tests' own names)
 from tests.session_builds import once
 
 RESAH = load_resah(Resources.default().resah_file)  # the orders' supplier
@@ -54,17 +54,6 @@ def identity(name: str, organisation: str = "Commune") -> sample.Identity:
 
 
 IDENTITY = identity("Maire")
-
-
-def make_siret(n: int) -> str:
-    siren = f"2{n:07d}"
-    siren += luhn.calc_check_digit(siren)
-    body = siren + "0001"
-    return body + luhn.calc_check_digit(body)
-
-
-def spaced(siret: str) -> str:
-    return f"{siret[:3]} {siret[3:6]} {siret[6:9]} {siret[9:]}"
 
 
 @dataclass
@@ -336,12 +325,7 @@ def own_sheet(
 @once
 def convention_pdf(docx: bytes, signature: str = "valid", letter_spaced: bool = True) -> bytes:
     """signature: valid, none, empty (an empty signature field) or tampered. Laid out and signed once per session."""
-    paragraphs = [sample.word_ligatures(p) for p in sample.docx_paragraphs(docx)]
-    if letter_spaced:  # the mailbox list comes out letter-spaced, as in the seed
-        paragraphs = [
-            "  ".join(" ".join(w) for w in p.split(" ")) if "@resah.fr" in p else p for p in paragraphs
-        ]
-    pdf = sample.text_pdf(paragraphs, "Convention")
+    pdf = laid_out(docx, letter_spaced)
     if signature == "empty":
         out = io.BytesIO()
         writer = IncrementalPdfFileWriter(io.BytesIO(pdf))

@@ -114,3 +114,21 @@ def test_the_command_line_holds_no_sql():
     ]
     assert "sqlite3" not in {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     assert sql == []
+
+
+def test_the_benches_import_no_test_helper():
+    """What both use lives in testkit/ (or pipeline.sample): a bench runs without pytest's session."""
+    benches = sorted((PACKAGE.parent / "bench").glob("*.py"))
+    imports = {
+        path.name: {
+            alias.name if isinstance(node, ast.Import) else node.module or ""
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(node, ast.Import | ast.ImportFrom)
+            for alias in node.names
+        }
+        for path in benches
+    }
+    assert len(benches) > 5 and "testkit.visitor" in imports["deposit_load.py"]
+    assert {
+        name: sorted(m for m in found if m.split(".")[0] == "tests") for name, found in imports.items()
+    } == {name: [] for name in imports}

@@ -11,7 +11,7 @@ from PIL import Image
 
 from pipeline import ink
 from pipeline.ocr import Word
-from tests import scans
+from testkit import scans
 from tests.builders import Entity, convention_pdf, rendered
 
 DPI = 150

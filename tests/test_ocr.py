@@ -15,9 +15,9 @@ import pytest
 
 from pipeline import ocr
 from pipeline.intake import take_in
+from testkit import scans as corpus
 from tests import builders as b
 from tests import ocr_scans as scans
-from tests import scans as corpus
 
 # Tesseract reads pages here, seconds each: make check leaves the file to make test.
 pytestmark = pytest.mark.slow

@@ -1,7 +1,7 @@
 """Photos of a document's pages make that one document: in the order of their "Page N sur M" footers,
 else of their names; never merged with a photo of another document.
 
-The photos are taken here (tests/scans.py): the convention csac renders, printed by a mairie in six
+The photos are taken here (testkit/scans.py): the convention csac renders, printed by a mairie in six
 pages (with or without the Resah's "Page N sur M" footer), signed in ink, photographed as JPEGs.
 Each page is read by Tesseract once, into a cache this module shares (about 15 pages in all).
 """
@@ -29,8 +29,9 @@ from pipeline.dossiers import Documents
 from pipeline.extract import extract
 from pipeline.intake import take_in
 from pipeline.photos import assemble
+from testkit import scans
 from tests import builders as b
-from tests import scans, session_builds
+from tests import session_builds
 from tests.ocr_scans import PATIENT
 
 # Tesseract reads pages here, seconds each: make check leaves the file to make test.

@@ -1,6 +1,6 @@
 """What counts as signed on paper: ink or a stamp in a scanned convention's signature zone, read by OCR.
 
-The scans are made here (tests/scans.py): the conventions csac renders, rasterised, signed in ink or
+The scans are made here (testkit/scans.py): the conventions csac renders, rasterised, signed in ink or
 stamped beside "Pour le signataire", or left blank, degraded as scanners and phones degrade them. Only
 the pages that matter are scanned (the signature page; page 1 when the variant must be read): a page
 costs Tesseract seconds.
@@ -22,8 +22,9 @@ from pipeline import ocr
 from pipeline.archive import Member
 from pipeline.extract import UNSIGNED_SCAN, extract
 from pipeline.intake import take_in
+from testkit import scans
 from tests import builders as b
-from tests import scans, session_builds
+from tests import session_builds
 from tests.ocr_scans import PATIENT
 
 # Tesseract reads pages here, seconds each: make check leaves the file to make test.

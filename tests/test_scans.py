@@ -8,7 +8,7 @@ import pdfplumber
 import pytest
 from PIL import Image, ImageChops
 
-from tests import scans
+from testkit import scans
 from tests.builders import Entity, convention_pdf, rendered
 
 

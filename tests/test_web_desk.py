@@ -24,8 +24,8 @@ from pipeline.config import load_config
 from pipeline.dossiers import DossierBook, EventKind
 from pipeline.intake import take_in
 from pipeline.web.app import WebLimits, create_app
+from testkit import scans
 from tests import builders as b
-from tests import scans
 from tests.desk_builds import (
     AJACCIO,
     AJACCIO_ID,
