@@ -18,7 +18,6 @@ import json
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -30,7 +29,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from . import sample
+from . import sample, store
 from .journal import Journal
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -242,9 +241,10 @@ def check(work: Path, drops: list[Drop], kills: int) -> SoakResult:
 
 def _check_dossiers(journal: Path, result: SoakResult) -> None:
     """Each finished deposit is in each dossier its report names, once."""
-    with closing(sqlite3.connect(journal)) as conn:
+    with closing(store.connect(journal)) as conn:  # read-only: the store's setup, no schema of its own
         recorded = Counter(
-            conn.execute("SELECT dossier_id, deposit_id FROM dossier_events WHERE kind = 'deposit'")
+            tuple(r)
+            for r in conn.execute("SELECT dossier_id, deposit_id FROM dossier_events WHERE kind = 'deposit'")
         )
         reports = [json.loads(r[0]) for r in conn.execute("SELECT report FROM deposits WHERE state = 'done'")]
     result.dossier_twice = [f"{d} ← {dep}" for (d, dep), n in recorded.items() if n > 1]
