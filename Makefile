@@ -70,8 +70,8 @@ check: $(STAMP)
 	$(PYTEST) -q -rs -n 2 --dist worksteal -m "not slow"
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check pipeline tests bench tools
-	$(VENV)/bin/ruff format --check pipeline tests bench tools
+	$(VENV)/bin/ruff check pipeline tests testkit bench tools
+	$(VENV)/bin/ruff format --check pipeline tests testkit bench tools
 
 bench: $(STAMP)
 	$(PY) bench/render.py
