@@ -20,6 +20,9 @@ LIGATURES = {
 }
 _LIGATURE_RE = re.compile("|".join(map(re.escape, LIGATURES)))
 _SPACES_RE = re.compile(r"[ \t\u00a0\u202f]+")
+# The combining diacritical marks NFKD leaves after a French letter, all at once (U+034F, the grapheme
+# joiner, is in the block but not combining): a regex pass instead of a test per character.
+_DIACRITICS = re.compile("[\u0300-\u034e\u0350-\u036f]+")
 
 
 def _unspace_line(line: str) -> str:
@@ -49,8 +52,10 @@ def fold(text: str) -> str:
     """For matching: no accents, case-folded, one kind of apostrophe, single spaces."""
     if text.isascii():  # the common case, words and labels: nothing to decompose or strip
         return " ".join(text.casefold().split())
-    decomposed = unicodedata.normalize("NFKD", text)
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    bare = _DIACRITICS.sub("", unicodedata.normalize("NFKD", text))
+    if not bare.isascii():  # other marks, looked for among the distinct characters left (a few dozen)
+        marks = {ord(c): None for c in set(bare) if unicodedata.combining(c)}
+        bare = bare.translate(marks) if marks else bare
     bare = bare.replace("\u2019", "'").replace("\u2018", "'").casefold()
     return " ".join(bare.split())
 
