@@ -27,6 +27,7 @@ from pathlib import Path
 
 from .report import Problem, Role
 from .store import JOURNAL, Store, now
+from .textnorm import fold
 
 
 class DossierStatus(StrEnum):
@@ -182,7 +183,7 @@ class Query:
     region: str | None = None  # the region's name, as intake records it
     status: DossierStatus | None = None
     siret: str | None = None
-    text: str | None = None  # in the signatory's name, the SIRET and the id
+    text: str | None = None  # in the signatory's name (accents and capitals aside), the SIRET and the id
     review: bool | None = None  # under review ("à vérifier"), or not
     variant: str | None = None
     opened_before: str | None = None  # ISO 8601: opened before then (an age in days, as the desk asks)
@@ -206,9 +207,9 @@ class Query:
             args += [self.siret_prefix, self.siret_prefix + ":"]  # ":" sorts right after "9"
         if self.text:
             where.append(
-                "(signatory LIKE ? ESCAPE '\\' OR siret LIKE ? ESCAPE '\\' OR id LIKE ? ESCAPE '\\')"
+                "(fold(signatory) LIKE ? ESCAPE '\\' OR siret LIKE ? ESCAPE '\\' OR id LIKE ? ESCAPE '\\')"
             )
-            args += [_like(self.text)] * 3
+            args += [_like(fold(self.text)), _like(self.text), _like(self.text)]
         return (" WHERE " + " AND ".join(where) if where else ""), args
 
 
