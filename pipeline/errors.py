@@ -72,5 +72,5 @@ class ArgumentError(CsacError):
     exit_code = ExitCode.bad_args
 
 
-class UnknownVariantError(CsacError):
-    exit_code = ExitCode.input_file
+class UnknownVariantError(ArgumentError):
+    """A variant id typed on the command line that no variant file defines: a bad argument, like a region."""

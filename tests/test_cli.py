@@ -95,11 +95,11 @@ def test_all_domain_errors_are_listed_together(tmp_path):
 
 
 @pytest.mark.slow  # a real csac process
-def test_an_unknown_variant_exits_2(tmp_path):
+def test_an_unknown_variant_exits_1_as_a_bad_argument(tmp_path):
     beneficiary = tmp_path / "b.yaml"
     beneficiary.write_text(yaml.safe_dump(BETHUNE, allow_unicode=True), encoding="utf-8")
     result = run_csac("render", "2021-045-lot9", "-b", str(beneficiary), "-o", str(tmp_path / "out"))
-    assert result.returncode == 2 and "2021-045-lot9" in result.stderr
+    assert result.returncode == 1 and "2021-045-lot9" in result.stderr and "Utilisation" in result.stderr
     assert not (tmp_path / "out").exists()
 
 

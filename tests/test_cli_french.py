@@ -64,7 +64,7 @@ def refused(result, code: ExitCode, *fragments: str) -> bool:
         (["intake", "absent.zip"], ExitCode.bad_args, "fichier introuvable : « absent.zip »"),
         (["status", "--region", "Atlantide"], ExitCode.bad_args, "Atlantide"),
         (["render", "2021-063-002", "-b", "absent.yaml"], ExitCode.input_file, "fichier introuvable"),
-        (["render", "2021-063-009", "-b", str(BENEFICIARY)], ExitCode.input_file, "2021-063-009"),
+        (["render", "2021-063-009", "-b", str(BENEFICIARY)], ExitCode.bad_args, "2021-063-009"),
     ],
     ids=["usage error", "unknown region", "unreadable file", "unknown variant"],
 )
