@@ -35,6 +35,7 @@ class Account:
     region: str  # a region's id, or HEAD_OFFICE
     active: bool = True
     created_at: str = ""
+    session_epoch: int = 0  # a session is the account's only while it carries this number (end_sessions)
 
     @property
     def head_office(self) -> bool:
@@ -42,7 +43,7 @@ class Account:
 
     @classmethod
     def of_row(cls, row: sqlite3.Row) -> Account:
-        return cls(row["name"], row["region"], bool(row["active"]), row["created_at"])
+        return cls(row["name"], row["region"], bool(row["active"]), row["created_at"], row["session_epoch"])
 
 
 MIN_DISTINCT = 5  # different characters in a password: "aaaaaaaaaaaa" is long, not secret
@@ -138,6 +139,15 @@ class Accounts:
                 "UPDATE accounts SET active = 0, updated_at = ? WHERE name = ?", (now(), row["name"])
             )
         return self.get(row["name"])
+
+    def end_sessions(self, name: str) -> None:
+        """Every session of the account ends, in every browser and every copy of its cookie: at logout. The
+        session lives in a signed cookie, which the server cannot take back; this number it can."""
+        with self._store.transaction() as conn:
+            conn.execute(
+                "UPDATE accounts SET session_epoch = session_epoch + 1, updated_at = ? WHERE name = ?",
+                (now(), name),
+            )
 
     def get(self, name: str) -> Account | None:
         with closing(self._store.connect()) as conn:

@@ -369,7 +369,13 @@ def journal_v5(conn: sqlite3.Connection) -> None:
     run(conn, JOURNAL_V5)
 
 
-JOURNAL = Schema("le journal", (journal_v1, journal_v2, journal_v3, journal_v4, journal_v5))
+def journal_v6(conn: sqlite3.Connection) -> None:
+    """Logging out ends the account's sessions everywhere, a copied cookie included: a session carries the
+    account's epoch from its login, and logging out moves the epoch on (pipeline/web/desk.py)."""
+    add_columns(conn, "accounts", {"session_epoch": "INTEGER NOT NULL DEFAULT 0"})
+
+
+JOURNAL = Schema("le journal", (journal_v1, journal_v2, journal_v3, journal_v4, journal_v5, journal_v6))
 
 
 # -- the register of signatories ----------------------------------------------------------------

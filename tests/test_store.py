@@ -205,7 +205,8 @@ def test_an_empty_file_is_given_every_table_of_the_journal_and_its_version(tmp_p
         "accounts", "attempts", "chores", "delivered", "deposits", "dossier_documents", "dossier_events",
         "dossiers", "events", "messages", "sqlite_sequence",
     ]  # fmt: skip
-    assert version(path) == JOURNAL.version == 5
+    assert version(path) == JOURNAL.version == 6
+    assert "session_epoch" in {r[1] for r in query(path, "PRAGMA table_info(accounts)")}
 
 
 def test_an_empty_file_is_given_the_register_table_and_its_version(tmp_path):
@@ -338,6 +339,30 @@ def test_a_journal_at_version_4_is_given_the_desk_accounts_and_list_indexes_and_
     indexes = {r[1] for r in query(path, "PRAGMA index_list(dossiers)")}
     assert {"dossiers_region", "dossiers_opened"} <= indexes
     assert {t: r for t, r in rows(path).items() if t != "accounts"} == before
+
+
+def test_a_journal_at_version_5_gives_its_accounts_a_session_epoch_and_keeps_them(tmp_path):
+    """The desk's journal (version 5), opened by the csac whose logout ends copied sessions (6): each
+    account keeps its name, region and password, at epoch 0, and still logs in."""
+    from argon2 import PasswordHasher
+
+    from pipeline.accounts import Accounts
+
+    path = tmp_path / "var" / "journal.sqlite"
+    Store(path, Schema("journal", JOURNAL.migrations[:5]))
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    account = ("INSERT INTO accounts (name, region, password, created_at, updated_at) VALUES ('marie.durand', "
+               f"'bretagne', '{cheap.hash('un mot de passe sûr')}', '2026-11-02', '2026-11-02');")  # fmt: skip
+    written(path, TODAY_ROWS + account)
+    before = rows(path)
+    accounts = Accounts(path, cheap)
+    assert version(path) == JOURNAL.version
+    assert accounts.verify("marie.durand", "un mot de passe sûr").session_epoch == 0
+    assert {t: r for t, r in rows(path).items() if t != "accounts"} == {
+        t: r for t, r in before.items() if t != "accounts"
+    }
+    accounts.end_sessions("marie.durand")
+    assert accounts.get("marie.durand").session_epoch == 1
 
 
 def test_a_later_version_is_applied_to_a_journal_at_an_earlier_version(tmp_path):

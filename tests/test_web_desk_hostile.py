@@ -413,21 +413,28 @@ def test_content_disposition_is_one_ascii_header_line_for_any_file_name(name):
     assert '"' not in fallback and "\\" not in fallback
 
 
-def test_a_cookie_copied_before_logout_works_until_the_account_is_disabled_as_the_readme_says(desk):
-    """The documented limitation (README « Le bureau régional »): the session lives in the cookie; logging
-    out empties the browser's, a copy stays valid for its day; disabling the account ends every copy."""
+@pytest.mark.parametrize("ended_by", ["logout", "logout elsewhere", "disabled"])
+def test_a_cookie_copied_before_logout_or_disabling_is_out_and_its_buttons_do_nothing(desk, ended_by):
+    """The session lives in a signed cookie; the account's session epoch, moved on at logout, takes every
+    copy back: the thief's, and another browser's of the same account (logging out ends them all)."""
     from pipeline.accounts import Accounts
 
-    Accounts(desk.workspace.journal, base.CHEAP).add("interimaire", "bretagne", PASSWORD)
-    clerk = logged_in(desk, "interimaire")
+    name = f"interimaire-{ended_by.replace(' ', '-')}"
+    Accounts(desk.workspace.journal, base.CHEAP).add(name, "bretagne", PASSWORD)
+    clerk, elsewhere = logged_in(desk, name), logged_in(desk, name)
     token, copied = clerk.page_token("/bureau"), cookie_of(clerk)
-    clerk.post("/bureau/deconnexion", {})
     thief = Clerk(desk.url)
-    assert thief.open("/bureau", headers={"Cookie": copied})[2].endswith("/bureau")  # still in: documented
-    Accounts(desk.workspace.journal).disable("interimaire")
+    assert thief.open("/bureau", headers={"Cookie": copied})[2].endswith("/bureau")  # the copy works, until…
+    if ended_by == "disabled":
+        Accounts(desk.workspace.journal).disable(name)
+    else:
+        (clerk if ended_by == "logout" else elsewhere).post("/bureau/deconnexion", {})
     before = all_events(desk)
     assert thief.open("/bureau", headers={"Cookie": copied})[2].endswith("/bureau/connexion")
     for act, fields in (("accepter", {"note": "vu"}), ("refuser", {"motif": "non"}), ("renvoyer-avis", {})):
         body = urllib.parse.urlencode({"csrf_token": token} | fields).encode()
         thief.open(f"/bureau/dossiers/{BREST_ID}/{act}", body, {"Cookie": copied})
     assert all_events(desk) == before
+    assert elsewhere.open("/bureau")[2].endswith("/bureau/connexion")  # every session of the account ended
+    if ended_by != "disabled":  # and a new login is in again
+        assert logged_in(desk, name).open("/bureau")[2].endswith("/bureau")

@@ -44,6 +44,7 @@ from .throttle import Throttle
 PREFIX = "/bureau"
 LOGIN = f"{PREFIX}/connexion"
 ACCOUNT = "account"  # the session's key for the logged-in account's name
+EPOCH = "epoch"  # the account's session epoch at login: its logout moves it on, and this session is out
 FLASH = "flash"  # the session's key for what the last action did, shown once
 BAD_LOGIN = "Nom de compte ou mot de passe incorrect."
 TOO_MANY = "Trop de tentatives de connexion : patientez une minute avant de réessayer."
@@ -102,10 +103,12 @@ def _desk(settings: WebSettings) -> Desk:
 
 
 def _account(desk: Desk, request: Request) -> Account | None:
-    """The session's account, read again: a disabled or deleted one is logged out."""
+    """The session's account, read again: a disabled or deleted one is logged out, and so is a session
+    from before the account's last logout (a copy of its cookie)."""
     name = request.session.get(ACCOUNT)
     found = Accounts(desk.journal).get(name) if isinstance(name, str) else None
-    return found if found and found.active else None
+    current = found is not None and request.session.get(EPOCH) == found.session_epoch
+    return found if current and found.active else None
 
 
 async def _scope(desk: Desk, request: Request) -> caseload.Scope:
@@ -143,12 +146,18 @@ async def login(desk: Desk, request: Request) -> Response:
         return page(request, "desk_login.html", 401, PRIVATE, error=BAD_LOGIN, name=name)
     request.session.clear()
     request.session[ACCOUNT] = account.name
+    request.session[EPOCH] = account.session_epoch
     csrf.token(request)
     return RedirectResponse(PREFIX, 303)
 
 
 async def logout(desk: Desk, request: Request) -> Response:
+    """The account's sessions end everywhere (this one, another browser's, a copied cookie), then this
+    browser's is emptied."""
     await csrf.require_form(request)
+    account = await run_in_threadpool(_account, desk, request)
+    if account is not None:
+        await run_in_threadpool(Accounts(desk.journal).end_sessions, account.name)
     request.session.clear()
     return RedirectResponse(LOGIN, 303)
 
