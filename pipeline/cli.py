@@ -42,9 +42,9 @@ app = FrenchTyper(
 def consoles() -> tuple[Console, Console]:
     """Standard output and error as rich writes them; a Console reads the terminal and the environment
     (COLUMNS, NO_COLOR...) when made: the resident server's children make theirs again."""
-    return Console(soft_wrap=True), Console(
-        stderr=True, soft_wrap=True
-    )  # a line is never cut: scripts read it
+    # a line is never cut: scripts read it; ":smile:" in a name stays as typed (and rich's emoji table,
+    # 4 ms to load, is never loaded)
+    return Console(soft_wrap=True, emoji=False), Console(stderr=True, soft_wrap=True, emoji=False)
 
 
 out, err = consoles()
@@ -181,11 +181,13 @@ def render_cmd(
         out.print_json(json.dumps([d.manifest_entry() for d in done.documents], ensure_ascii=False))
         return
     request = done.request
-    table = Table(title=f"{request.signatory.entity.name} → {request.region.name} ({request.region.mailbox})")
+    table = Table(
+        title=_plain(f"{request.signatory.entity.name} → {request.region.name} ({request.region.mailbox})")
+    )
     for col in ("document", "variante", "fichier", "sha256"):
         table.add_column(col, overflow="fold")
     for d in done.documents:
-        table.add_row(KIND_FR[d.kind], d.variant or "—", str(done.out / d.relpath), d.sha256[:12])
+        table.add_row(*map(_plain, (KIND_FR[d.kind], d.variant, done.out / d.relpath, d.sha256[:12])))
     out.print(table)
 
 
@@ -244,9 +246,11 @@ def render_batch_cmd(
         f"{result.files} fichier(s) écrit(s) par {result.workers} processus ; manifeste : {result.manifest}"
     )
     for failure in result.failures:
-        err.print(f"[red]ligne {failure.number}[/red] {failure.label} :")
+        err.print(
+            Text.assemble((f"ligne {failure.number}", "red"), f" {failure.label} :")
+        )  # no markup from rows
         for problem in failure.problems:
-            err.print(f"    - {problem}")
+            err.print(_plain(f"    - {problem}"))
     if result.failures:
         err.print(
             f"[red]{len(result.failures)} ligne(s) refusée(s) sur {result.rows}[/red] — corrigez-les et relancez."
@@ -303,10 +307,13 @@ def _print_report(report) -> None:
         if report.review
         else {"complete": "green", "incomplete": "yellow", "rejected": "red"}[report.status]
     )
-    out.print(f"[{colour}]{state_fr(report)}[/{colour}] {report.deposit_id} — {report.file}")
+    out.print(
+        Text.assemble((state_fr(report), colour), f" {report.deposit_id} — {report.file}")
+    )  # a file name
     out.print(
         f"  convention : {report.variant or (f'{len(report.dossiers)} conventions' if report.dossiers else '—')}"
-        f" — SIRET : {report.siret or '—'} — région : {report.region or '—'} ({report.mailbox or '—'})"
+        f" — SIRET : {report.siret or '—'} — région : {report.region or '—'} ({report.mailbox or '—'})",
+        markup=False,
     )
     for doc in report.documents:
         out.print(f"  {ROLE_FR[doc.role]:<24} {doc.name}", markup=False)
@@ -315,11 +322,11 @@ def _print_report(report) -> None:
     for warning in report.warnings:
         out.print(Text.assemble("  ", (REVIEW_FR, "yellow"), " ", warning.message))  # no markup from a form
     for problem in report.problems:
-        out.print(f"  [{colour}]{problem.code}[/{colour}] {problem.message}")
+        out.print(Text.assemble("  ", (problem.code, colour), f" {problem.message}"))  # it quotes the deposit
     for d in report.dossiers:
         state = REVIEW_FR if d.review else DOSSIER_FR[d.status]
-        out.print(f"  dossier {d.dossier_id} : {state} (dépôts : {', '.join(d.deposits)})")
-    out.print(f"  remis à : {', '.join(report.delivered_to) or '—'}")
+        out.print(f"  dossier {d.dossier_id} : {state} (dépôts : {', '.join(d.deposits)})", markup=False)
+    out.print(f"  remis à : {', '.join(report.delivered_to) or '—'}", markup=False)
 
 
 def _ocr_hint(report) -> list[str]:
@@ -511,7 +518,9 @@ def config_check_cmd(
     if config.redirect:
         out.print(f"  [yellow]répétition : tous les messages vont à {config.redirect}[/yellow]")
     if check.failure:
-        err.print(f"[red]connexion au relais impossible[/red] : {check.failure}")
+        err.print(
+            Text.assemble(("connexion au relais impossible", "red"), f" : {check.failure}")
+        )  # the relay's words
         raise typer.Exit(ExitCode.file_access_error)
     if check.connection:
         out.print(f"  connexion : {check.connection}")
@@ -636,7 +645,11 @@ def remind_cmd(
     for d in run.unreachable:
         out.print(f"  [yellow]{d.id} : aucune adresse du déposant, pas de relance[/yellow]")
     for d, why in run.failed:
-        err.print(f"  [red]{d.id} : relance impossible[/red] ({why}) ; nouvel essai à la prochaine relance")
+        err.print(
+            Text.assemble(
+                (f"  {d.id} : relance impossible", "red"), f" ({why}) ; nouvel essai à la prochaine relance"
+            )
+        )
     if run.failed:
         raise typer.Exit(ExitCode.file_access_error)
 

@@ -155,7 +155,7 @@ def test_a_deposit_taken_in_through_the_server_is_taken_in_as_in_its_own_process
 
 @pytest.mark.parametrize(
     ("args", "code"),
-    [(["variants", "--json"], 0), (["variants", "--inconnue"], 1), (["render", "nope", "-b", EXAMPLES / "beneficiaire.yaml"], 2)],
+    [(["variants", "--json"], 0), (["variants", "--inconnue"], 1), (["render", "2021-045-lot2", "-b", "absent.yaml"], 2)],
     ids=["ok", "bad-argument", "bad-input"],
 )  # fmt: skip
 def test_exit_codes_and_both_streams_pass_through(warm, args, code, tmp_path):

@@ -1,0 +1,72 @@
+"""What depositors and signatories write is printed as they wrote it: a name or a file name with square
+brackets or colons is text, not rich markup or an emoji code. "[/]" in a name used to stop `csac render`
+with an internal error once its files were written, and ":smile:" came out as an emoji.
+
+Each command runs in this process (typer's CliRunner) in a fresh folder, over real files.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+from testkit.documents import make_siret
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+runner = CliRunner(env={"COLUMNS": "1000"})
+
+WRITTEN = ["Commune [/] de Gras", "Ville de [bold]Vire[/bold]", "Bourg :smile: et :thumbs_up:", "Mairie [red",
+           "Syndicat \\[x] des eaux", "[link=https://exemple.invalid]Clic[/link]"]  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def fresh_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for var in [v for v in __import__("os").environ if v.startswith("CSAC_") and v != "CSAC_HOME"]:
+        monkeypatch.delenv(var)
+
+
+def csac(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.mark.parametrize("name", WRITTEN)
+def test_a_signatory_name_is_printed_as_written_by_render(name):
+    data = yaml.safe_load((EXAMPLES / "beneficiaire.yaml").read_text(encoding="utf-8"))
+    data["signataire"]["denomination"] = name
+    Path("b.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    result = csac("render", "2021-063-002", "-b", "b.yaml", "-o", "sortie")
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert f"{name} → Hauts-de-France" in result.stdout
+
+
+@pytest.mark.parametrize("name", WRITTEN)
+def test_a_deposit_file_name_is_printed_as_written_by_intake(name):
+    deposit = Path(f"{name.replace('/', '-')}.zip")
+    with zipfile.ZipFile(deposit, "w") as archive:
+        archive.writestr("note.txt", "rien de signé")
+    result = csac("intake", deposit, "--outbox", "sortie", "--state", "etat")
+    assert "erreur interne" not in result.output, result.output
+    assert deposit.name in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("name", WRITTEN)
+def test_a_refused_campaign_row_is_named_as_written_by_render_batch(name):
+    Path("c.csv").write_text(
+        "denomination;siret;typologie;population;adresse;code_postal;ville;montant_maximum\n"
+        f"{name};{make_siret(91)};commune;5000;1 rue Haute;62000;ARRAS;1000\n"
+        f"{name} bis;123;commune;5000;1 rue Haute;62000;ARRAS;1000\n",
+        encoding="utf-8",
+    )
+    result = csac(
+        "render-batch", "c.csv", "--variants", "2021-063-002", "--documents", "convention", "-o", "s"
+    )
+    assert "erreur interne" not in result.output, result.output
+    assert (
+        f"{name} bis" in result.stderr and "ligne 3 " in result.stderr
+    )  # the header is line 1, result.stderr
