@@ -970,17 +970,27 @@ def dossier_accept_cmd(
         config_file=ctx.obj, dossier=dossier, by=by, note=note, outbox=outbox, state=state
     )
     done = api.accept_dossier(options)
-    if done.resumed:
-        from .casefile import french_time
-
-        out.print(_plain(f"l'acceptation enregistrée le {french_time(done.event.at)} par {done.event.by} "
-                         "n'avait pas été envoyée à la région : elle l'est maintenant"))  # fmt: skip
-    else:
-        out.print(_plain(f"dossier {done.dossier.id} accepté par {done.event.by}"))
+    _said_decided(
+        done,
+        "l'acceptation enregistrée",
+        "n'avait pas été envoyée à la région : elle l'est maintenant",
+        "accepté",
+    )
     if done.message_id:
         out.print(_plain(f"dossier envoyé en entier à {done.dossier.mailbox}"))
     elif done.withheld:
         err.print(Text(done.withheld, style="yellow"))
+
+
+def _said_decided(done, recorded: str, unsent: str, verb: str) -> None:
+    """What a decision did: made now, or recorded before an interruption and only its message sent now."""
+    if done.resumed:
+        from .casefile import french_time
+
+        said = f"{recorded} le {french_time(done.event.at)} par {done.event.by} {unsent}"
+    else:
+        said = f"dossier {done.dossier.id} {verb} par {done.event.by}"
+    out.print(_plain(said))
 
 
 @dossier_app.command("refuse")
@@ -1005,13 +1015,8 @@ def dossier_refuse_cmd(
         config_file=ctx.obj, dossier=dossier, by=by, reason=reason, outbox=outbox, state=state
     )
     done = api.refuse_dossier(options)
-    if done.resumed:
-        from .casefile import french_time
-
-        out.print(_plain(f"le refus enregistré le {french_time(done.event.at)} par {done.event.by} "
-                         f"(motif : {done.event.detail}) n'avait pas été envoyé : il l'est maintenant"))  # fmt: skip
-    else:
-        out.print(_plain(f"dossier {done.dossier.id} refusé par {done.event.by}"))
+    unsent = f"(motif : {done.event.detail}) n'avait pas été envoyé : il l'est maintenant"
+    _said_decided(done, "le refus enregistré", unsent, "refusé")
     if not done.sent_to:
         err.print(
             "[yellow]personne n'a pu être prévenu : ni adresse du déposant ni boîte régionale connues[/yellow]"
