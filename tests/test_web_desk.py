@@ -312,7 +312,9 @@ def test_a_disabled_account_is_logged_out_at_its_next_page(desk):
 
 
 def test_logout_ends_the_session(desk):
-    clerk = logged_in(desk, "marie.durand")
+    """An account of its own: logging out ends every session of the account, the module's `bretagne` too."""
+    Accounts(desk.workspace.journal, CHEAP).add("sortant", "bretagne", PASSWORD)
+    clerk = logged_in(desk, "sortant")
     clerk.post("/bureau/deconnexion", {})
     assert clerk.open("/bureau")[2] == f"{desk.url}/bureau/connexion"
 
