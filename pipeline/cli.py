@@ -243,7 +243,8 @@ def render_batch_cmd(
         task = progress.add_task("signataires", total=None)
         result = api.render_campaign(options, lambda n, total: progress.update(task, total=total, advance=n))
     out.print(
-        f"{result.files} fichier(s) écrit(s) par {result.workers} processus ; manifeste : {result.manifest}"
+        f"{result.files} fichier(s) écrit(s) par {result.workers} processus ; manifeste : {result.manifest}",
+        markup=False,  # a folder's name
     )
     for failure in result.failures:
         err.print(
@@ -481,7 +482,7 @@ def sample_deposit_cmd(
         config_file=ctx.obj, beneficiary=beneficiary, variant=variant, out=out_zip, email=email
     )
     deposit, form = api.sample_deposit(options)
-    out.print(f"dépôt d'exemple : {deposit} (formulaire : {form})")
+    out.print(f"dépôt d'exemple : {deposit} (formulaire : {form})", markup=False)
 
 
 config_app = FrenchTyper(
@@ -507,10 +508,11 @@ def config_check_cmd(
     """
     check = api.check_config(api.CheckOptions(config_file=ctx.obj, connect=connect))
     config, ws = check.config, check.config.workspace
-    out.print(f"configuration : {config.source}")
-    out.print(f"  dossiers : entrée {ws.inbox}, sortie {ws.outbox}, état {ws.state}")
+    out.print(f"configuration : {config.source}", markup=False)  # file and folder names
+    out.print(f"  dossiers : entrée {ws.inbox}, sortie {ws.outbox}, état {ws.state}", markup=False)
     out.print(
-        f"  relais SMTP : {config.relay.describe() if config.relay else 'aucun (Maildir dans le dossier de sortie)'}"
+        f"  relais SMTP : {config.relay.describe() if config.relay else 'aucun (Maildir dans le dossier de sortie)'}",
+        markup=False,
     )
     out.print(
         f"  relances : après {config.reminder_days} jours sans régularisation, puis tous les {config.reminder_days} jours"
@@ -523,7 +525,7 @@ def config_check_cmd(
         )  # the relay's words
         raise typer.Exit(ExitCode.file_access_error)
     if check.connection:
-        out.print(f"  connexion : {check.connection}")
+        out.print(f"  connexion : {check.connection}", markup=False)  # the relay's words
     out.print("[green]configuration valide[/green]")
 
 

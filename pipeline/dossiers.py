@@ -27,7 +27,7 @@ from pathlib import Path
 
 from .report import Problem, Role
 from .store import JOURNAL, Store, now
-from .textnorm import fold
+from .textnorm import search_fold
 
 
 class DossierStatus(StrEnum):
@@ -207,9 +207,9 @@ class Query:
             args += [self.siret_prefix, self.siret_prefix + ":"]  # ":" sorts right after "9"
         if self.text:
             where.append(
-                "(fold(signatory) LIKE ? ESCAPE '\\' OR siret LIKE ? ESCAPE '\\' OR id LIKE ? ESCAPE '\\')"
+                "(search_fold(signatory) LIKE ? ESCAPE '\\' OR siret LIKE ? ESCAPE '\\' OR id LIKE ? ESCAPE '\\')"
             )
-            args += [_like(fold(self.text)), _like(self.text), _like(self.text)]
+            args += [_like(search_fold(self.text)), _like(self.text), _like(self.text)]
         return (" WHERE " + " AND ".join(where) if where else ""), args
 
 

@@ -25,7 +25,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from .errors import CsacError, ExitCode
-from .textnorm import fold
+from .textnorm import search_fold
 
 BUSY_SECONDS = 30  # how long a statement waits for another process's write
 SETUP_SECONDS = 30  # how long a new handle waits for another process setting the file up
@@ -106,14 +106,14 @@ def connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, timeout=BUSY_SECONDS, isolation_level=None)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA foreign_keys = ON")
-    # fold(): a search typed without accents or capitals finds the names written with them ("orleans"
-    # finds "Orléans"), as SQLite's own LIKE only ignores the case of ASCII letters
-    conn.create_function("fold", 1, _fold_or_null, deterministic=True)
+    # search_fold(): a search typed without accents or capitals finds the names written with them
+    # ("orleans" finds "Orléans", "coeur" finds "Cœur"), as SQLite's own LIKE only ignores ASCII case
+    conn.create_function("search_fold", 1, _fold_or_null, deterministic=True)
     return conn
 
 
 def _fold_or_null(text):
-    return fold(text) if isinstance(text, str) else text
+    return search_fold(text) if isinstance(text, str) else text
 
 
 @contextmanager

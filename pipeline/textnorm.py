@@ -60,6 +60,12 @@ def fold(text: str) -> str:
     return " ".join(bare.split())
 
 
+def search_fold(text: str) -> str:
+    """For a search box: fold, and œ, æ as French keyboards type them ("coeur" finds "Cœur", "œuvre"
+    finds "Oeuvre")."""
+    return fold(text).replace("œ", "oe").replace("æ", "ae")  # what fold leaves of Œ, œ, Æ, æ
+
+
 def key(text: str) -> str:
     """Letters and digits only: survives letter-spacing and line breaks."""
     return "".join(c for c in fold(text) if c.isalnum())

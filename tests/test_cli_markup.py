@@ -70,3 +70,63 @@ def test_a_refused_campaign_row_is_named_as_written_by_render_batch(name):
     assert (
         f"{name} bis" in result.stderr and "ligne 3 " in result.stderr
     )  # the header is line 1, result.stderr
+
+
+# -- file names given on the command line, and the relay's words ---------------------------------------
+
+FOLDER = "dossier [/] :smile:"  # a folder a clerk may name so (brackets, colons); "[/]" stopped csac
+
+
+def test_render_batch_names_its_manifest_in_a_folder_named_with_brackets():
+    Path("c.csv").write_text(
+        "denomination;siret;typologie;population;adresse;code_postal;ville;montant_maximum\n"
+        f"Ville de Vire;{make_siret(92)};commune;5000;1 rue Haute;62000;ARRAS;1000\n",
+        encoding="utf-8",
+    )
+    result = csac(
+        "render-batch", "c.csv", "--variants", "2021-063-002", "--documents", "convention", "-o", FOLDER
+    )
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert f"manifeste : {Path(FOLDER) / 'manifest.json'}" in result.stdout, result.stdout
+
+
+def test_sample_deposit_names_its_files_in_a_folder_named_with_brackets():
+    result = csac("sample-deposit", "-b", EXAMPLES / "beneficiaire.yaml", "-o", Path(FOLDER) / "depot.zip")
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert f"{Path(FOLDER) / 'depot.zip'}" in result.stdout, result.stdout
+
+
+def test_config_check_names_a_configuration_and_folders_named_with_brackets():
+    Path(FOLDER).mkdir(parents=True)  # "[/]" makes it two folders: "dossier [" and "] :smile:"
+    config = Path(FOLDER) / "csac.yaml"
+    config.write_text(f"paths: {{inbox: '{FOLDER}/entree', outbox: sortie, state: etat}}\n", encoding="utf-8")
+    result = csac("--config", config, "config", "check")
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert f"configuration : {config}" in result.stdout and f"entrée {FOLDER}/entree" in result.stdout
+
+
+class _Answers:
+    """A relay whose answer to NOOP quotes what it likes (its words are not csac's)."""
+
+    async def handle_NOOP(self, server, session, envelope, arg):
+        return "250 2.0.0 Ok [/] :smile: [bold]relais[/bold]"
+
+
+def test_config_check_connect_prints_the_relays_answer_as_it_said_it():
+    from aiosmtpd.controller import Controller
+
+    from tests.test_smtp import free_port
+
+    port = free_port()
+    relay = Controller(_Answers(), hostname="127.0.0.1", port=port)
+    relay.start()
+    try:
+        Path("relais.yaml").write_text(
+            f"smtp: {{host: 127.0.0.1, port: {port}, security: none, sender: csac@resah.fr, timeout: 5}}\n",
+            encoding="utf-8",
+        )
+        result = csac("--config", "relais.yaml", "config", "check", "--connect")
+    finally:
+        relay.stop()
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert "250 2.0.0 Ok [/] :smile: [bold]relais[/bold]" in result.stdout, result.stdout

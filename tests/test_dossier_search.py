@@ -23,6 +23,7 @@ NAMES = {
     "oeuvre": "Œuvre hospitalière de Saint-Étienne",
     "plain": "Ville de Rennes",
     "percent": "Syndicat 50% eau_potable",
+    "coeur": "Association Coeur de Lætitia",
 }
 TODAY = dt.date.today()
 
@@ -57,6 +58,13 @@ def test_a_name_is_found_without_its_accents_capitals_or_curly_apostrophe(journa
 @pytest.mark.parametrize("typed", ["communaute", "COMMUNAUTÉ de communes", "saint-etienne", "œuvre", "ŒUVRE"])
 def test_accented_words_anywhere_in_the_name_are_found(journal, typed):
     assert len(found(journal, typed)) == 1
+
+
+@pytest.mark.parametrize("typed", ["oeuvre", "OEUVRE hospitalière", "Œuvre", "cœur", "lætitia", "LAETITIA"])
+def test_the_ligatures_oe_and_ae_are_found_as_french_keyboards_type_them(journal, typed):
+    """œ and æ are letters of their own to NFKD (fold keeps them), but an AZERTY keyboard has neither:
+    "oeuvre" is how a clerk types « Œuvre », and a name may be recorded either way."""
+    assert len(found(journal, typed)) == 1, typed
 
 
 def test_a_name_written_without_accents_is_found_by_a_search_typed_with_them(journal):
