@@ -49,6 +49,18 @@ def consoles() -> tuple[Console, Console]:
 
 out, err = consoles()
 
+
+def _readable(value: str | None) -> str | None:
+    """A text typed on a terminal that does not send UTF-8 (a Latin-1 « é ») arrives with bytes Python
+    could not decode: said here, rather than an internal error where the journal stores or searches it."""
+    if isinstance(value, str) and any("\udc80" <= c <= "\udcff" for c in value):
+        raise typer.BadParameter(
+            "des caractères n'ont pu être lus : le terminal n'envoie pas de l'UTF-8 (réglez-le, par exemple "
+            "LANG=fr_FR.UTF-8), puis retapez le texte"
+        )
+    return value
+
+
 DateOpt = Annotated[
     dt.datetime | None,
     typer.Option(
@@ -345,6 +357,7 @@ RegionOpt = Annotated[
         "--region",
         help="Région : son nom, son identifiant ou sa boîte aux lettres, sans souci des majuscules, accents "
         "ni tirets (« hauts de france »), ou `triage`.",
+        callback=_readable,
     ),
 ]
 
@@ -430,6 +443,7 @@ def status_cmd(
             "--search",
             help="Texte cherché dans l'organisation, le nom du fichier, le numéro du dépôt et celui du dossier "
             "(sans souci des majuscules ni des accents).",
+            callback=_readable,
         ),
     ] = None,
     status: Annotated[
@@ -779,7 +793,11 @@ app.add_typer(dossier_app, name="dossier")
 DossierArg = Annotated[
     str, typer.Argument(metavar="DOSSIER", help="Numéro du dossier, tel que `csac dossier list` l'affiche.")
 ]
-ByOpt = Annotated[str, typer.Option("--by", help="Votre nom : il est journalisé avec la décision.")]
+
+
+ByOpt = Annotated[
+    str, typer.Option("--by", help="Votre nom : il est journalisé avec la décision.", callback=_readable)
+]
 
 
 def _plain(value: object) -> Text:
@@ -816,7 +834,9 @@ def dossier_list_cmd(
     search: Annotated[
         str | None,
         typer.Option(
-            "--search", help="Texte cherché dans le nom du signataire, le SIRET et le numéro du dossier."
+            "--search",
+            help="Texte cherché dans le nom du signataire, le SIRET et le numéro du dossier.",
+            callback=_readable,
         ),
     ] = None,
     state: StateOpt = None,
@@ -955,7 +975,9 @@ def dossier_accept_cmd(
     ctx: typer.Context,
     dossier: DossierArg,
     by: ByOpt,
-    note: Annotated[str, typer.Option("--note", help="Pourquoi : ce que vous avez vérifié.")],
+    note: Annotated[
+        str, typer.Option("--note", help="Pourquoi : ce que vous avez vérifié.", callback=_readable)
+    ],
     outbox: OutboxOpt = None,
     state: StateOpt = None,
 ) -> None:
@@ -1001,7 +1023,10 @@ def dossier_refuse_cmd(
     dossier: DossierArg,
     by: ByOpt,
     reason: Annotated[
-        str, typer.Option("--reason", help="Le motif, tel que le déposant le lira dans le message.")
+        str,
+        typer.Option(
+            "--reason", help="Le motif, tel que le déposant le lira dans le message.", callback=_readable
+        ),
     ],
     outbox: OutboxOpt = None,
     state: StateOpt = None,
@@ -1104,7 +1129,9 @@ user_app = FrenchTyper(
     rich_markup_mode="markdown",
 )
 app.add_typer(user_app, name="user")
-UserArg = Annotated[str, typer.Argument(metavar="NOM", help="Nom du compte, tel qu'il se connecte.")]
+UserArg = Annotated[
+    str, typer.Argument(metavar="NOM", help="Nom du compte, tel qu'il se connecte.", callback=_readable)
+]
 
 
 def _password(from_stdin: bool) -> str:
@@ -1132,6 +1159,7 @@ def user_add_cmd(
             "--region",
             help="Région du compte (son nom, son identifiant ou sa boîte aux lettres), ou « siege » pour le "
             "siège du Resah, qui voit toutes les régions.",
+            callback=_readable,
         ),
     ],
     password_stdin: Annotated[

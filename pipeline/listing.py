@@ -20,7 +20,7 @@ from .errors import ArgumentError
 from .notices import DOSSIER_FR, REVIEW_FR, STATUS_FR
 from .report import Verdict
 from .store import JOURNAL, DepositState, Store
-from .textnorm import fold, key
+from .textnorm import fold, key, search_fold
 
 PENDING_FR = {  # a deposit not finished yet, or whose delivery failed
     DepositState.DELIVERY_FAILED: "remise en échec",
@@ -55,12 +55,12 @@ _TEXT = (  # the free text: organisation, file name, deposit number, or the numb
 
 def _searched(text: str) -> str:
     """The letters and digits searched; none would match every deposit (instr of "" is 1)."""
-    if not key(text):
+    if not _key(text):
         raise ArgumentError(
             f"--search : « {text} » ne contient ni lettre ni chiffre : écrivez quelques mots de "
             "l'organisation, un nom de fichier, un numéro de dépôt ou de dossier"
         )
-    return key(text)
+    return _key(text)
 
 
 def verdict_named(text: str) -> Verdict | str:
@@ -179,7 +179,8 @@ class Listed:
 
 
 def _key(text: str | None) -> str:
-    return key(text) if text else ""
+    """Letters and digits, folded as a search box folds them: "oeuvre" finds « Œuvre », as on the desk."""
+    return key(search_fold(text)) if text else ""
 
 
 def deposits(journal: Path, criteria: Criteria) -> list[Listed]:

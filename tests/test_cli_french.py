@@ -593,3 +593,27 @@ def test_a_ctrl_c_inside_a_command_says_interrompu_and_exits_130(capsys):
         demo(["longue"], prog_name="csac")
     assert exited.value.code == ExitCode.interrupted == 130
     assert "interrompu" in capsys.readouterr().err
+
+
+UNREADABLE = (
+    "caf\udce9 de l'\udce9cole"  # « café de l'école » typed on a Latin-1 terminal, as Python reads it
+)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["dossier", "list", "--search", UNREADABLE], ["status", "--search", UNREADABLE],
+     ["dossier", "accept", "X", "--by", UNREADABLE, "--note", "vu"], ["dossier", "accept", "X", "--by", "Marie", "--note", UNREADABLE],
+     ["dossier", "refuse", "X", "--by", "Marie", "--reason", UNREADABLE], ["dossier", "resend", "X", "--by", UNREADABLE],
+     ["user", "add", UNREADABLE, "--region", "bretagne", "--password-stdin"], ["user", "disable", UNREADABLE],
+     ["user", "add", "rene", "--region", UNREADABLE, "--password-stdin"], ["status", "--region", UNREADABLE],
+     ["dossier", "list", "--region", UNREADABLE]],
+    ids=["dossier list --search", "status --search", "accept --by", "accept --note", "refuse --reason", "resend --by",
+         "user add NOM", "user disable NOM", "user add --region", "status --region", "dossier list --region"],
+)  # fmt: skip
+def test_a_text_typed_on_a_terminal_that_does_not_send_utf8_is_a_bad_argument_saying_so(argv):
+    """It used to reach the journal and stop with an internal error (dossier list), be searched without its
+    unreadable letters (status), or make an account named without them (« Ren » for « René »)."""
+    result = runner.invoke(app, [*argv, "--state", "var"], input="un mot de passe assez long\n")
+    assert result.exit_code == ExitCode.bad_args, (result.output, result.exception)
+    assert "le terminal n'envoie pas de l'UTF-8" in result.stderr and not ENGLISH.search(result.stderr)

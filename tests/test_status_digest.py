@@ -221,6 +221,23 @@ def test_status_search_looks_in_the_organisation_and_the_file_name(search, found
     assert listed(state, "--search", search) == (named(journal, found) if found else set())
 
 
+@pytest.mark.parametrize(
+    ("search", "file"),
+    [("oeuvre hospitaliere", "Œuvre hospitalière"), ("ŒUVRE", "Œuvre hospitalière"), ("coeur", "Cœur de ville"),
+     ("cœur de ville", "Cœur de ville"), ("laetitia", "Lætitia")],
+)  # fmt: skip
+def test_status_search_finds_oe_and_ae_typed_as_french_keyboards_do(search, file, loaded_intake, tmp_path):
+    """The same folding as the desk's search: œ and æ are typed oe and ae (and found either way)."""
+    ws = Workspace(tmp_path / "depots", tmp_path / "courrier", tmp_path / "etat")
+    ctx = replace(loaded_intake, workspace=ws, config=replace(loaded_intake.config, workspace=ws))
+    ws.inbox.mkdir()
+    ids = {}
+    for name in ("Œuvre hospitalière", "Cœur de ville", "Lætitia", "Autre"):
+        (ws.inbox / f"{name}.zip").write_bytes(f"pas une archive : {name}".encode())
+        ids[name] = take_in(ws.inbox / f"{name}.zip", ctx).deposit_id
+    assert listed(ws.state, "--search", search) == {ids[file]}
+
+
 @pytest.mark.parametrize("search", ["%", "_", "'", ""])
 def test_status_search_without_a_letter_or_a_digit_exits_1_instead_of_listing_everything(search, state):
     result = csac("status", "--state", state, "--search", search)
