@@ -55,12 +55,13 @@ _TEXT = (  # the free text: organisation, file name, deposit number, or the numb
 
 def _searched(text: str) -> str:
     """The letters and digits searched; none would match every deposit (instr of "" is 1)."""
-    if not _key(text):
+    searched = _key(text)
+    if not searched:
         raise ArgumentError(
             f"--search : « {text} » ne contient ni lettre ni chiffre : écrivez quelques mots de "
             "l'organisation, un nom de fichier, un numéro de dépôt ou de dossier"
         )
-    return _key(text)
+    return searched
 
 
 def verdict_named(text: str) -> Verdict | str:

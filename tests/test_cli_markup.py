@@ -12,27 +12,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from typer.testing import CliRunner
 
-from pipeline.cli import app
 from testkit.documents import make_siret
-
-EXAMPLES = Path(__file__).parent.parent / "examples"
-runner = CliRunner(env={"COLUMNS": "1000"})
+from tests.test_cli_options import EXAMPLES, csac, fresh_folder  # noqa: F401 (autouse: a fresh folder each)
 
 WRITTEN = ["Commune [/] de Gras", "Ville de [bold]Vire[/bold]", "Bourg :smile: et :thumbs_up:", "Mairie [red",
            "Syndicat \\[x] des eaux", "[link=https://exemple.invalid]Clic[/link]"]  # fmt: skip
-
-
-@pytest.fixture(autouse=True)
-def fresh_folder(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    for var in [v for v in __import__("os").environ if v.startswith("CSAC_") and v != "CSAC_HOME"]:
-        monkeypatch.delenv(var)
-
-
-def csac(*args):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 @pytest.mark.parametrize("name", WRITTEN)
